@@ -1,0 +1,219 @@
+"""Command line: a thin layer that turns flags into Options, runs the Linter and hands results to a reporter."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import click
+
+from . import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+SUBCOMMANDS = ("check", "rules", "rule", "platforms")
+
+
+def _split_csv(values: Sequence[str]) -> Tuple[str, ...]:
+    out: List[str] = []
+    for v in values:
+        out += [p.strip() for p in v.split(",") if p.strip()]
+    return tuple(out)
+
+
+def _parse_pairs(values: Sequence[str], flag: str) -> Dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise click.UsageError(f"{flag} expects NAME=VALUE, got {v!r}")
+        k, _, val = v.partition("=")
+        out[k.strip()] = val.strip()
+    return out
+
+
+def parse_tolerances(values: Sequence[str]) -> Dict[str, float]:
+    out = {}
+    for k, v in _parse_pairs(values, "--tolerance").items():
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise click.UsageError(f"--tolerance {k}: {v!r} is not a number") from None
+    return out
+
+
+def parse_input_ranges(values: Sequence[str]) -> Dict[str, Tuple[float, float]]:
+    out = {}
+    for k, v in _parse_pairs(values, "--input-range").items():
+        lo, sep, hi = v.partition(":")
+        try:
+            lo_f, hi_f = float(lo), float(hi)
+        except ValueError:
+            raise click.UsageError(f"--input-range {k}: expected LO:HI, got {v!r}") from None
+        if not sep or lo_f > hi_f:
+            raise click.UsageError(f"--input-range {k}: expected LO:HI with LO <= HI, got {v!r}")
+        out[k] = (lo_f, hi_f)
+    return out
+
+
+def _use_color(choice: str, stream) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+class _Group(click.Group):
+    """`precision-lint MODEL...` runs `check`: the subcommand name is optional."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["check"] + list(args)
+        elif not args:
+            args = ["--help"]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage("precision-lint", "[OPTIONS] MODEL...  |  precision-lint COMMAND [ARGS]...")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "--version", prog_name="precision-lint")
+def cli() -> None:
+    """Find the operators in an ONNX or MNN model whose results change with numeric precision, estimate the
+    error in fp16 and bf16, and say which MNN precision to deploy with.
+
+    \b
+    Examples:
+      precision-lint model.mnn                   lint one model (same as `precision-lint check model.mnn`)
+      precision-lint models/ --format sarif      lint a directory, SARIF for code scanning
+      precision-lint rules                       list the rules
+      precision-lint rule C001                   explain one rule
+
+    Exit codes: 0 clean, 1 findings at or above --fail-level, 2 usage error or unreadable input.
+    """
+
+
+@cli.command("check")
+@click.argument("models", nargs=-1, required=True, metavar="MODEL...")
+@click.option("--format", "fmt", default="text", show_default=True,
+              help="Output format: text, json (more with the reporters installed: see --help).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to FILE (text still goes to the terminal).")
+@click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Exit 1 when a finding is at or above this level.  [default: error]")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (still 2 for unreadable input).")
+@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True),
+              help="Extra rule directory or file (repeatable).")
+@click.option("--select", multiple=True, help="Only these rule ids or prefixes, comma-separated (e.g. C,R001).")
+@click.option("--ignore", multiple=True, help="Skip these rule ids or prefixes, comma-separated.")
+@click.option("--tolerance", multiple=True, metavar="NAME=VALUE",
+              help="Override a rule tolerance, e.g. gridsample_px=0.5 (see `precision-lint rule ID`).")
+@click.option("--input-range", multiple=True, metavar="NAME=LO:HI",
+              help="Declare the value range of a model input, e.g. image=0:1 (turns conditional findings into "
+                   "proven ones or silences them).")
+@click.option("-q", "--quiet", is_flag=True, help="Only the finding lines, no details or summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print loader notes (shape inference, skipped ops).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
+def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore, tolerance, input_range, quiet,
+          verbose, color) -> None:
+    """Lint MODEL files (.onnx, .mnn; directories and globs are walked)."""
+    from .api import Linter, Options
+    from .errors import PrecisionLintError
+    from .files import collect
+    from .reporters import get_reporter
+    from .reporters.base import RunSummary
+
+    options = Options(rule_dirs=tuple(rule_dirs), select=_split_csv(select), ignore=_split_csv(ignore),
+                      tolerances=parse_tolerances(tolerance), input_ranges=parse_input_ranges(input_range))
+    options.fail_level = fail_level or options.fail_level
+    try:
+        reporter_cls = get_reporter(fmt)
+        linter = Linter(options)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+    paths = collect(models)
+    out_stream = open(output, "w", encoding="utf-8", newline="\n") if output else sys.stdout
+    try:
+        reporter = reporter_cls(out_stream, {"color": _use_color(color, out_stream), "quiet": quiet,
+                                             "verbose": verbose})
+        terminal = None
+        if output and fmt != "text":  # the report goes to the file, the human summary to the terminal
+            terminal = get_reporter("text")(sys.stdout, {"color": _use_color(color, sys.stdout), "quiet": quiet,
+                                                         "verbose": verbose})
+        summary = RunSummary(judged_for=options.judged_formats, fail_level=options.fail_level)
+        for r in (reporter, terminal):
+            if r is not None:
+                r.start()
+        for path in paths:
+            result = linter.lint_file(path)
+            if result.error is not None:
+                click.echo(f"error: {result.error.message}", err=True)
+            summary.add(result)
+            for r in (reporter, terminal):
+                if r is not None:
+                    r.file(result)
+        summary.failed = _fails(summary, options.fail_level)
+        for r in (reporter, terminal):
+            if r is not None:
+                r.stop(summary)
+    finally:
+        if output:
+            out_stream.close()
+    if summary.unreadable:
+        sys.exit(EXIT_ERROR)
+    if summary.failed and not exit_zero:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_CLEAN)
+
+
+def _fails(summary, fail_level: str) -> bool:
+    order = ("info", "warning", "error")
+    return any(summary.counts.get(lvl, 0) for lvl in order[order.index(fail_level):])
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@cli.command("rules")
+@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True), help="Extra rule directory.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+def rules_cmd(rule_dirs, fmt) -> None:
+    """List the rules: id, class, name and summary."""
+    from .errors import PrecisionLintError
+    from .explain import list_rules
+
+    try:
+        click.echo(list_rules(rule_dirs, fmt), nl=False)
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+
+
+@cli.command("rule")
+@click.argument("rule_id")
+@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True), help="Extra rule directory.")
+def rule_cmd(rule_id, rule_dirs) -> None:
+    """Explain one rule (by id or name): what it finds, why, an example, the fix, its tolerances."""
+    from .errors import PrecisionLintError
+    from .explain import explain_rule
+
+    try:
+        click.echo(explain_rule(rule_id, rule_dirs), nl=False)
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="precision-lint")
+
+
+if __name__ == "__main__":
+    main()

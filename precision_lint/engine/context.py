@@ -1,0 +1,319 @@
+"""What rule expressions can see: views of operators and tensors, and the registered functions."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from .. import numerics
+from ..graph import ModelGraph, Operator, Tensor
+from .bounds import Bounds
+from .expr import EvalError, View
+
+# Constant arrays larger than this are summarised lazily once and cached; rules never see raw arrays.
+_STATS_CACHE_ATTR = "_pl_stats"
+
+
+class Analysis:
+    """Per-model state shared by every rule: the graph, bounds, tolerances and declared input ranges."""
+
+    def __init__(self, graph: ModelGraph, tolerances: Dict[str, float], input_ranges=None):
+        self.graph = graph
+        self.bounds = Bounds(graph, input_ranges)
+        self.tolerances = tolerances
+        self._node_views: Dict[str, "NodeView"] = {}
+        self._tensor_views: Dict[str, "TensorView"] = {}
+
+    def node(self, op: Optional[Operator]) -> Optional["NodeView"]:
+        if op is None:
+            return None
+        v = self._node_views.get(op.id)
+        if v is None:
+            v = self._node_views[op.id] = NodeView(self, op)
+        return v
+
+    def tensor(self, t: Optional[Tensor]) -> Optional["TensorView"]:
+        if t is None:
+            return None
+        v = self._tensor_views.get(t.name)
+        if v is None:
+            v = self._tensor_views[t.name] = TensorView(self, t)
+        return v
+
+
+def _int_or_none(i: Any) -> Optional[int]:
+    if isinstance(i, bool) or not isinstance(i, (int, float)) or i != int(i):
+        raise EvalError(f"index must be an integer, got {i!r}")
+    return int(i)
+
+
+class NodeView(View):
+    FIELDS = frozenset({"op", "source_op", "name", "domain", "scope", "n_inputs", "n_outputs", "attr", "has_attr",
+                        "input", "output", "producer", "consumers", "consumer_ops", "id",
+                        "const_inputs", "max_const_abs"})
+
+    def __init__(self, analysis: Analysis, op: Operator):
+        self._a = analysis
+        self._op = op
+
+    @property
+    def operator(self) -> Operator:
+        return self._op
+
+    def f_op(self): return self._op.op
+    def f_source_op(self): return self._op.source_op
+    def f_name(self): return self._op.name
+    def f_id(self): return self._op.id
+    def f_domain(self): return self._op.domain
+    def f_scope(self): return self._op.scope
+    def f_n_inputs(self): return sum(1 for i in self._op.inputs if i)
+    def f_n_outputs(self): return sum(1 for o in self._op.outputs if o)
+
+    def f_attr(self):
+        def attr(name: str, default: Any = None) -> Any:
+            v = self._op.attrs.get(name, default)
+            if isinstance(v, list):
+                return tuple(v)
+            return v
+        return attr
+
+    def f_has_attr(self):
+        return lambda name: name in self._op.attrs
+
+    def f_input(self):
+        return lambda i: self._a.tensor(self._a.graph.input_tensor(self._op, _int_or_none(i)))
+
+    def f_output(self):
+        return lambda i=0: self._a.tensor(self._a.graph.output_tensor(self._op, _int_or_none(i)))
+
+    def f_producer(self):
+        return lambda i: self._a.node(self._a.graph.producer(self._op, _int_or_none(i)))
+
+    def f_consumers(self):
+        return lambda: tuple(self._a.node(c) for c in self._a.graph.consumers(self._op))
+
+    def f_const_inputs(self):
+        return lambda: tuple(self._a.tensor(self._a.graph.tensors[i]) for i in self._op.inputs
+                             if i and self._a.graph.tensors[i].is_const)
+
+    def f_max_const_abs(self):
+        """Largest magnitude among the float constant inputs (None if there are none)."""
+        best = None
+        for i in self._op.inputs:
+            t = self._a.graph.tensors.get(i) if i else None
+            if t is None or not t.is_const or not (t.dtype or "").startswith(("float", "bfloat")):
+                continue
+            m = self._a.tensor(t).f_max_abs()
+            if m is not None and (best is None or m > best):
+                best = m
+        return best
+
+    def f_consumer_ops(self):
+        return lambda: tuple(sorted({c.op for c in self._a.graph.consumers(self._op)}))
+
+
+class TensorView(View):
+    FIELDS = frozenset({"name", "shape", "rank", "dtype", "stored_dtype", "is_const", "is_input", "size", "dim",
+                        "min", "max", "max_abs", "min_abs_nonzero", "scalar", "producer", "n_consumers", "lo",
+                        "hi", "bounded", "frac_outside", "count_below", "all_integer"})
+
+    def __init__(self, analysis: Analysis, t: Tensor):
+        self._a = analysis
+        self._t = t
+
+    def f_name(self): return self._t.name
+    def f_shape(self): return None if self._t.shape is None else tuple(self._t.shape)
+    def f_rank(self): return self._t.rank
+    def f_dtype(self): return self._t.dtype
+    def f_stored_dtype(self): return self._t.stored_dtype or self._t.dtype
+    def f_is_const(self): return self._t.is_const
+    def f_is_input(self): return self._t.is_input
+    def f_n_consumers(self): return len(self._t.consumers)
+
+    def f_size(self):
+        s = self._t.shape
+        if s is None or any(d is None for d in s):
+            return None
+        return int(np.prod(s, dtype=np.float64)) if s else 1
+
+    def f_dim(self):
+        def dim(i):
+            s = self._t.shape
+            i = _int_or_none(i)
+            if s is None or not (-len(s) <= i < len(s)):
+                return None
+            return s[i]
+        return dim
+
+    def f_producer(self):
+        return self._a.node(self._a.graph.ops.get(self._t.producer)) if self._t.producer else None
+
+    # constant statistics (computed once per tensor)
+    def _stats(self) -> Optional[Dict[str, Any]]:
+        t = self._t
+        if not t.is_const:
+            return None
+        cached = getattr(t, _STATS_CACHE_ATTR, None)
+        if cached is not None:
+            return cached
+        v = t.value
+        stats: Dict[str, Any] = {}
+        if v is not None and v.size and np.issubdtype(v.dtype, np.number):
+            f = v.astype(np.float64, copy=False).ravel()
+            finite = f[np.isfinite(f)]
+            a = np.abs(f)
+            nz = a[a > 0]
+            stats = {
+                "min": float(np.min(f)), "max": float(np.max(f)), "max_abs": float(np.max(a)),
+                "min_abs_nonzero": float(np.min(nz)) if nz.size else None,
+                "scalar": float(f[0]) if f.size == 1 else None,
+                "all_integer": bool(finite.size == f.size and np.all(np.floor(finite) == finite)),
+                "_abs": a, "_size": f.size,
+            }
+        setattr(t, _STATS_CACHE_ATTR, stats)
+        return stats
+
+    def _stat(self, key: str) -> Any:
+        s = self._stats()
+        return None if not s else s.get(key)
+
+    def f_min(self): return self._stat("min")
+    def f_max(self): return self._stat("max")
+    def f_max_abs(self): return self._stat("max_abs")
+    def f_min_abs_nonzero(self): return self._stat("min_abs_nonzero")
+    def f_scalar(self): return self._stat("scalar")
+    def f_all_integer(self): return self._stat("all_integer")
+
+    def f_frac_outside(self):
+        """Fraction of a constant's values whose magnitude exceeds ``limit``."""
+        def frac(limit):
+            s = self._stats()
+            if not s:
+                return None
+            return float(np.count_nonzero(s["_abs"] > limit)) / s["_size"]
+        return frac
+
+    def f_count_below(self):
+        """Number of non-zero values whose magnitude is below ``limit``."""
+        def count(limit):
+            s = self._stats()
+            if not s:
+                return None
+            a = s["_abs"]
+            return int(np.count_nonzero((a > 0) & (a < limit)))
+        return count
+
+    def f_lo(self):
+        b = self._a.bounds.of(self._t.name)
+        return None if b is None else b[0]
+
+    def f_hi(self):
+        b = self._a.bounds.of(self._t.name)
+        return None if b is None else b[1]
+
+    def f_bounded(self):
+        b = self._a.bounds.of(self._t.name)
+        return b is not None and math.isfinite(b[0]) and math.isfinite(b[1])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Functions.  Each tolerates None arguments by returning None (unknown stays unknown).
+# ---------------------------------------------------------------------------------------------------------------
+
+def _none_safe(f: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapped(*args):
+        if any(a is None for a in args):
+            return None
+        return f(*args)
+    wrapped.__name__ = f.__name__
+    wrapped.__doc__ = f.__doc__
+    return wrapped
+
+
+def _prod(seq) -> Optional[float]:
+    if seq is None or any(d is None for d in seq):
+        return None
+    out = 1
+    for d in seq:
+        out *= d
+    return out
+
+
+def _fmt_field(name: str) -> Callable[[str], float]:
+    return _none_safe(lambda fmt: getattr(numerics.get_format(fmt), name))
+
+
+def _as_bool(x: Any) -> bool:
+    return bool(x)
+
+
+FUNCTIONS: Dict[str, Callable[..., Any]] = {
+    # general
+    "min": _none_safe(lambda *a: min(a[0]) if len(a) == 1 else min(a)),
+    "max": _none_safe(lambda *a: max(a[0]) if len(a) == 1 else max(a)),
+    "abs": _none_safe(abs),
+    "len": _none_safe(len),
+    "log2": _none_safe(lambda x: math.log2(x) if x > 0 else -math.inf),
+    "log": _none_safe(lambda x: math.log(x) if x > 0 else -math.inf),
+    "sqrt": _none_safe(lambda x: math.sqrt(x)),
+    "floor": _none_safe(math.floor),
+    "ceil": _none_safe(math.ceil),
+    "prod": _prod,
+    "sum": _none_safe(lambda seq: sum(seq) if all(s is not None for s in seq) else None),
+    "known": lambda x: x is not None,
+    "default": lambda x, d: d if x is None else x,
+    "bool": _as_bool,
+    "any_of": lambda *xs: any(bool(x) for x in xs if x is not None),
+    "isinf": _none_safe(lambda x: math.isinf(x)),
+    "int": _none_safe(int),
+    "float": _none_safe(float),
+    # number formats
+    "fmt_max": _fmt_field("max"),
+    "fmt_min_normal": _fmt_field("min_normal"),
+    "fmt_min_subnormal": _fmt_field("min_subnormal"),
+    "fmt_eps": _fmt_field("eps"),
+    "int_exact": _fmt_field("int_exact_limit"),
+    "exp_overflow": _none_safe(numerics.exp_overflow),
+    "ulp": _none_safe(lambda x, fmt: numerics.get_format(fmt).ulp(x)),
+    "stored": _none_safe(numerics.stored),
+    "stored_saturating": _none_safe(numerics.stored_saturating),
+    "eps_fate": _none_safe(numerics.eps_fate),
+    "relative_rounding": _none_safe(numerics.relative_rounding),
+    # estimators
+    "gridsample_error": _none_safe(lambda size, align, fmt, part="total":
+                                   numerics.gridsample_pixel_error(int(size), bool(align), fmt, part)),
+    "coordinate_error": _none_safe(lambda m, fmt: numerics.coordinate_error(float(m), fmt)),
+    "resize_error": _none_safe(lambda i, o, mode, fmt: numerics.resize_coordinate_error(int(i), int(o), mode, fmt)),
+    "sum_error": _none_safe(lambda n, fmt, kind="positive": numerics.sum_relative_error(int(n), fmt, 8, kind)),
+    "dot_error": _none_safe(lambda k, fmt: numerics.dot_relative_error(int(k), fmt)),
+    "phase_error": _none_safe(lambda n, fmt, dim=64: numerics.phase_error(int(n), fmt, int(dim))),
+    "square_overflow_rms": _none_safe(lambda n, fmt: numerics.square_overflow_rms(int(n), fmt)),
+    "integer_error": _none_safe(numerics.integer_error),
+}
+
+
+def normalize_axis(axis: Optional[int], rank: Optional[int]) -> Optional[int]:
+    if axis is None or rank is None:
+        return None
+    return axis + rank if axis < 0 else axis
+
+
+FUNCTIONS["axis_len"] = lambda tensor, axis: _axis_len(tensor, axis)
+
+
+def _axis_len(tensor: Optional[TensorView], axis: Any) -> Optional[int]:
+    """Length of the product of ``axis`` (an int or a tuple of ints) in ``tensor``'s shape."""
+    if tensor is None or axis is None:
+        return None
+    shape = tensor.f_shape()
+    if shape is None:
+        return None
+    axes: Tuple[int, ...] = tuple(axis) if isinstance(axis, tuple) else (axis,)
+    total = 1
+    for a in axes:
+        a = normalize_axis(int(a), len(shape))
+        if a is None or not 0 <= a < len(shape) or shape[a] is None:
+            return None
+        total *= shape[a]
+    return total

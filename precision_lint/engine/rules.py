@@ -1,0 +1,313 @@
+"""Loading rule files: safe YAML, schema validation, expression compilation, clear errors.
+
+A rule file holds one rule (a mapping) or several (a list of mappings).  Every problem is reported as
+``<file>: rule <id>: <field>: <problem>`` so the author knows where to look.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ..errors import RuleError
+from .context import FUNCTIONS
+from .expr import Expression, ExprError
+
+MAX_RULE_FILE_BYTES = 1 << 20
+RELATIONS = ("producer", "consumer", "upstream", "downstream")
+DEFAULT_DEPTH = 6
+_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]{0,16}))?\}")
+_SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,3}[,_]?(\.\d{1,2})?[eEfFgGdxXs%]?$")
+# Names every expression may use without declaring them.
+BUILTIN_NAMES = frozenset({"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null"})
+
+
+@dataclass
+class Matcher:
+    ops: Optional[frozenset] = None
+    source_ops: Optional[frozenset] = None
+    where: Optional[Expression] = None
+    bind: Optional[str] = None
+    input: Optional[int] = None
+    depth: int = DEFAULT_DEPTH
+    through: Optional[frozenset] = None
+    relations: List[Tuple[str, "Matcher"]] = field(default_factory=list)
+    all: List["Matcher"] = field(default_factory=list)
+    any: List["Matcher"] = field(default_factory=list)
+    not_: Optional["Matcher"] = None
+
+    def bound_names(self) -> List[str]:
+        names = [self.bind] if self.bind else []
+        for _, m in self.relations:
+            names += m.bound_names()
+        for m in self.all + self.any:
+            names += m.bound_names()
+        return names
+
+
+@dataclass
+class ConditionalText:
+    when: Optional[Expression]
+    text: str
+
+
+@dataclass
+class Rule:
+    id: str
+    name: str
+    failure_class: str
+    summary: str
+    description: str
+    fix: str
+    match: Matcher
+    message: str
+    source: str  # file the rule came from
+    why: str = ""
+    example: str = ""
+    references: Tuple[str, ...] = ()
+    formats: Tuple[str, ...] = ("fp16", "bf16")
+    applies_to: Tuple[str, ...] = ("onnx", "mnn")
+    tolerances: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    let: List[Tuple[str, Expression]] = field(default_factory=list)
+    estimate_value: Optional[Expression] = None
+    estimate_unit: str = ""
+    estimate_quantity: str = ""
+    levels: List[Tuple[str, Expression]] = field(default_factory=list)
+    unknown_level: str = "none"
+    evidence: Tuple[str, ...] = ()
+    assumptions: List[ConditionalText] = field(default_factory=list)
+    notes: List[ConditionalText] = field(default_factory=list)
+    tests: List[Dict[str, Any]] = field(default_factory=list)
+    raw: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def anchor_ops(self) -> List[str]:
+        return sorted((self.match.ops or frozenset()) | (self.match.source_ops or frozenset()))
+
+    def default_tolerances(self) -> Dict[str, float]:
+        return {k: float(v["default"]) for k, v in self.tolerances.items()}
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema  # lazy: only rule loading needs it
+
+    schema_path = Path(__file__).resolve().parent.parent / "data" / "rule.schema.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema)
+
+
+def builtin_rules_dir() -> Path:
+    """The shipped rules: package data when installed, the repository's rules/ in a source checkout."""
+    try:
+        from importlib.resources import files
+
+        d = files("precision_lint.rules")
+        p = Path(str(d))
+        if p.is_dir() and any(p.glob("*.yaml")):
+            return p
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent.parent / "rules"
+
+
+def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rule]:
+    """Built-in rules plus those in ``extra_dirs``; ids must be unique across all of them."""
+    files: List[Path] = []
+    if builtin:
+        files += sorted(builtin_rules_dir().glob("*.yaml"))
+    for d in extra_dirs:
+        p = Path(d)
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir():
+            files += sorted(list(p.glob("*.yaml")) + list(p.glob("*.yml")))
+        else:
+            raise RuleError(f"{d}: rule directory not found")
+    rules: List[Rule] = []
+    seen: Dict[str, str] = {}
+    for f in files:
+        for rule in load_rule_file(f):
+            if rule.id in seen:
+                raise RuleError(f"{f}: rule {rule.id}: id already defined in {seen[rule.id]}")
+            seen[rule.id] = str(f)
+            rules.append(rule)
+    return sorted(rules, key=lambda r: r.id)
+
+
+def load_rule_file(path: Path) -> List[Rule]:
+    import yaml  # lazy
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_RULE_FILE_BYTES:
+            raise RuleError(f"{path}: rule file is {size} bytes, larger than the {MAX_RULE_FILE_BYTES} allowed")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{path}: cannot read rule file: {exc}") from None
+    try:
+        # SafeLoader: no Python tags, no object construction.  Aliases are resolved by PyYAML without copying,
+        # and the documents are small (size check above), so "billion laughs" stays bounded.
+        docs = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise RuleError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if docs is None:
+        raise RuleError(f"{path}: empty rule file")
+    docs = docs if isinstance(docs, list) else [docs]
+    return [parse_rule(doc, str(path)) for doc in docs]
+
+
+def parse_rule(doc: Any, source: str) -> Rule:
+    rid = doc.get("id", "?") if isinstance(doc, dict) else "?"
+    where = f"{source}: rule {rid}"
+    if not isinstance(doc, dict):
+        raise RuleError(f"{where}: a rule must be a mapping, not {type(doc).__name__}")
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        e = _best_error(errors)
+        field_path = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise RuleError(f"{where}: field {field_path}: {_short(e.message)}")
+    try:
+        return _build(doc, source)
+    except ExprError as exc:
+        raise RuleError(f"{where}: {exc}") from None
+
+
+def _best_error(errors):
+    import jsonschema
+
+    return jsonschema.exceptions.best_match(errors)
+
+
+def _short(msg: str) -> str:
+    return msg if len(msg) < 300 else msg[:297] + "..."
+
+
+def _ops(value: Any) -> Optional[frozenset]:
+    if value is None:
+        return None
+    return frozenset([value] if isinstance(value, str) else value)
+
+
+def _expr(value: Any, field_path: str) -> Expression:
+    try:
+        return Expression(value, FUNCTIONS)
+    except ExprError as exc:
+        raise ExprError(f"field {field_path}: {exc}") from None
+
+
+def _matcher(doc: Mapping[str, Any], path: str) -> Matcher:
+    m = Matcher(ops=_ops(doc.get("op")), source_ops=_ops(doc.get("source_op")), bind=doc.get("as"),
+                input=doc.get("input"), depth=doc.get("depth", DEFAULT_DEPTH), through=_ops(doc.get("through")))
+    if "where" in doc:
+        m.where = _expr(doc["where"], f"{path}.where")
+    for rel in RELATIONS:
+        if rel in doc:
+            m.relations.append((rel, _matcher(doc[rel], f"{path}.{rel}")))
+    m.all = [_matcher(d, f"{path}.all.{i}") for i, d in enumerate(doc.get("all", ()))]
+    m.any = [_matcher(d, f"{path}.any.{i}") for i, d in enumerate(doc.get("any", ()))]
+    if "not" in doc:
+        m.not_ = _matcher(doc["not"], f"{path}.not")
+    return m
+
+
+def _check_template(text: str, known: Iterable[str], field_path: str) -> None:
+    known = set(known)
+    for m in _TEMPLATE.finditer(text):
+        name, spec = m.group(1), m.group(2)
+        if name not in known:
+            raise ExprError(f"field {field_path}: unknown placeholder {{{name}}} (known: {', '.join(sorted(known))})")
+        if spec is not None and not _SPEC.match(spec):
+            raise ExprError(f"field {field_path}: invalid format spec {spec!r} in {{{m.group(0)}}}")
+
+
+def _build(doc: Dict[str, Any], source: str) -> Rule:
+    match = _matcher(doc["match"], "match")
+    rule = Rule(
+        id=doc["id"], name=doc["name"], failure_class=doc["class"], summary=doc["summary"].strip(),
+        description=doc["description"].strip(), fix=doc["fix"].strip(), match=match, message=doc["message"].strip(),
+        source=source, why=doc.get("why", "").strip(), example=doc.get("example", "").rstrip(),
+        references=tuple(doc.get("references", ())), formats=tuple(doc.get("formats", ("fp16", "bf16"))),
+        applies_to=tuple(doc.get("applies_to", ("onnx", "mnn"))), tolerances=dict(doc.get("tolerances", {})),
+        tests=list(doc["tests"]), raw=doc,
+    )
+    known = set(BUILTIN_NAMES) | set(match.bound_names())
+    for name, text in (doc.get("let") or {}).items():
+        e = _expr(text, f"let.{name}")
+        _check_names(e, known, f"let.{name}")
+        rule.let.append((name, e))
+        known.add(name)
+    _check_names_in_matcher(match, known, "match")
+    if "estimate" in doc:
+        rule.estimate_value = _expr(doc["estimate"]["value"], "estimate.value")
+        _check_names(rule.estimate_value, known, "estimate.value")
+        rule.estimate_unit = doc["estimate"]["unit"]
+        rule.estimate_quantity = doc["estimate"].get("quantity", "")
+    for lvl in ("error", "warning", "info"):
+        if lvl in doc.get("level", {}):
+            e = _expr(doc["level"][lvl], f"level.{lvl}")
+            _check_names(e, known, f"level.{lvl}")
+            rule.levels.append((lvl, e))
+    if not rule.levels:
+        rule.levels.append(("warning", _expr("true", "level")))
+    rule.unknown_level = doc.get("level", {}).get("unknown", "none")
+    rule.evidence = tuple(doc.get("evidence", ()))
+    for name in rule.evidence:
+        if name not in known:
+            raise ExprError(f"field evidence: {name!r} is not a let name")
+    template_names = known | {"node_name", "op", "err_fp16", "err_bf16", "unit"} | {f"{k}" for k in ()}
+    for key in ("assumptions", "notes"):
+        for i, item in enumerate(doc.get(key, ())):
+            when = _expr(item["when"], f"{key}.{i}.when") if "when" in item else None
+            if when is not None:
+                _check_names(when, known, f"{key}.{i}.when")
+            _check_template(item["text"], template_names, f"{key}.{i}.text")
+            getattr(rule, key).append(ConditionalText(when, item["text"].strip()))
+    _check_template(rule.message, template_names, "message")
+    return rule
+
+
+def _check_names(e: Expression, known: Iterable[str], field_path: str) -> None:
+    unknown = sorted(set(e.names) - set(known))
+    if unknown:
+        raise ExprError(f"field {field_path}: unknown name {unknown[0]!r} in {e.source!r}")
+
+
+def _check_names_in_matcher(m: Matcher, known: Iterable[str], path: str) -> None:
+    # Inside a match, let names are not yet computed: only node/anchor/tol and bound names are visible.
+    visible = set(BUILTIN_NAMES) | set(m.bound_names())
+    if m.where is not None:
+        _check_names(m.where, visible | set(_all_bound(m)), f"{path}.where")
+    for rel, sub in m.relations:
+        _check_names_in_matcher(sub, visible, f"{path}.{rel}")
+    for i, sub in enumerate(m.all):
+        _check_names_in_matcher(sub, visible, f"{path}.all.{i}")
+    for i, sub in enumerate(m.any):
+        _check_names_in_matcher(sub, visible, f"{path}.any.{i}")
+    if m.not_ is not None:
+        _check_names_in_matcher(m.not_, visible, f"{path}.not")
+
+
+def _all_bound(m: Matcher) -> List[str]:
+    return m.bound_names()
+
+
+def select_rules(rules: Sequence[Rule], select: Sequence[str] = (), ignore: Sequence[str] = ()) -> List[Rule]:
+    """ruff-style selection by id or id prefix (``C`` selects every coordinate rule) or by rule name."""
+    def hit(rule: Rule, patterns: Sequence[str]) -> bool:
+        return any(rule.id.startswith(p) or rule.name == p for p in patterns)
+
+    out = [r for r in rules if (not select or hit(r, select)) and not hit(r, ignore)]
+    return out
+
+
+def check_rule_ids(rules: Sequence[Rule], patterns: Sequence[str], where: str) -> None:
+    """Unknown rule ids or prefixes are errors, not silent no-ops."""
+    for p in patterns:
+        if not any(r.id.startswith(p) or r.name == p for r in rules):
+            raise RuleError(f"{where}: unknown rule id or prefix {p!r}")

@@ -1,0 +1,216 @@
+"""Runs rules over a ModelGraph: anchor lookup by op, relation matching, estimates per format, findings."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ..findings import LEVEL_RANK, Estimate, Finding, max_level
+from ..graph import ModelGraph
+from .context import Analysis, NodeView
+from .expr import EvalError, Namespace
+from .rules import Matcher, Rule, _TEMPLATE
+
+# Matching work allowed per anchor node: a pathological pattern on a huge graph stops here instead of hanging.
+MATCH_BUDGET = 20000
+
+
+class _Budget(Exception):
+    pass
+
+
+class Matching:
+    def __init__(self, analysis: Analysis, base_env: Mapping[str, Any]):
+        self.a = analysis
+        self.g = analysis.graph
+        self.base = base_env
+        self.steps = 0
+
+    def match(self, m: Matcher, node: NodeView, bindings: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        self.steps += 1
+        if self.steps > MATCH_BUDGET:
+            raise _Budget()
+        op = node.operator
+        if m.ops is not None and op.op not in m.ops and op.source_op not in m.ops:
+            return None
+        if m.source_ops is not None and op.source_op not in m.source_ops:
+            return None
+        b = dict(bindings)
+        if m.bind:
+            b[m.bind] = node
+        late_where = m.where is not None and bool(m.where.names & set(n for n in m.bound_names() if n != m.bind))
+        if m.where is not None and not late_where and not self._holds(m.where, node, b):
+            return None
+        for rel, sub in m.relations:
+            found = None
+            for cand in self._candidates(rel, sub, node):
+                found = self.match(sub, cand, b)
+                if found is not None:
+                    break
+            if found is None:
+                return None
+            b = found
+        for sub in m.all:
+            found = self.match(sub, node, b)
+            if found is None:
+                return None
+            b = found
+        if m.any:
+            for sub in m.any:
+                found = self.match(sub, node, b)
+                if found is not None:
+                    b = found
+                    break
+            else:
+                return None
+        if m.not_ is not None and self.match(m.not_, node, b) is not None:
+            return None
+        if late_where and not self._holds(m.where, node, b):
+            return None
+        return b
+
+    def _holds(self, expr, node: NodeView, bindings: Dict[str, Any]) -> bool:
+        env = dict(self.base)
+        env.update(bindings)
+        env["node"] = node
+        return bool(expr.evaluate(env))
+
+    def _candidates(self, rel: str, sub: Matcher, node: NodeView) -> Iterable[NodeView]:
+        g, op = self.g, node.operator
+        if rel == "producer":
+            if sub.input is not None:
+                p = g.producer(op, sub.input)
+                return [self.a.node(p)] if p is not None else []
+            seen, out = set(), []
+            for i in range(len(op.inputs)):
+                p = g.producer(op, i)
+                if p is not None and p.id not in seen:
+                    seen.add(p.id)
+                    out.append(self.a.node(p))
+            return out
+        if rel == "consumer":
+            cons = sorted(g.consumers(op), key=lambda o: o.index)
+            if sub.input is not None:
+                outs = set(op.outputs)
+                cons = [c for c in cons if -len(c.inputs) <= sub.input < len(c.inputs) and c.inputs[sub.input] in outs]
+            return [self.a.node(c) for c in cons]
+        direction = "up" if rel == "upstream" else "down"
+        return (self.a.node(o) for o, _ in g.walk(op, direction, sub.depth, sub.through, limit=MATCH_BUDGET))
+
+
+def _render_value(v: Any, spec: Optional[str]) -> str:
+    if v is None:
+        return "?"
+    if isinstance(v, NodeView):
+        return v.operator.name
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, tuple):
+        return "x".join(_render_value(x, None) for x in v) if all(isinstance(x, int) or x is None for x in v) \
+            else "[" + ", ".join(_render_value(x, spec) for x in v) + "]"
+    if isinstance(v, float):
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return format(v, spec or ".3g")
+    if spec:
+        try:
+            return format(v, spec)
+        except (ValueError, TypeError):
+            return str(v)
+    return str(v)
+
+
+def render(template: str, env: Mapping[str, Any]) -> str:
+    return _TEMPLATE.sub(lambda m: _render_value(env.get(m.group(1)), m.group(2)), template)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, NodeView):
+        return v.operator.name
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+class RuleRunner:
+    def __init__(self, rules: Sequence[Rule], tolerances: Optional[Mapping[str, float]] = None,
+                 judged_formats: Sequence[str] = ("fp16",)):
+        self.rules = list(rules)
+        self.tolerances: Dict[str, float] = {}
+        for r in self.rules:
+            self.tolerances.update(r.default_tolerances())
+        self.tolerances.update(tolerances or {})
+        self.judged = tuple(judged_formats)
+
+    def run(self, graph: ModelGraph, input_ranges=None) -> Tuple[List[Finding], List[str]]:
+        analysis = Analysis(graph, self.tolerances, input_ranges)
+        findings: List[Finding] = []
+        notes: List[str] = []
+        base = {"tol": Namespace(self.tolerances, "tolerance"), "model": Namespace(
+            {"format": graph.format, "fp16_converted": bool(graph.metadata.get("fp16_converted"))}, "model field")}
+        for rule in self.rules:
+            if graph.format not in rule.applies_to:
+                continue
+            anchors: Dict[str, Any] = {}
+            for op_name in rule.anchor_ops:
+                for op in graph.by_op(op_name):
+                    anchors.setdefault(op.id, op)
+            for op in sorted(anchors.values(), key=lambda o: o.index):
+                node = analysis.node(op)
+                matching = Matching(analysis, dict(base, anchor=node))
+                try:
+                    bindings = matching.match(rule.match, node, {})
+                    if bindings is None:
+                        continue
+                    f = self._finding(rule, graph, node, dict(base, anchor=node, node=node, **bindings))
+                except _Budget:
+                    notes.append(f"rule {rule.id} stopped matching at node '{op.name}': pattern exceeded its "
+                                 f"budget of {MATCH_BUDGET} steps")
+                    continue
+                except EvalError as exc:
+                    notes.append(f"rule {rule.id} ({rule.source}) failed at node '{op.name}': {exc}")
+                    continue
+                if f is not None:
+                    findings.append(f)
+        return findings, notes
+
+    def _finding(self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any]) -> Optional[Finding]:
+        for name, e in rule.let:
+            env[name] = e.evaluate(env)
+        assumptions = tuple(render(a.text, env) for a in rule.assumptions
+                            if a.when is None or a.when.evaluate(env))
+        estimates: Dict[str, Estimate] = {}
+        for fmt in rule.formats:
+            fenv = dict(env, fmt=fmt)
+            err = rule.estimate_value.evaluate(fenv) if rule.estimate_value is not None else None
+            if isinstance(err, bool):
+                err = float(err)
+            fenv["err"] = err
+            level = "none"
+            if rule.estimate_value is not None and err is None:
+                level = rule.unknown_level
+            else:
+                for lvl, e in rule.levels:
+                    if e.evaluate(fenv):
+                        level = lvl
+                        break
+            if assumptions and LEVEL_RANK[level] > LEVEL_RANK["warning"]:
+                level = "warning"  # what the graph does not prove stays below error
+            estimates[fmt] = Estimate(fmt, None if err is None else float(err), rule.estimate_unit, level)
+            env[f"err_{fmt}"] = err
+        if all(e.level == "none" for e in estimates.values()):
+            return None
+        env.setdefault("err_fp16", None)
+        env.setdefault("err_bf16", None)
+        env["unit"] = rule.estimate_unit
+        op = node.operator
+        env["node_name"] = op.name
+        env["op"] = op.op
+        notes = tuple(render(n.text, env) for n in rule.notes if n.when is None or n.when.evaluate(env))
+        judged = max_level(*(estimates[f].level for f in self.judged if f in estimates)) if self.judged else "none"
+        return Finding(
+            rule_id=rule.id, rule_name=rule.name, level=judged, path=graph.path, node=op.name, op=op.op,
+            source_op=op.source_op, failure_class=rule.failure_class, message=render(rule.message, env),
+            fix=rule.fix, scope=op.scope, estimates=estimates,
+            evidence={k: _plain(env.get(k)) for k in rule.evidence}, assumptions=assumptions, notes=notes,
+            judged_for=self.judged,
+        )

@@ -1,0 +1,130 @@
+"""Findings: immutable records of what a rule saw, with the error estimate per number format."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+LEVELS = ("none", "info", "warning", "error")
+LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
+FAILURE_CLASSES = ("range", "accumulation", "coordinate", "approximation", "tie-sensitivity", "converter",
+                   "type-support")
+# Formats a rule is judged for.  fp32 is the reference: a rule never fires for it unless it says so.
+FORMATS = ("fp16", "bf16")
+
+
+def max_level(*levels: str) -> str:
+    return max(levels, key=LEVEL_RANK.__getitem__) if levels else "none"
+
+
+def at_least(level: str, threshold: str) -> bool:
+    return LEVEL_RANK[level] >= LEVEL_RANK[threshold]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How large the error gets in one number format, and what that means for this rule."""
+
+    fmt: str
+    value: Optional[float]  # None when the rule cannot quantify it (e.g. unknown shape)
+    unit: str
+    level: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        v = self.value
+        if v is not None and (v != v or v in (float("inf"), float("-inf"))):
+            v = str(v)  # JSON has no inf/nan: "inf" says it overflows
+        elif v is not None:
+            v = float(f"{v:.6g}")  # stable text across platforms and numpy versions
+        return {"value": v, "unit": self.unit, "level": self.level}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    rule_name: str
+    level: str  # the level judged for the formats in force (fp16 unless targets are declared)
+    path: str
+    node: str  # operator name as in the model file
+    op: str
+    source_op: str
+    failure_class: str
+    message: str
+    fix: str
+    scope: str = ""  # subgraph path, "" for the main graph
+    estimates: Mapping[str, Estimate] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    assumptions: Tuple[str, ...] = ()  # what the rule assumed rather than proved (conditional findings)
+    notes: Tuple[str, ...] = ()  # e.g. what MNN's converter does to this pattern
+    judged_for: Tuple[str, ...] = ("fp16",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "estimates", MappingProxyType(dict(self.estimates)))
+        object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.assumptions)
+
+    def level_for(self, fmt: str) -> str:
+        """The level this finding has when values are held in ``fmt`` (fp32 never fails)."""
+        est = self.estimates.get(fmt)
+        return est.level if est is not None else "none"
+
+    def with_level(self, level: str, judged_for: Tuple[str, ...]) -> "Finding":
+        return replace(self, level=level, judged_for=judged_for)
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity across re-exports: rule, path, graph scope and node name, never an index."""
+        key = "\x1f".join((self.rule_id, self.path.replace("\\", "/"), self.scope, self.node))
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+    def sort_key(self) -> Tuple[Any, ...]:
+        return (self.path, -LEVEL_RANK[self.level], self.rule_id, self.scope, self.node)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "rule": self.rule_id,
+            "name": self.rule_name,
+            "level": self.level,
+            "judged_for": list(self.judged_for),
+            "path": self.path,
+            "node": self.node,
+            "scope": self.scope,
+            "op": self.op,
+            "source_op": self.source_op,
+            "class": self.failure_class,
+            "message": self.message,
+            "estimates": {k: v.to_dict() for k, v in sorted(self.estimates.items())},
+            "evidence": _plain(self.evidence),
+            "assumptions": list(self.assumptions),
+            "notes": list(self.notes),
+            "fix": self.fix,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def _plain(value: Any) -> Any:
+    """Evidence as JSON-ready values with sorted keys (deterministic output)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return _plain(value.item())
+    if isinstance(value, float):
+        return float(f"{value:.6g}") if value == value and abs(value) != float("inf") else str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A model that could not be read: one line, and the run goes on."""
+
+    path: str
+    message: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"path": self.path, "error": self.message}

@@ -1,0 +1,230 @@
+"""ModelGraph: the one graph vocabulary every loader produces and every rule reads.
+
+Operators are networkx nodes keyed by a unique operator id; tensors live in a side table.  Edges run from the
+producer of a tensor to each consumer and carry the tensor names.  Constant-producing operators (ONNX initializers
+and ``Constant`` nodes, MNN ``Const`` ops) are not operators here: their values sit on the tensor, so the same
+model reads the same way whichever format it came in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import networkx as nx
+import numpy as np
+
+# Ops that only move or relabel data: walks may see through them when a rule asks for it.
+LAYOUT_OPS = frozenset({
+    "Cast", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Expand", "ConvertTensor",
+    "Concat", "Slice", "Gather", "Split", "Tile",
+})
+
+
+@dataclass
+class Tensor:
+    """A value flowing between operators.  ``shape`` is None when unknown; a dim is None when symbolic."""
+
+    name: str
+    shape: Optional[Tuple[Optional[int], ...]] = None
+    dtype: Optional[str] = None  # numpy-style name: float32, float16, bfloat16, int64, bool ...
+    producer: Optional[str] = None  # operator id, None for graph inputs and constants
+    consumers: List[str] = field(default_factory=list)
+    is_input: bool = False
+    is_output: bool = False
+    # Constant data: either an array or a zero-argument loader called on first use (external data stays on disk
+    # until a rule needs it).  ``const_origin`` names where it came from (initializer, Constant node, Const op).
+    _value: Optional[np.ndarray] = None
+    _loader: Optional[Callable[[], np.ndarray]] = None
+    is_const: bool = False
+    const_origin: Optional[str] = None
+    stored_dtype: Optional[str] = None  # dtype as stored in the file, e.g. float16 for MNN --fp16 blobs
+
+    @property
+    def value(self) -> Optional[np.ndarray]:
+        if not self.is_const:
+            return None
+        if self._value is None and self._loader is not None:
+            loader, self._loader = self._loader, None
+            self._value = loader()
+        return self._value
+
+    def set_value(self, value: Optional[np.ndarray] = None, loader: Optional[Callable[[], np.ndarray]] = None,
+                  origin: Optional[str] = None) -> None:
+        self.is_const = True
+        self._value = value
+        self._loader = loader
+        self.const_origin = origin
+        if value is not None:
+            if self.shape is None:
+                self.shape = tuple(int(d) for d in value.shape)
+            if self.dtype is None:
+                self.dtype = str(value.dtype)
+
+    @property
+    def rank(self) -> Optional[int]:
+        return None if self.shape is None else len(self.shape)
+
+
+@dataclass
+class Operator:
+    """One operator: canonical ``op`` in ONNX spelling, the format's own ``source_op``, canonical ``attrs``."""
+
+    id: str
+    op: str
+    name: str
+    source_op: str
+    inputs: List[str]
+    outputs: List[str]
+    attrs: Dict[str, Any] = field(default_factory=dict)
+    domain: str = ""
+    scope: str = ""  # "" for the main graph, "loop_body/then_branch" style path for subgraphs
+    index: int = 0  # position in file order, for stable output only (never used as an identity)
+
+
+class ModelGraph:
+    """Operators, tensors and model metadata, with the queries rules need."""
+
+    def __init__(self, path: str, fmt: str):
+        self.path = path
+        self.format = fmt  # "onnx" or "mnn"
+        self.g = nx.DiGraph()
+        self.ops: Dict[str, Operator] = {}
+        self.tensors: Dict[str, Tensor] = {}
+        self.metadata: Dict[str, Any] = {}
+        self.notes: List[str] = []  # things the loader could not do (shape inference failed, unknown ops...)
+        self.inputs: List[str] = []
+        self.outputs: List[str] = []
+        self._by_op: Optional[Dict[str, List[str]]] = None
+
+    # ----- building -------------------------------------------------------------------------------------------
+    def tensor(self, name: str) -> Tensor:
+        t = self.tensors.get(name)
+        if t is None:
+            t = self.tensors[name] = Tensor(name)
+        return t
+
+    def add_operator(self, op: Operator) -> Operator:
+        if op.id in self.ops:  # duplicate names happen in hand-made files; keep every operator
+            base, k = op.id, 1
+            while f"{base}#{k}" in self.ops:
+                k += 1
+            op.id = f"{base}#{k}"
+        self.ops[op.id] = op
+        self.g.add_node(op.id)
+        for name in op.outputs:
+            if name:
+                self.tensor(name).producer = op.id
+        for name in op.inputs:
+            if name:
+                self.tensor(name).consumers.append(op.id)
+        self._by_op = None
+        return op
+
+    def finish(self) -> "ModelGraph":
+        """Add producer->consumer edges once every operator is known."""
+        for t in self.tensors.values():
+            if t.producer is None:
+                continue
+            for c in t.consumers:
+                if self.g.has_edge(t.producer, c):
+                    self.g.edges[t.producer, c]["tensors"].append(t.name)
+                else:
+                    self.g.add_edge(t.producer, c, tensors=[t.name])
+        for name in self.inputs:
+            self.tensor(name).is_input = True
+        for name in self.outputs:
+            self.tensor(name).is_output = True
+        return self
+
+    # ----- queries --------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def operators(self) -> Iterator[Operator]:
+        return iter(sorted(self.ops.values(), key=lambda o: o.index))
+
+    def by_op(self, op_type: str) -> List[Operator]:
+        """Operators with canonical ``op`` or ``source_op`` equal to op_type (indexed once: anchors are cheap)."""
+        if self._by_op is None:
+            index: Dict[str, List[str]] = {}
+            for o in sorted(self.ops.values(), key=lambda o: o.index):
+                index.setdefault(o.op, []).append(o.id)
+                if o.source_op != o.op:
+                    index.setdefault(o.source_op, []).append(o.id)
+            self._by_op = index
+        return [self.ops[i] for i in self._by_op.get(op_type, ())]
+
+    def input_tensor(self, op: Operator, i: int) -> Optional[Tensor]:
+        if i < 0:
+            i += len(op.inputs)
+        if 0 <= i < len(op.inputs) and op.inputs[i]:
+            return self.tensors.get(op.inputs[i])
+        return None
+
+    def output_tensor(self, op: Operator, i: int = 0) -> Optional[Tensor]:
+        if i < 0:
+            i += len(op.outputs)
+        if 0 <= i < len(op.outputs) and op.outputs[i]:
+            return self.tensors.get(op.outputs[i])
+        return None
+
+    def producer(self, op: Operator, i: int) -> Optional[Operator]:
+        t = self.input_tensor(op, i)
+        return self.ops.get(t.producer) if t is not None and t.producer else None
+
+    def producers(self, op: Operator) -> List[Operator]:
+        return [self.ops[p] for p in self.g.predecessors(op.id)]
+
+    def consumers(self, op: Operator) -> List[Operator]:
+        return [self.ops[c] for c in self.g.successors(op.id)]
+
+    def const_value(self, op: Operator, i: int) -> Optional[np.ndarray]:
+        t = self.input_tensor(op, i)
+        return t.value if t is not None else None
+
+    def shape(self, op: Operator, i: int = 0, output: bool = False) -> Optional[Tuple[Optional[int], ...]]:
+        t = self.output_tensor(op, i) if output else self.input_tensor(op, i)
+        return None if t is None else t.shape
+
+    def walk(self, op: Operator, direction: str, depth: int, through: Optional[Iterable[str]] = None,
+             limit: int = 10000) -> Iterator[Tuple[Operator, int]]:
+        """Breadth-first operators upstream or downstream of ``op`` (not including it), with their distance.
+
+        ``through``: when given, the walk continues only past operators of these types (others are yielded but
+        not expanded).  ``limit`` bounds the work on huge graphs.
+        """
+        nbrs = self.g.predecessors if direction == "up" else self.g.successors
+        allowed = None if through is None else frozenset(through)
+        seen = {op.id}
+        frontier = [op.id]
+        dist = 0
+        visited = 0
+        while frontier and dist < depth:
+            dist += 1
+            nxt = []
+            for nid in frontier:
+                for m in nbrs(nid):
+                    if m in seen:
+                        continue
+                    seen.add(m)
+                    visited += 1
+                    if visited > limit:
+                        return
+                    other = self.ops[m]
+                    yield other, dist
+                    if allowed is None or other.op in allowed:
+                        nxt.append(m)
+            frontier = nxt
+
+    def source_of(self, tensor_name: str, through: Sequence[str] = ("Cast", "Identity", "ConvertTensor")) -> Tensor:
+        """The tensor a value really comes from, looking through pure relabelling ops."""
+        t = self.tensors[tensor_name]
+        for _ in range(64):
+            p = self.ops.get(t.producer) if t.producer else None
+            if p is None or p.op not in through or not p.inputs or not p.inputs[0]:
+                return t
+            t = self.tensors[p.inputs[0]]
+        return t
+
+    def has_cycle(self) -> bool:
+        return not nx.is_directed_acyclic_graph(self.g)
