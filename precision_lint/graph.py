@@ -144,7 +144,10 @@ class ModelGraph:
         return iter(sorted(self.ops.values(), key=lambda o: o.index))
 
     def by_op(self, op_type: str) -> List[Operator]:
-        """Operators with canonical ``op`` or ``source_op`` equal to op_type (indexed once: anchors are cheap)."""
+        """Operators with canonical ``op`` or ``source_op`` equal to op_type (indexed once: anchors are cheap).
+        ``"*"`` means every operator."""
+        if op_type == "*":
+            return list(self.operators())
         if self._by_op is None:
             index: Dict[str, List[str]] = {}
             for o in sorted(self.ops.values(), key=lambda o: o.index):

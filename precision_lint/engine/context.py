@@ -51,7 +51,7 @@ def _int_or_none(i: Any) -> Optional[int]:
 class NodeView(View):
     FIELDS = frozenset({"op", "source_op", "name", "domain", "scope", "n_inputs", "n_outputs", "attr", "has_attr",
                         "input", "output", "producer", "consumers", "consumer_ops", "id",
-                        "const_inputs", "max_const_abs"})
+                        "const_inputs", "max_const_abs", "widest_const"})
 
     def __init__(self, analysis: Analysis, op: Operator):
         self._a = analysis
@@ -97,17 +97,23 @@ class NodeView(View):
         return lambda: tuple(self._a.tensor(self._a.graph.tensors[i]) for i in self._op.inputs
                              if i and self._a.graph.tensors[i].is_const)
 
-    def f_max_const_abs(self):
-        """Largest magnitude among the float constant inputs (None if there are none)."""
-        best = None
+    def f_widest_const(self):
+        """The float constant input with the largest magnitude (None if there is none)."""
+        best, best_m = None, None
         for i in self._op.inputs:
             t = self._a.graph.tensors.get(i) if i else None
             if t is None or not t.is_const or not (t.dtype or "").startswith(("float", "bfloat")):
                 continue
-            m = self._a.tensor(t).f_max_abs()
-            if m is not None and (best is None or m > best):
-                best = m
+            view = self._a.tensor(t)
+            m = view.f_max_abs()
+            if m is not None and (best_m is None or m > best_m):
+                best, best_m = view, m
         return best
+
+    def f_max_const_abs(self):
+        """Largest magnitude among the float constant inputs (None if there are none)."""
+        w = self.f_widest_const()
+        return None if w is None else w.f_max_abs()
 
     def f_consumer_ops(self):
         return lambda: tuple(sorted({c.op for c in self._a.graph.consumers(self._op)}))
@@ -116,7 +122,7 @@ class NodeView(View):
 class TensorView(View):
     FIELDS = frozenset({"name", "shape", "rank", "dtype", "stored_dtype", "is_const", "is_input", "size", "dim",
                         "min", "max", "max_abs", "min_abs_nonzero", "scalar", "producer", "n_consumers", "lo",
-                        "hi", "bounded", "frac_outside", "count_below", "all_integer"})
+                        "hi", "bounded", "frac_outside", "count_below", "all_integer", "extreme"})
 
     def __init__(self, analysis: Analysis, t: Tensor):
         self._a = analysis
@@ -168,6 +174,7 @@ class TensorView(View):
                 "min": float(np.min(f)), "max": float(np.max(f)), "max_abs": float(np.max(a)),
                 "min_abs_nonzero": float(np.min(nz)) if nz.size else None,
                 "scalar": float(f[0]) if f.size == 1 else None,
+                "extreme": float(f[int(np.argmax(a))]),  # the signed value of largest magnitude
                 "all_integer": bool(finite.size == f.size and np.all(np.floor(finite) == finite)),
                 "_abs": a, "_size": f.size,
             }
@@ -184,6 +191,7 @@ class TensorView(View):
     def f_min_abs_nonzero(self): return self._stat("min_abs_nonzero")
     def f_scalar(self): return self._stat("scalar")
     def f_all_integer(self): return self._stat("all_integer")
+    def f_extreme(self): return self._stat("extreme")
 
     def f_frac_outside(self):
         """Fraction of a constant's values whose magnitude exceeds ``limit``."""
@@ -300,6 +308,7 @@ def normalize_axis(axis: Optional[int], rank: Optional[int]) -> Optional[int]:
 
 
 FUNCTIONS["axis_len"] = lambda tensor, axis: _axis_len(tensor, axis)
+FUNCTIONS["tuple_range"] = _none_safe(lambda lo, hi: tuple(range(int(lo), min(int(hi), int(lo) + 64))))
 
 
 def _axis_len(tensor: Optional[TensorView], axis: Any) -> Optional[int]:

@@ -11,6 +11,7 @@ does not match (rules that want otherwise say ``default(x, ...)`` or ``known(x)`
 from __future__ import annotations
 
 import ast
+import re
 import math
 import operator
 from typing import Any, Callable, Dict, Mapping, Optional
@@ -83,7 +84,7 @@ class Expression:
             raise ExprError(f"an expression must be a string, not {type(source).__name__}")
         if len(source) > MAX_SOURCE:
             raise ExprError(f"expression longer than {MAX_SOURCE} characters")
-        self.source = source.strip()
+        self.source = re.sub(r"\s*\n\s*", " ", source.strip())  # YAML folded/literal blocks span lines
         try:
             tree = ast.parse(self.source, mode="eval")
         except SyntaxError as exc:

@@ -19,7 +19,7 @@ from .expr import Expression, ExprError
 MAX_RULE_FILE_BYTES = 1 << 20
 RELATIONS = ("producer", "consumer", "upstream", "downstream")
 DEFAULT_DEPTH = 6
-_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]{0,16}))?\}")
+_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,3})(?::([^{}]{0,16}))?\}")
 _SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,3}[,_]?(\.\d{1,2})?[eEfFgGdxXs%]?$")
 # Names every expression may use without declaring them.
 BUILTIN_NAMES = frozenset({"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null"})
@@ -219,7 +219,7 @@ def _matcher(doc: Mapping[str, Any], path: str) -> Matcher:
 def _check_template(text: str, known: Iterable[str], field_path: str) -> None:
     known = set(known)
     for m in _TEMPLATE.finditer(text):
-        name, spec = m.group(1), m.group(2)
+        name, spec = m.group(1).split(".")[0], m.group(2)
         if name not in known:
             raise ExprError(f"field {field_path}: unknown placeholder {{{name}}} (known: {', '.join(sorted(known))})")
         if spec is not None and not _SPEC.match(spec):

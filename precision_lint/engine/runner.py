@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from ..findings import LEVEL_RANK, Estimate, Finding, max_level
 from ..graph import ModelGraph
 from .context import Analysis, NodeView
-from .expr import EvalError, Namespace
+from .expr import EvalError, Namespace, View
 from .rules import Matcher, Rule, _TEMPLATE
 
 # Matching work allowed per anchor node: a pathological pattern on a huge graph stops here instead of hanging.
@@ -30,7 +30,7 @@ class Matching:
         if self.steps > MATCH_BUDGET:
             raise _Budget()
         op = node.operator
-        if m.ops is not None and op.op not in m.ops and op.source_op not in m.ops:
+        if m.ops is not None and "*" not in m.ops and op.op not in m.ops and op.source_op not in m.ops:
             return None
         if m.source_ops is not None and op.source_op not in m.source_ops:
             return None
@@ -119,8 +119,23 @@ def _render_value(v: Any, spec: Optional[str]) -> str:
     return str(v)
 
 
+def _lookup(path: str, env: Mapping[str, Any]) -> Any:
+    """``name`` or ``name.field.field``: fields go through the views' whitelists like expressions do."""
+    head, *rest = path.split(".")
+    value = env.get(head)
+    for part in rest:
+        if value is None:
+            return None
+        if not isinstance(value, View):
+            return None
+        value = value.get_field(part)
+        if callable(value):
+            return None
+    return value
+
+
 def render(template: str, env: Mapping[str, Any]) -> str:
-    return _TEMPLATE.sub(lambda m: _render_value(env.get(m.group(1)), m.group(2)), template)
+    return _TEMPLATE.sub(lambda m: _render_value(_lookup(m.group(1), env), m.group(2)), template)
 
 
 def _plain(v: Any) -> Any:
@@ -154,14 +169,18 @@ class RuleRunner:
             for op_name in rule.anchor_ops:
                 for op in graph.by_op(op_name):
                     anchors.setdefault(op.id, op)
+            # Names a pattern may bind are None until bound, so optional relations (`any`) read as unknown.
+            unbound = {name: None for name in rule.match.bound_names()}
             for op in sorted(anchors.values(), key=lambda o: o.index):
                 node = analysis.node(op)
-                matching = Matching(analysis, dict(base, anchor=node))
+                matching = Matching(analysis, dict(base, anchor=node, **unbound))
                 try:
                     bindings = matching.match(rule.match, node, {})
                     if bindings is None:
                         continue
-                    f = self._finding(rule, graph, node, dict(base, anchor=node, node=node, **bindings))
+                    env = dict(base, anchor=node, node=node, **unbound)
+                    env.update(bindings)
+                    f = self._finding(rule, graph, node, env)
                 except _Budget:
                     notes.append(f"rule {rule.id} stopped matching at node '{op.name}': pattern exceeded its "
                                  f"budget of {MATCH_BUDGET} steps")
