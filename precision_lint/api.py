@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import PrecisionLintError
+from .errors import ConfigError, PrecisionLintError, RuleError
 from .findings import LEVEL_RANK, FileError, Finding, at_least
 
 
@@ -24,7 +24,21 @@ class Options:
     input_ranges: Dict[str, Tuple[float, float]] = field(default_factory=dict)
     judged_formats: Tuple[str, ...] = ("fp16",)  # replaced by the formats of declared targets
     fail_level: str = "error"
-    level_overrides: Dict[str, str] = field(default_factory=dict)  # rule id -> level
+    level_overrides: Dict[str, str] = field(default_factory=dict)  # rule id or prefix -> level
+    # Deployment (read by platforms.py / targets.py / recommend.py): platform names, "platform:precision" targets,
+    # and extra or overridden platform definitions (name -> table), as given in config or on the command line.
+    platforms: Tuple[str, ...] = ()
+    targets: Tuple[str, ...] = ()
+    platform_overrides: Dict[str, Any] = field(default_factory=dict)
+    # Workflow (config.py, suppress.py, baseline.py)
+    per_path_ignores: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # path glob -> rule ids/prefixes
+    suppressions: Tuple[Any, ...] = ()  # suppress.Suppression records
+    baseline: Optional[str] = None  # baseline file: findings recorded there are not reported
+    root: Optional[str] = None  # directory path globs are relative to: the config file's, else the working dir
+    config_file: Optional[str] = None
+    # option name (or "tolerances.NAME", "level_overrides.ID") -> where it was set, for error messages;
+    # options missing here came from the command line or the Python caller
+    origins: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,11 +49,17 @@ class LintResult:
     metadata: Dict[str, Any] = field(default_factory=dict)
     error: Optional[FileError] = None
     extras: Dict[str, Any] = field(default_factory=dict)  # recommendation, snippets... filled by later stages
+    # Findings hidden from the report (they stay in ``findings``: the model's numerics have not changed, so the
+    # recommendation still accounts for them): by a config suppression, or because the baseline knows them.
+    suppressed: List[Tuple[Finding, Any]] = field(default_factory=list)  # (finding, suppress.Suppression)
+    baselined: List[Finding] = field(default_factory=list)
 
     @property
     def reported(self) -> List[Finding]:
-        """Findings at info level or above for the formats in force, in output order."""
-        return sorted((f for f in self.findings if f.level != "none"), key=Finding.sort_key)
+        """Findings at info level or above for the formats in force, not suppressed or baselined, in output order."""
+        hidden = {f.fingerprint for f, _ in self.suppressed} | {f.fingerprint for f in self.baselined}
+        return sorted((f for f in self.findings if f.level != "none" and f.fingerprint not in hidden),
+                      key=Finding.sort_key)
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.reported)
@@ -59,19 +79,40 @@ class Linter:
         from .engine.runner import RuleRunner
 
         self.options = options or Options()
+        origins = self.options.origins
         all_rules = load_rules(self.options.rule_dirs)
-        check_rule_ids(all_rules, self.options.select, "--select")
-        check_rule_ids(all_rules, self.options.ignore, "--ignore")
-        check_rule_ids(all_rules, tuple(self.options.level_overrides), "level override")
+
+        def check_ids(patterns, key: str, default_where: str) -> None:
+            # unknown ids are errors; from a config file they name the file and key (ConfigError)
+            try:
+                check_rule_ids(all_rules, patterns, origins.get(key, default_where))
+            except RuleError as exc:
+                raise (ConfigError(str(exc)) if key in origins else exc) from None
+
+        check_ids(self.options.select, "select", "--select")
+        check_ids(self.options.ignore, "ignore", "--ignore")
+        for rid in self.options.level_overrides:
+            check_ids((rid,), f"level_overrides.{rid}", "level override")
+        for pattern, ids in self.options.per_path_ignores.items():
+            check_ids(ids, f"per_path_ignores.{pattern}", f"per-path ignore {pattern!r}")
+        for s in self.options.suppressions:
+            try:
+                check_rule_ids(all_rules, (s.rule,), f"{s.origin}.rule" if s.origin else "suppression")
+            except RuleError as exc:
+                raise ConfigError(str(exc)) from None
         self.all_rules = all_rules
         self.rules = select_rules(all_rules, self.options.select, self.options.ignore)
         known_tol = {k for r in all_rules for k in r.tolerances}
         for k in self.options.tolerances:
             if k not in known_tol:
-                from .errors import ConfigError
-
-                raise ConfigError(f"unknown tolerance {k!r} (known: {', '.join(sorted(known_tol))})")
+                where = origins.get(f"tolerances.{k}", f"--tolerance {k}")
+                raise ConfigError(f"{where}: unknown tolerance {k!r} (known: {', '.join(sorted(known_tol))})")
         self.runner = RuleRunner(self.rules, self.options.tolerances, self.options.judged_formats)
+        self.baseline = None
+        if self.options.baseline:
+            from .baseline import load_baseline
+
+            self.baseline = load_baseline(self.options.baseline)
 
     def lint_file(self, path: str) -> LintResult:
         from .loaders import load_model
@@ -92,13 +133,39 @@ class Linter:
         result.findings = [self._override(f) for f in findings]
         result.notes = list(graph.notes) + notes
         result.metadata = dict(graph.metadata, format=graph.format, operators=len(graph))
+        self._hide(result)
         return result
 
     def _override(self, f: Finding) -> Finding:
-        lvl = self.options.level_overrides.get(f.rule_id)
-        if lvl is None or f.level == "none":
+        overrides = self.options.level_overrides
+        if not overrides or f.level == "none":
             return f
-        return replace(f, level=lvl)
+        # the most specific id or prefix wins: {"R": "warning", "R002": "error"}
+        hits = [p for p in overrides if f.rule_id.startswith(p) or f.rule_name == p]
+        if not hits:
+            return f
+        return replace(f, level=overrides[max(hits, key=len)])
+
+    def _hide(self, result: LintResult) -> None:
+        """Per-path ignores drop findings; suppressions and the baseline hide them from the report."""
+        o = self.options
+        if not (o.per_path_ignores or o.suppressions or self.baseline is not None):
+            return
+        from .suppress import ignored_rules, relative_path
+
+        rel = relative_path(result.path, o.root)
+        off = ignored_rules(o.per_path_ignores, rel)
+        if off:
+            result.findings = [f for f in result.findings
+                               if not any(f.rule_id.startswith(p) or f.rule_name == p for p in off)]
+        for f in result.findings:
+            if f.level == "none":
+                continue
+            s = next((s for s in o.suppressions if s.matches(f.rule_id, rel, f.node, f.rule_name)), None)
+            if s is not None:
+                result.suppressed.append((f, s))
+            elif self.baseline is not None and f in self.baseline:
+                result.baselined.append(f)
 
 
 def lint(path: str, **options: Any) -> LintResult:
