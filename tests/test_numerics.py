@@ -1,0 +1,69 @@
+"""Number formats and estimators against the facts in the reference (re-derived independently here)."""
+import math
+
+import numpy as np
+import pytest
+
+from precision_lint import numerics as n
+
+
+def test_format_constants():
+    assert n.FP16.max == 65504.0 and n.FP16.min_normal == 2 ** -14 and n.FP16.min_subnormal == 2 ** -24
+    assert n.FP16.eps == 2 ** -10 and n.BF16.eps == 2 ** -7
+    assert n.FP16.int_exact_limit == 2048 and n.BF16.int_exact_limit == 256
+    assert n.FP16.exp_overflow == pytest.approx(11.09, abs=0.01)
+    assert n.BF16.max == pytest.approx(3.39e38, rel=1e-2)
+
+
+@pytest.mark.parametrize("x,ulp", [(512, 0.5), (1024, 1), (2048, 2), (4096, 4), (1.0, 2 ** -10)])
+def test_fp16_ulp(x, ulp):
+    assert n.FP16.ulp(x) == ulp
+
+
+def test_rounding_matches_numpy_fp16_and_bf16_bit_rounding():
+    xs = np.array([1.0, 2049.0, 1e-12, -1e9, 3.14159, 65519.0, 65520.0])
+    with np.errstate(over="ignore"):
+        assert list(n.FP16.round(xs)) == [float(np.float16(x)) for x in xs]
+    assert n.stored(2049.0, "fp16") == 2048.0
+    assert n.stored(257.0, "bf16") == 256.0
+    assert math.isinf(n.stored(-1e9, "fp16")) and n.stored(-1e9, "bf16") < -9.9e8
+    assert math.isinf(n.stored(-3.4028235e38, "bf16"))  # float32 lowest rounds past bf16's max
+    assert n.stored_saturating(-1e9, "fp16") == -65504.0
+
+
+def test_eps_fate():
+    assert n.eps_fate(1e-12, "fp16") == "zero"
+    assert n.eps_fate(1e-6, "fp16") == "subnormal"
+    assert n.eps_fate(1e-3, "fp16") == "rounded"
+    assert n.eps_fate(1e-12, "bf16") == "rounded"
+
+
+def test_gridsample_grid_error_matches_the_reference_scaling():
+    # An fp16 grid alone: about W * 2^-13 px (0.125 px at 1024, 0.5 at 4096); bf16: W * 2^-10.
+    assert n.gridsample_pixel_error(1024, False, "fp16", "grid") == pytest.approx(0.125, rel=0.02)
+    assert n.gridsample_pixel_error(4096, False, "fp16", "grid") == pytest.approx(0.5, rel=0.02)
+    assert n.gridsample_pixel_error(1024, False, "bf16", "grid") == pytest.approx(1.0, rel=0.02)
+    # fp16 arithmetic adds error, and the total grows with size
+    sizes = [32, 256, 1024, 4096]
+    totals = [n.gridsample_pixel_error(s, False, "fp16") for s in sizes]
+    assert totals == sorted(totals) and totals[2] > n.gridsample_pixel_error(1024, False, "fp16", "grid")
+
+
+def test_resize_coordinate_error_matches_reference():
+    # half_pixel source coordinate in fp16: 0.25 px at output width 2048, 0.75 at 4096 (2x upsample)
+    assert n.resize_coordinate_error(1024, 2048, "half_pixel", "fp16") == pytest.approx(0.25, abs=0.01)
+    assert n.resize_coordinate_error(2048, 4096, "half_pixel", "fp16") == pytest.approx(0.75, abs=0.01)
+
+
+def test_sum_stagnation():
+    # a running fp16 sum of ones sticks at 2048 per lane: 8 lanes x 2048 of 65536 -> 75% lost
+    assert n.sum_relative_error(65536, "fp16", kind="ones") == pytest.approx(0.75, abs=1e-6)
+    assert n.sum_relative_error(1000, "fp16", kind="ones") == 0.0
+    assert n.sum_relative_error(65536, "fp16") > 0.1
+    assert n.sum_relative_error(256, "fp16") < 1e-2
+
+
+def test_integer_error():
+    assert n.integer_error(2048, "fp16") == 0.0
+    assert n.integer_error(4000, "fp16") == 1.0
+    assert n.integer_error(300, "bf16") == 1.0
