@@ -1,0 +1,164 @@
+"""A small, checked reader for FlatBuffer tables, on top of the ``flatbuffers`` runtime.
+
+The generated code of a schema trusts the buffer: a bad offset reads garbage, wraps around (Python slices
+accept negative positions) or raises from deep inside struct.  Model files come from users, so every position
+here is checked against the buffer before the runtime reads it, and every problem becomes a FlatBufferError
+whose message says which table and field was wrong.  Vector lengths are checked against the bytes that remain,
+so any loop over a vector is bounded by the file size.
+
+Fields are addressed by slot (declaration order in the schema): slot N lives at vtable offset 4 + 2*N.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import numpy as np
+from flatbuffers import encode
+from flatbuffers import number_types as N
+from flatbuffers.table import Table
+
+_UOFF = N.UOffsetTFlags.bytewidth  # 4
+
+# Scalar kinds by short name: (flags, bytewidth).
+SCALARS = {
+    "bool": N.BoolFlags, "u8": N.Uint8Flags, "i8": N.Int8Flags, "u16": N.Uint16Flags, "i16": N.Int16Flags,
+    "u32": N.Uint32Flags, "i32": N.Int32Flags, "i64": N.Int64Flags, "u64": N.Uint64Flags,
+    "f32": N.Float32Flags, "f64": N.Float64Flags,
+}
+NUMPY = {k: N.to_numpy_type(v) if k != "bool" else np.dtype(np.bool_) for k, v in SCALARS.items()}
+
+
+class FlatBufferError(Exception):
+    """The buffer is not a well-formed FlatBuffer at the place named in the message."""
+
+
+class Buffer:
+    """The whole file.  ``data`` is kept as bytes: numpy vectors are zero-copy views into it."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.size = len(data)
+
+    def root(self, what: str) -> "Tab":
+        if self.size < 8:
+            raise FlatBufferError(f"{self.size} bytes is too short for a FlatBuffer")
+        pos = encode.Get(N.UOffsetTFlags.packer_type, self.data, 0)
+        return Tab(self, pos, what)
+
+
+class Tab:
+    """One table.  Construction validates the table header and its vtable; accessors validate each field."""
+
+    __slots__ = ("buf", "pos", "what", "_t", "_vt", "_vtlen", "_objlen")
+
+    def __init__(self, buf: Buffer, pos: int, what: str):
+        self.buf, self.pos, self.what = buf, pos, what
+        size = buf.size
+        if pos < 0 or pos + 4 > size:
+            raise FlatBufferError(f"{what}: table offset {pos} is outside the file ({size} bytes)")
+        self._t = Table(buf.data, pos)
+        vt = pos - self._t.Get(N.SOffsetTFlags, pos)
+        if vt < 0 or vt + 4 > size:
+            raise FlatBufferError(f"{what}: vtable of the table at byte {pos} is outside the file")
+        vtlen = self._t.Get(N.VOffsetTFlags, vt)
+        objlen = self._t.Get(N.VOffsetTFlags, vt + 2)
+        if vtlen < 4 or vtlen % 2 or vt + vtlen > size:
+            raise FlatBufferError(f"{what}: malformed vtable at byte {vt} (length {vtlen})")
+        if objlen < 4 or pos + objlen > size:
+            raise FlatBufferError(f"{what}: table at byte {pos} claims {objlen} bytes, past the end of the file")
+        self._vt, self._vtlen, self._objlen = vt, vtlen, objlen
+
+    # ----- fields ---------------------------------------------------------------------------------------------
+    def has(self, slot: int) -> bool:
+        vo = 4 + 2 * slot
+        return vo < self._vtlen and self._t.Get(N.VOffsetTFlags, self._vt + vo) != 0
+
+    def _field(self, slot: int, width: int) -> int:
+        """Absolute position of the field, 0 when absent."""
+        vo = 4 + 2 * slot
+        if vo >= self._vtlen:
+            return 0
+        off = self._t.Get(N.VOffsetTFlags, self._vt + vo)
+        if off == 0:
+            return 0
+        if off < 4 or off + width > self._objlen:
+            raise FlatBufferError(f"{self.what}: field {slot} at offset {off} lies outside its table")
+        return self.pos + off
+
+    def scalar(self, slot: int, kind: str, default=0):
+        flags = SCALARS[kind]
+        p = self._field(slot, flags.bytewidth)
+        if not p:
+            return default
+        v = self._t.Get(flags, p)
+        return bool(v) if kind == "bool" else v
+
+    def _target(self, slot: int) -> int:
+        """Follow the uoffset stored in the field; 0 when absent."""
+        p = self._field(slot, _UOFF)
+        if not p:
+            return 0
+        target = p + self._t.Get(N.UOffsetTFlags, p)
+        if target + 4 > self.buf.size:
+            raise FlatBufferError(f"{self.what}: field {slot} points to byte {target}, past the end of the file")
+        return target
+
+    def table(self, slot: int, what: str) -> Optional["Tab"]:
+        t = self._target(slot)
+        return Tab(self.buf, t, f"{self.what}.{what}") if t else None
+
+    def _vector(self, slot: int, width: int, what: str):
+        """(start, count) of a vector field, (0, 0) when absent."""
+        t = self._target(slot)
+        if not t:
+            return 0, 0
+        n = self._t.Get(N.UOffsetTFlags, t)
+        start = t + _UOFF
+        if n * width > self.buf.size - start:
+            raise FlatBufferError(f"{self.what}.{what}: vector of {n} items at byte {t} runs past the end of the "
+                                  f"file")
+        return start, n
+
+    def vector(self, slot: int, kind: str, what: str = "vector") -> np.ndarray:
+        """A numeric vector as a read-only numpy view into the file (empty when absent)."""
+        dtype = NUMPY[kind]
+        start, n = self._vector(slot, dtype.itemsize, what)
+        if not n:
+            return np.zeros(0, dtype)
+        return encode.GetVectorAsNumpy(dtype, self.buf.data, n, start)
+
+    def vector_len(self, slot: int, kind: str, what: str = "vector") -> int:
+        return self._vector(slot, NUMPY[kind].itemsize, what)[1]
+
+    def vector_span(self, slot: int, kind: str, what: str = "vector"):
+        """(start byte, count) of a numeric vector, for readers that decode lazily."""
+        return self._vector(slot, NUMPY[kind].itemsize, what)
+
+    def string(self, slot: int, what: str = "string") -> Optional[str]:
+        t = self._target(slot)
+        return self._string_at(t, what) if t else None
+
+    def _string_at(self, t: int, what: str) -> str:
+        n = self._t.Get(N.UOffsetTFlags, t)
+        if n > self.buf.size - t - _UOFF:
+            raise FlatBufferError(f"{self.what}.{what}: string of {n} bytes at byte {t} runs past the end of the "
+                                  f"file")
+        return bytes(self.buf.data[t + _UOFF:t + _UOFF + n]).decode("utf-8", "replace")
+
+    def _offsets(self, slot: int, what: str) -> List[int]:
+        start, n = self._vector(slot, _UOFF, what)
+        out = []
+        size = self.buf.size
+        for i in range(n):
+            p = start + i * _UOFF
+            target = p + self._t.Get(N.UOffsetTFlags, p)
+            if target + 4 > size:
+                raise FlatBufferError(f"{self.what}.{what}[{i}] points to byte {target}, past the end of the file")
+            out.append(target)
+        return out
+
+    def tables(self, slot: int, what: str) -> List["Tab"]:
+        return [Tab(self.buf, t, f"{self.what}.{what}[{i}]") for i, t in enumerate(self._offsets(slot, what))]
+
+    def strings(self, slot: int, what: str = "strings") -> List[str]:
+        return [self._string_at(t, f"{what}[{i}]") for i, t in enumerate(self._offsets(slot, what))]
