@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ConfigError, PrecisionLintError, RuleError
 from .findings import LEVEL_RANK, FileError, Finding, at_least
+from . import mnn_conversion
 
 
 @dataclass
@@ -121,6 +122,7 @@ class Linter:
         try:
             graph = load_model(path)
             findings, notes = self.runner.run(graph, self.options.input_ranges)
+            findings = mnn_conversion.add_notes(graph, findings)  # what MNN's converter does to each finding
         except PrecisionLintError as exc:
             result.error = FileError(path, str(exc))
             return result

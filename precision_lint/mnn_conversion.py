@@ -1,0 +1,100 @@
+"""Notes on ONNX findings about what MNN's converter does to the pattern (data: data/mnn_conversion.yaml).
+
+A model linted as .onnx is often deployed as .mnn.  The converter fuses, folds and rewrites some patterns, so a
+finding on the ONNX graph may not exist, or may look different, in the converted model; the note says which.
+The patterns use the rule matcher, so they read like rules and are matched by the same engine.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Sequence, Set, Tuple
+
+from .findings import Finding
+from .graph import ModelGraph, Operator
+
+DATA = Path(__file__).resolve().parent / "data" / "mnn_conversion.yaml"
+NOTE_PREFIX = "MNN conversion:"
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Conversion:
+    id: str
+    summary: str
+    note: str
+    matcher: object
+    constant_subgraph: bool = False
+
+
+@lru_cache(maxsize=1)
+def conversions() -> Tuple[Conversion, ...]:
+    import yaml
+
+    from .engine.rules import _matcher
+
+    docs = yaml.safe_load(DATA.read_text(encoding="utf-8")) or []
+    out = []
+    for i, d in enumerate(docs):
+        where = f"{DATA.name}[{i}]"
+        missing = {"id", "summary", "note", "match"} - set(d)
+        if missing:
+            raise ValueError(f"{where}: missing {sorted(missing)}")
+        out.append(Conversion(d["id"], d["summary"], " ".join(d["note"].split()), _matcher(d["match"], where),
+                              bool(d.get("constant_subgraph"))))
+    return tuple(out)
+
+
+def add_notes(graph: ModelGraph, findings: Sequence[Finding]) -> List[Finding]:
+    """``findings`` with MNN conversion notes added where the converter changes the finding's pattern."""
+    if graph.format != "onnx" or not findings:
+        return list(findings)
+    from .engine.context import Analysis
+    from .engine.expr import EvalError, Namespace
+    from .engine.runner import Matching, _Budget
+
+    analysis = Analysis(graph, {})
+    base = {"tol": Namespace({}, "tolerance"), "model": Namespace({"format": "onnx", "fp16_converted": False},
+                                                                  "model field")}
+    ops: Dict[Tuple[str, str], Operator] = {}
+    for op in graph.operators():
+        ops.setdefault((op.scope, op.name), op)
+    folded = _constant_ops(graph)
+    out = []
+    for f in findings:
+        op = ops.get((f.scope, f.node))
+        notes: List[str] = []
+        if op is not None:
+            node = analysis.node(op)
+            for c in conversions():
+                if c.constant_subgraph and op.id not in folded:
+                    continue
+                try:
+                    hit = Matching(analysis, dict(base, anchor=node)).match(c.matcher, node, {}) is not None
+                except (EvalError, _Budget):
+                    hit = False
+                if hit:
+                    notes.append(_PLACEHOLDER.sub(lambda m: str(op.attrs.get(m.group(1), "?")), c.note))
+        new = [n for n in notes if n not in f.notes]
+        out.append(replace(f, notes=tuple(f.notes) + tuple(new)) if new else f)
+    return out
+
+
+def _constant_ops(graph: ModelGraph) -> Set[str]:
+    """Operators whose every input is a constant or computed only from constants (none reads a graph input)."""
+    done: Set[str] = set()
+    for op in graph.operators():  # file order is topological for ONNX and MNN
+        ok = bool(op.inputs) and not op.scope
+        for name in op.inputs:
+            if not name:
+                continue
+            t = graph.tensors.get(name)
+            if t is None or t.is_input or not (t.is_const or (t.producer in done)):
+                ok = False
+                break
+        if ok and op.op not in ("If", "Loop", "Scan", "RandomUniform", "RandomNormal", "RandomUniformLike",
+                                "RandomNormalLike", "Multinomial"):
+            done.add(op.id)
+    return done
