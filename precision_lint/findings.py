@@ -63,6 +63,17 @@ class Finding:
         object.__setattr__(self, "estimates", MappingProxyType(dict(self.estimates)))
         object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
 
+    # Pickling (parallel runs send findings between processes): a mappingproxy cannot be pickled, its dict can.
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        state["estimates"], state["evidence"] = dict(self.estimates), dict(self.evidence)
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        self.__post_init__()
+
     @property
     def conditional(self) -> bool:
         return bool(self.assumptions)

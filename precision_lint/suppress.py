@@ -110,7 +110,7 @@ def ignored_rules(per_path_ignores, relpath: str) -> List[str]:
     return out
 
 
-def unused_suppressions(suppressions: Sequence[Suppression], used: Iterable[int], linted: Sequence[str],
+def unused_suppressions(suppressions: Sequence[Suppression], used: Iterable[Suppression], linted: Sequence[str],
                         root: Optional[str]) -> List[Suppression]:
     """Suppressions that hid nothing in this run.  One whose path glob matches none of the linted files is unused
     only if it matches no model file under the project root either: a run over a few changed files (pre-commit)
@@ -119,8 +119,8 @@ def unused_suppressions(suppressions: Sequence[Suppression], used: Iterable[int]
     rel = [relative_path(p, root) for p in linted]
     out: List[Suppression] = []
     on_disk: Optional[List[str]] = None
-    for i, s in enumerate(suppressions):
-        if i in used:
+    for s in suppressions:
+        if s in used:
             continue
         if any(s.matches_path(p) for p in rel):
             out.append(s)
