@@ -97,12 +97,18 @@ def cli() -> None:
     """
 
 
+def _format_names() -> str:
+    from .reporters import REPORTERS  # a dict of names: cheap
+
+    return ", ".join(REPORTERS)
+
+
 @cli.command("check")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...")
 @click.option("--format", "fmt", default="text", show_default=True,
-              help="Output format: text, json (more with the reporters installed: see --help).")
+              help=f"Output format: {_format_names()}.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the report to FILE (text still goes to the terminal).")
+              help="Write the report to FILE (the text report still goes to the terminal).")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default=None,
               help="Exit 1 when a finding is at or above this level.  [default: error]")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (still 2 for unreadable input).")
@@ -115,22 +121,51 @@ def cli() -> None:
 @click.option("--input-range", multiple=True, metavar="NAME=LO:HI",
               help="Declare the value range of a model input, e.g. image=0:1 (turns conditional findings into "
                    "proven ones or silences them).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Read configuration from FILE instead of the nearest .precision-lint.yaml or pyproject.toml "
+                   "[tool.precision-lint] above the working directory.")
+@click.option("--isolated", is_flag=True, help="Ignore configuration files.")
+@click.option("--baseline", type=click.Path(dir_okay=False),
+              help="Report only findings that are not recorded in this baseline file.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False, writable=True),
+              help="Record the current findings in FILE and exit 0 (2 if a model is unreadable).")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
+              help="Worker processes.  [default: parallel only when the run is long enough to gain from it]")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress line on stderr.  [default: on a terminal, for several files]")
 @click.option("-q", "--quiet", is_flag=True, help="Only the finding lines, no details or summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print loader notes (shape inference, skipped ops).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
-def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore, tolerance, input_range, quiet,
-          verbose, color) -> None:
+def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore, tolerance, input_range, config_file,
+          isolated, baseline, write_baseline, jobs, progress, quiet, verbose, color) -> None:
     """Lint MODEL files (.onnx, .mnn; directories and globs are walked)."""
-    from .api import Linter, Options
+    from .api import Linter
+    from .batch import Progress, lint_paths
+    from .config import load_options
     from .errors import PrecisionLintError
     from .files import collect
     from .reporters import get_reporter
-    from .reporters.base import RunSummary
+    from .reporters.base import RunSummary, repository_root
 
-    options = Options(rule_dirs=tuple(rule_dirs), select=_split_csv(select), ignore=_split_csv(ignore),
-                      tolerances=parse_tolerances(tolerance), input_ranges=parse_input_ranges(input_range))
+    if isolated and config_file:
+        raise click.UsageError("--config and --isolated exclude each other")
+    try:
+        options = load_options(config_file, isolated)  # defaults, then the config file; flags override below
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+    options.rule_dirs = tuple(options.rule_dirs) + tuple(rule_dirs)
+    for key, value in (("select", _split_csv(select)), ("ignore", _split_csv(ignore))):
+        if value:
+            setattr(options, key, value)
+            options.origins.pop(key, None)
+    for name, value in parse_tolerances(tolerance).items():
+        options.tolerances[name] = value
+        options.origins.pop(f"tolerances.{name}", None)
+    options.input_ranges.update(parse_input_ranges(input_range))
     options.fail_level = fail_level or options.fail_level
+    if baseline:
+        options.baseline = baseline
     try:
         reporter_cls = get_reporter(fmt)
         linter = Linter(options)
@@ -140,37 +175,66 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
         _fail(str(exc))
     paths = collect(models)
     out_stream = open(output, "w", encoding="utf-8", newline="\n") if output else sys.stdout
+    results = []
     try:
-        reporter = reporter_cls(out_stream, {"color": _use_color(color, out_stream), "quiet": quiet,
-                                             "verbose": verbose})
+        common = {"quiet": quiet, "verbose": verbose, "rules": linter.rules, "options": options,
+                  "root": repository_root()}
+        reporter = reporter_cls(out_stream, dict(common, color=_use_color(color, out_stream)))
         terminal = None
         if output and fmt != "text":  # the report goes to the file, the human summary to the terminal
-            terminal = get_reporter("text")(sys.stdout, {"color": _use_color(color, sys.stdout), "quiet": quiet,
-                                                         "verbose": verbose})
+            terminal = get_reporter("text")(sys.stdout, dict(common, color=_use_color(color, sys.stdout)))
+        reporters = [r for r in (reporter, terminal) if r is not None]
         summary = RunSummary(judged_for=options.judged_formats, fail_level=options.fail_level)
-        for r in (reporter, terminal):
-            if r is not None:
-                r.start()
-        for path in paths:
-            result = linter.lint_file(path)
+        for r in reporters:
+            r.start()
+        bar = Progress(len(paths)) if Progress.wanted(progress, len(paths)) else None
+        for result in lint_paths(linter, paths, jobs):
+            if bar is not None:
+                bar.clear()
+            results.append(result)
             if result.error is not None:
                 click.echo(f"error: {result.error.message}", err=True)
             summary.add(result)
-            for r in (reporter, terminal):
-                if r is not None:
-                    r.file(result)
+            for r in reporters:
+                r.file(result)
+            if bar is not None:
+                sys.stdout.flush()
+                bar.advance(result.path)
+        if bar is not None:
+            bar.clear()
         summary.failed = _fails(summary, options.fail_level)
-        for r in (reporter, terminal):
-            if r is not None:
-                r.stop(summary)
+        summary.unused_suppressions = _unused_suppressions(options, results, paths)
+        for s in summary.unused_suppressions:
+            click.echo(f"warning: {s.origin}: suppression ({s.describe()}) matched no finding", err=True)
+        for r in reporters:
+            r.stop(summary)
     finally:
         if output:
             out_stream.close()
+    if write_baseline:
+        from .baseline import all_findings, write_baseline as write
+
+        try:
+            n = write(write_baseline, all_findings(results))
+        except PrecisionLintError as exc:
+            _fail(str(exc))
+        click.echo(f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}",
+                   err=True)
+        sys.exit(EXIT_ERROR if summary.unreadable else EXIT_CLEAN)
     if summary.unreadable:
         sys.exit(EXIT_ERROR)
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _unused_suppressions(options, results, paths):
+    if not options.suppressions:
+        return []
+    from .suppress import unused_suppressions
+
+    used = {s for r in results for _, s in r.suppressed}
+    return unused_suppressions(options.suppressions, used, paths, options.root)
 
 
 def _fails(summary, fail_level: str) -> bool:

@@ -1,8 +1,9 @@
 """The reporter life cycle and the run summary every reporter receives."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import IO, Any, Dict, List, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from ..api import LintResult
 
@@ -16,6 +17,9 @@ class RunSummary:
     targets: Tuple[str, ...] = ()  # declared deployment targets, e.g. ("ios-cpu:low",)
     fail_level: str = "error"
     failed: bool = False
+    suppressed: int = 0  # findings hidden by config suppressions
+    baselined: int = 0  # findings hidden because the baseline records them
+    unused_suppressions: List[Any] = field(default_factory=list)  # suppress.Suppression records that hid nothing
 
     def add(self, result: LintResult) -> None:
         self.files += 1
@@ -23,6 +27,8 @@ class RunSummary:
             self.unreadable += 1
         for f in result.reported:
             self.counts[f.level] = self.counts.get(f.level, 0) + 1
+        self.suppressed += len(result.suppressed)
+        self.baselined += len(result.baselined)
 
     def judged_text(self) -> str:
         if self.targets:
@@ -50,3 +56,24 @@ class Reporter:
 
     def write(self, text: str = "") -> None:
         self.stream.write(text + "\n")
+
+
+def repository_root(start: Optional[str] = None) -> str:
+    """The directory report paths are made relative to: the enclosing git work tree (what GitHub code scanning
+    and annotations resolve against), else the working directory."""
+    here = os.path.abspath(start or os.getcwd())
+    d = here
+    while True:
+        if os.path.exists(os.path.join(d, ".git")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return here
+        d = parent
+
+
+def report_path(path: str, root: Optional[str]) -> str:
+    """``path`` relative to ``root`` with forward slashes (absolute when outside it)."""
+    from ..suppress import relative_path
+
+    return relative_path(path, root)

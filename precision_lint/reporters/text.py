@@ -55,6 +55,10 @@ class TextReporter(Reporter):
         parts += [f"{c.get('error', 0)} error{'s' if c.get('error', 0) != 1 else ''}",
                   f"{c.get('warning', 0)} warning{'s' if c.get('warning', 0) != 1 else ''}",
                   f"{c.get('info', 0)} info"]
+        if summary.suppressed:
+            parts.append(f"{summary.suppressed} suppressed")
+        if summary.baselined:
+            parts.append(f"{summary.baselined} in the baseline")
         self.write(f"{', '.join(parts)} ({summary.judged_text()})")
 
 
