@@ -66,7 +66,7 @@ def add_notes(graph: ModelGraph, findings: Sequence[Finding]) -> List[Finding]:
     for f in findings:
         op = ops.get((f.scope, f.node))
         notes: List[str] = []
-        if op is not None:
+        if op is not None and f.failure_class != "converter":  # converter rules already say it
             node = analysis.node(op)
             for c in conversions():
                 if c.constant_subgraph and op.id not in folded:

@@ -31,8 +31,23 @@ def build_model(text: str, path: str) -> str:
     return path
 
 
+def convert_to_mnn(src: str, extra=()) -> str:
+    """The .mnn MNN's own converter makes of ``src`` (sample_models/build.py; MNN.tools is never imported)."""
+    import importlib.util
+
+    build_py = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_models", "build.py")
+    spec = importlib.util.spec_from_file_location("sample_models_build", build_py)
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    dst = os.path.splitext(src)[0] + ".mnn"
+    build.convert_to_mnn(src, dst, list(extra))
+    return dst
+
+
 def run_case(rule: Rule, case: Dict[str, Any], tmpdir: str, extra_dirs=()) -> None:
     path = build_model(case["model"], os.path.join(tmpdir, f"{rule.id}.onnx"))
+    if "convert" in case:  # an MNN-side rule: lint what the converter makes of the model
+        path = convert_to_mnn(path, case["convert"])
     opts = case.get("options", {})
     options = Options(rule_dirs=tuple(extra_dirs), select=(rule.id,),
                       tolerances=dict(opts.get("tolerances", {})),
