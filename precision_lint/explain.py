@@ -33,7 +33,11 @@ def list_rules(rule_dirs: Sequence[str] = (), fmt: str = "text") -> str:
 
 
 def explain_rule(rule_id: str, rule_dirs: Sequence[str] = ()) -> str:
-    r = find_rule(rule_id, rule_dirs)
+    return rule_help(find_rule(rule_id, rule_dirs))
+
+
+def rule_help(r: Rule, with_source: bool = True) -> str:
+    """The text of `precision-lint rule ID`: also SARIF's help text and the checklist's rule notes."""
     out = [f"{r.id} {r.name} ({r.failure_class})", "", r.summary, ""]
 
     def section(title: str, body: str) -> None:
@@ -55,5 +59,6 @@ def explain_rule(rule_id: str, rule_dirs: Sequence[str] = ()) -> str:
                           + textwrap.indent(textwrap.fill(v["description"], 100), "    ")
                           for k, v in sorted(r.tolerances.items())))
     section("References", "\n".join(r.references))
-    out.append(f"Defined in {r.source}")
-    return "\n".join(out) + "\n"
+    if with_source:
+        out.append(f"Defined in {r.source}")
+    return "\n".join(out).rstrip() + "\n"

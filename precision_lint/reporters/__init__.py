@@ -12,6 +12,9 @@ from typing import Dict, Tuple
 REPORTERS: Dict[str, Tuple[str, str]] = {
     "text": ("precision_lint.reporters.text", "TextReporter"),
     "json": ("precision_lint.reporters.json_reporter", "JsonReporter"),
+    "sarif": ("precision_lint.reporters.sarif", "SarifReporter"),
+    "github": ("precision_lint.reporters.github", "GithubReporter"),
+    "junit": ("precision_lint.reporters.junit", "JunitReporter"),
 }
 
 

@@ -11,6 +11,10 @@ from .base import Reporter, RunSummary
 SCHEMA_VERSION = 1
 
 
+def _hidden(f) -> Dict[str, Any]:
+    return {"rule": f.rule_id, "node": f.node, "scope": f.scope, "level": f.level, "fingerprint": f.fingerprint}
+
+
 def result_to_dict(result: LintResult) -> Dict[str, Any]:
     d: Dict[str, Any] = {"path": result.path}
     if result.error is not None:
@@ -19,6 +23,8 @@ def result_to_dict(result: LintResult) -> Dict[str, Any]:
     d["format"] = result.metadata.get("format")
     d["metadata"] = {k: v for k, v in sorted(result.metadata.items()) if k != "format"}
     d["findings"] = [f.to_dict() for f in result.reported]
+    d["suppressed"] = [dict(_hidden(f), reason=s.reason, suppression=s.origin) for f, s in result.suppressed]
+    d["baselined"] = [_hidden(f) for f in result.baselined]
     d["notes"] = list(result.notes)
     for key, value in sorted(result.extras.items()):
         d[key] = value
@@ -35,7 +41,9 @@ class JsonReporter(Reporter):
             "targets": list(summary.targets),
             "fail_level": summary.fail_level,
             "files": [result_to_dict(r) for r in self.results],
+            "unused_suppressions": [s.to_dict() for s in summary.unused_suppressions],
             "summary": {"files": summary.files, "unreadable": summary.unreadable, **summary.counts,
+                        "suppressed": summary.suppressed, "baselined": summary.baselined,
                         "failed": summary.failed},
         }
         self.stream.write(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False, default=_default) + "\n")

@@ -1,0 +1,141 @@
+"""SARIF 2.1.0 for GitHub code scanning (and any SARIF viewer).
+
+What GitHub needs, and what this writes:
+- artifact URIs relative to the repository root (the enclosing git work tree), with ``region.startLine: 1`` since a
+  model file has no lines; the node is named in ``logicalLocations`` and in the message;
+- our own ``partialFingerprints`` from rule id + repository-relative path + graph scope + node name: without them GitHub
+  hashes line 1 of the file and every finding in one model would collide;
+- ``tool.driver.rules`` from the rule YAML: the help text is the text of ``precision-lint rule ID``;
+- suppressed and baselined findings are left out (GitHub ignores SARIF ``suppressions`` by default); unreadable models
+  and unused suppressions become tool execution notifications.
+
+The output is deterministic: sorted keys, no timestamps, no absolute paths for files inside the repository.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Dict, List
+from urllib.parse import quote
+
+from .. import __version__
+from ..findings import Finding
+from .base import Reporter, RunSummary, report_path
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+FINGERPRINT_KEY = "precisionLint/v1"
+
+
+def artifact_uri(path: str, root: str) -> Dict[str, Any]:
+    rel = report_path(path, root)
+    if rel.startswith("/"):  # outside the repository: an absolute file URI
+        return {"uri": "file://" + quote(rel)}
+    return {"uri": quote(rel), "uriBaseId": "%SRCROOT%"}
+
+
+def fingerprint(f: Finding, root: str) -> str:
+    key = "\x1f".join((f.rule_id, report_path(f.path, root), f.scope, f.node))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:
+    from ..explain import rule_help
+
+    hits = [p for p in level_overrides if rule.id.startswith(p) or rule.name == p]
+    level = level_overrides[max(hits, key=len)] if hits else (rule.levels[0][0] if rule.levels else "warning")
+    d: Dict[str, Any] = {
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": " ".join(rule.description.split())},
+        "help": {"text": rule_help(rule, with_source=False), "markdown": _help_markdown(rule)},
+        "defaultConfiguration": {"level": SARIF_LEVEL[level]},
+        "properties": {"tags": ["precision", rule.failure_class], "failure-class": rule.failure_class},
+    }
+    if rule.references:
+        d["helpUri"] = rule.references[0]
+    return d
+
+
+def _help_markdown(rule) -> str:
+    parts = [f"**{rule.id} {rule.name}** ({rule.failure_class})", "", rule.summary, ""]
+    for title, body in (("What it finds", rule.description), ("Why it matters", rule.why), ("Fix", rule.fix)):
+        if body:
+            parts += [f"#### {title}", "", body.strip(), ""]
+    if rule.example:
+        parts += ["#### Example", "", "```", rule.example.rstrip(), "```", ""]
+    if rule.references:
+        parts += ["#### References", ""] + [f"- {r}" for r in rule.references] + [""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+class SarifReporter(Reporter):
+    def stop(self, summary: RunSummary) -> None:
+        root = self.options.get("root") or "."
+        opts = self.options.get("options")
+        overrides = dict(getattr(opts, "level_overrides", {}) or {})
+        rules = sorted(self.options.get("rules") or [], key=lambda r: r.id)
+        index = {r.id: i for i, r in enumerate(rules)}
+        results: List[Dict[str, Any]] = []
+        notifications: List[Dict[str, Any]] = []
+        for res in self.results:
+            if res.error is not None:
+                notifications.append({
+                    "level": "error",
+                    "message": {"text": res.error.message},
+                    "locations": [{"physicalLocation": {"artifactLocation": artifact_uri(res.path, root)}}],
+                    "descriptor": {"id": "unreadable-model"},
+                })
+                continue
+            for f in res.reported:
+                results.append(self._result(f, root, index))
+        for s in summary.unused_suppressions:
+            notifications.append({"level": "warning",
+                                  "message": {"text": f"{s.origin}: suppression ({s.describe()}) matched no finding"},
+                                  "descriptor": {"id": "unused-suppression"}})
+        invocation: Dict[str, Any] = {"executionSuccessful": summary.unreadable == 0}
+        if notifications:
+            invocation["toolExecutionNotifications"] = notifications
+        doc = {
+            "$schema": SARIF_SCHEMA,
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {"name": "precision-lint", "version": __version__,
+                                    "semanticVersion": __version__,
+                                    "rules": [rule_descriptor(r, overrides) for r in rules]}},
+                "invocations": [invocation],
+                "results": results,
+                "properties": {"judgedFor": list(summary.judged_for), "targets": list(summary.targets)},
+            }],
+        }
+        self.stream.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False,
+                                     default=str) + "\n")
+
+    def _result(self, f: Finding, root: str, index: Dict[str, int]) -> Dict[str, Any]:
+        where = f"node '{f.node}'" + (f" in {f.scope}" if f.scope else "")
+        fp = fingerprint(f, root)
+        r: Dict[str, Any] = {
+            "ruleId": f.rule_id,
+            "level": SARIF_LEVEL[f.level],
+            "message": {"text": f"{where} ({f.op}): {f.message}"},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": artifact_uri(f.path, root), "region": {"startLine": 1}},
+                "logicalLocations": [{"name": f.node, "fullyQualifiedName": f"{f.scope}/{f.node}" if f.scope
+                                      else f.node, "kind": "member"}],
+            }],
+            # primaryLocationLineHash too: GitHub's uploader fills it from line 1 when it is missing
+            "partialFingerprints": {FINGERPRINT_KEY: fp, "primaryLocationLineHash": f"{fp[:16]}:1"},
+            "properties": {
+                "op": f.op, "sourceOp": f.source_op, "failureClass": f.failure_class, "judgedFor": list(f.judged_for),
+                "estimates": {k: v.to_dict() for k, v in sorted(f.estimates.items())},
+                "fix": f.fix,
+            },
+        }
+        if f.assumptions:
+            r["properties"]["assumptions"] = list(f.assumptions)
+        if f.notes:
+            r["properties"]["notes"] = list(f.notes)
+        if f.rule_id in index:
+            r["ruleIndex"] = index[f.rule_id]
+        return r
