@@ -109,8 +109,7 @@ class ModelGraph:
             while f"{base}#{k}" in self.ops:
                 k += 1
             op.id = f"{base}#{k}"
-        self.ops[op.id] = op
-        self.g.add_node(op.id)
+        self.ops[op.id] = op  # the networkx node is added in finish(), in bulk (much faster on big graphs)
         for name in op.outputs:
             if name:
                 self.tensor(name).producer = op.id
@@ -121,15 +120,20 @@ class ModelGraph:
         return op
 
     def finish(self) -> "ModelGraph":
-        """Add producer->consumer edges once every operator is known."""
+        """Add the operators and producer->consumer edges once every operator is known."""
+        self.g.add_nodes_from(self.ops)
+        edges: Dict[Tuple[str, str], List[str]] = {}
         for t in self.tensors.values():
-            if t.producer is None:
+            p = t.producer
+            if p is None:
                 continue
             for c in t.consumers:
-                if self.g.has_edge(t.producer, c):
-                    self.g.edges[t.producer, c]["tensors"].append(t.name)
-                else:
-                    self.g.add_edge(t.producer, c, tensors=[t.name])
+                names = edges.get((p, c))
+                if names is None:
+                    edges[(p, c)] = [t.name]
+                elif t.name not in names:
+                    names.append(t.name)
+        self.g.add_edges_from((p, c, {"tensors": names}) for (p, c), names in edges.items())
         for name in self.inputs:
             self.tensor(name).is_input = True
         for name in self.outputs:

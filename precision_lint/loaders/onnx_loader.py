@@ -3,6 +3,14 @@
 The model is parsed without external data; external tensors are read lazily (and only from inside the model's
 directory) when a rule asks for a value.  Shape inference runs where it succeeds, and the graph says so where it
 does not.  If/Loop/Scan bodies are walked with scoped names.
+
+Model files are untrusted input: every string read from the protobuf may be bytes (proto2 hands back invalid
+UTF-8 as ``bytes``), dims may be absurd, the graph may have cycles or unknown ops.  None of that may raise
+anything but a ModelLoadError with one clear line; the rest becomes notes on the graph.
+
+Shape inference runs on a *skeleton* of the model: large initializers are replaced by typed graph inputs, so the
+weights are neither serialised for the C++ inference nor copied into the inferred model.  The skeleton keeps small
+initializers (shape constants, axes...) so that data propagation still works.
 """
 from __future__ import annotations
 
@@ -16,6 +24,16 @@ from ..graph import ModelGraph, Operator
 from .canonical import GRIDSAMPLE_MODES, opset_defaults
 
 _DOMAINS_ONNX = ("", "ai.onnx")
+# Initializers larger than this (bytes of payload) are left out of the shape-inference skeleton.
+SKELETON_MAX_INIT_BYTES = 4096
+# A dimension larger than this is implausible in a real model (a corrupt or hostile file): say so in a note.
+PLAUSIBLE_DIM = 1 << 40
+_MAX_NOTE_ITEMS = 5
+
+
+def _s(x: Any) -> str:
+    """A protobuf string field as text, whatever bytes the file holds."""
+    return x if type(x) is str else bytes(x).decode("utf-8", "replace")
 
 
 def load_onnx(path: str) -> ModelGraph:
@@ -25,7 +43,13 @@ def load_onnx(path: str) -> ModelGraph:
     try:
         model = onnx.load(path, load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, TypeError, IndexError) as exc:
-        raise ModelLoadError(f"{path}: not a readable ONNX model (protobuf parse failed: {_one_line(exc)})") from None
+        if "MaxDepth" in str(exc) or "recursion" in str(exc).lower():
+            raise ModelLoadError(f"{path}: ONNX model nests too deeply (subgraphs or messages more than 100 levels "
+                                 f"deep, protobuf's limit); not read") from None
+        raise ModelLoadError(f"{path}: not a readable ONNX model (protobuf parse failed: {_one_line(exc)}; is the "
+                             f"file truncated?)") from None
+    except RecursionError:
+        raise ModelLoadError(f"{path}: ONNX model nests too deeply to read") from None
     except OSError as exc:
         raise ModelLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not model.HasField("graph") or (not model.graph.node and not model.graph.input):
@@ -39,30 +63,39 @@ def _one_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+_DTYPES: Dict[int, Optional[str]] = {}
+
+
 def _np_dtype(elem_type: int) -> Optional[str]:
+    try:
+        return _DTYPES[elem_type]
+    except KeyError:
+        pass
     from onnx import TensorProto
 
     if elem_type == TensorProto.BFLOAT16:
-        return "bfloat16"
-    try:
-        from onnx.helper import tensor_dtype_to_np_dtype
+        name: Optional[str] = "bfloat16"
+    else:
+        try:
+            from onnx.helper import tensor_dtype_to_np_dtype
 
-        return str(np.dtype(tensor_dtype_to_np_dtype(elem_type)))
-    except (KeyError, TypeError, ValueError):
-        return None
+            name = str(np.dtype(tensor_dtype_to_np_dtype(elem_type)))
+        except (KeyError, TypeError, ValueError):
+            name = None
+    if len(_DTYPES) < 256:  # elem_type comes from the file: keep the cache bounded
+        _DTYPES[elem_type] = name
+    return name
 
 
 def _shape_of(type_proto) -> Tuple[Optional[Tuple[Optional[int], ...]], Optional[str]]:
-    if not type_proto.HasField("tensor_type"):
+    if type_proto.WhichOneof("value") != "tensor_type":
         return None, None
     tt = type_proto.tensor_type
     dtype = _np_dtype(tt.elem_type) if tt.elem_type else None
     if not tt.HasField("shape"):
         return None, dtype
-    dims = []
-    for d in tt.shape.dim:
-        dims.append(int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else None)
-    return tuple(dims), dtype
+    return tuple([d.dim_value if d.dim_value > 0 or d.WhichOneof("value") == "dim_value" and d.dim_value == 0
+                  else None for d in tt.shape.dim]), dtype
 
 
 class _Builder:
@@ -73,30 +106,75 @@ class _Builder:
         self.graph = ModelGraph(path, "onnx")
         self.opset = 1
         for imp in model.opset_import:
-            if imp.domain in _DOMAINS_ONNX:
+            if _s(imp.domain) in _DOMAINS_ONNX:
                 self.opset = int(imp.version)
         self.counter = 0
-        self.external_files: Dict[str, str] = {}
+        self.unknown_ops: Dict[str, int] = {}
+        self.absurd: List[str] = []
+        self._known_ops: Dict[Tuple[str, str], bool] = {}
 
     def build(self) -> ModelGraph:
         g = self.graph
         m = self.model
         g.metadata.update({
-            "ir_version": int(m.ir_version), "opset": self.opset, "producer": m.producer_name,
-            "producer_version": m.producer_version,
-            "domains": sorted({imp.domain or "ai.onnx" for imp in m.opset_import}),
+            "ir_version": int(m.ir_version), "opset": self.opset, "producer": _s(m.producer_name),
+            "producer_version": _s(m.producer_version),
+            "domains": sorted({_s(imp.domain) or "ai.onnx" for imp in m.opset_import}),
         })
         graph_proto = self._inferred_graph()
-        self._walk(graph_proto, scope="", outer={})
-        g.inputs = [i.name for i in graph_proto.input if not g.tensor(i.name).is_const]
-        g.outputs = [o.name for o in graph_proto.output]
+        self._walk(graph_proto, scope="", outer={}, initializers=m.graph.initializer)
+        g.inputs = [n for n in (_s(i.name) for i in graph_proto.input)
+                    if n in g.tensors and not g.tensors[n].is_const]
+        g.outputs = [_s(o.name) for o in graph_proto.output]
+        self._add_notes()
         return g.finish()
+
+    def _add_notes(self) -> None:
+        g = self.graph
+        if self.unknown_ops:
+            items = sorted(self.unknown_ops.items(), key=lambda kv: (-kv[1], kv[0]))
+            shown = ", ".join(f"{k} (x{n})" if n > 1 else k for k, n in items[:_MAX_NOTE_ITEMS])
+            more = f" and {len(items) - _MAX_NOTE_ITEMS} more" if len(items) > _MAX_NOTE_ITEMS else ""
+            g.notes.append(f"{sum(self.unknown_ops.values())} operator(s) of a type ONNX does not define: "
+                           f"{shown}{more}; rules match them only by name and nothing is inferred through them")
+        if self.absurd:
+            shown = ", ".join(self.absurd[:_MAX_NOTE_ITEMS])
+            more = f" and {len(self.absurd) - _MAX_NOTE_ITEMS} more" if len(self.absurd) > _MAX_NOTE_ITEMS else ""
+            g.notes.append(f"implausible shapes (a dimension above 2^40): {shown}{more}; the file may be corrupt, "
+                           f"and size-based estimates for these tensors are not meaningful")
+
+    # ----- shape inference on a weight-free skeleton ----------------------------------------------------------
+    def _skeleton(self):
+        from onnx import ModelProto, helper
+
+        m = self.model
+        sk = ModelProto()
+        sk.ir_version = m.ir_version
+        sk.opset_import.extend(m.opset_import)
+        for f in ("functions",):
+            if len(getattr(m, f)):
+                getattr(sk, f).extend(getattr(m, f))
+        src, dst = m.graph, sk.graph
+        dst.node.extend(src.node)
+        dst.input.extend(src.input)
+        dst.output.extend(src.output)
+        dst.value_info.extend(src.value_info)
+        have = {_s(i.name) for i in src.input}
+        for init in src.initializer:
+            if init.data_location != 1 and init.ByteSize() <= SKELETON_MAX_INIT_BYTES:
+                dst.initializer.append(init)
+            else:
+                name = _s(init.name)
+                if name not in have:
+                    dst.input.append(helper.make_tensor_value_info(name, init.data_type, list(init.dims)))
+                    have.add(name)
+        return sk
 
     def _inferred_graph(self):
         import onnx
 
         try:
-            inferred = onnx.shape_inference.infer_shapes(self.model, check_type=False, strict_mode=False,
+            inferred = onnx.shape_inference.infer_shapes(self._skeleton(), check_type=False, strict_mode=False,
                                                          data_prop=True)
             self.graph.metadata["shape_inference"] = "ok"
             return inferred.graph
@@ -107,51 +185,111 @@ class _Builder:
             return self.model.graph
 
     # ----- one graph or subgraph ------------------------------------------------------------------------------
-    def _walk(self, gp, scope: str, outer: Dict[str, str]) -> None:
+    def _walk(self, gp, scope: str, outer: Dict[str, str], initializers=None) -> None:
         """Add a (sub)graph.  ``outer`` maps names visible from enclosing scopes to their scoped tensor names."""
         names = dict(outer)
+        prefix = f"{scope}/" if scope else ""
 
         def local(name: str) -> str:
-            scoped = f"{scope}/{name}" if scope else name
+            scoped = prefix + name
             names[name] = scoped
             return scoped
 
         g = self.graph
+        tensor = g.tensor
         for vi in gp.input:
-            self._describe(g.tensor(local(vi.name)), vi)
-        for init in gp.initializer:
-            t = g.tensor(local(init.name))
+            self._describe(tensor(local(_s(vi.name))), vi)
+        for init in (gp.initializer if initializers is None else initializers):
+            t = tensor(local(_s(init.name)))
             t.shape = tuple(int(d) for d in init.dims)
             t.dtype = _np_dtype(init.data_type)
-            t.set_value(loader=self._tensor_loader(init), origin=f"initializer {init.name}")
+            if t.shape and max(t.shape) > PLAUSIBLE_DIM:
+                self.absurd.append(f"{t.name} {t.shape}")
+            t.set_value(loader=self._tensor_loader(init), origin=f"initializer {t.name}")
+        get = names.get
+        known_ops = self._known_ops
+        canonical_of = self._canonical
+        add = g.add_operator
+        counter = self.counter
         for node in gp.node:
-            self.counter += 1
+            counter += 1
             op_type = node.op_type
-            name = node.name or f"{op_type}_{self.counter}"
-            if op_type == "Constant" and node.domain in _DOMAINS_ONNX and len(node.output) == 1:
-                self._constant(node, local(node.output[0]), name)
+            if type(op_type) is not str:
+                op_type = _s(op_type)
+            domain = node.domain
+            if type(domain) is not str:
+                domain = _s(domain)
+            name = node.name
+            if type(name) is not str:
+                name = _s(name)
+            name = name or f"{op_type}_{counter}"
+            is_onnx = domain in _DOMAINS_ONNX
+            if op_type == "Constant" and is_onnx and len(node.output) == 1:
+                self.counter = counter
+                self._constant(node, local(_s(node.output[0])), name)
                 continue
-            attrs, subgraphs = self._attributes(node)
-            inputs = [names.get(i, i) if i else "" for i in node.input]
-            outputs = [local(o) if o else "" for o in node.output]
-            canonical = op_type
-            if node.domain in _DOMAINS_ONNX:
-                canonical, attrs = self._canonical(op_type, attrs, inputs)
-            op = Operator(id=f"{scope}/{name}" if scope else name, op=canonical, name=name,
-                          source_op=op_type if node.domain in _DOMAINS_ONNX else f"{node.domain}:{op_type}",
-                          inputs=inputs, outputs=outputs, attrs=attrs, domain=node.domain, scope=scope,
-                          index=self.counter)
-            g.add_operator(op)
-            for attr_name, sub in subgraphs:
-                self._walk(sub, f"{op.id}/{attr_name}", names)
-        for vi in list(gp.value_info) + list(gp.output):
-            self._describe(g.tensor(names.get(vi.name) or local(vi.name)), vi)
+            if node.attribute:
+                attrs, subgraphs = self._attributes(node)
+            else:
+                attrs, subgraphs = {}, ()
+            inputs = [get(i, i) if type(i) is str else get(_s(i), _s(i)) for i in node.input]
+            outputs = []
+            for o in node.output:
+                if o:
+                    o = _s(o)
+                    scoped = prefix + o
+                    names[o] = scoped
+                    outputs.append(scoped)
+                else:
+                    outputs.append("")
+            if is_onnx:
+                canonical, attrs = canonical_of(op_type, attrs, inputs)
+                source_op = op_type
+            else:
+                canonical, source_op = op_type, f"{domain}:{op_type}"
+            if (op_type, domain) not in known_ops:
+                self._check_known(op_type, domain)
+            if not known_ops.get((op_type, domain), True):
+                self._count_unknown(op_type, domain)
+            op = Operator(prefix + name, canonical, name, source_op, inputs, outputs, attrs, domain, scope, counter)
+            add(op)
+            if subgraphs:
+                self.counter = counter
+                for attr_name, sub in subgraphs:
+                    self._walk(sub, f"{op.id}/{attr_name}", names)
+                counter = self.counter
+        self.counter = counter
+        describe = self._describe
+        for vi in gp.value_info:
+            n = _s(vi.name)
+            describe(tensor(get(n) or local(n)), vi)
+        for vi in gp.output:
+            n = _s(vi.name)
+            describe(tensor(get(n) or local(n)), vi)
 
-    @staticmethod
-    def _describe(t, vi) -> None:
+    def _check_known(self, op_type: str, domain: str) -> None:
+        from onnx import defs
+
+        try:
+            known = bool(defs.has(op_type, domain if domain != "ai.onnx" else ""))
+        except Exception:  # noqa: BLE001 - a name onnx cannot even look up is unknown
+            known = False
+        if len(self._known_ops) < 4096:
+            self._known_ops[(op_type, domain)] = known
+        elif not known:
+            self._count_unknown(op_type, domain)
+
+    def _count_unknown(self, op_type: str, domain: str) -> None:
+        label = f"{domain}:{op_type}" if domain not in _DOMAINS_ONNX else op_type
+        if label in self.unknown_ops or len(self.unknown_ops) < 1000:
+            self.unknown_ops[label] = self.unknown_ops.get(label, 0) + 1
+
+    def _describe(self, t, vi) -> None:
         shape, dtype = _shape_of(vi.type)
         if shape is not None and not t.is_const:
             t.shape = shape
+            if shape and max((d or 0) for d in shape) > PLAUSIBLE_DIM and len(self.absurd) < 1000:
+                self.absurd.append(f"{t.name} {shape}")
         if dtype is not None and t.dtype is None:
             t.dtype = dtype
 
@@ -160,45 +298,63 @@ class _Builder:
 
         t = self.graph.tensor(tensor_name)
         for a in node.attribute:
-            if a.name == "value":
+            a_name = _s(a.name)
+            if a_name == "value":
                 t.shape = tuple(int(d) for d in a.t.dims)
                 t.dtype = _np_dtype(a.t.data_type)
                 t.set_value(loader=self._tensor_loader(a.t), origin=f"Constant node {node_name}")
                 return
-            if a.name in ("value_float", "value_floats", "value_int", "value_ints"):
-                v = np.asarray(helper.get_attribute_value(a),
-                               dtype=np.float32 if "float" in a.name else np.int64)
+            if a_name in ("value_float", "value_floats", "value_int", "value_ints"):
+                try:
+                    v = np.asarray(helper.get_attribute_value(a), dtype=np.float32 if "float" in a_name else np.int64)
+                except (TypeError, ValueError, OverflowError):
+                    v = None
                 t.set_value(value=v, origin=f"Constant node {node_name}")
                 return
-            if a.name == "sparse_value":
-                t.set_value(loader=lambda a=a: numpy_helper.to_array(a.sparse_value.values),
-                            origin=f"Constant node {node_name}")
+            if a_name == "sparse_value":
+                def sparse(a=a):
+                    try:
+                        return numpy_helper.to_array(a.sparse_value.values)
+                    except Exception as exc:  # noqa: BLE001 - malformed payloads raise assorted errors
+                        raise ModelLoadError(f"{self.path}: Constant {node_name!r} has malformed sparse data "
+                                             f"({_one_line(exc)})") from None
+                t.set_value(loader=sparse, origin=f"Constant node {node_name}")
                 return
         t.set_value(value=None, origin=f"Constant node {node_name}")
 
     def _attributes(self, node) -> Tuple[Dict[str, Any], List[Tuple[str, Any]]]:
-        from onnx import AttributeProto, helper
+        from onnx import AttributeProto as A
 
         attrs: Dict[str, Any] = {}
         subgraphs = []
         for a in node.attribute:
-            if a.type == AttributeProto.GRAPH:
-                subgraphs.append((a.name, a.g))
-                continue
-            if a.type == AttributeProto.GRAPHS:
+            name = _s(a.name)
+            t = a.type
+            if t == A.FLOAT:
+                attrs[name] = a.f
+            elif t == A.INT:
+                attrs[name] = a.i
+            elif t == A.STRING:
+                attrs[name] = bytes(a.s).decode("utf-8", "replace")
+            elif t == A.INTS:
+                attrs[name] = list(a.ints)
+            elif t == A.FLOATS:
+                attrs[name] = list(a.floats)
+            elif t == A.STRINGS:
+                attrs[name] = [bytes(x).decode("utf-8", "replace") for x in a.strings]
+            elif t == A.GRAPH:
+                subgraphs.append((name, a.g))
+            elif t == A.GRAPHS:
                 for i, sg in enumerate(a.graphs):
-                    subgraphs.append((f"{a.name}[{i}]", sg))
-                continue
-            if a.type in (AttributeProto.TENSOR, AttributeProto.SPARSE_TENSOR, AttributeProto.TENSORS,
-                          AttributeProto.TYPE_PROTO, AttributeProto.TYPE_PROTOS, AttributeProto.SPARSE_TENSORS):
-                attrs[a.name] = f"<{AttributeProto.AttributeType.Name(a.type).lower()}>"
-                continue
-            v = helper.get_attribute_value(a)
-            if isinstance(v, bytes):
-                v = v.decode("utf-8", "replace")
-            elif isinstance(v, list):
-                v = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
-            attrs[a.name] = v
+                    subgraphs.append((f"{name}[{i}]", sg))
+            elif t == A.UNDEFINED:
+                attrs[name] = _legacy_attribute(a)
+            else:  # tensors, sparse tensors, type protos: not read by rules
+                try:
+                    label = A.AttributeType.Name(t).lower()
+                except ValueError:
+                    label = f"attribute type {t}"
+                attrs[name] = f"<{label}>"
         return attrs, subgraphs
 
     def _canonical(self, op_type: str, attrs: Dict[str, Any], inputs: List[str]) -> Tuple[str, Dict[str, Any]]:
@@ -208,9 +364,12 @@ class _Builder:
             attrs = dict(attrs)
             attrs.setdefault("coordinate_transformation_mode", "asymmetric")
         merged = opset_defaults(op, self.opset)
+        if not merged:
+            return op, attrs
         merged.update(attrs)
         if op == "GridSample":
-            merged["mode"] = GRIDSAMPLE_MODES.get(merged.get("mode"), merged.get("mode"))
+            mode = merged.get("mode")
+            merged["mode"] = GRIDSAMPLE_MODES.get(mode, mode) if isinstance(mode, str) else mode
         if op.startswith("Reduce") and "axes" not in merged and len(inputs) > 1 and inputs[1]:
             axes = self._const_ints(inputs[1])  # opset 13 (ReduceSum) / 18 (others) moved axes to an input
             if axes is not None:
@@ -221,60 +380,92 @@ class _Builder:
         t = self.graph.tensors.get(tensor_name)
         if t is None or not t.is_const:
             return None
+        if t.shape is not None and len(t.shape) > 1 or (t.shape and t.shape[0] > 64):
+            return None  # axes are a short 1-D list; anything else is not worth reading
         try:
             v = t.value
         except ModelLoadError:
             return None
-        return None if v is None else [int(x) for x in np.asarray(v).ravel()]
+        if v is None or v.size > 64 or not np.issubdtype(v.dtype, np.integer):
+            return None
+        return [int(x) for x in v.ravel().tolist()]
 
     # ----- constant data --------------------------------------------------------------------------------------
     def _tensor_loader(self, tp) -> Callable[[], np.ndarray]:
-        from onnx import TensorProto, numpy_helper
+        from onnx import TensorProto
 
         if tp.data_location == TensorProto.EXTERNAL:
             return self._external_loader(tp)
+        path = self.path
 
         def load() -> np.ndarray:
-            if tp.data_type == TensorProto.BFLOAT16:
-                raw = np.frombuffer(tp.raw_data, dtype=np.uint16) if tp.raw_data else \
-                    np.asarray(tp.int32_data, dtype=np.uint32).astype(np.uint16)
-                return (raw.astype(np.uint32) << 16).view(np.float32).reshape(tuple(tp.dims))
+            from onnx import numpy_helper
+
             try:
+                if tp.data_type == TensorProto.BFLOAT16:
+                    raw = np.frombuffer(tp.raw_data, dtype=np.uint16) if tp.raw_data else \
+                        np.asarray(tp.int32_data, dtype=np.uint32).astype(np.uint16)
+                    return (raw.astype(np.uint32) << 16).view(np.float32).reshape(tuple(tp.dims))
                 return numpy_helper.to_array(tp)
             except Exception as exc:  # noqa: BLE001 - malformed tensor payloads raise assorted errors
-                raise ModelLoadError(f"{self.path}: tensor {tp.name!r} has malformed data ({_one_line(exc)})") \
+                raise ModelLoadError(f"{path}: tensor {_s(tp.name)!r} has malformed data ({_one_line(exc)})") \
                     from None
         return load
 
     def _external_loader(self, tp) -> Callable[[], np.ndarray]:
-        info = {e.key: e.value for e in tp.external_data}
+        info = {_s(e.key): _s(e.value) for e in tp.external_data}
         location = info.get("location", "")
-        where = f"{self.path}: initializer {tp.name!r}"
-        full = os.path.realpath(os.path.join(self.base_dir, location))
+        where = f"{self.path}: initializer {_s(tp.name)!r}"
         base = os.path.realpath(self.base_dir)
-        if not location or os.path.isabs(location) or not full.startswith(base + os.sep):
+        if not location or "\x00" in location or os.path.isabs(location):
+            raise ModelLoadError(f"{where}: external data location {location!r} is outside the model's directory; "
+                                 f"refusing to read it")
+        full = os.path.realpath(os.path.join(self.base_dir, location))
+        if not full.startswith(base + os.sep):
             raise ModelLoadError(f"{where}: external data location {location!r} is outside the model's directory; "
                                  f"refusing to read it")
         if not os.path.isfile(full):
             raise ModelLoadError(f"{where}: external data file {location!r} not found next to the model")
         dtype = _np_dtype(tp.data_type)
-        if dtype is None:
-            return lambda: None  # an element type numpy cannot hold (float8...): value unknown
-        offset = int(info.get("offset", 0) or 0)
-        count = int(np.prod(tp.dims, dtype=np.int64)) if len(tp.dims) else 1
-        itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
-        length = int(info.get("length", count * itemsize) or count * itemsize)
+        if dtype is None or dtype == "object":
+            return lambda: None  # an element type numpy cannot hold (float8, strings...): value unknown
+        try:
+            offset = int(info.get("offset", 0) or 0)
+            itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
+            count = 1
+            for d in tp.dims:
+                count *= int(d)
+            length = int(info.get("length", count * itemsize) or count * itemsize)
+        except (ValueError, TypeError, OverflowError):
+            raise ModelLoadError(f"{where}: external data offset/length are not numbers") from None
         size = os.path.getsize(full)
-        if offset < 0 or length < 0 or offset + length > size or length != count * itemsize:
+        if count < 0 or offset < 0 or length < 0 or offset + length > size or length != count * itemsize:
             raise ModelLoadError(f"{where}: external data range offset={offset} length={length} does not fit "
                                  f"{location!r} ({size} bytes) or the tensor's shape")
+        dims = tuple(int(d) for d in tp.dims)
 
         def load() -> np.ndarray:
             with open(full, "rb") as fh:
                 fh.seek(offset)
                 raw = fh.read(length)
+            if len(raw) != length:
+                raise ModelLoadError(f"{where}: external data file {location!r} changed while it was read")
             if dtype == "bfloat16":
-                return (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32) \
-                    .reshape(tuple(tp.dims))
-            return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(tuple(tp.dims))
+                return (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(dims)
+            return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(dims)
         return load
+
+
+def _legacy_attribute(a) -> Any:
+    """Files written before attribute types existed: the first field that is set."""
+    if a.ints:
+        return list(a.ints)
+    if a.floats:
+        return list(a.floats)
+    if a.strings:
+        return [bytes(x).decode("utf-8", "replace") for x in a.strings]
+    if a.s:
+        return bytes(a.s).decode("utf-8", "replace")
+    if a.HasField("f"):
+        return a.f
+    return a.i
