@@ -1,0 +1,179 @@
+"""Configuration: discovery, validation (one line naming the file and key, exit 2), mapping onto Options."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from precision_lint.api import Linter, Options
+from precision_lint.config import apply_config, find_config, load_config, load_options
+from precision_lint.errors import ConfigError, PrecisionLintError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GRIDSAMPLE = os.path.join(ROOT, "sample_models", "gridsample_large.onnx")
+CLEAN = os.path.join(ROOT, "sample_models", "clean.onnx")
+
+
+def run(*args, cwd):
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project with the GridSample sample model in models/."""
+    (tmp_path / "models").mkdir()
+    shutil.copy(GRIDSAMPLE, tmp_path / "models" / "warp.onnx")
+    shutil.copy(CLEAN, tmp_path / "models" / "clean.onnx")
+    return tmp_path
+
+
+def test_pyproject_table_is_found_upward_from_the_working_directory(project):
+    (project / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.precision-lint]\nfail_level = "warning"\n'
+                                            'tolerances = {gridsample_px = 4.0}\n')
+    sub = project / "models"
+    assert find_config(str(sub)) == str(project / "pyproject.toml")
+    o = load_options(start=str(sub))
+    assert o.fail_level == "warning" and o.tolerances == {"gridsample_px": 4.0}
+    assert o.root == str(project)
+    # the tolerance from the config silences the finding: exit 0 from the subdirectory
+    code, out, err = run("warp.onnx", cwd=sub)
+    assert code == 0, out + err
+
+
+def test_pyproject_without_our_table_is_skipped_and_the_dotfile_wins(project):
+    (project / "models" / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    (project / ".precision-lint.yaml").write_text("fail_level: info\n")
+    (project / "pyproject.toml").write_text('[tool.precision-lint]\nfail_level = "warning"\n')
+    assert find_config(str(project / "models")) == str(project / ".precision-lint.yaml")
+
+
+def test_kebab_case_keys_are_accepted_and_mapped(project):
+    cfg = project / ".precision-lint.yaml"
+    cfg.write_text("fail-level: warning\nselect: [C]\nlevel-overrides: {C001: warning}\n"
+                   "input-ranges: {image: [0, 1], flow: '-4:4'}\nplatforms: [ios-cpu]\n"
+                   "targets: ['ios-cpu:low']\nplatform-overrides: {ios-cpu: {note: custom}}\n"
+                   "per-path-ignores: {'legacy/**': [C001]}\nrule-dirs: [rules]\nbaseline: base.json\n")
+    (project / "rules").mkdir()
+    o = apply_config(Options(), load_config(str(cfg)))
+    assert o.fail_level == "warning" and o.select == ("C",) and o.level_overrides == {"C001": "warning"}
+    assert o.input_ranges == {"image": (0.0, 1.0), "flow": (-4.0, 4.0)}
+    assert o.platforms == ("ios-cpu",) and o.targets == ("ios-cpu:low",)
+    assert o.platform_overrides == {"ios-cpu": {"note": "custom"}}
+    assert o.per_path_ignores == {"legacy/**": ("C001",)}
+    assert o.rule_dirs == (str(project / "rules"),) and o.baseline == str(project / "base.json")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("selct: [C]\n", ".precision-lint.yaml: selct: unknown key (did you mean 'select'?)"),
+    ("select: C001\n", ".precision-lint.yaml: select: expected a list, got a string 'C001'"),
+    ("fail_level: fatal\n", ".precision-lint.yaml: fail_level: 'fatal' is not one of error, warning, info"),
+    ("tolerances: {gridsample_px: big}\n", ".precision-lint.yaml: tolerances.gridsample_px: expected a number"),
+    ("input_ranges: {image: [1]}\n", '.precision-lint.yaml: input_ranges.image: expected [LO, HI] or "LO:HI"'),
+    ("input_ranges: {image: [2, 1]}\n", ".precision-lint.yaml: input_ranges.image: LO must not exceed HI"),
+    ("suppressions: [{rule: C001, path: '*.onnx'}]\n",
+     ".precision-lint.yaml: suppressions[0]: missing required key 'reason'"),
+    ("suppressions: [{rule: C001, path: '*.onnx', reason: '  '}]\n",
+     ".precision-lint.yaml: suppressions[0].reason: a suppression needs a reason"),
+    ("suppressions: [{rule: C001, path: '*.onnx', reason: ok, nodes: x}]\n",
+     ".precision-lint.yaml: suppressions[0].nodes: unknown key (did you mean 'node'?)"),
+    ("fail-level: info\nfail_level: info\n", ".precision-lint.yaml: fail_level: given twice"),
+    ("rule_dirs: [missing]\n", ".precision-lint.yaml: rule_dirs[0]: rule directory 'missing' not found"),
+    ("select: [\n", ".precision-lint.yaml: invalid YAML (line 2"),
+    ("- a list\n", ".precision-lint.yaml: the file must be a mapping"),
+])
+def test_invalid_config_is_one_line_naming_file_and_key(project, text, expected, monkeypatch):
+    monkeypatch.chdir(project)  # messages show the config path relative to the working directory
+    (project / ".precision-lint.yaml").write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_options(start=str(project))
+    assert str(exc.value).startswith(expected), str(exc.value)
+    code, out, err = run("models", cwd=project)
+    assert code == 2 and out == ""
+    assert err.startswith("error: " + expected) and err.count("\n") == 1, err
+
+
+def test_pyproject_errors_name_the_tool_table_key(project):
+    (project / "pyproject.toml").write_text('[tool.precision-lint]\nfail-level = "warnin"\n')
+    code, out, err = run("models", cwd=project)
+    assert code == 2
+    assert err == ("error: pyproject.toml: tool.precision-lint.fail-level: 'warnin' is not one of error, warning, "
+                   "info\n")
+
+
+def test_invalid_toml_is_reported_with_the_file(project):
+    (project / "pyproject.toml").write_text('[tool.precision-lint]\nselect = ["C"\n')
+    code, _, err = run("models", cwd=project)
+    assert code == 2 and err.startswith("error: pyproject.toml: invalid TOML")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("select: [Z9]\n", ".precision-lint.yaml: select: unknown rule id or prefix 'Z9'"),
+    ("ignore: [C001, Q]\n", ".precision-lint.yaml: ignore: unknown rule id or prefix 'Q'"),
+    ("level_overrides: {X001: info}\n", ".precision-lint.yaml: level_overrides.X001: unknown rule id or prefix"),
+    ("per_path_ignores: {'legacy/*.onnx': [C001, K7]}\n",
+     ".precision-lint.yaml: per_path_ignores.\"legacy/*.onnx\": unknown rule id or prefix 'K7'"),
+    ("suppressions: [{rule: C999, path: '*.onnx', reason: accepted}]\n",
+     ".precision-lint.yaml: suppressions[0].rule: unknown rule id or prefix 'C999'"),
+    ("tolerances: {gridsample_pixels: 1}\n",
+     ".precision-lint.yaml: tolerances.gridsample_pixels: unknown tolerance 'gridsample_pixels'"),
+])
+def test_unknown_rule_ids_and_tolerances_in_config_name_file_and_key(project, text, expected, monkeypatch):
+    monkeypatch.chdir(project)
+    (project / ".precision-lint.yaml").write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        Linter(load_options(start=str(project)))
+    assert str(exc.value).startswith(expected), str(exc.value)
+    code, out, err = run("models", cwd=project)
+    assert code == 2 and err.startswith("error: " + expected) and err.count("\n") == 1, err
+
+
+def test_command_line_overrides_config_and_isolated_ignores_it(project):
+    (project / ".precision-lint.yaml").write_text("select: [Z9]\n")  # would be an error
+    code, out, err = run("--select", "C", "models", cwd=project)
+    assert code == 1 and "C001" in out, err  # --select replaced the config's select
+    code, out, err = run("--isolated", "models", cwd=project)
+    assert code == 1 and "C001" in out, err
+    code, out, err = run("--isolated", "--config", ".precision-lint.yaml", "models", cwd=project)
+    assert code == 2 and "exclude each other" in err
+
+
+def test_explicit_config_file(project, tmp_path_factory):
+    other = tmp_path_factory.mktemp("elsewhere") / "lint.yaml"
+    other.write_text("tolerances: {gridsample_px: 4.0}\n")
+    code, out, err = run("--config", str(other), "models", cwd=project)
+    assert code == 0, out + err
+    code, _, err = run("--config", "nope.yaml", "models", cwd=project)
+    assert code == 2 and err == "error: nope.yaml: configuration file not found\n"
+    (project / "setup.toml").write_text('[tool.other]\nx = 1\n')
+    code, _, err = run("--config", "setup.toml", "models", cwd=project)
+    assert code == 2 and "no [tool.precision-lint] table" in err
+
+
+def test_level_overrides_by_id_and_prefix_most_specific_wins(project):
+    (project / ".precision-lint.yaml").write_text("level_overrides: {C: info, C001: warning}\n")
+    code, out, err = run("models", cwd=project)
+    assert code == 0 and "C001 [warning]" in out, out + err
+    (project / ".precision-lint.yaml").write_text("level_overrides: {C: info}\nfail_level: info\n")
+    code, out, _ = run("models", cwd=project)
+    assert code == 1 and "C001 [info]" in out
+
+
+def test_per_path_ignores_switch_rules_off_for_matching_paths(project):
+    (project / "models" / "legacy").mkdir()
+    shutil.copy(GRIDSAMPLE, project / "models" / "legacy" / "old.onnx")
+    (project / ".precision-lint.yaml").write_text("per_path_ignores: {'models/legacy/**': [C]}\n")
+    code, out, _ = run("models", cwd=project)
+    assert "models/warp.onnx: C001" in out and "old.onnx: C001" not in out
+
+
+def test_options_from_config_drive_the_library(project):
+    (project / ".precision-lint.yaml").write_text("tolerances: {gridsample_px: 10.0}\n")
+    linter = Linter(load_options(start=str(project)))
+    assert linter.lint_file(str(project / "models" / "warp.onnx")).reported == []
+
+
+def test_config_error_is_a_precision_lint_error():
+    assert issubclass(ConfigError, PrecisionLintError)
