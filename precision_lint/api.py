@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -31,6 +32,9 @@ class Options:
     platforms: Tuple[str, ...] = ()
     targets: Tuple[str, ...] = ()
     platform_overrides: Dict[str, Any] = field(default_factory=dict)
+    platform_files: Tuple[str, ...] = ()  # extra platform tables (same layout as data/platforms.yaml)
+    recommend: bool = True  # fill LintResult.extras["recommendation"] (see recommend.py)
+    snippets: Tuple[str, ...] = ()  # snippet kinds for extras["snippets"]: python, cpp, cpp_session, cpp_module, cli, all
     # Workflow (config.py, suppress.py, baseline.py)
     per_path_ignores: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # path glob -> rule ids/prefixes
     suppressions: Tuple[Any, ...] = ()  # suppress.Suppression records
@@ -108,6 +112,9 @@ class Linter:
             if k not in known_tol:
                 where = origins.get(f"tolerances.{k}", f"--tolerance {k}")
                 raise ConfigError(f"{where}: unknown tolerance {k!r} (known: {', '.join(sorted(known_tol))})")
+        from .deploy import DeploymentStage  # platforms and targets; sets judged_formats for declared targets
+
+        self.deployment = DeploymentStage(self.options)
         self.runner = RuleRunner(self.rules, self.options.tolerances, self.options.judged_formats)
         self.baseline = None
         if self.options.baseline:
@@ -120,9 +127,10 @@ class Linter:
 
         result = LintResult(path=path)
         try:
-            graph = load_model(path)
-            findings, notes = self.runner.run(graph, self.options.input_ranges)
-            findings = mnn_conversion.add_notes(graph, findings)  # what MNN's converter does to each finding
+            with _guarded():
+                graph = load_model(path)
+                findings, notes = self.runner.run(graph, self.options.input_ranges)
+                findings = mnn_conversion.add_notes(graph, findings)  # what MNN's converter does to each finding
         except PrecisionLintError as exc:
             result.error = FileError(path, str(exc))
             return result
@@ -132,10 +140,16 @@ class Linter:
         except MemoryError:
             result.error = FileError(path, f"{path}: model too large to read in memory")
             return result
-        result.findings = [self._override(f) for f in findings]
+        except Exception as exc:  # noqa: BLE001 - a bug on one hostile file must not end the run with a traceback
+            detail = (str(exc).strip().splitlines() or [""])[0][:200]
+            result.error = FileError(path, f"{path}: internal error while linting ({type(exc).__name__}: {detail}); "
+                                           f"please report this with the file")
+            return result
+        result.findings = [self._override(f) for f in self.deployment.judge(findings)]
         result.notes = list(graph.notes) + notes
         result.metadata = dict(graph.metadata, format=graph.format, operators=len(graph))
         self._hide(result)
+        self.deployment.annotate(result, self._override)
         return result
 
     def _override(self, f: Finding) -> Finding:
@@ -170,6 +184,24 @@ class Linter:
                 result.baselined.append(f)
 
 
+@contextmanager
+def _guarded() -> Iterator[None]:
+    """Around one file: numeric warnings (overflow to inf is an expected answer here) stay off stderr, and the
+    cyclic garbage collector pauses while the graph's many small objects are built (about 20% of a big lint)."""
+    import gc
+    import warnings
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def lint(path: str, **options: Any) -> LintResult:
     """Lint one model file.  Keyword arguments are :class:`Options` fields.  Raises on unreadable input."""
     linter = Linter(Options(**_coerce(options)))
@@ -183,7 +215,8 @@ def lint(path: str, **options: Any) -> LintResult:
 
 def _coerce(options: Mapping[str, Any]) -> Dict[str, Any]:
     out = dict(options)
-    for key in ("rule_dirs", "select", "ignore", "judged_formats"):
+    for key in ("rule_dirs", "select", "ignore", "judged_formats", "platforms", "targets", "platform_files",
+                "snippets"):
         if key in out and isinstance(out[key], str):
             out[key] = (out[key],)
         if key in out:

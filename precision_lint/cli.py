@@ -133,12 +133,24 @@ def _format_names() -> str:
               help="Worker processes.  [default: parallel only when the run is long enough to gain from it]")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress line on stderr.  [default: on a terminal, for several files]")
+@click.option("--platform", "platform_names", multiple=True, metavar="NAME",
+              help="Recommend an MNN precision for these platforms (repeatable, comma-separated; default: the "
+                   "--target platforms, else all; see `precision-lint platforms`).")
+@click.option("--target", "target_specs", multiple=True, metavar="PLATFORM:MODE",
+              help="Declare a deployment, e.g. ios-cpu:low (repeatable): levels and the exit code are judged for "
+                   "exactly these configurations.")
+@click.option("--platforms-file", "platform_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Extra or overriding platform table (YAML, the layout of the built-in one; repeatable).")
+@click.option("--snippets", "snippet_kinds", default="auto", metavar="KINDS",
+              help="Deployment code for the recommended mode: python, cpp, cli, all, none (comma-separated).  "
+                   "[default: all with --platform/--target (always in JSON), else none]")
 @click.option("-q", "--quiet", is_flag=True, help="Only the finding lines, no details or summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print loader notes (shape inference, skipped ops).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
 def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore, tolerance, input_range, config_file,
-          isolated, baseline, write_baseline, jobs, progress, quiet, verbose, color) -> None:
+          isolated, baseline, write_baseline, jobs, progress, platform_names, target_specs, platform_files,
+          snippet_kinds, quiet, verbose, color) -> None:
     """Lint MODEL files (.onnx, .mnn; directories and globs are walked)."""
     from .api import Linter
     from .batch import Progress, lint_paths
@@ -166,6 +178,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     options.fail_level = fail_level or options.fail_level
     if baseline:
         options.baseline = baseline
+    _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt)
     try:
         reporter_cls = get_reporter(fmt)
         linter = Linter(options)
@@ -177,14 +190,17 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     out_stream = open(output, "w", encoding="utf-8", newline="\n") if output else sys.stdout
     results = []
     try:
+        from .reporters.recommendation import text_section
+
         common = {"quiet": quiet, "verbose": verbose, "rules": linter.rules, "options": options,
-                  "root": repository_root()}
+                  "root": repository_root(), "text_sections": [text_section], "snippet_hint": True}
         reporter = reporter_cls(out_stream, dict(common, color=_use_color(color, out_stream)))
         terminal = None
         if output and fmt != "text":  # the report goes to the file, the human summary to the terminal
             terminal = get_reporter("text")(sys.stdout, dict(common, color=_use_color(color, sys.stdout)))
         reporters = [r for r in (reporter, terminal) if r is not None]
-        summary = RunSummary(judged_for=options.judged_formats, fail_level=options.fail_level)
+        summary = RunSummary(judged_for=options.judged_formats, fail_level=options.fail_level,
+                             targets=tuple(str(t) for t in linter.deployment.targets))
         for r in reporters:
             r.start()
         bar = Progress(len(paths)) if Progress.wanted(progress, len(paths)) else None
@@ -228,6 +244,20 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     sys.exit(EXIT_CLEAN)
 
 
+def _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt) -> None:
+    """--platform, --target, --platforms-file, --snippets -> Options (flags override config)."""
+    if platform_names:
+        options.platforms = _split_csv(platform_names)
+        options.origins.pop("platforms", None)
+    if target_specs:
+        options.targets = _split_csv(target_specs)
+        options.origins.pop("targets", None)
+    options.platform_files = tuple(options.platform_files) + tuple(platform_files)
+    if snippet_kinds == "auto":
+        snippet_kinds = "all" if (platform_names or target_specs or fmt != "text") else "none"
+    options.snippets = _split_csv([snippet_kinds])
+
+
 def _unused_suppressions(options, results, paths):
     if not options.suppressions:
         return []
@@ -257,6 +287,30 @@ def rules_cmd(rule_dirs, fmt) -> None:
 
     try:
         click.echo(list_rules(rule_dirs, fmt), nl=False)
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+
+
+@cli.command("platforms")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--platforms-file", "platform_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Extra or overriding platform table (YAML; repeatable).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read platform_overrides from FILE.")
+@click.option("--isolated", is_flag=True, help="Ignore configuration files.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Per-op facts, approximations, CPU fallbacks and sources.")
+def platforms_cmd(names, platform_files, config_file, isolated, fmt, verbose) -> None:
+    """List the platforms and what each MNN precision mode does on them (storage, arithmetic, accumulation)."""
+    from .config import load_options
+    from .errors import PrecisionLintError
+    from .platforms import load_platforms
+    from .reporters.recommendation import platforms_output
+
+    try:
+        options = load_options(config_file, isolated)
+        table = load_platforms(tuple(platform_files), options.platform_overrides,
+                               options.origins.get("platform_overrides", "platform_overrides"))
+        click.echo(platforms_output(table.select(_split_csv(names), "platform"), fmt, verbose), nl=False)
     except PrecisionLintError as exc:
         _fail(str(exc))
 

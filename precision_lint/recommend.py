@@ -27,6 +27,7 @@ The recommendation for one file is a plain JSON-ready dict (sorted keys when dum
           "safe": true,                 # false: no mode keeps every finding below fail_level (mode = least bad)
           "formats": {"storage": "fp32", "arithmetic": "fp32", "accumulation": "fp32"},
           "equivalent": ["high", "low_bf16"],   # modes numerically identical to the chosen one on this platform
+          "equivalent_groups": [["normal", "high", "low_bf16"], ["low"]],   # supported modes by identical numerics
           "modes_differ": true,         # false: every mode computes the same here (e.g. x86 CPU: fp32 throughout)
           "summary": "one line of text",
           "modes": [                    # every mode, fastest first
@@ -35,7 +36,9 @@ The recommendation for one file is a plain JSON-ready dict (sorted keys when dum
              "formats": {...}, "same_as": null, "what": "...", "source": "ref:16 ...",
              "max_level": "error",
              "blocking": [VERDICT...],  # findings at or above fail_level in this mode (why it was rejected)
-             "concerns": [VERDICT...]}  # findings below fail_level but above none
+             "concerns": [VERDICT...],  # findings below fail_level but above none
+             "per_op": [{"rule", "node", "scope", "op", "level", "facts": [...]}]}  # per-op platform facts that
+                                        # changed a flagged op's formats in this mode (CPU fallbacks excluded)
           ],
           "cpu_fallbacks": [{"rule": "C001", "node": "...", "op": "GridSample", "modes": ["normal", ...],
                              "why": "..."}],
@@ -194,7 +197,7 @@ def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_lev
         }
         per_mode[name] = entry
         if not m.supported:
-            entry.update(status="unsupported", max_level="none", blocking=[], concerns=[])
+            entry.update(status="unsupported", max_level="none", blocking=[], concerns=[], per_op=[])
             continue
         verdicts = [judge(f, platform, name, override) for f in findings]
         dependent = [v for v in verdicts if not v.mode_independent]
@@ -206,6 +209,9 @@ def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_lev
         entry.update(status="safe" if not blocking else "rejected", max_level=worst,
                      blocking=[v.to_dict() for v in _sorted(blocking)],
                      concerns=[v.to_dict() for v in _sorted(concerns)])
+        entry["per_op"] = [{"rule": v.finding.rule_id, "node": v.finding.node, "scope": v.finding.scope,
+                            "op": v.finding.op, "level": v.level, "facts": list(v.formats.applied)}
+                           for v in _sorted(dependent) if v.formats.applied and not v.formats.cpu_fallback]
         evaluated[name] = (worst, len(blocking), dependent)
         for v in verdicts:
             if v.formats.cpu_fallback:
@@ -229,7 +235,7 @@ def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_lev
         "platform": platform.id, "name": platform.name, "os": platform.os, "backend": platform.backend,
         "forward_type": platform.forward_type, "mode": chosen, "precision": PRECISION_ENUM[chosen],
         "precision_value": PRECISION_VALUE[chosen], "safe": is_safe, "formats": cm.formats_dict(),
-        "equivalent": equivalent, "modes_differ": modes_differ,
+        "equivalent": equivalent, "modes_differ": modes_differ, "equivalent_groups": groups,
         "modes": [per_mode[n] for n in order],
         "cpu_fallbacks": [fallbacks[k] for k in sorted(fallbacks)],
         "mode_independent": [v.to_dict() for v in _sorted(mode_independent)],

@@ -13,10 +13,10 @@ levels are judged for fp16, and the recommendation is advice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from .errors import ConfigError
-from .findings import FORMATS, LEVEL_RANK, Finding, max_level
+from .findings import FORMATS, Finding, max_level
 from .platforms import PlatformTable, load_platforms, parse_mode
 
 
@@ -101,8 +101,4 @@ def rejudge(finding: Finding, targets: Sequence[Target], table: PlatformTable) -
     return finding.with_level(level, judged_for)
 
 
-def describe(targets: Sequence[Any]) -> str:
-    return ", ".join(str(t) for t in targets)
-
-
-__all__ = ["Target", "parse_target", "parse_targets", "judged_formats_for", "rejudge", "describe", "LEVEL_RANK"]
+__all__ = ["Target", "parse_target", "parse_targets", "judged_formats_for", "rejudge"]

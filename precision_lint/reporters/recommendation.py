@@ -1,0 +1,193 @@
+"""Text for the deployment side: the per-platform recommendation section of the text report, the snippets, and the
+`precision-lint platforms` table.  Reads only ``LintResult.extras`` (layouts in recommend.py and snippets.py) and
+platform data; never analyses anything.
+
+The text reporter calls :func:`text_section` for every file when the CLI puts it into ``options["text_sections"]``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, List, Mapping, Sequence
+
+from ..platforms import MODES, PRECISION_ENUM, Platform
+from ..snippets import KINDS, LANGUAGE, TITLE
+
+MAX_REASONS = 3  # blocking findings shown per rejected mode (the JSON has all)
+_SHORT = {"normal": "Normal", "high": "High", "low": "Low", "low_bf16": "Low_BF16"}
+
+
+def _formats(f: Mapping[str, str]) -> str:
+    s, a, c = f["storage"], f["arithmetic"], f["accumulation"]
+    if s == a == c:
+        return f"{s} throughout"
+    return f"{s} storage, {a} arithmetic, {c} accumulation"
+
+
+def _num(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def verdict_text(v: Mapping[str, Any]) -> str:
+    """``C001 node 'warp_sample' (GridSample, coordinate): fp16 storage/arithmetic -> error, estimate 0.375 px``"""
+    where = f"node '{v['node']}'" + (f" in {v['scope']}" if v.get("scope") else "")
+    how = f"{v['format']} {v['role']}" if v.get("format") else v["role"]
+    est = v.get("estimate")
+    est_text = f", estimate {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}" if est else ""
+    return f"{v['rule']} {where} ({v['op']}, {v['class']}): {how} -> {v['level']}{est_text}"
+
+
+def _names(modes: Sequence[str]) -> str:
+    names = [_SHORT[m] for m in modes]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _groups_fastest_first(p: Mapping[str, Any]) -> List[List[str]]:
+    order = [m["mode"] for m in p["modes"]]
+    groups = [sorted(g, key=order.index) for g in p.get("equivalent_groups", [[m] for m in order])]
+    return sorted(groups, key=lambda g: order.index(g[0]))
+
+
+def recommendation_lines(rec: Mapping[str, Any], color=lambda key, text: text) -> List[str]:
+    """The recommendation section for one file, as lines (no trailing newlines)."""
+    lines: List[str] = []
+    if rec.get("advisory", True):
+        head = (f"MNN precision per platform (advice: the fastest mode with no finding at {rec['fail_level']} level; "
+                f"declare --target PLATFORM:MODE to judge your deployment):")
+    else:
+        head = f"MNN precision per platform (declared targets: {', '.join(rec['targets'])}):"
+    lines.append(head)
+    width = max((len(p["platform"]) for p in rec["platforms"]), default=0)
+    for p in rec["platforms"]:
+        mark = "" if p["safe"] else color("error", "  [no safe mode]")
+        lines.append(f"  {color('bold', p['platform'].ljust(width))}  {p['precision']:<18} {_formats(p['formats'])}"
+                     f"{mark}")
+        detail: List[str] = []
+        if not p["modes_differ"]:
+            detail.append(f"every precision mode computes the same on {p['name']}: the setting makes no difference")
+        elif p["equivalent"]:
+            detail.append(f"{_names([p['mode']] + p['equivalent'])} are the same here ({_formats(p['formats'])})")
+        by_mode = {m["mode"]: m for m in p["modes"]}
+        for group in _groups_fastest_first(p):
+            if p["mode"] in group or by_mode[group[0]]["status"] != "rejected":
+                continue
+            m = by_mode[group[0]]
+            shown = m["blocking"][:MAX_REASONS]
+            more = len(m["blocking"]) - len(shown)
+            verb = "is" if len(group) == 1 else "are"
+            detail.append(f"{_names(group)} ({_formats(m['formats'])}) {verb} unsafe: {verdict_text(shown[0])}")
+            detail += [f"    also {verdict_text(v)}" for v in shown[1:]]
+            if more:
+                detail.append(f"    and {more} more (see --format json)")
+        if not p["safe"]:
+            for v in by_mode[p["mode"]]["blocking"][:MAX_REASONS]:
+                detail.append(f"still at {_names([p['mode']] + p['equivalent'])}: {verdict_text(v)}")
+            detail.append(f"no precision mode fixes this on {p['name']}: run these ops on another backend, or "
+                          f"change the model")
+        for po in by_mode[p["mode"]].get("per_op", ()):
+            detail.append(f"{po['rule']} node '{po['node']}' ({po['op']}) at {_SHORT[p['mode']]}: "
+                          f"{'; '.join(po['facts'])}")
+        for v in p["mode_independent"][:MAX_REASONS]:
+            detail.append(f"in every mode (converter): {verdict_text(v)}")
+        for fb in p["cpu_fallbacks"]:
+            modes = "all modes" if len(fb["modes"]) >= len([m for m in p["modes"] if m["supported"]]) else \
+                ", ".join(_SHORT[m] for m in fb["modes"])
+            detail.append(f"{fb['rule']} node '{fb['node']}' ({fb['op']}) runs on the CPU ({modes}): {fb['why']}")
+        declared = p.get("declared")
+        if declared:
+            state = "safe" if declared["safe"] else color("error", f"UNSAFE (worst finding: {declared['max_level']})")
+            detail.append(f"declared target {p['platform']}:{declared['mode']} ({declared['precision']}) is {state}")
+        for n in p.get("notes", ()):
+            detail.append(f"note: {n}")
+        lines += [color("dim", f"      {d}") for d in detail]
+    return lines
+
+
+def snippet_blocks(snippets: Mapping[str, Any], kinds: Sequence[str] = KINDS) -> List[str]:
+    """Fenced code blocks (```python ... ```), one per platform and kind, each runnable as printed."""
+    lines: List[str] = []
+    for pid in snippets:
+        entry = snippets[pid]
+        for kind in kinds:
+            if kind not in entry:
+                continue
+            lines.append(f"{TITLE[kind]} for {pid} ({entry['precision']}):")
+            lines.append(f"```{LANGUAGE[kind]}")
+            lines += entry[kind].rstrip("\n").split("\n")
+            lines.append("```")
+    return lines
+
+
+def text_section(reporter: Any, result: Any) -> None:
+    """The text reporter hook: the recommendation, then the snippets, for one file."""
+    if reporter.options.get("quiet") or result.error is not None:
+        return
+    rec = result.extras.get("recommendation")
+    if rec and rec.get("platforms"):
+        lines = recommendation_lines(rec, reporter._c)
+        reporter.write(f"{result.path}: {lines[0]}")
+        for line in lines[1:]:
+            reporter.write(line)
+    snippets = result.extras.get("snippets")
+    if snippets:
+        for line in snippet_blocks(snippets):
+            reporter.write(line)
+    elif rec and rec.get("platforms") and reporter.options.get("snippet_hint"):
+        reporter.write(reporter._c("dim", "      (deployment code: --snippets python|cpp|cli|all)"))
+
+
+# ------------------------------------------------------------------------------------------- `precision-lint platforms`
+
+def platforms_text(platforms: Sequence[Platform], verbose: bool = False) -> str:
+    """The platform table: per platform and mode, storage/arithmetic/accumulation formats and speed rank."""
+    out: List[str] = []
+    for p in platforms:
+        out.append(f"{p.id}: {p.name}  [{p.backend}, {p.forward_type}]")
+        if p.description and verbose:
+            out.append(f"    {p.description}")
+        groups = {name: g for g in p.equivalent_groups() for name in g}
+        for name in MODES:
+            m = p.modes[name]
+            if not m.supported:
+                out.append(f"    {PRECISION_ENUM[name]:<19} not supported ({m.what})" if m.what else
+                           f"    {PRECISION_ENUM[name]:<19} not supported")
+                continue
+            same = [n for n in groups.get(name, [name]) if n != name]
+            extra = f"  = {', '.join(_SHORT[n] for n in same)}" if same else ""
+            out.append(f"    {PRECISION_ENUM[name]:<19} S {m.storage:<4} C {m.arithmetic:<4} Acc {m.accumulation:<4} "
+                       f"speed {m.speed}{extra}")
+            if verbose:
+                if m.what:
+                    out.append(f"        {m.what}")
+                for e in m.op_exceptions:
+                    out.append(f"        per-op: {', '.join(sorted(e.match.ops or e.match.mnn_types))}: {e.what}")
+                if m.lowp_only:
+                    out.append(f"        ops outside the {m.lowp_only} low-precision list run on an fp32 CPU backup")
+                for a in m.approximations:
+                    out.append(f"        approximation: {a.what}")
+                if m.source:
+                    out.append(f"        source: {m.source}")
+        if verbose:
+            for e in p.cpu_fallback:
+                rank = f" (rank {e.match.rank})" if e.match.rank is not None else ""
+                out.append(f"    CPU fallback: {', '.join(sorted(e.match.ops or e.match.mnn_types))}{rank}: {e.what}")
+            for a in p.approximations:
+                out.append(f"    always: {a.what}")
+            for n in p.notes:
+                out.append(f"    note: {n}")
+            if p.source:
+                out.append(f"    source: {p.source}")
+    out.append("")
+    out.append("S = storage of activations, C = arithmetic, Acc = accumulation (GEMM/conv/reductions); higher speed "
+               "is faster. Use -v for per-op facts and sources.")
+    return "\n".join(out) + "\n"
+
+
+def platforms_json(platforms: Sequence[Platform]) -> str:
+    return json.dumps({"platforms": [p.to_dict() for p in platforms]}, indent=2, sort_keys=True) + "\n"
+
+
+def platforms_output(platforms: Sequence[Platform], fmt: str = "text", verbose: bool = False) -> str:
+    return platforms_json(platforms) if fmt == "json" else platforms_text(platforms, verbose)
+
+
+__all__ = ["text_section", "recommendation_lines", "snippet_blocks", "verdict_text", "platforms_output"]
