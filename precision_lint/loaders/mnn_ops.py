@@ -1,8 +1,9 @@
 """MNN op -> canonical op (ONNX spelling) and canonical attributes.
 
 ``canonical(type_name, params)`` gets the MNN op type name and its decoded parameter table (MNN field names, enums
-as ints) and returns ``(op, source_op, attrs)``.  Ops with no ONNX counterpart keep their MNN name (for BinaryOp and
-UnaryOp subtypes, the ``BinaryOp/NAME`` spelling).  The table in docs/mnn.md lists every mapping.
+as ints) and returns ``(op, source_op, attrs)``.  Ops with no ONNX counterpart keep their MNN name; BinaryOp and
+UnaryOp subtypes without one take TensorFlow's spelling (Rsqrt, Square, FloorDiv...), and the rare rest keep
+``BinaryOp/NAME``.  The table in docs/mnn.md lists every mapping.
 """
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ BINARY = {
     "LOGICALOR": ("Or", {}), "LOGICALXOR": ("Xor", {}), "BITWISE_AND": ("BitwiseAnd", {}),
     "BITWISE_OR": ("BitwiseOr", {}), "BITWISE_XOR": ("BitwiseXor", {}),
     "LEFTSHIFT": ("BitShift", {"direction": "LEFT"}), "RIGHTSHIFT": ("BitShift", {"direction": "RIGHT"}),
+    # No ONNX counterpart: TensorFlow's spelling, which MNN's subtypes follow.
+    "FLOORDIV": ("FloorDiv", {}), "SquaredDifference": ("SquaredDifference", {}), "ATAN2": ("Atan2", {}),
+    "NOTEQUAL": ("NotEqual", {}),
 }
 UNARY = {
     "ABS": ("Abs", {}), "NEG": ("Neg", {}), "FLOOR": ("Floor", {}), "CEIL": ("Ceil", {}), "SQRT": ("Sqrt", {}),
@@ -31,6 +35,9 @@ UNARY = {
     # GELU is the tanh approximation in MNN; GELU_STANDARD the exact erf form.
     "GELU": ("Gelu", {"approximate": "tanh"}), "GELU_STANDARD": ("Gelu", {"approximate": "none"}),
     "SILU": ("Swish", {"alpha": 1.0}),
+    # No ONNX counterpart: TensorFlow's spelling, which MNN's subtypes follow.
+    "RSQRT": ("Rsqrt", {}), "SQUARE": ("Square", {}), "LOG1P": ("Log1p", {}), "EXPM1": ("Expm1", {}),
+    "ERFC": ("Erfc", {}), "ERFINV": ("Erfinv", {}),
 }
 REDUCE = {"SUM": "ReduceSum", "ASUM": "ReduceL1", "SUMSQ": "ReduceSumSquare", "MEAN": "ReduceMean",
           "MAXIMUM": "ReduceMax", "MINIMUM": "ReduceMin", "PROD": "ReduceProd"}
@@ -199,7 +206,7 @@ def _relu(p: Attrs) -> Tuple[str, Attrs]:
 
 
 def _cast(p: Attrs) -> Tuple[str, Attrs]:
-    return "Cast", {"to": _dtype(p.get("dstT", 0)), "from": _dtype(p.get("srcT", 0))}
+    return "Cast", {"to": _dtype(p.get("dstT", 0))}
 
 
 def _argmax(op: str) -> Callable[[Attrs], Tuple[str, Attrs]]:

@@ -109,7 +109,7 @@ def _same(c: _Ctx, op: Operator) -> Result:
 _INT_BINARY: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Min": np.minimum, "Max": np.maximum,
     "Div": lambda a, b: np.trunc(a / b).astype(np.int64) if not (b == 0).any() else None,
-    "BinaryOp/FLOORDIV": lambda a, b: np.floor_divide(a, b) if not (b == 0).any() else None,
+    "FloorDiv": lambda a, b: np.floor_divide(a, b) if not (b == 0).any() else None,
     "Mod": lambda a, b: np.mod(a, b) if not (b == 0).any() else None,
     "Mod/fmod": lambda a, b: np.fmod(a, b) if not (b == 0).any() else None,
 }
@@ -438,6 +438,8 @@ def _arg(c: _Ctx, op: Operator) -> Result:
 def _topk(c: _Ctx, op: Operator) -> Result:
     x = c.shape(op, 0)
     k = c.ints(op, 1)[0]
+    if c.has(op, 2):  # TopKV2 takes the axis as a third input
+        op.attrs["axis"] = c.ints(op, 2)[0]
     axis = _axis(op.attrs.get("axis", -1), len(x))
     out = tuple(k if i == axis else d for i, d in enumerate(x))
     return [(out, None), (out, None)]
@@ -525,11 +527,13 @@ _SAME = frozenset({
     "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Clip", "Softmax", "LogSoftmax",
     "LayerNormalization", "GroupNormalization", "InstanceNormalization", "BatchNormalization", "Identity", "Dropout",
     "Elu", "Selu", "HardSwish", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "PRelu", "CumSum", "CumProd",
-    "Softplus", "Scale", "LRN", "Normalize", "Cast", "ZerosLike", "Not",
+    "Softplus", "Scale", "LRN", "Normalize", "Cast", "ZerosLike", "Not", "Rsqrt", "Square", "Log1p", "Expm1", "Erfc",
+    "Erfinv",
 })
 _BINARY = frozenset({
     "Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Mod", "Equal", "Greater", "GreaterOrEqual", "Less",
     "LessOrEqual", "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "Sum", "Where",
+    "FloorDiv", "SquaredDifference", "Atan2", "NotEqual",
 })
 _RULES: Dict[str, Callable[[_Ctx, Operator], Result]] = {
     "Shape": _shape_op, "Rank": _rank, "Size": _size_op, "Reshape": _reshape, "Transpose": _transpose,
@@ -542,7 +546,8 @@ _RULES: Dict[str, Callable[[_Ctx, Operator], Result]] = {
     "Split": _split, "Pack": _pack, "Pad": _pad, "DepthToSpace": _depth_space, "SpaceToDepth": _depth_space,
 }
 _INT_OUT = frozenset({"Shape", "Rank", "Size", "ArgMax", "ArgMin"})
-_BOOL_OUT = frozenset({"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not"})
+_BOOL_OUT = frozenset({"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not",
+                       "NotEqual"})
 
 
 def _rule(op: Operator) -> Optional[Callable[[_Ctx, Operator], Result]]:
