@@ -32,6 +32,9 @@ class Options:
     platforms: Tuple[str, ...] = ()
     targets: Tuple[str, ...] = ()
     platform_overrides: Dict[str, Any] = field(default_factory=dict)
+    platform_files: Tuple[str, ...] = ()  # extra platform tables (same layout as data/platforms.yaml)
+    recommend: bool = True  # fill LintResult.extras["recommendation"] (see recommend.py)
+    snippets: Tuple[str, ...] = ()  # snippet kinds for extras["snippets"]: python, cpp, cpp_session, cpp_module, cli, all
     # Workflow (config.py, suppress.py, baseline.py)
     per_path_ignores: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # path glob -> rule ids/prefixes
     suppressions: Tuple[Any, ...] = ()  # suppress.Suppression records
@@ -109,6 +112,9 @@ class Linter:
             if k not in known_tol:
                 where = origins.get(f"tolerances.{k}", f"--tolerance {k}")
                 raise ConfigError(f"{where}: unknown tolerance {k!r} (known: {', '.join(sorted(known_tol))})")
+        from .deploy import DeploymentStage  # platforms and targets; sets judged_formats for declared targets
+
+        self.deployment = DeploymentStage(self.options)
         self.runner = RuleRunner(self.rules, self.options.tolerances, self.options.judged_formats)
         self.baseline = None
         if self.options.baseline:
@@ -139,10 +145,11 @@ class Linter:
             result.error = FileError(path, f"{path}: internal error while linting ({type(exc).__name__}: {detail}); "
                                            f"please report this with the file")
             return result
-        result.findings = [self._override(f) for f in findings]
+        result.findings = [self._override(f) for f in self.deployment.judge(findings)]
         result.notes = list(graph.notes) + notes
         result.metadata = dict(graph.metadata, format=graph.format, operators=len(graph))
         self._hide(result)
+        self.deployment.annotate(result, self._override)
         return result
 
     def _override(self, f: Finding) -> Finding:
@@ -208,7 +215,8 @@ def lint(path: str, **options: Any) -> LintResult:
 
 def _coerce(options: Mapping[str, Any]) -> Dict[str, Any]:
     out = dict(options)
-    for key in ("rule_dirs", "select", "ignore", "judged_formats"):
+    for key in ("rule_dirs", "select", "ignore", "judged_formats", "platforms", "targets", "platform_files",
+                "snippets"):
         if key in out and isinstance(out[key], str):
             out[key] = (out[key],)
         if key in out:
