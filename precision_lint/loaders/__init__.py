@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import struct
 
 from ..errors import ModelLoadError
@@ -14,7 +15,12 @@ MODEL_EXTENSIONS = (".onnx", ".mnn")
 def detect_format(path: str) -> str:
     """'onnx' or 'mnn' from the first bytes; a clear ModelLoadError for anything else."""
     try:
-        size = os.path.getsize(path)
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device (e.g. a symlink to /dev/zero) would block or never end
+            raise ModelLoadError(f"{path}: not a regular file (a device, pipe or socket); not read")
+        size = st.st_size
         with open(path, "rb") as fh:
             head = fh.read(64)
     except IsADirectoryError:
@@ -72,7 +78,10 @@ def _looks_like_flatbuffer(path: str, head: bytes, size: int) -> bool:
         if vt < 0 or vt + 4 > size:
             return False
         fh.seek(vt)
-        vt_len, obj_len = struct.unpack("<HH", fh.read(4))
+        vt_bytes = fh.read(4)
+        if len(vt_bytes) < 4:
+            return False
+        vt_len, obj_len = struct.unpack("<HH", vt_bytes)
     return 4 <= vt_len <= 4 + 2 * 64 and vt_len % 2 == 0 and 4 <= obj_len <= 4096
 
 
