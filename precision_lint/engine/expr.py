@@ -89,6 +89,9 @@ class Expression:
             tree = ast.parse(self.source, mode="eval")
         except SyntaxError as exc:
             raise ExprError(f"syntax error in {self.source!r}: {exc.msg}") from None
+        except (ValueError, RecursionError, MemoryError):  # NUL bytes; nesting the parser itself refuses
+            raise ExprError(f"expression cannot be parsed (nests too deeply or holds NUL bytes): "
+                            f"{self.source[:80]!r}") from None
         nodes = list(ast.walk(tree))
         if len(nodes) > MAX_NODES:
             raise ExprError(f"expression too large ({len(nodes)} syntax nodes, at most {MAX_NODES})")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,8 @@ from .context import FUNCTIONS
 from .expr import Expression, ExprError
 
 MAX_RULE_FILE_BYTES = 1 << 20
+MAX_RULE_NODES = 50_000  # YAML nodes in a rule file with aliases expanded (the largest shipped rule has ~300)
+MAX_RULE_DEPTH = 40  # YAML nesting levels
 RELATIONS = ("producer", "consumer", "upstream", "downstream")
 DEFAULT_DEPTH = 6
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,3})(?::([^{}]{0,16}))?\}")
@@ -142,24 +145,95 @@ def load_rule_file(path: Path) -> List[Rule]:
     import yaml  # lazy
 
     try:
-        size = path.stat().st_size
-        if size > MAX_RULE_FILE_BYTES:
-            raise RuleError(f"{path}: rule file is {size} bytes, larger than the {MAX_RULE_FILE_BYTES} allowed")
-        text = path.read_text(encoding="utf-8")
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or /dev/zero symlink would block or never end
+            raise RuleError(f"{path}: not a regular file")
+        if st.st_size > MAX_RULE_FILE_BYTES:
+            raise RuleError(f"{path}: rule file is {st.st_size} bytes, larger than the {MAX_RULE_FILE_BYTES} allowed")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_RULE_FILE_BYTES + 1)
+        if len(data) > MAX_RULE_FILE_BYTES:
+            raise RuleError(f"{path}: rule file is larger than the {MAX_RULE_FILE_BYTES} bytes allowed")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{path}: cannot read rule file: {exc}") from None
     try:
-        # SafeLoader: no Python tags, no object construction.  Aliases are resolved by PyYAML without copying,
-        # and the documents are small (size check above), so "billion laughs" stays bounded.
-        docs = yaml.safe_load(text)
+        docs = _safe_load_bounded(text, path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise RuleError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise RuleError(f"{path}: YAML nests too deeply (at most {MAX_RULE_DEPTH} levels)") from None
     if docs is None:
         raise RuleError(f"{path}: empty rule file")
     docs = docs if isinstance(docs, list) else [docs]
     return [parse_rule(doc, str(path)) for doc in docs]
+
+
+def _safe_load_bounded(text: str, path: Path) -> Any:
+    """yaml.safe_load, but the composed document is measured first.
+
+    SafeLoader constructs no Python objects and PyYAML shares aliased nodes instead of copying them, but everything
+    that walks the result afterwards (schema validation, the rule builder) expands the aliases: ten nested levels of
+    ten aliases is a 1 KiB file that walks like 10^10 nodes ("billion laughs").  So the node count is measured *with*
+    aliases expanded, and the nesting depth too, before anything walks it; alias cycles are refused.  The pure-Python
+    SafeLoader is used on purpose: libyaml's CSafeLoader composes recursively in C and crashes on deep nesting.
+    """
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_yaml_size(node, path)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_size(root: Any, path: Path) -> None:
+    """Expanded node count and depth of a composed YAML node graph, without expanding it (memoised by node)."""
+    import yaml
+
+    size: Dict[int, int] = {}
+    depth: Dict[int, int] = {}
+    on_stack = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_stack.discard(key)
+            kids = _yaml_children(node, yaml)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            if size[key] > MAX_RULE_NODES:
+                raise RuleError(f"{path}: rule file expands to more than {MAX_RULE_NODES} YAML nodes (through "
+                                f"aliases?); refused")
+            if depth[key] > MAX_RULE_DEPTH:
+                raise RuleError(f"{path}: YAML nests more than {MAX_RULE_DEPTH} levels deep; refused")
+            continue
+        if key in size:
+            continue
+        if key in on_stack:
+            raise RuleError(f"{path}: YAML alias refers to itself (a recursive structure); refused")
+        on_stack.add(key)
+        stack.append((node, True))
+        for k in _yaml_children(node, yaml):
+            if id(k) not in size:
+                stack.append((k, False))
+        if len(on_stack) > MAX_RULE_DEPTH * 2 + 2:
+            raise RuleError(f"{path}: YAML nests more than {MAX_RULE_DEPTH} levels deep; refused")
+
+
+def _yaml_children(node: Any, yaml: Any) -> List[Any]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [x for kv in node.value for x in kv]
+    return []
 
 
 def parse_rule(doc: Any, source: str) -> Rule:
@@ -220,6 +294,8 @@ def _check_template(text: str, known: Iterable[str], field_path: str) -> None:
     known = set(known)
     for m in _TEMPLATE.finditer(text):
         name, spec = m.group(1).split(".")[0], m.group(2)
+        if any(part.startswith("_") for part in m.group(1).split(".")):
+            raise ExprError(f"field {field_path}: private field in placeholder {{{m.group(1)}}}")
         if name not in known:
             raise ExprError(f"field {field_path}: unknown placeholder {{{name}}} (known: {', '.join(sorted(known))})")
         if spec is not None and not _SPEC.match(spec):
