@@ -1,0 +1,160 @@
+"""The recommender on the real sample models (ONNX and their MNN conversions), and per-op platform facts."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import precision_lint
+from precision_lint.platforms import load_platforms
+from precision_lint.recommend import judge, recommend
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_models"
+
+
+def _rec(model: str, **options):
+    result = precision_lint.lint(str(SAMPLES / model), **options)
+    return result, {p["platform"]: p for p in result.extras["recommendation"]["platforms"]}
+
+
+def _mode(p, name):
+    return next(m for m in p["modes"] if m["mode"] == name)
+
+
+@pytest.mark.parametrize("model", ["gridsample_large.onnx", "gridsample_large.mnn"])
+def test_gridsample_not_low_on_arm82_cpus(model):
+    _, recs = _rec(model)
+    for pid in ("ios-cpu", "android-cpu-armv82"):
+        p = recs[pid]
+        assert p["mode"] != "low" and p["safe"]
+        assert p["formats"] == {"storage": "fp32", "arithmetic": "fp32", "accumulation": "fp32"}
+        assert "high" in p["equivalent"]  # Normal and High are both fp32 on these CPUs
+        low = _mode(p, "low")
+        assert low["status"] == "rejected"
+        (why,) = low["blocking"]
+        assert why["rule"] == "C001" and why["op"] == "GridSample" and why["level"] == "error"
+        assert why["node"] in ("warp_sample", "warped")  # ONNX node name / MNN op name
+        assert why["format"] == "fp16" and why["estimate"]["unit"] == "px"
+        assert 0.3 < why["estimate"]["value"] < 0.45
+    assert recs["x86-cpu"]["modes_differ"] is False
+    assert recs["android-opencl"]["mode"] == "high"  # Normal stores the grid in fp16
+
+
+def test_gridsample_text_report_says_why(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "precision_lint", str(SAMPLES / "gridsample_large.onnx"),
+                          "--platform", "ios-cpu,android-cpu-armv82", "--snippets", "python", "--color", "never"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 1
+    text = out.stdout
+    assert "ios-cpu             Precision_Normal" in text or "ios-cpu  " in text
+    assert ("Low (fp16 throughout) is unsafe: C001 node 'warp_sample' (GridSample, coordinate): fp16 "
+            "storage/arithmetic -> error, estimate 0.375 px") in text
+    assert "Normal, High and Low_BF16 are the same here (fp32 throughout)" in text
+    assert '"precision": 0,  # Precision_Normal' in text
+
+
+def test_clean_model_gets_low_where_low_is_fastest():
+    table = load_platforms()
+    _, recs = _rec("clean.onnx")
+    for pid, p in recs.items():
+        modes = table[pid].modes
+        fastest = max(m.speed for m in modes.values() if m.supported)
+        low_strictly_fastest = modes["low"].speed == fastest and all(
+            m.speed < fastest for n, m in modes.items() if n != "low" and m.supported
+            and m.signature() != modes["low"].signature())
+        if low_strictly_fastest and modes["low"].signature() != modes["normal"].signature():
+            assert p["mode"] == "low", pid
+        assert p["safe"], pid
+    assert {pid for pid, p in recs.items() if p["mode"] == "low"} >= {"ios-cpu", "android-cpu-armv82",
+                                                                       "android-opencl", "cuda"}
+
+
+@pytest.mark.parametrize("model", ["long_reduction.onnx", "long_reduction.mnn"])
+def test_accumulation_only_model(model):
+    _, recs = _rec(model)
+    # fp16 storage with fp32 reduction accumulation: Normal is enough
+    assert recs["android-vulkan"]["mode"] == "normal"
+    assert recs["android-vulkan"]["formats"]["storage"] == "fp16"
+    # backends that accumulate reductions in fp16 below High
+    for pid in ("android-opencl", "ios-metal"):
+        assert recs[pid]["mode"] == "high", pid
+        (why,) = _mode(recs[pid], "normal")["blocking"]
+        assert why["class"] == "accumulation" and why["role"] == "accumulation" and why["format"] == "fp16"
+        assert why["needs"] == "fp32 accumulation"
+    # ARMv8.2 Low: Reduction is not a low-precision op, it runs on an fp32 CPU backup
+    for pid in ("ios-cpu", "android-cpu-armv82"):
+        assert recs[pid]["mode"] == "low"
+        (fb,) = recs[pid]["cpu_fallbacks"]
+        assert fb["op"] == "ReduceMean" and fb["modes"] == ["low"] and "fp32 CPU backup" in fb["why"]
+    # CUDA and TensorRT accumulate in fp32 even at Low
+    assert recs["cuda"]["mode"] == "low" and recs["tensorrt"]["mode"] == "low"
+    # no mode helps on Core ML (the ANE sums in fp16 whatever the mode)
+    assert recs["ios-coreml"]["safe"] is False
+
+
+def test_range_and_accumulation_stay_distinct(tmp_path):
+    import onnx
+    from onnx import parser
+
+    model = parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 13]>
+        g (float[1,65536,16] x, float[1,4,8,8] s) => (float[1,1,16] y, float[1,4,8,8] z) {
+          [token_mean] y = ReduceMean <axes=[1]> (x)
+          big = Constant <value = float[1] {-1000000000.0}> ()
+          [mask_add] z = Add (s, big)
+        }""")
+    path = tmp_path / "both.onnx"
+    onnx.save(model, path)
+    result = precision_lint.lint(str(path), platforms=["android-vulkan", "android-opencl"], fail_level="warning")
+    classes = {f.rule_id: f.failure_class for f in result.findings}
+    assert "range" in classes.values() and "accumulation" in classes.values(), classes
+    recs = {p["platform"]: p for p in result.extras["recommendation"]["platforms"]}
+    vk_normal = _mode(recs["android-vulkan"], "normal")
+    assert [v["class"] for v in vk_normal["blocking"]] == ["range"]  # the reduction sums in fp32 there
+    assert vk_normal["blocking"][0]["needs"] == "fp32 storage" and vk_normal["blocking"][0]["role"] == "storage"
+    assert recs["android-vulkan"]["mode"] == "high"
+    cl_normal = _mode(recs["android-opencl"], "normal")
+    assert sorted(v["class"] for v in cl_normal["blocking"]) == ["accumulation", "range"]
+
+
+def test_per_op_facts_change_verdicts():
+    table = load_platforms()
+    result = precision_lint.lint(str(SAMPLES / "long_reduction.onnx"))
+    (f,) = result.findings
+    assert judge(f, table["android-cpu-armv82"], "low").level == "none"  # fp32 CPU backup
+    assert judge(f, table["android-opencl"], "normal").level == "error"  # Reduction accumulates in fp16
+    assert judge(f, table["android-opencl"], "high").level == "none"
+    assert judge(f, table["android-vulkan"], "normal").level == "none"
+    assert judge(f, table["ios-metal"], "low").level == "error"  # same as Normal: ReduceMean sums in half
+    assert judge(f, table["x86-cpu"], "low").level == "none"
+
+
+def test_recommendation_is_deterministic_json():
+    a = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx")).extras["recommendation"]
+    b = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx")).extras["recommendation"]
+    text = json.dumps(a, sort_keys=True, allow_nan=False)
+    assert text == json.dumps(b, sort_keys=True, allow_nan=False)
+    assert [p["platform"] for p in a["platforms"]] == list(load_platforms())
+    assert a["advisory"] is True and a["fail_level"] == "error"
+
+
+def test_fail_level_and_level_overrides_shape_the_choice():
+    r = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx"), platforms=["ios-cpu"], fail_level="warning")
+    assert r.extras["recommendation"]["platforms"][0]["mode"] == "normal"
+    r = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx"), platforms=["ios-cpu"],
+                            level_overrides={"C001": "warning"})
+    p = r.extras["recommendation"]["platforms"][0]
+    assert p["mode"] == "low"  # the team accepted C001 as a warning: Low is allowed
+    assert _mode(p, "low")["concerns"][0]["level"] == "warning"
+
+
+def test_recommend_without_findings_prefers_fastest_then_exact():
+    table = load_platforms()
+    rec = recommend([], [table[p] for p in ("android-cpu-armv80", "ios-metal", "android-opencl")])
+    modes = {p["platform"]: p["mode"] for p in rec["platforms"]}
+    # ARMv8.0: Low only swaps Sigmoid for an estimate, no faster: Normal; Metal: Low == Normal
+    assert modes == {"android-cpu-armv80": "normal", "ios-metal": "normal", "android-opencl": "low"}
