@@ -56,6 +56,7 @@ def run_case(rule: Rule, case: Dict[str, Any], tmpdir: str, extra_dirs=()) -> No
         from precision_lint.targets import judged_formats_for
 
         options.judged_formats = judged_formats_for(opts["targets"])
+        options.targets = tuple(opts["targets"])  # per-op platform facts too (targets.rejudge in the Linter)
     result = Linter(options).lint_file(path)
     assert result.error is None, result.error
     rule_notes = [n for n in result.notes if n.startswith(f"rule {rule.id}")]
