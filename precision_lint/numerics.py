@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -169,60 +169,177 @@ def resize_coordinate_error(in_size: int, out_size: int, mode: str, fmt: str) ->
     return float(np.max(np.abs(got - exact)))
 
 
-@lru_cache(maxsize=512)
-def sum_relative_error(n: int, fmt: str, lanes: int = 8, kind: str = "positive") -> float:
-    """Relative error of a sum of ``n`` terms accumulated in fmt by ``lanes`` running sums (SIMD style).
+# ----- accumulation ---------------------------------------------------------------------------------------------
+# Which accumulator a backend running in a format uses.  fp16 kernels on the targets this linter serves do accumulate
+# in fp16 (ARMv8.2 NEON `fmla .8h` in MNN's ARM82 GEMM/conv, OpenCL and Metal reductions below Precision_High, the
+# ANE, Mali); every bf16 kernel known accumulates in fp32 (MNN's BF16 build, CUDA, oneDNN, PyTorch), so a bf16
+# estimate of an accumulation is the error of bf16 *terms* summed in fp32.  Rules can pass ``acc`` to override.
+ACCUMULATOR: Dict[str, str] = {"fp32": "fp32", "fp16": "fp16", "bf16": "fp32"}
 
-    kind = "positive": terms uniform in (0, 1] (softmax numerators, means of activations, squares);
+
+def accumulator_for(fmt: str) -> str:
+    get_format(fmt)
+    return ACCUMULATOR[fmt]
+
+
+def _numpy_dtype(fmt: str):
+    """A numpy dtype whose arithmetic rounds to fmt after every operation (None if there is none)."""
+    if fmt == "fp16":
+        return np.float16
+    if fmt == "fp32":
+        return np.float32
+    if fmt == "bf16":
+        try:
+            import ml_dtypes  # installed with onnx >= 1.15; optional
+
+            return ml_dtypes.bfloat16
+        except ImportError:  # pragma: no cover - exercised only without ml_dtypes
+            return None
+    return None
+
+
+def _running_sums(terms: np.ndarray, lanes: int, acc: str) -> np.ndarray:
+    """Sequential sums of each row of ``terms`` (shape (S, n)) held in ``acc``: ``lanes`` running sums take every
+    lanes-th term (SIMD style), then are combined pairwise in ``acc``.  Returns float64 of shape (S,)."""
+    s, n = terms.shape
+    pad = (-n) % lanes
+    if pad:
+        terms = np.concatenate([terms, np.zeros((s, pad))], axis=1)
+    blocks = terms.reshape(s, -1, lanes)
+    dt = _numpy_dtype(acc)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dt is not None:
+            part = np.add.accumulate(blocks.astype(dt), axis=1, dtype=dt)[:, -1, :]
+            while part.shape[1] > 1:
+                part = (part[:, 0::2] + part[:, 1::2]).astype(dt)
+            return part[:, 0].astype(np.float64)
+        r = get_format(acc).round  # pragma: no cover - slow path without ml_dtypes
+        part = np.zeros((s, lanes))
+        for i in range(blocks.shape[1]):
+            part = r(part + blocks[:, i, :])
+        while part.shape[1] > 1:
+            part = r(part[:, 0::2] + part[:, 1::2])
+        return part[:, 0]
+
+
+def _terms(kind: str, shape, rng: np.random.Generator) -> np.ndarray:
+    if kind == "ones":
+        return np.ones(shape)
+    if kind == "squares":  # squares of N(0,1) activations: the sum in a variance or an L2 norm
+        return rng.standard_normal(shape) ** 2
+    return 1.0 - rng.uniform(0.0, 1.0, shape)  # "positive": (0, 1], softmax numerators, means of activations
+
+
+# Simulations stay below this many simulated terms (all rows together): a few milliseconds each.
+_SIM_BUDGET = 1 << 20
+_SUM_MAX_LOG2 = 21  # sums up to 2**21 terms are simulated; longer ones extrapolated
+_DOT_MAX_LOG2 = 16  # dot products up to 2**16 (enough rows for a stable RMS); longer ones scaled by sqrt(k)
+
+
+def _log_interpolate(n: int, grid: Callable[[int], float], max_log2: int) -> float:
+    """Value at n from the values at powers of two (a non-decreasing series), linear in log2(n): monotone in n."""
+    b = int(n - 1).bit_length() - 1  # 2**b < n <= 2**(b+1)
+    if n == 1 << (b + 1):
+        return grid(b + 1)
+    lo, hi = grid(b), grid(b + 1)
+    t = (math.log2(n) - b)
+    return lo + (hi - lo) * t
+
+
+@lru_cache(maxsize=512)
+def _sum_grid(b: int, fmt: str, lanes: int, kind: str, acc: str) -> float:
+    """Relative error (RMS over rows) of a sum of 2**b terms; the running maximum over shorter sums."""
+    shorter = _sum_grid(b - 1, fmt, lanes, kind, acc) if b > 1 else 0.0
+    n = 1 << b
+    f = get_format(fmt)
+    rows = 1 if kind == "ones" else max(1, min(64, _SIM_BUDGET // n))
+    rng = np.random.default_rng(1234 + b)
+    terms = f.round(_terms(kind, (rows, n), rng))
+    exact = np.sum(terms, axis=1)
+    got = _running_sums(terms, lanes, acc)
+    if np.isinf(got).any():
+        return float("inf")
+    rel = (got - exact) / exact
+    return max(float(min(np.sqrt(np.mean(rel ** 2)), 1.0)), shorter)
+
+
+@lru_cache(maxsize=1024)
+def sum_relative_error(n: int, fmt: str, lanes: int = 8, kind: str = "positive", acc: Optional[str] = None) -> float:
+    """Relative error of a sum of ``n`` terms stored in ``fmt``, accumulated by ``lanes`` running sums (SIMD style,
+    combined pairwise at the end) in ``acc`` -- by default the format's usual accumulator (see ACCUMULATOR).  Only
+    the accumulation is measured: the reference is the exact sum of the stored terms.
+
+    kind = "positive": terms uniform in (0, 1] (softmax numerators, means of activations);
+    kind = "squares": squares of N(0, 1) values (variances, L2 norms);
     kind = "ones": every term 1 (the worst case: the running sum stagnates at 2**(mantissa+1) x term).
-    Simulated for n up to 2**18; longer sums are extrapolated from the stagnation point, which they are past.
+    The value is the RMS over up to 64 simulated sums at the powers of two around n, interpolated in log2(n), and
+    never smaller than for a shorter sum (monotone).  Beyond 2**21 terms: fp16/bf16 accumulators have stagnated,
+    and the part past the simulated length is lost.
     """
-    if n is None or n <= 1:
+    n = int(n)
+    if n <= 1:
         return 0.0
-    f = get_format(fmt)
-    if fmt == "fp32" and n < (1 << 20):
-        return float(n) * f.unit_roundoff * 0.5  # fp32 is the reference; a small statistical bound is enough
-    n_sim = min(int(n), 1 << 18)
-    rng = np.random.default_rng(1234)
-    terms = np.ones(n_sim) if kind == "ones" else rng.uniform(0.0, 1.0, n_sim)
-    terms = f.round(terms)
-    pad = (-n_sim) % lanes
-    block = np.concatenate([terms, np.zeros(pad)]).reshape(-1, lanes)
-    acc = np.zeros(lanes)
-    r = f.round
-    for row in block:
-        acc = r(acc + row)
-        if np.isinf(acc).any():
-            return float("inf")
-    got = float(np.sum(acc))  # lanes are combined in fp32
-    exact = float(np.sum(block))
-    rel = abs(got - exact) / exact
-    if n > n_sim:  # past stagnation the sum stops growing: the missing part is lost
-        rel = 1.0 - (got / (exact * (n / n_sim)))
-    return float(min(max(rel, 0.0), 1.0))
+    get_format(fmt)
+    acc = acc or ACCUMULATOR[fmt]
+    if acc == "fp32":  # far from stagnation for any realistic n: a random-walk bound is enough
+        return float(min(math.sqrt(n / 3.0) * FP32.unit_roundoff, 1.0))
+    max_n = 1 << _SUM_MAX_LOG2
+    if n <= max_n:
+        return _log_interpolate(n, lambda b: _sum_grid(b, fmt, lanes, kind, acc), _SUM_MAX_LOG2)
+    at_max = _sum_grid(_SUM_MAX_LOG2, fmt, lanes, kind, acc)
+    return float(min(1.0, max(at_max, 1.0 - (1.0 - at_max) * max_n / n)))
 
 
 @lru_cache(maxsize=512)
-def dot_relative_error(k: int, fmt: str, lanes: int = 8) -> float:
-    """Error of a length-k dot product of N(0,1) data with products and accumulation in fmt, relative to the
-    typical magnitude of the result (sqrt(k)).  fp32-accumulating backends see only the operand rounding."""
-    if k is None or k <= 1:
-        return 0.0
+def _dot_grid(b: int, fmt: str, acc: str) -> float:
+    shorter = _dot_grid(b - 1, fmt, acc) if b > 1 else 0.0
+    k = 1 << b
     f = get_format(fmt)
-    k_sim = min(int(k), 1 << 18)
-    rng = np.random.default_rng(4321)
-    x0 = rng.standard_normal(k_sim)
-    y0 = rng.standard_normal(k_sim)
-    prod = f.round(f.round(x0) * f.round(y0))
-    pad = (-k_sim) % lanes
-    block = np.concatenate([prod, np.zeros(pad)]).reshape(-1, lanes)
-    acc = np.zeros(lanes)
-    for row in block:
-        acc = f.round(acc + row)
-    got = float(np.sum(acc))
-    exact = float(np.dot(x0, y0))
-    err = abs(got - exact) / math.sqrt(k_sim)
-    return float(err * math.sqrt(k / k_sim))
+    rows = max(16, min(256, _SIM_BUDGET // k))
+    rng = np.random.default_rng(4321 + b)
+    prod = f.round(f.round(rng.standard_normal((rows, k))) * f.round(rng.standard_normal((rows, k))))
+    exact = np.sum(prod, axis=1)
+    got = _running_sums(prod, 1, acc)
+    err = float(np.sqrt(np.mean((got - exact) ** 2)) / math.sqrt(k))
+    return max(err, shorter)
+
+
+@lru_cache(maxsize=1024)
+def dot_relative_error(k: int, fmt: str, acc: Optional[str] = None) -> float:
+    """Accumulation error of length-k dot products: N(0,1) operands stored in ``fmt``, products rounded to ``fmt``
+    and summed sequentially in ``acc`` (one accumulator per output element, as GEMM and convolution kernels do),
+    as the RMS error over many outputs divided by the RMS of the outputs (sqrt(k)).
+
+    ``acc`` defaults to the format's usual accumulator (fp16 for fp16, fp32 for bf16: see ACCUMULATOR).  The
+    reference is the exact sum of the rounded products, so the value is the accumulation alone; the operands'
+    own rounding (about u, whatever k) is not counted.  Fused multiply-add (fmla) skips the product rounding, a
+    difference under 3e-4.  Monotone in k; beyond 2**16 scaled by sqrt(k / 2**16), the growth of a random walk.
+    """
+    k = int(k)
+    if k <= 1:
+        return 0.0
+    get_format(fmt)
+    acc = acc or ACCUMULATOR[fmt]
+    if acc == "fp32":
+        return float(math.sqrt(k / 6.0) * FP32.unit_roundoff)
+    max_k = 1 << _DOT_MAX_LOG2
+    if k <= max_k:
+        return _log_interpolate(k, lambda b: _dot_grid(b, fmt, acc), _DOT_MAX_LOG2)
+    return _dot_grid(_DOT_MAX_LOG2, fmt, acc) * math.sqrt(k / max_k)
+
+
+def square_sum_overflow_rms(n: int, fmt: str = "fp16") -> float:
+    """RMS of x above which a sum of n squares exceeds fmt's range (the accumulator or the stored sum overflows)."""
+    return math.sqrt(get_format(fmt).max / max(int(n or 1), 1))
+
+
+def variance_cancellation_ratio(fmt: str, rel: float = 0.1) -> float:
+    """|mean| / std above which E[x^2] - E[x]^2 computed in fmt has a relative error above ``rel``.
+
+    Each of E[x^2] and E[x]^2 carries a rounding of u times its size, so the difference is off by about
+    u (2 mean^2 + var): relative to var, u (1 + 2 r^2) with r = |mean| / std."""
+    u = get_format(fmt).unit_roundoff
+    return math.sqrt(max(rel / u - 1.0, 0.0) / 2.0)
 
 
 @lru_cache(maxsize=256)
@@ -238,9 +355,7 @@ def phase_error(max_position: int, fmt: str, dim: int = 64, base: float = 10000.
     return float(np.max(np.abs(got - exact)))
 
 
-def square_overflow_rms(n: int, fmt: str = "fp16") -> float:
-    """RMS of x above which a sum of n squares overflows fmt."""
-    return math.sqrt(get_format(fmt).max / max(int(n or 1), 1))
+square_overflow_rms = square_sum_overflow_rms  # the name rules used first
 
 
 def exp_overflow(fmt: str) -> float:
@@ -283,3 +398,209 @@ def tie_flip_fraction(gap: Optional[float], fmt: str) -> float:
         return 1.0
     u = get_format(fmt).unit_roundoff
     return float(min(1.0, 2 * u / max(gap, 1e-300)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Positions and phases
+# ---------------------------------------------------------------------------------------------------------------
+
+def _phase_positions(max_position: int, n_freqs: int) -> np.ndarray:
+    """Integer positions 0..max_position: all of them when small, else the top 4096 (where the error is largest)
+    and an even spread below, within about 2**20 phase values."""
+    max_position = int(max_position)
+    cap = max(1024, (1 << 20) // max(n_freqs, 1))
+    if max_position + 1 <= cap:
+        return np.arange(max_position + 1, dtype=np.float64)
+    top = np.arange(max(0, max_position - 4095), max_position + 1, dtype=np.float64)
+    spread = np.floor(np.linspace(0, max_position, cap - top.size))
+    return np.unique(np.concatenate([spread, top]))
+
+
+@lru_cache(maxsize=256)
+def phase_error_freqs(max_position: float, freqs: tuple, fmt: str) -> float:
+    """Max |sin/cos error| of a position encoding computed in fmt: integer positions up to ``max_position`` stored in
+    fmt, times each frequency stored in fmt, the product rounded to fmt, then sin and cos (exact, output rounded to
+    fmt) -- against the same table computed exactly.  ``freqs`` are the model's constants (e.g. RoPE inv_freq)."""
+    if max_position is None or max_position < 1 or not freqs:
+        return 0.0
+    f = get_format(fmt)
+    fr = np.asarray(freqs, dtype=np.float64)
+    pos = _phase_positions(int(math.ceil(max_position)), fr.size)
+    exact = pos[:, None] * fr[None, :]
+    arg = f.round(f.round(pos)[:, None] * f.round(fr)[None, :])
+    err = max(float(np.max(np.abs(f.round(np.sin(arg)) - np.sin(exact)))),
+              float(np.max(np.abs(f.round(np.cos(arg)) - np.cos(exact)))))
+    return min(err, 2.0)
+
+
+def freqs_key(values: np.ndarray, limit: int = 256) -> tuple:
+    """A hashable, bounded summary of a frequency constant for :func:`phase_error_freqs` (distinct values; at most
+    ``limit`` of them, spread evenly and always keeping the largest)."""
+    v = np.unique(np.abs(np.asarray(values, dtype=np.float64).ravel()))
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size > limit:
+        idx = np.unique(np.concatenate([np.linspace(0, v.size - 1, limit - 1).astype(int), [v.size - 1]]))
+        v = v[idx]
+    return tuple(float(x) for x in v)
+
+
+@lru_cache(maxsize=256)
+def phase_error(max_position: int, fmt: str, dim: int = 64, base: float = 10000.0) -> float:
+    """Max |sin(phase) error| of sinusoidal / rotary encodings with the standard frequencies base^(-2i/dim)."""
+    if not max_position or max_position <= 1:
+        return 0.0
+    inv_freq = 1.0 / base ** (np.arange(0, int(dim), 2, dtype=np.float64) / int(dim))
+    return phase_error_freqs(int(max_position), freqs_key(inv_freq), fmt)
+
+
+@lru_cache(maxsize=256)
+def sin_argument_error(max_arg: float, fmt: str) -> float:
+    """Max |sin error| when an argument up to ``max_arg`` (radians) is stored in fmt before sin is taken."""
+    if max_arg is None or not max_arg > 0:
+        return 0.0
+    if math.isinf(max_arg):
+        return 2.0
+    f = get_format(fmt)
+    x = np.linspace(max_arg / 2, max_arg, 1 << 16)
+    return float(min(2.0, np.max(np.abs(np.sin(f.round(x)) - np.sin(x)))))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Absolute coordinates normalised for GridSample
+# ---------------------------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=256)
+def absolute_grid_error(max_coord: float, size: int, align_corners: bool, fmt: str, part: str = "chain") -> float:
+    """Max sampling-position error, in pixels, of a grid built from absolute pixel coordinates up to ``max_coord``:
+    the coordinate stored in fmt and normalised in fmt (2x/(size-1) - 1 with align_corners=1, (2x+1)/size - 1 with 0,
+    the forms flow-warping code writes) -- against the exact coordinate.
+
+    part = "chain": GridSample itself unnormalises exactly (the error that stays with an fp32 GridSample);
+    part = "total": GridSample also unnormalises in fmt; part = "storage": only the coordinate's own rounding."""
+    if max_coord is None or size is None or size <= 1 or not max_coord > 0:
+        return 0.0
+    f = get_format(fmt)
+    r = f.round
+    c = np.linspace(0.0, float(max_coord), 1 << 17)
+    cs = r(c)
+    if align_corners:
+        g = r(r(r(cs * 2.0) / r(np.float64(size - 1))) - 1.0)
+    else:
+        g = r(r(r(r(cs * 2.0) + 1.0) / r(np.float64(size))) - 1.0)
+    if part == "storage":
+        return float(np.max(np.abs(cs - c)))
+    got = _unnormalize(g, int(size), bool(align_corners), r if part == "total" else (lambda v: v))
+    return float(np.max(np.abs(got - c)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Approximations: GELU tanh form, ARM reciprocal and reciprocal-square-root estimates
+# ---------------------------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def gelu_tanh_error() -> float:
+    """Max |GELU_tanh(x) - GELU_erf(x)| over x in [-10, 10] (computed in float64): what MNN's converter
+    (--useGeluApproximation, on by default) and its ARMv8.2 fp16 kernel change whatever the precision."""
+    x = np.linspace(-10.0, 10.0, 40001)
+    erf = np.array([math.erf(v / math.sqrt(2.0)) for v in x])
+    exact = 0.5 * x * (1.0 + erf)
+    approx = 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    return float(np.max(np.abs(approx - exact)))
+
+
+def _recip_estimate_table(a: np.ndarray) -> np.ndarray:
+    """ARM RecipEstimate: 9-bit operand a in [256, 511] (0.1xxxxxxxx) -> 9-bit estimate in [256, 511]."""
+    a = a * 2 + 1
+    b = (1 << 19) // a
+    return (b + 1) // 2
+
+
+def frecpe(x: np.ndarray) -> np.ndarray:
+    """ARM FRECPE (vrecpe): the 8-bit reciprocal estimate, for positive normal x."""
+    m, e = np.frexp(np.asarray(x, dtype=np.float64))  # x = m * 2**e, m in [0.5, 1)
+    a = np.floor(m * 512.0).astype(np.int64)  # the top 9 bits of the significand
+    est = _recip_estimate_table(a) / 256.0  # about 1 / (a / 512)
+    return np.ldexp(est, -e)
+
+
+def _rsqrt_estimate_table(a: np.ndarray) -> np.ndarray:
+    """ARM RecipSqrtEstimate: 9-bit operand in [128, 511] -> estimate in [256, 511]."""
+    a = np.where(a < 256, a * 2 + 1, ((a >> 1) << 1) * 2 + 2)
+    b = np.full(a.shape, 512, dtype=np.int64)
+    # smallest b with a * (b + 1)^2 >= 2**28 (the architecture's loop, solved directly)
+    b = np.maximum(b, np.ceil(np.sqrt((1 << 28) / a) - 1).astype(np.int64))
+    b = np.where(a * (b + 1) * (b + 1) < (1 << 28), b + 1, b)
+    b = np.where((b > 512) & (a * b * b >= (1 << 28)), b - 1, b)
+    return (b + 1) // 2
+
+
+def frsqrte(x: np.ndarray) -> np.ndarray:
+    """ARM FRSQRTE (vrsqrte): the 8-bit reciprocal square root estimate, for positive normal x."""
+    m, e = np.frexp(np.asarray(x, dtype=np.float64))  # m in [0.5, 1)
+    odd = (e % 2) != 0
+    # operand scaled into [0.25, 1): exponent made even
+    mm = np.where(odd, m / 2.0, m)
+    ee = np.where(odd, e + 1, e)
+    a = np.floor(mm * 512.0).astype(np.int64)  # 128..511
+    est = _rsqrt_estimate_table(a) / 256.0  # about 1 / sqrt(a / 512)
+    return np.ldexp(est, -(ee // 2))
+
+
+@lru_cache(maxsize=8)
+def estimate_relative_error(kind: str) -> float:
+    """Max relative error of the ARM reciprocal ('recip') or reciprocal square root ('rsqrt') estimate without a
+    Newton-Raphson step, measured over two binades of inputs."""
+    x = np.linspace(1.0, 4.0, 1 << 15, endpoint=False)
+    if kind == "rsqrt":
+        return float(np.max(np.abs(frsqrte(x) * np.sqrt(x) - 1.0)))
+    return float(np.max(np.abs(frecpe(x) * x - 1.0)))
+
+
+@lru_cache(maxsize=8)
+def sigmoid_estimate_error(fmt: str = "fp32") -> float:
+    """Max |error| of sigmoid(x) computed as FRECPE(1 + exp(-x)) (MNN's Precision_Low CPU path, no Newton step), the
+    result stored in fmt -- against the exact sigmoid, for x in [-20, 20]."""
+    x = np.linspace(-20.0, 20.0, 1 << 16)
+    exact = 1.0 / (1.0 + np.exp(-x))
+    got = get_format(fmt).round(frecpe(1.0 + np.exp(-x)))
+    return float(np.max(np.abs(got - exact)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Range limits
+# ---------------------------------------------------------------------------------------------------------------
+
+def power_overflow_limit(p: float, fmt: str) -> float:
+    """|x| at which |x|^p leaves fmt's range: above it for p > 0 (overflow), below it for p < 0 (1/small)."""
+    if p == 0:
+        return math.inf
+    return get_format(fmt).max ** (1.0 / p)
+
+
+def log_floor(fmt: str) -> float:
+    """The most negative finite log of a positive value held in fmt: log of its smallest subnormal (an input
+    smaller than that is stored as 0 and its log is -inf)."""
+    return math.log(get_format(fmt).min_subnormal)
+
+
+def constant_storage_error(values: np.ndarray, fmt: str, flush_subnormals: bool = False) -> Tuple[float, float]:
+    """(relative L2 error, fraction of non-zero values lost) of a constant after storage in fmt.
+
+    ``flush_subnormals``: hardware that flushes subnormal results to zero (many GPUs, NPUs) also loses values below
+    fmt's smallest normal number."""
+    f = get_format(fmt)
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    norm = float(np.sqrt(np.sum(v * v)))
+    if v.size == 0 or norm == 0.0:
+        return 0.0, 0.0
+    s = f.round(v)
+    if flush_subnormals:
+        s = np.where(np.abs(s) < f.min_normal, 0.0, s)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = s - v
+    if not np.all(np.isfinite(diff)):
+        return math.inf, float(np.count_nonzero((s == 0) & (v != 0)) / v.size)
+    nz = np.count_nonzero(v)
+    lost = float(np.count_nonzero((s == 0) & (v != 0)) / nz) if nz else 0.0
+    return float(np.sqrt(np.sum(diff * diff)) / norm), lost

@@ -51,7 +51,7 @@ def _int_or_none(i: Any) -> Optional[int]:
 class NodeView(View):
     FIELDS = frozenset({"op", "source_op", "name", "domain", "scope", "n_inputs", "n_outputs", "attr", "has_attr",
                         "input", "output", "producer", "consumers", "consumer_ops", "id",
-                        "const_inputs", "max_const_abs", "widest_const"})
+                        "const_inputs", "max_const_abs", "widest_const", "op_index", "op_count", "feeds"})
 
     def __init__(self, analysis: Analysis, op: Operator):
         self._a = analysis
@@ -118,11 +118,44 @@ class NodeView(View):
     def f_consumer_ops(self):
         return lambda: tuple(sorted({c.op for c in self._a.graph.consumers(self._op)}))
 
+    def f_op_index(self):
+        """Position of this node among the nodes of the same op, in file order (0 for the first)."""
+        same = self._a.graph.by_op(self._op.op)
+        return next((i for i, o in enumerate(same) if o.id == self._op.id), 0)
+
+    def f_op_count(self):
+        """How many nodes of this op the model has."""
+        return len(self._a.graph.by_op(self._op.op))
+
+    def f_feeds(self):
+        """``node.feeds(target, i)``: whether this node's output reaches input ``i`` of node ``target`` within
+        ``depth`` operators (default 16), e.g. whether an Add ends up in a GridSample's grid."""
+        def feeds(target, i, depth=16):
+            if target is None:
+                return None
+            if not isinstance(target, NodeView):
+                raise EvalError("feeds() takes a node")
+            g = self._a.graph
+            t = g.input_tensor(target.operator, _int_or_none(i))
+            if t is None:
+                return False
+            if t.producer == self._op.id:
+                return True
+            start = g.ops.get(t.producer) if t.producer else None
+            if start is None:
+                return False
+            for o, _ in g.walk(start, "up", int(depth), limit=20000):
+                if o.id == self._op.id:
+                    return True
+            return False
+        return feeds
+
 
 class TensorView(View):
     FIELDS = frozenset({"name", "shape", "rank", "dtype", "stored_dtype", "is_const", "is_input", "size", "dim",
                         "min", "max", "max_abs", "min_abs_nonzero", "scalar", "producer", "n_consumers", "lo",
-                        "hi", "bounded", "frac_outside", "count_below", "all_integer", "extreme"})
+                        "hi", "bounded", "frac_outside", "count_below", "all_integer", "extreme", "tight", "hi_abs",
+                        "is_float", "source", "storage_error", "lost_fraction", "rms"})
 
     def __init__(self, analysis: Analysis, t: Tensor):
         self._a = analysis
@@ -224,6 +257,64 @@ class TensorView(View):
         b = self._a.bounds.of(self._t.name)
         return b is not None and math.isfinite(b[0]) and math.isfinite(b[1])
 
+    def f_tight(self):
+        """Whether the bounds are reached for some input (constants, declared ranges, Sigmoid...), not only a
+        worst case (a MatMul's sum of |weights|, a LayerNorm's sqrt(N)): only a tight bound proves an overflow."""
+        return self._a.bounds.tight(self._t.name)
+
+    def f_hi_abs(self):
+        """The largest magnitude the graph allows (None when unbounded on either side)."""
+        b = self._a.bounds.of(self._t.name)
+        if b is None or not (math.isfinite(b[0]) and math.isfinite(b[1])):
+            return None
+        return max(abs(b[0]), abs(b[1]))
+
+    def f_is_float(self):
+        d = self._t.dtype
+        return None if d is None else d.startswith(("float", "bfloat"))
+
+    def f_source(self):
+        """The tensor this one is a relabelling of (through Identity, Cast, ConvertTensor): exporters wrap shared
+        weights in Identity, so ``node.input(1).source.is_const`` finds them."""
+        return self._a.tensor(self._a.graph.source_of(self._t.name))
+
+    def _storage(self, fmt: str, ftz: bool):
+        s = self._stats()
+        if not s:
+            return None
+        key = f"_storage_{fmt}_{bool(ftz)}"
+        if key not in s:
+            v = self._t.value.astype(np.float64, copy=False).ravel()
+            if v.size > (1 << 22):  # a strided sample of huge tensors is enough for a relative error
+                v = v[:: int(math.ceil(v.size / (1 << 22)))]
+            s[key] = numerics.constant_storage_error(v, fmt, bool(ftz))
+        return s[key]
+
+    def f_storage_error(self):
+        """``t.storage_error(fmt, ftz=False)``: relative L2 error of a constant after storage in fmt (inf when a
+        value overflows); ``ftz`` also flushes subnormals to zero, as many GPUs and NPUs do."""
+        def err(fmt, ftz=False):
+            r = self._storage(fmt, ftz)
+            return None if r is None else r[0]
+        return err
+
+    def f_lost_fraction(self):
+        """``t.lost_fraction(fmt, ftz=False)``: fraction of a constant's non-zero values that become 0 in fmt."""
+        def lost(fmt, ftz=False):
+            r = self._storage(fmt, ftz)
+            return None if r is None else r[1]
+        return lost
+
+    def f_rms(self):
+        s = self._stats()
+        if not s:
+            return None
+        if "_rms" not in s:
+            a = s["_abs"]
+            a = a[np.isfinite(a)]
+            s["_rms"] = float(np.sqrt(np.mean(a * a))) if a.size else None
+        return s["_rms"]
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Functions.  Each tolerates None arguments by returning None (unknown stays unknown).
@@ -293,12 +384,36 @@ FUNCTIONS: Dict[str, Callable[..., Any]] = {
                                    numerics.gridsample_pixel_error(int(size), bool(align), fmt, part)),
     "coordinate_error": _none_safe(lambda m, fmt: numerics.coordinate_error(float(m), fmt)),
     "resize_error": _none_safe(lambda i, o, mode, fmt: numerics.resize_coordinate_error(int(i), int(o), mode, fmt)),
-    "sum_error": _none_safe(lambda n, fmt, kind="positive": numerics.sum_relative_error(int(n), fmt, 8, kind)),
-    "dot_error": _none_safe(lambda k, fmt: numerics.dot_relative_error(int(k), fmt)),
+    "sum_error": _none_safe(lambda n, fmt, kind="positive", acc=None:
+                            numerics.sum_relative_error(int(n), fmt, 8, kind, acc)),
+    "dot_error": _none_safe(lambda k, fmt, acc=None: numerics.dot_relative_error(int(k), fmt, acc)),
+    "acc_format": _none_safe(numerics.accumulator_for),
     "phase_error": _none_safe(lambda n, fmt, dim=64: numerics.phase_error(int(n), fmt, int(dim))),
-    "square_overflow_rms": _none_safe(lambda n, fmt: numerics.square_overflow_rms(int(n), fmt)),
+    "phase_error_table": lambda n, freqs, fmt: _phase_table(n, freqs, fmt),
+    "sin_error": _none_safe(lambda m, fmt: numerics.sin_argument_error(float(m), fmt)),
+    "absolute_grid_error": _none_safe(lambda m, size, align, fmt, part="chain":
+                                      numerics.absolute_grid_error(float(m), int(size), bool(align), fmt, part)),
+    "square_overflow_rms": _none_safe(lambda n, fmt: numerics.square_sum_overflow_rms(int(n), fmt)),
+    "variance_ratio": _none_safe(lambda fmt, rel=0.1: numerics.variance_cancellation_ratio(fmt, float(rel))),
+    "pow_limit": _none_safe(lambda p, fmt: numerics.power_overflow_limit(float(p), fmt)),
+    "log_floor": _none_safe(numerics.log_floor),
+    "gelu_approx_error": lambda: numerics.gelu_tanh_error(),
+    "sigmoid_estimate_error": _none_safe(lambda fmt="fp32": numerics.sigmoid_estimate_error(fmt)),
+    "estimate_error": _none_safe(numerics.estimate_relative_error),
     "integer_error": _none_safe(numerics.integer_error),
 }
+
+
+def _phase_table(max_position: Any, freqs: Any, fmt: Any) -> Optional[float]:
+    """Phase error of a position table with the frequencies of a constant tensor (a TensorView)."""
+    if max_position is None or freqs is None or fmt is None:
+        return None
+    if not isinstance(freqs, TensorView):
+        raise EvalError("phase_error_table() takes a constant tensor of frequencies")
+    t = freqs._t
+    if not t.is_const or t.value is None or not np.asarray(t.value).size:
+        return None
+    return numerics.phase_error_freqs(float(max_position), numerics.freqs_key(t.value), fmt)
 
 
 def normalize_axis(axis: Optional[int], rank: Optional[int]) -> Optional[int]:

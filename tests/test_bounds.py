@@ -1,0 +1,116 @@
+"""Interval analysis: sound bounds from constants, declared ranges and op semantics; tight only when reached."""
+import math
+
+import onnx
+import pytest
+from onnx import parser
+
+from precision_lint.engine.bounds import Bounds
+from precision_lint.loaders import load_model
+
+
+def graph_of(text, tmp_path):
+    model = parser.parse_model(text)
+    onnx.checker.check_model(model)
+    path = str(tmp_path / "m.onnx")
+    onnx.save(model, path)
+    return load_model(path)
+
+
+def bound(g, b, node):
+    return b.bound(g.ops[node].outputs[0])
+
+
+HEAD = '<ir_version: 8, opset_import: ["" : 17]>\n'
+
+
+def test_constants_declared_ranges_and_monotone_ops_are_tight(tmp_path):
+    g = graph_of(HEAD + """
+    g (float[4] x) => (float[4] y, float[4] z, float[4] w) {
+        c = Constant <value = float[4] {1, 2, 3, 4}> ()
+        [scaled] s = Mul (x, c)
+        [squashed] y = Sigmoid (s)
+        twenty = Constant <value = float {20.0}> ()
+        [times20] z = Mul (y, twenty)
+        [exp] w = Exp (z)
+    }""", tmp_path)
+    b = Bounds(g, {"x": (-1.0, 2.0)})
+    assert bound(g, b, "scaled") == (-4.0, 8.0, True)
+    lo, hi, tight = bound(g, b, "exp")
+    assert tight and hi == pytest.approx(math.exp(20 / (1 + math.exp(-8))))
+    # without a declared range: Sigmoid is still (0, 1) and reached
+    b2 = Bounds(g)
+    assert bound(g, b2, "squashed") == (0.0, 1.0, True)
+    assert bound(g, b2, "scaled") is None
+
+
+def test_range_shape_and_integer_mesh(tmp_path):
+    g = graph_of(HEAD + """
+    g (float[1,3,8,8] x) => (float[5] r, int64[4] s) {
+        a = Constant <value = float {0.0}> ()
+        l = Constant <value = float {10.0}> ()
+        d = Constant <value = float {2.0}> ()
+        [rng] r = Range (a, l, d)
+        [shape] s = Shape (x)
+    }""", tmp_path)
+    b = Bounds(g)
+    assert bound(g, b, "rng") == (0.0, 8.0, True)  # 0, 2, 4, 6, 8: the limit itself is excluded
+    assert bound(g, b, "shape") == (1.0, 8.0, True)
+
+
+def test_layernorm_and_linear_layers_are_sound_but_not_tight(tmp_path):
+    g = graph_of(HEAD + """
+    g (float[1,4,16] x) => (float[1,4,3] y) {
+        gamma = Constant <value = float[16] {2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2}> ()
+        beta = Constant <value = float[16] {1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}> ()
+        [ln] n = LayerNormalization (x, gamma, beta)
+        w = Constant <value = float[16,3] {1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0,
+                                         1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, -1,0,0.5}> ()
+        [proj] y = MatMul (n, w)
+    }""", tmp_path)
+    b = Bounds(g)
+    lo, hi, tight = bound(g, b, "ln")
+    assert hi == pytest.approx(math.sqrt(15) * 2 + 1) and lo == -hi and not tight
+    lo, hi, tight = bound(g, b, "proj")
+    assert hi == pytest.approx(16 * (math.sqrt(15) * 2 + 1)) and not tight
+
+
+def test_stable_softmax_form_and_unknowns(tmp_path):
+    g = graph_of(HEAD + """
+    g (float[1,8] x) => (float[1,8] y) {
+        m = ReduceMax <axes=[-1]> (x)
+        [shift] d = Sub (x, m)
+        [exp] e = Exp (d)
+        [relu] y = Relu (x)
+    }""", tmp_path)
+    b = Bounds(g)
+    assert bound(g, b, "shift")[1] == 0.0
+    assert bound(g, b, "exp")[:2] == (0.0, 1.0)
+    assert bound(g, b, "relu")[:2] == (0.0, math.inf)
+
+
+def test_deep_graphs_do_not_recurse(tmp_path):
+    n = 3000  # deeper than Python's recursion limit
+    body = "\n".join(f"        a{i + 1} = Add (a{i}, one)" for i in range(n))
+    g = graph_of(HEAD + f"""
+    g (float[1] a0) => (float[1] a{n}) {{
+        one = Constant <value = float {{1.0}}> ()
+{body}
+    }}""", tmp_path)
+    b = Bounds(g, {"a0": (0.0, 1.0)})
+    last = g.tensors[f"a{n}"]
+    assert b.of(last.name) == (float(n), float(n + 1))
+
+
+def test_architecture_bounds(tmp_path):
+    flow = load_model("sample_models/architectures/flow_warp.onnx")
+    b = Bounds(flow)
+    # the pixel mesh: int64 Range 0..1023, cast to float, tiled: exactly known
+    assert bound(flow, b, "/Tile") == (0.0, 1023.0, True)
+    assert bound(flow, b, "/Add") is None  # plus the flow input: unknown
+    llama = load_model("sample_models/architectures/llama_block.onnx")
+    b = Bounds(llama)
+    assert bound(llama, b, "/self_attn/Concat_3") == (0.0, 2047.0, True)  # RoPE phases up to 2047 rad
+    vit = load_model("sample_models/architectures/vit_tiny.onnx")
+    b = Bounds(vit)
+    assert bound(vit, b, "/blocks.0/norm2/LayerNormalization")[1] < 10  # gamma behind Identity is found
