@@ -15,9 +15,13 @@ from typing import List, Optional
 import numpy as np
 from flatbuffers import encode
 from flatbuffers import number_types as N
-from flatbuffers.table import Table
 
 _UOFF = N.UOffsetTFlags.bytewidth  # 4
+# The runtime's struct packers, called directly on the bytes: flatbuffers.table.Table re-validates every position
+# as a Python number and wraps the buffer in a memoryview on every read, which is most of a load's time.
+_SOFF = N.SOffsetTFlags.packer_type.unpack_from
+_VOFF = N.VOffsetTFlags.packer_type.unpack_from
+_UOFF_AT = N.UOffsetTFlags.packer_type.unpack_from
 
 # Scalar kinds by short name: (flags, bytewidth).
 SCALARS = {
@@ -49,19 +53,19 @@ class Buffer:
 class Tab:
     """One table.  Construction validates the table header and its vtable; accessors validate each field."""
 
-    __slots__ = ("buf", "pos", "what", "_t", "_vt", "_vtlen", "_objlen")
+    __slots__ = ("buf", "pos", "what", "_d", "_vt", "_vtlen", "_objlen")
 
     def __init__(self, buf: Buffer, pos: int, what: str):
         self.buf, self.pos, self.what = buf, pos, what
         size = buf.size
         if pos < 0 or pos + 4 > size:
             raise FlatBufferError(f"{what}: table offset {pos} is outside the file ({size} bytes)")
-        self._t = Table(buf.data, pos)
-        vt = pos - self._t.Get(N.SOffsetTFlags, pos)
+        d = self._d = buf.data
+        vt = pos - _SOFF(d, pos)[0]
         if vt < 0 or vt + 4 > size:
             raise FlatBufferError(f"{what}: vtable of the table at byte {pos} is outside the file")
-        vtlen = self._t.Get(N.VOffsetTFlags, vt)
-        objlen = self._t.Get(N.VOffsetTFlags, vt + 2)
+        vtlen = _VOFF(d, vt)[0]
+        objlen = _VOFF(d, vt + 2)[0]
         if vtlen < 4 or vtlen % 2 or vt + vtlen > size:
             raise FlatBufferError(f"{what}: malformed vtable at byte {vt} (length {vtlen})")
         if objlen < 4 or pos + objlen > size:
@@ -71,14 +75,14 @@ class Tab:
     # ----- fields ---------------------------------------------------------------------------------------------
     def has(self, slot: int) -> bool:
         vo = 4 + 2 * slot
-        return vo < self._vtlen and self._t.Get(N.VOffsetTFlags, self._vt + vo) != 0
+        return vo < self._vtlen and _VOFF(self._d, self._vt + vo)[0] != 0
 
     def _field(self, slot: int, width: int) -> int:
         """Absolute position of the field, 0 when absent."""
         vo = 4 + 2 * slot
         if vo >= self._vtlen:
             return 0
-        off = self._t.Get(N.VOffsetTFlags, self._vt + vo)
+        off = _VOFF(self._d, self._vt + vo)[0]
         if off == 0:
             return 0
         if off < 4 or off + width > self._objlen:
@@ -90,7 +94,7 @@ class Tab:
         p = self._field(slot, flags.bytewidth)
         if not p:
             return default
-        v = self._t.Get(flags, p)
+        v = flags.packer_type.unpack_from(self._d, p)[0]
         return bool(v) if kind == "bool" else v
 
     def _target(self, slot: int) -> int:
@@ -98,7 +102,7 @@ class Tab:
         p = self._field(slot, _UOFF)
         if not p:
             return 0
-        target = p + self._t.Get(N.UOffsetTFlags, p)
+        target = p + _UOFF_AT(self._d, p)[0]
         if target + 4 > self.buf.size:
             raise FlatBufferError(f"{self.what}: field {slot} points to byte {target}, past the end of the file")
         return target
@@ -112,7 +116,7 @@ class Tab:
         t = self._target(slot)
         if not t:
             return 0, 0
-        n = self._t.Get(N.UOffsetTFlags, t)
+        n = _UOFF_AT(self._d, t)[0]
         start = t + _UOFF
         if n * width > self.buf.size - start:
             raise FlatBufferError(f"{self.what}.{what}: vector of {n} items at byte {t} runs past the end of the "
@@ -139,7 +143,7 @@ class Tab:
         return self._string_at(t, what) if t else None
 
     def _string_at(self, t: int, what: str) -> str:
-        n = self._t.Get(N.UOffsetTFlags, t)
+        n = _UOFF_AT(self._d, t)[0]
         if n > self.buf.size - t - _UOFF:
             raise FlatBufferError(f"{self.what}.{what}: string of {n} bytes at byte {t} runs past the end of the "
                                   f"file")
@@ -151,7 +155,7 @@ class Tab:
         size = self.buf.size
         for i in range(n):
             p = start + i * _UOFF
-            target = p + self._t.Get(N.UOffsetTFlags, p)
+            target = p + _UOFF_AT(self._d, p)[0]
             if target + 4 > size:
                 raise FlatBufferError(f"{self.what}.{what}[{i}] points to byte {target}, past the end of the file")
             out.append(target)
