@@ -111,7 +111,8 @@ class OpFormats:
     accumulation: str
     approximations: Tuple[Approximation, ...] = ()
     cpu_fallback: Optional[str] = None  # why the op runs on an fp32 CPU backup (None: on the platform's backend)
-    applied: Tuple[str, ...] = ()  # the per-op facts that changed the mode's formats, with their sources
+    applied: Tuple[str, ...] = ()  # the per-op facts that changed the mode's formats
+    sources: Tuple[str, ...] = ()  # where those facts come from (same order)
 
     def get(self, role: str) -> str:
         return getattr(self, role)
@@ -196,6 +197,7 @@ class Platform:
         op = self.op_ref(finding)
         storage, arith, acc = m.storage, m.arithmetic, m.accumulation
         applied: List[str] = []
+        sources: List[str] = []
         fallback: Optional[str] = None
         if m.lowp_types is not None and op.mnn_type is not None and op.mnn_type not in m.lowp_types:
             if (arith, acc) != ("fp32", "fp32"):
@@ -203,20 +205,23 @@ class Platform:
                             f"an fp32 CPU backup")
                 arith, acc = "fp32", "fp32"
                 applied.append(fallback)
+                sources.append(m.source)
         for ex in m.op_exceptions:
             if ex.match.matches(op):
                 storage = ex.storage or storage
                 arith = ex.arithmetic or arith
                 acc = ex.accumulation or acc
-                applied.append(f"{ex.what} ({ex.source})" if ex.source else ex.what)
+                applied.append(ex.what)
+                sources.append(ex.source)
         for ex in self.cpu_fallback:
             if ex.match.matches(op):
                 # the op runs on an fp32 CPU backend; its inputs were already stored at this backend's precision
-                fallback = f"{ex.what}: runs on the fp32 CPU backup" + (f" ({ex.source})" if ex.source else "")
+                fallback = f"{ex.what}: runs on the fp32 CPU backup"
                 arith, acc = "fp32", "fp32"
                 applied.append(fallback)
+                sources.append(ex.source)
         approx = tuple(a for a in self.approximations + m.approximations if a.match.matches(op))
-        return OpFormats(storage, arith, acc, approx, fallback, tuple(applied))
+        return OpFormats(storage, arith, acc, approx, fallback, tuple(applied), tuple(sources))
 
     def equivalent_groups(self) -> List[List[str]]:
         """Supported modes grouped by identical numerics, in MNN's mode order."""

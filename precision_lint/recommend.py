@@ -56,6 +56,7 @@ The recommendation for one file is a plain JSON-ready dict (sorted keys when dum
                "needs": "fp32 storage and arithmetic",
                "estimate": {"value": 0.375, "unit": "px"} or null,
                "per_op": ["..."],               # per-op platform facts that applied
+               "per_op_sources": ["ref:20"],    # their citations
                "cpu_fallback": "..." or null, "approximations": ["exp-clamp"]}
 
 Nothing here imports MNN.
@@ -120,6 +121,7 @@ class Verdict:
             "rule": f.rule_id, "name": f.rule_name, "node": f.node, "scope": f.scope, "op": f.op,
             "class": f.failure_class, "level": self.level, "role": self.role, "format": self.fmt,
             "needs": NEEDS.get(f.failure_class, ""), "estimate": estimate, "per_op": list(self.formats.applied),
+            "per_op_sources": list(self.formats.sources),
             "cpu_fallback": self.formats.cpu_fallback, "approximations": list(self.approximations),
         }
 

@@ -33,7 +33,9 @@ def verdict_text(v: Mapping[str, Any]) -> str:
     how = f"{v['format']} {v['role']}" if v.get("format") else v["role"]
     est = v.get("estimate")
     est_text = f", estimate {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}" if est else ""
-    return f"{v['rule']} {where} ({v['op']}, {v['class']}): {how} -> {v['level']}{est_text}"
+    facts = [f for f in v.get("per_op", ()) if f != v.get("cpu_fallback")]
+    why = f" [{'; '.join(facts)}]" if facts else ""
+    return f"{v['rule']} {where} ({v['op']}, {v['class']}): {how} -> {v['level']}{est_text}{why}"
 
 
 def _names(modes: Sequence[str]) -> str:
