@@ -12,10 +12,31 @@ from .rules import Matcher, Rule, _TEMPLATE
 
 # Matching work allowed per anchor node: a pathological pattern on a huge graph stops here instead of hanging.
 MATCH_BUDGET = 20000
+# A rule whose pattern runs out of MATCH_BUDGET on this many anchors is stopped for the model: one bad pattern on
+# 100k anchors must not cost 100k budgets.  And a rule's total matching work on one model is bounded too.
+MAX_BUDGET_OVERRUNS = 3
+RULE_BUDGET_BASE = 100_000
+RULE_BUDGET_PER_OPERATOR = 20  # the shipped rules take 1-2 steps per operator
+# Failures of one rule on one model are reported once, with a count, not once per node.
 
 
 class _Budget(Exception):
     pass
+
+
+_LATE_WHERE: Dict[int, Tuple[Matcher, bool]] = {}
+
+
+def _late_where(m: Matcher) -> bool:
+    """Whether ``m.where`` names something bound further down the pattern (then it is checked last).  Computed
+    once per matcher: walking bound_names() on every step was a large share of matching time."""
+    hit = _LATE_WHERE.get(id(m))
+    if hit is None or hit[0] is not m:
+        late = m.where is not None and bool(m.where.names & set(n for n in m.bound_names() if n != m.bind))
+        if len(_LATE_WHERE) > 10000:
+            _LATE_WHERE.clear()
+        hit = _LATE_WHERE[id(m)] = (m, late)
+    return hit[1]
 
 
 class Matching:
@@ -37,7 +58,7 @@ class Matching:
         b = dict(bindings)
         if m.bind:
             b[m.bind] = node
-        late_where = m.where is not None and bool(m.where.names & set(n for n in m.bound_names() if n != m.bind))
+        late_where = _late_where(m)
         if m.where is not None and not late_where and not self._holds(m.where, node, b):
             return None
         for rel, sub in m.relations:
@@ -171,7 +192,13 @@ class RuleRunner:
                     anchors.setdefault(op.id, op)
             # Names a pattern may bind are None until bound, so optional relations (`any`) read as unknown.
             unbound = {name: None for name in rule.match.bound_names()}
+            rule_budget = RULE_BUDGET_BASE + RULE_BUDGET_PER_OPERATOR * len(graph)
+            steps = overruns = 0
+            failures: List[str] = []
+            stopped = ""
             for op in sorted(anchors.values(), key=lambda o: o.index):
+                if stopped:
+                    break
                 node = analysis.node(op)
                 matching = Matching(analysis, dict(base, anchor=node, **unbound))
                 try:
@@ -182,14 +209,32 @@ class RuleRunner:
                     env.update(bindings)
                     f = self._finding(rule, graph, node, env)
                 except _Budget:
-                    notes.append(f"rule {rule.id} stopped matching at node '{op.name}': pattern exceeded its "
-                                 f"budget of {MATCH_BUDGET} steps")
+                    overruns += 1
+                    if overruns >= MAX_BUDGET_OVERRUNS:
+                        stopped = (f"rule {rule.id} stopped on this model: its pattern exceeded the budget of "
+                                   f"{MATCH_BUDGET} matching steps per node on {overruns} nodes (last '{op.name}'); "
+                                   f"findings of this rule may be incomplete")
+                        break
                     continue
                 except EvalError as exc:
-                    notes.append(f"rule {rule.id} ({rule.source}) failed at node '{op.name}': {exc}")
+                    failures.append(f"node '{op.name}': {exc}")
                     continue
+                finally:
+                    steps += matching.steps
+                    if steps > rule_budget and not stopped:
+                        stopped = (f"rule {rule.id} stopped on this model after {steps} matching steps (budget "
+                                   f"{rule_budget} for {len(graph)} operators); findings of this rule may be "
+                                   f"incomplete")
                 if f is not None:
                     findings.append(f)
+            if overruns and not stopped:
+                notes.append(f"rule {rule.id} skipped {overruns} node(s): its pattern exceeded the budget of "
+                             f"{MATCH_BUDGET} matching steps per node")
+            if stopped:
+                notes.append(stopped)
+            if failures:
+                more = f" (and {len(failures) - 1} more node(s))" if len(failures) > 1 else ""
+                notes.append(f"rule {rule.id} ({rule.source}) failed at {failures[0]}{more}")
         return findings, notes
 
     def _finding(self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any]) -> Optional[Finding]:
