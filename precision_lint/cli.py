@@ -254,7 +254,7 @@ def _deployment_flags(options, platform_names, target_specs, platform_files, sni
         options.origins.pop("targets", None)
     options.platform_files = tuple(options.platform_files) + tuple(platform_files)
     if snippet_kinds == "auto":
-        snippet_kinds = "all" if (platform_names or target_specs or fmt != "text") else "none"
+        snippet_kinds = "all" if (platform_names or target_specs or fmt == "json") else "none"  # as --help says
     options.snippets = _split_csv([snippet_kinds])
 
 
