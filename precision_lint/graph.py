@@ -1,17 +1,20 @@
 """ModelGraph: the one graph vocabulary every loader produces and every rule reads.
 
-Operators are networkx nodes keyed by a unique operator id; tensors live in a side table.  Edges run from the
-producer of a tensor to each consumer and carry the tensor names.  Constant-producing operators (ONNX initializers
+Operators are nodes keyed by a unique operator id; tensors live in a side table.  Edges run from the producer of a
+tensor to each consumer and carry the tensor names.  The adjacency is kept in plain dicts (the queries rules need are
+neighbour lookups); ``ModelGraph.g`` gives the same graph as a networkx DiGraph, built on first use, so the lint path
+never imports networkx (a quarter of a second of start-up).  Constant-producing operators (ONNX initializers
 and ``Constant`` nodes, MNN ``Const`` ops) are not operators here: their values sit on the tensor, so the same
 model reads the same way whichever format it came in.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-import networkx as nx
-import numpy as np
+if TYPE_CHECKING:  # numpy is only named in annotations here
+    import networkx as nx
+    import numpy as np
 
 # Ops that only move or relabel data: walks may see through them when a rule asks for it.
 LAYOUT_OPS = frozenset({
@@ -87,7 +90,9 @@ class ModelGraph:
     def __init__(self, path: str, fmt: str):
         self.path = path
         self.format = fmt  # "onnx" or "mnn"
-        self.g = nx.DiGraph()
+        self._succ: Dict[str, Dict[str, List[str]]] = {}  # producer -> {consumer: tensor names}, in file order
+        self._pred: Dict[str, Dict[str, List[str]]] = {}
+        self._nx: Optional["nx.DiGraph"] = None
         self.ops: Dict[str, Operator] = {}
         self.tensors: Dict[str, Tensor] = {}
         self.metadata: Dict[str, Any] = {}
@@ -109,7 +114,7 @@ class ModelGraph:
             while f"{base}#{k}" in self.ops:
                 k += 1
             op.id = f"{base}#{k}"
-        self.ops[op.id] = op  # the networkx node is added in finish(), in bulk (much faster on big graphs)
+        self.ops[op.id] = op  # edges are added in finish(), once every producer is known
         for name in op.outputs:
             if name:
                 self.tensor(name).producer = op.id
@@ -121,19 +126,21 @@ class ModelGraph:
 
     def finish(self) -> "ModelGraph":
         """Add the operators and producer->consumer edges once every operator is known."""
-        self.g.add_nodes_from(self.ops)
-        edges: Dict[Tuple[str, str], List[str]] = {}
+        succ: Dict[str, Dict[str, List[str]]] = {i: {} for i in self.ops}
+        pred: Dict[str, Dict[str, List[str]]] = {i: {} for i in self.ops}
         for t in self.tensors.values():
             p = t.producer
-            if p is None:
+            if p is None or p not in succ:
                 continue
+            out = succ[p]
             for c in t.consumers:
-                names = edges.get((p, c))
+                names = out.get(c)
                 if names is None:
-                    edges[(p, c)] = [t.name]
+                    out[c] = names = [t.name]
+                    pred.setdefault(c, {})[p] = names
                 elif t.name not in names:
                     names.append(t.name)
-        self.g.add_edges_from((p, c, {"tensors": names}) for (p, c), names in edges.items())
+        self._succ, self._pred, self._nx = succ, pred, None
         for name in self.inputs:
             self.tensor(name).is_input = True
         for name in self.outputs:
@@ -179,11 +186,23 @@ class ModelGraph:
         t = self.input_tensor(op, i)
         return self.ops.get(t.producer) if t is not None and t.producer else None
 
+    @property
+    def g(self) -> "nx.DiGraph":
+        """The operator graph as a networkx DiGraph (edge attribute ``tensors``), built on first use."""
+        if self._nx is None:
+            import networkx as nx
+
+            g = nx.DiGraph()
+            g.add_nodes_from(self.ops)
+            g.add_edges_from((p, c, {"tensors": names}) for p, out in self._succ.items() for c, names in out.items())
+            self._nx = g
+        return self._nx
+
     def producers(self, op: Operator) -> List[Operator]:
-        return [self.ops[p] for p in self.g.predecessors(op.id)]
+        return [self.ops[p] for p in self._pred.get(op.id, ())]
 
     def consumers(self, op: Operator) -> List[Operator]:
-        return [self.ops[c] for c in self.g.successors(op.id)]
+        return [self.ops[c] for c in self._succ.get(op.id, ())]
 
     def const_value(self, op: Operator, i: int) -> Optional[np.ndarray]:
         t = self.input_tensor(op, i)
@@ -200,7 +219,8 @@ class ModelGraph:
         ``through``: when given, the walk continues only past operators of these types (others are yielded but
         not expanded).  ``limit`` bounds the work on huge graphs.
         """
-        nbrs = self.g.predecessors if direction == "up" else self.g.successors
+        adj = self._pred if direction == "up" else self._succ
+        empty: Dict[str, List[str]] = {}
         allowed = None if through is None else frozenset(through)
         seen = {op.id}
         frontier = [op.id]
@@ -210,7 +230,7 @@ class ModelGraph:
             dist += 1
             nxt = []
             for nid in frontier:
-                for m in nbrs(nid):
+                for m in adj.get(nid, empty):
                     if m in seen:
                         continue
                     seen.add(m)
@@ -234,4 +254,29 @@ class ModelGraph:
         return t
 
     def has_cycle(self) -> bool:
-        return not nx.is_directed_acyclic_graph(self.g)
+        return bool(self.find_cycle(limit=1))
+
+    def find_cycle(self, limit: int = 8) -> List[str]:
+        """Operator ids along one cycle (at most ``limit`` of them), [] when the graph is acyclic.  Iterative:
+        hostile files can hold cycles thousands of operators long."""
+        indeg = {n: len(p) for n, p in self._pred.items()}
+        ready = [n for n, d in indeg.items() if d == 0]
+        while ready:
+            n = ready.pop()
+            for m in self._succ.get(n, ()):
+                indeg[m] -= 1
+                if indeg[m] == 0:
+                    ready.append(m)
+        left = {n for n, d in indeg.items() if d > 0}
+        if not left:
+            return []
+        # Every remaining node has a predecessor that also remains: walk predecessors until one repeats.
+        n = min(left, key=lambda i: self.ops[i].index)
+        seen: Dict[str, int] = {}
+        path: List[str] = []
+        while n not in seen:
+            seen[n] = len(path)
+            path.append(n)
+            n = next(p for p in self._pred[n] if p in left)
+        cycle = path[seen[n]:][::-1]
+        return cycle[:limit]

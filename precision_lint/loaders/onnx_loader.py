@@ -127,7 +127,13 @@ class _Builder:
                     if n in g.tensors and not g.tensors[n].is_const]
         g.outputs = [_s(o.name) for o in graph_proto.output]
         self._add_notes()
-        return g.finish()
+        g.finish()
+        cycle = g.find_cycle()
+        if cycle:
+            names = " -> ".join(g.ops[i].name for i in cycle + cycle[:1])
+            g.notes.append(f"the graph has a cycle ({names}); ONNX graphs must be acyclic, so the file is malformed: "
+                           f"relations and value ranges were followed only until they repeat")
+        return g
 
     def _add_notes(self) -> None:
         g = self.graph
