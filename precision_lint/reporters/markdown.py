@@ -1,0 +1,473 @@
+"""Markdown design-review checklist: one document, a section per model, a checkbox for everything a reviewer ticks.
+
+Per model:
+1. a header table (file, format, operators, producer, what the levels were judged for, the result);
+2. **Findings**: one checkbox per finding, with its estimate per number format, the fix and where to read more;
+3. **MNN precision per platform**: when the recommender ran (``LintResult.extras["recommendation"]``, layout in
+   recommend.py), a summary table and one section per platform (the declared targets', or every known platform),
+   with the precision to deploy, the modes that are unsafe and why, CPU fallbacks and notes; otherwise a checklist
+   judged for fp16;
+4. **Before release**: the cross-platform consistency checks (data/review_checks.yaml) for the model's failure classes;
+5. **MNN version notes**: the converter version read from an .mnn file, what the converter does to this model's
+   operators, and the known MNN issue reports that apply to them (data/known_issues.yaml, with links).
+
+Everything shown comes from the results, the rule files and those data files; nothing is analysed here.
+The output is deterministic (no dates, no absolute paths inside the repository).
+"""
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from .. import __version__
+from ..api import LintResult
+from ..findings import LEVELS, Finding
+from .base import Reporter, RunSummary, report_path
+
+_SPECIAL = re.compile(r"([\\`*_<>\[\]|])")
+_BACKEND_NAME = {"CPU": "CPU", "METAL": "Metal", "OPENCL": "OpenCL", "VULKAN": "Vulkan", "CUDA": "CUDA",
+                 "TRT": "TensorRT", "COREML": "Core ML", "NN": "NNAPI"}
+LEVEL_BADGE = {"error": "**error**", "warning": "**warning**", "info": "info"}
+
+
+def md(text: str) -> str:
+    """Free text made safe for Markdown (``x*x`` must not start emphasis, ``|`` must not end a table cell)."""
+    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def code(text: str) -> str:
+    t = str(text)
+    fence = "``" if "`" in t else "`"
+    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
+
+
+@lru_cache(maxsize=1)
+def _data(name: str) -> Dict[str, Any]:
+    import yaml  # lazy
+
+    path = Path(__file__).resolve().parent.parent / "data" / name
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def known_issues() -> List[Dict[str, Any]]:
+    return list(_data("known_issues.yaml")["issues"])
+
+
+def _num(v: Optional[float]) -> str:
+    if v is None:
+        return "?"
+    if v == float("inf"):
+        return "inf"
+    return f"{v:.3g}"
+
+
+def _formats(f: Mapping[str, str]) -> str:
+    s, a, c = f["storage"], f["arithmetic"], f["accumulation"]
+    return f"{s} throughout" if s == a == c else f"{s} storage, {a} arithmetic, {c} accumulation"
+
+
+_SHORT = {"normal": "Normal", "high": "High", "low": "Low", "low_bf16": "Low_BF16"}
+_REFS = re.compile(r"\s*\((?:ref|MNN):[^)]*\)")
+
+
+def _strip_refs(text: str) -> str:
+    """Drop the platform table's source markers, e.g. "(ref:39-40)": they point into the team's notes."""
+    return _REFS.sub("", text)
+
+
+def _verdict(v: Mapping[str, Any]) -> str:
+    """A recommender verdict for a reader: C001 `warp_sample` (GridSample): fp16 storage/arithmetic → error, 0.375 px"""
+    where = code(v["node"]) + (f" in {code(v['scope'])}" if v.get("scope") else "")
+    how = f"{v['format']} {v['role']}" if v.get("format") else v.get("role", "")
+    est = v.get("estimate")
+    est_text = f", {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}" if est and \
+        est.get("value") is not None else ""
+    return f"{md(v['rule'])} {where} ({md(v['op'])}): {md(how)} → {md(v['level'])}{md(est_text)}"
+
+
+def _or(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def _and(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+class MarkdownReporter(Reporter):
+    def stop(self, summary: RunSummary) -> None:
+        root = self.options.get("root") or "."
+        rules = {r.id: r for r in self.options.get("rules") or []}
+        opts = self.options.get("options")
+        many = len(self.results) > 1
+        out: List[str] = []
+        if many:
+            c = summary.counts
+            out += ["# Precision review", "",
+                    f"{_plural(summary.files, 'model')}: {_plural(c.get('error', 0), 'error')}, "
+                    f"{_plural(c.get('warning', 0), 'warning')}, {c.get('info', 0)} info "
+                    f"({md(summary.judged_text())}).  precision-lint {__version__}.", ""]
+            for res in self.results:
+                out.append(f"- [{md(report_path(res.path, root))}](#{_anchor(_title(res, root))})"
+                           + (f" — {_counts_text(res)}" if res.error is None else " — unreadable"))
+            out.append("")
+        for res in self.results:
+            out += ModelSection(res, root, rules, opts, summary, level=2 if many else 1).lines()
+        if summary.unused_suppressions:
+            h = "##" if many else "#"
+            out += [f"{h} Unused suppressions", ""]
+            out += [f"- [ ] Remove or fix {md(s.origin)} ({md(s.describe())}): it matched no finding"
+                    for s in summary.unused_suppressions]
+            out.append("")
+        self.stream.write("\n".join(out).rstrip() + "\n")
+
+
+def _title(res: LintResult, root: str) -> str:
+    return f"Precision review: {os.path.basename(report_path(res.path, root))}"
+
+
+def _anchor(title: str) -> str:
+    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def _counts_text(res: LintResult) -> str:
+    counts = {lvl: 0 for lvl in ("error", "warning", "info")}
+    for f in res.reported:
+        counts[f.level] += 1
+    if not any(counts.values()):
+        return "no findings"
+    return (f"{_plural(counts['error'], 'error')}, {_plural(counts['warning'], 'warning')}, "
+            f"{counts['info']} info")
+
+
+class ModelSection:
+    def __init__(self, res: LintResult, root: str, rules: Mapping[str, Any], options: Any, summary: RunSummary,
+                 level: int = 1):
+        self.res = res
+        self.root = root
+        self.rules = rules
+        self.options = options
+        self.summary = summary
+        self.h = "#" * level
+        self.sub = "#" * (level + 1)
+        self.subsub = "#" * (level + 2)
+        self.rec = res.extras.get("recommendation")
+        self.path = report_path(res.path, root)
+
+    # ---------------------------------------------------------------- the whole section
+    def lines(self) -> List[str]:
+        res = self.res
+        out = [f"{self.h} {md(_title(res, self.root))}", ""]
+        if res.error is not None:
+            return out + [f"- [ ] **The model could not be read:** {md(res.error.message)}", ""]
+        out += self._header()
+        out += self._findings()
+        out += self._platforms() if self.rec and self.rec.get("platforms") else self._fp16_fallback()
+        out += self._consistency()
+        out += self._mnn_notes()
+        return out
+
+    def _header(self) -> List[str]:
+        m = self.res.metadata
+        fmt = (m.get("format") or "?").upper()
+        if fmt == "ONNX":
+            what = f"ONNX, opset {m.get('opset', '?')}"
+        elif fmt == "MNN":
+            what = f"MNN, converted from {m.get('source_type', '?')} by MNN {self._mnn_version() or '?'}"
+        else:
+            what = fmt
+        producer = " ".join(str(x) for x in (m.get("producer"), m.get("producer_version")) if x)
+        if self.rec and not self.rec.get("advisory", True):
+            judged = "the declared targets " + ", ".join(code(t) for t in self.rec.get("targets", []))
+        elif self.summary.targets:
+            judged = "the declared targets " + ", ".join(code(t) for t in self.summary.targets)
+        else:
+            judged = ("fp16, the reduced format most mobile targets use (declare targets with `--target` "
+                      "for your deployment)")
+        rows = [("Format", f"{md(what)}, {_plural(m.get('operators', 0), 'operator')}")]
+        if producer:
+            rows.append(("Producer", md(producer)))
+        rows += [("Levels judged for", judged), ("Result", self._result_text()),
+                 ("Checked with", f"precision-lint {__version__}")]
+        hidden = []
+        if self.res.suppressed:
+            hidden.append(f"{len(self.res.suppressed)} suppressed in the config")
+        if self.res.baselined:
+            hidden.append(f"{len(self.res.baselined)} recorded in the baseline")
+        if hidden:
+            rows.append(("Not listed", "; ".join(hidden)))
+        return ([f"| Model | {code(self.path)} |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""])
+
+    def _result_text(self) -> str:
+        rep = self.res.reported
+        if not rep:
+            return "no findings"
+        text = _counts_text(self.res)
+        fail = getattr(self.options, "fail_level", "error")
+        failing = sum(1 for f in rep if LEVELS.index(f.level) >= LEVELS.index(fail))
+        return f"**{text}**" + (f" ({failing} at or above the fail level, {fail})" if failing else "")
+
+    # ---------------------------------------------------------------- findings
+    def _findings(self) -> List[str]:
+        rep = self.res.reported
+        out = [f"{self.sub} Findings", ""]
+        if not rep:
+            return out + ["No operator in this model changes its result beyond the rules' tolerances in the "
+                          "formats judged.", ""]
+        out += ["Tick a finding when it is fixed in the model, or accepted: then add a suppression with the reason "
+                "to the project's configuration so that CI stays green.", ""]
+        for f in rep:
+            out += self._finding(f)
+        out.append("")
+        return out
+
+    def _finding(self, f: Finding) -> List[str]:
+        where = f"node {code(f.node)}" + (f" in {code(f.scope)}" if f.scope else "")
+        op = f.op if f.op == f.source_op or not f.source_op else f"{f.op}, MNN {f.source_op}"
+        lines = [f"- [ ] **{f.rule_id} {md(f.rule_name)}** · {LEVEL_BADGE.get(f.level, f.level)} · {where} "
+                 f"({md(op)})  ", f"  {md(f.message)}"]
+        est = self._estimate(f)
+        if est:
+            lines.append(f"  - Estimate: {est}")
+        for a in f.assumptions:
+            lines.append(f"  - Assumes: {md(a)}")
+        for n in f.notes:
+            lines.append(f"  - Note: {md(n)}")
+        if f.fix:
+            lines.append(f"  - Fix: {md(f.fix)}")
+        more = [f"`precision-lint rule {f.rule_id}`"]
+        rule = self.rules.get(f.rule_id)
+        if rule is not None:
+            more += [_link(r) for r in rule.references[:3]]
+        lines.append(f"  - More: {' · '.join(more)}")
+        return lines
+
+    def _estimate(self, f: Finding) -> str:
+        parts = []
+        for fmt, e in sorted(f.estimates.items(), key=lambda kv: (kv[0] not in f.judged_for, kv[0])):
+            if e.value is None:
+                parts.append(f"{fmt} unknown ({e.level})")
+            else:
+                unit = f" {e.unit}" if e.unit else ""
+                parts.append(f"{fmt} {_num(e.value)}{unit} ({e.level if e.level != 'none' else 'fine'})")
+        tol = self._tolerance(f)
+        return " · ".join(parts) + (f" — tolerance {tol}" if parts and tol else "")
+
+    def _tolerance(self, f: Finding) -> str:
+        rule = self.rules.get(f.rule_id)
+        if rule is None or len(rule.tolerances) != 1:
+            return ""
+        name, spec = next(iter(rule.tolerances.items()))
+        value = (getattr(self.options, "tolerances", {}) or {}).get(name, spec.get("default"))
+        unit = f" {spec['unit']}" if spec.get("unit") else ""
+        return f"{_num(float(value))}{unit} ({code(name)})"
+
+    # ---------------------------------------------------------------- platforms
+    def _platforms(self) -> List[str]:
+        rec = self.rec
+        out = [f"{self.sub} MNN precision per platform", ""]
+        if rec.get("advisory", True):
+            out += [f"The fastest precision mode with no finding at {rec.get('fail_level', 'error')} level, for "
+                    f"every platform below.  Declare your deployment (`--target ios-cpu:low`, or `targets` in the "
+                    f"configuration) to judge it instead of getting advice.", ""]
+        else:
+            out += [f"Declared targets: {', '.join(code(t) for t in rec.get('targets', []))}.", ""]
+        out += ["| Platform | Deploy with | Numerics | Unsafe here |", "|---|---|---|---|"]
+        for p in rec["platforms"]:
+            unsafe = [m for m in p["modes"] if m.get("status") == "rejected"]
+            unsafe_text = ", ".join(_SHORT[m["mode"]] for m in unsafe) or "—"
+            deploy = code(p["precision"]) + ("" if p.get("safe", True) else " ⚠ no safe mode")
+            out.append(f"| {md(p['name'])} ({code(p['platform'])}) | {deploy} | {md(_formats(p['formats']))} "
+                       f"| {unsafe_text} |")
+        out.append("")
+        snippets = self.res.extras.get("snippets") or {}
+        for p in rec["platforms"]:
+            out += self._platform(p, snippets.get(p["platform"]))
+        return out
+
+    def _platform(self, p: Mapping[str, Any], snippet: Optional[Mapping[str, Any]]) -> List[str]:
+        out = [f"{self.subsub} {md(p['name'])} · {code(p['platform'])}", ""]
+        modes = {m["mode"]: m for m in p["modes"]}
+        chosen = modes.get(p["mode"], {})
+        on = f" on {code(p['forward_type'])}" if p.get("forward_type") else ""
+        if not p.get("modes_differ", True):
+            out.append(f"- [ ] Any precision{on}: every mode computes the same here ({md(_formats(p['formats']))})")
+        else:
+            same = [_SHORT[m] for m in p.get("equivalent", [])]
+            extra = f" ({_and(same)} {'computes' if len(same) == 1 else 'compute'} the same here)" if same else ""
+            verb = "Deploy with" if p.get("safe", True) else "No mode is safe here; the least bad is"
+            out.append(f"- [ ] {verb} {code(p['precision'])}{on}: {md(_formats(p['formats']))}{extra}")
+        declared = p.get("declared")
+        if declared:
+            ok = "safe" if declared.get("safe") else f"**unsafe** (reaches {declared.get('max_level')})"
+            out.append(f"- [ ] The declared target {code(p['platform'] + ':' + declared['mode'])} is {ok}")
+        # rejected modes with the same numerics and the same reasons are one item
+        groups: Dict[tuple, List[Mapping[str, Any]]] = {}
+        equivalent = set(p.get("equivalent", []))
+        for m in p["modes"]:
+            if m.get("status") == "rejected" and m["mode"] not in equivalent:
+                key = (_formats(m["formats"]), tuple(_verdict(v) for v in m.get("blocking", [])))
+                groups.setdefault(key, []).append(m)
+        if not p.get("safe", True):
+            reasons = [_verdict(v) for v in chosen.get("blocking", [])]
+            out.append(f"- [ ] Unsafe even at {code(p['precision'])}: {'; '.join(reasons)} — no precision mode "
+                       f"fixes this here: run these operators on another backend, or change the model")
+        for (formats, reasons), ms in groups.items():
+            names = _or([code(m["precision"]) for m in ms])
+            shown = "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else "")
+            out.append(f"- [ ] Not {names} ({md(formats)}): {shown}")
+        for v in chosen.get("concerns", []):
+            out.append(f"- [ ] Still reported at {code(p['precision'])}: {_verdict(v)}")
+        for v in p.get("mode_independent", []):
+            out.append(f"- [ ] Whatever the mode: {_verdict(v)}")
+        for fb in p.get("cpu_fallbacks", []):
+            out.append(f"- [ ] CPU fallback: {md(fb.get('rule', ''))} node {code(fb.get('node', ''))} "
+                       f"({md(fb.get('op', ''))}) runs on the CPU in {', '.join(fb.get('modes', []))}: "
+                       f"{md(_strip_refs(fb.get('why', '')))}")
+        for n in p.get("notes", []):
+            out.append(f"- Note: {md(_strip_refs(n))}")
+        if snippet:
+            from ..snippets import LANGUAGE, TITLE
+
+            for kind in ("cpp_session", "cpp_module", "python", "cli"):
+                if snippet.get(kind):
+                    out += ["", f"<details><summary>{TITLE[kind]} for {code(p['precision'])}</summary>", "",
+                            f"```{LANGUAGE[kind]}", snippet[kind].rstrip(), "```", "", "</details>"]
+        out.append("")
+        return out
+
+    def _fp16_fallback(self) -> List[str]:
+        rep = self.res.reported
+        out = [f"{self.sub} Precision (judged for fp16)", ""]
+        if not rep:
+            return out + ["- [ ] No finding in fp16: the model can run with fp16 activations (GPU backends at "
+                          "Normal or Low, ARMv8.2 CPUs at Low) as far as the rules can tell", ""]
+        return out + [
+            "- [ ] Backends that store or compute activations in fp16 (MNN's GPU backends at Precision_Normal and "
+            "Precision_Low, ARMv8.2 CPUs at Precision_Low) need the fixes above, or Precision_High for this model",
+            "- [ ] Run `precision-lint --platform NAME` (see `precision-lint platforms`) for the precision to deploy "
+            "with on each of your platforms", ""]
+
+    # ---------------------------------------------------------------- release checks
+    def _consistency(self) -> List[str]:
+        checks = _data("review_checks.yaml")
+        out = [f"{self.sub} Before release: cross-platform consistency checks", ""]
+        out += [f"- [ ] {md(c)}" for c in checks["always"]]
+        classes = sorted({f.failure_class for f in self.res.reported})
+        for cls in classes:
+            text = checks["classes"].get(cls)
+            if text:
+                nodes = sorted({f.node for f in self.res.reported if f.failure_class == cls})
+                shown = ", ".join(code(n) for n in nodes[:4]) + (f" and {len(nodes) - 4} more" if len(nodes) > 4
+                                                                  else "")
+                out.append(f"- [ ] {md(text)} (here: {shown})")
+        out.append("")
+        return out
+
+    # ---------------------------------------------------------------- MNN versions and known issues
+    def _mnn_version(self) -> Optional[str]:
+        m = self.res.metadata
+        return m.get("converter_version") or m.get("mnn_version") or (
+            m.get("producer_version") if m.get("format") == "mnn" else None)
+
+    def _ops(self) -> List[str]:
+        m = self.res.metadata
+        ops = m.get("op_counts") or m.get("ops") or {}
+        names = set(ops) if isinstance(ops, (dict, list, tuple)) else set()
+        names |= {f.op for f in self.res.findings}
+        return sorted(names)
+
+    def _mnn_notes(self) -> List[str]:
+        m = self.res.metadata
+        data = _data("known_issues.yaml")
+        out = [f"{self.sub} MNN version notes", ""]
+        table_version = _platform_table_version()
+        facts = f"the platform facts behind this review are for MNN {table_version}" if table_version else ""
+        if m.get("format") == "mnn":
+            v = self._mnn_version()
+            out.append(f"- Converted by MNN **{md(v or 'unknown')}** (from the file){'; ' + facts if facts else ''}."
+                       f"  Run it with the same MNN version on every platform.")
+            if m.get("fp16_converted"):
+                out.append("- [ ] The file was converted with `--fp16`: every float constant is stored as fp16 "
+                           "(clamped to ±65504, tiny values flushed to 0) whatever precision it runs at")
+        else:
+            out.append(f"- Not converted yet: record the MNN version you convert with and use the same version at "
+                       f"run time on every platform{'; ' + facts if facts else ''}.")
+            ops = set(self._ops())
+            for c in data.get("converter", []):
+                hit = sorted(ops & set(c["ops"]))
+                if hit:
+                    out.append(f"- Conversion ({', '.join(hit)}): {md(c['note'])}")
+            for note in data.get("converter_always", []):
+                out.append(f"- Conversion: {md(note)}")
+        issues = self._issues(data["issues"])
+        if issues:
+            out += ["", "Known MNN issue reports that apply to this model's operators, findings or platforms "
+                        "(check whether your MNN version has the fix):", ""]
+            topics: Dict[str, List[str]] = {}
+            for summary, topic, items in issues:
+                links = ", ".join(f"[{it['id']}]({it['url']})" for it in items)
+                fixed = [it["fixed_after"] for it in items if it.get("fixed_after")]
+                tail = f"; fixed after MNN {fixed[0]}" if fixed else ""
+                topics.setdefault(topic, []).append(f"{md(summary)} ({links}{tail})")
+            for topic, lines in topics.items():
+                if len(lines) == 1:
+                    out.append(f"- **{md(topic)}**: {lines[0]}")
+                else:
+                    out.append(f"- **{md(topic)}**")
+                    out += [f"  - {line}" for line in lines]
+        out.append("")
+        return out
+
+    def _issues(self, issues: Sequence[Mapping[str, Any]]):
+        ops = set(self._ops())
+        classes = {f.failure_class for f in self.res.reported}
+        backends = {p.get("backend") for p in (self.rec or {}).get("platforms", [])}
+        fp16 = bool(self.res.metadata.get("fp16_converted"))
+        groups: Dict[tuple, List[Mapping[str, Any]]] = {}
+        for it in issues:
+            if it.get("ops"):
+                hit = ops & set(it["ops"])
+                if not hit:
+                    continue
+                topic = ", ".join(sorted(hit))
+            elif it.get("classes"):
+                if not classes & set(it["classes"]):
+                    continue
+                topic = "fp16 " + "/".join(sorted(classes & set(it["classes"])))
+            elif it.get("when") == "fp16_converted":
+                if not fp16:
+                    continue
+                topic = "--fp16 conversion"
+            else:  # backend-wide reports: only for backends in this review
+                if not backends & set(it.get("backends", [])):
+                    continue
+                shown = [b for b in it["backends"] if b in backends]
+                topic = " and ".join(_BACKEND_NAME.get(b, b) for b in shown) + " backend"
+            groups.setdefault((it["summary"], topic), []).append(it)
+        return [(summary, topic, items) for (summary, topic), items in groups.items()]
+
+
+def _link(url: str) -> str:
+    m = re.match(r"https://github\.com/([^/]+/[^/]+)/(?:issues|pull)/(\d+)", url)
+    label = f"{m.group(1)}#{m.group(2)}" if m else url
+    return f"[{label}]({url})"
+
+
+@lru_cache(maxsize=1)
+def _platform_table_version() -> Optional[str]:
+    try:
+        return str(_data("platforms.yaml").get("mnn_version") or "") or None
+    except (OSError, AttributeError):
+        return None
+
