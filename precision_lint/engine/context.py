@@ -155,7 +155,7 @@ class TensorView(View):
     FIELDS = frozenset({"name", "shape", "rank", "dtype", "stored_dtype", "is_const", "is_input", "size", "dim",
                         "min", "max", "max_abs", "min_abs_nonzero", "scalar", "producer", "n_consumers", "lo",
                         "hi", "bounded", "frac_outside", "count_below", "all_integer", "extreme", "tight", "hi_abs",
-                        "is_float", "source", "storage_error", "lost_fraction", "rms"})
+                        "is_float", "is_int", "source", "storage_error", "lost_fraction", "rms"})
 
     def __init__(self, analysis: Analysis, t: Tensor):
         self._a = analysis
@@ -272,6 +272,10 @@ class TensorView(View):
     def f_is_float(self):
         d = self._t.dtype
         return None if d is None else d.startswith(("float", "bfloat"))
+
+    def f_is_int(self):
+        d = self._t.dtype
+        return None if d is None else d.startswith(("int", "uint"))
 
     def f_source(self):
         """The tensor this one is a relabelling of (through Identity, Cast, ConvertTensor): exporters wrap shared
