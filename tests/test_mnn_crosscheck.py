@@ -144,6 +144,8 @@ def test_onnx_and_mnn_findings_are_equivalent(tmp_path_factory, name, variant):
         if _levels(match) != _levels(f) and not explained:
             problems.append(f"{f.rule_id} on {f.node!r}: levels {_levels(f)} in .onnx, {_levels(match)} in .mnn")
         for fmt, est in f.estimates.items():
+            if variant == "fp16":
+                break  # --fp16 rounds the constants estimates are computed from: compare levels only
             other = match.estimates.get(fmt)
             if est.value is not None and other is not None and other.value is not None and not explained:
                 if not np.isclose(est.value, other.value, rtol=1e-6, equal_nan=True):
