@@ -38,6 +38,9 @@ def detect_format(path: str) -> str:
         return "onnx"
     if _looks_like_flatbuffer(path, head, size):
         return "mnn"
+    if _looks_like_text(head):
+        start = head[:24].decode("utf-8", "replace").splitlines()[0] if head.strip() else ""
+        raise ModelLoadError(f"{path}: not an ONNX or MNN model: the file is text (starts with {start!r})")
     ext = os.path.splitext(path)[1].lower()
     if ext in MODEL_EXTENSIONS:
         return ext[1:]  # let the reader give the precise parse error
@@ -52,6 +55,14 @@ def _looks_like_onnx(head: bytes) -> bool:
         return 1 <= head[1] <= 32
     # producer_name (2), producer_version (3), domain (4), graph (7), opset_import (8): length-delimited fields
     return head[0] in (0x12, 0x1A, 0x22, 0x3A, 0x42) and _varint_ok(head[1:])
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\t\r\n" for ch in text)
 
 
 def _varint_ok(b: bytes) -> bool:

@@ -26,8 +26,8 @@ from .canonical import GRIDSAMPLE_MODES, opset_defaults
 _DOMAINS_ONNX = ("", "ai.onnx")
 # Initializers larger than this (bytes of payload) are left out of the shape-inference skeleton.
 SKELETON_MAX_INIT_BYTES = 4096
-# A dimension larger than this is implausible in a real model (a corrupt or hostile file): say so in a note.
-PLAUSIBLE_DIM = 1 << 40
+# A dimension this large is implausible in a real model (a corrupt or hostile file): say so in a note.
+IMPLAUSIBLE_DIM = 1 << 32
 _MAX_NOTE_ITEMS = 5
 
 
@@ -146,7 +146,7 @@ class _Builder:
         if self.absurd:
             shown = ", ".join(self.absurd[:_MAX_NOTE_ITEMS])
             more = f" and {len(self.absurd) - _MAX_NOTE_ITEMS} more" if len(self.absurd) > _MAX_NOTE_ITEMS else ""
-            g.notes.append(f"implausible shapes (a dimension above 2^40): {shown}{more}; the file may be corrupt, "
+            g.notes.append(f"implausible shapes (a dimension of 2^32 or more): {shown}{more}; the file may be corrupt, "
                            f"and size-based estimates for these tensors are not meaningful")
 
     # ----- shape inference on a weight-free skeleton ----------------------------------------------------------
@@ -209,7 +209,7 @@ class _Builder:
             t = tensor(local(_s(init.name)))
             t.shape = tuple(int(d) for d in init.dims)
             t.dtype = _np_dtype(init.data_type)
-            if t.shape and max(t.shape) > PLAUSIBLE_DIM:
+            if t.shape and max(t.shape) >= IMPLAUSIBLE_DIM:
                 self.absurd.append(f"{t.name} {t.shape}")
             t.set_value(loader=self._tensor_loader(init), origin=f"initializer {t.name}")
         get = names.get
@@ -294,7 +294,7 @@ class _Builder:
         shape, dtype = _shape_of(vi.type)
         if shape is not None and not t.is_const:
             t.shape = shape
-            if shape and max((d or 0) for d in shape) > PLAUSIBLE_DIM and len(self.absurd) < 1000:
+            if shape and max((d or 0) for d in shape) >= IMPLAUSIBLE_DIM and len(self.absurd) < 1000:
                 self.absurd.append(f"{t.name} {shape}")
         if dtype is not None and t.dtype is None:
             t.dtype = dtype
