@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 
-import flatbuffers
 import numpy as np
 import onnx
 import pytest

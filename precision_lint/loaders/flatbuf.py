@@ -77,7 +77,7 @@ class Tab:
         vo = 4 + 2 * slot
         return vo < self._vtlen and _VOFF(self._d, self._vt + vo)[0] != 0
 
-    def _field(self, slot: int, width: int) -> int:
+    def _field(self, slot: int, width: int, what: str = "") -> int:
         """Absolute position of the field, 0 when absent."""
         vo = 4 + 2 * slot
         if vo >= self._vtlen:
@@ -86,7 +86,7 @@ class Tab:
         if off == 0:
             return 0
         if off < 4 or off + width > self._objlen:
-            raise FlatBufferError(f"{self.what}: field {slot} at offset {off} lies outside its table")
+            raise FlatBufferError(f"{self.what}: field {what or slot} at offset {off} lies outside its table")
         return self.pos + off
 
     def scalar(self, slot: int, kind: str, default=0):
@@ -97,23 +97,24 @@ class Tab:
         v = flags.packer_type.unpack_from(self._d, p)[0]
         return bool(v) if kind == "bool" else v
 
-    def _target(self, slot: int) -> int:
+    def _target(self, slot: int, what: str = "") -> int:
         """Follow the uoffset stored in the field; 0 when absent."""
-        p = self._field(slot, _UOFF)
+        p = self._field(slot, _UOFF, what)
         if not p:
             return 0
         target = p + _UOFF_AT(self._d, p)[0]
         if target + 4 > self.buf.size:
-            raise FlatBufferError(f"{self.what}: field {slot} points to byte {target}, past the end of the file")
+            raise FlatBufferError(f"{self.what}.{what or f'field{slot}'} points to byte {target}, past the end of "
+                                  f"the file")
         return target
 
     def table(self, slot: int, what: str) -> Optional["Tab"]:
-        t = self._target(slot)
+        t = self._target(slot, what)
         return Tab(self.buf, t, f"{self.what}.{what}") if t else None
 
     def _vector(self, slot: int, width: int, what: str):
         """(start, count) of a vector field, (0, 0) when absent."""
-        t = self._target(slot)
+        t = self._target(slot, what)
         if not t:
             return 0, 0
         n = _UOFF_AT(self._d, t)[0]
@@ -139,7 +140,7 @@ class Tab:
         return self._vector(slot, NUMPY[kind].itemsize, what)
 
     def string(self, slot: int, what: str = "string") -> Optional[str]:
-        t = self._target(slot)
+        t = self._target(slot, what)
         return self._string_at(t, what) if t else None
 
     def _string_at(self, t: int, what: str) -> str:

@@ -91,7 +91,7 @@ class _Reader:
         g = self.graph
         self._metadata(net)
         for sg in net.tables(S.NET["subgraphs"], "subgraphs"):
-            self.subgraphs.setdefault(sg.string(S.SUBGRAPH["name"]) or "", sg)
+            self.subgraphs.setdefault(sg.string(S.SUBGRAPH["name"], "name") or "", sg)
         names = net.strings(S.NET["tensorName"], "tensorName")
         outputs = net.strings(S.NET["outputName"], "outputName")
         ins, outs = self._graph(net.tables(S.NET["oplists"], "oplists"), names, "", {}, outputs)
@@ -112,12 +112,13 @@ class _Reader:
 
     def _metadata(self, net: Tab) -> None:
         info = net.table(S.NET["extraInfo"], "extraInfo")
-        version = info.string(S.EXTRA_INFO["version"]) if info is not None else None
+        version = info.string(S.EXTRA_INFO["version"], "version") if info is not None else None
         src = net.scalar(S.NET["sourceType"], "i8", 0)
         self.graph.metadata.update({
             "producer": "MNN converter", "producer_version": version or "", "mnn_version": version,
             "source_type": S.NET_SOURCES.get(src, f"NetSource{src}"),
-            "biz_code": net.string(S.NET["bizCode"]) or "", "mnn_uuid": net.string(S.NET["mnn_uuid"]),
+            "biz_code": net.string(S.NET["bizCode"], "bizCode") or "",
+            "mnn_uuid": net.string(S.NET["mnn_uuid"], "mnn_uuid"),
             "usage": {0: "INFERENCE", 1: "TRAIN", 2: "INFERENCE_STATIC"}.get(net.scalar(S.NET["usage"], "i8", 0)),
         })
 
@@ -150,7 +151,7 @@ class _Reader:
             if type_name is None:
                 type_name = f"OpType{code}"
                 self.unknown_types[type_name] += 1
-            name = tab.string(S.OP["name"]) or f"{type_name}_{k}"
+            name = tab.string(S.OP["name"], "name") or f"{type_name}_{k}"
             what = f"op {name!r}"
             ins = [index(int(i), what) for i in tab.vector(S.OP["inputIndexes"], "i32", "inputIndexes")]
             outs = [index(int(i), what) for i in tab.vector(S.OP["outputIndexes"], "i32", "outputIndexes")]
@@ -220,7 +221,7 @@ class _Reader:
             t.set_value(value=None, origin=f"Const op {r.name}")
             self._problem("Const op without a Blob parameter", t.name)
             return
-        p = self.payloads.blob(r.param, r.tab.string(S.OP["externalPath"]))
+        p = self.payloads.blob(r.param, r.tab.string(S.OP["externalPath"], "externalPath"))
         self._set_payload(t, p, f"Const op {r.name}")
 
     def _set_payload(self, t, p: Payload, origin: str) -> None:
@@ -264,7 +265,7 @@ class _Reader:
 
     def _weights(self, r: _Rec, op: Operator) -> None:
         """Parameters MNN stores inside the op become constant inputs, where ONNX has them."""
-        ext_path = r.tab.string(S.OP["externalPath"])
+        ext_path = r.tab.string(S.OP["externalPath"], "externalPath")
         if r.type_name in _CONV_TYPES and r.param_name == "Convolution2D" and len(op.inputs) == 1:
             a = op.attrs
             cin, cout, grp = a.get("in_channels", 0), a.get("out_channels", 0), a.get("group", 1)

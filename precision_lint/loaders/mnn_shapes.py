@@ -11,7 +11,7 @@ Each op either gets exact output shapes or stays unknown; nothing is guessed.  A
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
