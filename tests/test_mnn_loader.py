@@ -349,6 +349,32 @@ def test_if_subgraphs_are_walked_with_scoped_names(tmp_path):
     assert then_ops[0].id == "y/then_branch/a"
 
 
+LOOP_MODEL = """
+<ir_version: 8, opset_import: ["" : 16]>
+g (float[1,4] x, int64 n) => (float[1,4] y) {
+  cond = Constant <value = bool {1}> ()
+  y = Loop (n, cond, x) <
+    body = b (int64 i, bool ci, float[1,4] xi) => (bool co, float[1,4] xo) {
+      co = Identity (ci)
+      s = Constant <value = float[1] {0.5}> ()
+      xo = Mul (xi, s)
+    }
+  >
+}
+"""
+
+
+def test_loop_body_is_walked_with_scoped_names(tmp_path):
+    _, mnn_path = _build(tmp_path, LOOP_MODEL, "loop")
+    g = load_mnn(mnn_path)
+    (loop,) = g.by_op("Loop")
+    assert loop.source_op == "While" and loop.inputs == ["n", "cond", "x"]
+    body = {op.op: op for op in g.operators() if op.scope == f"{loop.id}/body"}
+    assert set(body) == {"Mul", "Identity"}
+    assert body["Mul"].inputs == [f"{loop.id}/body/xi", f"{loop.id}/body/s"]  # the body's own formal inputs
+    assert any("Loop x1" in n for n in g.notes)  # the loop's output shape is not propagated, and it says so
+
+
 def test_unknown_op_type_and_parameter_become_notes(tmp_path):
     def future_op(b):
         return fb.op(b, 777, "z", inputs=[1], outputs=[2], param=(200, fb.table(b, {0: ("i32", 1)})))
