@@ -167,7 +167,7 @@ class ModelSection:
     # ---------------------------------------------------------------- the whole section
     def lines(self) -> List[str]:
         res = self.res
-        out = [f"{self.h} {md(_title(res, self.root))}", ""]
+        out = [f"{self.h} Precision review: {code(os.path.basename(self.path))}", ""]
         if res.error is not None:
             return out + [f"- [ ] **The model could not be read:** {md(res.error.message)}", ""]
         out += self._header()
