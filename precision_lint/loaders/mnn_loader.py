@@ -64,6 +64,7 @@ class _Rec:
     param_name: Optional[str]
     param: Optional[Tab]
     params: Dict[str, Any] = field(default_factory=dict)
+    dropped: bool = False  # a layout-only ConvertTensor, rewired around
 
 
 class _Reader:
@@ -167,8 +168,8 @@ class _Reader:
         for r in recs:
             r.inputs = [resolve(i) for i in r.inputs]
             r.outputs = [resolve(o) for o in r.outputs]
-            if r.type_name == "ConvertTensor" and r.param is None:
-                continue  # dropped by _rewire
+            if r.dropped:
+                continue
             if r.type_name in ("Const", "TrainableParam") and r.outputs:
                 self._const(r)
             elif r.type_name == "Input" and r.outputs:
@@ -186,9 +187,8 @@ class _Reader:
         for r in recs:
             if r.type_name != "ConvertTensor" or len(r.inputs) != 1 or len(r.outputs) != 1:
                 continue
-            info = r.tab.table(S.OP["main"], "main<TensorConvertInfo>") \
-                if r.param_name == "TensorConvertInfo" else None
-            src = info.scalar(0, "i8", 0) if info is not None else 0
+            info = r.param if r.param_name == "TensorConvertInfo" else None
+            src = info.scalar(0, "i8", 0) if info is not None else 0  # TensorConvertInfo: 0 source, 1 dest
             dst = info.scalar(1, "i8", 0) if info is not None else 0
             if (src in _CHANNELS_LAST) != (dst in _CHANNELS_LAST) and {src, dst} <= _CHANNELS_FIRST | _CHANNELS_LAST:
                 r.params = {"perm": [0, 3, 1, 2] if src in _CHANNELS_LAST else [0, 2, 3, 1],
@@ -197,7 +197,7 @@ class _Reader:
             x, y = r.inputs[0], r.outputs[0]
             if not x or not y or x == y:
                 continue
-            r.param = None  # marks the op as dropped
+            r.dropped = True
             self.dropped += 1
             if y in outputs and x in produced_by_op:
                 alias[x] = y  # the producer writes the graph output's name directly
