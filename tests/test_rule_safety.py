@@ -1,0 +1,226 @@
+"""Rule files are untrusted (issue 7): YAML is loaded safely and bounded, expressions cannot call or import anything,
+a rule's work on a model is bounded, and a malicious rule file is one clear line with exit 2."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from precision_lint.engine.expr import Expression, ExprError, EvalError
+from precision_lint.engine.context import FUNCTIONS
+from precision_lint.engine.rules import builtin_rules_dir, load_rule_file, load_rules
+from precision_lint.errors import RuleError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLEAN = os.path.join(ROOT, "sample_models", "clean.onnx")
+
+HEADER = """\
+id: X901
+name: hostile
+class: range
+summary: s
+description: d
+fix: f
+message: "m"
+tests: [{model: m, expect: []}]
+"""
+
+
+def _rule(tmp_path, body: str, name="r.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(HEADER + textwrap.dedent(body))
+    return p
+
+
+def test_shipped_rules_validate_against_the_schema():
+    """Run time skips jsonschema for the shipped rules, so this test is what keeps them valid."""
+    for f in sorted(builtin_rules_dir().glob("*.yaml")):
+        load_rule_file(f, validate=True)
+
+
+# ----- YAML -----------------------------------------------------------------------------------------------------
+def test_billion_laughs_is_refused_before_anything_walks_it(tmp_path):
+    levels = ['  - &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 9):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        levels.append(f"  - &{cur} [" + ",".join([f"*{prev}"] * 10) + "]")
+    p = _rule(tmp_path, "match: {op: Relu}\nreferences:\n" + "\n".join(levels) + "\n")
+    assert p.stat().st_size < 2000  # a small file that would expand to 10^9 nodes
+    with pytest.raises(RuleError, match="expands to more than"):
+        load_rule_file(p)
+
+
+def test_recursive_alias_is_refused(tmp_path):
+    with pytest.raises(RuleError, match="refers to itself"):
+        load_rule_file(_rule(tmp_path, "match: &m {op: Relu, not: *m}\n"))
+
+
+@pytest.mark.parametrize("kind", ["flow", "block", "matcher"])
+def test_deep_nesting_is_refused(tmp_path, kind):
+    if kind == "flow":
+        body = "match: {op: Relu}\nreferences: " + "[" * 20000 + "]" * 20000 + "\n"
+    elif kind == "block":
+        body = "match: {op: Relu}\nextra:\n" + "".join("  " * (i + 1) + "a:\n" for i in range(200)) + "  " * 201 + "b: 1\n"
+    else:
+        body = "match:\n" + "".join("  " * (i + 1) + "upstream:\n" for i in range(100)) + "  " * 101 + "op: Relu\n"
+    with pytest.raises(RuleError, match="nests"):
+        load_rule_file(_rule(tmp_path, body))
+
+
+def test_python_tags_are_refused(tmp_path):
+    p = tmp_path / "evil.yaml"
+    p.write_text('id: !!python/object/apply:os.system ["echo pwned > /tmp/pwned"]\n')
+    with pytest.raises(RuleError, match="invalid YAML"):
+        load_rule_file(p)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_rule_file_that_is_a_fifo_or_device_is_refused(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(str(fifo))
+    with pytest.raises(RuleError, match="not a regular file"):
+        load_rule_file(fifo)
+    dev = tmp_path / "zero.yaml"
+    os.symlink("/dev/zero", str(dev))
+    with pytest.raises(RuleError, match="not a regular file"):
+        load_rule_file(dev)
+
+
+# ----- expressions ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("src", [
+    "__import__('os').system('true')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "node.__class__",
+    "node._op",
+    "(lambda: 1)()",
+    "[x for x in (1, 2)]",
+    "{x: 1 for x in (1, 2)}",
+    "f'{node}'",
+    "open('/etc/passwd')",
+    "eval('1')",
+    "getattr(node, 'op')",
+    "x := 1",
+    "node.attr.__globals__",
+    "min(*(1, 2))",
+    "print(1)",
+    "-" * 1999 + "1",
+    "(" * 1000 + "1" + ")" * 1000,
+    "'\\x00'\x00",
+])
+def test_expressions_cannot_call_import_or_escape(src):
+    with pytest.raises(ExprError):
+        Expression(src, FUNCTIONS)
+
+
+@pytest.mark.parametrize("src", [
+    "10 ** 10 ** 10",
+    "2 ** 100000",
+    "'x' * 1000000000",
+    "(1,) * 1000000000",
+    "'%s' % 'x'",
+    "int('9' * 5000)",
+])
+def test_expressions_with_huge_results_fail_cleanly_or_saturate(src):
+    e = Expression(src, FUNCTIONS)
+    try:
+        v = e.evaluate({})
+    except EvalError:
+        return
+    assert v is None or isinstance(v, (int, float)) and (abs(v) < 1e309)
+
+
+def test_view_fields_are_a_whitelist():
+    from precision_lint.engine.expr import Namespace
+
+    with pytest.raises(ExprError):
+        Expression("tol._values", FUNCTIONS)
+    with pytest.raises(EvalError):
+        Expression("tol.get_field", FUNCTIONS).evaluate({"tol": Namespace({"a": 1}, "tolerance")})
+
+
+def test_message_placeholders_cannot_reach_private_fields_or_huge_widths(tmp_path):
+    p = _rule(tmp_path, "match: {op: Relu}\n").read_text().replace('message: "m"', 'message: "{node.__class__}"')
+    (tmp_path / "r.yaml").write_text(p)
+    with pytest.raises(RuleError, match="private field"):
+        load_rule_file(tmp_path / "r.yaml")
+    p = p.replace("{node.__class__}", "{node_name:>99999999}")
+    (tmp_path / "r.yaml").write_text(p)
+    with pytest.raises(RuleError, match="invalid format spec"):
+        load_rule_file(tmp_path / "r.yaml")
+
+
+# ----- bounded matching ------------------------------------------------------------------------------------------
+def _chain_model(tmp_path, n=3000):
+    from onnx import TensorProto, helper
+
+    nodes, prev = [], "x"
+    for i in range(n):
+        op = ("Add", "Mul", "Relu")[i % 3]
+        ins = [prev, "x"] if op != "Relu" else [prev]
+        nodes.append(helper.make_node(op, ins, [f"t{i}"], name=f"n{i}"))
+        prev = f"t{i}"
+    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                          [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, 8])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "chain.onnx"
+    path.write_bytes(m.SerializeToString())
+    return str(path)
+
+
+def test_pathological_pattern_stops_with_a_note(tmp_path):
+    """Nested transitive relations anchored on every op: without bounds this is cubic in the graph size."""
+    from precision_lint.api import Linter, Options
+    from precision_lint.engine import runner
+
+    rule = _rule(tmp_path, """\
+        match:
+          op: "*"
+          upstream:
+            op: "*"
+            depth: 64
+            upstream:
+              op: "*"
+              depth: 64
+              upstream: {op: NoSuchOp, depth: 64}
+        """)
+    path = _chain_model(tmp_path)
+    steps = []
+    orig = runner.Matching.match
+
+    def counting(self, *a):
+        steps.append(1)
+        return orig(self, *a)
+
+    runner.Matching.match = counting
+    try:
+        result = Linter(Options(rule_dirs=(str(rule),), select=("X901",))).lint_file(path)
+    finally:
+        runner.Matching.match = orig
+    assert result.error is None
+    assert any(n.startswith("rule X901 stopped on this model") for n in result.notes), result.notes
+    assert len(steps) <= runner.RULE_BUDGET_BASE + runner.RULE_BUDGET_PER_OPERATOR * 3000 + runner.MATCH_BUDGET
+
+
+def test_a_failing_rule_is_reported_once_with_a_count(tmp_path):
+    from precision_lint.api import Linter, Options
+
+    rule = _rule(tmp_path, "match: {op: '*', where: \"node.input(0).shape[0] + 'x'\"}\n")
+    result = Linter(Options(rule_dirs=(str(rule),), select=("X901",))).lint_file(_chain_model(tmp_path, 50))
+    failing = [n for n in result.notes if n.startswith("rule X901")]
+    assert len(failing) == 1 and "more node(s)" in failing[0], result.notes
+
+
+# ----- the CLI: one clear line, exit 2 ---------------------------------------------------------------------------
+def test_malicious_rule_file_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "evil.yaml").write_text(HEADER + "match: {op: Relu, where: \"__import__('os').system('touch pwned')\"}\n")
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--rules", str(bad), CLEAN],
+                          capture_output=True, text=True, cwd=str(tmp_path), timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "evil.yaml" in lines[0], proc.stderr
+    assert "unknown function '__import__'" in lines[0]
+    assert not (tmp_path / "pwned").exists()
