@@ -175,3 +175,10 @@ def test_empty_and_tiny_files(tmp_path):
     for data in (b"", b"\x00", bytes(7), bytes(16)):
         with pytest.raises(ModelLoadError):
             load_mnn(write(tmp_path, data))
+
+
+def test_duplicate_op_names_get_unique_ids(tmp_path):
+    def second_softmax(b):
+        return fb.op(b, fb.SOFTMAX, "y", inputs=[1], outputs=[2], param=(fb.P_AXIS, fb.table(b, {0: ("i32", -1)})))
+    g = load_mnn(write(tmp_path, fb.simple_model(second_softmax)))
+    assert sorted(g.ops) == ["y", "y#1"] and g.ops["y#1"].inputs == ["y"]
