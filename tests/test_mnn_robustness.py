@@ -182,3 +182,13 @@ def test_duplicate_op_names_get_unique_ids(tmp_path):
         return fb.op(b, fb.SOFTMAX, "y", inputs=[1], outputs=[2], param=(fb.P_AXIS, fb.table(b, {0: ("i32", -1)})))
     g = load_mnn(write(tmp_path, fb.simple_model(second_softmax)))
     assert sorted(g.ops) == ["y", "y#1"] and g.ops["y#1"].inputs == ["y"]
+
+
+def test_cycle_is_a_note(tmp_path):
+    b = flatbuffers.Builder(256)
+    ops = [fb.op(b, fb.UNARY_OP, "a", inputs=[1], outputs=[0], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 7)}))),
+           fb.op(b, fb.UNARY_OP, "b", inputs=[0], outputs=[1], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 7)})))]
+    path = write(tmp_path, fb.net(b, ops, ["p", "q"], outputs=["q"]))
+    g = load_mnn(path)
+    assert any("the graph has a cycle" in n for n in g.notes)
+    assert outcome(path) == "graph"

@@ -106,6 +106,11 @@ class _Reader:
         self._attrs_from_constants()
         self._summarise()
         g.finish()
+        cycle = g.find_cycle()
+        if cycle:  # MNN executes ops in file order: a cycle means a malformed file
+            names = " -> ".join(g.ops[i].name for i in cycle + cycle[:1])
+            g.notes.append(f"the graph has a cycle ({names}); MNN graphs are acyclic, so the file is malformed: "
+                           f"relations and value ranges were followed only until they repeat")
         from .mnn_shapes import propagate
 
         propagate(g)
