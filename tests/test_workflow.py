@@ -1,0 +1,252 @@
+"""Suppressions (with reasons, unused ones reported), baselines (keyed by rule, path and node name), many models
+(directories, parallel runs in deterministic order, progress)."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import onnx.parser
+import pytest
+
+from precision_lint.api import Linter, Options
+from precision_lint.batch import Progress, lint_paths
+from precision_lint.suppress import Suppression, path_matches, unused_suppressions
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_models"
+GRIDSAMPLE = SAMPLES / "gridsample_large.onnx"
+CLEAN = SAMPLES / "clean.onnx"
+
+WARP = """
+<ir_version: 8, opset_import: ["" : 16]>
+g (float[1,3,1024,1024] x, float[1,256,256,2] grid) => (float[1,3,256,256] y) {
+    [warp] y = GridSample (x, grid)
+}
+"""
+# The same warp after a re-export that put other nodes first: node indices shift, names do not.
+WARP_REEXPORTED = """
+<ir_version: 8, opset_import: ["" : 16]>
+g (float[1,3,1024,1024] x, float[1,256,256,2] g0) => (float[1,3,256,256] y) {
+    [scale] g1 = Mul (g0, g0)
+    [clip] grid = Clip (g1)
+    [warp] y = GridSample (x, grid)
+}
+"""
+TWO_WARPS = """
+<ir_version: 8, opset_import: ["" : 16]>
+g (float[1,3,1024,1024] x, float[1,256,256,2] grid) => (float[1,3,256,256] a, float[1,3,256,256] b) {
+    [warp] a = GridSample (x, grid)
+    [warp_new] b = GridSample (x, grid)
+}
+"""
+
+
+def run(*args, cwd):
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def findings(out: str):
+    """The finding lines of the text report (the recommendation section below them names findings too)."""
+    return [l for l in out.splitlines() if re.match(r"^\S+: [A-Z]\d{3} \[", l)]
+
+
+def save(text: str, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(onnx.parser.parse_model(text), str(path))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "models").mkdir()
+    shutil.copy(GRIDSAMPLE, tmp_path / "models" / "warp.onnx")
+    shutil.copy(CLEAN, tmp_path / "models" / "clean.onnx")
+    return tmp_path
+
+
+# ------------------------------------------------------------------------------------------------------ path globs
+@pytest.mark.parametrize("pattern, path, hit", [
+    ("*.onnx", "a/b/c.onnx", True),  # no slash: the file name in any directory
+    ("models/*.onnx", "models/a.onnx", True),
+    ("models/*.onnx", "models/sub/a.onnx", False),  # * stays in one segment
+    ("models/**/*.onnx", "models/sub/deep/a.onnx", True),
+    ("models/**/*.onnx", "models/a.onnx", True),
+    ("models/", "models/sub/a.mnn", True),
+    ("/a.onnx", "sub/a.onnx", False),
+    ("./models/a.onnx", "models/a.onnx", True),
+    ("m[0-9].onnx", "x/m3.onnx", True),
+    ("m[!0-9].onnx", "m3.onnx", False),
+])
+def test_path_globs(pattern, path, hit):
+    assert path_matches(pattern, path) is hit
+
+
+# ---------------------------------------------------------------------------------------------------- suppressions
+def test_suppression_hides_the_finding_with_its_reason(project):
+    (project / ".precision-lint.yaml").write_text(
+        "suppressions:\n  - {rule: C001, path: models/warp.onnx, node: 'warp_*', reason: grid computed in fp32}\n")
+    code, out, err = run("models", cwd=project)
+    assert code == 0, out + err
+    assert not findings(out) and "1 suppressed" in out and err == ""
+    code, out, _ = run("--format", "json", "models", cwd=project)
+    doc = json.loads(out)
+    warp = next(f for f in doc["files"] if f["path"].endswith("warp.onnx"))
+    assert warp["findings"] == []
+    assert warp["suppressed"][0]["rule"] == "C001" and warp["suppressed"][0]["node"] == "warp_sample"
+    assert warp["suppressed"][0]["reason"] == "grid computed in fp32"
+    assert warp["suppressed"][0]["suppression"] == ".precision-lint.yaml: suppressions[0]"
+    assert doc["summary"]["suppressed"] == 1 and doc["unused_suppressions"] == []
+
+
+def test_suppressed_findings_still_count_for_the_recommendation(project):
+    (project / ".precision-lint.yaml").write_text(
+        "suppressions:\n  - {rule: C001, path: models/warp.onnx, reason: accepted}\n")
+    _, out, _ = run("--format", "json", "--platform", "android-opencl", "models/warp.onnx", cwd=project)
+    rec = json.loads(out)["files"][0]["recommendation"]
+    assert rec["platforms"][0]["precision"] == "Precision_High"  # the model's numerics did not change
+
+
+def test_unused_suppressions_are_reported_with_file_and_key(project):
+    (project / ".precision-lint.yaml").write_text(
+        "suppressions:\n"
+        "  - {rule: C001, path: models/warp.onnx, node: other_node, reason: stale}\n"
+        "  - {rule: C001, path: models/typo/*.onnx, reason: mistyped path}\n")
+    code, out, err = run("models", cwd=project)
+    assert code == 1 and "models/warp.onnx: C001" in out  # the node glob did not match: still reported
+    assert err.splitlines() == [
+        "warning: .precision-lint.yaml: suppressions[0]: suppression (rule C001, path 'models/warp.onnx', "
+        "node 'other_node') matched no finding",
+        "warning: .precision-lint.yaml: suppressions[1]: suppression (rule C001, path 'models/typo/*.onnx', "
+        "node '*') matched no finding",
+    ]
+    _, out, _ = run("--format", "json", "models", cwd=project)
+    unused = json.loads(out)["unused_suppressions"]
+    assert [u["origin"] for u in unused] == [".precision-lint.yaml: suppressions[0]",
+                                             ".precision-lint.yaml: suppressions[1]"]
+    assert unused[1] == {"rule": "C001", "path": "models/typo/*.onnx", "node": "*", "reason": "mistyped path",
+                         "origin": ".precision-lint.yaml: suppressions[1]"}
+    _, out, _ = run("--format", "sarif", "models", cwd=project)
+    notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert sum("matched no finding" in n["message"]["text"] for n in notes) == 2
+
+
+def test_suppression_for_a_model_not_in_this_run_is_not_called_unused(project):
+    """pre-commit lints only the changed files: suppressions for the others are not stale."""
+    (project / ".precision-lint.yaml").write_text(
+        "suppressions:\n  - {rule: C001, path: models/warp.onnx, reason: accepted}\n"
+        "  - {rule: C001, path: models/gone.onnx, reason: the model was deleted}\n")
+    code, out, err = run("models/clean.onnx", cwd=project)
+    assert code == 0
+    assert "suppressions[0]" not in err  # warp.onnx exists, it just was not linted
+    assert "suppressions[1]" in err  # no such model anywhere
+
+
+def test_unused_suppressions_library():
+    s = Suppression("C001", "models/*.onnx", "r", origin="x: suppressions[0]")
+    assert unused_suppressions([s], {s}, ["models/a.onnx"], None) == []
+
+
+# ------------------------------------------------------------------------------------------------------- baselines
+def test_baseline_reports_only_new_findings(project):
+    save(WARP, project / "models" / "net.onnx")
+    code, out, err = run("--write-baseline", "baseline.json", "models", cwd=project)
+    assert code == 0 and "wrote 2 findings to the baseline baseline.json" in err
+    entries = json.loads((project / "baseline.json").read_text())["findings"]
+    assert [(e["rule"], e["path"], e["node"]) for e in entries] == [
+        ("C001", "models/net.onnx", "warp"), ("C001", "models/warp.onnx", "warp_sample")]
+    assert all(set(e) == {"rule", "path", "scope", "node", "level", "message"} for e in entries)  # no indices
+    code, out, _ = run("--baseline", "baseline.json", "models", cwd=project)
+    assert code == 0 and not findings(out) and "2 in the baseline" in out
+    # re-exported: the node moved from index 0 to 2, the name stayed: still known
+    save(WARP_REEXPORTED, project / "models" / "net.onnx")
+    code, out, _ = run("--baseline", "baseline.json", "models", cwd=project)
+    assert code == 0 and not findings(out), out
+    # a new GridSample is new
+    save(TWO_WARPS, project / "models" / "net.onnx")
+    code, out, _ = run("--baseline", "baseline.json", "models", cwd=project)
+    assert code == 1
+    assert [l.split(" (")[0] for l in findings(out)] == ["models/net.onnx: C001 [error] node 'warp_new'"]
+
+
+def test_baseline_paths_are_relative_to_the_baseline_file(project):
+    run("--write-baseline", "baseline.json", "models", cwd=project)
+    code, out, _ = run("--baseline", "../baseline.json", ".", cwd=project / "models")
+    assert code == 0 and not findings(out), out
+    (project / ".precision-lint.yaml").write_text("baseline: baseline.json\n")
+    code, out, _ = run("warp.onnx", cwd=project / "models")  # from config, relative to the config file
+    assert code == 0 and "1 in the baseline" in out, out
+
+
+def test_baseline_files_are_deterministic(project):
+    run("--write-baseline", "a.json", "models", cwd=project)
+    run("--write-baseline", "b.json", "models", cwd=project)
+    assert (project / "a.json").read_bytes() == (project / "b.json").read_bytes()
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "baseline.json: baseline file not found (create it with --write-baseline baseline.json)"),
+    ("{", "baseline.json: baseline is not valid JSON"),
+    ('{"findings": []}', "baseline.json: baseline_version None is not supported"),
+    ('[1]', "baseline.json: not a precision-lint baseline"),
+])
+def test_bad_baseline_is_one_line(project, content, message):
+    if content is not None:
+        (project / "baseline.json").write_text(content)
+    code, out, err = run("--baseline", "baseline.json", "models", cwd=project)
+    assert code == 2 and err.startswith("error: " + message) and err.count("\n") == 1, err
+
+
+# ----------------------------------------------------------------------------------------------------- many models
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    d = tmp_path_factory.mktemp("many")
+    paths = []
+    for i in range(6):
+        for src in (GRIDSAMPLE, CLEAN, SAMPLES / "long_reduction.onnx", SAMPLES / "gridsample_large.mnn"):
+            p = d / f"m{i}" / src.name
+            p.parent.mkdir(exist_ok=True)
+            shutil.copy(src, p)
+            paths.append(str(p))
+    (d / "m0" / "broken.onnx").write_bytes(b"\x08\x07garbage")
+    paths.append(str(d / "m0" / "broken.onnx"))
+    return d, paths
+
+
+def test_parallel_results_equal_sequential_ones_in_input_order(many):
+    _, paths = many
+    linter = Linter(Options())
+    seq = list(lint_paths(linter, paths, jobs=1))
+    par = list(lint_paths(linter, paths, jobs=2))
+    auto = list(lint_paths(linter, paths, jobs=None))
+    for results in (par, auto):
+        assert [r.path for r in results] == paths
+        assert [[f.to_dict() for f in r.reported] for r in results] == [[f.to_dict() for f in r.reported]
+                                                                         for r in seq]
+        assert [r.error for r in results] == [r.error for r in seq]
+        assert [r.extras for r in results] == [r.extras for r in seq]
+    assert seq[-1].error is not None
+
+
+def test_directories_are_walked_and_the_run_ends_with_a_summary(many):
+    d, paths = many
+    code, out, err = run("--jobs", "2", ".", cwd=d)
+    assert code == 2  # broken.onnx
+    assert out.splitlines()[-1].startswith(f"{len(paths)} files, 1 unreadable, ")
+    lines = [l.split(":")[0] for l in findings(out)]
+    assert len(set(lines)) == 6 * 3 and lines == sorted(lines)  # the walk's sorted order, whoever linted them
+
+
+def test_progress_shows_only_when_asked_or_on_a_terminal(many):
+    d, _ = many
+    _, _, err = run("--progress", "m0", "m1", cwd=d)
+    assert "\x1b[K[9/9] m1/long_reduction.onnx" in err  # the last file always shows
+    assert err.endswith("\x1b[K")  # and the line is cleared at the end
+    _, _, err = run("m0", "m1", cwd=d)  # not a terminal
+    assert "\x1b[K" not in err
+    assert Progress.wanted(None, 10, stream=open(__file__)) is False
+    assert Progress.wanted(False, 10) is False and Progress.wanted(True, 1) is True
