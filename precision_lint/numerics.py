@@ -481,16 +481,37 @@ def absolute_grid_error(max_coord: float, size: int, align_corners: bool, fmt: s
         return 0.0
     f = get_format(fmt)
     r = f.round
-    c = np.linspace(0.0, float(max_coord), 1 << 17)
-    cs = r(c)
+    # Every value the stored coordinate can take, and the interval of true coordinates that rounds to it: the error
+    # is largest at an end of that interval, so the maximum over them is exact (no sampling).
+    cs = _representable(fmt, float(max_coord))
+    if cs is None:  # fp32: dense sampling is enough
+        cs = r(np.linspace(0.0, float(max_coord), 1 << 17))
+        lo_c = hi_c = cs
+    else:
+        mids = (cs[1:] + cs[:-1]) / 2.0
+        lo_c = np.concatenate([[0.0], mids])
+        hi_c = np.minimum(np.concatenate([mids, [float(max_coord)]]), float(max_coord))
     if align_corners:
         g = r(r(r(cs * 2.0) / r(np.float64(size - 1))) - 1.0)
     else:
         g = r(r(r(r(cs * 2.0) + 1.0) / r(np.float64(size))) - 1.0)
     if part == "storage":
-        return float(np.max(np.abs(cs - c)))
-    got = _unnormalize(g, int(size), bool(align_corners), r if part == "total" else (lambda v: v))
-    return float(np.max(np.abs(got - c)))
+        got = cs
+    else:
+        got = _unnormalize(g, int(size), bool(align_corners), r if part == "total" else (lambda v: v))
+    return float(max(np.max(np.abs(got - lo_c)), np.max(np.abs(got - hi_c))))
+
+
+def _representable(fmt: str, top: float) -> Optional[np.ndarray]:
+    """All non-negative finite values of fmt up to the first one at or above ``top`` (None for fp32)."""
+    if fmt == "fp16":
+        v = np.arange(0, 0x7C00, dtype=np.uint16).view(np.float16).astype(np.float64)
+    elif fmt == "bf16":
+        v = (np.arange(0, 0x7F80, dtype=np.uint32) << 16).view(np.float32).astype(np.float64)
+    else:
+        return None
+    k = int(np.searchsorted(v, top))
+    return v[: min(k + 1, v.size)][v[: min(k + 1, v.size)] <= max(top, v[min(k, v.size - 1)])]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -583,13 +604,53 @@ def log_floor(fmt: str) -> float:
     return math.log(get_format(fmt).min_subnormal)
 
 
+def _storage_error_f32(v: np.ndarray, fmt: str, f, flush_subnormals: bool) -> Tuple[float, float]:
+    """constant_storage_error for fp16/fp32 weights, in float32 and without float64 copies (a model's weights are
+    hundreds of MB).  Rounding to fp16 is numpy's float16 conversion and to bf16 round-to-nearest-even on the top 16
+    bits, both exact; s - v is exact in float32 (s and v are within a factor of 2, or s is 0); sums are pairwise, on
+    values scaled by the largest magnitude so that squares neither overflow nor underflow."""
+    finite = np.isfinite(v)
+    if not finite.all():
+        v = v[finite]
+    if v.size == 0:
+        return 0.0, 0.0
+    m = float(np.max(np.abs(v)))
+    if m == 0.0:
+        return 0.0, 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        if fmt == "fp16":
+            s = v.astype(np.float16).astype(np.float32)
+        else:
+            bits = v.view(np.uint32)
+            s = ((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)) \
+                .view(np.float32)
+        if flush_subnormals:
+            s = np.where(np.abs(s) < f.min_normal, np.float32(0.0), s)
+        diff = s - v
+    zero_lost = np.count_nonzero((s == 0) & (v != 0))
+    if not np.all(np.isfinite(diff)):
+        return math.inf, float(zero_lost / v.size)
+    nz = np.count_nonzero(v)
+    lost = float(zero_lost / nz) if nz else 0.0
+    scale = np.float32(1.0 / m) if m < 1e38 else np.float32(1.0)
+    u = v * scale
+    d = diff * scale
+    norm2 = float(np.sum(u * u))
+    if norm2 == 0.0:
+        return 0.0, lost
+    return float(math.sqrt(float(np.sum(d * d)) / norm2)), lost
+
+
 def constant_storage_error(values: np.ndarray, fmt: str, flush_subnormals: bool = False) -> Tuple[float, float]:
     """(relative L2 error, fraction of non-zero values lost) of a constant after storage in fmt.
 
     ``flush_subnormals``: hardware that flushes subnormal results to zero (many GPUs, NPUs) also loses values below
     fmt's smallest normal number."""
     f = get_format(fmt)
-    v = np.asarray(values, dtype=np.float64).ravel()
+    v = np.asarray(values).ravel()
+    if fmt in ("fp16", "bf16") and v.dtype in (np.float16, np.float32):
+        return _storage_error_f32(v.astype(np.float32, copy=False), fmt, f, flush_subnormals)
+    v = v.astype(np.float64, copy=False)
     v = v[np.isfinite(v)]
     norm = float(np.sqrt(np.sum(v * v)))
     if v.size == 0 or norm == 0.0:

@@ -23,6 +23,7 @@ class Analysis:
         self.bounds = Bounds(graph, input_ranges)
         self.tolerances = tolerances
         self._node_views: Dict[str, "NodeView"] = {}
+        self.op_index: Dict[str, Dict[str, int]] = {}  # op type -> {operator id: position among that op's nodes}
         self._tensor_views: Dict[str, "TensorView"] = {}
 
     def node(self, op: Optional[Operator]) -> Optional["NodeView"]:
@@ -120,8 +121,10 @@ class NodeView(View):
 
     def f_op_index(self):
         """Position of this node among the nodes of the same op, in file order (0 for the first)."""
-        same = self._a.graph.by_op(self._op.op)
-        return next((i for i, o in enumerate(same) if o.id == self._op.id), 0)
+        index = self._a.op_index.get(self._op.op)
+        if index is None:
+            index = self._a.op_index[self._op.op] = {o.id: i for i, o in enumerate(self._a.graph.by_op(self._op.op))}
+        return index.get(self._op.id, 0)
 
     def f_op_count(self):
         """How many nodes of this op the model has."""
@@ -199,7 +202,8 @@ class TensorView(View):
         v = t.value
         stats: Dict[str, Any] = {}
         if v is not None and v.size and np.issubdtype(v.dtype, np.number):
-            f = v.astype(np.float64, copy=False).ravel()
+            # In the constant's own float type: a float64 copy of every weight doubled the lint's memory and time.
+            f = v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel()
             finite = f[np.isfinite(f)]
             a = np.abs(f)
             nz = a[a > 0]
@@ -209,10 +213,14 @@ class TensorView(View):
                 "scalar": float(f[0]) if f.size == 1 else None,
                 "extreme": float(f[int(np.argmax(a))]),  # the signed value of largest magnitude
                 "all_integer": bool(finite.size == f.size and np.all(np.floor(finite) == finite)),
-                "_abs": a, "_size": f.size,
+                "_size": f.size,  # |values| are recomputed on demand, not kept (memory)
             }
         setattr(t, _STATS_CACHE_ATTR, stats)
         return stats
+
+    def _absvals(self) -> np.ndarray:
+        v = self._t.value
+        return np.abs(v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel())
 
     def _stat(self, key: str) -> Any:
         s = self._stats()
@@ -232,7 +240,7 @@ class TensorView(View):
             s = self._stats()
             if not s:
                 return None
-            return float(np.count_nonzero(s["_abs"] > limit)) / s["_size"]
+            return float(np.count_nonzero(self._absvals() > limit)) / s["_size"]
         return frac
 
     def f_count_below(self):
@@ -241,7 +249,7 @@ class TensorView(View):
             s = self._stats()
             if not s:
                 return None
-            a = s["_abs"]
+            a = self._absvals()
             return int(np.count_nonzero((a > 0) & (a < limit)))
         return count
 
@@ -288,7 +296,7 @@ class TensorView(View):
             return None
         key = f"_storage_{fmt}_{bool(ftz)}"
         if key not in s:
-            v = self._t.value.astype(np.float64, copy=False).ravel()
+            v = np.asarray(self._t.value).ravel()  # its own float type: constant_storage_error handles fp16/fp32
             if v.size > (1 << 22):  # a strided sample of huge tensors is enough for a relative error
                 v = v[:: int(math.ceil(v.size / (1 << 22)))]
             s[key] = numerics.constant_storage_error(v, fmt, bool(ftz))
@@ -314,7 +322,7 @@ class TensorView(View):
         if not s:
             return None
         if "_rms" not in s:
-            a = s["_abs"]
+            a = self._absvals()
             a = a[np.isfinite(a)]
             s["_rms"] = float(np.sqrt(np.mean(a * a))) if a.size else None
         return s["_rms"]
