@@ -51,9 +51,17 @@ class View:
     FIELDS: frozenset = frozenset()
 
     def get_field(self, name: str) -> Any:
-        if name not in self.FIELDS:
-            raise EvalError(f"{type(self).__name__} has no field {name!r} (known: {', '.join(sorted(self.FIELDS))})")
-        return getattr(self, "f_" + name)()
+        cls = type(self)
+        getters = _GETTERS.get(cls)
+        if getters is None:  # the whitelist as a table of functions, built once per class
+            getters = _GETTERS[cls] = {n: getattr(cls, "f_" + n) for n in cls.FIELDS}
+        getter = getters.get(name)
+        if getter is None:
+            raise EvalError(f"{cls.__name__} has no field {name!r} (known: {', '.join(sorted(self.FIELDS))})")
+        return getter(self)
+
+
+_GETTERS: Dict[type, Dict[str, Callable[[Any], Any]]] = {}
 
 
 class Namespace(View):
@@ -125,7 +133,7 @@ class Expression:
 
     def evaluate(self, env: Mapping[str, Any]) -> Any:
         try:
-            return self._eval(self._tree, env)
+            return self._run(env)
         except EvalError:
             raise
         except RecursionError:
@@ -133,74 +141,144 @@ class Expression:
         except (TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, OverflowError) as exc:
             raise EvalError(f"{type(exc).__name__} in {self.source!r}: {exc}") from None
 
+    @property
+    def _run(self) -> Callable[[Mapping[str, Any]], Any]:
+        fn = self.__dict__.get("_compiled")
+        if fn is None:
+            fn = self.__dict__["_compiled"] = self._compile(self._tree)
+        return fn
+
     # ----- interpreter ----------------------------------------------------------------------------------------
-    def _eval(self, n: ast.AST, env: Mapping[str, Any]) -> Any:  # noqa: C901 - one dispatch on node type
+    # The validated tree is turned once into a tree of Python closures, one per syntax node (no eval, no code
+    # objects: each closure is one of the fixed functions below).  This is the same interpreter as a recursive walk
+    # over the AST, without the per-node type dispatch on every evaluation: rules anchored on every operator
+    # evaluate their conditions tens of thousands of times per model.
+    def _compile(self, n: ast.AST) -> Callable[[Mapping[str, Any]], Any]:  # noqa: C901 - one case per node type
+        src = self.source
         if isinstance(n, ast.Constant):
-            return n.value
+            value = n.value
+            return lambda env: value
         if isinstance(n, ast.Name):
-            if n.id in env:
-                return env[n.id]
-            if n.id in ("true", "false", "none", "null"):
-                return {"true": True, "false": False}.get(n.id)
-            raise EvalError(f"unknown name {n.id!r} in {self.source!r}")
+            name = n.id
+            special = {"true": True, "false": False, "none": None, "null": None}
+
+            def name_(env):
+                if name in env:
+                    return env[name]
+                if name in special:
+                    return special[name]
+                raise EvalError(f"unknown name {name!r} in {src!r}")
+            return name_
         if isinstance(n, ast.BoolOp):
-            return self._boolop(n, env)
+            values = [self._compile(v) for v in n.values]
+            is_and = isinstance(n.op, ast.And)
+
+            def boolop(env):
+                unknown = False
+                for f in values:
+                    v = f(env)
+                    if v is None:
+                        unknown = True
+                        continue
+                    if is_and and not v:
+                        return False
+                    if not is_and and v:
+                        return True
+                if unknown:
+                    return None
+                return is_and
+            return boolop
         if isinstance(n, ast.UnaryOp):
-            v = self._eval(n.operand, env)
-            if v is None:
-                return None
-            if isinstance(n.op, ast.Not):
-                return not v
-            if not _is_num(v):
-                raise EvalError(f"unary minus on {type(v).__name__} in {self.source!r}")
-            return -v if isinstance(n.op, ast.USub) else +v
+            operand = self._compile(n.operand)
+            op = type(n.op)
+
+            def unary(env):
+                v = operand(env)
+                if v is None:
+                    return None
+                if op is ast.Not:
+                    return not v
+                if not _is_num(v):
+                    raise EvalError(f"unary minus on {type(v).__name__} in {src!r}")
+                return -v if op is ast.USub else +v
+            return unary
         if isinstance(n, ast.BinOp):
-            return self._binop(n, env)
+            left, right, op = self._compile(n.left), self._compile(n.right), type(n.op)
+            return lambda env: self._binop(op, left(env), right(env))
         if isinstance(n, ast.Compare):
-            return self._compare(n, env)
+            first = self._compile(n.left)
+            rest = [(type(o), self._compile(c)) for o, c in zip(n.ops, n.comparators)]
+            return lambda env: self._compare(first(env), rest, env)
         if isinstance(n, ast.IfExp):
-            test = self._eval(n.test, env)
-            if test is None:
-                return None
-            return self._eval(n.body if test else n.orelse, env)
+            test, body, orelse = self._compile(n.test), self._compile(n.body), self._compile(n.orelse)
+
+            def ifexp(env):
+                t = test(env)
+                if t is None:
+                    return None
+                return body(env) if t else orelse(env)
+            return ifexp
         if isinstance(n, (ast.List, ast.Tuple)):
-            if len(n.elts) > MAX_SEQUENCE:
-                raise EvalError("sequence literal too long")
-            return tuple(self._eval(e, env) for e in n.elts)
+            elts = [self._compile(e) for e in n.elts]
+            too_long = len(elts) > MAX_SEQUENCE
+
+            def seq(env):
+                if too_long:
+                    raise EvalError("sequence literal too long")
+                return tuple(f(env) for f in elts)
+            return seq
         if isinstance(n, ast.Subscript):
-            return self._subscript(n, env)
+            base = self._compile(n.value)
+            if isinstance(n.slice, ast.Slice):
+                parts = [None if p is None else self._compile(p) for p in (n.slice.lower, n.slice.upper,
+                                                                             n.slice.step)]
+
+                def slice_(env):
+                    b = base(env)
+                    if b is None:
+                        return None
+                    bounds = [None if p is None else p(env) for p in parts]
+                    if not isinstance(b, (tuple, str)):
+                        raise EvalError(f"cannot slice {type(b).__name__}")
+                    return b[slice(*bounds)]
+                return slice_
+            key = self._compile(n.slice)
+            return lambda env: self._index(base(env), key, env)
         if isinstance(n, ast.Attribute):
-            base = self._eval(n.value, env)
-            if base is None:
-                return None
-            if not isinstance(base, View):
-                raise EvalError(f"{type(base).__name__} has no field {n.attr!r} in {self.source!r}")
-            return base.get_field(n.attr)
+            base, attr = self._compile(n.value), n.attr
+
+            def attribute(env):
+                b = base(env)
+                if b is None:
+                    return None
+                if not isinstance(b, View):
+                    raise EvalError(f"{type(b).__name__} has no field {attr!r} in {src!r}")
+                return b.get_field(attr)
+            return attribute
         if isinstance(n, ast.Call):
-            return self._call(n, env)
+            args = [self._compile(a) for a in n.args]
+            if isinstance(n.func, ast.Name):
+                fn = self._functions[n.func.id]
+                return lambda env: fn(*[a(env) for a in args])
+            base, attr = self._compile(n.func.value), n.func.attr
+
+            def method(env):
+                values = [a(env) for a in args]
+                b = base(env)
+                if b is None:
+                    return None
+                if not isinstance(b, View):
+                    raise EvalError(f"{type(b).__name__} has no method {attr!r} in {src!r}")
+                m = b.get_field(attr)
+                if not callable(m):
+                    raise EvalError(f"{attr!r} is a field, not a method, in {src!r}")
+                return m(*values)
+            return method
         raise EvalError(f"cannot evaluate {type(n).__name__}")  # unreachable: validated at parse time
 
-    def _boolop(self, n: ast.BoolOp, env: Mapping[str, Any]) -> Optional[bool]:
-        unknown = False
-        for value_node in n.values:
-            v = self._eval(value_node, env)
-            if v is None:
-                unknown = True
-                continue
-            if isinstance(n.op, ast.And) and not v:
-                return False
-            if isinstance(n.op, ast.Or) and v:
-                return True
-        if unknown:
-            return None
-        return isinstance(n.op, ast.And)
-
-    def _binop(self, n: ast.BinOp, env: Mapping[str, Any]) -> Any:
-        a = self._eval(n.left, env)
-        b = self._eval(n.right, env)
+    def _binop(self, op: type, a: Any, b: Any) -> Any:
         if a is None or b is None:
             return None
-        op = type(n.op)
         if isinstance(a, str) and isinstance(b, str) and op is ast.Add:
             if len(a) + len(b) > MAX_SOURCE * 4:
                 raise EvalError("string too long")
@@ -222,18 +300,17 @@ class Expression:
         except OverflowError:
             return math.inf
 
-    def _compare(self, n: ast.Compare, env: Mapping[str, Any]) -> Optional[bool]:
-        left = self._eval(n.left, env)
-        for op, right_node in zip(n.ops, n.comparators):
-            right = self._eval(right_node, env)
+    def _compare(self, left: Any, rest, env: Mapping[str, Any]) -> Optional[bool]:
+        for op, right_fn in rest:
+            right = right_fn(env)
             if left is None or right is None:
-                if type(op) in (ast.Eq, ast.NotEq):
-                    ok = _CMPOPS[type(op)](left, right)
+                if op in (ast.Eq, ast.NotEq):
+                    ok = _CMPOPS[op](left, right)
                 else:
                     return None
             else:
                 try:
-                    ok = _CMPOPS[type(op)](left, right)
+                    ok = _CMPOPS[op](left, right)
                 except TypeError:
                     raise EvalError(f"cannot compare {type(left).__name__} with {type(right).__name__} "
                                     f"in {self.source!r}") from None
@@ -242,16 +319,10 @@ class Expression:
             left = right
         return True
 
-    def _subscript(self, n: ast.Subscript, env: Mapping[str, Any]) -> Any:
-        base = self._eval(n.value, env)
+    def _index(self, base: Any, key_fn, env: Mapping[str, Any]) -> Any:
         if base is None:
             return None
-        if isinstance(n.slice, ast.Slice):
-            parts = [None if p is None else self._eval(p, env) for p in (n.slice.lower, n.slice.upper, n.slice.step)]
-            if not isinstance(base, (tuple, str)):
-                raise EvalError(f"cannot slice {type(base).__name__}")
-            return base[slice(*parts)]
-        key = self._eval(n.slice, env)
+        key = key_fn(env)
         if key is None:
             return None
         if isinstance(base, (tuple, str)):
@@ -263,17 +334,3 @@ class Expression:
         if isinstance(base, Mapping):
             return base.get(key)
         raise EvalError(f"cannot index {type(base).__name__} in {self.source!r}")
-
-    def _call(self, n: ast.Call, env: Mapping[str, Any]) -> Any:
-        args = [self._eval(a, env) for a in n.args]
-        if isinstance(n.func, ast.Name):
-            return self._functions[n.func.id](*args)
-        base = self._eval(n.func.value, env)
-        if base is None:
-            return None
-        if not isinstance(base, View):
-            raise EvalError(f"{type(base).__name__} has no method {n.func.attr!r} in {self.source!r}")
-        method = base.get_field(n.func.attr)
-        if not callable(method):
-            raise EvalError(f"{n.func.attr!r} is a field, not a method, in {self.source!r}")
-        return method(*args)
