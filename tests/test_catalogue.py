@@ -47,3 +47,11 @@ def test_check_mode_reports_a_stale_file(tmp_path):
     assert gen.main(["--check", "--output", str(out)]) == 1
     assert gen.main(["--output", str(out)]) == 0
     assert gen.main(["--check", "--output", str(out)]) == 0
+
+
+def test_shipped_rule_files_validate_against_the_schema():
+    # the loader skips jsonschema for shipped rules at run time; this is where they are validated
+    from precision_lint.engine.rules import builtin_rules_dir, load_rule_file
+
+    for path in sorted(builtin_rules_dir().glob("*.yaml")):
+        load_rule_file(path, validate=True)
