@@ -27,6 +27,7 @@ class Conversion:
     note: str
     matcher: object
     constant_subgraph: bool = False
+    produces: Tuple[str, ...] = ()  # canonical ops the rewrite creates in the .mnn
 
 
 @lru_cache(maxsize=1)
@@ -43,42 +44,67 @@ def conversions() -> Tuple[Conversion, ...]:
         if missing:
             raise ValueError(f"{where}: missing {sorted(missing)}")
         out.append(Conversion(d["id"], d["summary"], " ".join(d["note"].split()), _matcher(d["match"], where),
-                              bool(d.get("constant_subgraph"))))
+                              bool(d.get("constant_subgraph")), tuple(d.get("produces", ()))))
     return tuple(out)
+
+
+class _Matcher:
+    """Evaluates the conversion patterns on the operators of one ONNX graph."""
+
+    def __init__(self, graph: ModelGraph):
+        from .engine.context import Analysis
+        from .engine.expr import Namespace
+
+        self.graph = graph
+        self.analysis = Analysis(graph, {})
+        self.base = {"tol": Namespace({}, "tolerance"),
+                     "model": Namespace({"format": "onnx", "fp16_converted": False}, "model field")}
+        self.folded = _constant_ops(graph)
+
+    def hits(self, op: Operator) -> List[Conversion]:
+        from .engine.expr import EvalError
+        from .engine.runner import Matching, _Budget
+
+        node = self.analysis.node(op)
+        out = []
+        for c in conversions():
+            if c.constant_subgraph and op.id not in self.folded:
+                continue
+            try:
+                if Matching(self.analysis, dict(self.base, anchor=node)).match(c.matcher, node, {}) is not None:
+                    out.append(c)
+            except (EvalError, _Budget):
+                continue
+        return out
 
 
 def add_notes(graph: ModelGraph, findings: Sequence[Finding]) -> List[Finding]:
     """``findings`` with MNN conversion notes added where the converter changes the finding's pattern."""
     if graph.format != "onnx" or not findings:
         return list(findings)
-    from .engine.context import Analysis
-    from .engine.expr import EvalError, Namespace
-    from .engine.runner import Matching, _Budget
-
-    analysis = Analysis(graph, {})
-    base = {"tol": Namespace({}, "tolerance"), "model": Namespace({"format": "onnx", "fp16_converted": False},
-                                                                  "model field")}
+    matcher = _Matcher(graph)
     ops: Dict[Tuple[str, str], Operator] = {}
     for op in graph.operators():
         ops.setdefault((op.scope, op.name), op)
-    folded = _constant_ops(graph)
     out = []
     for f in findings:
         op = ops.get((f.scope, f.node))
         notes: List[str] = []
         if op is not None and f.failure_class != "converter":  # converter rules already say it
-            node = analysis.node(op)
-            for c in conversions():
-                if c.constant_subgraph and op.id not in folded:
-                    continue
-                try:
-                    hit = Matching(analysis, dict(base, anchor=node)).match(c.matcher, node, {}) is not None
-                except (EvalError, _Budget):
-                    hit = False
-                if hit:
-                    notes.append(_PLACEHOLDER.sub(lambda m: str(op.attrs.get(m.group(1), "?")), c.note))
+            for c in matcher.hits(op):
+                notes.append(_PLACEHOLDER.sub(lambda m: str(op.attrs.get(m.group(1), "?")), c.note))
         new = [n for n in notes if n not in f.notes]
         out.append(replace(f, notes=tuple(f.notes) + tuple(new)) if new else f)
+    return out
+
+
+def rewrites_in(graph: ModelGraph) -> Dict[str, List[str]]:
+    """{conversion id: names of the ONNX operators it rewrites} for a whole graph (tests and tooling)."""
+    matcher = _Matcher(graph)
+    out: Dict[str, List[str]] = {}
+    for op in graph.operators():
+        for c in matcher.hits(op):
+            out.setdefault(c.id, []).append(op.name)
     return out
 
 

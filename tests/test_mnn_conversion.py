@@ -5,15 +5,13 @@ converter rewrites, never on .mnn findings, and never on findings of converter r
 """
 from __future__ import annotations
 
-import os
-
 import onnx
 import pytest
 from onnx import parser
 
 from mnn_models import convert
 from precision_lint.api import Linter, Options
-from precision_lint.mnn_conversion import NOTE_PREFIX, conversions
+from precision_lint.mnn_conversion import NOTE_PREFIX, conversions, rewrites_in
 
 EVERY_OP_RULE = """
 id: X999
@@ -36,7 +34,7 @@ MODEL = """
 <ir_version: 8, opset_import: ["" : 13]>
 g (float[1,16,64] x, float[1,1,8,8] img) => (float[1,16,64] y, float[1,16,64] ln, float[1,16,32] mm,
                                               float[1,1,16,16] up, float[16] table, float[1,16,64] masked,
-                                              float[1,16,64] tiny, float[1,16,64] plain) {
+                                              float[1,16,64] tiny, float[1,16,64] plain, float[1,16,64] silu) {
   s2 = Constant <value = float {1.4142135}> ()
   one = Constant <value = float {1.0}> ()
   half = Constant <value = float {0.5}> ()
@@ -70,6 +68,8 @@ g (float[1,16,64] x, float[1,1,8,8] img) => (float[1,16,64] y, float[1,16,64] ln
   small = Constant <value = float {1e-12}> ()
   [tiny_add] tiny = Add (x, small)
   [plain_relu] plain = Relu (x)
+  [silu_sigmoid] sg = Sigmoid (x)
+  [silu_mul] silu = Mul (x, sg)
 }
 """ % ", ".join(["0.01"] * 2048)
 
@@ -81,6 +81,7 @@ EXPECTED = {
     "constant-subgraph-folded": {"positions", "phase", "table_sin"},
     "fp16-clamps-large-constants": {"mask_add"},
     "fp16-flushes-tiny-constants": {"tiny_add"},
+    "silu-fused": {"silu_sigmoid", "silu_mul"},
 }
 
 
@@ -134,4 +135,14 @@ def test_mnn_findings_and_converter_rules_get_no_conversion_notes(results):
 
 def test_every_conversion_entry_is_exercised():
     assert {c.id for c in conversions()} - set(EXPECTED) == {"instancenorm-to-layernorm"}  # unet_block covers it
-    assert os.path.exists(os.path.join(os.path.dirname(__file__), "test_mnn_crosscheck.py"))
+
+
+def test_rewrites_in_lists_the_rewritten_nodes(results, tmp_path):
+    model = parser.parse_model(MODEL)
+    path = str(tmp_path / "m.onnx")
+    onnx.save(model, path)
+    from precision_lint.loaders import load_model
+
+    found = rewrites_in(load_model(path))
+    assert set(found["silu-fused"]) == {"silu_sigmoid", "silu_mul"} and found["matmul-to-conv"] == ["proj"]
+    assert {c.id: c.produces for c in conversions()}["layernorm-fused"] == ("LayerNormalization",)
