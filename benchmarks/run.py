@@ -1,0 +1,265 @@
+"""precision-lint performance benchmark: one command, prints the ratios that docs/performance.md records.
+
+    python benchmarks/run.py            # everything (~3-5 minutes on 2 cores; models generated under /tmp)
+    python benchmarks/run.py --quick    # smaller models, a smoke run (~1 minute)
+    python benchmarks/run.py --only startup,onnx,mnn,scaling,dir
+
+Every measurement runs in a fresh Python process (so imports and memory are its own); times are the best of
+``--repeat`` runs, wall clock.  Memory is the growth of the peak resident set (VmHWM) over the process's resident set
+just before the measured call, with the interpreter and the needed modules already imported (and, for the linter,
+the rules already loaded).  Models are generated with onnx.helper (benchmarks/models.py) and converted to .mnn
+with MNN's converter extension (sample_models/build.py:convert_to_mnn; never ``MNN.tools``).  Nothing here is
+a test: no timing is asserted anywhere.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = sys.executable
+EXE = os.path.join(os.path.dirname(PY), "precision-lint")
+
+# ----- child side: one measurement in this process, JSON on stdout --------------------------------------------
+CHILD = r"""
+import json, os, sys, time, gc
+def rss(key):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+kind, path, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if kind == "onnx.load":
+    import onnx
+    run = lambda: onnx.load(path)
+elif kind == "onnx.load-noext":
+    import onnx
+    run = lambda: onnx.load(path, load_external_data=False)
+elif kind == "mnn.load_as_dict":
+    import MNN.expr as F
+    run = lambda: F.load_as_dict(path)
+elif kind in ("lint", "load", "rules"):
+    from precision_lint.api import Linter
+    from precision_lint.loaders import load_model
+    linter = Linter()
+    if kind == "lint":
+        def run():
+            r = linter.lint_file(path)
+            assert r.error is None, r.error
+            return r
+    elif kind == "load":
+        run = lambda: load_model(path)
+    else:
+        graphs = [load_model(path) for _ in range(repeat)]
+        run = lambda: linter.runner.run(graphs.pop())
+gc.collect()
+base = rss("VmRSS")
+best = float("inf")
+out = None
+for _ in range(repeat):
+    t = time.perf_counter()
+    out = run()
+    best = min(best, time.perf_counter() - t)
+    if kind != "rules":
+        out = None
+extra = {}
+if kind == "lint":
+    r = linter.lint_file(path)
+    extra = {"operators": r.metadata.get("operators"), "findings": len(r.findings), "notes": len(r.notes)}
+print(json.dumps({"seconds": best, "peak_growth": rss("VmHWM") - base, **extra}))
+"""
+
+
+def measure(kind: str, path: str, repeat: int) -> Dict[str, float]:
+    proc = subprocess.run([PY, "-c", CHILD, kind, path, str(repeat)], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} {path} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def wall(cmd: List[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, cwd=ROOT)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def heavy_imports(cmd: List[str]) -> List[str]:
+    proc = subprocess.run([PY, "-X", "importtime", *cmd], capture_output=True, text=True, cwd=ROOT)
+    mods = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    return sorted(m for m in ("onnx", "MNN", "networkx", "numpy", "jsonschema", "yaml", "google.protobuf")
+                  if m in mods)
+
+
+def mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def size_of(path: str) -> int:
+    total = os.path.getsize(path)
+    data = path + ".data"
+    return total + (os.path.getsize(data) if os.path.exists(data) else 0)
+
+
+# ----- model generation ---------------------------------------------------------------------------------------
+def transformer_onnx(out: str, layers: int, heads: int, hidden: int, external: bool) -> str:
+    sys.path.insert(0, HERE)
+    import models
+
+    if not os.path.exists(out):
+        m = models.transformer(layers, heads, hidden)
+        (models.save_with_external_data if external else models.save_inline)(m, out)
+    return out
+
+
+def to_mnn(src: str, dst: str) -> str:
+    if not os.path.exists(dst):
+        sys.path.insert(0, os.path.join(ROOT, "sample_models"))
+        from build import convert_to_mnn  # MNN's _tools extension, never MNN.tools
+
+        convert_to_mnn(src, dst)
+    return dst
+
+
+# ----- sections -------------------------------------------------------------------------------------------------
+def startup(args, work: str) -> None:
+    print("\n## start-up (wall, best of %d; fresh process each)" % args.repeat)
+    tiny_onnx = os.path.join(ROOT, "sample_models", "clean.onnx")
+    tiny_mnn = os.path.join(ROOT, "sample_models", "clean.mnn")
+    ref = wall([PY, "-c", "import onnx"], args.repeat)
+    rows = [("python -c 'import onnx'", [PY, "-c", "import onnx"], ["-c", "import onnx"])]
+    lint = [EXE] if os.path.exists(EXE) else [PY, "-m", "precision_lint"]
+    for label, a in (("precision-lint --version", ["--version"]), ("precision-lint rule C001", ["rule", "C001"]),
+                     ("precision-lint clean.onnx (7 ops)", [tiny_onnx]),
+                     ("precision-lint clean.mnn", [tiny_mnn])):
+        rows.append((label, lint + a, ["-m", "precision_lint", *a]))
+    print(f"{'command':42s} {'seconds':>8s} {'x import onnx':>14s}  heavy imports")
+    for label, cmd, imp in rows:
+        t = ref if cmd[:2] == [PY, "-c"] else wall(cmd, args.repeat)
+        print(f"{label:42s} {t:8.3f} {t / ref:14.2f}  {', '.join(heavy_imports(imp)) or '-'}")
+
+
+def large_onnx(args, work: str) -> None:
+    layers, heads, hidden = (12, 16, 128) if args.quick else (48, 32, 256)
+    path = transformer_onnx(os.path.join(work, f"tr_{layers}x{heads}x{hidden}_ext.onnx"), layers, heads, hidden, True)
+    size = size_of(path)
+    print(f"\n## large ONNX: decomposed transformer, {layers} layers x {heads} heads, hidden {hidden}, "
+          f"weights in external data ({mb(os.path.getsize(path))} + {mb(size - os.path.getsize(path))})")
+    ref = measure("onnx.load", path, args.repeat)
+    noext = measure("onnx.load-noext", path, args.repeat)
+    lint = measure("lint", path, args.repeat)
+    load = measure("load", path, args.repeat)
+    print(f"operators: {lint['operators']}, findings: {lint['findings']}")
+    _table([("onnx.load (with external data)", ref), ("onnx.load(load_external_data=False)", noext),
+            ("precision-lint: load_model only", load), ("precision-lint: Linter.lint_file", lint)], ref, size)
+    cli = wall([EXE, "-q", "--exit-zero", path], max(1, args.repeat - 1))
+    onnx_cli = wall([PY, "-c", f"import onnx; onnx.load({path!r})"], max(1, args.repeat - 1))
+    print(f"end to end: `precision-lint -q FILE` {cli:.2f} s vs `python -c 'import onnx; onnx.load(FILE)'` "
+          f"{onnx_cli:.2f} s: ratio {cli / onnx_cli:.2f} (target < 2)")
+    print(f"lint / onnx.load in-process: {lint['seconds'] / ref['seconds']:.2f} (target < 2); "
+          f"lint peak memory growth / model size: {lint['peak_growth'] / size:.2f} (target < 1.5)")
+
+
+def large_mnn(args, work: str) -> None:
+    layers, heads, hidden = (4, 8, 256) if args.quick else (16, 16, 256)
+    src = transformer_onnx(os.path.join(work, f"tr_{layers}x{heads}x{hidden}_inline.onnx"), layers, heads, hidden,
+                           False)
+    path = to_mnn(src, src[:-5] + ".mnn")
+    size = os.path.getsize(path)
+    print(f"\n## large MNN: the same transformer ({layers} layers x {heads} heads, hidden {hidden}) converted by "
+          f"MNN's converter: {mb(size)}")
+    ref = measure("mnn.load_as_dict", path, args.repeat)
+    lint = measure("lint", path, args.repeat)
+    load = measure("load", path, args.repeat)
+    print(f"operators: {lint['operators']}, findings: {lint['findings']}")
+    _table([("MNN.expr.load_as_dict", ref), ("precision-lint: load_model only", load),
+            ("precision-lint: Linter.lint_file", lint)], ref, size)
+    print(f"lint / load_as_dict: {lint['seconds'] / ref['seconds']:.2f} (target <= 1); "
+          f"lint peak memory growth / model size: {lint['peak_growth'] / size:.2f} (target < 1.5)")
+
+
+def _table(rows, ref, size) -> None:
+    print(f"{'':40s} {'seconds':>8s} {'ratio':>6s} {'peak RSS growth':>16s} {'/ size':>7s}")
+    for label, r in rows:
+        print(f"{label:40s} {r['seconds']:8.3f} {r['seconds'] / ref['seconds']:6.2f} {mb(r['peak_growth']):>16s} "
+              f"{r['peak_growth'] / size:7.2f}")
+
+
+def scaling(args, work: str) -> None:
+    targets = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    print("\n## scaling with graph size (transformer, 32 heads, hidden 64, weights inline; best of %d)" % args.repeat)
+    print(f"{'operators':>10s} {'load s':>8s} {'rules s':>8s} {'lint s':>8s} {'us/op load':>11s} {'us/op rules':>12s}"
+          f" {'us/op lint':>11s} {'lint us/op vs 1k':>17s}")
+    first = None
+    for n in targets:
+        layers = max(1, round((n - 10) / (12 * 32 + 40)))
+        path = transformer_onnx(os.path.join(work, f"scale_{layers}.onnx"), layers, 32, 64, False)
+        rep = args.repeat if n < 50_000 else max(1, args.repeat - 2)
+        load = measure("load", path, rep)
+        rules = measure("rules", path, rep)
+        lint = measure("lint", path, rep)
+        ops = lint["operators"]
+        per = lint["seconds"] / ops * 1e6
+        first = first or per
+        print(f"{ops:10d} {load['seconds']:8.3f} {rules['seconds']:8.3f} {lint['seconds']:8.3f} "
+              f"{load['seconds'] / ops * 1e6:11.1f} {rules['seconds'] / ops * 1e6:12.1f} {per:11.1f} "
+              f"{per / first:17.2f}")
+
+
+def directory(args, work: str) -> None:
+    d = os.path.join(work, "many")
+    os.makedirs(d, exist_ok=True)
+    import shutil
+
+    arch = os.path.join(ROOT, "sample_models", "architectures")
+    srcs = sorted(os.path.join(arch, f) for f in os.listdir(arch) if f.endswith(".onnx"))
+    srcs += [os.path.join(ROOT, "sample_models", f) for f in sorted(os.listdir(os.path.join(ROOT, "sample_models")))
+             if f.endswith((".onnx", ".mnn"))]
+    mid = transformer_onnx(os.path.join(work, "mid_4x16x64.onnx"), 4, 16, 64, False)
+    n = 0
+    for copy in range(3 if args.quick else 4):
+        for s in srcs + [mid]:
+            dst = os.path.join(d, f"{copy}_{os.path.basename(s)}")
+            if not os.path.exists(dst):
+                shutil.copy(s, dst)
+            n += 1
+    print(f"\n## a directory of {n} models (the samples and a 2k-op transformer, copied; best of "
+          f"{max(1, args.repeat - 2)})")
+    base = wall([EXE, "-q", "--exit-zero", "-j", "1", d], max(1, args.repeat - 2))
+    print(f"{'command':40s} {'seconds':>8s} {'per file':>9s} {'vs -j 1':>8s}")
+    for label, extra in (("-j 1 (one process)", ["-j", "1"]), ("default (automatic)", []), ("-j 2", ["-j", "2"])):
+        t = base if extra == ["-j", "1"] else wall([EXE, "-q", "--exit-zero", *extra, d], max(1, args.repeat - 2))
+        print(f"precision-lint {label:25s} {t:8.2f} {t / n:9.3f} {t / base:8.2f}")
+
+
+SECTIONS = {"startup": startup, "onnx": large_onnx, "mnn": large_mnn, "scaling": scaling, "dir": directory}
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller models (a smoke run)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS))
+    ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "precision-lint-benchmarks"),
+                    help="where generated models are kept between runs (default: %(default)s)")
+    args = ap.parse_args(argv)
+    os.makedirs(args.work, exist_ok=True)
+    import platform
+
+    print(f"# precision-lint benchmark  (python {platform.python_version()}, {os.cpu_count()} cpus, "
+          f"models in {args.work})")
+    for name in args.only.split(","):
+        SECTIONS[name.strip()](args, args.work)
+
+
+if __name__ == "__main__":
+    main()
