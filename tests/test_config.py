@@ -112,7 +112,7 @@ def test_invalid_toml_is_reported_with_the_file(project):
 @pytest.mark.parametrize("text, expected", [
     ("select: [Z9]\n", ".precision-lint.yaml: select: unknown rule id or prefix 'Z9'"),
     ("ignore: [C001, Q]\n", ".precision-lint.yaml: ignore: unknown rule id or prefix 'Q'"),
-    ("level_overrides: {X001: info}\n", ".precision-lint.yaml: level_overrides.X001: unknown rule id or prefix"),
+    ("level_overrides: {X999: info}\n", ".precision-lint.yaml: level_overrides.X999: unknown rule id or prefix"),
     ("per_path_ignores: {'legacy/*.onnx': [C001, K7]}\n",
      ".precision-lint.yaml: per_path_ignores.\"legacy/*.onnx\": unknown rule id or prefix 'K7'"),
     ("suppressions: [{rule: C999, path: '*.onnx', reason: accepted}]\n",
