@@ -46,6 +46,8 @@ def load_mnn(path: str) -> ModelGraph:
     except FlatBufferError as exc:
         hint = " (is the file truncated?)" if "past the end" in str(exc) else ""
         raise ModelLoadError(f"{path}: not a valid MNN model: {exc}{hint}") from None
+    except RecursionError:
+        raise ModelLoadError(f"{path}: not a valid MNN model: subgraphs nest too deeply to read") from None
     except (struct.error, ValueError, IndexError, OverflowError, TypeError) as exc:
         # Defence in depth: the table reader checks every offset, but a file must never end in a traceback.
         raise ModelLoadError(f"{path}: not a valid MNN model: malformed FlatBuffer ({type(exc).__name__}: "
