@@ -54,7 +54,8 @@ RENAMED = {
     "Squeeze": "Squeeze", "Unsqueeze": "Unsqueeze", "ExpandDims": "Unsqueeze", "SliceTf": "Slice",
     "StridedSlice": "Slice", "GatherV2": "Gather", "Gather": "Gather", "Slice": "Split", "Permute": "Transpose",
     "Attention": "Attention", "If": "If", "While": "Loop", "Padding": "Pad", "OneHot": "OneHot", "LRN": "LRN",
-    "SpaceToDepth": "SpaceToDepth", "DepthToSpace": "DepthToSpace", "ZerosLike": "ZerosLike",
+    "SpaceToDepth": "SpaceToDepth", "DepthToSpace": "DepthToSpace", "ZerosLike": "ZerosLike", "PReLU": "PRelu",
+    "Bnll": "Softplus", "ROIPooling": "MaxRoiPool",
 }
 
 Attrs = Dict[str, Any]
