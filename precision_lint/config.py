@@ -261,6 +261,16 @@ def apply_config(options, cfg: Config):
                               f"(relative to {_display(Path(cfg.root)) or '.'})")
         dirs.append(p)
     o.rule_dirs = tuple(dirs) + tuple(o.rule_dirs)
+    files: List[str] = []
+    for i, pf in enumerate(d.get("platform_files", ())):
+        p = os.path.normpath(os.path.join(cfg.root, pf))
+        if not os.path.isfile(p):
+            raise ConfigError(f"{cfg.where(f'platform_files[{i}]')}: platform file {pf!r} not found "
+                              f"(relative to {_display(Path(cfg.root)) or '.'})")
+        files.append(p)
+    if files:
+        o.platform_files = tuple(files) + tuple(getattr(o, "platform_files", ()))
+        o.origins["platform_files"] = cfg.where("platform_files")
     sups: List[Suppression] = list(o.suppressions)
     for i, s in enumerate(d.get("suppressions", ())):
         sups.append(Suppression(rule=s["rule"], path=s["path"], node=s.get("node", "*"), reason=s["reason"].strip(),

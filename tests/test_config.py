@@ -177,3 +177,16 @@ def test_options_from_config_drive_the_library(project):
 
 def test_config_error_is_a_precision_lint_error():
     assert issubclass(ConfigError, PrecisionLintError)
+
+
+def test_platform_files_are_relative_to_the_config_file(project, monkeypatch):
+    monkeypatch.chdir(project)
+    (project / "lint").mkdir()
+    (project / "lint" / "platforms.yaml").write_text("platforms: {}\n")
+    (project / ".precision-lint.yaml").write_text("platform_files: [lint/platforms.yaml]\n")
+    o = load_options(start=str(project / "models"))
+    assert o.platform_files == (str(project / "lint" / "platforms.yaml"),)
+    (project / ".precision-lint.yaml").write_text("platform_files: [missing.yaml]\n")
+    with pytest.raises(ConfigError, match=r"^\.precision-lint\.yaml: platform_files\[0\]: platform file 'missing.yaml' "
+                                          r"not found"):
+        load_options()
