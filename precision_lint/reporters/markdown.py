@@ -459,9 +459,21 @@ class ModelSection:
 
 
 def _link(url: str) -> str:
+    """Short link text: ``owner/repo#123`` for issues and pull requests, ``host: last path segment`` otherwise."""
     m = re.match(r"https://github\.com/([^/]+/[^/]+)/(?:issues|pull)/(\d+)", url)
-    label = f"{m.group(1)}#{m.group(2)}" if m else url
-    return f"[{label}]({url})"
+    if m:
+        label = f"{m.group(1)}#{m.group(2)}"
+    else:
+        m = re.match(r"https?://(?:www\.)?([^/]+)(/[^?#]*)?", url)
+        if m:
+            host, path = m.group(1), (m.group(2) or "").rstrip("/")
+            gh = re.match(r"/([^/]+/[^/]+)/", path) if host == "github.com" else None
+            tail = path.rsplit("/", 1)[-1]
+            label = f"{gh.group(1) if gh else host}: {tail}" if tail else host
+        else:
+            label = url
+        label = label if len(label) <= 70 else label[:67] + "..."
+    return f"[{md(label)}]({url})"
 
 
 @lru_cache(maxsize=1)
