@@ -235,3 +235,30 @@ def test_rules_scale_to_a_large_graph(tmp_path):
         if f.level != "none":
             counts[f.rule_id] = counts.get(f.rule_id, 0) + 1
     assert counts == {"R002": blocks, "R006": blocks, "X002": 1}
+
+
+# ----- the same models converted by MNN's converter: equivalent findings, minus what the converter fuses ----------
+
+EXPECTED_MNN = {
+    "vit_tiny": {("S002", "info"): 1},  # erf GELU fused into MNN's tanh GELU (rule M003 reports that)
+    "bert_tiny": {("R001", "error"): 1, ("R003", "warning"): 5, ("S002", "info"): 1},
+    "unet_block": {("A005", "error"): 3, ("C005", "warning"): 2, ("A001", "info"): 1, ("S002", "info"): 1,
+                   ("X002", "info"): 1},  # GroupNorm becomes LayerNorm; SiLU becomes Swish
+    "flow_warp": {("C001", "error"): 1, ("C002", "error"): 1},  # the mesh is folded into a constant
+    "mobilenet_tiny": {},
+    "llama_block": {("A001", "info"): 1, ("S002", "info"): 1, ("X002", "info"): 1},  # RoPE folded, RMSNorm fused
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_MNN))
+def test_findings_on_the_mnn_conversions(linter, tmp_path_factory, name):
+    from mnn_models import converted
+
+    mnn_path = converted(tmp_path_factory)[name][1]
+    result = linter.lint_file(mnn_path)
+    assert result.error is None, result.error
+    counts = {}
+    for f in ours(result):
+        counts[(f.rule_id, f.level)] = counts.get((f.rule_id, f.level), 0) + 1
+    assert counts == EXPECTED_MNN[name], "\n".join(f"{f.rule_id} [{f.level}] {f.node}: {f.message}"
+                                                   for f in ours(result))
