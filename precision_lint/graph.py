@@ -23,6 +23,11 @@ LAYOUT_OPS = frozenset({
 })
 
 
+# A constant larger than this whose loader can read it again (``reload=True``: external data, protobuf payloads) is
+# not kept after use: otherwise every weight a rule looked at stays in memory beside the file's own copy.
+KEEP_VALUE_BYTES = 1 << 16
+
+
 @dataclass
 class Tensor:
     """A value flowing between operators.  ``shape`` is None when unknown; a dim is None when symbolic."""
@@ -41,21 +46,26 @@ class Tensor:
     is_const: bool = False
     const_origin: Optional[str] = None
     stored_dtype: Optional[str] = None  # dtype as stored in the file, e.g. float16 for MNN --fp16 blobs
+    _reload: bool = False
 
     @property
     def value(self) -> Optional[np.ndarray]:
         if not self.is_const:
             return None
         if self._value is None and self._loader is not None:
-            loader, self._loader = self._loader, None
-            self._value = loader()
+            v = self._loader()
+            if self._reload and v is not None and getattr(v, "nbytes", 0) > KEEP_VALUE_BYTES:
+                return v  # read again on the next use (rules cache what they compute from it)
+            self._loader = None
+            self._value = v
         return self._value
 
     def set_value(self, value: Optional[np.ndarray] = None, loader: Optional[Callable[[], np.ndarray]] = None,
-                  origin: Optional[str] = None) -> None:
+                  origin: Optional[str] = None, reload: bool = False) -> None:
         self.is_const = True
         self._value = value
         self._loader = loader
+        self._reload = reload
         self.const_origin = origin
         if value is not None:
             if self.shape is None:

@@ -3,7 +3,8 @@
 ``build_corpus(dir)`` writes the files and returns {file name: expectation}; an expectation is
 ``("error", text)`` (the file is unreadable: one ``error: <path>: ...`` line naming the problem, exit 2),
 ``("note", text)`` (linted, with a loader note containing text) or ``("ok", None)`` (linted; truncations that end on
-a message boundary are still valid protobuf).
+a message boundary are still valid protobuf); "error-or-ok" and "error-or-note" allow either, and ``text`` may list
+alternatives separated by "|".
 """
 from __future__ import annotations
 
@@ -140,7 +141,7 @@ def build_corpus(d: str) -> Dict[str, Expect]:
     write("absurd_shape.onnx", absurd.SerializeToString(), ("note", "implausible shapes"))
     huge_init = onnx.TensorProto(name="c", data_type=TensorProto.FLOAT, dims=[2 ** 40, 2 ** 40])
     write("absurd_initializer.onnx", _model([helper.make_node("Add", ["x", "c"], ["y"], name="a")], [_vi("x", [1])],
-                                            [_vi("y")], [huge_init]).SerializeToString(), ("error-or-note", "implausible shapes"))
+                                            [_vi("y")], [huge_init]).SerializeToString(), ("error-or-note", "implausible shapes|malformed data"))
     # nesting: 500 deep cannot be read (protobuf's limit is 100 messages, 3 per If level), 30 deep is read
     write("if_500_deep.onnx", nested_if(500), ("error", "nests too deeply"))
     write("if_30_deep.onnx", nested_if(30), ("ok", None))

@@ -211,7 +211,7 @@ class _Builder:
             t.dtype = _np_dtype(init.data_type)
             if t.shape and max(t.shape) >= IMPLAUSIBLE_DIM:
                 self.absurd.append(f"{t.name} {t.shape}")
-            t.set_value(loader=self._tensor_loader(init), origin=f"initializer {t.name}")
+            t.set_value(loader=self._tensor_loader(init), origin=f"initializer {t.name}", reload=True)
         get = names.get
         known_ops = self._known_ops
         canonical_of = self._canonical
@@ -308,7 +308,7 @@ class _Builder:
             if a_name == "value":
                 t.shape = tuple(int(d) for d in a.t.dims)
                 t.dtype = _np_dtype(a.t.data_type)
-                t.set_value(loader=self._tensor_loader(a.t), origin=f"Constant node {node_name}")
+                t.set_value(loader=self._tensor_loader(a.t), origin=f"Constant node {node_name}", reload=True)
                 return
             if a_name in ("value_float", "value_floats", "value_int", "value_ints"):
                 try:
