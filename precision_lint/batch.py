@@ -93,11 +93,13 @@ def _pool(linter: Linter, paths: List[str], jobs: int) -> Iterator[LintResult]:
 class Progress:
     """``[ 12/340] models/foo.onnx`` on one stderr line, redrawn in place; cleared before other output."""
 
-    def __init__(self, total: int, stream: IO[str] = sys.stderr, min_interval: float = 0.1):
+    def __init__(self, total: int, stream: IO[str] = sys.stderr, min_interval: float = 0.1, delay: float = 0.0):
         self.total = total
         self.stream = stream
         self.done = 0
         self.min_interval = min_interval
+        self._start = time.monotonic()
+        self._delay = delay  # a run that ends sooner never shows the line (no flicker for short runs)
         self._last = 0.0
         self._shown = False
 
@@ -118,6 +120,8 @@ class Progress:
     def advance(self, path: str) -> None:
         self.done += 1
         now = time.monotonic()
+        if now - self._start < self._delay:
+            return
         if self.done < self.total and now - self._last < self.min_interval:
             return
         self._last = now

@@ -203,7 +203,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
                              targets=tuple(str(t) for t in linter.deployment.targets))
         for r in reporters:
             r.start()
-        bar = Progress(len(paths)) if Progress.wanted(progress, len(paths)) else None
+        # automatic: only for runs that last (0.5 s); --progress: from the first file
+        bar = Progress(len(paths), delay=0.0 if progress else 0.5) if Progress.wanted(progress, len(paths)) else None
         for result in lint_paths(linter, paths, jobs):
             if bar is not None:
                 bar.clear()
