@@ -6,7 +6,9 @@ a model with a hundred GridSample nodes of one size pays once.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Dict, Optional, Tuple
@@ -230,8 +232,31 @@ def _terms(kind: str, shape, rng: np.random.Generator) -> np.ndarray:
     return 1.0 - rng.uniform(0.0, 1.0, shape)  # "positive": (0, 1], softmax numerators, means of activations
 
 
-# Simulations stay below this many simulated terms (all rows together): a few milliseconds each.
-_SIM_BUDGET = 1 << 20
+# Simulations stay below this many simulated terms (all rows together): a few milliseconds each.  The series the
+# shipped rules use are precomputed with a 64x larger budget (more rows, steadier RMS) into data/estimates.json
+# by tools/gen_estimator_tables.py; the tests check that table against fresh simulations.
+_SIM_BUDGET = 1 << 18
+_TABLE_BUDGET = 1 << 24
+_TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "estimates.json")
+_table: Optional[Dict[str, Dict[str, list]]] = None
+
+
+def _tables() -> Dict[str, Dict[str, list]]:
+    global _table
+    if _table is None:
+        try:
+            with open(_TABLE_PATH, encoding="utf-8") as fh:
+                _table = json.load(fh)
+        except (OSError, ValueError):
+            _table = {}
+    return _table
+
+
+def _tabled(series: str, key: str, b: int) -> Optional[float]:
+    values = _tables().get(series, {}).get(key)
+    if values is not None and 1 <= b <= len(values):
+        return float(values[b - 1])
+    return None
 _SUM_MAX_LOG2 = 21  # sums up to 2**21 terms are simulated; longer ones extrapolated
 _DOT_MAX_LOG2 = 16  # dot products up to 2**16 (enough rows for a stable RMS); longer ones scaled by sqrt(k)
 
@@ -247,12 +272,16 @@ def _log_interpolate(n: int, grid: Callable[[int], float], max_log2: int) -> flo
 
 
 @lru_cache(maxsize=512)
-def _sum_grid(b: int, fmt: str, lanes: int, kind: str, acc: str) -> float:
+def _sum_grid(b: int, fmt: str, lanes: int, kind: str, acc: str, budget: int = 0) -> float:
     """Relative error (RMS over rows) of a sum of 2**b terms; the running maximum over shorter sums."""
-    shorter = _sum_grid(b - 1, fmt, lanes, kind, acc) if b > 1 else 0.0
+    if not budget:
+        hit = _tabled("sum", f"{fmt}|{lanes}|{kind}|{acc}", b)
+        if hit is not None:
+            return hit
+    shorter = _sum_grid(b - 1, fmt, lanes, kind, acc, budget) if b > 1 else 0.0
     n = 1 << b
     f = get_format(fmt)
-    rows = 1 if kind == "ones" else max(1, min(64, _SIM_BUDGET // n))
+    rows = 1 if kind == "ones" else max(1, min(256, (budget or _SIM_BUDGET) // n))
     rng = np.random.default_rng(1234 + b)
     terms = f.round(_terms(kind, (rows, n), rng))
     exact = np.sum(terms, axis=1)
@@ -291,11 +320,15 @@ def sum_relative_error(n: int, fmt: str, lanes: int = 8, kind: str = "positive",
 
 
 @lru_cache(maxsize=512)
-def _dot_grid(b: int, fmt: str, acc: str) -> float:
-    shorter = _dot_grid(b - 1, fmt, acc) if b > 1 else 0.0
+def _dot_grid(b: int, fmt: str, acc: str, budget: int = 0) -> float:
+    if not budget:
+        hit = _tabled("dot", f"{fmt}|{acc}", b)
+        if hit is not None:
+            return hit
+    shorter = _dot_grid(b - 1, fmt, acc, budget) if b > 1 else 0.0
     k = 1 << b
     f = get_format(fmt)
-    rows = max(16, min(256, _SIM_BUDGET // k))
+    rows = max(16, min(1024, (budget or _SIM_BUDGET) // k))
     rng = np.random.default_rng(4321 + b)
     prod = f.round(f.round(rng.standard_normal((rows, k))) * f.round(rng.standard_normal((rows, k))))
     exact = np.sum(prod, axis=1)
@@ -326,6 +359,24 @@ def dot_relative_error(k: int, fmt: str, acc: Optional[str] = None) -> float:
     if k <= max_k:
         return _log_interpolate(k, lambda b: _dot_grid(b, fmt, acc), _DOT_MAX_LOG2)
     return _dot_grid(_DOT_MAX_LOG2, fmt, acc) * math.sqrt(k / max_k)
+
+
+# The series the shipped rules use: (fmt, lanes, kind, acc) for sums, (fmt, acc) for dot products.
+TABLE_SUM_SERIES = [("fp16", 8, "positive", "fp16"), ("fp16", 8, "squares", "fp16"), ("fp16", 8, "ones", "fp16")]
+TABLE_DOT_SERIES = [("fp16", "fp16")]
+
+
+def build_tables(budget: int = _TABLE_BUDGET, max_sum_log2: int = _SUM_MAX_LOG2,
+                 max_dot_log2: int = _DOT_MAX_LOG2) -> Dict[str, Dict[str, list]]:
+    """Simulate the tabled series with ``budget`` terms per point (tools/gen_estimator_tables.py writes them)."""
+    out: Dict[str, Dict[str, list]] = {"sum": {}, "dot": {}}
+    for fmt, lanes, kind, acc in TABLE_SUM_SERIES:
+        out["sum"][f"{fmt}|{lanes}|{kind}|{acc}"] = [
+            float(f"{_sum_grid(b, fmt, lanes, kind, acc, budget):.6g}") for b in range(1, max_sum_log2 + 1)]
+    for fmt, acc in TABLE_DOT_SERIES:
+        out["dot"][f"{fmt}|{acc}"] = [float(f"{_dot_grid(b, fmt, acc, budget):.6g}")
+                                      for b in range(1, max_dot_log2 + 1)]
+    return out
 
 
 def square_sum_overflow_rms(n: int, fmt: str = "fp16") -> float:

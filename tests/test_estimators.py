@@ -99,3 +99,20 @@ def test_constant_storage_error():
     assert n.constant_storage_error(tiny, "fp16") == (1.0, 1.0)
     assert n.constant_storage_error(np.full(10, 1e-6), "fp16", flush_subnormals=True)[1] == 1.0
     assert n.constant_storage_error(tiny, "bf16")[0] < 1e-2
+
+
+def test_precomputed_tables_match_fresh_simulations():
+    """data/estimates.json (tools/gen_estimator_tables.py) holds the same seeded simulations, with a larger budget."""
+    for fmt, lanes, kind, acc in n.TABLE_SUM_SERIES:
+        row = n._tables()["sum"][f"{fmt}|{lanes}|{kind}|{acc}"]
+        assert len(row) == n._SUM_MAX_LOG2
+        for b in range(1, 11):
+            assert row[b - 1] == pytest.approx(n._sum_grid(b, fmt, lanes, kind, acc, n._TABLE_BUDGET), rel=1e-5)
+    for fmt, acc in n.TABLE_DOT_SERIES:
+        row = n._tables()["dot"][f"{fmt}|{acc}"]
+        assert len(row) == n._DOT_MAX_LOG2
+        for b in range(1, 10):
+            assert row[b - 1] == pytest.approx(n._dot_grid(b, fmt, acc, n._TABLE_BUDGET), rel=1e-5)
+    # the lint-time simulation (a smaller budget) agrees with the table within its noise
+    assert n._sum_grid(12, "fp16", 8, "positive", "fp16", n._SIM_BUDGET) == pytest.approx(
+        n.sum_relative_error(4096, "fp16"), rel=0.3)
