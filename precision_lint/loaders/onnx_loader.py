@@ -29,6 +29,9 @@ SKELETON_MAX_INIT_BYTES = 4096
 # A dimension this large is implausible in a real model (a corrupt or hostile file): say so in a note.
 IMPLAUSIBLE_DIM = 1 << 32
 _MAX_NOTE_ITEMS = 5
+# Attribute lists longer than this (axes, pads, perm... have a handful of items) are not expanded into Python lists:
+# a few MB of packed ints in a hostile file would become hundreds of MB of Python objects.
+MAX_ATTR_ITEMS = 1 << 16
 
 
 def _s(x: Any) -> str:
@@ -343,11 +346,12 @@ class _Builder:
             elif t == A.STRING:
                 attrs[name] = bytes(a.s).decode("utf-8", "replace")
             elif t == A.INTS:
-                attrs[name] = list(a.ints)
+                attrs[name] = list(a.ints) if len(a.ints) <= MAX_ATTR_ITEMS else f"<{len(a.ints)} ints>"
             elif t == A.FLOATS:
-                attrs[name] = list(a.floats)
+                attrs[name] = list(a.floats) if len(a.floats) <= MAX_ATTR_ITEMS else f"<{len(a.floats)} floats>"
             elif t == A.STRINGS:
-                attrs[name] = [bytes(x).decode("utf-8", "replace") for x in a.strings]
+                attrs[name] = [bytes(x).decode("utf-8", "replace") for x in a.strings] \
+                    if len(a.strings) <= MAX_ATTR_ITEMS else f"<{len(a.strings)} strings>"
             elif t == A.GRAPH:
                 subgraphs.append((name, a.g))
             elif t == A.GRAPHS:
