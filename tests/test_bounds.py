@@ -114,3 +114,18 @@ def test_architecture_bounds(tmp_path):
     vit = load_model("sample_models/architectures/vit_tiny.onnx")
     b = Bounds(vit)
     assert bound(vit, b, "/blocks.0/norm2/LayerNormalization")[1] < 10  # gamma behind Identity is found
+
+
+def test_unbounded_ends_stay_infinite_through_monotone_ops(tmp_path):
+    g = graph_of(HEAD + """
+    g (float[1,8] x) => (float[1,1] y) {
+        two = Constant <value = float {2.0}> ()
+        sq = Pow (x, two)
+        m = ReduceMean <axes=[-1]> (sq)
+        eps = Constant <value = float {1e-6}> ()
+        a = Add (m, eps)
+        [root] y = Sqrt (a)
+    }""", tmp_path)
+    b = Bounds(g)
+    lo, hi, _ = bound(g, b, "root")
+    assert lo == pytest.approx(1e-3) and math.isinf(hi)  # not 1e150: an unbounded input stays unbounded

@@ -70,17 +70,22 @@ _DIP_ARGMIN = {"Gelu": -0.751791, "HardSwish": -1.5, "Mish": -1.19214, "Swish": 
 
 
 def _safe(f, v: float) -> float:
-    if math.isinf(v):
-        try:
-            return float(f(math.copysign(1e300, v))) if f is not math.exp else (_INF if v > 0 else 0.0)
-        except (OverflowError, ValueError):
-            return _INF if v > 0 else -_INF
+    """f(v) for interval ends, infinities included: overflow gives +-inf, and a limit the formula cannot take at
+    infinity (x * 0 forms such as GELU at -inf) is taken at a huge finite value instead."""
     try:
-        return float(f(v))
+        r = float(f(v))
     except OverflowError:
+        if math.isinf(v):
+            return v  # floor/ceil/round of an infinity
         return _INF if v > 0 else -_INF
     except ValueError:
         return math.nan
+    if math.isnan(r) and math.isinf(v):
+        try:
+            return float(f(math.copysign(1e300, v)))
+        except (OverflowError, ValueError):
+            return math.nan
+    return r
 
 
 def _mul(a: Interval, b: Interval) -> Interval:
