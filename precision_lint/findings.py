@@ -83,6 +83,15 @@ class Finding:
         est = self.estimates.get(fmt)
         return est.level if est is not None else "none"
 
+    def labelled_estimates(self) -> Tuple[Tuple[str, Estimate], ...]:
+        """Estimates in reading order with human labels: the judged formats, the others, then the storage-only
+        variants ('fp16-storage' reads 'fp16 storage only', i.e. fp32 arithmetic)."""
+        def key(item):
+            name = item[0]
+            base = name.split("-")[0]
+            return ("-" in name, base not in self.judged_for, base)
+        return tuple((k.replace("-storage", " storage only"), e) for k, e in sorted(self.estimates.items(), key=key))
+
     def with_level(self, level: str, judged_for: Tuple[str, ...]) -> "Finding":
         return replace(self, level=level, judged_for=judged_for)
 

@@ -102,6 +102,7 @@ class Verdict:
     fmt: Optional[str]  # the deciding format (None for converter findings)
     formats: OpFormats
     approximations: Tuple[str, ...] = ()
+    estimate_key: Optional[str] = None  # which entry of finding.estimates decided (default: ``fmt``)
 
     @property
     def mode_independent(self) -> bool:
@@ -109,7 +110,7 @@ class Verdict:
 
     def to_dict(self) -> Dict[str, Any]:
         f = self.finding
-        est = f.estimates.get(self.fmt) if self.fmt else None
+        est = f.estimates.get(self.estimate_key or self.fmt) if self.fmt else None
         if est is None and self.fmt is None:
             # converter findings: the estimate the level came from
             est = max(f.estimates.values(), key=lambda e: LEVEL_RANK[e.level], default=None)
@@ -159,6 +160,11 @@ def judge(finding: Finding, platform: Platform, mode: str, override: Optional[Le
         level = max_level(*(e.level for e in finding.estimates.values())) if finding.estimates else finding.level
         v = Verdict(finding, level, "approximation", formats.arithmetic, formats,
                     tuple(a.id for a in formats.approximations))
+    elif _storage_only(finding, formats) is not None:
+        # fp16 storage with fp32 arithmetic (GPU Normal modes): the rule's storage-only estimate applies.
+        est = _storage_only(finding, formats)
+        v = Verdict(finding, est.level, "storage", formats.storage, formats,
+                    tuple(a.id for a in formats.approximations), estimate_key=est.fmt)
     else:
         roles = ROLES.get(cls, ("storage", "arithmetic", "accumulation"))
         level, fmt = "none", formats.get(roles[0])
@@ -170,8 +176,18 @@ def judge(finding: Finding, platform: Platform, mode: str, override: Optional[Le
             level = max_level(level, lvl)
         v = Verdict(finding, level, "/".join(roles), fmt, formats, tuple(a.id for a in formats.approximations))
     if override is not None and v.level != "none":
-        v = Verdict(v.finding, override(finding, v.level), v.role, v.fmt, v.formats, v.approximations)
+        v = Verdict(v.finding, override(finding, v.level), v.role, v.fmt, v.formats, v.approximations,
+                    v.estimate_key)
     return v
+
+
+def _storage_only(finding: Finding, formats: OpFormats):
+    """The '<fmt>-storage' estimate when only storage is reduced and the rule provides one."""
+    if "arithmetic" not in ROLES.get(finding.failure_class, ()):
+        return None
+    if formats.storage == "fp32" or formats.arithmetic != "fp32":
+        return None
+    return finding.estimates.get(f"{formats.storage}-storage")
 
 
 def _mode_sort_key(platform: Platform, name: str) -> Tuple[Any, ...]:

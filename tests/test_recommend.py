@@ -41,7 +41,14 @@ def test_gridsample_not_low_on_arm82_cpus(model):
         assert why["format"] == "fp16" and why["estimate"]["unit"] == "px"
         assert 0.3 < why["estimate"]["value"] < 0.45
     assert recs["x86-cpu"]["modes_differ"] is False
-    assert recs["android-opencl"]["mode"] == "high"  # Normal stores the grid in fp16
+    # OpenCL Normal stores the grid in fp16 but computes in fp32: 0.125 px, a warning, below the fail level;
+    # Low computes in fp16 as well (0.375 px): rejected.
+    cl = recs["android-opencl"]
+    assert cl["mode"] == "normal"
+    (concern,) = _mode(cl, "normal")["concerns"]
+    assert concern["level"] == "warning" and concern["role"] == "storage"
+    assert 0.1 < concern["estimate"]["value"] < 0.15
+    assert _mode(cl, "low")["status"] == "rejected"
 
 
 def test_gridsample_text_report_says_why(tmp_path):

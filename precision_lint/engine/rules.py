@@ -76,6 +76,7 @@ class Rule:
     tolerances: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     let: List[Tuple[str, Expression]] = field(default_factory=list)
     estimate_value: Optional[Expression] = None
+    estimate_storage: Optional[Expression] = None  # error with storage in the format but fp32 arithmetic
     estimate_unit: str = ""
     estimate_quantity: str = ""
     levels: List[Tuple[str, Expression]] = field(default_factory=list)
@@ -348,6 +349,9 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
     if "estimate" in doc:
         rule.estimate_value = _expr(doc["estimate"]["value"], "estimate.value")
         _check_names(rule.estimate_value, known, "estimate.value")
+        if "storage_value" in doc["estimate"]:
+            rule.estimate_storage = _expr(doc["estimate"]["storage_value"], "estimate.storage_value")
+            _check_names(rule.estimate_storage, known, "estimate.storage_value")
         rule.estimate_unit = doc["estimate"]["unit"]
         rule.estimate_quantity = doc["estimate"].get("quantity", "")
     for lvl in ("error", "warning", "info"):

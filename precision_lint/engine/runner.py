@@ -237,6 +237,25 @@ class RuleRunner:
                 notes.append(f"rule {rule.id} ({rule.source}) failed at {failures[0]}{more}")
         return findings, notes
 
+    @staticmethod
+    def _estimate(rule: Rule, expr, env: Dict[str, Any], fmt: str, conditional: bool, key: str) -> Estimate:
+        fenv = dict(env, fmt=fmt)
+        err = expr.evaluate(fenv) if expr is not None else None
+        if isinstance(err, bool):
+            err = float(err)
+        fenv["err"] = err
+        level = "none"
+        if expr is not None and err is None:
+            level = rule.unknown_level
+        else:
+            for lvl, e in rule.levels:
+                if e.evaluate(fenv):
+                    level = lvl
+                    break
+        if conditional and LEVEL_RANK[level] > LEVEL_RANK["warning"]:
+            level = "warning"  # what the graph does not prove stays below error
+        return Estimate(key, None if err is None else float(err), rule.estimate_unit, level)
+
     def _finding(self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any]) -> Optional[Finding]:
         for name, e in rule.let:
             env[name] = e.evaluate(env)
@@ -244,23 +263,13 @@ class RuleRunner:
                             if a.when is None or a.when.evaluate(env))
         estimates: Dict[str, Estimate] = {}
         for fmt in rule.formats:
-            fenv = dict(env, fmt=fmt)
-            err = rule.estimate_value.evaluate(fenv) if rule.estimate_value is not None else None
-            if isinstance(err, bool):
-                err = float(err)
-            fenv["err"] = err
-            level = "none"
-            if rule.estimate_value is not None and err is None:
-                level = rule.unknown_level
-            else:
-                for lvl, e in rule.levels:
-                    if e.evaluate(fenv):
-                        level = lvl
-                        break
-            if assumptions and LEVEL_RANK[level] > LEVEL_RANK["warning"]:
-                level = "warning"  # what the graph does not prove stays below error
-            estimates[fmt] = Estimate(fmt, None if err is None else float(err), rule.estimate_unit, level)
-            env[f"err_{fmt}"] = err
+            estimates[fmt] = self._estimate(rule, rule.estimate_value, env, fmt, bool(assumptions), fmt)
+            env[f"err_{fmt}"] = estimates[fmt].value
+            if rule.estimate_storage is not None:
+                # Storage-only variant (fp16 storage, fp32 arithmetic: GPU Normal modes).  Kept out of the
+                # judged level, which is about the format throughout; the recommender reads it.
+                key = f"{fmt}-storage"
+                estimates[key] = self._estimate(rule, rule.estimate_storage, env, fmt, bool(assumptions), key)
         if all(e.level == "none" for e in estimates.values()):
             return None
         env.setdefault("err_fp16", None)

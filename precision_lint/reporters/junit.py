@@ -38,7 +38,7 @@ class JunitReporter(Reporter):
             for f in res.reported:
                 where = f"node '{f.node}'" + (f" in {f.scope}" if f.scope else "")
                 name = f"{f.rule_id} {f.rule_name} {where}"
-                est = "; ".join(f"{k}: {v.value:.3g} {v.unit}".rstrip() for k, v in sorted(f.estimates.items())
+                est = "; ".join(f"{k}: {v.value:.3g} {v.unit}".rstrip() for k, v in f.labelled_estimates()
                                 if v.value is not None)
                 body = "\n".join(x for x in (f"{where} ({f.op}): {f.message}", f"level: {f.level}",
                                              f"estimate: {est}" if est else "", f"fix: {' '.join(f.fix.split())}")

@@ -254,7 +254,7 @@ class ModelSection:
 
     def _estimate(self, f: Finding) -> str:
         parts = []
-        for fmt, e in sorted(f.estimates.items(), key=lambda kv: (kv[0] not in f.judged_for, kv[0])):
+        for fmt, e in f.labelled_estimates():
             if e.value is None:
                 parts.append(f"{fmt} unknown ({e.level})")
             else:

@@ -85,6 +85,12 @@ def recommendation_lines(rec: Mapping[str, Any], color=lambda key, text: text) -
                 detail.append(f"still at {_names([p['mode']] + p['equivalent'])}: {verdict_text(v)}")
             detail.append(f"no precision mode fixes this on {p['name']}: run these ops on another backend, or "
                           f"change the model")
+        if p["safe"]:
+            concerns = by_mode[p["mode"]].get("concerns", [])
+            for v in concerns[:MAX_REASONS]:
+                detail.append(f"at {_SHORT[p['mode']]}, below the fail level: {verdict_text(v)}")
+            if len(concerns) > MAX_REASONS:
+                detail.append(f"    and {len(concerns) - MAX_REASONS} more (see --format json)")
         for po in by_mode[p["mode"]].get("per_op", ()):
             detail.append(f"{po['rule']} node '{po['node']}' ({po['op']}) at {_SHORT[p['mode']]}: "
                           f"{'; '.join(po['facts'])}")

@@ -24,7 +24,7 @@ class TextReporter(Reporter):
             return  # errors go to stderr from the CLI, one line each
         for f in result.reported:
             est = "; ".join(f"{fmt} {_fmt(e.value)}{(' ' + e.unit) if e.unit and e.value is not None else ''}"
-                            for fmt, e in sorted(f.estimates.items()) if e.value is not None)
+                            for fmt, e in f.labelled_estimates() if e.value is not None)
             where = f"node '{f.node}'" + (f" in {f.scope}" if f.scope else "")
             line = (f"{f.path}: {self._c('bold', f.rule_id)} [{self._c(f.level, f.level)}] {where} ({f.op}): "
                     f"{f.message}")
