@@ -86,6 +86,8 @@ def _parse_toml(text: str, path: Path) -> Dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{_display(path)}: invalid TOML: {exc}") from None
+    except RecursionError:  # a configuration from a pull request is untrusted input
+        raise ConfigError(f"{_display(path)}: TOML nests too deeply") from None
 
 
 def load_config(path: str) -> Config:
@@ -113,8 +115,10 @@ def load_config(path: str) -> Config:
     else:
         import yaml  # lazy
 
+        from . import safe_yaml
+
         try:
-            doc = yaml.safe_load(text)
+            doc = safe_yaml.load(text, shown, ConfigError)  # untrusted: aliases and nesting bounded
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

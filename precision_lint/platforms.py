@@ -341,8 +341,10 @@ def _read_yaml(path: str) -> Any:
         raise ConfigError(f"{path}: platform file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read platform file: {exc.strerror or exc}") from None
+    from . import safe_yaml
+
     try:
-        return yaml.safe_load(text)
+        return safe_yaml.load(text, path, ConfigError)  # --platforms-file is untrusted: aliases and nesting bounded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path

@@ -224,3 +224,35 @@ def test_malicious_rule_file_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "evil.yaml" in lines[0], proc.stderr
     assert "unknown function '__import__'" in lines[0]
     assert not (tmp_path / "pwned").exists()
+
+
+# ----- configuration and platform files from a pull request are untrusted too ------------------------------------
+def _bomb(key: str, indent: str = "") -> str:
+    levels = [f'{indent}  - &a0 ["C","C","C","C","C","C","C","C","C","C"]']
+    for i in range(1, 9):
+        levels.append(f"{indent}  - &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]")
+    return f"{key}:\n" + "\n".join(levels) + "\n"
+
+
+@pytest.mark.parametrize("name,text,problem", [
+    (".precision-lint.yaml", _bomb("ignore"), "expands to more than"),
+    (".precision-lint.yaml", "select: " + "[" * 5000 + "]" * 5000 + "\n", "nests"),
+    ("pyproject.toml", "[tool.precision-lint]\nselect = " + "[" * 3000 + "]" * 3000 + "\n", "nests too deeply"),
+])
+def test_hostile_configuration_is_one_line_exit_2(tmp_path, name, text, problem):
+    (tmp_path / name).write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", CLEAN], capture_output=True, text=True,
+                          cwd=str(tmp_path), timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0], proc.stderr
+
+
+def test_hostile_platform_file_is_refused(tmp_path):
+    from precision_lint.errors import ConfigError
+    from precision_lint.platforms import _read_yaml
+
+    p = tmp_path / "platforms.yaml"
+    p.write_text(_bomb("x"))
+    with pytest.raises(ConfigError, match="expands to more than"):
+        _read_yaml(str(p))

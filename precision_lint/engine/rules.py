@@ -176,84 +176,10 @@ def load_rule_file(path: Path, validate: bool = True) -> List[Rule]:
 
 
 def _safe_load_bounded(text: str, path: Path) -> Any:
-    """yaml.safe_load, but the composed document is measured first.
+    """yaml.safe_load with aliases, nesting and alias cycles bounded (see safe_yaml)."""
+    from .. import safe_yaml
 
-    SafeLoader constructs no Python objects and PyYAML shares aliased nodes instead of copying them, but everything
-    that walks the result afterwards (schema validation, the rule builder) expands the aliases: ten nested levels of
-    ten aliases is a 1 KiB file that walks like 10^10 nodes ("billion laughs").  So the node count is measured *with*
-    aliases expanded, and the nesting depth too, before anything walks it; alias cycles are refused.
-    """
-    import yaml
-
-    loader_cls = yaml.SafeLoader
-    fast = getattr(yaml, "CSafeLoader", None)
-    if fast is not None:
-        # libyaml is ~10x faster (the shipped rules: 0.02 s instead of 0.25 s on every run), but its composer
-        # recurses in C: measure the nesting first from its event stream, which is flat, and use it only below the
-        # limit.
-        depth = 0
-        for ev in yaml.parse(text, Loader=fast):
-            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_RULE_DEPTH:
-                    raise RuleError(f"{path}: YAML nests more than {MAX_RULE_DEPTH} levels deep; refused")
-            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-        loader_cls = fast
-    loader = loader_cls(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_yaml_size(node, path)
-        return loader.construct_document(node)
-    finally:
-        dispose = getattr(loader, "dispose", None)
-        if dispose is not None:
-            dispose()
-
-
-def _check_yaml_size(root: Any, path: Path) -> None:
-    """Expanded node count and depth of a composed YAML node graph, without expanding it (memoised by node)."""
-    import yaml
-
-    size: Dict[int, int] = {}
-    depth: Dict[int, int] = {}
-    on_stack = set()
-    stack = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if done:
-            on_stack.discard(key)
-            kids = _yaml_children(node, yaml)
-            size[key] = 1 + sum(size[id(k)] for k in kids)
-            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
-            if size[key] > MAX_RULE_NODES:
-                raise RuleError(f"{path}: rule file expands to more than {MAX_RULE_NODES} YAML nodes (through "
-                                f"aliases?); refused")
-            if depth[key] > MAX_RULE_DEPTH:
-                raise RuleError(f"{path}: YAML nests more than {MAX_RULE_DEPTH} levels deep; refused")
-            continue
-        if key in size:
-            continue
-        if key in on_stack:
-            raise RuleError(f"{path}: YAML alias refers to itself (a recursive structure); refused")
-        on_stack.add(key)
-        stack.append((node, True))
-        for k in _yaml_children(node, yaml):
-            if id(k) not in size:
-                stack.append((k, False))
-        if len(on_stack) > MAX_RULE_DEPTH * 2 + 2:
-            raise RuleError(f"{path}: YAML nests more than {MAX_RULE_DEPTH} levels deep; refused")
-
-
-def _yaml_children(node: Any, yaml: Any) -> List[Any]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [x for kv in node.value for x in kv]
-    return []
+    return safe_yaml.load(text, str(path), RuleError, MAX_RULE_NODES, MAX_RULE_DEPTH)
 
 
 def parse_rule(doc: Any, source: str, validate: bool = True) -> Rule:
