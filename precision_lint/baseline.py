@@ -46,6 +46,8 @@ def load_baseline(path: str) -> Baseline:
         raise ConfigError(f"{path}: cannot read baseline: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: baseline is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:  # a baseline from a pull request is untrusted input
+        raise ConfigError(f"{path}: baseline nests too deeply to be a precision-lint baseline") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise ConfigError(f"{path}: not a precision-lint baseline (no 'findings' list)")
     if doc.get("baseline_version") != BASELINE_VERSION:

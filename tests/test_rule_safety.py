@@ -248,6 +248,14 @@ def test_hostile_configuration_is_one_line_exit_2(tmp_path, name, text, problem)
     assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0], proc.stderr
 
 
+def test_deeply_nested_baseline_is_one_line_exit_2(tmp_path):
+    (tmp_path / "base.json").write_text("[" * 100000 + "]" * 100000)
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--baseline", "base.json", CLEAN],
+                          capture_output=True, text=True, cwd=str(tmp_path), timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().startswith("error: base.json: ") and len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_hostile_platform_file_is_refused(tmp_path):
     from precision_lint.errors import ConfigError
     from precision_lint.platforms import _read_yaml
