@@ -331,7 +331,18 @@ def rule_cmd(rule_id, rule_dirs) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="precision-lint")
+    try:
+        cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="precision-lint")
+    except RecursionError:
+        _fail("input nests too deeply to read")
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a linter in CI prints one line, never a traceback
+        if os.environ.get("PRECISION_LINT_DEBUG"):
+            raise
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        _fail(f"internal error ({type(exc).__name__}: {detail}); please report it (PRECISION_LINT_DEBUG=1 shows the "
+              f"traceback)")
 
 
 if __name__ == "__main__":

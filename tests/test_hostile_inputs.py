@@ -176,3 +176,18 @@ def test_cycle_does_not_hang_relations_or_bounds(tmp_path, linter):
     r = linter.lint_file(str(path))
     assert r.error is None
     assert any("has a cycle" in n for n in r.notes)
+
+
+def test_a_bug_outside_lint_file_is_one_error_line_exit_2(monkeypatch, capsys):
+    import precision_lint.cli as cli_mod
+
+    def boom(*a, **k):
+        raise ValueError("simulated bug")
+
+    monkeypatch.setattr(cli_mod.cli, "main", boom)
+    monkeypatch.delenv("PRECISION_LINT_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        cli_mod.main(["model.onnx"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: internal error (ValueError: simulated bug)")
