@@ -46,7 +46,8 @@ def load(text: str, where: str, error: Callable[[str], Exception], max_nodes: in
             node = loader.get_single_node()
             if node is None:
                 return None
-            check_size(node, where, error, max_nodes, max_depth)
+            if "&" in text or loader_cls is not fast:  # without anchors there are no aliases: nothing to expand
+                check_size(node, where, error, max_nodes, max_depth)
             return loader.construct_document(node)
         finally:
             dispose = getattr(loader, "dispose", None)
