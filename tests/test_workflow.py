@@ -106,9 +106,10 @@ def test_suppression_hides_the_finding_with_its_reason(project):
 def test_suppressed_findings_still_count_for_the_recommendation(project):
     (project / ".precision-lint.yaml").write_text(
         "suppressions:\n  - {rule: C001, path: models/warp.onnx, reason: accepted}\n")
-    _, out, _ = run("--format", "json", "--platform", "android-opencl", "models/warp.onnx", cwd=project)
+    _, out, _ = run("--format", "json", "--platform", "ios-cpu", "models/warp.onnx", cwd=project)
     rec = json.loads(out)["files"][0]["recommendation"]
-    assert rec["platforms"][0]["precision"] == "Precision_High"  # the model's numerics did not change
+    # the model's numerics did not change: still not Precision_Low (which a clean model gets on iOS CPU)
+    assert rec["platforms"][0]["precision"] == "Precision_Normal"
 
 
 def test_unused_suppressions_are_reported_with_file_and_key(project):
