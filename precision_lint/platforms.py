@@ -353,10 +353,14 @@ def _read_yaml(path: str) -> Any:
 
 
 @lru_cache(maxsize=1)
-def _builtin_doc() -> Dict[str, Any]:
+def _builtin_doc(validate: bool = False) -> Dict[str, Any]:
+    """The shipped table.  Run time skips jsonschema for it (importing jsonschema and validating cost ~0.13 s of
+    every run); tests/test_platforms.py validates it, as tests do for the shipped rule files.  User platform files
+    and overrides are still validated on every run."""
     path = builtin_platforms_file()
     doc = _read_yaml(str(path))
-    _validate(doc, str(path))
+    if validate:
+        _validate(doc, str(path))
     return doc
 
 

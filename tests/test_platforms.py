@@ -127,3 +127,10 @@ def test_platforms_file_flag_on_check(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "lab-npu  Precision_Low" in out.stdout
+
+
+def test_shipped_platform_table_validates_against_the_schema():
+    """Run time skips jsonschema for data/platforms.yaml, so this test is what keeps it valid."""
+    from precision_lint.platforms import _builtin_doc
+
+    _builtin_doc.__wrapped__(validate=True)
