@@ -25,7 +25,10 @@ from precision_lint.snippets import KINDS, kinds_for, mnn_path_for, snippets_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
-HEADERS = Path(__file__).resolve().parent / "data" / "mnn-3.6.1-include"
+IDENTIFIERS = Path(__file__).resolve().parent / "data" / "mnn_cpp_identifiers.txt"
+# MNN's headers are not part of this project (and the MNN wheel ships none): point MNN_INCLUDE_DIR at an MNN 3.6.1
+# checkout's include/ directory to compile and link the C++ snippets against them.
+HEADERS = Path(os.environ["MNN_INCLUDE_DIR"]) if os.environ.get("MNN_INCLUDE_DIR") else None
 FENCE = re.compile(r"^```(python|cpp|sh)\n(.*?)^```$", re.S | re.M)
 
 
@@ -118,10 +121,14 @@ def test_cli_snippet_encodes_the_tools_arguments():
 # ------------------------------------------------------------------------------------------------------------ C++
 
 def _header_identifiers() -> set:
-    words = set()
-    for h in HEADERS.rglob("*.h*"):
-        words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", h.read_text(encoding="utf-8", errors="replace")))
-    return words
+    """MNN identifiers known to exist: the checked-in list, or every word of the real headers when available."""
+    if HEADERS is not None:
+        words = set()
+        for h in HEADERS.rglob("*.h*"):
+            words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", h.read_text(encoding="utf-8", errors="replace")))
+        return words
+    lines = IDENTIFIERS.read_text(encoding="utf-8").splitlines()
+    return {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
 
 
 _CPP_STD = {"include", "int", "main", "return", "if", "for", "const", "auto", "std", "shared_ptr", "vector", "string",
@@ -143,7 +150,7 @@ def _all_cpp_snippets():
 
 def test_cpp_snippets_use_only_identifiers_from_mnn_headers():
     known = _header_identifiers()
-    assert {"Precision_Low_BF16", "createRuntimeManager", "backupType", "MNN_FORWARD_USER_1"} <= known
+    assert {"Precision_Low_BF16", "createRuntimeManager", "backupType"} <= known
     for name, code in _all_cpp_snippets():
         text = "\n".join(line.split("//")[0] for line in code.splitlines())  # comments are prose
         text = re.sub(r'"[^"]*"', '""', text)
@@ -155,7 +162,8 @@ def _compiler():
     return shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
 
-@pytest.mark.skipif(_compiler() is None, reason="no C++ compiler")
+@pytest.mark.skipif(_compiler() is None or HEADERS is None,
+                    reason="needs a C++ compiler and MNN_INCLUDE_DIR (an MNN 3.6.1 include/ directory)")
 def test_cpp_snippets_compile_against_mnn_headers(tmp_path):
     seen = set()
     for name, code in _all_cpp_snippets():
@@ -186,8 +194,9 @@ def _engine_link_args():
             f"-Wl,-rpath,{engine_dir}"]
 
 
-@pytest.mark.skipif(_compiler() is None or _engine_link_args() is None,
-                    reason="needs a C++ compiler and a shared libpython to link the MNN wheel's engine")
+@pytest.mark.skipif(_compiler() is None or HEADERS is None or _engine_link_args() is None,
+                    reason="needs a C++ compiler, MNN_INCLUDE_DIR and a shared libpython to link the MNN wheel's "
+                           "engine")
 @pytest.mark.parametrize("model", ["gridsample_large.mnn", "clean.mnn"])
 def test_cpp_snippets_link_and_run_on_the_sample_models(model, tmp_path):
     shutil.copy(SAMPLES / model, tmp_path / model)
