@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ConfigError, PrecisionLintError, RuleError
-from .findings import LEVEL_RANK, FileError, Finding, at_least
+from .findings import FileError, Finding, at_least
 from . import mnn_conversion
 
 
@@ -222,7 +222,3 @@ def _coerce(options: Mapping[str, Any]) -> Dict[str, Any]:
         if key in out:
             out[key] = tuple(out[key])
     return out
-
-
-def level_rank(level: str) -> int:
-    return LEVEL_RANK[level]
