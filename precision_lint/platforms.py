@@ -193,8 +193,11 @@ class Platform:
 
     def formats_for(self, mode: str, finding: Any) -> OpFormats:
         """The formats the finding's operator really runs with in ``mode`` on this platform."""
+        return self.formats_for_op(mode, self.op_ref(finding))
+
+    def formats_for_op(self, mode: str, op: OpRef) -> OpFormats:
+        """formats_for with the operator already described (the recommender computes it once per finding)."""
         m = self.modes[mode]
-        op = self.op_ref(finding)
         storage, arith, acc = m.storage, m.arithmetic, m.accumulation
         applied: List[str] = []
         sources: List[str] = []
