@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -656,40 +656,64 @@ def log_floor(fmt: str) -> float:
 
 
 def _storage_error_f32(v: np.ndarray, fmt: str, f, flush_subnormals: bool) -> Tuple[float, float]:
+    return _storage_errors_f32(v, fmt, f, (flush_subnormals,))[0]
+
+
+def _storage_errors_f32(v: np.ndarray, fmt: str, f, flush_modes: Tuple[bool, ...]) -> List[Tuple[float, float]]:
     """constant_storage_error for fp16/fp32 weights, in float32 and without float64 copies (a model's weights are
     hundreds of MB).  Rounding to fp16 is numpy's float16 conversion and to bf16 round-to-nearest-even on the top 16
     bits, both exact; s - v is exact in float32 (s and v are within a factor of 2, or s is 0); sums are pairwise, on
-    values scaled by the largest magnitude so that squares neither overflow nor underflow."""
+    values scaled by the largest magnitude so that squares neither overflow nor underflow.  One result per entry of
+    ``flush_modes``: the rounding, the scaling and the constant's norm are shared (R005 asks for fp16 with and
+    without flushed subnormals)."""
     finite = np.isfinite(v)
     if not finite.all():
         v = v[finite]
     if v.size == 0:
-        return 0.0, 0.0
+        return [(0.0, 0.0) for _ in flush_modes]
     m = float(np.max(np.abs(v)))
     if m == 0.0:
-        return 0.0, 0.0
+        return [(0.0, 0.0) for _ in flush_modes]
     with np.errstate(over="ignore", invalid="ignore"):
         if fmt == "fp16":
-            s = v.astype(np.float16).astype(np.float32)
+            rounded = v.astype(np.float16).astype(np.float32)
         else:
             bits = v.view(np.uint32)
-            s = ((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)) \
+            rounded = ((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)) \
                 .view(np.float32)
-        if flush_subnormals:
-            s = np.where(np.abs(s) < f.min_normal, np.float32(0.0), s)
-        diff = s - v
-    zero_lost = np.count_nonzero((s == 0) & (v != 0))
-    if not np.all(np.isfinite(diff)):
-        return math.inf, float(zero_lost / v.size)
-    nz = np.count_nonzero(v)
-    lost = float(zero_lost / nz) if nz else 0.0
     scale = np.float32(1.0 / m) if m < 1e38 else np.float32(1.0)
-    u = v * scale
-    d = diff * scale
-    norm2 = float(np.sum(u * u))
-    if norm2 == 0.0:
-        return 0.0, lost
-    return float(math.sqrt(float(np.sum(d * d)) / norm2)), lost
+    nz = None
+    norm2 = None
+    out: List[Tuple[float, float]] = []
+    for flush_subnormals in flush_modes:
+        with np.errstate(over="ignore", invalid="ignore"):
+            s = np.where(np.abs(rounded) < f.min_normal, np.float32(0.0), rounded) if flush_subnormals else rounded
+            diff = s - v
+        zero_lost = np.count_nonzero((s == 0) & (v != 0))
+        if not np.all(np.isfinite(diff)):
+            out.append((math.inf, float(zero_lost / v.size)))
+            continue
+        if nz is None:
+            nz = np.count_nonzero(v)
+        lost = float(zero_lost / nz) if nz else 0.0
+        if norm2 is None:
+            u = v * scale
+            norm2 = float(np.sum(u * u))
+            del u
+        if norm2 == 0.0:
+            out.append((0.0, lost))
+            continue
+        d = diff * scale
+        out.append((float(math.sqrt(float(np.sum(d * d)) / norm2)), lost))
+    return out
+
+
+def constant_storage_errors(values: np.ndarray, fmt: str, flush_modes: Tuple[bool, ...]) -> List[Tuple[float, float]]:
+    """constant_storage_error for each entry of ``flush_modes``, sharing the rounding where it can."""
+    v = np.asarray(values).ravel()
+    if fmt in ("fp16", "bf16") and v.dtype in (np.float16, np.float32):
+        return _storage_errors_f32(v.astype(np.float32, copy=False), fmt, get_format(fmt), tuple(flush_modes))
+    return [constant_storage_error(v, fmt, ftz) for ftz in flush_modes]
 
 
 def constant_storage_error(values: np.ndarray, fmt: str, flush_subnormals: bool = False) -> Tuple[float, float]:

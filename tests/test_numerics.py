@@ -67,3 +67,14 @@ def test_integer_error():
     assert n.integer_error(2048, "fp16") == 0.0
     assert n.integer_error(4000, "fp16") == 1.0
     assert n.integer_error(300, "bf16") == 1.0
+
+
+def test_storage_errors_shared_pass_equals_separate_calls():
+    from precision_lint.numerics import constant_storage_error, constant_storage_errors
+
+    rng = np.random.default_rng(3)
+    for v in (rng.normal(0, 1e-4, 1000).astype(np.float32), np.array([1e-7, 70000.0, 0.0], np.float32),
+              rng.normal(0, 1, 50).astype(np.float16), np.zeros(4, np.float32), np.array([np.inf, 1e-6], np.float32)):
+        for fmt in ("fp16", "bf16"):
+            assert constant_storage_errors(v, fmt, (False, True)) == \
+                [constant_storage_error(v, fmt, False), constant_storage_error(v, fmt, True)]

@@ -299,7 +299,10 @@ class TensorView(View):
             v = np.asarray(self._t.value).ravel()  # its own float type: constant_storage_error handles fp16/fp32
             if v.size > (1 << 22):  # a strided sample of huge tensors is enough for a relative error
                 v = v[:: int(math.ceil(v.size / (1 << 22)))]
-            s[key] = numerics.constant_storage_error(v, fmt, bool(ftz))
+            # fp16 is asked with and without flushed subnormals (R005): both from one rounding pass
+            modes = (False, True) if fmt == "fp16" else (bool(ftz),)
+            for flush, r in zip(modes, numerics.constant_storage_errors(v, fmt, modes)):
+                s[f"_storage_{fmt}_{flush}"] = r
         return s[key]
 
     def f_storage_error(self):
