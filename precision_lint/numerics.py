@@ -671,7 +671,7 @@ def _storage_errors_f32(v: np.ndarray, fmt: str, f, flush_modes: Tuple[bool, ...
         v = v[finite]
     if v.size == 0:
         return [(0.0, 0.0) for _ in flush_modes]
-    m = float(np.max(np.abs(v)))
+    m = max(-float(np.min(v)), float(np.max(v)))  # max |v| without an |v| array (v is finite here)
     if m == 0.0:
         return [(0.0, 0.0) for _ in flush_modes]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -689,22 +689,25 @@ def _storage_errors_f32(v: np.ndarray, fmt: str, f, flush_modes: Tuple[bool, ...
         with np.errstate(over="ignore", invalid="ignore"):
             s = np.where(np.abs(rounded) < f.min_normal, np.float32(0.0), rounded) if flush_subnormals else rounded
             diff = s - v
-        zero_lost = np.count_nonzero((s == 0) & (v != 0))
-        if not np.all(np.isfinite(diff)):
-            out.append((math.inf, float(zero_lost / v.size)))
-            continue
+        # values lost: stored as 0 but not 0 (diff == -v exactly then), counted without three boolean arrays
         if nz is None:
             nz = np.count_nonzero(v)
+        zero_lost = np.count_nonzero(s == 0) - (v.size - nz)
+        if not np.isfinite(diff).all():
+            out.append((math.inf, float(zero_lost / v.size)))
+            continue
         lost = float(zero_lost / nz) if nz else 0.0
         if norm2 is None:
             u = v * scale
-            norm2 = float(np.sum(u * u))
+            np.multiply(u, u, out=u)  # in place: the same products, one array fewer
+            norm2 = float(np.sum(u))
             del u
         if norm2 == 0.0:
             out.append((0.0, lost))
             continue
-        d = diff * scale
-        out.append((float(math.sqrt(float(np.sum(d * d)) / norm2)), lost))
+        np.multiply(diff, scale, out=diff)
+        np.multiply(diff, diff, out=diff)
+        out.append((float(math.sqrt(float(np.sum(diff)) / norm2)), lost))
     return out
 
 
