@@ -64,6 +64,17 @@ class View:
 _GETTERS: Dict[type, Dict[str, Callable[[Any], Any]]] = {}
 
 
+def _class_getter(cls: type, name: str) -> Optional[Callable[[Any], Any]]:
+    """The whitelisted getter of field ``name`` on a View class that uses View.get_field (None otherwise: the
+    caller then goes through ``get_field``, which also reports unknown fields)."""
+    if cls.get_field is not View.get_field:
+        return None
+    getters = _GETTERS.get(cls)
+    if getters is None:
+        getters = _GETTERS[cls] = {n: getattr(cls, "f_" + n) for n in cls.FIELDS}
+    return getters.get(name)
+
+
 class Namespace(View):
     """A read-only mapping reachable with dots, e.g. ``tol.gridsample_px``."""
 
@@ -247,12 +258,20 @@ class Expression:
         if isinstance(n, ast.Attribute):
             base, attr = self._compile(n.value), n.attr
 
+            fast: Dict[type, Callable[[Any], Any]] = {}  # view class -> this field's getter, found once
+
             def attribute(env):
                 b = base(env)
                 if b is None:
                     return None
+                getter = fast.get(type(b))
+                if getter is not None:
+                    return getter(b)
                 if not isinstance(b, View):
                     raise EvalError(f"{type(b).__name__} has no field {attr!r} in {src!r}")
+                getter = _class_getter(type(b), attr)
+                if getter is not None:
+                    fast[type(b)] = getter
                 return b.get_field(attr)
             return attribute
         if isinstance(n, ast.Call):
@@ -261,15 +280,23 @@ class Expression:
                 fn = self._functions[n.func.id]
                 return lambda env: fn(*[a(env) for a in args])
             base, attr = self._compile(n.func.value), n.func.attr
+            mfast: Dict[type, Callable[[Any], Any]] = {}
 
             def method(env):
                 values = [a(env) for a in args]
                 b = base(env)
                 if b is None:
                     return None
-                if not isinstance(b, View):
-                    raise EvalError(f"{type(b).__name__} has no method {attr!r} in {src!r}")
-                m = b.get_field(attr)
+                getter = mfast.get(type(b))
+                if getter is not None:
+                    m = getter(b)
+                else:
+                    if not isinstance(b, View):
+                        raise EvalError(f"{type(b).__name__} has no method {attr!r} in {src!r}")
+                    getter = _class_getter(type(b), attr)
+                    if getter is not None:
+                        mfast[type(b)] = getter
+                    m = b.get_field(attr)
                 if not callable(m):
                     raise EvalError(f"{attr!r} is a field, not a method, in {src!r}")
                 return m(*values)
