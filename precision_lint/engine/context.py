@@ -204,15 +204,28 @@ class TensorView(View):
         if v is not None and v.size and np.issubdtype(v.dtype, np.number):
             # In the constant's own float type: a float64 copy of every weight doubled the lint's memory and time.
             f = v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel()
-            finite = f[np.isfinite(f)]
+            lo, hi = np.min(f), np.max(f)
+            # min and max are finite only when every value is (NaN propagates): then no filtered copy is needed
+            all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
             a = np.abs(f)
-            nz = a[a > 0]
+            if all_finite and np.count_nonzero(a) == a.size:  # no zeros (most weights): min |value|, no copy
+                min_nz = float(np.min(a))
+            else:
+                nz = a[a > 0]
+                min_nz = float(np.min(nz)) if nz.size else None
+            if not all_finite:
+                finite = f[np.isfinite(f)]
+                all_integer = bool(finite.size == f.size and np.all(np.floor(finite) == finite))
+            else:
+                # a non-integer among the first values decides without a pass over the whole constant
+                head = f[:256]
+                all_integer = bool(np.all(np.floor(head) == head)) and bool(np.all(np.floor(f) == f))
             stats = {
-                "min": float(np.min(f)), "max": float(np.max(f)), "max_abs": float(np.max(a)),
-                "min_abs_nonzero": float(np.min(nz)) if nz.size else None,
+                "min": float(lo), "max": float(hi), "max_abs": float(np.max(a)),
+                "min_abs_nonzero": min_nz,
                 "scalar": float(f[0]) if f.size == 1 else None,
                 "extreme": float(f[int(np.argmax(a))]),  # the signed value of largest magnitude
-                "all_integer": bool(finite.size == f.size and np.all(np.floor(finite) == finite)),
+                "all_integer": all_integer,
                 "_size": f.size,  # |values| are recomputed on demand, not kept (memory)
             }
         setattr(t, _STATS_CACHE_ATTR, stats)
