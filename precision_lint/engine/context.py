@@ -338,9 +338,16 @@ class TensorView(View):
         if not s:
             return None
         if "_rms" not in s:
-            a = self._absvals()
-            a = a[np.isfinite(a)]
-            s["_rms"] = float(np.sqrt(np.mean(a * a))) if a.size else None
+            if math.isfinite(s["min"]) and math.isfinite(s["max"]):
+                # every value finite (NaN would show in min/max): v * v equals |v| * |v| exactly, without the
+                # |v| array and the filtered copy
+                v = self._t.value
+                f = v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel()
+                s["_rms"] = float(np.sqrt(np.mean(f * f)))
+            else:
+                a = self._absvals()
+                a = a[np.isfinite(a)]
+                s["_rms"] = float(np.sqrt(np.mean(a * a))) if a.size else None
         return s["_rms"]
 
 
