@@ -666,12 +666,15 @@ def _storage_errors_f32(v: np.ndarray, fmt: str, f, flush_modes: Tuple[bool, ...
     values scaled by the largest magnitude so that squares neither overflow nor underflow.  One result per entry of
     ``flush_modes``: the rounding, the scaling and the constant's norm are shared (R005 asks for fp16 with and
     without flushed subnormals)."""
-    finite = np.isfinite(v)
-    if not finite.all():
-        v = v[finite]
     if v.size == 0:
         return [(0.0, 0.0) for _ in flush_modes]
-    m = max(-float(np.min(v)), float(np.max(v)))  # max |v| without an |v| array (v is finite here)
+    lo, hi = float(np.min(v)), float(np.max(v))
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN shows in min/max: filter only when needed
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            return [(0.0, 0.0) for _ in flush_modes]
+        lo, hi = float(np.min(v)), float(np.max(v))
+    m = max(-lo, hi)  # max |v| without an |v| array (v is finite here)
     if m == 0.0:
         return [(0.0, 0.0) for _ in flush_modes]
     with np.errstate(over="ignore", invalid="ignore"):
