@@ -257,23 +257,10 @@ def apply_config(options, cfg: Config):
     for pattern, ids in d.get("per_path_ignores", {}).items():
         o.per_path_ignores[pattern] = tuple(ids)
         o.origins[f"per_path_ignores.{pattern}"] = cfg.where(f"per_path_ignores.{_q(pattern)}")
-    dirs: List[str] = []
-    for i, rd in enumerate(d.get("rule_dirs", ())):
-        p = os.path.normpath(os.path.join(cfg.root, rd))
-        if not os.path.exists(p):
-            raise ConfigError(f"{cfg.where(f'rule_dirs[{i}]')}: rule directory {rd!r} not found "
-                              f"(relative to {_display(Path(cfg.root)) or '.'})")
-        dirs.append(p)
-    o.rule_dirs = tuple(dirs) + tuple(o.rule_dirs)
-    files: List[str] = []
-    for i, pf in enumerate(d.get("platform_files", ())):
-        p = os.path.normpath(os.path.join(cfg.root, pf))
-        if not os.path.isfile(p):
-            raise ConfigError(f"{cfg.where(f'platform_files[{i}]')}: platform file {pf!r} not found "
-                              f"(relative to {_display(Path(cfg.root)) or '.'})")
-        files.append(p)
+    o.rule_dirs = _config_paths(cfg, d, "rule_dirs", "rule directory", os.path.exists) + tuple(o.rule_dirs)
+    files = _config_paths(cfg, d, "platform_files", "platform file", os.path.isfile)
     if files:
-        o.platform_files = tuple(files) + tuple(getattr(o, "platform_files", ()))
+        o.platform_files = files + tuple(o.platform_files)
         o.origins["platform_files"] = cfg.where("platform_files")
     sups: List[Suppression] = list(o.suppressions)
     for i, s in enumerate(d.get("suppressions", ())):
@@ -312,3 +299,15 @@ def load_options(config: Optional[str] = None, isolated: bool = False, start: Op
     if path is None:
         return options
     return apply_config(options, load_config(path))
+
+
+def _config_paths(cfg, d: Dict[str, Any], key: str, what: str, exists) -> Tuple[str, ...]:
+    """Paths listed under ``key``, relative to the config file's directory; a missing one names file and key."""
+    out: List[str] = []
+    for i, rel in enumerate(d.get(key, ())):
+        p = os.path.normpath(os.path.join(cfg.root, rel))
+        if not exists(p):
+            raise ConfigError(f"{cfg.where(f'{key}[{i}]')}: {what} {rel!r} not found "
+                              f"(relative to {_display(Path(cfg.root)) or '.'})")
+        out.append(p)
+    return tuple(out)

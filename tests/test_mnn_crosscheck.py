@@ -25,16 +25,6 @@ from precision_lint.loaders import load_model
 from precision_lint.mnn_conversion import NOTE_PREFIX, conversions, rewrites_in
 
 
-@pytest.fixture(scope="session")
-def models(tmp_path_factory):
-    return converted(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def models_fp16(tmp_path_factory):
-    return converted(tmp_path_factory, "fp16")
-
-
 # ----- 1. the reader against MNN's runtime --------------------------------------------------------------------------
 def _runtime_type(source_op: str) -> str:
     """MNN's runtime names BinaryOp and UnaryOp vars by subtype (ADD, GELU), every other op by its type."""

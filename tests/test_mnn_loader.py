@@ -15,22 +15,12 @@ import pytest
 from onnx import numpy_helper, parser
 
 import mnn_fb as fb
-from mnn_models import REPO, convert, converted
+from mnn_models import REPO, convert
 from precision_lint.api import Linter, Options, lint
 from precision_lint.loaders import load_model
 from precision_lint.loaders.mnn_loader import load_mnn
 
 SAMPLES = os.path.join(REPO, "sample_models")
-
-
-@pytest.fixture(scope="session")
-def models(tmp_path_factory):
-    return converted(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def models_fp16(tmp_path_factory):
-    return converted(tmp_path_factory, "fp16")
 
 
 def _initializers(onnx_path):
