@@ -14,6 +14,8 @@ formats of the declared targets.  Errors name where a bad value came from (``Opt
 """
 from __future__ import annotations
 
+import functools
+
 from typing import Any, Callable, List, Optional, Sequence
 
 from .errors import ConfigError
@@ -55,8 +57,7 @@ class DeploymentStage:
 
         level_override = None
         if override is not None and getattr(self.options, "level_overrides", None):
-            def level_override(f: Finding, level: str) -> str:
-                return override(f.with_level(level, f.judged_for)).level
+            level_override = functools.partial(_overridden_level, override)
 
         rec = recommend(result.findings, self.platforms, self.options.fail_level, self.targets, level_override)
         result.extras["recommendation"] = rec
@@ -65,3 +66,8 @@ class DeploymentStage:
 
             result.extras["snippets"] = snippets_for_recommendation(
                 result.path, result.metadata.get("format", ""), rec, self.table, self.kinds)
+
+
+def _overridden_level(override: Callable[[Finding], Finding], f: Finding, level: str) -> str:
+    """The config's per-rule level override applied to a level the recommender judged for one mode."""
+    return override(f.with_level(level, f.judged_for)).level

@@ -393,19 +393,6 @@ def variance_cancellation_ratio(fmt: str, rel: float = 0.1) -> float:
     return math.sqrt(max(rel / u - 1.0, 0.0) / 2.0)
 
 
-@lru_cache(maxsize=256)
-def phase_error(max_position: int, fmt: str, dim: int = 64, base: float = 10000.0) -> float:
-    """Max |sin(phase) error| of sinusoidal / rotary encodings computed as position x inv_freq in fmt."""
-    if not max_position or max_position <= 1:
-        return 0.0
-    f = get_format(fmt)
-    pos = np.arange(int(min(max_position, 1 << 16)), dtype=np.float64)
-    inv_freq = 1.0 / base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
-    exact = np.sin(pos[:, None] * inv_freq[None, :])
-    got = np.sin(f.round(f.round(pos)[:, None] * f.round(inv_freq)[None, :]))
-    return float(np.max(np.abs(got - exact)))
-
-
 square_overflow_rms = square_sum_overflow_rms  # the name rules used first
 
 
