@@ -278,16 +278,37 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
+def _rule_dirs(rule_dirs, config_file, isolated) -> Tuple[str, ...]:
+    """--rules directories plus the configuration's rule_dirs, as `check` sees them."""
+    from .config import load_options
+
+    return tuple(load_options(config_file, isolated).rule_dirs) + tuple(rule_dirs)
+
+
+_config_options = [
+    click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True), help="Extra rule directory."),
+    click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                 help="Read rule_dirs from FILE instead of the nearest configuration."),
+    click.option("--isolated", is_flag=True, help="Ignore configuration files."),
+]
+
+
+def _with_config_options(f):
+    for option in reversed(_config_options):
+        f = option(f)
+    return f
+
+
 @cli.command("rules")
-@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True), help="Extra rule directory.")
+@_with_config_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-def rules_cmd(rule_dirs, fmt) -> None:
-    """List the rules: id, class, name and summary."""
+def rules_cmd(rule_dirs, config_file, isolated, fmt) -> None:
+    """List the rules (built in, and from --rules or the configuration's rule_dirs): id, class, name, summary."""
     from .errors import PrecisionLintError
     from .explain import list_rules
 
     try:
-        click.echo(list_rules(rule_dirs, fmt), nl=False)
+        click.echo(list_rules(_rule_dirs(rule_dirs, config_file, isolated), fmt), nl=False)
     except PrecisionLintError as exc:
         _fail(str(exc))
 
@@ -318,14 +339,14 @@ def platforms_cmd(names, platform_files, config_file, isolated, fmt, verbose) ->
 
 @cli.command("rule")
 @click.argument("rule_id")
-@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True), help="Extra rule directory.")
-def rule_cmd(rule_id, rule_dirs) -> None:
+@_with_config_options
+def rule_cmd(rule_id, rule_dirs, config_file, isolated) -> None:
     """Explain one rule (by id or name): what it finds, why, an example, the fix, its tolerances."""
     from .errors import PrecisionLintError
     from .explain import explain_rule
 
     try:
-        click.echo(explain_rule(rule_id, rule_dirs), nl=False)
+        click.echo(explain_rule(rule_id, _rule_dirs(rule_dirs, config_file, isolated)), nl=False)
     except PrecisionLintError as exc:
         _fail(str(exc))
 

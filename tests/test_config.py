@@ -190,3 +190,25 @@ def test_platform_files_are_relative_to_the_config_file(project, monkeypatch):
     with pytest.raises(ConfigError, match=r"^\.precision-lint\.yaml: platform_files\[0\]: platform file 'missing.yaml' "
                                           r"not found"):
         load_options()
+
+
+def test_rules_and_rule_commands_read_rule_dirs_from_config(tmp_path):
+    """`precision-lint rules` / `rule ID` see the same rules as `check` (config rule_dirs included)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "my_rules").mkdir()
+    (tmp_path / "my_rules" / "u.yaml").write_text(
+        "id: U901\nname: every-gridsample\nclass: coordinate\nsummary: every GridSample, for the team\n"
+        "description: d\nfix: f\nmatch: {op: GridSample}\nmessage: m\ntests: [{model: x, expect: []}]\n")
+    (tmp_path / ".precision-lint.yaml").write_text("rule_dirs: [my_rules]\n")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120)
+
+    assert "U901" in run("rules").stdout
+    assert "every GridSample, for the team" in run("rule", "U901").stdout
+    assert "U901" not in run("rules", "--isolated").stdout
+    r = run("rule", "U901", "--isolated")
+    assert r.returncode == 2 and "unknown rule" in r.stderr
