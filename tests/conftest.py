@@ -3,7 +3,20 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import shutil  # noqa: E402
+
 import pytest  # noqa: E402
+
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_models")
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project with the GridSample seed model (models/warp.onnx) and the clean model (models/clean.onnx)."""
+    (tmp_path / "models").mkdir()
+    shutil.copy(os.path.join(SAMPLES, "gridsample_large.onnx"), tmp_path / "models" / "warp.onnx")
+    shutil.copy(os.path.join(SAMPLES, "clean.onnx"), tmp_path / "models" / "clean.onnx")
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

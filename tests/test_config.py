@@ -21,15 +21,6 @@ def run(*args, cwd):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-@pytest.fixture
-def project(tmp_path):
-    """A project with the GridSample sample model in models/."""
-    (tmp_path / "models").mkdir()
-    shutil.copy(GRIDSAMPLE, tmp_path / "models" / "warp.onnx")
-    shutil.copy(CLEAN, tmp_path / "models" / "clean.onnx")
-    return tmp_path
-
-
 def test_pyproject_table_is_found_upward_from_the_working_directory(project):
     (project / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.precision-lint]\nfail_level = "warning"\n'
                                             'tolerances = {gridsample_px = 4.0}\n')

@@ -61,14 +61,6 @@ def save(text: str, path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def project(tmp_path):
-    (tmp_path / "models").mkdir()
-    shutil.copy(GRIDSAMPLE, tmp_path / "models" / "warp.onnx")
-    shutil.copy(CLEAN, tmp_path / "models" / "clean.onnx")
-    return tmp_path
-
-
 # ------------------------------------------------------------------------------------------------------ path globs
 @pytest.mark.parametrize("pattern, path, hit", [
     ("*.onnx", "a/b/c.onnx", True),  # no slash: the file name in any directory
