@@ -701,6 +701,23 @@ def _storage_errors_f32(v: np.ndarray, fmt: str, f, flush_modes: Tuple[bool, ...
     return out
 
 
+def subnormal_share(values: np.ndarray, fmt: str, rms: Optional[float] = None) -> Optional[float]:
+    """Relative L2 norm of the finite values below fmt's normal range: what flushing them to zero loses.  Every
+    other value is stored within the unit roundoff u, and a subnormal one is off by at most itself, so
+    ``constant_storage_error`` (with or without flushing) is at most sqrt(share^2 + u^2); this costs an |v| pass
+    and a comparison instead of the rounding simulation.  ``rms`` (of the same values) saves a pass when known."""
+    v = np.asarray(values).ravel()
+    if v.size == 0:
+        return 0.0
+    if rms is None:
+        finite = v[np.isfinite(v)].astype(np.float64)
+        rms = float(np.sqrt(np.mean(finite * finite))) if finite.size else 0.0
+    if not rms or not math.isfinite(rms):
+        return None
+    small = v[np.abs(v) < get_format(fmt).min_normal].astype(np.float64)
+    return float(math.sqrt(float(np.dot(small, small)) / v.size) / rms)
+
+
 def constant_storage_errors(values: np.ndarray, fmt: str, flush_modes: Tuple[bool, ...]) -> List[Tuple[float, float]]:
     """constant_storage_error for each entry of ``flush_modes``, sharing the rounding where it can."""
     v = np.asarray(values).ravel()

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from precision_lint import numerics as n
 
@@ -78,3 +79,31 @@ def test_storage_errors_shared_pass_equals_separate_calls():
         for fmt in ("fp16", "bf16"):
             assert constant_storage_errors(v, fmt, (False, True)) == \
                 [constant_storage_error(v, fmt, False), constant_storage_error(v, fmt, True)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(scale_exp=st.integers(-30, 4), tiny_share=st.floats(0.0, 1.0), size=st.integers(1, 300),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_subnormal_share_bounds_the_storage_error(scale_exp, tiny_share, size, seed):
+    """R005 skips the rounding simulation when subnormal_share is small: the bound it relies on must hold for
+    weights of any scale, with any mix of normal and subnormal values."""
+    rng = np.random.default_rng(seed)
+    v = (rng.standard_normal(size) * 10.0 ** scale_exp).astype(np.float32)
+    tiny = rng.random(size) < tiny_share
+    v[tiny] = (rng.standard_normal(int(tiny.sum())) * 1e-6).astype(np.float32)
+    for fmt in ("fp16", "bf16"):
+        share = n.subnormal_share(v, fmt)
+        if share is None:  # all zero
+            assert not np.any(v)
+            continue
+        u = n.get_format(fmt).eps / 2
+        for ftz in (False, True):
+            err = n.constant_storage_error(v, fmt, ftz)[0]
+            assert err <= math.sqrt(share * share + u * u) * (1 + 1e-5) + 1e-12, (fmt, ftz, share, err)
+
+
+def test_subnormal_share_of_layer_scale_and_of_ordinary_weights():
+    assert n.subnormal_share(np.full(8, 1e-6, np.float32), "fp16") == pytest.approx(1.0)
+    w = (np.random.default_rng(0).standard_normal(4096) * 0.02).astype(np.float32)
+    assert 0 < n.subnormal_share(w, "fp16") < 1e-3  # a few values below 6.1e-5 hold almost none of the norm
+    assert n.subnormal_share(w, "bf16") == 0.0
