@@ -18,6 +18,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ..graph import ModelGraph, Operator
+from .constants import constant_stats
 
 Interval = Tuple[float, float]
 Bound = Tuple[float, float, bool]  # (lo, hi, tight)
@@ -173,16 +174,15 @@ class Bounds:
             return (lo, hi, True)
         if t.is_const:
             try:
-                v = t.value
+                stats = constant_stats(t)  # shared with the rule views: one pass set per weight
+                if not stats and t.dtype == "bool":
+                    v = t.value
+                    return (float(np.min(v)), float(np.max(v)), True) if v is not None and v.size else None
             except Exception:  # noqa: BLE001 - a value that cannot be read is unknown, not an error here
                 return None
-            if v is None or v.size == 0 or not (np.issubdtype(v.dtype, np.number) or v.dtype == np.bool_):
+            if not stats or math.isnan(stats["nan_min"]):  # empty, non-numeric or all NaN
                 return None
-            v = v.astype(np.float64, copy=False)
-            finite = v[~np.isnan(v)]
-            if finite.size == 0:
-                return None
-            return (float(np.min(finite)), float(np.max(finite)), True)
+            return (stats["nan_min"], stats["nan_max"], True)
         if t.producer is None:
             return None
         op = g.ops[t.producer]
@@ -218,6 +218,8 @@ class Bounds:
         return self._const_tensor(op, i) is not None
 
     def _const(self, op: Operator, i: int) -> Optional[np.ndarray]:
+        """The constant's values: floats in their own type (a float64 copy of every weight cost more than the rest
+        of the analysis), other types as float64."""
         t = self._const_tensor(op, i)
         if t is None:
             return None
@@ -225,7 +227,9 @@ class Bounds:
             v = t.value
         except Exception:  # noqa: BLE001
             return None
-        return None if v is None else np.asarray(v, dtype=np.float64)
+        if v is None:
+            return None
+        return v if v.dtype.kind == "f" else np.asarray(v, dtype=np.float64)
 
     def _shape(self, op: Operator, i: int, output: bool = False):
         return self.graph.shape(op, i, output=output)
@@ -521,7 +525,7 @@ class Bounds:
         vals = [self._const(op, i) for i in range(1, 5)]
         if any(v is None for v in vals):
             return None
-        scale, bias, mean, var = (v.ravel() for v in vals)
+        scale, bias, mean, var = (np.asarray(v, dtype=np.float64).ravel() for v in vals)  # per-channel vectors
         eps = float(op.attrs.get("epsilon", 1e-5))
         try:
             a = scale / np.sqrt(var + eps)
@@ -536,7 +540,7 @@ class Bounds:
         key = (op.inputs[i], axis, w.shape)
         v = self._l1.get(key)
         if v is None:
-            v = self._l1[key] = float(np.max(np.sum(np.abs(w), axis=axis))) if w.size else 0.0
+            v = self._l1[key] = float(np.max(np.sum(np.abs(w), axis=axis, dtype=np.float64))) if w.size else 0.0
         return v
 
     def _linear(self, op: Operator, kind: str) -> Optional[Bound]:

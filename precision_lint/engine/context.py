@@ -9,10 +9,9 @@ import numpy as np
 from .. import numerics
 from ..graph import ModelGraph, Operator, Tensor
 from .bounds import Bounds
+from .constants import abs_values, constant_stats, flat_values
 from .expr import EvalError, View
 
-# Constant arrays larger than this are summarised lazily once and cached; rules never see raw arrays.
-_STATS_CACHE_ATTR = "_pl_stats"
 
 
 class Analysis:
@@ -192,49 +191,12 @@ class TensorView(View):
     def f_producer(self):
         return self._a.node(self._a.graph.ops.get(self._t.producer)) if self._t.producer else None
 
-    # constant statistics (computed once per tensor)
+    # constant statistics (computed once per tensor, shared with the bounds)
     def _stats(self) -> Optional[Dict[str, Any]]:
-        t = self._t
-        if not t.is_const:
-            return None
-        cached = getattr(t, _STATS_CACHE_ATTR, None)
-        if cached is not None:
-            return cached
-        v = t.value
-        stats: Dict[str, Any] = {}
-        if v is not None and v.size and np.issubdtype(v.dtype, np.number):
-            # In the constant's own float type: a float64 copy of every weight doubled the lint's memory and time.
-            f = v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel()
-            lo, hi = np.min(f), np.max(f)
-            # min and max are finite only when every value is (NaN propagates): then no filtered copy is needed
-            all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
-            a = np.abs(f)
-            if all_finite and np.count_nonzero(a) == a.size:  # no zeros (most weights): min |value|, no copy
-                min_nz = float(np.min(a))
-            else:
-                nz = a[a > 0]
-                min_nz = float(np.min(nz)) if nz.size else None
-            if not all_finite:
-                finite = f[np.isfinite(f)]
-                all_integer = bool(finite.size == f.size and np.all(np.floor(finite) == finite))
-            else:
-                # a non-integer among the first values decides without a pass over the whole constant
-                head = f[:256]
-                all_integer = bool(np.all(np.floor(head) == head)) and bool(np.all(np.floor(f) == f))
-            stats = {
-                "min": float(lo), "max": float(hi), "max_abs": float(np.max(a)),
-                "min_abs_nonzero": min_nz,
-                "scalar": float(f[0]) if f.size == 1 else None,
-                "extreme": float(f[int(np.argmax(a))]),  # the signed value of largest magnitude
-                "all_integer": all_integer,
-                "_size": f.size,  # |values| are recomputed on demand, not kept (memory)
-            }
-        setattr(t, _STATS_CACHE_ATTR, stats)
-        return stats
+        return constant_stats(self._t)
 
     def _absvals(self) -> np.ndarray:
-        v = self._t.value
-        return np.abs(v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel())
+        return abs_values(self._t)
 
     def _stat(self, key: str) -> Any:
         s = self._stats()
@@ -353,8 +315,7 @@ class TensorView(View):
                     s[key] = None  # no finite norm to compare with: unknown, so rules fall back to the simulation
                 else:
                     v = self._t.value
-                    s[key] = numerics.subnormal_share(v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel(),
-                                                      fmt, rms)
+                    s[key] = numerics.subnormal_share(flat_values(v), fmt, rms)
             return s[key]
         return share
 
@@ -367,7 +328,7 @@ class TensorView(View):
                 # every value finite (NaN would show in min/max): v * v equals |v| * |v| exactly, without the
                 # |v| array and the filtered copy
                 v = self._t.value
-                f = v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel()
+                f = flat_values(v)
                 s["_rms"] = float(np.sqrt(np.mean(f * f)))
             else:
                 a = self._absvals()
