@@ -47,15 +47,24 @@ class Tensor:
     const_origin: Optional[str] = None
     stored_dtype: Optional[str] = None  # dtype as stored in the file, e.g. float16 for MNN --fp16 blobs
     _reload: bool = False
+    # The graph's one-slot cache [tensor, value] of the last large value read again from its file: rules ask for
+    # several statistics of one weight in a row (range, rms, subnormal share), and each re-read cost as much as
+    # the statistic.  Shared by the graph's tensors, so at most one extra weight stays in memory.
+    _recent: Optional[List[Any]] = field(default=None, repr=False, compare=False)
 
     @property
     def value(self) -> Optional[np.ndarray]:
         if not self.is_const:
             return None
         if self._value is None and self._loader is not None:
+            recent = self._recent
+            if recent is not None and recent[0] is self:
+                return recent[1]
             v = self._loader()
             if self._reload and v is not None and getattr(v, "nbytes", 0) > KEEP_VALUE_BYTES:
-                return v  # read again on the next use (rules cache what they compute from it)
+                if recent is not None:
+                    recent[0], recent[1] = self, v
+                return v  # read again on a later use (rules cache what they compute from it)
             self._loader = None
             self._value = v
         return self._value
@@ -110,12 +119,13 @@ class ModelGraph:
         self.inputs: List[str] = []
         self.outputs: List[str] = []
         self._by_op: Optional[Dict[str, List[str]]] = None
+        self._recent_value: List[Any] = [None, None]  # see Tensor._recent
 
     # ----- building -------------------------------------------------------------------------------------------
     def tensor(self, name: str) -> Tensor:
         t = self.tensors.get(name)
         if t is None:
-            t = self.tensors[name] = Tensor(name)
+            t = self.tensors[name] = Tensor(name, _recent=self._recent_value)
         return t
 
     def add_operator(self, op: Operator) -> Operator:
