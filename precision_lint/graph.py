@@ -174,11 +174,8 @@ class ModelGraph:
     def operators(self) -> Iterator[Operator]:
         return iter(sorted(self.ops.values(), key=lambda o: o.index))
 
-    def by_op(self, op_type: str) -> List[Operator]:
-        """Operators with canonical ``op`` or ``source_op`` equal to op_type (indexed once: anchors are cheap).
-        ``"*"`` means every operator."""
-        if op_type == "*":
-            return list(self.operators())
+    def _op_index(self) -> Dict[str, List[str]]:
+        """op name (canonical and source spelling) -> operator ids in file order, built once."""
         if self._by_op is None:
             index: Dict[str, List[str]] = {}
             for o in sorted(self.ops.values(), key=lambda o: o.index):
@@ -186,7 +183,18 @@ class ModelGraph:
                 if o.source_op != o.op:
                     index.setdefault(o.source_op, []).append(o.id)
             self._by_op = index
-        return [self.ops[i] for i in self._by_op.get(op_type, ())]
+        return self._by_op
+
+    def has_op(self, op_type: str) -> bool:
+        """Whether any operator has canonical ``op`` or ``source_op`` equal to op_type."""
+        return op_type in self._op_index()
+
+    def by_op(self, op_type: str) -> List[Operator]:
+        """Operators with canonical ``op`` or ``source_op`` equal to op_type (indexed once: anchors are cheap).
+        ``"*"`` means every operator."""
+        if op_type == "*":
+            return list(self.operators())
+        return [self.ops[i] for i in self._op_index().get(op_type, ())]
 
     def input_tensor(self, op: Operator, i: int) -> Optional[Tensor]:
         if i < 0:

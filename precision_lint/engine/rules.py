@@ -11,7 +11,7 @@ import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import RuleError
 from .context import FUNCTIONS
@@ -41,6 +41,20 @@ class Matcher:
     all: List["Matcher"] = field(default_factory=list)
     any: List["Matcher"] = field(default_factory=list)
     not_: Optional["Matcher"] = None
+
+    def can_match(self, has_op: Callable[[str], bool]) -> bool:
+        """False when the graph lacks an op this pattern needs (its own op, or one a relation, an ``all`` part or
+        every ``any`` branch needs): the rule is skipped without visiting an anchor.  C002 on a model without
+        GridSample walked 12 operators downstream of every large Add."""
+        if self.ops is not None and "*" not in self.ops and not any(has_op(o) for o in self.ops):
+            return False
+        if self.source_ops is not None and not any(has_op(o) for o in self.source_ops):
+            return False
+        if not all(sub.can_match(has_op) for _, sub in self.relations):
+            return False
+        if not all(sub.can_match(has_op) for sub in self.all):
+            return False
+        return not self.any or any(sub.can_match(has_op) for sub in self.any)
 
     def bound_names(self) -> List[str]:
         names = [self.bind] if self.bind else []

@@ -184,7 +184,7 @@ class RuleRunner:
         base = {"tol": Namespace(self.tolerances, "tolerance"), "model": Namespace(
             {"format": graph.format, "fp16_converted": bool(graph.metadata.get("fp16_converted"))}, "model field")}
         for rule in self.rules:
-            if graph.format not in rule.applies_to:
+            if graph.format not in rule.applies_to or not rule.match.can_match(graph.has_op):
                 continue
             anchors: Dict[str, Any] = {}
             for op_name in rule.anchor_ops:

@@ -115,6 +115,7 @@ class _Builder:
         self.unknown_ops: Dict[str, int] = {}
         self.absurd: List[str] = []
         self._known_ops: Dict[Tuple[str, str], bool] = {}
+        self._types: Dict[bytes, Tuple[Optional[Tuple[Optional[int], ...]], Optional[str]]] = {}
 
     def build(self) -> ModelGraph:
         g = self.graph
@@ -294,7 +295,14 @@ class _Builder:
             self.unknown_ops[label] = self.unknown_ops.get(label, 0) + 1
 
     def _describe(self, t, vi) -> None:
-        shape, dtype = _shape_of(vi.type)
+        # value_infos repeat a handful of types (float[1,128,256]...): decode each distinct one once
+        key = vi.type.SerializeToString()
+        hit = self._types.get(key)
+        if hit is None:
+            hit = _shape_of(vi.type)
+            if len(self._types) < 4096:
+                self._types[key] = hit
+        shape, dtype = hit
         if shape is not None and not t.is_const:
             t.shape = shape
             if shape and max((d or 0) for d in shape) >= IMPLAUSIBLE_DIM and len(self.absurd) < 1000:

@@ -1,0 +1,72 @@
+"""The rule runner skips a rule when the model lacks an op its pattern needs, and only then."""
+import textwrap
+
+import onnx
+from onnx import parser
+
+from precision_lint.engine.rules import builtin_rules_dir, load_rule_file
+from precision_lint.engine.runner import RuleRunner
+from precision_lint.loaders import load_model
+
+# Fails on every anchor it reaches (dim('x') is not an integer), so a note shows whether anchors were visited.
+RULE = """\
+id: X950
+name: needs-gridsample-downstream
+class: range
+summary: s
+description: d
+fix: f
+message: "m"
+estimate: {quantity: q, unit: px, value: "1.0"}
+level: {error: "err > 0"}
+match:
+  op: Add
+  where: "node.output(0).dim('x') == 1"
+  any:
+    - downstream: {op: GridSample, depth: 4}
+    - consumer: {op: [Resize, RoiAlign]}
+tests: [{model: m, expect: []}]
+"""
+
+WITH_ADD_ONLY = '''<ir_version: 8, opset_import: ["" : 16]>
+g (float[1,2,4,4] x, float[1,4,4,2] grid) => (float[1,2,4,4] y) {
+    [plus] y = Add (x, x)
+}'''
+
+WITH_GRIDSAMPLE = '''<ir_version: 8, opset_import: ["" : 16]>
+g (float[1,2,4,4] x, float[1,4,4,2] grid) => (float[1,2,4,4] y) {
+    [plus] g2 = Add (grid, grid)
+    [warp] y = GridSample (x, g2)
+}'''
+
+
+def _run(tmp_path, model_text):
+    rule_file = tmp_path / "x950.yaml"
+    rule_file.write_text(textwrap.dedent(RULE))
+    rules = load_rule_file(rule_file)
+    path = str(tmp_path / "m.onnx")
+    onnx.save(parser.parse_model(model_text), path)
+    return RuleRunner(rules).run(load_model(path))
+
+
+def test_rule_needing_an_absent_op_visits_no_anchor(tmp_path):
+    findings, notes = _run(tmp_path, WITH_ADD_ONLY)
+    assert findings == [] and notes == []
+
+
+def test_rule_whose_needed_op_is_present_visits_its_anchors(tmp_path):
+    findings, notes = _run(tmp_path, WITH_GRIDSAMPLE)
+    assert findings == [] and len(notes) == 1 and "X950" in notes[0] and "'plus'" in notes[0]
+
+
+def test_can_match_follows_relations_all_and_any():
+    c002 = next(r for r in load_rule_file(builtin_rules_dir() / "C002-absolute-grid-coordinates.yaml"))
+    assert not c002.match.can_match({"Add", "Sub", "MatMul"}.__contains__)
+    assert c002.match.can_match({"Add", "GridSample"}.__contains__)
+    assert not c002.match.can_match({"GridSample"}.__contains__)  # the anchor op itself is missing
+    r006 = next(r for r in load_rule_file(builtin_rules_dir() / "R006-square-sum-overflow.yaml"))
+    assert r006.match.can_match({"ReduceSumSquare"}.__contains__)  # the first `any` branch alone
+    assert not r006.match.can_match({"Pow"}.__contains__)  # the second branch needs a ReduceMean/ReduceSum
+    assert r006.match.can_match({"Pow", "ReduceMean"}.__contains__)
+    r009 = next(r for r in load_rule_file(builtin_rules_dir() / "R009-activation-overflow.yaml"))
+    assert r009.match.can_match({"Relu"}.__contains__)  # op: "*" needs nothing in particular
