@@ -90,8 +90,11 @@ class Matching:
         return b
 
     def _holds(self, expr, node: NodeView, bindings: Dict[str, Any]) -> bool:
-        env = dict(self.base)
-        env.update(bindings)
+        if bindings:
+            env = dict(self.base)
+            env.update(bindings)
+        else:  # the common case: this anchor's own environment, reused (expressions never write to it)
+            env = self.base
         env["node"] = node
         return bool(expr.evaluate(env))
 
@@ -186,21 +189,25 @@ class RuleRunner:
         for rule in self.rules:
             if graph.format not in rule.applies_to or not rule.match.can_match(graph.has_op):
                 continue
-            anchors: Dict[str, Any] = {}
-            for op_name in rule.anchor_ops:
-                for op in graph.by_op(op_name):
-                    anchors.setdefault(op.id, op)
+            if len(rule.anchor_ops) == 1:
+                ordered = graph.by_op(rule.anchor_ops[0])  # in file order, each operator once
+            else:
+                anchors: Dict[str, Any] = {}
+                for op_name in rule.anchor_ops:
+                    for op in graph.by_op(op_name):
+                        anchors.setdefault(op.id, op)
+                ordered = sorted(anchors.values(), key=lambda o: o.index)
             # Names a pattern may bind are None until bound, so optional relations (`any`) read as unknown.
             unbound = {name: None for name in rule.match.bound_names()}
             rule_budget = RULE_BUDGET_BASE + RULE_BUDGET_PER_OPERATOR * len(graph)
             steps = overruns = 0
             failures: List[str] = []
             stopped = ""
-            for op in sorted(anchors.values(), key=lambda o: o.index):
+            for op in ordered:
                 if stopped:
                     break
                 node = analysis.node(op)
-                matching = Matching(analysis, dict(base, anchor=node, **unbound))
+                matching = Matching(analysis, dict(base, anchor=node, **unbound))  # its own: _holds reuses it
                 try:
                     bindings = matching.match(rule.match, node, {})
                     if bindings is None:
