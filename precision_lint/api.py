@@ -148,6 +148,7 @@ class Linter:
         result.findings = [self._override(f) for f in self.deployment.judge(findings)]
         result.notes = list(graph.notes) + notes
         result.metadata = dict(graph.metadata, format=graph.format, operators=len(graph))
+        del graph  # freed here, before the recommendation (nothing below reads it)
         self._hide(result)
         self.deployment.annotate(result, self._override)
         return result

@@ -47,7 +47,7 @@ class Tensor:
     const_origin: Optional[str] = None
     stored_dtype: Optional[str] = None  # dtype as stored in the file, e.g. float16 for MNN --fp16 blobs
     _reload: bool = False
-    # The graph's one-slot cache [tensor, value] of the last large value read again from its file: rules ask for
+    # The graph's one-slot cache [tensor name, value] of the last large value read again from its file: rules ask for
     # several statistics of one weight in a row (range, rms, subnormal share), and each re-read cost as much as
     # the statistic.  Shared by the graph's tensors, so at most one extra weight stays in memory.
     _recent: Optional[List[Any]] = field(default=None, repr=False, compare=False)
@@ -58,12 +58,12 @@ class Tensor:
             return None
         if self._value is None and self._loader is not None:
             recent = self._recent
-            if recent is not None and recent[0] is self:
+            if recent is not None and recent[0] == self.name:
                 return recent[1]
             v = self._loader()
             if self._reload and v is not None and getattr(v, "nbytes", 0) > KEEP_VALUE_BYTES:
                 if recent is not None:
-                    recent[0], recent[1] = self, v
+                    recent[0], recent[1] = self.name, v  # the name, not the tensor: no reference cycle
                 return v  # read again on a later use (rules cache what they compute from it)
             self._loader = None
             self._value = v

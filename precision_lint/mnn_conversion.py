@@ -95,6 +95,7 @@ def add_notes(graph: ModelGraph, findings: Sequence[Finding]) -> List[Finding]:
                 notes.append(_PLACEHOLDER.sub(lambda m: str(op.attrs.get(m.group(1), "?")), c.note))
         new = [n for n in notes if n not in f.notes]
         out.append(replace(f, notes=tuple(f.notes) + tuple(new)) if new else f)
+    matcher.analysis.release()
     return out
 
 
@@ -105,6 +106,7 @@ def rewrites_in(graph: ModelGraph) -> Dict[str, List[str]]:
     for op in graph.operators():
         for c in matcher.hits(op):
             out.setdefault(c.id, []).append(op.name)
+    matcher.analysis.release()
     return out
 
 

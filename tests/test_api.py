@@ -43,3 +43,33 @@ def test_options_select_and_tolerances():
     r = precision_lint.lint(GRIDSAMPLE, tolerances={"gridsample_px": 10.0})
     assert r.findings[0].level == "none" and r.findings[0].estimates["bf16"].level == "warning"
     assert not r.reported
+
+
+@pytest.mark.parametrize("name", ["architectures/bert_tiny.onnx", "gridsample_large.mnn"])
+def test_a_linted_model_is_freed_without_the_cyclic_collector(name, monkeypatch):
+    """Batch runs lint thousands of files with the collector paused while each is read: no reference cycle may
+    keep a graph (and the weights it caches) alive after its file is done."""
+    import gc
+    import weakref
+
+    from precision_lint import api
+    from precision_lint import loaders
+
+    graphs = []
+    real_load = loaders.load_model
+
+    def load_and_watch(path):
+        g = real_load(path)
+        graphs.append(weakref.ref(g))
+        return g
+
+    monkeypatch.setattr(loaders, "load_model", load_and_watch)
+    linter = api.Linter()
+    gc.collect()
+    gc.disable()
+    try:
+        result = linter.lint_file(os.path.join(ROOT, "sample_models", name))
+        assert result.error is None and graphs
+        assert graphs[0]() is None
+    finally:
+        gc.enable()

@@ -25,6 +25,12 @@ class Analysis:
         self.op_index: Dict[str, Dict[str, int]] = {}  # op type -> {operator id: position among that op's nodes}
         self._tensor_views: Dict[str, "TensorView"] = {}
 
+    def release(self) -> None:
+        """Drop the views: each refers back to this analysis, and the cycle would keep the whole graph alive
+        until the cyclic collector runs (which the linter pauses while it works)."""
+        self._node_views.clear()
+        self._tensor_views.clear()
+
     def node(self, op: Optional[Operator]) -> Optional["NodeView"]:
         if op is None:
             return None

@@ -242,6 +242,7 @@ class RuleRunner:
             if failures:
                 more = f" (and {len(failures) - 1} more node(s))" if len(failures) > 1 else ""
                 notes.append(f"rule {rule.id} ({rule.source}) failed at {failures[0]}{more}")
+        analysis.release()
         return findings, notes
 
     @staticmethod
