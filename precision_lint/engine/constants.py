@@ -4,13 +4,17 @@ Weights can be hundreds of MB and may be re-read from disk on each use (graph.KE
 are taken in the constant's own float type, in as few passes as possible, and cached on the tensor."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import math
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from ..graph import Tensor
 
 _CACHE_ATTR = "_pl_stats"
+# Constants up to this many values (Slice bounds, axes, scalars: thousands per transformer) are summarised in
+# plain Python: a dozen numpy calls on a one-element array cost more than the whole computation.
+_SMALL = 16
 
 
 def flat_values(v: np.ndarray) -> np.ndarray:
@@ -34,40 +38,67 @@ def constant_stats(t: Tensor) -> Optional[Dict[str, Any]]:
         return cached
     v = t.value
     stats: Dict[str, Any] = {}
-    if v is not None and v.size and np.issubdtype(v.dtype, np.number):
-        f = flat_values(v)
-        lo, hi = float(np.min(f)), float(np.max(f))
-        # min and max are finite only when every value is (NaN propagates): then no filtered copy is needed,
-        # and max |v| and the extreme value follow from them without more passes
-        all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
-        if all_finite:
-            max_abs = max(-lo, hi)
-            # on a tie (-x and x both present) the first in file order, as the general case below
-            extreme = (lo if -lo > hi else hi) if -lo != hi else float(f[int(np.argmax(np.abs(f)))])
-            nan_lo, nan_hi = lo, hi
-            zeros = f.size - int(np.count_nonzero(f))
-            if zeros == 0:  # most weights: min |value| without a filtered copy
-                min_nz = float(np.min(np.abs(f)))
-            else:
-                a = np.abs(f)
-                nz = a[a > 0]
-                min_nz = float(np.min(nz)) if nz.size else None
-            # a non-integer among the first values decides without a pass over the whole constant
-            head = f[:256]
-            all_integer = bool(np.all(np.floor(head) == head)) and bool(np.all(np.floor(f) == f))
-        else:
-            a = np.abs(f)
-            max_abs = float(np.max(a))
-            extreme = float(f[int(np.argmax(a))])
-            nan_lo, nan_hi = float(np.fmin.reduce(f)), float(np.fmax.reduce(f))
-            nz = a[a > 0]
-            min_nz = float(np.min(nz)) if nz.size else None
-            finite = f[np.isfinite(f)]
-            all_integer = bool(finite.size == f.size and np.all(np.floor(finite) == finite))
-        stats = {
-            "min": lo, "max": hi, "nan_min": nan_lo, "nan_max": nan_hi, "max_abs": max_abs,
-            "min_abs_nonzero": min_nz, "scalar": float(f[0]) if f.size == 1 else None, "extreme": extreme,
-            "all_integer": all_integer, "_size": f.size,
-        }
+    if v is not None and 0 < v.size <= _SMALL and np.issubdtype(v.dtype, np.number):
+        stats = _small_stats([float(x) for x in v.ravel().tolist()])
+    elif v is not None and v.size and np.issubdtype(v.dtype, np.number):
+        stats = _array_stats(flat_values(v))
     setattr(t, _CACHE_ATTR, stats)
     return stats
+
+
+def _small_stats(values: List[float]) -> Dict[str, Any]:
+    """constant_stats of a few values, with the same results as the numpy path (NaN propagates into min and max,
+    the extreme is the first value of largest magnitude)."""
+    has_nan = any(math.isnan(x) for x in values)
+    clean = [x for x in values if not math.isnan(x)]
+    finite = [x for x in values if math.isfinite(x)]
+    mags = [abs(x) for x in values]
+    nonzero = [m for m in mags if m > 0]  # NaN > 0 is False: NaNs drop out, as in the numpy path
+    if has_nan:
+        max_abs, extreme = math.nan, math.nan
+    else:
+        max_abs = max(mags)
+        extreme = values[mags.index(max_abs)]
+    return {
+        "min": math.nan if has_nan else min(values), "max": math.nan if has_nan else max(values),
+        "nan_min": min(clean) if clean else math.nan, "nan_max": max(clean) if clean else math.nan,
+        "max_abs": max_abs, "min_abs_nonzero": min(nonzero) if nonzero else None,
+        "scalar": values[0] if len(values) == 1 else None, "extreme": extreme,
+        "all_integer": len(finite) == len(values) and all(math.floor(x) == x for x in values),
+        "_size": len(values),
+    }
+
+
+def _array_stats(f: np.ndarray) -> Dict[str, Any]:
+    """constant_stats of a flat float array, in its own type and in as few passes as possible."""
+    lo, hi = float(np.min(f)), float(np.max(f))
+    # min and max are finite only when every value is (NaN propagates): then no filtered copy is needed,
+    # and max |v| and the extreme value follow from them without more passes
+    all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
+    if all_finite:
+        max_abs = max(-lo, hi)
+        # on a tie (-x and x both present) the first in file order, as the general case below
+        extreme = (lo if -lo > hi else hi) if -lo != hi else float(f[int(np.argmax(np.abs(f)))])
+        nan_lo, nan_hi = lo, hi
+        a = np.abs(f)
+        min_nz = float(np.min(a))
+        if min_nz == 0.0:  # zeros present: the smallest non-zero needs a filtered copy (most weights have none)
+            nz = a[a > 0]
+            min_nz = float(np.min(nz)) if nz.size else None
+        # a non-integer among the first values decides without a pass over the whole constant
+        head = f[:256]
+        all_integer = bool(np.all(np.floor(head) == head)) and bool(np.all(np.floor(f) == f))
+    else:
+        a = np.abs(f)
+        max_abs = float(np.max(a))
+        extreme = float(f[int(np.argmax(a))])
+        nan_lo, nan_hi = float(np.fmin.reduce(f)), float(np.fmax.reduce(f))
+        nz = a[a > 0]
+        min_nz = float(np.min(nz)) if nz.size else None
+        finite = f[np.isfinite(f)]
+        all_integer = bool(finite.size == f.size and np.all(np.floor(finite) == finite))
+    return {
+        "min": lo, "max": hi, "nan_min": nan_lo, "nan_max": nan_hi, "max_abs": max_abs,
+        "min_abs_nonzero": min_nz, "scalar": float(f[0]) if f.size == 1 else None, "extreme": extreme,
+        "all_integer": all_integer, "_size": f.size,
+    }
