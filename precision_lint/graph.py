@@ -119,6 +119,7 @@ class ModelGraph:
         self.inputs: List[str] = []
         self.outputs: List[str] = []
         self._by_op: Optional[Dict[str, List[str]]] = None
+        self._in_file_order = False  # set by finish(): every edge runs forward in file order
         self._recent_value: List[Any] = [None, None]  # see Tensor._recent
 
     # ----- building -------------------------------------------------------------------------------------------
@@ -135,12 +136,13 @@ class ModelGraph:
                 k += 1
             op.id = f"{base}#{k}"
         self.ops[op.id] = op  # edges are added in finish(), once every producer is known
+        tensors, tensor = self.tensors, self.tensor
         for name in op.outputs:
             if name:
-                self.tensor(name).producer = op.id
+                (tensors.get(name) or tensor(name)).producer = op.id
         for name in op.inputs:
             if name:
-                self.tensor(name).consumers.append(op.id)
+                (tensors.get(name) or tensor(name)).consumers.append(op.id)
         self._by_op = None
         return op
 
@@ -148,19 +150,25 @@ class ModelGraph:
         """Add the operators and producer->consumer edges once every operator is known."""
         succ: Dict[str, Dict[str, List[str]]] = {i: {} for i in self.ops}
         pred: Dict[str, Dict[str, List[str]]] = {i: {} for i in self.ops}
+        ops = self.ops
+        backward = False  # an edge to an operator earlier in file order (there can be a cycle only then)
         for t in self.tensors.values():
             p = t.producer
             if p is None or p not in succ:
                 continue
             out = succ[p]
+            p_index = ops[p].index
             for c in t.consumers:
                 names = out.get(c)
                 if names is None:
                     out[c] = names = [t.name]
                     pred.setdefault(c, {})[p] = names
+                    if c in ops and ops[c].index <= p_index:
+                        backward = True
                 elif t.name not in names:
                     names.append(t.name)
         self._succ, self._pred, self._nx = succ, pred, None
+        self._in_file_order = not backward
         for name in self.inputs:
             self.tensor(name).is_input = True
         for name in self.outputs:
@@ -287,6 +295,8 @@ class ModelGraph:
     def find_cycle(self, limit: int = 8) -> List[str]:
         """Operator ids along one cycle (at most ``limit`` of them), [] when the graph is acyclic.  Iterative:
         hostile files can hold cycles thousands of operators long."""
+        if self._in_file_order:
+            return []  # every edge runs forward in file order (ONNX requires it; MNN writes it): no cycle
         indeg = {n: len(p) for n, p in self._pred.items()}
         ready = [n for n, d in indeg.items() if d == 0]
         while ready:
