@@ -203,12 +203,25 @@ class RuleRunner:
             steps = overruns = 0
             failures: List[str] = []
             stopped = ""
+            # The pattern's own condition, tried first in one reused environment: on rules anchored on every
+            # operator it rejects almost every anchor, and the full match (which checks it again) is skipped.
+            top = rule.match
+            prefilter = top.where if top.where is not None and not _late_where(top) else None
+            quick = dict(base, **unbound)
             for op in ordered:
                 if stopped:
                     break
                 node = analysis.node(op)
-                matching = Matching(analysis, dict(base, anchor=node, **unbound))  # its own: _holds reuses it
+                matching = None
                 try:
+                    if prefilter is not None:
+                        quick["anchor"] = quick["node"] = node
+                        if top.bind:
+                            quick[top.bind] = node
+                        steps += 1
+                        if not prefilter.evaluate(quick):
+                            continue
+                    matching = Matching(analysis, dict(base, anchor=node, **unbound))  # its own: _holds reuses it
                     bindings = matching.match(rule.match, node, {})
                     if bindings is None:
                         continue
@@ -227,7 +240,7 @@ class RuleRunner:
                     failures.append(f"node '{op.name}': {exc}")
                     continue
                 finally:
-                    steps += matching.steps
+                    steps += matching.steps if matching is not None else 0
                     if steps > rule_budget and not stopped:
                         stopped = (f"rule {rule.id} stopped on this model after {steps} matching steps (budget "
                                    f"{rule_budget} for {len(graph)} operators); findings of this rule may be "
