@@ -14,6 +14,7 @@ initializers (shape constants, axes...) so that data propagation still works.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -101,6 +102,12 @@ def _shape_of(type_proto) -> Tuple[Optional[Tuple[Optional[int], ...]], Optional
                   else None for d in tt.shape.dim]), dtype
 
 
+# TensorProto element types whose raw_data is a plain little-endian array (onnx.TensorProto enum values).
+_RAW_DTYPES = {1: np.dtype("<f4"), 2: np.dtype("u1"), 3: np.dtype("i1"), 4: np.dtype("<u2"), 5: np.dtype("<i2"),
+               6: np.dtype("<i4"), 7: np.dtype("<i8"), 9: np.dtype("?"), 10: np.dtype("<f2"), 11: np.dtype("<f8"),
+               12: np.dtype("<u4"), 13: np.dtype("<u8")}
+
+
 class _Builder:
     def __init__(self, path: str, model):
         self.path = path
@@ -115,6 +122,7 @@ class _Builder:
         self.unknown_ops: Dict[str, int] = {}
         self.absurd: List[str] = []
         self._known_ops: Dict[Tuple[str, str], bool] = {}
+        self._external_files: Dict[str, Tuple[Optional[str], Optional[int]]] = {}
         self._types: Dict[bytes, Tuple[Optional[Tuple[Optional[int], ...]], Optional[str]]] = {}
 
     def build(self) -> ModelGraph:
@@ -420,6 +428,14 @@ class _Builder:
             from onnx import numpy_helper
 
             try:
+                raw_dtype = _RAW_DTYPES.get(tp.data_type)
+                if raw_dtype is not None and tp.raw_data:
+                    # the common case, read in place (read-only, as the MNN reader's constants): onnx's to_array
+                    # cost 16 us per tensor, and exports hold thousands of one-element Slice bounds
+                    raw = tp.raw_data
+                    dims = tuple(int(d) for d in tp.dims)
+                    if len(raw) == math.prod(dims) * raw_dtype.itemsize:
+                        return np.frombuffer(raw, dtype=raw_dtype).reshape(dims)
                 if tp.data_type == TensorProto.BFLOAT16:
                     raw = np.frombuffer(tp.raw_data, dtype=np.uint16) if tp.raw_data else \
                         np.asarray(tp.int32_data, dtype=np.uint32).astype(np.uint16)
@@ -430,19 +446,33 @@ class _Builder:
                     from None
         return load
 
+    def _external_file(self, location: str) -> Tuple[Optional[str], Optional[int]]:
+        """(resolved path, size) of an external data file; path None when it resolves outside the model's
+        directory, size None when it is not a regular file.  Resolved once per location: a model's hundreds of
+        initializers usually share one file, and resolving symlinks costs tens of microseconds each time."""
+        hit = self._external_files.get(location)
+        if hit is None:
+            base = os.path.realpath(self.base_dir)
+            full = os.path.realpath(os.path.join(self.base_dir, location))
+            if not full.startswith(base + os.sep):
+                hit = (None, None)
+            else:
+                hit = (full, os.path.getsize(full) if os.path.isfile(full) else None)
+            self._external_files[location] = hit
+        return hit
+
     def _external_loader(self, tp) -> Callable[[], np.ndarray]:
         info = {_s(e.key): _s(e.value) for e in tp.external_data}
         location = info.get("location", "")
         where = f"{self.path}: initializer {_s(tp.name)!r}"
-        base = os.path.realpath(self.base_dir)
         if not location or "\x00" in location or os.path.isabs(location):
             raise ModelLoadError(f"{where}: external data location {location!r} is outside the model's directory; "
                                  f"refusing to read it")
-        full = os.path.realpath(os.path.join(self.base_dir, location))
-        if not full.startswith(base + os.sep):
+        full, size = self._external_file(location)
+        if full is None:
             raise ModelLoadError(f"{where}: external data location {location!r} is outside the model's directory; "
                                  f"refusing to read it")
-        if not os.path.isfile(full):
+        if size is None:
             raise ModelLoadError(f"{where}: external data file {location!r} not found next to the model")
         dtype = _np_dtype(tp.data_type)
         if dtype is None or dtype == "object":
@@ -456,7 +486,6 @@ class _Builder:
             length = int(info.get("length", count * itemsize) or count * itemsize)
         except (ValueError, TypeError, OverflowError):
             raise ModelLoadError(f"{where}: external data offset/length are not numbers") from None
-        size = os.path.getsize(full)
         if count < 0 or offset < 0 or length < 0 or offset + length > size or length != count * itemsize:
             raise ModelLoadError(f"{where}: external data range offset={offset} length={length} does not fit "
                                  f"{location!r} ({size} bytes) or the tensor's shape")
