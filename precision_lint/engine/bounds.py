@@ -134,10 +134,15 @@ class Bounds:
         return bool(b is not None and b[2])
 
     def bound(self, tensor_name: str) -> Optional[Bound]:
-        if tensor_name in self._memo:
-            return self._memo[tensor_name]
+        memo = self._memo
+        if tensor_name in memo:
+            return memo[tensor_name]
+        # rules walking operators in file order find the inputs already known: no stack needed then
+        if all(d in memo for d in self._deps(tensor_name)):
+            b = memo[tensor_name] = self._compute(tensor_name)
+            return b
         self._evaluate(tensor_name)
-        return self._memo.get(tensor_name)
+        return memo.get(tensor_name)
 
     # ----- evaluation without recursion -----------------------------------------------------------------------
     def _deps(self, name: str) -> List[str]:
