@@ -71,3 +71,23 @@ def test_estimator_functions_tolerate_unknowns():
         assert FUNCTIONS[name](*args) is None
     assert FUNCTIONS["acc_format"]("bf16") == "fp32"
     assert FUNCTIONS["log_floor"]("fp16") == pytest.approx(-16.64, abs=0.01)
+
+
+def test_rms_of_constants_whose_squares_overflow_their_own_type(tmp_path):
+    """fp16 constants (MNN --fp16 files) square to inf from 256 on; float32 ones from 1.8e19."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "h"], ["a"], name="half"), helper.make_node("Mul", ["y", "f"], ["b"], name="single")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [3]),
+              helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT16, [3]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.array([300, -300, 1], np.float16), "h"),
+         numpy_helper.from_array(np.array([3e19, 0], np.float32), "f")])
+    path = str(tmp_path / "m.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    a = Analysis(load_model(path), {})
+    assert ev(a, "node.input(1).rms", "half") == pytest.approx(((300 ** 2 * 2 + 1) / 3) ** 0.5)
+    assert ev(a, "node.input(1).rms", "single") == pytest.approx(3e19 / 2 ** 0.5, rel=1e-6)

@@ -159,6 +159,14 @@ class NodeView(View):
         return feeds
 
 
+def _square_safe(f: np.ndarray, max_abs: float) -> np.ndarray:
+    """``f`` in a type whose squares cannot overflow: float16 squares overflow from 256 on (MNN ``--fp16``
+    constants), float32 squares from 1.8e19."""
+    if f.dtype.itemsize < 4 or (f.dtype.itemsize == 4 and not max_abs < 1e18):
+        return f.astype(np.float64)
+    return f
+
+
 class TensorView(View):
     FIELDS = frozenset({"name", "shape", "rank", "dtype", "stored_dtype", "is_const", "is_input", "size", "dim",
                         "min", "max", "max_abs", "min_abs_nonzero", "scalar", "producer", "n_consumers", "lo",
@@ -333,12 +341,11 @@ class TensorView(View):
             if math.isfinite(s["min"]) and math.isfinite(s["max"]):
                 # every value finite (NaN would show in min/max): v * v equals |v| * |v| exactly, without the
                 # |v| array and the filtered copy
-                v = self._t.value
-                f = flat_values(v)
+                f = _square_safe(flat_values(self._t.value), s["max_abs"])
                 s["_rms"] = float(np.sqrt(np.mean(f * f)))
             else:
                 a = self._absvals()
-                a = a[np.isfinite(a)]
+                a = _square_safe(a[np.isfinite(a)], s["max_abs"])
                 s["_rms"] = float(np.sqrt(np.mean(a * a))) if a.size else None
         return s["_rms"]
 
