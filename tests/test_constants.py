@@ -21,7 +21,7 @@ def _same(a, b):
 @given(values, st.sampled_from([np.float32, np.float64, np.int64]))
 def test_small_and_array_statistics_agree(xs, dtype):
     if dtype is np.int64:
-        xs = [x for x in xs if math.isfinite(x)] or [0.0]
+        xs = [x for x in xs if math.isfinite(x) and abs(x) < 2.0 ** 62] or [0.0]
     arr = np.asarray(xs, dtype=dtype)
     flat = arr.ravel() if arr.dtype.kind == "f" else arr.astype(np.float64).ravel()
     small = _small_stats([float(x) for x in arr.tolist()])
