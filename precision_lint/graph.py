@@ -72,6 +72,8 @@ class Tensor:
     def set_value(self, value: Optional[np.ndarray] = None, loader: Optional[Callable[[], np.ndarray]] = None,
                   origin: Optional[str] = None, reload: bool = False) -> None:
         self.is_const = True
+        if self._recent is not None and self._recent[0] == self.name:
+            self._recent[0] = self._recent[1] = None  # the cached read is of the old value
         self._value = value
         self._loader = loader
         self._reload = reload

@@ -709,13 +709,15 @@ def subnormal_share(values: np.ndarray, fmt: str, rms: Optional[float] = None) -
     v = np.asarray(values).ravel()
     if v.size == 0:
         return 0.0
+    count = v.size  # the values rms is taken over: all of them when the caller passes it (every value finite)
     if rms is None:
         finite = v[np.isfinite(v)].astype(np.float64)
+        count = finite.size
         rms = float(np.sqrt(np.mean(finite * finite))) if finite.size else 0.0
     if not rms or not math.isfinite(rms):
         return None
-    small = v[np.abs(v) < get_format(fmt).min_normal].astype(np.float64)
-    return float(math.sqrt(float(np.dot(small, small)) / v.size) / rms)
+    small = v[np.abs(v) < get_format(fmt).min_normal].astype(np.float64)  # NaN compares False: left out
+    return float(math.sqrt(float(np.dot(small, small)) / count) / rms)
 
 
 def constant_storage_errors(values: np.ndarray, fmt: str, flush_modes: Tuple[bool, ...]) -> List[Tuple[float, float]]:

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from precision_lint.engine.constants import _array_stats, _small_stats
@@ -29,3 +30,15 @@ def test_small_and_array_statistics_agree(xs, dtype):
     assert small.keys() == big.keys()
     for k in small:
         assert _same(small[k], big[k]), (k, small[k], big[k], xs)
+
+
+def test_complex_and_all_zero_constants():
+    from precision_lint.engine.constants import constant_stats
+    from precision_lint.graph import Tensor
+
+    t = Tensor("c")
+    t.set_value(value=np.array([1e-6 + 2j], dtype=np.complex64))
+    assert constant_stats(t)["max_abs"] == pytest.approx(1e-6)  # the real part, as numpy's cast
+    z = Tensor("z")
+    z.set_value(value=np.zeros(64, np.float32))
+    assert math.copysign(1.0, constant_stats(z)["max_abs"]) == 1.0  # 0.0, not -0.0

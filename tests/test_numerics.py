@@ -107,3 +107,7 @@ def test_subnormal_share_of_layer_scale_and_of_ordinary_weights():
     w = (np.random.default_rng(0).standard_normal(4096) * 0.02).astype(np.float32)
     assert 0 < n.subnormal_share(w, "fp16") < 1e-3  # a few values below 6.1e-5 hold almost none of the norm
     assert n.subnormal_share(w, "bf16") == 0.0
+
+
+def test_subnormal_share_ignores_nan():
+    assert n.subnormal_share(np.array([1e-6, np.nan, np.nan, np.nan], np.float32), "fp16") == pytest.approx(1.0)

@@ -70,3 +70,38 @@ def test_can_match_follows_relations_all_and_any():
     assert r006.match.can_match({"Pow", "ReduceMean"}.__contains__)
     r009 = next(r for r in load_rule_file(builtin_rules_dir() / "R009-activation-overflow.yaml"))
     assert r009.match.can_match({"Relu"}.__contains__)  # op: "*" needs nothing in particular
+
+
+SOURCE_OP_RULE = """\
+id: X951
+name: resize-spelled-resize
+class: range
+summary: s
+description: d
+fix: f
+message: "m"
+estimate: {quantity: q, unit: px, value: "1.0"}
+level: {error: "err > 0"}
+match:
+  source_op: Resize
+  where: "node.source_op == 'Resize' or node.op + 1 > 0"
+tests: [{model: m, expect: []}]
+"""
+
+UPSAMPLE = '''<ir_version: 4, opset_import: ["" : 9]>
+g (float[1,1,2,2] x) => (float[1,1,4,4] y) {
+    s = Constant <value = float[4] {1, 1, 2, 2}> ()
+    [up] y = Upsample <mode = "nearest"> (x, s)
+}'''
+
+
+def test_the_op_test_comes_before_the_condition(tmp_path):
+    """opset-9 Upsample reads as canonical Resize: a rule asking for the source spelling Resize must not evaluate
+    its condition on it (the condition would fail there)."""
+    rule_file = tmp_path / "x951.yaml"
+    rule_file.write_text(SOURCE_OP_RULE)
+    path = str(tmp_path / "up.onnx")
+    onnx.save(parser.parse_model(UPSAMPLE), path)
+    graph = load_model(path)
+    assert graph.ops["up"].op == "Resize" and graph.ops["up"].source_op == "Upsample"
+    assert RuleRunner(load_rule_file(rule_file)).run(graph) == ([], [])

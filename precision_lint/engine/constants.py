@@ -18,8 +18,11 @@ _SMALL = 16
 
 
 def flat_values(v: np.ndarray) -> np.ndarray:
-    """The values as a flat float array: floats in their own type (no float64 copy of a weight), others float64."""
-    return v.ravel() if v.dtype.kind == "f" else v.astype(np.float64).ravel()
+    """The values as a flat float array: floats in their own type (no float64 copy of a weight), others float64
+    (complex: the real part)."""
+    if v.dtype.kind == "f":
+        return v.ravel()
+    return (v.real if v.dtype.kind == "c" else v).astype(np.float64).ravel()
 
 
 def abs_values(t: Tensor) -> np.ndarray:
@@ -38,7 +41,7 @@ def constant_stats(t: Tensor) -> Optional[Dict[str, Any]]:
         return cached
     v = t.value
     stats: Dict[str, Any] = {}
-    if v is not None and 0 < v.size <= _SMALL and np.issubdtype(v.dtype, np.number):
+    if v is not None and 0 < v.size <= _SMALL and v.dtype.kind in "iuf":  # complex: the numpy path (real part)
         stats = _small_stats([float(x) for x in v.ravel().tolist()])
     elif v is not None and v.size and np.issubdtype(v.dtype, np.number):
         stats = _array_stats(flat_values(v))
@@ -76,7 +79,7 @@ def _array_stats(f: np.ndarray) -> Dict[str, Any]:
     # and max |v| and the extreme value follow from them without more passes
     all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
     if all_finite:
-        max_abs = max(-lo, hi)
+        max_abs = max(abs(lo), abs(hi))  # abs: 0.0, never -0.0, for an all-zero constant
         # on a tie (-x and x both present) the first in file order, as the general case below
         extreme = (lo if -lo > hi else hi) if -lo != hi else float(f[int(np.argmax(np.abs(f)))])
         nan_lo, nan_hi = lo, hi

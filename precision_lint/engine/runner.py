@@ -39,6 +39,13 @@ def _late_where(m: Matcher) -> bool:
     return hit[1]
 
 
+def _op_matches(m: Matcher, op) -> bool:
+    """The matcher's ``op`` / ``source_op`` test, checked before anything is evaluated on the operator."""
+    if m.ops is not None and "*" not in m.ops and op.op not in m.ops and op.source_op not in m.ops:
+        return False
+    return m.source_ops is None or op.source_op in m.source_ops
+
+
 class Matching:
     def __init__(self, analysis: Analysis, base_env: Mapping[str, Any]):
         self.a = analysis
@@ -50,10 +57,7 @@ class Matching:
         self.steps += 1
         if self.steps > MATCH_BUDGET:
             raise _Budget()
-        op = node.operator
-        if m.ops is not None and "*" not in m.ops and op.op not in m.ops and op.source_op not in m.ops:
-            return None
-        if m.source_ops is not None and op.source_op not in m.source_ops:
+        if not _op_matches(m, node.operator):
             return None
         b = dict(bindings)
         if m.bind:
@@ -214,12 +218,12 @@ class RuleRunner:
                 node = analysis.node(op)
                 matching = None
                 try:
-                    if prefilter is not None:
+                    if prefilter is not None and _op_matches(top, op):
                         quick["anchor"] = quick["node"] = node
                         if top.bind:
                             quick[top.bind] = node
-                        steps += 1
                         if not prefilter.evaluate(quick):
+                            steps += 1  # what the full match would have counted (it counts its own otherwise)
                             continue
                     matching = Matching(analysis, dict(base, anchor=node, **unbound))  # its own: _holds reuses it
                     bindings = matching.match(rule.match, node, {})
