@@ -9,6 +9,7 @@ alternatives separated by "|".
 from __future__ import annotations
 
 import os
+import pathlib
 import random
 import struct
 from typing import Dict, Optional, Tuple
@@ -93,9 +94,9 @@ def build_corpus(d: str) -> Dict[str, Expect]:
             fh.write(data)
         exp[name] = expect
 
-    onnx_bytes = open(os.path.join(SAMPLES, "gridsample_large.onnx"), "rb").read()
-    clean_onnx = open(os.path.join(SAMPLES, "clean.onnx"), "rb").read()
-    mnn_bytes = open(os.path.join(SAMPLES, "clean.mnn"), "rb").read()
+    onnx_bytes = pathlib.Path(os.path.join(SAMPLES, "gridsample_large.onnx")).read_bytes()
+    clean_onnx = pathlib.Path(os.path.join(SAMPLES, "clean.onnx")).read_bytes()
+    mnn_bytes = pathlib.Path(os.path.join(SAMPLES, "clean.mnn")).read_bytes()
 
     write("empty.onnx", b"", ("error", "empty file"))
     write("empty.mnn", b"", ("error", "empty file"))

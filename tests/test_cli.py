@@ -1,6 +1,7 @@
 """The CLI end to end, as a user runs it: exit codes, one-line errors, deterministic JSON, rule help."""
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -33,7 +34,7 @@ def test_clean_sample_exits_0():
 
 
 def test_truncated_file_exits_2_with_one_line_and_other_files_still_linted(tmp_path):
-    data = open(GRIDSAMPLE, "rb").read()
+    data = pathlib.Path(GRIDSAMPLE).read_bytes()
     bad = tmp_path / "truncated.onnx"
     bad.write_bytes(data[: len(data) // 2])
     code, out, err = run(str(bad), GRIDSAMPLE)

@@ -6,6 +6,7 @@ examples per loader, no example database written.  For a longer local run:
 ``PL_FUZZ_EXAMPLES=5000 python -m pytest tests/test_fuzz.py``.
 """
 import os
+import pathlib
 import warnings
 
 import pytest
@@ -17,7 +18,7 @@ from precision_lint.errors import PrecisionLintError
 from precision_lint.loaders import load_model
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_models")
-SEEDS = {ext: [open(os.path.join(SAMPLES, f"{n}.{ext}"), "rb").read() for n in ("clean", "long_reduction")]
+SEEDS = {ext: [pathlib.Path(os.path.join(SAMPLES, f"{n}.{ext}")).read_bytes() for n in ("clean", "long_reduction")]
          for ext in ("onnx", "mnn")}
 EXAMPLES = int(os.environ.get("PL_FUZZ_EXAMPLES", "60"))
 RUNNER = RuleRunner(load_rules())

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 from typing import List, Set, Tuple
 
@@ -85,7 +86,7 @@ def test_reader_matches_mnn_runtime_fp16(models_fp16, name):
 # ----- 2. findings on .onnx and .mnn --------------------------------------------------------------------------------
 def _known_differences() -> Set[Tuple[str, str]]:
     """(model, rule id) pairs from the "Known differences" table of docs/mnn.md."""
-    text = open(os.path.join(REPO, "docs", "mnn.md"), encoding="utf-8").read()
+    text = pathlib.Path(os.path.join(REPO, "docs", "mnn.md")).read_text(encoding="utf-8")
     section = text.split("## Known differences", 1)[1].split("\n## ", 1)[0]
     pairs = set()
     for line in section.splitlines():

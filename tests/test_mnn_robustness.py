@@ -7,6 +7,7 @@ example counts), and hand-built hostile FlatBuffers (bad offsets, huge vectors, 
 from __future__ import annotations
 
 import os
+import pathlib
 import random
 import struct
 
@@ -46,14 +47,14 @@ def write(tmp_path, data: bytes, name: str = "m.mnn") -> str:
 
 # ----- real files, cut and corrupted -------------------------------------------------------------------------------
 def test_truncated_clean_model_at_every_offset(tmp_path):
-    data = open(CLEAN, "rb").read()
+    data = pathlib.Path(CLEAN).read_bytes()
     step = max(1, len(data) // 600)
     seen = {outcome(write(tmp_path, data[:cut])) for cut in range(0, len(data), step)}
     assert "error" in seen
 
 
 def test_truncated_transformer_at_many_offsets(tmp_path_factory, tmp_path):
-    data = open(converted(tmp_path_factory)["vit_tiny"][1], "rb").read()
+    data = pathlib.Path(converted(tmp_path_factory)["vit_tiny"][1]).read_bytes()
     rng = random.Random(7)
     cuts = sorted({rng.randrange(len(data)) for _ in range(60)} | {8, 64, 1000, len(data) - 1})
     results = [outcome(write(tmp_path, data[:cut])) for cut in cuts]
@@ -61,7 +62,7 @@ def test_truncated_transformer_at_many_offsets(tmp_path_factory, tmp_path):
 
 
 def test_truncation_message_names_the_problem(tmp_path):
-    data = open(CLEAN, "rb").read()
+    data = pathlib.Path(CLEAN).read_bytes()
     path = write(tmp_path, data[: len(data) // 2])
     with pytest.raises(ModelLoadError) as info:
         load_mnn(path)
@@ -78,7 +79,7 @@ def test_random_bytes(tmp_path, data):
 @given(edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)),
                       min_size=1, max_size=12))
 def test_random_overwrites_of_a_real_model(tmp_path, edits):
-    data = bytearray(open(CLEAN, "rb").read())
+    data = bytearray(pathlib.Path(CLEAN).read_bytes())
     for pos, value in edits:
         data[pos % len(data)] = value
     outcome(write(tmp_path, bytes(data)))
@@ -87,7 +88,7 @@ def test_random_overwrites_of_a_real_model(tmp_path, edits):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pos=st.integers(min_value=0), word=st.integers(min_value=0, max_value=2 ** 32 - 1))
 def test_random_32bit_offsets_in_a_real_model(tmp_path, pos, word):
-    data = bytearray(open(CLEAN, "rb").read())
+    data = bytearray(pathlib.Path(CLEAN).read_bytes())
     pos = (pos % (len(data) // 4)) * 4  # aligned: where offsets and lengths live
     struct.pack_into("<I", data, pos, word)
     outcome(write(tmp_path, bytes(data)))

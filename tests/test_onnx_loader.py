@@ -1,5 +1,6 @@
 """ONNX -> ModelGraph: constants, shapes, subgraphs, lazy external data, opset differences."""
 import os
+import pathlib
 
 import numpy as np
 import onnx
@@ -126,9 +127,9 @@ def test_missing_external_data_is_one_clear_error(tmp_path):
 def test_format_is_detected_from_content_not_extension(tmp_path):
     src = os.path.join(os.path.dirname(__file__), "..", "sample_models", "gridsample_large")
     onnx_as_mnn = tmp_path / "model.mnn"
-    onnx_as_mnn.write_bytes(open(src + ".onnx", "rb").read())
+    onnx_as_mnn.write_bytes(pathlib.Path(src + ".onnx").read_bytes())
     mnn_as_onnx = tmp_path / "model.onnx"
-    mnn_as_onnx.write_bytes(open(src + ".mnn", "rb").read())
+    mnn_as_onnx.write_bytes(pathlib.Path(src + ".mnn").read_bytes())
     assert detect_format(str(onnx_as_mnn)) == "onnx"
     assert detect_format(str(mnn_as_onnx)) == "mnn"
 

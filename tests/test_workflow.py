@@ -241,5 +241,6 @@ def test_progress_shows_only_when_asked_or_on_a_terminal(many):
     assert err.endswith("\x1b[K")  # and the line is cleared at the end
     _, _, err = run("m0", "m1", cwd=d)  # not a terminal
     assert "\x1b[K" not in err
-    assert Progress.wanted(None, 10, stream=open(__file__)) is False
+    with open(__file__) as not_a_tty:
+        assert Progress.wanted(None, 10, stream=not_a_tty) is False
     assert Progress.wanted(False, 10) is False and Progress.wanted(True, 1) is True
