@@ -8,25 +8,32 @@ from precision_lint.engine.rules import builtin_rules_dir, load_rule_file
 from precision_lint.engine.runner import RuleRunner
 from precision_lint.loaders import load_model
 
-# Fails on every anchor it reaches (dim('x') is not an integer), so a note shows whether anchors were visited.
-RULE = """\
-id: X950
-name: needs-gridsample-downstream
+
+def _rule_text(rule_id: str, match: str) -> str:
+    """A rule whose finding would always fire: only its ``match:`` block matters to these tests."""
+    return f"""\
+id: {rule_id}
+name: runner-test
 class: range
 summary: s
 description: d
 fix: f
 message: "m"
-estimate: {quantity: q, unit: px, value: "1.0"}
-level: {error: "err > 0"}
+estimate: {{quantity: q, unit: px, value: "1.0"}}
+level: {{error: "err > 0"}}
 match:
-  op: Add
-  where: "node.output(0).dim('x') == 1"
-  any:
-    - downstream: {op: GridSample, depth: 4}
-    - consumer: {op: [Resize, RoiAlign]}
-tests: [{model: m, expect: []}]
+{textwrap.indent(textwrap.dedent(match), "  ")}tests: [{{model: m, expect: []}}]
 """
+
+
+# Fails on every anchor it reaches (dim('x') is not an integer), so a note shows whether anchors were visited.
+RULE = _rule_text("X950", """\
+    op: Add
+    where: "node.output(0).dim('x') == 1"
+    any:
+      - downstream: {op: GridSample, depth: 4}
+      - consumer: {op: [Resize, RoiAlign]}
+    """)
 
 WITH_ADD_ONLY = '''<ir_version: 8, opset_import: ["" : 16]>
 g (float[1,2,4,4] x, float[1,4,4,2] grid) => (float[1,2,4,4] y) {
@@ -42,7 +49,7 @@ g (float[1,2,4,4] x, float[1,4,4,2] grid) => (float[1,2,4,4] y) {
 
 def _run(tmp_path, model_text):
     rule_file = tmp_path / "x950.yaml"
-    rule_file.write_text(textwrap.dedent(RULE))
+    rule_file.write_text(RULE)
     rules = load_rule_file(rule_file)
     path = str(tmp_path / "m.onnx")
     onnx.save(parser.parse_model(model_text), path)
@@ -72,21 +79,10 @@ def test_can_match_follows_relations_all_and_any():
     assert r009.match.can_match({"Relu"}.__contains__)  # op: "*" needs nothing in particular
 
 
-SOURCE_OP_RULE = """\
-id: X951
-name: resize-spelled-resize
-class: range
-summary: s
-description: d
-fix: f
-message: "m"
-estimate: {quantity: q, unit: px, value: "1.0"}
-level: {error: "err > 0"}
-match:
-  source_op: Resize
-  where: "node.source_op == 'Resize' or node.op + 1 > 0"
-tests: [{model: m, expect: []}]
-"""
+SOURCE_OP_RULE = _rule_text("X951", """\
+    source_op: Resize
+    where: "node.source_op == 'Resize' or node.op + 1 > 0"
+    """)
 
 UPSAMPLE = '''<ir_version: 4, opset_import: ["" : 9]>
 g (float[1,1,2,2] x) => (float[1,1,4,4] y) {
