@@ -38,13 +38,21 @@ def load(text: str, where: str, error: Callable[[str], Exception], max_nodes: in
             # libyaml is ~10x faster than the pure-Python parser, but composes recursively in C: measure the nesting
             # from its event stream (flat) first.
             depth = 0
-            for ev in yaml.parse(text, Loader=fast):
-                if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                    depth += 1
-                    if depth > max_depth:
-                        raise error(f"{where}: YAML nests more than {max_depth} levels deep; refused")
-                elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                    depth -= 1
+            try:
+                for ev in yaml.parse(text, Loader=fast):
+                    if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                        depth += 1
+                        if depth > max_depth:
+                            raise error(f"{where}: YAML nests more than {max_depth} levels deep; refused")
+                    elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                        depth -= 1
+            except yaml.MarkedYAMLError as exc:
+                # Newer libyaml scans flow collections ahead and stops at its own depth limit before we see the
+                # events: judge the nesting from the text up to where it stopped, not from its wording.
+                mark = exc.problem_mark
+                if mark is not None and _flow_depth(text[:mark.index + 1]) > max_depth:
+                    raise error(f"{where}: YAML nests more than {max_depth} levels deep; refused") from None
+                raise
             loader_cls = fast
         loader = loader_cls(text)
         try:
@@ -60,6 +68,29 @@ def load(text: str, where: str, error: Callable[[str], Exception], max_nodes: in
                 dispose()
     except RecursionError:
         raise error(f"{where}: YAML nests too deeply (at most {max_depth} levels)") from None
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest flow-collection nesting in ``text``, brackets inside quotes and comments not counted (an estimate
+    for text a YAML scanner has already refused, used only to choose the message)."""
+    depth = deepest = 0
+    quote = ""
+    comment = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def check_size(root: Any, where: str, error: Callable[[str], Exception], max_nodes: int = MAX_NODES,
