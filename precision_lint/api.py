@@ -107,11 +107,12 @@ class Linter:
                 raise ConfigError(str(exc)) from None
         self.all_rules = all_rules
         self.rules = select_rules(all_rules, self.options.select, self.options.ignore)
-        known_tol = {k for r in all_rules for k in r.tolerances}
+        known_tol = {k for r in all_rules for k in r.tolerances} | {f"{r.id}.{k}" for r in all_rules for k in r.tolerances}
         for k in self.options.tolerances:
             if k not in known_tol:
                 where = origins.get(f"tolerances.{k}", f"--tolerance {k}")
-                raise ConfigError(f"{where}: unknown tolerance {k!r} (known: {', '.join(sorted(known_tol))})")
+                raise ConfigError(f"{where}: unknown tolerance {k!r} (known: "
+                                  f"{', '.join(sorted(n for n in known_tol if '.' not in n))}, or RULE.NAME)")
         from .deploy import DeploymentStage  # platforms and targets; sets judged_formats for declared targets
 
         self.deployment = DeploymentStage(self.options)

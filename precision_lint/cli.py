@@ -114,10 +114,12 @@ def _format_names() -> str:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (still 2 for unreadable input).")
 @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True),
               help="Extra rule directory or file (repeatable).")
-@click.option("--select", multiple=True, help="Only these rule ids or prefixes, comma-separated (e.g. C,R001).")
-@click.option("--ignore", multiple=True, help="Skip these rule ids or prefixes, comma-separated.")
+@click.option("--select", multiple=True, help="Only these rule ids, prefixes or names, comma-separated (e.g. C,R001); "
+              "with --ignore, the more specific selector wins.")
+@click.option("--ignore", multiple=True, help="Skip these rule ids, prefixes or names, comma-separated.")
 @click.option("--tolerance", multiple=True, metavar="NAME=VALUE",
-              help="Override a rule tolerance, e.g. gridsample_px=0.5 (see `precision-lint rule ID`).")
+              help="Override a rule tolerance, e.g. gridsample_px=0.5 (every rule that declares it) or "
+              "C001.gridsample_px=0.5 (that rule only); see `precision-lint rule ID`.")
 @click.option("--input-range", multiple=True, metavar="NAME=LO:HI",
               help="Declare the value range of a model input, e.g. image=0:1 (turns conditional findings into "
                    "proven ones or silences them).")

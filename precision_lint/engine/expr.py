@@ -115,7 +115,12 @@ class Expression:
         if len(nodes) > MAX_NODES:
             raise ExprError(f"expression too large ({len(nodes)} syntax nodes, at most {MAX_NODES})")
         self.names = set()
+        # (base, field) for every `name.field` and `anything.field`: base is the name, or None when the field is read
+        # from a computed value.  The rule loader checks fields against the views, so typos fail at load time.
+        self.fields = set()
         for n in nodes:
+            if isinstance(n, ast.Attribute):
+                self.fields.add((n.value.id if isinstance(n.value, ast.Name) else None, n.attr))
             if not isinstance(n, _ALLOWED):
                 raise ExprError(f"{type(n).__name__} is not allowed in rule expressions: {self.source!r}")
             if isinstance(n, ast.Attribute) and n.attr.startswith("_"):

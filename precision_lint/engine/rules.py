@@ -26,6 +26,7 @@ _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0
 _SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,3}[,_]?(\.\d{1,2})?[eEfFgGdxXs%]?$")
 # Names every expression may use without declaring them.
 BUILTIN_NAMES = frozenset({"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null"})
+MODEL_FIELDS = frozenset({"format", "fp16_converted"})  # what the runner's `model` namespace holds
 
 
 @dataclass
@@ -148,13 +149,17 @@ def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rul
             raise RuleError(f"{d}: rule directory not found")
     rules: List[Rule] = []
     seen: Dict[str, str] = {}
+    names: Dict[str, str] = {}
     for i, f in enumerate(files):
         # The shipped rules are validated against the schema by the test suite; skipping jsonschema for them keeps
         # its import (~0.1 s) and the validation off every run.  Rule files from elsewhere are always validated.
         for rule in load_rule_file(f, validate=i >= n_builtin, shipped=i < n_builtin):
             if rule.id in seen:
                 raise RuleError(f"{f}: rule {rule.id}: id already defined in {seen[rule.id]}")
+            if rule.name in names:  # names select rules too: two rules with one name are ambiguous
+                raise RuleError(f"{f}: rule {rule.id}: name {rule.name!r} is already rule {names[rule.name]}'s")
             seen[rule.id] = str(f)
+            names[rule.name] = f"{rule.id} ({f})"
             rules.append(rule)
     return sorted(rules, key=lambda r: r.id)
 
@@ -244,7 +249,39 @@ def _expr(value: Any, field_path: str) -> Expression:
         raise ExprError(f"field {field_path}: {exc}") from None
 
 
+@lru_cache(maxsize=1)
+def known_op_names() -> frozenset:
+    """Every canonical op a loader can produce: ONNX's operator names (data/onnx_ops.txt) and the MNN loader's
+    names (MNN op types kept as they are, BinaryOp/UnaryOp subtypes in TensorFlow spelling)."""
+    from ..loaders import mnn_ops, mnn_schema
+
+    text = (Path(__file__).resolve().parent.parent / "data" / "onnx_ops.txt").read_text(encoding="utf-8")
+    names = {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
+    names |= set(mnn_schema.OP_TYPES.values()) if isinstance(mnn_schema.OP_TYPES, dict) else set()
+    names |= {v[0] for v in mnn_ops.BINARY.values()} | {v[0] for v in mnn_ops.UNARY.values()}
+    names |= set(mnn_ops.REDUCE.values()) | set(mnn_ops.ELTWISE.values()) | set(mnn_ops.RENAMED.values())
+    names |= {f"BinaryOp/{n}" for n in mnn_schema.BINARY_OPS.values()}  # subtypes without a canonical name
+    names |= {f"UnaryOp/{n}" for n in mnn_schema.UNARY_OPS.values()}
+    return frozenset(names)
+
+
+def _check_ops(ops: Optional[frozenset], field_path: str) -> None:
+    if not ops:
+        return
+    known = known_op_names()
+    for name in sorted(ops):
+        if name != "*" and name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ExprError(f"field {field_path}: no loader produces an operator named {name!r}{hint}; "
+                            f"match a custom or unmapped operator with source_op")
+
+
 def _matcher(doc: Mapping[str, Any], path: str) -> Matcher:
+    _check_ops(_ops(doc.get("op")), f"{path}.op")
+    _check_ops(_ops(doc.get("through")), f"{path}.through")
     m = Matcher(ops=_ops(doc.get("op")), source_ops=_ops(doc.get("source_op")), bind=doc.get("as"),
                 input=doc.get("input"), depth=doc.get("depth", DEFAULT_DEPTH), through=_ops(doc.get("through")))
     if "where" in doc:
@@ -282,12 +319,16 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
         tests=list(doc["tests"]), raw=doc,
     )
     known = set(BUILTIN_NAMES) | set(match.bound_names())
+
+    def _check_names(e: Expression, names: Iterable[str], field_path: str) -> None:
+        check_expression(e, names, field_path, rule.tolerances, match.bound_names())
+
     for name, text in (doc.get("let") or {}).items():
         e = _expr(text, f"let.{name}")
         _check_names(e, known, f"let.{name}")
         rule.let.append((name, e))
         known.add(name)
-    _check_names_in_matcher(match, known, "match")
+    _check_names_in_matcher(match, known, "match", rule.tolerances)
     if "estimate" in doc:
         rule.estimate_value = _expr(doc["estimate"]["value"], "estimate.value")
         _check_names(rule.estimate_value, known, "estimate.value")
@@ -320,38 +361,81 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
     return rule
 
 
-def _check_names(e: Expression, known: Iterable[str], field_path: str) -> None:
+def check_expression(e: Expression, known: Iterable[str], field_path: str, tolerances: Iterable[str] = None,
+                     node_names: Iterable[str] = ()) -> None:
     unknown = sorted(set(e.names) - set(known))
     if unknown:
         raise ExprError(f"field {field_path}: unknown name {unknown[0]!r} in {e.source!r}")
+    _check_fields(e, field_path, tolerances, node_names)
 
 
-def _check_names_in_matcher(m: Matcher, known: Iterable[str], path: str) -> None:
+def _check_fields(e: Expression, field_path: str, tolerances: Optional[Iterable[str]], node_names: Iterable[str]):
+    """Field typos (``node.attrs``, ``tol.sum_rel_eror``) are load errors, not findings that silently never fire."""
+    from .context import NodeView, TensorView
+
+    nodes = {"node", "anchor"} | set(node_names)
+    any_view = NodeView.FIELDS | TensorView.FIELDS
+    for base, name in sorted(e.fields, key=lambda f: (f[0] or "", f[1])):
+        if base == "tol":
+            if tolerances is not None and name not in tolerances:
+                raise ExprError(f"field {field_path}: tol.{name} is not a tolerance this rule declares "
+                                f"(declared: {', '.join(sorted(tolerances)) or 'none'}) in {e.source!r}")
+        elif base == "model":
+            if name not in MODEL_FIELDS:
+                raise ExprError(f"field {field_path}: model has no field {name!r} (known: "
+                                f"{', '.join(sorted(MODEL_FIELDS))}) in {e.source!r}")
+        elif base in nodes:
+            if name not in NodeView.FIELDS:
+                raise ExprError(f"field {field_path}: an operator has no field {name!r} (known: "
+                                f"{', '.join(sorted(NodeView.FIELDS))}) in {e.source!r}")
+        elif name not in any_view:
+            raise ExprError(f"field {field_path}: no operator or tensor has a field {name!r} in {e.source!r}")
+
+
+def _check_names_in_matcher(m: Matcher, known: Iterable[str], path: str, tolerances: Iterable[str] = None,
+                            root: Optional[Matcher] = None) -> None:
     # Inside a match, let names are not yet computed: only node/anchor/tol and bound names are visible.
+    root = root or m
     visible = set(BUILTIN_NAMES) | set(m.bound_names())
     if m.where is not None:
-        _check_names(m.where, visible | set(_all_bound(m)), f"{path}.where")
+        check_expression(m.where, visible | set(_all_bound(m)), f"{path}.where", tolerances, root.bound_names())
     for rel, sub in m.relations:
-        _check_names_in_matcher(sub, visible, f"{path}.{rel}")
+        _check_names_in_matcher(sub, visible, f"{path}.{rel}", tolerances, root)
     for i, sub in enumerate(m.all):
-        _check_names_in_matcher(sub, visible, f"{path}.all.{i}")
+        _check_names_in_matcher(sub, visible, f"{path}.all.{i}", tolerances, root)
     for i, sub in enumerate(m.any):
-        _check_names_in_matcher(sub, visible, f"{path}.any.{i}")
+        _check_names_in_matcher(sub, visible, f"{path}.any.{i}", tolerances, root)
     if m.not_ is not None:
-        _check_names_in_matcher(m.not_, visible, f"{path}.not")
+        _check_names_in_matcher(m.not_, visible, f"{path}.not", tolerances, root)
 
 
 def _all_bound(m: Matcher) -> List[str]:
     return m.bound_names()
 
 
-def select_rules(rules: Sequence[Rule], select: Sequence[str] = (), ignore: Sequence[str] = ()) -> List[Rule]:
-    """ruff-style selection by id or id prefix (``C`` selects every coordinate rule) or by rule name."""
-    def hit(rule: Rule, patterns: Sequence[str]) -> bool:
-        return any(rule.id.startswith(p) or rule.name == p for p in patterns)
+def selector_specificity(rule: Rule, pattern: str) -> int:
+    """How specifically ``pattern`` names ``rule``: 0 not at all, else the prefix length (an exact id or the rule's
+    name beats every prefix).  ruff's rule: the most specific selector decides."""
+    if pattern == rule.id or pattern == rule.name:
+        return 1000
+    if pattern and rule.id.startswith(pattern):
+        return len(pattern)
+    return 0
 
-    out = [r for r in rules if (not select or hit(r, select)) and not hit(r, ignore)]
-    return out
+
+def is_selected(rule: Rule, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> bool:
+    """``select`` empty selects every rule.  When both lists name the rule, the more specific one wins
+    (``--select C001 --ignore C`` keeps C001; ``--select C --ignore C001`` drops it); on a tie, ignore wins."""
+    chosen = max((selector_specificity(rule, p) for p in select), default=0) if select else 1
+    if chosen == 0:
+        return False
+    ignored = max((selector_specificity(rule, p) for p in ignore), default=0)
+    return ignored < chosen if select else ignored == 0
+
+
+def select_rules(rules: Sequence[Rule], select: Sequence[str] = (), ignore: Sequence[str] = ()) -> List[Rule]:
+    """ruff-style selection by id, id prefix (``C`` selects every coordinate rule) or rule name."""
+    return [r for r in rules if is_selected(r, select, ignore)]
 
 
 def check_rule_ids(rules: Sequence[Rule], patterns: Sequence[str], where: str) -> None:

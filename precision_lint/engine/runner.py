@@ -174,14 +174,29 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def rule_tolerances(rule: Rule, overrides: Mapping[str, float]) -> Dict[str, float]:
+    """The tolerances one rule sees: its declared defaults, then a user's ``NAME=value`` (every rule that declares
+    NAME), then ``RULE.NAME=value`` (that rule only; the more specific setting wins)."""
+    values = rule.default_tolerances()
+    for name in values:
+        if name in overrides:
+            values[name] = float(overrides[name])
+    for name in values:
+        qualified = f"{rule.id}.{name}"
+        if qualified in overrides:
+            values[name] = float(overrides[qualified])
+    return values
+
+
 class RuleRunner:
     def __init__(self, rules: Sequence[Rule], tolerances: Optional[Mapping[str, float]] = None,
                  judged_formats: Sequence[str] = ("fp16",)):
         self.rules = list(rules)
+        # Each rule sees only its own tolerances: a user rule that declares `reduction_rel` cannot move A002's.
+        self.rule_tolerances = {r.id: rule_tolerances(r, tolerances or {}) for r in self.rules}
         self.tolerances: Dict[str, float] = {}
-        for r in self.rules:
-            self.tolerances.update(r.default_tolerances())
-        self.tolerances.update(tolerances or {})
+        for values in self.rule_tolerances.values():
+            self.tolerances.update(values)
         self.judged = tuple(judged_formats)
 
     def run(self, graph: ModelGraph, input_ranges=None) -> Tuple[List[Finding], List[str]]:
@@ -190,9 +205,11 @@ class RuleRunner:
         notes: List[str] = []
         base = {"tol": Namespace(self.tolerances, "tolerance"), "model": Namespace(
             {"format": graph.format, "fp16_converted": bool(graph.metadata.get("fp16_converted"))}, "model field")}
+        model_view = base["model"]
         for rule in self.rules:
             if graph.format not in rule.applies_to or not rule.match.can_match(graph.has_op):
                 continue
+            base = {"tol": Namespace(self.rule_tolerances[rule.id], "tolerance"), "model": model_view}
             if len(rule.anchor_ops) == 1:
                 ordered = graph.by_op(rule.anchor_ops[0])  # in file order, each operator once
             else:
