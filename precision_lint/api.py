@@ -159,10 +159,10 @@ class Linter:
         if not overrides or f.level == "none":
             return f
         # the most specific id or prefix wins: {"R": "warning", "R002": "error"}
-        hits = [p for p in overrides if f.rule_id.startswith(p) or f.rule_name == p]
-        if not hits:
-            return f
-        return replace(f, level=overrides[max(hits, key=len)])
+        from .selectors import most_specific
+
+        hit = most_specific(f.rule_id, f.rule_name, overrides)
+        return f if hit is None else replace(f, level=overrides[hit])
 
     def _hide(self, result: LintResult) -> None:
         """Per-path ignores drop findings; suppressions and the baseline hide them from the report."""
@@ -174,8 +174,9 @@ class Linter:
         rel = relative_path(result.path, o.root)
         off = ignored_rules(o.per_path_ignores, rel)
         if off:
-            result.findings = [f for f in result.findings
-                               if not any(f.rule_id.startswith(p) or f.rule_name == p for p in off)]
+            from .selectors import matches
+
+            result.findings = [f for f in result.findings if not matches(f.rule_id, f.rule_name, off)]
         for f in result.findings:
             if f.level == "none":
                 continue

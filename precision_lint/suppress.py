@@ -29,7 +29,9 @@ class Suppression:
         return path_matches(self.path, relpath)
 
     def matches(self, rule_id: str, relpath: str, node: str, rule_name: str = "") -> bool:
-        return ((rule_id.startswith(self.rule) or rule_name == self.rule) and self.matches_path(relpath)
+        from .selectors import matches
+
+        return (matches(rule_id, rule_name, (self.rule,)) and self.matches_path(relpath)
                 and fnmatch.fnmatchcase(node, self.node))
 
     def describe(self) -> str:

@@ -413,23 +413,15 @@ def _all_bound(m: Matcher) -> List[str]:
     return m.bound_names()
 
 
-def selector_specificity(rule: Rule, pattern: str) -> int:
-    """How specifically ``pattern`` names ``rule``: 0 not at all, else the prefix length (an exact id or the rule's
-    name beats every prefix).  ruff's rule: the most specific selector decides."""
-    if pattern == rule.id or pattern == rule.name:
-        return 1000
-    if pattern and rule.id.startswith(pattern):
-        return len(pattern)
-    return 0
-
-
 def is_selected(rule: Rule, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> bool:
     """``select`` empty selects every rule.  When both lists name the rule, the more specific one wins
     (``--select C001 --ignore C`` keeps C001; ``--select C --ignore C001`` drops it); on a tie, ignore wins."""
-    chosen = max((selector_specificity(rule, p) for p in select), default=0) if select else 1
+    from ..selectors import specificity
+
+    chosen = max((specificity(rule.id, rule.name, p) for p in select), default=0) if select else 1
     if chosen == 0:
         return False
-    ignored = max((selector_specificity(rule, p) for p in ignore), default=0)
+    ignored = max((specificity(rule.id, rule.name, p) for p in ignore), default=0)
     return ignored < chosen if select else ignored == 0
 
 
@@ -440,6 +432,8 @@ def select_rules(rules: Sequence[Rule], select: Sequence[str] = (), ignore: Sequ
 
 def check_rule_ids(rules: Sequence[Rule], patterns: Sequence[str], where: str) -> None:
     """Unknown rule ids or prefixes are errors, not silent no-ops."""
+    from ..selectors import matches
+
     for p in patterns:
-        if not any(r.id.startswith(p) or r.name == p for r in rules):
+        if not any(matches(r.id, r.name, (p,)) for r in rules):
             raise RuleError(f"{where}: unknown rule id or prefix {p!r}")

@@ -42,8 +42,10 @@ def fingerprint(f: Finding, root: str) -> str:
 def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:
     from ..explain import rule_help
 
-    hits = [p for p in level_overrides if rule.id.startswith(p) or rule.name == p]
-    level = level_overrides[max(hits, key=len)] if hits else (rule.levels[0][0] if rule.levels else "warning")
+    from ..selectors import most_specific
+
+    hit = most_specific(rule.id, rule.name, level_overrides)
+    level = level_overrides[hit] if hit else (rule.levels[0][0] if rule.levels else "warning")
     d: Dict[str, Any] = {
         "id": rule.id,
         "name": rule.name,
