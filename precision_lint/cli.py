@@ -353,6 +353,71 @@ def rule_cmd(rule_id, rule_dirs, config_file, isolated) -> None:
         _fail(str(exc))
 
 
+@cli.command("test-rules")
+@click.argument("rule_dirs", nargs=-1, type=click.Path(exists=True), metavar="[DIR_OR_FILE]...")
+@click.option("--select", multiple=True, help="Only these rule ids, prefixes or names, comma-separated.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list the cases that pass.")
+def test_rules_cmd(rule_dirs, select, verbose) -> None:
+    """Run rules' own test cases: the rules in DIR_OR_FILE..., or the built-in rules when none is given.
+
+    Each case's model is built from its ONNX text, linted with only its rule selected (converted to .mnn first
+    when the case says `convert:`), and must give exactly the expected findings.  Exit 1 when a case fails."""
+    from . import rule_tests
+    from .errors import PrecisionLintError
+    from .reporters.base import escape_text
+
+    try:
+        results = []
+        for r in rule_tests.run(tuple(rule_dirs), builtin=not rule_dirs, select=_split_csv(select)):
+            results.append(r)
+            if not r.passed or verbose:
+                mark = "ok  " if r.passed else "FAIL"
+                click.echo(f"{mark} {r.rule_id} #{r.index} {escape_text(r.name)}")
+            for problem in r.problems:
+                click.echo(f"     {escape_text(problem)}")
+        from .engine.rules import load_rules, select_rules
+
+        rules = load_rules(tuple(rule_dirs), builtin=not rule_dirs)
+        coverage = rule_tests.coverage_problems(select_rules(rules, _split_csv(select)))
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+    for problem in coverage:
+        click.echo(f"FAIL {escape_text(problem)}")
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len({r.rule_id for r in results})} rule(s), {len(results)} case(s): {failed} failing"
+               + (f", {len(coverage)} rule(s) lacking a case" if coverage else ""))
+    sys.exit(1 if failed or coverage else 0)
+
+
+@cli.command("new-rule")
+@click.argument("rule_id")
+@click.argument("name")
+@click.option("-d", "--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where to write RULE_ID-NAME.yaml.")
+def new_rule_cmd(rule_id, name, directory) -> None:
+    """Start a rule: write a commented template with one triggering and one clean test case.
+
+    Run its cases with `precision-lint test-rules DIR`, and lint with it with `--rules DIR`."""
+    import re as _re
+
+    from .rule_tests import new_rule_text
+
+    if not _re.fullmatch(r"[A-Z]{1,3}[0-9]{3}", rule_id):
+        _fail(f"rule id {rule_id!r}: use one to three capital letters and three digits, e.g. Z001")
+    if not _re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name):
+        _fail(f"rule name {name!r}: use lower-case words joined by '-', e.g. exp-overflow")
+    path = os.path.join(directory, f"{rule_id}-{name}.yaml")
+    if os.path.lexists(path):
+        _fail(f"{path}: already exists; not overwritten")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(new_rule_text(rule_id, name))
+    except OSError as exc:
+        _fail(f"{path}: cannot write: {exc.strerror or exc}")
+    click.echo(f"wrote {path}; run its cases with: precision-lint test-rules {directory}")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     try:
         cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="precision-lint")

@@ -66,20 +66,11 @@ def clean_model() -> onnx.ModelProto:
 
 
 def convert_to_mnn(src: str, dst: str, extra=()) -> None:
-    """ONNX -> MNN with MNN's converter, its console chatter kept off our stdout."""
-    fd = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            import _tools  # MNN's converter extension (never MNN.tools); importing it prints to fd 1
+    """ONNX -> MNN with MNN's converter (precision_lint.converter; MNN.tools is never imported)."""
+    sys.path.insert(0, os.path.dirname(HERE))  # a source checkout: the package beside this folder
+    from precision_lint.converter import convert_to_mnn as convert
 
-            rc = _tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", src, "--MNNModel", dst,
-                                    "--bizCode", "biz", *extra])
-    finally:
-        os.dup2(fd, 1)
-        os.close(fd)
-    if not os.path.exists(dst):
-        raise RuntimeError(f"MNN conversion of {src} failed (rc={rc})")
+    convert(src, dst, extra)
 
 
 def build(out_dir: str = HERE, mnn: bool = True) -> None:
