@@ -2,8 +2,8 @@
 
 Operators are nodes keyed by a unique operator id; tensors live in a side table.  Edges run from the producer of a
 tensor to each consumer and carry the tensor names.  The adjacency is kept in plain dicts (the queries rules need are
-neighbour lookups); ``ModelGraph.g`` gives the same graph as a networkx DiGraph, built on first use, so the lint path
-never imports networkx (a quarter of a second of start-up).  Constant-producing operators (ONNX initializers
+neighbour lookups); ``ModelGraph.to_networkx()`` gives the same graph as a networkx DiGraph, built on first use, so the
+lint path never imports networkx (a quarter of a second of start-up).  Constant-producing operators (ONNX initializers
 and ``Constant`` nodes, MNN ``Const`` ops) are not operators here: their values sit on the tensor, so the same
 model reads the same way whichever format it came in.
 """
@@ -224,15 +224,21 @@ class ModelGraph:
         t = self.input_tensor(op, i)
         return self.ops.get(t.producer) if t is not None and t.producer else None
 
-    @property
-    def g(self) -> "nx.DiGraph":
-        """The operator graph as a networkx DiGraph (edge attribute ``tensors``), built on first use."""
+    def to_networkx(self) -> "nx.DiGraph":
+        """The operator graph as a networkx DiGraph, for users and for graph algorithms (ancestors, dominators,
+        subgraph extraction).  Nodes are operator ids with attributes ``op``, ``source_op``, ``name``, ``scope``,
+        ``index`` (file order), ``inputs`` and ``outputs`` (tensor names); edges carry ``tensors``, the names of the
+        tensors that flow along them.  Built on first use (networkx stays off the lint path) and cached: treat it as
+        read-only, or copy it."""
         if self._nx is None:
             import networkx as nx
 
-            g = nx.DiGraph()
-            g.add_nodes_from(self.ops)
-            g.add_edges_from((p, c, {"tensors": names}) for p, out in self._succ.items() for c, names in out.items())
+            g = nx.DiGraph(path=self.path, format=self.format)
+            g.add_nodes_from((o.id, {"op": o.op, "source_op": o.source_op, "name": o.name, "scope": o.scope,
+                                     "index": o.index, "inputs": tuple(o.inputs), "outputs": tuple(o.outputs)})
+                             for o in self.ops.values())
+            g.add_edges_from((p, c, {"tensors": tuple(names)}) for p, out in self._succ.items()
+                             for c, names in out.items())
             self._nx = g
         return self._nx
 
