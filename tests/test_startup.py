@@ -183,3 +183,15 @@ def test_the_operator_list_names_only_operators_onnx_defines():
     assert len(listed_ops()) > 150
     missing = sorted(f"{d}:{n}" for d, n in listed_ops() if not defs.has(n, d))
     assert missing == []
+
+
+@pytest.mark.parametrize("name", ["mnn_conversion.yaml", "snippets.yaml", "platforms.yaml"])
+def test_shipped_data_read_with_libyaml_is_what_the_bounded_loader_reads(name):
+    # the lint path reads the package's own YAML with libyaml directly; the bounds are checked here instead
+    from precision_lint import safe_yaml
+
+    path = os.path.join(ROOT, "precision_lint", "data", name)
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    bounded = safe_yaml.load(text, path, ValueError)
+    assert bounded and safe_yaml.load(text, path, ValueError, shipped=True) == bounded

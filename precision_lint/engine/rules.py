@@ -120,8 +120,12 @@ def _validator():
 
 def builtin_rules_dir() -> Path:
     """The shipped rules: package data when installed, the repository's rules/ in a source checkout."""
+    here = Path(__file__).resolve().parent.parent
+    for d in (here / "rules", here.parent / "rules"):  # installed; source checkout (no importlib.resources import)
+        if (d / "__init__.py").is_file() and any(d.glob("*.yaml")):
+            return d
     try:
-        from importlib.resources import files
+        from importlib.resources import files  # an editable install that maps the package elsewhere
 
         d = files("precision_lint.rules")
         p = Path(str(d))
