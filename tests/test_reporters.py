@@ -269,5 +269,6 @@ def test_colour_follows_color_no_color_and_force_color(repo):
     assert "\x1b[" in out
     _, out, _ = run_process("--isolated", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1", NO_COLOR="1"))
     assert "\x1b[" not in out
-    _, out, _ = run_process("--isolated", "--color", "never", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1"))
+    _, out, _ = run_process("--isolated", "--color", "never", "models/warp.onnx", cwd=repo,
+                            env=dict(env, FORCE_COLOR="1"))
     assert "\x1b[" not in out

@@ -89,8 +89,9 @@ def _one_line(exc: BaseException) -> str:
 # TensorProto element types numpy holds natively (onnx.TensorProto enum values -> numpy names, as onnx.helper's
 # tensor_dtype_to_np_dtype gives them); bfloat16 values are widened to float32 by the loader.
 _DTYPES: Dict[int, Optional[str]] = {
-    0: None, 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "object", 9: "bool",
-    10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64", 15: "complex128", 16: "bfloat16"}
+    0: None, 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "object",
+    9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64", 15: "complex128",
+    16: "bfloat16"}
 
 
 def _np_dtype(elem_type: int) -> Optional[str]:
