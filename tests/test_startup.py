@@ -51,16 +51,19 @@ def shaped(model: onnx.ModelProto) -> onnx.ModelProto:
     return onnx.shape_inference.infer_shapes(model, data_prop=True)
 
 
-def test_linting_an_onnx_file_with_stored_shapes_imports_neither_onnx_nor_ml_dtypes():
+# both store every shape, as exporters write them; the ViT has Constant nodes, weights and 100+ operators
+@pytest.mark.parametrize("name", ["gridsample_large.onnx", "architectures/vit_tiny.onnx"])
+def test_linting_an_onnx_file_with_stored_shapes_imports_neither_onnx_nor_ml_dtypes(name):
     from precision_lint.api import Linter
 
-    path = os.path.join(SAMPLES, "gridsample_large.onnx")  # stores every shape, as exporters write them
+    path = os.path.join(SAMPLES, name)
     report, heavy = lint_fresh(path)
     assert heavy == []
     # the guard is only worth something if that run really linted: the same findings as a lint in this process
-    fresh = sorted((f["rule"], f["node"]) for f in report["files"][0]["findings"])
-    here = sorted((f.rule_id, f.node) for f in Linter().lint_file(path).findings)
-    assert fresh and fresh == here
+    fresh = sorted((f["rule"], f["node"], f["level"]) for f in report["files"][0]["findings"])
+    result = Linter().lint_file(path)
+    assert fresh == sorted((f.rule_id, f.node, f.level) for f in result.findings) and fresh
+    assert report["files"][0]["metadata"]["operators"] == result.metadata["operators"]
 
 
 def test_linting_an_mnn_file_imports_no_onnx_mnn_or_networkx():
