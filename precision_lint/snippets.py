@@ -50,9 +50,10 @@ def kinds_for(choices: Iterable[str]) -> Tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _templates() -> Dict[str, string.Template]:
-    import yaml  # lazy
+    from . import safe_yaml  # lazy
 
-    doc = yaml.safe_load((Path(__file__).resolve().parent / "data" / "snippets.yaml").read_text("utf-8"))
+    path = Path(__file__).resolve().parent / "data" / "snippets.yaml"
+    doc = safe_yaml.load(path.read_text("utf-8"), str(path), ValueError, shipped=True)  # shipped data: libyaml
     return {k: string.Template(v) for k, v in doc.items()}
 
 

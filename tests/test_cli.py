@@ -5,6 +5,8 @@ import pathlib
 import subprocess
 import sys
 
+from cli_runner import run_cli
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "sample_models")
 GRIDSAMPLE = os.path.join(SAMPLES, "gridsample_large.onnx")
@@ -12,13 +14,18 @@ CLEAN = os.path.join(SAMPLES, "clean.onnx")
 
 
 def run(*args, cwd=None):
+    proc = run_cli(*args, cwd=cwd or ROOT)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def run_process(*args, cwd=None):
     proc = subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=120)
     return proc.returncode, proc.stdout, proc.stderr
 
 
 def test_gridsample_sample_reports_pixel_error_and_exits_1():
-    code, out, err = run(GRIDSAMPLE)
+    code, out, err = run_process(GRIDSAMPLE)  # the real process: its exit code, nothing on stderr
     assert code == 1, err
     line = next(l for l in out.splitlines() if "C001" in l)
     assert "warp_sample" in line and "[error]" in line

@@ -1,8 +1,6 @@
 """Configuration: discovery, validation (one line naming the file and key, exit 2), mapping onto Options."""
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -10,14 +8,15 @@ from precision_lint.api import Linter, Options
 from precision_lint.config import apply_config, find_config, load_config, load_options
 from precision_lint.errors import ConfigError, PrecisionLintError
 
+from cli_runner import run_cli
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRIDSAMPLE = os.path.join(ROOT, "sample_models", "gridsample_large.onnx")
 CLEAN = os.path.join(ROOT, "sample_models", "clean.onnx")
 
 
 def run(*args, cwd):
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+    proc = run_cli(*args, cwd=cwd)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -185,9 +184,6 @@ def test_platform_files_are_relative_to_the_config_file(project, monkeypatch):
 
 def test_rules_and_rule_commands_read_rule_dirs_from_config(tmp_path):
     """`precision-lint rules` / `rule ID` see the same rules as `check` (config rule_dirs included)."""
-    import subprocess
-    import sys
-
     (tmp_path / "my_rules").mkdir()
     (tmp_path / "my_rules" / "u.yaml").write_text(
         "id: U901\nname: every-gridsample\nclass: coordinate\nsummary: every GridSample, for the team\n"
@@ -195,8 +191,7 @@ def test_rules_and_rule_commands_read_rule_dirs_from_config(tmp_path):
     (tmp_path / ".precision-lint.yaml").write_text("rule_dirs: [my_rules]\n")
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True,
-                              cwd=tmp_path, timeout=120)
+        return run_cli(*args, cwd=tmp_path)
 
     assert "U901" in run("rules").stdout
     assert "every GridSample, for the team" in run("rule", "U901").stdout

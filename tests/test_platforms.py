@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from precision_lint.errors import ConfigError
 from precision_lint.platforms import MODES, load_platforms, parse_mode
+
+from cli_runner import run_cli
 
 REQUIRED = {"android-cpu-armv82", "android-cpu-armv80", "ios-cpu", "ios-metal", "android-opencl", "android-vulkan",
             "x86-cpu", "cuda", "ios-coreml", "android-nnapi"}
@@ -101,20 +101,16 @@ def test_bad_platform_files(tmp_path):
 
 
 def test_platforms_command(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "precision_lint", "platforms"], capture_output=True, text=True,
-                         cwd=tmp_path)
+    out = run_cli("platforms", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "ios-cpu: iOS CPU" in out.stdout
     assert "Precision_Low       S fp16 C fp16 Acc fp16 speed 2" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "precision_lint", "platforms", "android-opencl", "-v", "--format",
-                          "json"], capture_output=True, text=True, cwd=tmp_path)
+    out = run_cli("platforms", "android-opencl", "-v", "--format", "json", cwd=tmp_path)
     doc = json.loads(out.stdout)
     assert [p["id"] for p in doc["platforms"]] == ["android-opencl"]
-    out = subprocess.run([sys.executable, "-m", "precision_lint", "platforms", "android-opencl", "-v"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = run_cli("platforms", "android-opencl", "-v", cwd=tmp_path)
     assert "per-op: " in out.stdout and "CPU fallback" in out.stdout and "source: ref:20" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "precision_lint", "platforms", "nope"], capture_output=True,
-                         text=True, cwd=tmp_path)
+    out = run_cli("platforms", "nope", cwd=tmp_path)
     assert out.returncode == 2 and "unknown platform 'nope'" in out.stderr
 
 
@@ -122,9 +118,8 @@ def test_platforms_file_flag_on_check(tmp_path):
     f = tmp_path / "mine.yaml"
     f.write_text("platforms:\n  - id: lab-npu\n    extends: android-nnapi\n    name: Lab NPU\n", encoding="utf-8")
     sample = Path(__file__).resolve().parent.parent / "sample_models" / "clean.onnx"
-    out = subprocess.run([sys.executable, "-m", "precision_lint", str(sample), "--platforms-file", str(f),
-                          "--platform", "lab-npu", "--snippets", "none", "--color", "never"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = run_cli(str(sample), "--platforms-file", str(f), "--platform", "lab-npu", "--snippets", "none",
+                  "--color", "never", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "lab-npu  Precision_Low" in out.stdout
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,8 @@ import pytest
 import precision_lint
 from precision_lint.platforms import load_platforms
 from precision_lint.recommend import judge, recommend
+
+from cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
@@ -52,9 +52,8 @@ def test_gridsample_not_low_on_arm82_cpus(model):
 
 
 def test_gridsample_text_report_says_why(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "precision_lint", str(SAMPLES / "gridsample_large.onnx"),
-                          "--platform", "ios-cpu,android-cpu-armv82", "--snippets", "python", "--color", "never"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--platform", "ios-cpu,android-cpu-armv82",
+                  "--snippets", "python", "--color", "never", cwd=tmp_path)
     assert out.returncode == 1
     text = out.stdout
     assert "ios-cpu             Precision_Normal" in text or "ios-cpu  " in text

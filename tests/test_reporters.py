@@ -13,6 +13,8 @@ import pytest
 from precision_lint.reporters import REPORTERS, get_reporter
 from precision_lint.reporters.github import command, escape_data, escape_property
 
+from cli_runner import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
 GRIDSAMPLE = SAMPLES / "gridsample_large.onnx"
@@ -30,6 +32,12 @@ g (float[1,3,1024,1024] x, float[1,256,256,2] grid) => (float[1,3,256,256] a, fl
 
 
 def run(*args, cwd=ROOT, env=None):
+    proc = run_cli(*args, cwd=cwd, env=env)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def run_process(*args, cwd=ROOT, env=None):
+    """A real process: colour depends on its terminal and environment."""
     proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=300, env=env)
     return proc.returncode, proc.stdout, proc.stderr
@@ -242,7 +250,7 @@ def test_markdown_clean_model_and_several_models(repo):
 # ----------------------------------------------------------------------------------------------- --output and colour
 def test_output_file_gets_the_report_and_the_terminal_the_text(repo, tmp_path):
     report = tmp_path / "out.sarif"
-    code, out, _ = run("--isolated", "--format", "sarif", "-o", report, "models/warp.onnx", cwd=repo)
+    code, out, _ = run_process("--isolated", "--format", "sarif", "-o", report, "models/warp.onnx", cwd=repo)
     assert code == 1
     assert json.loads(report.read_text())["version"] == "2.1.0"
     assert "models/warp.onnx: C001 [error]" in out and "1 file, 1 error" in out
@@ -253,13 +261,14 @@ def test_colour_follows_color_no_color_and_force_color(repo):
     env = dict(os.environ)
     env.pop("NO_COLOR", None)
     env.pop("FORCE_COLOR", None)
-    _, out, _ = run("--isolated", "models/warp.onnx", cwd=repo, env=env)
+    _, out, _ = run_process("--isolated", "models/warp.onnx", cwd=repo, env=env)
     assert "\x1b[" not in out
-    _, out, _ = run("--isolated", "--color", "always", "models/warp.onnx", cwd=repo, env=env)
+    _, out, _ = run_process("--isolated", "--color", "always", "models/warp.onnx", cwd=repo, env=env)
     assert "\x1b[31merror\x1b[0m" in out
-    _, out, _ = run("--isolated", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1"))
+    _, out, _ = run_process("--isolated", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1"))
     assert "\x1b[" in out
-    _, out, _ = run("--isolated", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1", NO_COLOR="1"))
+    _, out, _ = run_process("--isolated", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1", NO_COLOR="1"))
     assert "\x1b[" not in out
-    _, out, _ = run("--isolated", "--color", "never", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1"))
+    _, out, _ = run_process("--isolated", "--color", "never", "models/warp.onnx", cwd=repo,
+                            env=dict(env, FORCE_COLOR="1"))
     assert "\x1b[" not in out

@@ -67,6 +67,9 @@ def test_known_ops_cover_both_loaders_vocabularies():
 
     known = known_op_names()
     assert {s.name for s in onnx.defs.get_all_schemas_with_history()} <= known, "run tools/gen_onnx_ops.py"
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort
+
+    assert {s.name for s in ort.get_all_operator_schema()} <= known, "run tools/gen_contrib_ops.py"
     assert {"Square", "Rsqrt", "Interp", "BinaryOp/ATAN2", "SimplifiedLayerNormalization"} <= known
 
 

@@ -23,6 +23,8 @@ import pytest
 from precision_lint.platforms import PRECISION_ENUM, load_platforms
 from precision_lint.snippets import KINDS, kinds_for, mnn_path_for, snippets_for
 
+from cli_runner import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
 IDENTIFIERS = Path(__file__).resolve().parent / "data" / "mnn_cpp_identifiers.txt"
@@ -33,8 +35,7 @@ FENCE = re.compile(r"^```(python|cpp|sh)\n(.*?)^```$", re.S | re.M)
 
 
 def _cli(args, cwd):
-    return subprocess.run([sys.executable, "-m", "precision_lint", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+    return run_cli(*args, cwd=cwd)
 
 
 def _printed_blocks(stdout: str):

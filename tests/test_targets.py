@@ -1,8 +1,6 @@
 """Declared targets: levels and the exit code reflect exactly the declared configurations."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import onnx
@@ -13,6 +11,8 @@ import precision_lint
 from precision_lint.errors import ConfigError
 from precision_lint.platforms import load_platforms
 from precision_lint.targets import Target, judged_formats_for, parse_target, rejudge
+
+from cli_runner import run_cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_models"
 
@@ -70,8 +70,7 @@ def test_reduction_targets_and_exit_codes(tmp_path):
                                 ("android-opencl:high", "none", 0), ("x86-cpu:low", "none", 0),
                                 ("android-vulkan:normal", "none", 0), ("ios-metal:normal", "error", 1)):
         assert _level(model, target)["token_mean"][0] == level, target
-        out = subprocess.run([sys.executable, "-m", "precision_lint", model, "--target", target, "-q",
-                              "--snippets", "none"], capture_output=True, text=True, cwd=tmp_path)
+        out = run_cli(model, "--target", target, "-q", "--snippets", "none", cwd=tmp_path)
         assert out.returncode == code, (target, out.stdout, out.stderr)
     # the worst of several targets counts
     assert _level(model, "android-cpu-armv82:low", "android-opencl:normal")["token_mean"][0] == "error"
@@ -99,16 +98,14 @@ def test_rejudge_keeps_estimates_and_identity():
 
 def test_targets_from_config_name_the_file(tmp_path):
     (tmp_path / ".precision-lint.yaml").write_text("targets: [ios-cpu:turbo]\n", encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "precision_lint", str(SAMPLES / "clean.onnx")],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = run_cli(str(SAMPLES / "clean.onnx"), cwd=tmp_path)
     assert out.returncode == 2
     assert ".precision-lint.yaml" in out.stderr and "turbo" in out.stderr
 
 
 def test_summary_names_the_targets(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "precision_lint", str(SAMPLES / "gridsample_large.onnx"),
-                          "--target", "ios-cpu:low", "--snippets", "none", "--color", "never"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--snippets", "none",
+                  "--color", "never", cwd=tmp_path)
     assert out.returncode == 1
     assert "levels judged for the declared targets: ios-cpu:low" in out.stdout
     assert "declared target ios-cpu:low (Precision_Low) is UNSAFE" in out.stdout

@@ -15,6 +15,8 @@ from precision_lint.api import Linter, Options
 from precision_lint.batch import Progress, lint_paths
 from precision_lint.suppress import Suppression, path_matches, unused_suppressions
 
+from cli_runner import run_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
 GRIDSAMPLE = SAMPLES / "gridsample_large.onnx"
@@ -45,6 +47,12 @@ g (float[1,3,1024,1024] x, float[1,256,256,2] grid) => (float[1,3,256,256] a, fl
 
 
 def run(*args, cwd):
+    proc = run_cli(*args, cwd=cwd)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def run_process(*args, cwd):
+    """A real process: what reaches a terminal depends on it."""
     proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
@@ -236,10 +244,10 @@ def test_directories_are_walked_and_the_run_ends_with_a_summary(many):
 
 def test_progress_shows_only_when_asked_or_on_a_terminal(many):
     d, _ = many
-    _, _, err = run("--progress", "m0", "m1", cwd=d)
+    _, _, err = run_process("--progress", "m0", "m1", cwd=d)
     assert "\x1b[K[9/9] m1/long_reduction.onnx" in err  # the last file always shows
     assert err.endswith("\x1b[K")  # and the line is cleared at the end
-    _, _, err = run("m0", "m1", cwd=d)  # not a terminal
+    _, _, err = run_process("m0", "m1", cwd=d)  # not a terminal
     assert "\x1b[K" not in err
     with open(__file__) as not_a_tty:
         assert Progress.wanted(None, 10, stream=not_a_tty) is False

@@ -121,8 +121,12 @@ def _validator():
 
 def builtin_rules_dir() -> Path:
     """The shipped rules: package data when installed, the repository's rules/ in a source checkout."""
+    here = Path(__file__).resolve().parent.parent
+    for d in (here / "rules", here.parent / "rules"):  # installed; source checkout (no importlib.resources import)
+        if (d / "__init__.py").is_file() and any(d.glob("*.yaml")):
+            return d
     try:
-        from importlib.resources import files
+        from importlib.resources import files  # an editable install that maps the package elsewhere
 
         d = files("precision_lint.rules")
         p = Path(str(d))
@@ -251,12 +255,17 @@ def _expr(value: Any, field_path: str) -> Expression:
 
 @lru_cache(maxsize=1)
 def known_op_names() -> frozenset:
-    """Every canonical op a loader can produce: ONNX's operator names (data/onnx_ops.txt) and the MNN loader's
-    names (MNN op types kept as they are, BinaryOp/UnaryOp subtypes in TensorFlow spelling)."""
+    """Every canonical op a loader can produce: ONNX's operator names (data/onnx_ops.txt), ONNX Runtime's contrib
+    operators (data/ort_contrib_ops.txt) and the MNN loader's names (MNN op types kept as they are, BinaryOp/UnaryOp
+    subtypes in TensorFlow spelling)."""
     from ..loaders import mnn_ops, mnn_schema
 
-    text = (Path(__file__).resolve().parent.parent / "data" / "onnx_ops.txt").read_text(encoding="utf-8")
-    names = {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
+    data = Path(__file__).resolve().parent.parent / "data"
+    names = set()
+    for listed in ("onnx_ops.txt", "ort_contrib_ops.txt"):  # 'domain:Op' outside ONNX's default domain
+        text = (data / listed).read_text(encoding="utf-8")
+        names |= {line.strip().rpartition(":")[2] for line in text.splitlines()
+                  if line.strip() and not line.startswith("#")}
     names |= set(mnn_schema.OP_TYPES.values()) if isinstance(mnn_schema.OP_TYPES, dict) else set()
     names |= {v[0] for v in mnn_ops.BINARY.values()} | {v[0] for v in mnn_ops.UNARY.values()}
     names |= set(mnn_ops.REDUCE.values()) | set(mnn_ops.ELTWISE.values()) | set(mnn_ops.RENAMED.values())

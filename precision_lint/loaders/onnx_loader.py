@@ -10,7 +10,13 @@ anything but a ModelLoadError with one clear line; the rest becomes notes on the
 
 Shape inference runs on a *skeleton* of the model: large initializers are replaced by typed graph inputs, so the
 weights are neither serialised for the C++ inference nor copied into the inferred model.  The skeleton keeps small
-initializers (shape constants, axes...) so that data propagation still works.
+initializers (shape constants, axes...) so that data propagation still works.  It runs only when the file does not
+already store a shape for every operator output (exporters usually do).
+
+The lint path never imports the ``onnx`` package itself (its import pulls ml_dtypes, most of a lint's start-up):
+the file is parsed with onnx's generated protobuf classes (``onnx_proto.pb``) and tensors are decoded with numpy.
+``onnx`` is imported only for shape inference, element types numpy lacks (float8, int4...), sparse constants and
+operator names newer than ``data/onnx_ops.txt``.
 """
 from __future__ import annotations
 
@@ -23,8 +29,8 @@ import numpy as np
 from ..errors import ModelLoadError
 from ..graph import ModelGraph, Operator
 from .canonical import GRIDSAMPLE_MODES, opset_defaults
+from .onnx_proto import DEFAULT_DOMAINS as _DOMAINS_ONNX, is_known_op, pb
 
-_DOMAINS_ONNX = ("", "ai.onnx")
 # Initializers larger than this (bytes of payload) are left out of the shape-inference skeleton.
 SKELETON_MAX_INIT_BYTES = 4096
 # A dimension this large is implausible in a real model (a corrupt or hostile file): say so in a note.
@@ -41,11 +47,10 @@ def _s(x: Any) -> str:
 
 
 def load_onnx(path: str) -> ModelGraph:
-    import onnx  # lazy: a .mnn run never pays for it
     from google.protobuf.message import DecodeError
 
     try:
-        model = onnx.load(path, load_external_data=False)
+        model = _parse(path)
     except (DecodeError, RuntimeError, ValueError, TypeError, IndexError) as exc:
         if "MaxDepth" in str(exc) or "recursion" in str(exc).lower():
             raise ModelLoadError(f"{path}: ONNX model nests too deeply (subgraphs or messages more than 100 levels "
@@ -62,12 +67,31 @@ def load_onnx(path: str) -> ModelGraph:
     return _Builder(path, model).build()
 
 
+def _parse(path: str):
+    """The ModelProto of the file, external data left on disk (what ``onnx.load(path, load_external_data=False)``
+    does for a binary file, without importing onnx)."""
+    from google.protobuf.message import DecodeError
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    model = pb().ModelProto()
+    used = model.ParseFromString(data)
+    if used is not None and used != len(data):
+        raise DecodeError(f"protobuf decoding consumed {used} of {len(data)} bytes")
+    return model
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
 
 
-_DTYPES: Dict[int, Optional[str]] = {}
+# TensorProto element types numpy holds natively (onnx.TensorProto enum values -> numpy names, as onnx.helper's
+# tensor_dtype_to_np_dtype gives them); bfloat16 values are widened to float32 by the loader.
+_DTYPES: Dict[int, Optional[str]] = {
+    0: None, 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "object",
+    9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64", 15: "complex128",
+    16: "bfloat16"}
 
 
 def _np_dtype(elem_type: int) -> Optional[str]:
@@ -75,17 +99,12 @@ def _np_dtype(elem_type: int) -> Optional[str]:
         return _DTYPES[elem_type]
     except KeyError:
         pass
-    from onnx import TensorProto
+    try:  # float8, int4, float4...: onnx names them with ml_dtypes, imported only for a file that uses them
+        from onnx.helper import tensor_dtype_to_np_dtype
 
-    if elem_type == TensorProto.BFLOAT16:
-        name: Optional[str] = "bfloat16"
-    else:
-        try:
-            from onnx.helper import tensor_dtype_to_np_dtype
-
-            name = str(np.dtype(tensor_dtype_to_np_dtype(elem_type)))
-        except (KeyError, TypeError, ValueError):
-            name = None
+        name: Optional[str] = str(np.dtype(tensor_dtype_to_np_dtype(elem_type)))
+    except (KeyError, TypeError, ValueError):
+        name = None
     if len(_DTYPES) < 256:  # elem_type comes from the file: keep the cache bounded
         _DTYPES[elem_type] = name
     return name
@@ -106,6 +125,24 @@ def _shape_of(type_proto) -> Tuple[Optional[Tuple[Optional[int], ...]], Optional
 _RAW_DTYPES = {1: np.dtype("<f4"), 2: np.dtype("u1"), 3: np.dtype("i1"), 4: np.dtype("<u2"), 5: np.dtype("<i2"),
                6: np.dtype("<i4"), 7: np.dtype("<i8"), 9: np.dtype("?"), 10: np.dtype("<f2"), 11: np.dtype("<f8"),
                12: np.dtype("<u4"), 13: np.dtype("<u8")}
+# The typed field that holds those types' values when raw_data is empty (onnx.proto's TensorProto comments), with
+# the field's own item type; float16 items are the bit patterns.
+_FIELDS = {1: ("float_data", np.float32), 2: ("int32_data", np.int32), 3: ("int32_data", np.int32),
+           4: ("int32_data", np.int32), 5: ("int32_data", np.int32), 6: ("int32_data", np.int32),
+           7: ("int64_data", np.int64), 9: ("int32_data", np.int32), 10: ("int32_data", np.uint16),
+           11: ("double_data", np.float64), 12: ("uint64_data", np.uint64), 13: ("uint64_data", np.uint64)}
+
+
+def _from_field(tp, data_type: int, dims: Tuple[int, ...]) -> Optional[np.ndarray]:
+    """A tensor's values from its typed field, or None when the field does not hold exactly the shape's count."""
+    field, item = _FIELDS[data_type]
+    values = getattr(tp, field)
+    if len(values) != math.prod(dims):
+        return None
+    arr = np.asarray(values, dtype=item)
+    arr = arr.view(np.float16) if data_type == 10 else arr.astype(_RAW_DTYPES[data_type].newbyteorder("="),
+                                                                   copy=False)
+    return arr.reshape(dims)
 
 
 class _Builder:
@@ -189,7 +226,11 @@ class _Builder:
         return sk
 
     def _inferred_graph(self):
+        if _stores_every_shape(self.model.graph):
+            self.graph.metadata["shape_inference"] = "not needed"
+            return self.model.graph
         import onnx
+        import onnx.shape_inference
 
         try:
             inferred = onnx.shape_inference.infer_shapes(self._skeleton(), check_type=False, strict_mode=False,
@@ -286,12 +327,7 @@ class _Builder:
             describe(tensor(get(n) or local(n)), vi)
 
     def _check_known(self, op_type: str, domain: str) -> None:
-        from onnx import defs
-
-        try:
-            known = bool(defs.has(op_type, domain if domain != "ai.onnx" else ""))
-        except Exception:  # noqa: BLE001 - a name onnx cannot even look up is unknown
-            known = False
+        known = is_known_op(op_type, domain)
         if len(self._known_ops) < 4096:
             self._known_ops[(op_type, domain)] = known
         elif not known:
@@ -319,8 +355,6 @@ class _Builder:
             t.dtype = dtype
 
     def _constant(self, node, tensor_name: str, node_name: str) -> None:
-        from onnx import helper, numpy_helper
-
         t = self.graph.tensor(tensor_name)
         for a in node.attribute:
             a_name = _s(a.name)
@@ -330,14 +364,19 @@ class _Builder:
                 t.set_value(loader=self._tensor_loader(a.t), origin=f"Constant node {node_name}", reload=True)
                 return
             if a_name in ("value_float", "value_floats", "value_int", "value_ints"):
+                A = pb().AttributeProto  # the value as its declared type holds it (as onnx.helper reads it)
+                raw = {A.FLOAT: a.f, A.INT: a.i, A.FLOATS: a.floats, A.INTS: a.ints}.get(a.type)
                 try:
-                    v = np.asarray(helper.get_attribute_value(a), dtype=np.float32 if "float" in a_name else np.int64)
+                    v = None if raw is None else np.asarray(raw if a.type in (A.FLOAT, A.INT) else list(raw),
+                                                            dtype=np.float32 if "float" in a_name else np.int64)
                 except (TypeError, ValueError, OverflowError):
                     v = None
                 t.set_value(value=v, origin=f"Constant node {node_name}")
                 return
             if a_name == "sparse_value":
                 def sparse(a=a):
+                    from onnx import numpy_helper
+
                     try:
                         return numpy_helper.to_array(a.sparse_value.values)
                     except Exception as exc:  # noqa: BLE001 - malformed payloads raise assorted errors
@@ -348,7 +387,7 @@ class _Builder:
         t.set_value(value=None, origin=f"Constant node {node_name}")
 
     def _attributes(self, node) -> Tuple[Dict[str, Any], List[Tuple[str, Any]]]:
-        from onnx import AttributeProto as A
+        A = pb().AttributeProto
 
         attrs: Dict[str, Any] = {}
         subgraphs = []
@@ -418,28 +457,31 @@ class _Builder:
 
     # ----- constant data --------------------------------------------------------------------------------------
     def _tensor_loader(self, tp) -> Callable[[], np.ndarray]:
-        from onnx import TensorProto
-
+        TensorProto = pb().TensorProto
         if tp.data_location == TensorProto.EXTERNAL:
             return self._external_loader(tp)
         path = self.path
 
         def load() -> np.ndarray:
-            from onnx import numpy_helper
-
             try:
                 raw_dtype = _RAW_DTYPES.get(tp.data_type)
-                if raw_dtype is not None and tp.raw_data:
+                if raw_dtype is not None:
                     # the common case, read in place (read-only, as the MNN reader's constants): onnx's to_array
                     # cost 16 us per tensor, and exports hold thousands of one-element Slice bounds
                     raw = tp.raw_data
                     dims = tuple(int(d) for d in tp.dims)
-                    if len(raw) == math.prod(dims) * raw_dtype.itemsize:
+                    if raw and len(raw) == math.prod(dims) * raw_dtype.itemsize:
                         return np.frombuffer(raw, dtype=raw_dtype).reshape(dims)
+                    if not raw:
+                        values = _from_field(tp, tp.data_type, dims)
+                        if values is not None:
+                            return values
                 if tp.data_type == TensorProto.BFLOAT16:
                     raw = np.frombuffer(tp.raw_data, dtype=np.uint16) if tp.raw_data else \
                         np.asarray(tp.int32_data, dtype=np.uint32).astype(np.uint16)
                     return (raw.astype(np.uint32) << 16).view(np.float32).reshape(tuple(tp.dims))
+                from onnx import numpy_helper  # float8, int4, typed fields...: onnx decodes them (with ml_dtypes)
+
                 return numpy_helper.to_array(tp)
             except Exception as exc:  # noqa: BLE001 - malformed tensor payloads raise assorted errors
                 raise ModelLoadError(f"{path}: tensor {_s(tp.name)!r} has malformed data ({_one_line(exc)})") \
@@ -501,6 +543,28 @@ class _Builder:
                 return (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(dims)
             return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(dims)
         return load
+
+
+def _stores_every_shape(gp) -> bool:
+    """Whether the file declares a full shape for every operator output (exporters write value_info), so that
+    ONNX shape inference could add nothing the rules read.  Subgraphs are left to shape inference."""
+    declared = set()
+    for vi in list(gp.value_info) + list(gp.output) + list(gp.input):
+        tt = vi.type.tensor_type if vi.type.WhichOneof("value") == "tensor_type" else None
+        if tt is None or not tt.elem_type or not tt.HasField("shape"):
+            continue
+        if all(d.WhichOneof("value") is not None for d in tt.shape.dim):  # a value or a named symbol
+            declared.add(vi.name)
+    graph_attr = pb().AttributeProto.GRAPH, pb().AttributeProto.GRAPHS
+    for node in gp.node:
+        if node.op_type == "Constant" and node.domain in _DOMAINS_ONNX:
+            continue  # a constant's shape is its value's
+        if any(a.type in graph_attr for a in node.attribute):
+            return False
+        for o in node.output:
+            if o and o not in declared:
+                return False
+    return True
 
 
 def _legacy_attribute(a) -> Any:
