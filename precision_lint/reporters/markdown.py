@@ -57,9 +57,11 @@ def known_issues() -> List[Dict[str, Any]]:
     return list(_data("known_issues.yaml")["issues"])
 
 
-def _num(v: Optional[float]) -> str:
+def _num(v: Any) -> str:
     if v is None:
         return "?"
+    if isinstance(v, str):  # the recommendation is JSON-ready: an overflow arrives as "inf"
+        return v
     if v == float("inf"):
         return "inf"
     return f"{v:.3g}"
