@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .findings import Finding
 from .graph import ModelGraph, Operator, Tensor
 
-UP_DEPTH, UP_LIMIT = 8, 160  # producers: hops and operators
+UP_DEPTH, UP_LIMIT = 8, 300  # producers: hops and operators
 DOWN_DEPTH, DOWN_LIMIT = 3, 24  # consumers
 PATH_HOPS = 8  # how far node_path looks for a named ancestor
 CHAIN_MIN = 3  # runs of at least this many one-in one-out operators become one box
