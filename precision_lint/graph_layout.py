@@ -1,7 +1,7 @@
 """Layered (top-to-bottom) layout of a small directed graph, for drawing a finding's neighbourhood.
 
 Graphviz ``dot`` lays it out when it is installed (a subprocess with a time bound); otherwise, or when dot fails,
-a compact Sugiyama-style layout in pure Python: longest-path layers, dummy nodes on long edges, barycentre
+a compact Sugiyama-style layout in pure Python: longest-path layers (sources moved down next to their first consumer), dummy nodes on long edges, barycentre
 ordering sweeps, then x positions pulled towards the neighbours' mean without overlaps.
 """
 from __future__ import annotations
@@ -105,6 +105,9 @@ def layered_layout(sizes: Dict[str, Tuple[float, float]], edges: Sequence[Tuple[
     layer: Dict[str, int] = {}
     for n in order:  # longest path from the sources
         layer[n] = max((layer[p] + 1 for p in g.predecessors(n)), default=0)
+    for n in order:  # sources (inputs, constants) sit just above their first consumer, not all on top
+        if g.in_degree(n) == 0 and g.out_degree(n):
+            layer[n] = min(layer[s] for s in g.successors(n)) - 1
     # dummy nodes where an edge skips layers, so that it bends around the boxes in between
     chains: Dict[Tuple[str, str], List[str]] = {}
     width = dict((n, w) for n, (w, _) in sizes.items())
@@ -115,7 +118,7 @@ def layered_layout(sizes: Dict[str, Tuple[float, float]], edges: Sequence[Tuple[
             layer[d], width[d] = k, 4.0
             path.append(d)
         chains[(a, b)] = path + [b]
-    ranks: List[List[str]] = [[] for _ in range(max(layer.values(), default=0) + 1)]
+    ranks: List[List[str]] = [[] for _ in range(max(layer.values(), default=0) + 1)]  # layers start at 0
     for n in order:
         ranks[layer[n]].append(n)
     for path in chains.values():

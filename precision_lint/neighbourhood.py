@@ -156,7 +156,7 @@ def neighbourhood(graph: ModelGraph, culprit: Operator) -> Dict[str, Any]:
     nodes += list(extra.values())
     edge_list = [{"from": a, "to": b, "label": _edge_label(ts), "tensors": [t.name for t in ts]}
                  for (a, b), ts in edges.items()]
-    nodes, edge_list = collapse_chains(nodes, edge_list)
+    nodes, edge_list = bundle_parallel(*collapse_chains(nodes, edge_list))
     return {"nodes": nodes, "edges": edge_list, "cut": cut, "operators": len(members)}
 
 
@@ -205,6 +205,44 @@ def collapse_chains(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]) ->
     kept = [n for n in nodes if n["id"] not in gone] + new_nodes
     kept_edges = [e for e in edges if e["from"] not in gone and e["to"] not in gone] + new_edges
     return kept, kept_edges
+
+
+def bundle_parallel(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]) -> Tuple[list, list]:
+    """CHAIN_MIN or more operators or chains with the same producers and the same consumers (parallel branches,
+    heads) become one box: side by side they would make the drawing thousands of pixels wide."""
+    preds: Dict[str, List[str]] = {n["id"]: [] for n in nodes}
+    succs: Dict[str, List[str]] = {n["id"]: [] for n in nodes}
+    for e in edges:
+        succs[e["from"]].append(e["to"])
+        preds[e["to"]].append(e["from"])
+    groups: Dict[Tuple[Any, ...], List[Dict[str, Any]]] = {}
+    for n in nodes:
+        if n["kind"] in ("op", "chain") and not n["culprit"]:
+            key = (tuple(sorted(set(preds[n["id"]]))), tuple(sorted(set(succs[n["id"]]))))
+            groups.setdefault(key, []).append(n)
+    merged: Dict[str, str] = {}
+    bundles = []
+    for members in groups.values():
+        if len(members) < CHAIN_MIN:
+            continue
+        bid = f"b{len(bundles)}"
+        ops = sum(int(m["label"].split(" ", 1)[0]) if m["kind"] == "chain" else 1 for m in members)
+        kinds = list(dict.fromkeys(m["label"].split(": ", 1)[-1] for m in members))
+        what = kinds[0] if len(kinds) == 1 else f"{kinds[0]}, …"
+        bundles.append({"id": bid, "kind": "chain", "label": f"{len(members)} parallel, {ops} ops: {what}",
+                        "name": " | ".join(m["name"] for m in members), "culprit": False, "detail": ""})
+        merged.update((m["id"], bid) for m in members)
+    if not merged:
+        return nodes, edges
+    out_edges: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    for e in edges:
+        a, b = merged.get(e["from"], e["from"]), merged.get(e["to"], e["to"])
+        if (a, b) in out_edges:
+            known = out_edges[(a, b)]["tensors"]
+            known += [t for t in e["tensors"] if t not in known]
+        else:
+            out_edges[(a, b)] = dict(e, **{"from": a, "to": b, "tensors": list(e["tensors"])})
+    return [n for n in nodes if n["id"] not in merged] + bundles, list(out_edges.values())
 
 
 def _type(t: Tensor) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 from ..graph_layout import Layout, layout
 
 CHAR_W, LINE_H, PAD = 6.7, 14.0, 8.0  # 11px monospace
+LABEL_CHAR_W = 6.1  # edge labels: 10px monospace
 MAX_CHARS = 34
 _STYLE = {  # kind -> css class; colours are in the report's stylesheet
     "op": "op", "input": "io", "output": "io", "const": "const", "chain": "chain", "more": "more",
@@ -38,7 +39,7 @@ def _lines(n: Mapping[str, Any]) -> List[Tuple[str, str]]:
     if kind == "const":
         return [("n", shorten(n["label"])), ("d", shorten(n.get("detail", ""), 44))]
     if kind == "chain":
-        return [("t", shorten(n["label"], 48)), ("d", "collapsed chain (hover for names)")]
+        return [("t", shorten(n["label"], 48)), ("d", "collapsed (hover for the names)")]
     return [("d", n.get("detail") or "…")]
 
 
@@ -54,21 +55,22 @@ def draw(hood: Mapping[str, Any], uid: str, use_dot: bool = True) -> str:
     pairs = [(e["from"], e["to"]) for e in hood["edges"]]
     lay = layout(sizes, pairs, use_dot=use_dot)
     w, h = lay.width, lay.height
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{w:.0f}" height="{h:.0f}" '
-           f'viewBox="0 0 {w:.1f} {h:.1f}" role="img" data-layout="{lay.engine}">',
-           f'<defs><marker id="arrow-{uid}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-           f'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" class="arrowhead"/></marker></defs>']
+    right = w
+    out: List[str] = []
     labels = []
     labelled = set()  # one label per tensor type leaving a node: its edges carry the same tensor
+    kinds = {n["id"]: n["kind"] for n in nodes}
     for e in hood["edges"]:
         pts = _route(lay, sizes, e["from"], e["to"])
         if not pts:
             continue
         out.append(f'<path class="edge" d="{_path(pts, lay.curved)}" marker-end="url(#arrow-{uid})">'
                    f'<title>{escape(", ".join(e.get("tensors", [])))}</title></path>')
-        if e.get("label") and (e["from"], e["label"]) not in labelled:
+        source_kind = kinds.get(e["from"])  # inputs and constants show their type in their box
+        if e.get("label") and source_kind not in ("input", "const", "more") and (e["from"], e["label"]) not in labelled:
             labelled.add((e["from"], e["label"]))
             x, y = _near_start(pts)
+            right = max(right, x + 4 + len(shorten(e["label"], 40)) * LABEL_CHAR_W + PAD)
             labels.append(f'<text class="elabel" x="{x + 4:.1f}" y="{y:.1f}">{escape(shorten(e["label"], 40))}'
                           f'</text>')
     out += labels
@@ -87,8 +89,12 @@ def draw(hood: Mapping[str, Any], uid: str, use_dot: bool = True) -> str:
             out.append(f'<text class="{css}" x="{cx:.1f}" y="{y:.1f}">{escape(text)}</text>')
             y += LINE_H
         out.append("</g>")
-    out.append("</svg>")
-    return "\n".join(out)
+    w = max(w, right)  # edge labels may reach past the rightmost box
+    head = [f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{w:.0f}" height="{h:.0f}" '
+            f'viewBox="0 0 {w:.1f} {h:.1f}" role="img" data-layout="{lay.engine}">',
+            f'<defs><marker id="arrow-{uid}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+            f'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" class="arrowhead"/></marker></defs>']
+    return "\n".join(head + out + ["</svg>"])
 
 
 def _route(lay: Layout, sizes: Dict[str, Tuple[float, float]], a: str, b: str) -> List[Tuple[float, float]]:

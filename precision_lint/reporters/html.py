@@ -57,7 +57,7 @@ article.finding h4{margin:0 0 4px;font-size:15px}
 .message{margin:6px 0}
 .fix{white-space:pre-line;background:#f3f8f3;border:1px solid #cfe3cf;border-radius:4px;padding:6px 10px;margin:8px 0}
 dl.evidence{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:6px 0}
-dl.evidence dt{color:var(--muted)}dl.evidence dd{margin:0}
+dl.evidence dt{color:var(--muted)}dl.evidence dd{margin:0}dl.evidence dt.head{color:#1f2328;font-weight:600}
 figure{margin:10px 0 0;overflow:auto;max-height:1100px;border:1px solid var(--line);border-radius:4px;background:#fcfcfd}
 figcaption{font-size:12px;color:var(--muted);padding:4px 8px;border-bottom:1px solid var(--line);background:#fff;
 position:sticky;left:0;top:0}
@@ -263,7 +263,7 @@ class ModelPage:
         if items:
             out.append('<ul class="notes">' + "".join(f"<li>{k}: {escape(v)}</li>" for k, v in items) + "</ul>")
         if f.evidence:
-            out.append('<dl class="evidence">' + "".join(
+            out.append('<dl class="evidence"><dt class="head">Evidence</dt><dd></dd>' + "".join(
                 f"<dt>{escape(str(k))}</dt><dd><code>{escape(_plain(v))}</code></dd>"
                 for k, v in sorted(f.evidence.items(), key=lambda kv: str(kv[0]))) + "</dl>")
         if f.fix:
@@ -274,7 +274,9 @@ class ModelPage:
         out.append(f"<p>More: {' · '.join(more)}</p>")
         if hood and hood.get("nodes"):
             drawn = hood.get("operators", 0)
-            cut = f"; {hood['cut']} inputs come from further up (drawn as …)" if hood.get("cut") else ""
+            n_cut = hood.get("cut", 0)
+            cut = (f"; {n_cut} input{'s come' if n_cut != 1 else ' comes'} from further up (drawn as …)"
+                   if n_cut else "")
             out += ["<figure>", f"<figcaption>The graph around <code>{escape(f.node)}</code> (red): {drawn} "
                                 f"operator{'' if drawn == 1 else 's'}, their inputs and constants{cut}; tensor types on the edges, names on "
                                 f"hover.</figcaption>", draw(hood, uid, use_dot=self.use_dot), "</figure>"]
