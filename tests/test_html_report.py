@@ -385,7 +385,7 @@ def test_every_format_says_where_the_node_is(tmp_path):
     assert "  - Where: path `input attention_mask -> Unsqueeze -> Unsqueeze -> Cast -> Sub -> Mul` · writes " \
         "tensor `/Mul_output_0`" in out
     text = html_report([BERT], tmp_path)
-    assert "path <code>input attention_mask -&gt; Unsqueeze -&gt; Unsqueeze -&gt; Cast -&gt; Sub -&gt; Mul</code>" \
+    assert "Path: <code>input attention_mask -&gt; Unsqueeze -&gt; Unsqueeze -&gt; Cast -&gt; Sub -&gt; Mul</code>" \
         in text
 
 

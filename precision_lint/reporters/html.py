@@ -56,6 +56,7 @@ article.finding h4{margin:0 0 4px;font-size:15px}
 .where{color:var(--muted);margin:2px 0 6px}
 .message{margin:6px 0}
 .fix{white-space:pre-line;background:#f3f8f3;border:1px solid #cfe3cf;border-radius:4px;padding:6px 10px;margin:8px 0}
+.facts{display:flex;flex-wrap:wrap;gap:4px 36px;align-items:flex-start}
 dl.evidence{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:6px 0}
 dl.evidence dt{color:var(--muted)}dl.evidence dd{margin:0}dl.evidence dt.head{color:#1f2328;font-weight:600}
 figure{margin:10px 0 0;overflow:auto;max-height:1100px;border:1px solid var(--line);border-radius:4px;background:#fcfcfd}
@@ -191,21 +192,20 @@ class ModelPage:
         ident = self.res.extras.get("identity") or {}
         fmt = str(m.get("format") or "?").upper()
         n = m.get("operators", 0)
-        rows = [("Format", f"{fmt}, {n} operator{'' if n == 1 else 's'}")]
+        what = fmt
         if fmt == "ONNX":
-            rows.append(("Opset", str(m.get("opset", "?"))))
+            what = f"ONNX, opset {m.get('opset', '?')}"
         elif fmt == "MNN":
-            rows.append(("Converted by", f"MNN {m.get('mnn_version') or '?'} from {m.get('source_type', '?')}"
-                                         + (" with --fp16" if m.get("fp16_converted") else "")))
+            what = (f"MNN, converted from {m.get('source_type', '?')} by MNN {m.get('mnn_version') or '?'}"
+                    + (" with --fp16" if m.get("fp16_converted") else ""))
+        rows = [("Format", escape(f"{what}, {n} operator{'' if n == 1 else 's'}"))]
         producer = " ".join(str(x) for x in (m.get("producer"), m.get("producer_version")) if x)
         if producer:
-            rows.append(("Producer", producer))
+            rows.append(("Producer", escape(producer)))
         if ident.get("sha256"):
-            rows.append(("sha256", ident["sha256"]))
-            rows.append(("Size", f"{ident.get('size', 0):,} bytes"))
+            rows.append(("File", f"sha256 <code>{escape(ident['sha256'])}</code>, {ident.get('size', 0):,} bytes"))
         out = ['<table class="identity">']
-        out += [f"<tr><th>{escape(k)}</th><td><code>{escape(v)}</code></td></tr>" if k == "sha256" else
-                f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows]
+        out += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows]  # v is escaped above
         for key, title in (("inputs", "Inputs"), ("outputs", "Outputs")):
             items = ident.get(key)
             if items:
@@ -252,20 +252,21 @@ class ModelPage:
                f"{escape(f.rule_name)} · node <code>{escape(f.node)}</code>{where} ({op})</h4>"]
         loc = []
         if f.node_path:
-            loc.append(f"path <code>{escape(f.node_path)}</code>")
+            loc.append(f"Path: <code>{escape(f.node_path)}</code>")
         if f.output:
-            loc.append(f"writes tensor <code>{escape(f.output)}</code>")
+            loc.append(f"output tensor <code>{escape(f.output)}</code>")
         if loc:
             out.append(f'<p class="where">{" · ".join(loc)}</p>')
         out.append(f'<p class="message">{escape(f.message)}</p>')
-        out += _estimates(f)
+        facts = _estimates(f)
+        if f.evidence:
+            facts.append('<dl class="evidence"><dt class="head">Evidence</dt><dd></dd>' + "".join(
+                f"<dt>{escape(str(k))}</dt><dd><code>{escape(_plain(v))}</code></dd>"
+                for k, v in sorted(f.evidence.items(), key=lambda kv: str(kv[0]))) + "</dl>")
+        out += ['<div class="facts">'] + facts + ["</div>"]
         items = [("Assumes", a) for a in f.assumptions] + [("Note", n) for n in f.notes]
         if items:
             out.append('<ul class="notes">' + "".join(f"<li>{k}: {escape(v)}</li>" for k, v in items) + "</ul>")
-        if f.evidence:
-            out.append('<dl class="evidence"><dt class="head">Evidence</dt><dd></dd>' + "".join(
-                f"<dt>{escape(str(k))}</dt><dd><code>{escape(_plain(v))}</code></dd>"
-                for k, v in sorted(f.evidence.items(), key=lambda kv: str(kv[0]))) + "</dl>")
         if f.fix:
             out.append(f'<div class="fix"><b>Fix:</b> {escape(" ".join(f.fix.split()))}</div>')
         refs = list(rule.references[:3]) if rule is not None else []
