@@ -30,19 +30,20 @@ _GENERATED = re.compile(r"[/_:.\-]*([A-Za-z]*?)[_:.\-]*\d*")
 
 
 def find_operator(graph: ModelGraph, node: str, scope: str) -> Optional[Operator]:
-    for op in graph.operators():
-        if op.name == node and op.scope == scope:
-            return op
-    return None
+    """The first operator in file order with this name in this scope (names repeat in hand-made files)."""
+    hits = [op for op in graph.ops.values() if op.name == node and op.scope == scope]
+    return min(hits, key=lambda op: op.index) if hits else None
 
 
 def locate(graph: ModelGraph, findings: Sequence[Finding]) -> List[Finding]:
     """The findings with ``node_path`` and ``output`` filled in."""
+    if not findings:
+        return []
     by_name: Dict[Tuple[str, str], Operator] = {}
     wanted = {(f.scope, f.node) for f in findings}
-    for op in graph.operators():
+    for op in graph.ops.values():  # one pass, no sort: the first in file order wins
         key = (op.scope, op.name)
-        if key in wanted and key not in by_name:
+        if key in wanted and (key not in by_name or op.index < by_name[key].index):
             by_name[key] = op
     out = []
     for f in findings:
