@@ -281,3 +281,29 @@ def _const_node(t: Tensor, k: int, near: bool) -> Optional[Dict[str, Any]]:
 
 def _g(v: float) -> str:
     return f"{v:.4g}"
+
+
+# ------------------------------------------------------------------------------------- MNN op <- ONNX node
+def onnx_origins(results: Sequence[Any]) -> Dict[Tuple[str, str], Tuple[str, str]]:
+    """(mnn path, finding fingerprint) -> (onnx path, onnx node name) for MNN findings whose node writes the same
+    tensor as an ONNX finding's node in the ONNX file of the same stem linted in the same run (MNN's converter keeps
+    tensor names; its op names are often numbers).  Only nodes with a finding in both files are matched."""
+    import os
+
+    onnx_by_stem: Dict[str, Any] = {}
+    for r in results:
+        if r.error is None and r.metadata.get("format") == "onnx":
+            onnx_by_stem.setdefault(os.path.splitext(r.path)[0], r)
+    out: Dict[Tuple[str, str], Tuple[str, str]] = {}
+    for r in results:
+        if r.error is not None or r.metadata.get("format") != "mnn":
+            continue
+        src = onnx_by_stem.get(os.path.splitext(r.path)[0])
+        if src is None:
+            continue
+        by_output = {(g.scope, g.output): g.node for g in src.findings if g.output}
+        for f in r.findings:
+            node = by_output.get((f.scope, f.output)) if f.output else None
+            if node is not None:
+                out[(r.path, f.fingerprint)] = (src.path, node)
+    return out

@@ -41,7 +41,8 @@ def run(*args, cwd=ROOT):
 
 class Node:
     def __init__(self, tag, attrs, parent=None):
-        self.tag, self.attrs, self.parent, self.children, self.text = tag, dict(attrs), parent, [], []
+        self.tag, self.attrs, self.parent, self.children = tag, dict(attrs), parent, []
+        self.content = []  # text and child nodes in document order
 
     def iter(self, tag=None):
         if tag is None or self.tag == tag:
@@ -50,7 +51,7 @@ class Node:
             yield from c.iter(tag)
 
     def all_text(self):
-        return "".join(self.text) + "".join(c.all_text() for c in self.children)
+        return "".join(c if isinstance(c, str) else c.all_text() for c in self.content)
 
     def classes(self):
         return set((self.attrs.get("class") or "").split())
@@ -68,11 +69,14 @@ class TreeBuilder(HTMLParser):
     def handle_starttag(self, tag, attrs):
         node = Node(tag, attrs, self.cur)
         self.cur.children.append(node)
+        self.cur.content.append(node)
         if tag not in self.VOID:
             self.cur = node
 
     def handle_startendtag(self, tag, attrs):
-        self.cur.children.append(Node(tag, attrs, self.cur))
+        node = Node(tag, attrs, self.cur)
+        self.cur.children.append(node)
+        self.cur.content.append(node)
 
     def handle_endtag(self, tag):
         n = self.cur
@@ -82,7 +86,7 @@ class TreeBuilder(HTMLParser):
             self.cur = n.parent
 
     def handle_data(self, data):
-        self.cur.text.append(data)
+        self.cur.content.append(data)
 
 
 def parse(text):
@@ -516,3 +520,22 @@ document.body.setAttribute('data-probed', 'yes');
         assert shot.exists(), proc.stderr[-2000:]
         width, height, colours = _png_is_not_blank(shot)
         assert (width, height) == tuple(map(int, size.split(","))) and colours > 20
+
+
+def test_an_mnn_finding_names_the_onnx_node_it_was_converted_from(tmp_path):
+    """The .mnn sample is MNN's own conversion of the .onnx one: its op is named after the output tensor."""
+    mnn = SAMPLES / "gridsample_large.mnn"
+    _, out, _ = run("--isolated", "--format", "json", mnn)
+    (f,) = json.loads(out)["files"][0]["findings"]
+    assert (f["node"], f["output"], f["node_path"]) == ("warped", "warped", "input image -> GridSample")
+    _, out, _ = run("--isolated", "--format", "markdown", GRIDSAMPLE, mnn)
+    mnn_part = out.split("## Precision review: `gridsample_large.mnn`")[1]
+    assert "converted from ONNX node `warp_sample` in `sample_models/gridsample_large.onnx`" in mnn_part
+    onnx_part = out.split("## Precision review: `gridsample_large.mnn`")[0]
+    assert "converted from" not in onnx_part
+    _, out, _ = run("--isolated", "--format", "markdown", mnn)  # alone: nothing to match
+    assert "converted from ONNX node" not in out
+    doc = parse(html_report([GRIDSAMPLE, mnn], tmp_path))
+    mnn_article = [a for a in doc.iter("article") if "finding" in a.classes()][1]
+    where = next(p for p in mnn_article.iter("p") if "where" in p.classes()).all_text()
+    assert "converted from ONNX node warp_sample in sample_models/gridsample_large.onnx" in where

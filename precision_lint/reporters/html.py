@@ -95,8 +95,11 @@ class HtmlReporter(Reporter):
                "<body>", "<main>", "<h1>Precision review</h1>",
                f'<p class="sub">{escape(summary.judged_text())}. precision-lint {escape(__version__)}.</p>']
         out += self._summary(summary, root)
+        from ..neighbourhood import onnx_origins
+
+        origins = onnx_origins(self.results)
         for k, res in enumerate(self.results):
-            out += ModelPage(res, k, root, self.options, use_dot).lines()
+            out += ModelPage(res, k, root, self.options, use_dot, origins).lines()
         if summary.unused_suppressions:
             out += ["<h2>Unused suppressions</h2>", "<ul>"]
             out += [f"<li>{escape(s.origin)} ({escape(s.describe())}): it matched no finding</li>"
@@ -158,8 +161,10 @@ def _deploy(rec: Mapping[str, Any], target: str) -> str:
 
 
 class ModelPage:
-    def __init__(self, res: LintResult, k: int, root: str, options: Mapping[str, Any], use_dot: bool):
+    def __init__(self, res: LintResult, k: int, root: str, options: Mapping[str, Any], use_dot: bool,
+                 origins: Optional[Mapping[Any, Any]] = None):
         self.res, self.k, self.root, self.use_dot = res, k, root, use_dot
+        self.origins = origins or {}
         self.rules = {r.id: r for r in options.get("rules") or []}
         self.path = report_path(res.path, root)
 
@@ -255,6 +260,10 @@ class ModelPage:
             loc.append(f"Path: <code>{escape(f.node_path)}</code>")
         if f.output:
             loc.append(f"output tensor <code>{escape(f.output)}</code>")
+        origin = self.origins.get((self.res.path, f.fingerprint))
+        if origin:
+            loc.append(f"converted from ONNX node <code>{escape(origin[1])}</code> in "
+                       f"<code>{escape(report_path(origin[0], self.root))}</code>")
         if loc:
             out.append(f'<p class="where">{" · ".join(loc)}</p>')
         out.append(f'<p class="message">{escape(f.message)}</p>')

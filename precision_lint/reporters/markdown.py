@@ -127,9 +127,12 @@ class MarkdownReporter(Reporter):
                 out.append(f"- [{md(report_path(res.path, root))}](#{_anchor(_title(res, root))})"
                            + (f" — {_counts_text(res)}" if res.error is None else " — unreadable"))
             out.append("")
+        from ..neighbourhood import onnx_origins
+
+        origins = onnx_origins(self.results)
         for res in self.results:
             out += ModelSection(res, root, rules, opts, summary, level=2 if many else 1,
-                                html_link=None if many else self.options.get("html_link")).lines()
+                                html_link=None if many else self.options.get("html_link"), origins=origins).lines()
         if summary.unused_suppressions:
             h = "##" if many else "#"
             out += [f"{h} Unused suppressions", ""]
@@ -160,9 +163,10 @@ def _counts_text(res: LintResult) -> str:
 
 class ModelSection:
     def __init__(self, res: LintResult, root: str, rules: Mapping[str, Any], options: Any, summary: RunSummary,
-                 level: int = 1, html_link: Optional[str] = None):
+                 level: int = 1, html_link: Optional[str] = None, origins: Optional[Mapping[Any, Any]] = None):
         self.res = res
         self.html_link = html_link
+        self.origins = origins or {}
         self.root = root
         self.rules = rules
         self.options = options
@@ -271,6 +275,9 @@ class ModelSection:
                  f"({md(op)})  ", f"  {md(f.message)}"]
         locator = ([f"path {code(f.node_path)}"] if f.node_path else []) + (
             [f"writes tensor {code(f.output)}"] if f.output else [])
+        origin = self.origins.get((self.res.path, f.fingerprint))
+        if origin:
+            locator.append(f"converted from ONNX node {code(origin[1])} in {code(report_path(origin[0], self.root))}")
         if locator:
             lines.append(f"  - Where: {' · '.join(locator)}")
         est = self._estimate(f)
