@@ -157,6 +157,10 @@ class Linter:
         except OSError as exc:  # the file went away between loading and hashing
             result.error = FileError(path, f"{path}: {exc.strerror or exc}")
             return result
+        except Exception as exc:  # noqa: BLE001 - a bug here costs the report its drawings, never the findings
+            detail = (str(exc).strip().splitlines() or [""])[0][:200]
+            result.notes.append(f"internal error while reading the graph around the findings ({type(exc).__name__}: "
+                                f"{detail}); please report this with the file")
         del graph  # freed here, before the recommendation (nothing below reads it)
         self._hide(result)
         self.deployment.annotate(result, self._override)
