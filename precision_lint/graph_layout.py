@@ -1,8 +1,9 @@
 """Layered (top-to-bottom) layout of a small directed graph, for drawing a finding's neighbourhood.
 
 Graphviz ``dot`` lays it out when it is installed (a subprocess with a time bound); otherwise, or when dot fails,
-a compact Sugiyama-style layout in pure Python: longest-path layers (sources moved down next to their first consumer), dummy nodes on long edges, barycentre
-ordering sweeps, then x positions pulled towards the neighbours' mean without overlaps.
+a compact Sugiyama-style layout in pure Python: longest-path layers (sources moved down next to their first
+consumer), dummy nodes on long edges, barycentre ordering sweeps, then x positions pulled towards the neighbours'
+mean without overlaps.
 """
 from __future__ import annotations
 

@@ -22,13 +22,13 @@ BERT = SAMPLES / "architectures" / "bert_tiny.onnx"
 
 HOSTILE = '<script>alert("x")</script>'
 # A GridSample whose grid comes from an Add: every name is markup.
-HOSTILE_MODEL = f"""
+HOSTILE_MODEL = """
 <ir_version: 8, opset_import: ["" : 16]>
-g (float[1,3,1024,1024] x, float[1,256,256,2] base) => (float[1,3,256,256] y) {{
-    two = Constant <value = float[1] {{2.0}}> ()
+g (float[1,3,1024,1024] x, float[1,256,256,2] base) => (float[1,3,256,256] y) {
+    two = Constant <value = float[1] {2.0}> ()
     g1 = Add (base, two)
     y = GridSample <align_corners=0> (x, g1)
-}}
+}
 """
 
 
@@ -202,7 +202,6 @@ def test_same_results_give_the_same_html_bytes(tmp_path):
 # ------------------------------------------------------------------------------------------ the neighbourhood
 def _branches_model(branches=30, length=7):
     """A GridSample whose grid sums ``branches`` chains of ``length`` unary ops from one input."""
-    import onnx
     from onnx import TensorProto, helper
 
     unary = ["Relu", "Neg", "Abs", "Sigmoid", "Tanh", "Floor", "Ceil"]

@@ -11,7 +11,7 @@ from html import escape
 from typing import Any, List, Mapping, Optional, Sequence
 
 W, H = 720.0, 260.0
-LEFT, RIGHT, TOP, BOTTOM = 64.0, 16.0, 24.0, 40.0
+LEFT, RIGHT, TOP, BOTTOM = 64.0, 16.0, 40.0, 40.0
 FLOOR = 1e-12  # exact matches (0 error) are drawn on the floor of the log axis
 
 
@@ -65,8 +65,7 @@ def error_chart(points: Sequence[Mapping[str, Any]], title: str = "Measured rela
     if tol_pts:
         out.append('<polyline class="tolerance" points="'
                    + " ".join(f"{a:.1f},{b:.1f}" for a, b in tol_pts) + '"/>')
-        out.append(f'<text class="tick tol" x="{W - RIGHT:.0f}" y="{tol_pts[-1][1] - 4:.1f}" '
-                   f'text-anchor="end">tolerance</text>')
+        out.append(f'<text class="tick tol" x="{LEFT + 4:.0f}" y="{tol_pts[0][1] - 4:.1f}">tolerance</text>')
     out.append('<polyline class="series" points="' + " ".join(f"{x(depths[i]):.1f},{y(errs[i]):.1f}"
                                                               for i in order) + '"/>')
     first = first_over(pts)
@@ -79,10 +78,12 @@ def error_chart(points: Sequence[Mapping[str, Any]], title: str = "Measured rela
                    f'{_fmt(p.get("tolerance"))})</title></circle>')
     if first is not None:
         fx, fy = x(_num(first["depth"])), y(max(_num(first["rel_error"]), FLOOR))
-        anchor = "end" if fx > LEFT + pw * 0.7 else "start"
-        dx = -9 if anchor == "end" else 9
-        out.append(f'<circle class="first" cx="{fx:.1f}" cy="{fy:.1f}" r="7"/>'
-                   f'<text class="first" x="{fx + dx:.1f}" y="{fy - 9:.1f}" text-anchor="{anchor}">first over '
+        # the label sits in the top margin, a dashed line down to the point: it never covers the series
+        anchor = "end" if fx > LEFT + pw * 0.6 else "start"
+        ly = TOP - 2
+        out.append(f'<line class="leader" x1="{fx:.1f}" x2="{fx:.1f}" y1="{ly + 3:.1f}" y2="{fy - 7:.1f}"/>'
+                   f'<circle class="first" cx="{fx:.1f}" cy="{fy:.1f}" r="7"/>'
+                   f'<text class="first" x="{fx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">first over '
                    f'tolerance: {escape(str(first.get("node", "")))}</text>')
     out.append("</svg>")
     return "\n".join(out)

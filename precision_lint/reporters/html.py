@@ -44,7 +44,8 @@ td code{overflow-wrap:normal}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;
 background:var(--muted)}
-.badge.error,.verdict.unsafe{background:var(--err)}.badge.warning{background:var(--warn)}.badge.info{background:var(--info)}
+.badge.error,.verdict.unsafe{background:var(--err)}.badge.warning{background:var(--warn)}
+.badge.info{background:var(--info)}
 .verdict{display:inline-block;border-radius:10px;padding:0 8px;color:#fff;font-size:12px;font-weight:600}
 .verdict.safe,.badge.none{background:var(--ok)}
 td.error{color:var(--err);font-weight:600}td.warning{color:var(--warn);font-weight:600}
@@ -59,7 +60,8 @@ article.finding h4{margin:0 0 4px;font-size:15px}
 .facts{display:flex;flex-wrap:wrap;gap:4px 36px;align-items:flex-start}
 dl.evidence{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:6px 0}
 dl.evidence dt{color:var(--muted)}dl.evidence dd{margin:0}dl.evidence dt.head{color:#1f2328;font-weight:600}
-figure{margin:10px 0 0;overflow:auto;max-height:1100px;border:1px solid var(--line);border-radius:4px;background:#fcfcfd}
+figure{margin:10px 0 0;overflow:auto;max-height:1100px;border:1px solid var(--line);border-radius:4px;
+background:#fcfcfd}
 figcaption{font-size:12px;color:var(--muted);padding:4px 8px;border-bottom:1px solid var(--line);background:#fff;
 position:sticky;left:0;top:0}
 svg.graph text{font:11px ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;text-anchor:middle}
@@ -80,6 +82,7 @@ svg.chart .grid{stroke:#e5e8eb}svg.chart .series{fill:none;stroke:#5b7fb5;stroke
 svg.chart .tolerance{fill:none;stroke:var(--err);stroke-dasharray:6 4}
 svg.chart circle.ok{fill:#5b7fb5}svg.chart circle.over{fill:var(--err)}
 svg.chart circle.first{fill:none;stroke:var(--err);stroke-width:2}svg.chart text.first{fill:var(--err);font-weight:600}
+svg.chart .leader{stroke:var(--err);stroke-dasharray:2 3}svg.chart text.tol{fill:var(--err)}
 ul.notes{margin:4px 0;padding-left:20px}
 footer{color:var(--muted);font-size:12px;margin-top:32px}
 """
@@ -141,8 +144,8 @@ class HtmlReporter(Reporter):
                 elif d.get("safe"):
                     cells += '<td><span class="verdict safe">safe</span></td>'
                 else:
-                    cells += (f'<td><span class="verdict unsafe">unsafe</span> reaches {escape(str(d.get("max_level")))}'
-                              f"; use <code>{escape(_deploy(rec, t))}</code></td>")
+                    cells += (f'<td><span class="verdict unsafe">unsafe</span> reaches '
+                              f'{escape(str(d.get("max_level")))}; use <code>{escape(_deploy(rec, t))}</code></td>')
             if not targets:  # platforms grouped by the precision to deploy with
                 groups: Dict[str, List[str]] = {}
                 for p in rec.get("platforms", []):
@@ -287,9 +290,11 @@ class ModelPage:
             n_cut = hood.get("cut", 0)
             cut = (f"; {n_cut} input{'s come' if n_cut != 1 else ' comes'} from further up (drawn as …)"
                    if n_cut else "")
-            out += ["<figure>", f"<figcaption>The graph around <code>{escape(f.node)}</code> (red): {drawn} "
-                                f"operator{'' if drawn == 1 else 's'}, their inputs and constants{cut}; tensor types on the edges, names on "
-                                f"hover.</figcaption>", draw(hood, uid, use_dot=self.use_dot), "</figure>"]
+            caption = (f"The graph around <code>{escape(f.node)}</code> (red): {drawn} operator"
+                       f"{'' if drawn == 1 else 's'}, their inputs and constants{cut}; tensor types on the edges, "
+                       f"names on hover.")
+            out += ["<figure>", f"<figcaption>{caption}</figcaption>", draw(hood, uid, use_dot=self.use_dot),
+                    "</figure>"]
         out.append("</article>")
         return out
 

@@ -284,8 +284,8 @@ class ModelSection:
         if est:
             lines.append(f"  - Estimate: {est}")
         if f.evidence:
-            lines.append("  - Evidence: " + ", ".join(f"{md(k)} {code(_plain(v))}"
-                                                      for k, v in sorted(f.evidence.items(), key=lambda kv: str(kv[0]))))
+            items = sorted(f.evidence.items(), key=lambda kv: str(kv[0]))
+            lines.append("  - Evidence: " + ", ".join(f"{md(k)} {code(_plain(v))}" for k, v in items))
         for a in f.assumptions:
             lines.append(f"  - Assumes: {md(a)}")
         for n in f.notes:
