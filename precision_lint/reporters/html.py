@@ -2,9 +2,10 @@
 
 * a summary table: per model its findings per level and the verdict per declared target;
 * per model: its identity (``extras["identity"]``: sha256, size, inputs, outputs), the MNN precision per platform
-  (``extras["recommendation"]``), and per finding its message, where the node is (``Finding.node_path``), the
-  estimate per number format, the evidence, the fix and a drawing of the graph around it
-  (``extras["neighbourhoods"][fingerprint]``, laid out by graph_layout.py);
+  (``extras["recommendation"]``, with the deployment code of ``extras["snippets"]`` in collapsed blocks), and per
+  finding its message, where the node is (``Finding.node_path``), the estimate per number format, the evidence,
+  the fix and a drawing of the graph around it (``extras["neighbourhoods"][fingerprint]``, laid out by
+  graph_layout.py);
 * when a ``verify`` run measured the model, ``extras["verify"]`` = ``{"nodes": [{"node", "depth", "rel_error",
   "tolerance", "op"?}], "outputs": [{"name", "rel_error", "tolerance"}]}``: a chart of the error along the graph
   with the first node over tolerance marked, and a table per output.
@@ -84,6 +85,7 @@ svg.chart circle.ok{fill:#5b7fb5}svg.chart circle.over{fill:var(--err)}
 svg.chart circle.first{fill:none;stroke:var(--err);stroke-width:2}svg.chart text.first{fill:var(--err);font-weight:600}
 svg.chart .leader{stroke:var(--err);stroke-dasharray:2 3}svg.chart text.tol{fill:var(--err)}
 ul.notes{margin:4px 0;padding-left:20px}
+details{margin:4px 0}pre{background:#fff;border:1px solid var(--line);border-radius:4px;padding:8px 10px;overflow:auto}
 footer{color:var(--muted);font-size:12px;margin-top:32px}
 """
 
@@ -248,6 +250,16 @@ class ModelPage:
                        f"<td><code>{escape(p['precision'])}</code>{warn}</td><td>{escape(numerics)}</td>"
                        f"<td>{escape(unsafe)}</td><td>{declared}</td></tr>")
         out += ["</tbody></table>"]
+        from ..snippets import TITLE
+
+        snippets = self.res.extras.get("snippets") or {}
+        for p in rec["platforms"]:
+            snippet = snippets.get(p["platform"]) or {}
+            for kind in ("cpp_session", "cpp_module", "python", "cli"):
+                if snippet.get(kind):
+                    out.append(f"<details><summary>{escape(TITLE[kind])} for <code>{escape(p['platform'])}</code> "
+                               f"(<code>{escape(p['precision'])}</code>)</summary><pre><code>"
+                               f"{escape(snippet[kind].rstrip())}</code></pre></details>")
         return out
 
     def _finding(self, f: Finding, i: int, hood: Optional[Mapping[str, Any]]) -> List[str]:
