@@ -157,10 +157,11 @@ def test_html_report_parses_and_draws_every_finding_with_its_culprit(tmp_path):
     rows = list(summary.iter("tr"))[1:]
     assert len(rows) == 2 and all("unsafe" in r.all_text() for r in rows)
     # the deployment code for the declared target's platform, collapsed
-    summaries = [d.all_text() for d in sections[0].iter("summary")]
-    assert "Python for ios-cpu (Precision_Normal)" in summaries
-    assert "Precision_Normal" in next(d for d in sections[0].iter("details")
-                                      if "Python" in d.all_text()).all_text()
+    (block,) = sections[0].iter("details")
+    assert next(block.iter("summary")).all_text() == "Deployment code for ios-cpu (Precision_Normal)"
+    assert [p.all_text() for p in block.iter("p")] == ["C++ Session API", "C++ Module API", "Python",
+                                                       "MNN command-line tools"]
+    assert "Precision_Normal" in "".join(c.all_text() for c in block.iter("code"))
     # identity of the exact file
     assert hashlib.sha256(GRIDSAMPLE.read_bytes()).hexdigest() in sections[0].all_text()
 

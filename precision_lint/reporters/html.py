@@ -253,13 +253,13 @@ class ModelPage:
         from ..snippets import TITLE
 
         snippets = self.res.extras.get("snippets") or {}
-        for p in rec["platforms"]:
+        for p in rec["platforms"]:  # one collapsed block per platform, a titled listing per kind inside
             snippet = snippets.get(p["platform"]) or {}
-            for kind in ("cpp_session", "cpp_module", "python", "cli"):
-                if snippet.get(kind):
-                    out.append(f"<details><summary>{escape(TITLE[kind])} for <code>{escape(p['platform'])}</code> "
-                               f"(<code>{escape(p['precision'])}</code>)</summary><pre><code>"
-                               f"{escape(snippet[kind].rstrip())}</code></pre></details>")
+            blocks = [f"<p>{escape(TITLE[kind])}</p><pre><code>{escape(snippet[kind].rstrip())}</code></pre>"
+                      for kind in ("cpp_session", "cpp_module", "python", "cli") if snippet.get(kind)]
+            if blocks:
+                out.append(f"<details><summary>Deployment code for <code>{escape(p['platform'])}</code> "
+                           f"(<code>{escape(p['precision'])}</code>)</summary>{''.join(blocks)}</details>")
         return out
 
     def _finding(self, f: Finding, i: int, hood: Optional[Mapping[str, Any]]) -> List[str]:
