@@ -35,6 +35,10 @@ class Options:
     platform_files: Tuple[str, ...] = ()  # extra platform tables (same layout as data/platforms.yaml)
     recommend: bool = True  # fill LintResult.extras["recommendation"] (see recommend.py)
     snippets: Tuple[str, ...] = ()  # snippet kinds for extras["snippets"]: python, cpp, cpp_session, cpp_module, cli, all
+    # Review reports (markdown, html): extras["identity"] (identity.py: sha256, size, inputs, outputs) and
+    # extras["neighbourhoods"] (neighbourhood.py: the subgraph drawn per finding, by fingerprint)
+    identity: bool = False
+    neighbourhoods: bool = False
     # Workflow (config.py, suppress.py, baseline.py)
     per_path_ignores: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # path glob -> rule ids/prefixes
     suppressions: Tuple[Any, ...] = ()  # suppress.Suppression records
@@ -149,10 +153,32 @@ class Linter:
         result.findings = [self._override(f) for f in self.deployment.judge(findings)]
         result.notes = list(graph.notes) + notes
         result.metadata = dict(graph.metadata, format=graph.format, operators=len(graph))
+        try:
+            self._context(result, graph)
+        except OSError as exc:  # the file went away between loading and hashing
+            result.error = FileError(path, f"{path}: {exc.strerror or exc}")
+            return result
+        except Exception as exc:  # noqa: BLE001 - a bug here costs the report its drawings, never the findings
+            detail = (str(exc).strip().splitlines() or [""])[0][:200]
+            result.notes.append(f"internal error while reading the graph around the findings ({type(exc).__name__}: "
+                                f"{detail}); please report this with the file")
         del graph  # freed here, before the recommendation (nothing below reads it)
         self._hide(result)
         self.deployment.annotate(result, self._override)
         return result
+
+    def _context(self, result: LintResult, graph: Any) -> None:
+        """What the graph alone can tell about each finding, read before the graph is freed: where the node is
+        (always), and for review reports the model's identity and the subgraph around each finding."""
+        from .neighbourhood import locate, neighbourhoods
+
+        result.findings = locate(graph, result.findings)
+        if self.options.identity:
+            from .identity import model_identity
+
+            result.extras["identity"] = model_identity(result.path, graph)
+        if self.options.neighbourhoods:
+            result.extras["neighbourhoods"] = neighbourhoods(graph, result.findings)
 
     def _override(self, f: Finding) -> Finding:
         overrides = self.options.level_overrides

@@ -146,13 +146,15 @@ def _format_names() -> str:
 @click.option("--snippets", "snippet_kinds", default="auto", metavar="KINDS",
               help="Deployment code for the recommended mode: python, cpp, cli, all, none (comma-separated).  "
                    "[default: all with --platform/--target (always in JSON), else none]")
+@click.option("--html-link", metavar="URL",
+              help="Markdown: where the HTML report of the same run is (default: the -o file's name with .html).")
 @click.option("-q", "--quiet", is_flag=True, help="Only the finding lines, no details or summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print loader notes (shape inference, skipped ops).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
 def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore, tolerance, input_range, config_file,
           isolated, baseline, write_baseline, jobs, progress, platform_names, target_specs, platform_files,
-          snippet_kinds, quiet, verbose, color) -> None:
+          snippet_kinds, html_link, quiet, verbose, color) -> None:
     """Lint MODEL files (.onnx, .mnn; directories and globs are walked)."""
     from .api import Linter
     from .batch import Progress, lint_paths
@@ -181,6 +183,10 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     if baseline:
         options.baseline = baseline
     _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt)
+    options.identity = fmt in ("markdown", "html")  # review reports name the exact file signed off
+    options.neighbourhoods = fmt == "html"  # the subgraph drawn per finding
+    if html_link is None and output and fmt == "markdown":
+        html_link = os.path.splitext(os.path.basename(output))[0] + ".html"
     try:
         reporter_cls = get_reporter(fmt)
         linter = Linter(options)
@@ -195,7 +201,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
         from .reporters.recommendation import text_section
 
         common = {"quiet": quiet, "verbose": verbose, "rules": linter.rules, "options": options,
-                  "root": repository_root(), "text_sections": [text_section], "snippet_hint": True}
+                  "root": repository_root(), "text_sections": [text_section], "snippet_hint": True,
+                  "html_link": html_link}
         reporter = reporter_cls(out_stream, dict(common, color=_use_color(color, out_stream)))
         terminal = None
         if output and fmt != "text":  # the report goes to the file, the human summary to the terminal

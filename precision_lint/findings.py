@@ -58,6 +58,10 @@ class Finding:
     assumptions: Tuple[str, ...] = ()  # what the rule assumed rather than proved (conditional findings)
     notes: Tuple[str, ...] = ()  # e.g. what MNN's converter does to this pattern
     judged_for: Tuple[str, ...] = ("fp16",)
+    # Where to find the node when its name says nothing (MNN's '6', 'LayerNorm44'), filled by neighbourhood.locate:
+    # a short path from a graph input or a named ancestor, and the tensor it writes (the name a converted model keeps)
+    node_path: str = ""
+    output: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "estimates", MappingProxyType(dict(self.estimates)))
@@ -123,6 +127,8 @@ class Finding:
             "notes": list(self.notes),
             "fix": self.fix,
             "fingerprint": self.fingerprint,
+            "node_path": self.node_path,
+            "output": self.output,
         }
 
 

@@ -1,4 +1,4 @@
-"""Reporters turn lint results into text, JSON, SARIF, Markdown...  They never analyse anything.
+"""Reporters turn lint results into text, JSON, SARIF, Markdown, HTML...  They never analyse anything.
 
 Each reporter has the flake8 formatter life: ``start()``, ``file(result)`` per model, ``stop(summary)``.
 They are looked up by name and imported lazily, so `--format text` never imports the SARIF code.
@@ -16,6 +16,7 @@ REPORTERS: Dict[str, Tuple[str, str]] = {
     "github": ("precision_lint.reporters.github", "GithubReporter"),
     "junit": ("precision_lint.reporters.junit", "JunitReporter"),
     "markdown": ("precision_lint.reporters.markdown", "MarkdownReporter"),
+    "html": ("precision_lint.reporters.html", "HtmlReporter"),
 }
 
 

@@ -1,7 +1,9 @@
 """Markdown design-review checklist: one document, a section per model, a checkbox for everything a reviewer ticks.
 
 Per model:
-1. a header table (file, format, operators, producer, what the levels were judged for, the result);
+1. a header table (file, format, operators, producer, the file's sha256 and size, inputs and outputs with shapes
+   (``LintResult.extras["identity"]``), the MNN version, what the levels were judged for, the result, the HTML
+   report);
 2. **Findings**: one checkbox per finding, with its estimate per number format, the fix and where to read more;
 3. **MNN precision per platform**: when the recommender ran (``LintResult.extras["recommendation"]``, layout in
    recommend.py), a summary table and one section per platform (the declared targets', or every known platform),
@@ -9,7 +11,8 @@ Per model:
    judged for fp16;
 4. **Before release**: the cross-platform consistency checks (data/review_checks.yaml) for the model's failure classes;
 5. **MNN version notes**: the converter version read from an .mnn file, what the converter does to this model's
-   operators, and the known MNN issue reports that apply to them (data/known_issues.yaml, with links).
+   operators, and the known MNN issue reports that apply to them (data/known_issues.yaml, with links);
+6. **Sign-off**: reviewer, date and the decision, left blank for the reviewer.
 
 Everything shown comes from the results, the rule files and those data files; nothing is analysed here.
 The output is deterministic (no dates, no absolute paths inside the repository).
@@ -57,9 +60,11 @@ def known_issues() -> List[Dict[str, Any]]:
     return list(_data("known_issues.yaml")["issues"])
 
 
-def _num(v: Optional[float]) -> str:
+def _num(v: Any) -> str:
     if v is None:
         return "?"
+    if isinstance(v, str):  # the recommendation is JSON-ready: an overflow arrives as "inf"
+        return v
     if v == float("inf"):
         return "inf"
     return f"{v:.3g}"
@@ -116,12 +121,18 @@ class MarkdownReporter(Reporter):
                     f"{_plural(summary.files, 'model')}: {_plural(c.get('error', 0), 'error')}, "
                     f"{_plural(c.get('warning', 0), 'warning')}, {c.get('info', 0)} info "
                     f"({md(summary.judged_text())}).  precision-lint {__version__}.", ""]
+            if self.options.get("html_link"):
+                out += [_html_link(self.options["html_link"]), ""]
             for res in self.results:
                 out.append(f"- [{md(report_path(res.path, root))}](#{_anchor(_title(res, root))})"
                            + (f" — {_counts_text(res)}" if res.error is None else " — unreadable"))
             out.append("")
+        from ..neighbourhood import onnx_origins
+
+        origins = onnx_origins(self.results)
         for res in self.results:
-            out += ModelSection(res, root, rules, opts, summary, level=2 if many else 1).lines()
+            out += ModelSection(res, root, rules, opts, summary, level=2 if many else 1,
+                                html_link=None if many else self.options.get("html_link"), origins=origins).lines()
         if summary.unused_suppressions:
             h = "##" if many else "#"
             out += [f"{h} Unused suppressions", ""]
@@ -152,8 +163,10 @@ def _counts_text(res: LintResult) -> str:
 
 class ModelSection:
     def __init__(self, res: LintResult, root: str, rules: Mapping[str, Any], options: Any, summary: RunSummary,
-                 level: int = 1):
+                 level: int = 1, html_link: Optional[str] = None, origins: Optional[Mapping[Any, Any]] = None):
         self.res = res
+        self.html_link = html_link
+        self.origins = origins or {}
         self.root = root
         self.rules = rules
         self.options = options
@@ -175,6 +188,7 @@ class ModelSection:
         out += self._platforms() if self.rec and self.rec.get("platforms") else self._fp16_fallback()
         out += self._consistency()
         out += self._mnn_notes()
+        out += self._sign_off()
         return out
 
     def _header(self) -> List[str]:
@@ -197,8 +211,17 @@ class ModelSection:
         rows = [("Format", f"{md(what)}, {_plural(m.get('operators', 0), 'operator')}")]
         if producer:
             rows.append(("Producer", md(producer)))
+        ident = self.res.extras.get("identity") or {}
+        if ident.get("sha256"):
+            rows += [("sha256", code(ident["sha256"])), ("Size", f"{ident.get('size', 0):,} bytes")]
+        for key, title in (("inputs", "Inputs"), ("outputs", "Outputs")):
+            if ident.get(key):
+                rows.append((title, ", ".join(f"{code(t['name'])} {md(_tensor_type(t))}" for t in ident[key])))
+        rows.append(("MNN version", self._mnn_version_text()))
         rows += [("Levels judged for", judged), ("Result", self._result_text()),
                  ("Checked with", f"precision-lint {__version__}")]
+        if self.html_link:
+            rows.append(("HTML report", _html_link(self.html_link, bare=True)))
         hidden = []
         if self.res.suppressed:
             hidden.append(f"{len(self.res.suppressed)} suppressed in the config")
@@ -207,6 +230,20 @@ class ModelSection:
         if hidden:
             rows.append(("Not listed", "; ".join(hidden)))
         return ([f"| Model | {code(self.path)} |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""])
+
+    def _mnn_version_text(self) -> str:
+        """The converter's version for an .mnn file; the version the deployment declares (when the options
+        carry one); the version the platform facts were taken from."""
+        parts = []
+        if self.res.metadata.get("format") == "mnn":
+            parts.append(f"converted by MNN {md(self._mnn_version() or 'unknown')}")
+        declared = getattr(self.options, "mnn_version", None)
+        if declared:
+            parts.append(f"deployed with MNN {md(declared)}")
+        table = _platform_table_version()
+        if table:
+            parts.append(f"platform facts for MNN {md(table)}")
+        return "; ".join(parts) or "not recorded"
 
     def _result_text(self) -> str:
         rep = self.res.reported
@@ -236,9 +273,19 @@ class ModelSection:
         op = f.op if f.op == f.source_op or not f.source_op else f"{f.op}, MNN {f.source_op}"
         lines = [f"- [ ] **{f.rule_id} {md(f.rule_name)}** · {LEVEL_BADGE.get(f.level, f.level)} · {where} "
                  f"({md(op)})  ", f"  {md(f.message)}"]
+        locator = ([f"path {code(f.node_path)}"] if f.node_path else []) + (
+            [f"writes tensor {code(f.output)}"] if f.output else [])
+        origin = self.origins.get((self.res.path, f.fingerprint))
+        if origin:
+            locator.append(f"converted from ONNX node {code(origin[1])} in {code(report_path(origin[0], self.root))}")
+        if locator:
+            lines.append(f"  - Where: {' · '.join(locator)}")
         est = self._estimate(f)
         if est:
             lines.append(f"  - Estimate: {est}")
+        if f.evidence:
+            items = sorted(f.evidence.items(), key=lambda kv: str(kv[0]))
+            lines.append("  - Evidence: " + ", ".join(f"{md(k)} {code(_plain(v))}" for k, v in items))
         for a in f.assumptions:
             lines.append(f"  - Assumes: {md(a)}")
         for n in f.notes:
@@ -429,6 +476,14 @@ class ModelSection:
         out.append("")
         return out
 
+    # ---------------------------------------------------------------- sign-off
+    def _sign_off(self) -> List[str]:
+        targets = (self.rec or {}).get("targets") or list(self.summary.targets)
+        scope = f"for {', '.join(code(t) for t in targets)}" if targets else "for the platforms above"
+        return [f"{self.sub} Sign-off", "",
+                f"- [ ] Every item above is ticked, or accepted with a suppression and its reason, {scope}",
+                "- Reviewer: _name_", "- Date: _YYYY-MM-DD_", "- Decision: _approved / changes needed_", ""]
+
     def _issues(self, issues: Sequence[Mapping[str, Any]]):
         ops = set(self._ops())
         classes = {f.failure_class for f in self.res.reported}
@@ -456,6 +511,26 @@ class ModelSection:
                 topic = " and ".join(_BACKEND_NAME.get(b, b) for b in shown) + " backend"
             groups.setdefault((it["summary"], topic), []).append(it)
         return [(summary, topic, items) for (summary, topic), items in groups.items()]
+
+
+def _html_link(url: str, bare: bool = False) -> str:
+    """The HTML report of the same run: the graph around each finding."""
+    link = f"[{md(os.path.basename(url) or url)}](<{url.replace('>', '%3E').replace(' ', '%20')}>)"
+    return link if bare else f"The HTML report draws the graph around each finding: {link}"
+
+
+def _tensor_type(t: Mapping[str, Any]) -> str:
+    shape = t.get("shape")
+    dtype = t.get("dtype") or "?"
+    return dtype if shape is None else f"{dtype}[{', '.join('?' if d is None else str(d) for d in shape)}]"
+
+
+def _plain(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_plain(x) for x in v) + "]"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
 
 
 def _link(url: str) -> str:

@@ -2,7 +2,8 @@
 
 What GitHub needs, and what this writes:
 - artifact URIs relative to the repository root (the enclosing git work tree), with ``region.startLine: 1`` since a
-  model file has no lines; the node is named in ``logicalLocations`` and in the message;
+  model file has no lines; the node is named in ``logicalLocations`` and in the message, its path from a named
+  ancestor and the tensor it writes in ``properties.nodePath`` and ``properties.outputTensor``;
 - our own ``partialFingerprints`` from rule id + repository-relative path + graph scope + node name: without them GitHub
   hashes line 1 of the file and every finding in one model would collide;
 - ``tool.driver.rules`` from the rule YAML: the help text is the text of ``precision-lint rule ID``;
@@ -134,6 +135,10 @@ class SarifReporter(Reporter):
                 "fix": f.fix,
             },
         }
+        if f.node_path:  # how to find a node whose name says nothing ('6', 'LayerNorm44')
+            r["properties"]["nodePath"] = f.node_path
+        if f.output:
+            r["properties"]["outputTensor"] = f.output
         if f.assumptions:
             r["properties"]["assumptions"] = list(f.assumptions)
         if f.notes:

@@ -37,6 +37,9 @@ class TextReporter(Reporter):
             details += [f"assumes: {a}" for a in f.assumptions]
             details += [f"note: {n}" for n in f.notes]
             details.append(f"fix: {f.fix.splitlines()[0]}")
+            if self.options.get("verbose") and (f.node_path or f.output):
+                details.append("at: " + " · ".join(([f.node_path] if f.node_path else [])
+                                                  + ([f"writes tensor '{f.output}'"] if f.output else [])))
             for d in details:
                 self.write(self._c("dim", f"    {d}"))
         if self.options.get("verbose"):
