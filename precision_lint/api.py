@@ -58,6 +58,7 @@ class LintResult:
     # recommendation still accounts for them): by a config suppression, or because the baseline knows them.
     suppressed: List[Tuple[Finding, Any]] = field(default_factory=list)  # (finding, suppress.Suppression)
     baselined: List[Finding] = field(default_factory=list)
+    fail_level: str = "error"  # the level the run fails at (Options.fail_level of the Linter that made this)
 
     @property
     def reported(self) -> List[Finding]:
@@ -72,8 +73,43 @@ class LintResult:
     def __len__(self) -> int:
         return len(self.reported)
 
-    def fails(self, fail_level: str) -> bool:
+    def fails_at(self, fail_level: str) -> bool:
+        """True when a reported finding is at or above ``fail_level`` ("error", "warning" or "info")."""
         return any(at_least(f.level, fail_level) for f in self.reported)
+
+    @property
+    def failed(self) -> bool:
+        """True when a reported finding is at or above the run's fail level: what makes the CLI exit 1."""
+        return self.fails_at(self.fail_level)
+
+    @property
+    def fails(self) -> "_FailVerdict":
+        """``if result.fails:`` reads like :attr:`failed`; ``result.fails("warning")`` still works as it did
+        (it was a method, so ``if result.fails:`` used to be always true)."""
+        return _FailVerdict(self)
+
+
+class _FailVerdict:
+    """Truthy like ``result.failed``, callable like the old ``result.fails(level)`` method."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: LintResult):
+        self._result = result
+
+    def __bool__(self) -> bool:
+        return self._result.failed
+
+    def __call__(self, fail_level: str) -> bool:
+        return self._result.fails_at(fail_level)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self) == other if isinstance(other, bool) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(bool(self))
 
 
 class Linter:
@@ -125,7 +161,7 @@ class Linter:
     def lint_file(self, path: str) -> LintResult:
         from .loaders import load_model
 
-        result = LintResult(path=path)
+        result = LintResult(path=path, fail_level=self.options.fail_level)
         try:
             with _guarded():
                 graph = load_model(path)
