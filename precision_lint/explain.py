@@ -5,8 +5,24 @@ import json
 import textwrap
 from typing import Sequence
 
-from .engine.rules import Rule, load_rules
+from .engine.rules import Rule, builtin_rules_dir, load_rules
 from .errors import RuleError
+
+# The rule catalogue (docs/rules.md, generated from the rule files) in this project's repository: what SARIF's helpUri
+# links to.  Change it here when the repository moves.
+RULE_DOCS_URL = "https://github.com/OWNER/precision-lint/blob/main/docs/rules.md"
+
+
+def rule_doc_uri(r: Rule) -> str:
+    """The catalogue entry of a built-in rule (its heading's anchor); "" for rules from --rules or rule_dirs,
+    which this project does not document."""
+    from pathlib import Path
+
+    try:
+        builtin = Path(r.source).resolve().parent == builtin_rules_dir().resolve()
+    except (OSError, ValueError):
+        builtin = False
+    return f"{RULE_DOCS_URL}#{r.id.lower()}-{r.name}" if builtin else ""
 
 
 def find_rule(rule_id: str, rule_dirs: Sequence[str] = ()) -> Rule:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Dict, List
 
 import onnx
@@ -9,6 +10,8 @@ from onnx import parser
 
 from precision_lint.api import Linter, Options
 from precision_lint.engine.rules import Rule, load_rules
+
+UNFILLED = re.compile(r"\{[^{}]*\}")  # a brace group left in a rendered message
 
 
 def all_cases(extra_dirs=()) -> List[Any]:
@@ -66,6 +69,9 @@ def run_case(rule: Rule, case: Dict[str, Any], tmpdir: str, extra_dirs=()) -> No
     assert set(got) == set(want), (
         f"{rule.id} case {case.get('name')!r}: expected findings on {sorted(want)}, got "
         + "; ".join(f"{n}: [{f.level}] {f.message}" for n, f in sorted(got.items())) or "none")
+    for f in got.values():  # what a user reads: every placeholder filled in
+        for text in (f.message, *f.notes, *f.assumptions):
+            assert not UNFILLED.search(text), f"{rule.id}: unformatted placeholder in {text!r}"
     for node, exp in want.items():
         f = got[node]
         if "level" in exp:

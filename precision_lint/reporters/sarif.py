@@ -40,7 +40,7 @@ def fingerprint(f: Finding, root: str) -> str:
 
 
 def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:
-    from ..explain import rule_help
+    from ..explain import rule_doc_uri, rule_help
 
     hits = [p for p in level_overrides if rule.id.startswith(p) or rule.name == p]
     level = level_overrides[max(hits, key=len)] if hits else (rule.levels[0][0] if rule.levels else "warning")
@@ -53,8 +53,9 @@ def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:
         "defaultConfiguration": {"level": SARIF_LEVEL[level]},
         "properties": {"tags": ["precision", rule.failure_class], "failure-class": rule.failure_class},
     }
-    if rule.references:
-        d["helpUri"] = rule.references[0]
+    uri = rule_doc_uri(rule)  # our own catalogue; the references (other projects' issues) stay in the help text
+    if uri:
+        d["helpUri"] = uri
     return d
 
 
