@@ -220,8 +220,9 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     try:
         from .reporters.recommendation import text_section
 
-        common = {"quiet": quiet, "explain": explain or verbose, "verbose": verbose, "rules": linter.rules, "options": options,
-                  "root": repository_root(), "text_sections": [text_section], "snippet_hint": True}
+        common = {"quiet": quiet, "explain": explain or verbose, "verbose": verbose, "rules": linter.rules,
+                  "options": options, "root": repository_root(), "text_sections": [text_section],
+                  "snippet_hint": True}
         reporter = reporter_cls(out_stream, dict(common, color=_use_color(color, out_stream)))
         terminal = None
         if output and fmt != "text":  # the report goes to the file, the human summary to the terminal
@@ -248,10 +249,11 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         if bar is not None:
             bar.clear()
         summary.failed = _fails(summary, options.fail_level)
-        summary.unused_suppressions = _unused_suppressions(options, results, paths)
+        reported_paths = [inputs.display.get(p, p) for p in paths]
+        summary.unused_suppressions = _unused_suppressions(options, results, reported_paths)
         for s in summary.unused_suppressions:
             click.echo(f"warning: {s.origin}: suppression ({s.describe()}) matched no finding", err=True)
-        for message in _unused_path_ignores(options, paths, inputs.display):
+        for message in _unused_path_ignores(options, reported_paths):
             click.echo(f"warning: {message}", err=True)
         # one line per model and unknown name: an error (exit 2) when no model has it (a typo), else a warning
         unknown_ranges = _ranges_no_model_has(options, results)
@@ -317,13 +319,13 @@ def _check_rule_patterns(options, patterns) -> None:
         _fail(str(exc))
 
 
-def _unused_path_ignores(options, paths, display) -> List[str]:
+def _unused_path_ignores(options, paths) -> List[str]:
     """per_path_ignores globs that match no linted model and no model under the project root (a typo)."""
     if not options.per_path_ignores:
         return []
     from .suppress import _models_under, path_matches, relative_path
 
-    rel = [relative_path(display.get(p, p), options.root) for p in paths]
+    rel = [relative_path(p, options.root) for p in paths]
     on_disk = None
     out = []
     for pattern in options.per_path_ignores:

@@ -273,4 +273,5 @@ def platforms_output(platforms: Sequence[Platform], fmt: str = "text", verbose: 
     return platforms_json(platforms) if fmt == "json" else platforms_text(platforms, verbose)
 
 
-__all__ = ["text_section", "recommendation_lines", "compact_lines", "short_reason", "snippet_blocks", "verdict_text", "platforms_output"]
+__all__ = ["text_section", "recommendation_lines", "compact_lines", "short_reason", "snippet_blocks", "verdict_text",
+           "platforms_output"]
