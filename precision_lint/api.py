@@ -62,6 +62,10 @@ class LintResult:
     # recommendation still accounts for them): by a config suppression, or because the baseline knows them.
     suppressed: List[Tuple[Finding, Any]] = field(default_factory=list)  # (finding, suppress.Suppression)
     baselined: List[Finding] = field(default_factory=list)
+    fail_level: str = "error"  # the level the run fails at (Options.fail_level of the Linter that made this)
+    # declared input ranges (Options.input_ranges) that name no tensor of this model, and one warning line for each
+    unknown_input_ranges: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
 
     @property
     def reported(self) -> List[Finding]:
@@ -76,8 +80,43 @@ class LintResult:
     def __len__(self) -> int:
         return len(self.reported)
 
-    def fails(self, fail_level: str) -> bool:
+    def fails_at(self, fail_level: str) -> bool:
+        """True when a reported finding is at or above ``fail_level`` ("error", "warning" or "info")."""
         return any(at_least(f.level, fail_level) for f in self.reported)
+
+    @property
+    def failed(self) -> bool:
+        """True when a reported finding is at or above the run's fail level: what makes the CLI exit 1."""
+        return self.fails_at(self.fail_level)
+
+    @property
+    def fails(self) -> "_FailVerdict":
+        """``if result.fails:`` reads like :attr:`failed`; ``result.fails("warning")`` still works as it did
+        (it was a method, so ``if result.fails:`` used to be always true)."""
+        return _FailVerdict(self)
+
+
+class _FailVerdict:
+    """Truthy like ``result.failed``, callable like the old ``result.fails(level)`` method."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: LintResult):
+        self._result = result
+
+    def __bool__(self) -> bool:
+        return self._result.failed
+
+    def __call__(self, fail_level: str) -> bool:
+        return self._result.fails_at(fail_level)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self) == other if isinstance(other, bool) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(bool(self))
 
 
 class Linter:
@@ -127,10 +166,19 @@ class Linter:
 
             self.baseline = load_baseline(self.options.baseline)
 
-    def lint_file(self, path: str) -> LintResult:
+    def lint_file(self, path: str, name: Optional[str] = None) -> LintResult:
+        """Lint the model at ``path``; ``name`` is the path to report instead (a model read from stdin is linted
+        from a temporary file and reported as ``-`` or its --stdin-filename, which per-path settings match)."""
+        result = self._lint_file(path, name)
+        if name is not None and result.error is not None:
+            result.path = name
+            result.error = FileError(name, result.error.message.replace(path, name))
+        return result
+
+    def _lint_file(self, path: str, name: Optional[str]) -> LintResult:
         from .loaders import load_model
 
-        result = LintResult(path=path)
+        result = LintResult(path=path, fail_level=self.options.fail_level)
         try:
             with _guarded():
                 graph = load_model(path)
@@ -150,6 +198,10 @@ class Linter:
             result.error = FileError(path, f"{path}: internal error while linting ({type(exc).__name__}: {detail}); "
                                            f"please report this with the file")
             return result
+        if name is not None:
+            result.path = name
+            findings = [replace(f, path=name) for f in findings]
+        self._check_input_ranges(graph, result)
         result.findings = [self._override(f) for f in self.deployment.judge(findings)]
         result.notes = list(graph.notes) + notes
         result.metadata = dict(graph.metadata, format=graph.format, operators=len(graph))
@@ -179,6 +231,18 @@ class Linter:
             result.extras["identity"] = model_identity(result.path, graph)
         if self.options.neighbourhoods:
             result.extras["neighbourhoods"] = neighbourhoods(graph, result.findings)
+
+    def _check_input_ranges(self, graph, result: LintResult) -> None:
+        """A declared range whose name is no tensor of the model (a typo, another model's input) silences nothing:
+        say so, naming the model's inputs."""
+        for name in self.options.input_ranges:
+            if name in graph.tensors:
+                continue
+            result.unknown_input_ranges.append(name)
+            where = self.options.origins.get(f"input_ranges.{name}", f"--input-range {name}")
+            inputs = ", ".join(repr(i) for i in graph.inputs[:8]) + (", ..." if len(graph.inputs) > 8 else "")
+            result.warnings.append(f"{result.path}: {where}: the model has no input or tensor named {name!r} "
+                                   f"(its inputs: {inputs or 'none'})")
 
     def _override(self, f: Finding) -> Finding:
         overrides = self.options.level_overrides

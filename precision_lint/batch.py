@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import IO, Iterator, List, Optional, Sequence
+from typing import IO, Dict, Iterator, List, Optional, Sequence
 
 from .api import Linter, LintResult, Options
 
@@ -42,7 +42,8 @@ def _lint_in_worker(path: str) -> LintResult:
     return _WORKER.lint_file(path)
 
 
-def lint_paths(linter: Linter, paths: Sequence[str], jobs: Optional[int] = 1) -> Iterator[LintResult]:
+def lint_paths(linter: Linter, paths: Sequence[str], jobs: Optional[int] = 1,
+               names: Optional[Dict[str, str]] = None) -> Iterator[LintResult]:
     """Lint ``paths`` and yield their results in the order given.
 
     ``jobs``: 1 (or 0) lints in this process; N > 1 uses N worker processes; None decides from the run itself
@@ -50,6 +51,10 @@ def lint_paths(linter: Linter, paths: Sequence[str], jobs: Optional[int] = 1) ->
     that calls this with ``jobs`` other than 1 needs the usual ``if __name__ == "__main__":`` guard.
     """
     paths = list(paths)
+    if names:  # models reported under another name (stdin) are linted here, in order
+        for p in paths:
+            yield linter.lint_file(p, names.get(p))
+        return
     if jobs is not None and jobs > 1:
         yield from _pool(linter, paths, jobs)
         return

@@ -72,8 +72,9 @@ class _Group(click.Group):
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["check"] + list(args)
-        elif not args:
-            args = ["--help"]
+        elif not args:  # like ruff: the help, on stderr, and a usage error's exit code
+            click.echo(ctx.get_help(), err=True)
+            ctx.exit(EXIT_ERROR)
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx, formatter):
@@ -116,6 +117,8 @@ def _format_names() -> str:
               help="Extra rule directory or file (repeatable).")
 @click.option("--select", multiple=True, help="Only these rule ids, prefixes or names, comma-separated (e.g. C,R001); "
               "with --ignore, the more specific selector wins.")
+@click.option("--extend-select", multiple=True,
+              help="Rule ids or prefixes to add to the selection (of --select or the configuration), comma-separated.")
 @click.option("--ignore", multiple=True, help="Skip these rule ids, prefixes or names, comma-separated.")
 @click.option("--tolerance", multiple=True, metavar="NAME=VALUE",
               help="Override a rule tolerance, e.g. gridsample_px=0.5 (every rule that declares it) or "
@@ -148,19 +151,28 @@ def _format_names() -> str:
                    "[default: all with --platform/--target (always in JSON), else none]")
 @click.option("--html-link", metavar="URL",
               help="Markdown: where the HTML report of the same run is (default: the -o file's name with .html).")
-@click.option("-q", "--quiet", is_flag=True, help="Only the finding lines, no details or summary.")
-@click.option("-v", "--verbose", is_flag=True, help="Also print loader notes (shape inference, skipped ops).")
+@click.option("--statistics", is_flag=True,
+              help="After the text report, the number of findings per rule (count, id, name), most frequent first.")
+@click.option("--stdin-filename", metavar="PATH",
+              help="The name to report for a model read from standard input (MODEL `-`); per-path settings match it.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the finding lines, no precision table or summary.")
+@click.option("--explain", is_flag=True,
+              help="Under each finding its estimates, assumptions, notes and fix; the full precision recommendation "
+                   "with the reasons per mode.")
+@click.option("-v", "--verbose", is_flag=True, help="--explain, and loader notes (shape inference, skipped ops).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
-def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore, tolerance, input_range, config_file,
-          isolated, baseline, write_baseline, jobs, progress, platform_names, target_specs, platform_files,
-          snippet_kinds, html_link, quiet, verbose, color) -> None:
-    """Lint MODEL files (.onnx, .mnn; directories and globs are walked)."""
+def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_select, ignore, tolerance, input_range,
+          config_file, isolated, baseline, write_baseline, jobs, progress, platform_names, target_specs,
+          platform_files, snippet_kinds, html_link, statistics, stdin_filename, quiet, explain, verbose, color) -> None:
+    """Lint MODEL files (.onnx, .mnn; directories and globs are walked; `-` reads one model from standard input).
+
+    A configuration file given as MODEL (.precision-lint.yaml, or a pyproject.toml with [tool.precision-lint])
+    stands for the models under its directory: the pre-commit hook passes it when only the configuration changed."""
     from .api import Linter
     from .batch import Progress, lint_paths
     from .config import load_options
     from .errors import PrecisionLintError
-    from .files import collect
     from .reporters import get_reporter
     from .reporters.base import RunSummary, repository_root
 
@@ -175,6 +187,10 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
         if value:
             setattr(options, key, value)
             options.origins.pop(key, None)
+    if extend_select:  # ruff's meaning: added to the selection in force (with none, every rule runs already)
+        _check_rule_patterns(options, _split_csv(extend_select))
+        if options.select:
+            options.select = tuple(options.select) + _split_csv(extend_select)
     for name, value in parse_tolerances(tolerance).items():
         options.tolerances[name] = value
         options.origins.pop(f"tolerances.{name}", None)
@@ -194,15 +210,27 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
         raise click.UsageError(str(exc)) from None
     except PrecisionLintError as exc:
         _fail(str(exc))
-    paths = collect(models)
+    from .inputs import resolve
+
+    try:
+        inputs = resolve(list(models), stdin_filename=stdin_filename)
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+    for arg in inputs.empty:
+        click.echo(f"error: {arg}: no .onnx or .mnn model file found there", err=True)
+    if inputs.empty and not inputs.paths:
+        sys.exit(EXIT_ERROR)
+    if inputs.display:
+        jobs = 1  # the model from stdin is linted in this process, under its reported name
+    paths = inputs.paths
     out_stream = open(output, "w", encoding="utf-8", newline="\n") if output else sys.stdout
     results = []
     try:
         from .reporters.recommendation import text_section
 
-        common = {"quiet": quiet, "verbose": verbose, "rules": linter.rules, "options": options,
-                  "root": repository_root(), "text_sections": [text_section], "snippet_hint": True,
-                  "html_link": html_link}
+        common = {"quiet": quiet, "explain": explain or verbose, "verbose": verbose, "rules": linter.rules,
+                  "options": options, "root": repository_root(), "text_sections": [text_section],
+                  "snippet_hint": True, "html_link": html_link}
         reporter = reporter_cls(out_stream, dict(common, color=_use_color(color, out_stream)))
         terminal = None
         if output and fmt != "text":  # the report goes to the file, the human summary to the terminal
@@ -214,7 +242,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
             r.start()
         # automatic: only for runs that last (0.5 s); --progress: from the first file
         bar = Progress(len(paths), delay=0.0 if progress else 0.5) if Progress.wanted(progress, len(paths)) else None
-        for result in lint_paths(linter, paths, jobs):
+        for result in lint_paths(linter, paths, jobs, inputs.display):
             if bar is not None:
                 bar.clear()
             results.append(result)
@@ -229,14 +257,25 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
         if bar is not None:
             bar.clear()
         summary.failed = _fails(summary, options.fail_level)
-        summary.unused_suppressions = _unused_suppressions(options, results, paths)
+        reported_paths = [inputs.display.get(p, p) for p in paths]
+        summary.unused_suppressions = _unused_suppressions(options, results, reported_paths)
         for s in summary.unused_suppressions:
             click.echo(f"warning: {s.origin}: suppression ({s.describe()}) matched no finding", err=True)
+        for message in _unused_path_ignores(options, reported_paths):
+            click.echo(f"warning: {message}", err=True)
+        # one line per model and unknown name: an error (exit 2) when no model has it (a typo), else a warning
+        unknown_ranges = _ranges_no_model_has(options, results)
+        for result in results:
+            for name, message in zip(result.unknown_input_ranges, result.warnings):
+                click.echo(f"{'error' if name in unknown_ranges else 'warning'}: {message}", err=True)
         for r in reporters:
             r.stop(summary)
+        if statistics and (fmt == "text" or output):  # beside the text report, never inside a machine format
+            _print_statistics(results, out_stream if fmt == "text" else sys.stdout)
     finally:
         if output:
             out_stream.close()
+        inputs.cleanup()
     if write_baseline:
         from .baseline import all_findings, write_baseline as write
 
@@ -247,7 +286,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
         click.echo(f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}",
                    err=True)
         sys.exit(EXIT_ERROR if summary.unreadable else EXIT_CLEAN)
-    if summary.unreadable:
+    if summary.unreadable or inputs.empty or unknown_ranges:
         sys.exit(EXIT_ERROR)
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)
@@ -275,6 +314,56 @@ def _unused_suppressions(options, results, paths):
 
     used = {s for r in results for _, s in r.suppressed}
     return unused_suppressions(options.suppressions, used, paths, options.root)
+
+
+def _check_rule_patterns(options, patterns) -> None:
+    """--extend-select names rules that exist (the Linter checks --select and the configuration itself)."""
+    from .engine.rules import check_rule_ids, load_rules
+    from .errors import PrecisionLintError
+
+    try:
+        check_rule_ids(load_rules(options.rule_dirs), patterns, "--extend-select")
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+
+
+def _unused_path_ignores(options, paths) -> List[str]:
+    """per_path_ignores globs that match no linted model and no model under the project root (a typo)."""
+    if not options.per_path_ignores:
+        return []
+    from .suppress import _models_under, path_matches, relative_path
+
+    rel = [relative_path(p, options.root) for p in paths]
+    on_disk = None
+    out = []
+    for pattern in options.per_path_ignores:
+        if any(path_matches(pattern, r) for r in rel):
+            continue
+        if on_disk is None:
+            on_disk = _models_under(options.root or os.getcwd())
+        if not any(path_matches(pattern, r) for r in on_disk):
+            where = options.origins.get(f"per_path_ignores.{pattern}", "per_path_ignores")
+            out.append(f"{where}: matches no model file")
+    return out
+
+
+def _ranges_no_model_has(options, results) -> List[str]:
+    """Declared input ranges that name a tensor of none of the models read: a typo, not another model's input."""
+    read = [r for r in results if r.error is None]
+    if not read:
+        return []
+    return [n for n in options.input_ranges if all(n in r.unknown_input_ranges for r in read)]
+
+
+def _print_statistics(results, stream) -> None:
+    """ruff/flake8 --statistics: count, rule id, rule name, per rule, most frequent first."""
+    counts: Dict[Tuple[str, str], int] = {}
+    for r in results:
+        for f in r.reported:
+            counts[(f.rule_id, f.rule_name)] = counts.get((f.rule_id, f.rule_name), 0) + 1
+    width = len(str(max(counts.values(), default=0)))
+    for (rid, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        stream.write(f"{n:>{width}}  {rid}  {name}\n")
 
 
 def _fails(summary, fail_level: str) -> bool:

@@ -5,8 +5,25 @@ import json
 import textwrap
 from typing import Sequence
 
-from .engine.rules import Rule, load_rules
+from .engine.rules import Rule, builtin_rules_dir, load_rules
 from .errors import RuleError
+
+# The rule catalogue (docs/rules.md, generated from the rule files) as published: what SARIF's helpUri links to.
+# Empty until the project has a public home: SARIF then carries the full help text and no link (a made-up address
+# would be worse than none).  Set it when the repository is published.
+RULE_DOCS_URL = ""
+
+
+def rule_doc_uri(r: Rule) -> str:
+    """The catalogue entry of a built-in rule (its heading's anchor); "" for rules from --rules or rule_dirs,
+    which this project does not document."""
+    from pathlib import Path
+
+    try:
+        builtin = Path(r.source).resolve().parent == builtin_rules_dir().resolve()
+    except (OSError, ValueError):
+        builtin = False
+    return f"{RULE_DOCS_URL}#{r.id.lower()}-{r.name}" if builtin and RULE_DOCS_URL else ""
 
 
 def find_rule(rule_id: str, rule_dirs: Sequence[str] = ()) -> Rule:

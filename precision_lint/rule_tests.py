@@ -4,11 +4,14 @@ linted with only that rule selected; the findings must be exactly the expected o
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .engine.rules import Rule, load_rules
+
+_UNFILLED = re.compile(r"\{[^{}]*\}")  # a brace group left in a rendered message
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,10 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
         seen = "; ".join(f"{n}: [{f.level}] {f.message}" for n, f in sorted(got.items())) or "none"
         problems.append(f"{label}: expected findings on {sorted(want) or 'no node'}, got {seen}")
         return problems
+    for f in got.values():  # what a user reads: every placeholder filled in
+        for text in (f.message, *f.notes, *f.assumptions):
+            if _UNFILLED.search(text):
+                problems.append(f"{label}: node {f.node}: unformatted placeholder in {text!r}")
     for node, exp in want.items():
         f = got[node]
         if "level" in exp and f.level != exp["level"]:

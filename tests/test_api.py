@@ -73,3 +73,28 @@ def test_a_linted_model_is_freed_without_the_cyclic_collector(name, monkeypatch)
         assert graphs[0]() is None
     finally:
         gc.enable()
+
+
+def test_fails_reads_as_a_verdict_not_a_bound_method():
+    """`if result.fails:` was always true (a method object); now it is the verdict at the run's fail level, and
+    the old call spelling `result.fails("warning")` still answers for any level."""
+    clean = precision_lint.lint(os.path.join(ROOT, "sample_models", "clean.onnx"))
+    assert not clean.fails and not clean.failed and not clean.fails("info")
+    bad = precision_lint.lint(GRIDSAMPLE)
+    assert bad.fails and bad.failed and bad.fails("error") and bad.fails_at("warning")
+    # a finding at warning level: fails a run at fail_level "warning", not one at "error"
+    warn = precision_lint.lint(GRIDSAMPLE, tolerances={"gridsample_px": 1.0})
+    assert not warn.fails and warn.fails("warning")
+    assert precision_lint.lint(GRIDSAMPLE, tolerances={"gridsample_px": 1.0}, fail_level="warning").fails
+
+
+def test_readme_library_example_names_real_methods():
+    """The README's Linter sentence names the method to call, and that method exists."""
+    import pathlib
+
+    readme = pathlib.Path(ROOT, "README.md").read_text(encoding="utf-8")
+    assert "Linter(Options(...)).lint_file(path)" in readme
+    from precision_lint import Linter, Options
+
+    result = Linter(Options()).lint_file(GRIDSAMPLE)
+    assert result.failed and [f.rule_id for f in result] == ["C001"]

@@ -98,7 +98,8 @@ def test_hook_selects_models_by_name_not_by_content_type():
 
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "precision-lint" and hook["language"] == "python" and hook["entry"] == "precision-lint"
-    assert hook["files"] == r"\.(onnx|mnn)$" and "types" not in hook and "types_or" not in hook
+    assert hook["files"] == r"(\.(onnx|mnn)|(^|/)(\.precision-lint\.ya?ml|pyproject\.toml))$"
+    assert "types" not in hook and "types_or" not in hook
     assert hook["require_serial"] is True
 
 
@@ -139,3 +140,29 @@ def test_commit_without_models_skips_the_hook(hooked_repo):
     code, out = _commit(project, env, "notes")
     assert code == 0, out
     assert "(no files to check)Skipped" in out, out
+
+
+def test_a_configuration_change_alone_relints_the_models(hooked_repo):
+    """The hook also selects .precision-lint.yaml and pyproject.toml; given as MODEL, a configuration file stands
+    for the models under its directory, so dropping a suppression is checked against the committed models."""
+    project, env = hooked_repo
+    (project / "models").mkdir(exist_ok=True)
+    shutil.copy(SAMPLES / "gridsample_large.onnx", project / "models" / "cfg.onnx")
+    accept = ("suppressions:\n"
+              "  - {rule: C001, path: models/warp.onnx, node: warp_sample, reason: runs at Precision_High}\n"
+              "  - {rule: C001, path: models/cfg.onnx, node: warp_sample, reason: runs at Precision_High}\n")
+    (project / ".precision-lint.yaml").write_text(accept)
+    _git(project, env, "add", "models/cfg.onnx", ".precision-lint.yaml")
+    code, out = _commit(project, env, "add cfg, accepted")
+    assert code == 0, out
+    (project / ".precision-lint.yaml").write_text(accept.rsplit("  - ", 1)[0])  # drop the cfg.onnx suppression
+    _git(project, env, "add", ".precision-lint.yaml")
+    code, out = _commit(project, env, "configuration only")
+    assert code != 0, out
+    assert "Failed" in out and "models/cfg.onnx: C001 [error]" in out, out
+    # a pyproject.toml without a [tool.precision-lint] table lints nothing
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    _git(project, env, "reset", "-q")
+    _git(project, env, "add", "pyproject.toml")
+    code, out = _commit(project, env, "pyproject only")
+    assert code == 0, out

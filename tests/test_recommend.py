@@ -53,7 +53,7 @@ def test_gridsample_not_low_on_arm82_cpus(model):
 
 def test_gridsample_text_report_says_why(tmp_path):
     out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--platform", "ios-cpu,android-cpu-armv82",
-                  "--snippets", "python", "--color", "never", cwd=tmp_path)
+                  "--snippets", "python", "--color", "never", "--explain", cwd=tmp_path)
     assert out.returncode == 1
     text = out.stdout
     assert "ios-cpu             Precision_Normal" in text or "ios-cpu  " in text
@@ -61,6 +61,12 @@ def test_gridsample_text_report_says_why(tmp_path):
             "storage/arithmetic -> error, estimate 0.375 px") in text
     assert "Normal, High and Low_BF16 are the same here (fp32 throughout)" in text
     assert '"precision": 0,  # Precision_Normal' in text
+    # without --explain: the reason in a few words, one line per platform
+    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--platform", "ios-cpu,android-cpu-armv82",
+                  "--snippets", "none", "--color", "never", cwd=tmp_path)
+    rows = [line.split(None, 2) for line in out.stdout.splitlines() if line.startswith("  ")]
+    assert rows == [["ios-cpu", "Precision_Normal", "Low is unsafe: C001 'warp_sample'"],
+                    ["android-cpu-armv82", "Precision_Normal", "Low is unsafe: C001 'warp_sample'"]]
 
 
 def test_clean_model_gets_low_where_low_is_fastest():

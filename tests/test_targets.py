@@ -108,4 +108,8 @@ def test_summary_names_the_targets(tmp_path):
                   "--color", "never", cwd=tmp_path)
     assert out.returncode == 1
     assert "levels judged for the declared targets: ios-cpu:low" in out.stdout
+    row = next(line for line in out.stdout.splitlines() if line.startswith("  ios-cpu "))
+    assert row.endswith("declared Low: UNSAFE (error)")  # the short table says it in a few words
+    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--snippets", "none",
+                  "--color", "never", "--explain", cwd=tmp_path)
     assert "declared target ios-cpu:low (Precision_Low) is UNSAFE" in out.stdout

@@ -307,6 +307,11 @@ def _matcher(doc: Mapping[str, Any], path: str) -> Matcher:
 
 def _check_template(text: str, known: Iterable[str], field_path: str) -> None:
     known = set(known)
+    # A brace group that is not a placeholder would be printed as it stands ({-x:.3g}): compute it in `let`.
+    for group in re.findall(r"\{[^{}]*\}", text):
+        if not _TEMPLATE.fullmatch(group):
+            raise ExprError(f"field {field_path}: {group} is not a placeholder ({{NAME}}, {{NAME.field}} or "
+                            f"{{NAME:spec}}); compute expressions in `let`")
     for m in _TEMPLATE.finditer(text):
         name, spec = m.group(1).split(".")[0], m.group(2)
         if any(part.startswith("_") for part in m.group(1).split(".")):

@@ -15,6 +15,7 @@ REPORTERS: Dict[str, Tuple[str, str]] = {
     "sarif": ("precision_lint.reporters.sarif", "SarifReporter"),
     "github": ("precision_lint.reporters.github", "GithubReporter"),
     "junit": ("precision_lint.reporters.junit", "JunitReporter"),
+    "gitlab": ("precision_lint.reporters.gitlab", "GitlabReporter"),
     "markdown": ("precision_lint.reporters.markdown", "MarkdownReporter"),
     "html": ("precision_lint.reporters.html", "HtmlReporter"),
 }

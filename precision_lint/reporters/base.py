@@ -33,8 +33,8 @@ class RunSummary:
     def judged_text(self) -> str:
         if self.targets:
             return f"levels judged for the declared targets: {', '.join(self.targets)}"
-        return ("levels judged for fp16, the reduced format most mobile targets use "
-                "(declare targets with --target to judge your deployment)")
+        return ("levels judged for fp16, the reduced format most mobile targets use; "
+                "--target PLATFORM:MODE judges your deployment")
 
 
 class Reporter:

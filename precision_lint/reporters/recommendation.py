@@ -7,7 +7,7 @@ The text reporter calls :func:`text_section` for every file when the CLI puts it
 from __future__ import annotations
 
 import json
-from typing import Any, List, Mapping, Sequence
+from typing import Any, List, Mapping, Sequence, Tuple
 
 from ..platforms import MODES, PRECISION_ENUM, Platform
 from ..snippets import KINDS, LANGUAGE, TITLE
@@ -110,6 +110,74 @@ def recommendation_lines(rec: Mapping[str, Any], color=lambda key, text: text) -
     return lines
 
 
+def _who(verdicts: Sequence[Mapping[str, Any]]) -> str:
+    """``C001 'warp_sample'``, ``R001 '/Mul' and 2 more``: the findings behind a verdict, in a few words."""
+    seen: List[str] = []
+    for v in verdicts:
+        key = f"{v['rule']} '{v['node']}'"
+        if key not in seen:
+            seen.append(key)
+    if not seen:
+        return "?"
+    return seen[0] + (f" and {len(seen) - 1} more" if len(seen) > 1 else "")
+
+
+def short_reason(p: Mapping[str, Any]) -> Tuple[str, bool]:
+    """Why this platform gets its mode, in a few words, and whether anything limits it (False: the fastest mode,
+    nothing to say)."""
+    by_mode = {m["mode"]: m for m in p["modes"]}
+    chosen = by_mode[p["mode"]]
+    if not p["safe"]:
+        reason, limited = f"no mode is safe: {_who(chosen['blocking'])}", True
+    else:
+        rejected = [g for g in _groups_fastest_first(p)
+                    if p["mode"] not in g and by_mode[g[0]]["status"] == "rejected"]
+        if rejected:
+            g = rejected[0]
+            reason, limited = f"{_names(g)} {'is' if len(g) == 1 else 'are'} unsafe: " \
+                              f"{_who(by_mode[g[0]]['blocking'])}", True
+        elif not p["modes_differ"]:
+            reason, limited = "every mode computes the same here", False
+        elif chosen.get("concerns"):
+            reason, limited = f"fastest mode; below the fail level: {_who(chosen['concerns'])}", True
+        else:
+            reason, limited = "fastest mode; nothing limits it", False
+    extra = []
+    if p["mode_independent"]:
+        extra.append(f"in every mode (converter): {_who(p['mode_independent'])}")
+    if p["cpu_fallbacks"]:
+        extra.append(f"CPU fallback: {_who(p['cpu_fallbacks'])}")
+    declared = p.get("declared")
+    if declared:
+        state = "safe" if declared["safe"] else f"UNSAFE ({declared['max_level']})"
+        extra.append(f"declared {_SHORT[declared['mode']]}: {state}")
+    if extra:
+        if not limited and p["modes_differ"]:
+            reason = "fastest mode"
+        reason, limited = "; ".join([reason] + extra), True
+    return reason, limited
+
+
+def compact_lines(rec: Mapping[str, Any], every_row: bool, color=lambda key, text: text) -> List[str]:
+    """One short table: platform, recommended precision, the reason in a few words.  Platforms where nothing limits
+    the fastest mode are folded into one line unless ``every_row`` (platforms named with --platform/--target)."""
+    rows = [(p, *short_reason(p)) for p in rec["platforms"]]
+    shown = rows if every_row else [r for r in rows if r[2]]
+    if not shown:
+        return []
+    advice = "advice" if rec.get("advisory", True) else f"declared targets: {', '.join(rec['targets'])}"
+    lines = [f"MNN precision per platform ({advice}; --explain says why):"]
+    width = max(len(p["platform"]) for p, _, _ in shown)
+    for p, reason, _ in shown:
+        mark = color("error", reason) if not p["safe"] else reason
+        lines.append(f"  {color('bold', p['platform'].ljust(width))}  {p['precision']:<18} {mark}")
+    folded = len(rows) - len(shown)
+    if folded:
+        lines.append(color("dim", f"  {folded} other platform{'s' if folded != 1 else ''}: the fastest mode, nothing "
+                                  f"limits it (--explain or --platform NAME lists {'them' if folded != 1 else 'it'})"))
+    return lines
+
+
 def snippet_blocks(snippets: Mapping[str, Any], kinds: Sequence[str] = KINDS) -> List[str]:
     """Fenced code blocks (```python ... ```), one per platform and kind, each runnable as printed."""
     lines: List[str] = []
@@ -130,16 +198,23 @@ def text_section(reporter: Any, result: Any) -> None:
     if reporter.options.get("quiet") or result.error is not None:
         return
     rec = result.extras.get("recommendation")
+    explain = reporter.options.get("explain")
     if rec and rec.get("platforms"):
-        lines = recommendation_lines(rec, reporter._c)
-        reporter.write(f"{result.path}: {lines[0]}")
+        if explain:
+            lines = recommendation_lines(rec, reporter._c)
+        else:
+            opts = reporter.options.get("options")
+            named = bool(getattr(opts, "platforms", ()) or getattr(opts, "targets", ()))
+            lines = compact_lines(rec, named, reporter._c)
+        if lines:
+            reporter.write(f"{result.path}: {lines[0]}")
         for line in lines[1:]:
             reporter.write(line)
     snippets = result.extras.get("snippets")
     if snippets:
         for line in snippet_blocks(snippets):
             reporter.write(line)
-    elif rec and rec.get("platforms") and reporter.options.get("snippet_hint"):
+    elif explain and rec and rec.get("platforms") and reporter.options.get("snippet_hint"):
         reporter.write(reporter._c("dim", "      (deployment code: --snippets python|cpp|cli|all)"))
 
 
@@ -198,4 +273,5 @@ def platforms_output(platforms: Sequence[Platform], fmt: str = "text", verbose: 
     return platforms_json(platforms) if fmt == "json" else platforms_text(platforms, verbose)
 
 
-__all__ = ["text_section", "recommendation_lines", "snippet_blocks", "verdict_text", "platforms_output"]
+__all__ = ["text_section", "recommendation_lines", "compact_lines", "short_reason", "snippet_blocks", "verdict_text",
+           "platforms_output"]

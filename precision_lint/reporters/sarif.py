@@ -41,7 +41,7 @@ def fingerprint(f: Finding, root: str) -> str:
 
 
 def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:
-    from ..explain import rule_help
+    from ..explain import rule_doc_uri, rule_help
 
     from ..selectors import most_specific
 
@@ -56,8 +56,9 @@ def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:
         "defaultConfiguration": {"level": SARIF_LEVEL[level]},
         "properties": {"tags": ["precision", rule.failure_class], "failure-class": rule.failure_class},
     }
-    if rule.references:
-        d["helpUri"] = rule.references[0]
+    uri = rule_doc_uri(rule)  # our own catalogue; the references (other projects' issues) stay in the help text
+    if uri:
+        d["helpUri"] = uri
     return d
 
 

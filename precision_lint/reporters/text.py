@@ -1,7 +1,10 @@
-"""Human output: one clickable line per finding (path: CODE [level] node 'name' (Op): message), then a summary."""
+"""Human output: one clickable line per finding (path: CODE [level] node 'name' (Op): message), a short precision
+table per model, then a summary.  ``explain`` (--explain, -v) adds each finding's estimate, assumptions, notes and whole
+fix, and the full recommendation with its reasons."""
 from __future__ import annotations
 
-from typing import Dict
+import textwrap
+from typing import Dict, List
 
 from ..api import LintResult
 from .base import Reporter, RunSummary
@@ -9,6 +12,7 @@ from .base import Reporter, RunSummary
 _COLORS: Dict[str, str] = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m", "dim": "\033[2m",
                            "bold": "\033[1m"}
 _RESET = "\033[0m"
+FIX_WIDTH = 110  # columns a wrapped fix may use (the finding lines themselves are never wrapped: they stay clickable)
 
 
 class TextReporter(Reporter):
@@ -29,19 +33,20 @@ class TextReporter(Reporter):
             line = (f"{f.path}: {self._c('bold', f.rule_id)} [{self._c(f.level, f.level)}] {where} ({f.op}): "
                     f"{f.message}")
             self.write(line)
-            if quiet:
+            if quiet or not self.options.get("explain"):
                 continue
             details = []
             if est:
                 details.append(f"estimate: {est}")
             details += [f"assumes: {a}" for a in f.assumptions]
             details += [f"note: {n}" for n in f.notes]
-            details.append(f"fix: {f.fix.splitlines()[0]}")
-            if self.options.get("verbose") and (f.node_path or f.output):
+            if self.options.get("verbose") and (f.node_path or f.output):  # searchable identity (MNN names nodes "6")
                 details.append("at: " + " · ".join(([f.node_path] if f.node_path else [])
                                                   + ([f"writes tensor '{f.output}'"] if f.output else [])))
             for d in details:
                 self.write(self._c("dim", f"    {d}"))
+            for line in wrap_fix(f.fix):
+                self.write(self._c("dim", line))
         if self.options.get("verbose"):
             for n in result.notes:
                 self.write(self._c("dim", f"{result.path}: note: {n}"))
@@ -52,7 +57,8 @@ class TextReporter(Reporter):
         if self.options.get("quiet"):
             return
         c = summary.counts
-        parts = [f"{summary.files} file{'s' if summary.files != 1 else ''}"]
+        clean = not summary.unreadable and not any(c.values())
+        parts = [f"{'All checks passed: ' if clean else ''}{summary.files} file{'s' if summary.files != 1 else ''}"]
         if summary.unreadable:
             parts.append(f"{summary.unreadable} unreadable")
         parts += [f"{c.get('error', 0)} error{'s' if c.get('error', 0) != 1 else ''}",
@@ -63,6 +69,16 @@ class TextReporter(Reporter):
         if summary.baselined:
             parts.append(f"{summary.baselined} in the baseline")
         self.write(f"{', '.join(parts)} ({summary.judged_text()})")
+
+
+def wrap_fix(fix: str, width: int = FIX_WIDTH) -> List[str]:
+    """The whole fix, one paragraph per blank-line-separated block, wrapped under a `fix:` label."""
+    lines: List[str] = []
+    for block in (b for b in fix.strip().split("\n\n") if b.strip()):
+        first = "    fix: " if not lines else "         "
+        lines += textwrap.wrap(" ".join(block.split()), width, initial_indent=first, subsequent_indent=" " * 9,
+                               break_on_hyphens=False)
+    return lines
 
 
 def _fmt(v) -> str:
