@@ -139,6 +139,9 @@ def _format_names() -> str:
 @click.option("--target", "target_specs", multiple=True, metavar="PLATFORM:MODE",
               help="Declare a deployment, e.g. ios-cpu:low (repeatable): levels and the exit code are judged for "
                    "exactly these configurations.")
+@click.option("--mnn-version", metavar="VERSION",
+              help="The MNN version you deploy (e.g. 3.6.1): decides which known kernel bugs apply (default: the "
+                   "version the platform table was checked against; config key mnn_version).")
 @click.option("--platforms-file", "platform_files", multiple=True, type=click.Path(dir_okay=False),
               help="Extra or overriding platform table (YAML, the layout of the built-in one; repeatable).")
 @click.option("--snippets", "snippet_kinds", default="auto", metavar="KINDS",
@@ -149,8 +152,8 @@ def _format_names() -> str:
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
 def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore, tolerance, input_range, config_file,
-          isolated, baseline, write_baseline, jobs, progress, platform_names, target_specs, platform_files,
-          snippet_kinds, quiet, verbose, color) -> None:
+          isolated, baseline, write_baseline, jobs, progress, platform_names, target_specs, mnn_version,
+          platform_files, snippet_kinds, quiet, verbose, color) -> None:
     """Lint MODEL files (.onnx, .mnn; directories and globs are walked)."""
     from .api import Linter
     from .batch import Progress, lint_paths
@@ -178,6 +181,9 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     options.fail_level = fail_level or options.fail_level
     if baseline:
         options.baseline = baseline
+    if mnn_version is not None:
+        options.mnn_version = mnn_version
+        options.origins.pop("mnn_version", None)
     _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt)
     try:
         reporter_cls = get_reporter(fmt)

@@ -54,7 +54,9 @@ def _data(name: str) -> Dict[str, Any]:
 
 
 def known_issues() -> List[Dict[str, Any]]:
-    return list(_data("known_issues.yaml")["issues"])
+    from ..known_issues import issue_reports
+
+    return issue_reports()
 
 
 def _num(v: Optional[float]) -> str:
@@ -389,7 +391,9 @@ class ModelSection:
 
     def _mnn_notes(self) -> List[str]:
         m = self.res.metadata
-        data = _data("known_issues.yaml")
+        from .. import known_issues
+
+        data = known_issues.data()
         out = [f"{self.sub} MNN version notes", ""]
         table_version = _platform_table_version()
         facts = f"the platform facts behind this review are for MNN {table_version}" if table_version else ""

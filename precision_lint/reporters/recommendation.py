@@ -35,7 +35,8 @@ def verdict_text(v: Mapping[str, Any]) -> str:
     est_text = f", estimate {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}" if est else ""
     facts = [f for f in v.get("per_op", ()) if f != v.get("cpu_fallback")]
     why = f" [{'; '.join(facts)}]" if facts else ""
-    return f"{v['rule']} {where} ({v['op']}, {v['class']}): {how} -> {v['level']}{est_text}{why}"
+    bugs = "".join(f"; known MNN bug {b['id']}: {b['title']}" for b in v.get("known_bugs", ()))
+    return f"{v['rule']} {where} ({v['op']}, {v['class']}): {how} -> {v['level']}{est_text}{why}{bugs}"
 
 
 def _names(modes: Sequence[str]) -> str:
@@ -104,10 +105,26 @@ def recommendation_lines(rec: Mapping[str, Any], color=lambda key, text: text) -
         if declared:
             state = "safe" if declared["safe"] else color("error", f"UNSAFE (worst finding: {declared['max_level']})")
             detail.append(f"declared target {p['platform']}:{declared['mode']} ({declared['precision']}) is {state}")
+        for b in p.get("known_bugs", ()):
+            modes = _names([m for m in MODES if m in b["modes"]])
+            detail.append(f"known MNN bug {b['id']} at {modes} (MNN {b['versions']}): {b['symptom']}; "
+                          f"workaround: {b['workaround']}")
         for n in p.get("notes", ()):
             detail.append(f"note: {n}")
         lines += [color("dim", f"      {d}") for d in detail]
     return lines
+
+
+def mnn_version_line(rec: Mapping[str, Any], metadata: Mapping[str, Any]) -> str:
+    """``MNN 3.6.1 deployed (the platform table's version; --mnn-version to change); file converted by MNN 3.6.1``"""
+    version = rec.get("mnn_version")
+    if not version:
+        return ""
+    text = f"MNN {version} deployed (known kernel bugs judged for it; --mnn-version or config mnn_version)"
+    converted = metadata.get("mnn_version") if metadata.get("format") == "mnn" else None
+    if converted:
+        text += f"; this file was converted by MNN {converted}"
+    return text
 
 
 def snippet_blocks(snippets: Mapping[str, Any], kinds: Sequence[str] = KINDS) -> List[str]:
@@ -133,6 +150,9 @@ def text_section(reporter: Any, result: Any) -> None:
     if rec and rec.get("platforms"):
         lines = recommendation_lines(rec, reporter._c)
         reporter.write(f"{result.path}: {lines[0]}")
+        version = mnn_version_line(rec, result.metadata)
+        if version:
+            reporter.write(reporter._c("dim", f"      {version}"))
         for line in lines[1:]:
             reporter.write(line)
     snippets = result.extras.get("snippets")
