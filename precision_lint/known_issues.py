@@ -135,6 +135,16 @@ def bugs_for_version(version: Version) -> Tuple[KernelBug, ...]:
     return tuple(b for b in kernel_bugs() if b.affects_version(version))
 
 
+def bugs_on(platform: Any, bugs: Sequence[KernelBug] = ()) -> List[Tuple[KernelBug, List[str]]]:
+    """The kernel bugs (default: all) that run on some mode of ``platform``, with those modes."""
+    out = []
+    for b in bugs or kernel_bugs():
+        modes = [m.name for m in platform.supported_modes if b.runs_on(m.kernels, platform.backend)]
+        if modes:
+            out.append((b, modes))
+    return out
+
+
 def may_concern(rule_op: str, source_op: str, rank: Optional[int], evidence: Mapping[str, Any],
                 bugs: Sequence[KernelBug]) -> bool:
     """Whether any of ``bugs`` concerns this operator on some platform (the runner keeps such candidates)."""
@@ -143,4 +153,4 @@ def may_concern(rule_op: str, source_op: str, rank: Optional[int], evidence: Map
 
 
 __all__ = ["KernelBug", "parse_version", "version_text", "kernel_bugs", "kernel_bug", "bugs_for_version",
-           "issue_reports", "data", "may_concern"]
+           "bugs_on", "issue_reports", "data", "may_concern"]

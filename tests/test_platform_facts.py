@@ -242,3 +242,22 @@ def test_config_mnn_version_and_converter_version_shown(tmp_path, cases):
     assert res.metadata["deployed_mnn_version"] == "3.6.1"
     assert res.extras["recommendation"]["mnn_version"] == "3.6.1"
     assert os.path.exists(cases["gs32"]["mnn"])
+
+
+def test_platforms_command_shows_conversion_and_known_bugs():
+    result = CliRunner().invoke(cli, ["platforms", "ios-cpu", "android-opencl", "android-vulkan"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    low = [ln for ln in lines if ln.strip().startswith("Precision_Low ")]
+    assert "saturates (measured)" in low[0] and "overflow assumed" in low[1]
+    assert any(GRIDSAMPLE_BUG in ln for ln in lines) and any("opencl-int32-select" in ln for ln in lines)
+    doc = json.loads(CliRunner().invoke(cli, ["platforms", "ios-cpu", "--format", "json"]).stdout)
+    (p,) = doc["platforms"]
+    assert p["modes"]["low"]["conversion"] == "saturate" and p["modes"]["low"]["kernels"] == "arm82"
+    assert [(b["id"], b["modes"]) for b in p["known_bugs"]] == [(GRIDSAMPLE_BUG, ["low"])]
+
+
+def test_markdown_review_lists_the_kernel_bug(cases):
+    result = CliRunner().invoke(cli, ["check", cases["gs32"]["mnn"], "--format", "markdown", "--platform", "ios-cpu"])
+    assert result.exit_code == 0, result.output
+    assert f"`{GRIDSAMPLE_BUG}` on ios-cpu at Precision\\_Low" in result.stdout

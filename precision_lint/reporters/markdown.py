@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from .. import __version__
 from ..api import LintResult
 from ..findings import LEVELS, Finding
+from ..platforms import PRECISION_ENUM
 from .base import Reporter, RunSummary, report_path
 
 _SPECIAL = re.compile(r"([\\`*_<>\[\]|])")
@@ -414,6 +415,19 @@ class ModelSection:
                     out.append(f"- Conversion ({', '.join(hit)}): {md(c['note'])}")
             for note in data.get("converter_always", []):
                 out.append(f"- Conversion: {md(note)}")
+        bugs: Dict[str, List[str]] = {}
+        texts: Dict[str, str] = {}
+        for plat in (self.rec or {}).get("platforms", []):
+            for b in plat.get("known_bugs", ()):
+                modes = ", ".join(PRECISION_ENUM.get(m, m) for m in b["modes"])
+                bugs.setdefault(b["id"], []).append(f"{plat['platform']} at {modes}")
+                texts[b["id"]] = (f"{b['title']} (MNN {b['versions']}): {b['symptom']}; workaround: "
+                                  f"{b['workaround']}")
+        if bugs:
+            out += ["", f"Known MNN kernel bugs that apply to this model on MNN "
+                        f"{md(str((self.rec or {}).get('mnn_version', '?')))} (--mnn-version):", ""]
+            for bid in sorted(bugs):
+                out.append(f"- [ ] {code(bid)} on {md('; '.join(bugs[bid]))}: {md(texts[bid])}")
         issues = self._issues(data["issues"])
         if issues:
             out += ["", "Known MNN issue reports that apply to this model's operators, findings or platforms "

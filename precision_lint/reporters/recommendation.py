@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, List, Mapping, Sequence
 
+from ..known_issues import bugs_on
 from ..platforms import MODES, PRECISION_ENUM, Platform
 from ..snippets import KINDS, LANGUAGE, TITLE
 
@@ -181,19 +182,39 @@ def platforms_text(platforms: Sequence[Platform], verbose: bool = False) -> str:
                 continue
             same = [n for n in groups.get(name, [name]) if n != name]
             extra = f"  = {', '.join(_SHORT[n] for n in same)}" if same else ""
+            conv = ""
+            if "fp16" in (m.storage, m.arithmetic) or any(e.storage == "fp16" or e.arithmetic == "fp16"
+                                                          for e in m.op_exceptions):
+                conv = "  fp32->fp16 " + {"saturate": "saturates", "overflow": "overflows"}.get(
+                    m.conversion, "overflow assumed") + (" (measured)" if m.facts.get("conversion_measured") else "")
             out.append(f"    {PRECISION_ENUM[name]:<19} S {m.storage:<4} C {m.arithmetic:<4} Acc {m.accumulation:<4} "
-                       f"speed {m.speed}{extra}")
+                       f"speed {m.speed}{extra}{conv}")
             if verbose:
                 if m.what:
                     out.append(f"        {m.what}")
+                if m.measured:
+                    out.append(f"        measured: {m.measured}")
+                for key, label in (("conversion_source", "conversion (source)"),
+                                   ("conversion_measured", "conversion (measured)"),
+                                   ("fallback_conversion", "fallback"),
+                                   ("accumulation_measured", f"accumulation ({m.accumulation_order}, measured)")):
+                    if m.facts.get(key):
+                        out.append(f"        {label}: {m.facts[key]}")
                 for e in m.op_exceptions:
-                    out.append(f"        per-op: {', '.join(sorted(e.match.ops or e.match.mnn_types))}: {e.what}")
+                    out.append(f"        per-op: {', '.join(sorted(e.match.ops or e.match.mnn_types))}: {e.what}"
+                               + (f" (measured: {e.measured})" if e.measured else ""))
                 if m.lowp_only:
                     out.append(f"        ops outside the {m.lowp_only} low-precision list run on an fp32 CPU backup")
                 for a in m.approximations:
                     out.append(f"        approximation: {a.what}")
                 if m.source:
                     out.append(f"        source: {m.source}")
+        for b, modes in bugs_on(p):
+            out.append(f"    known bug at {_names(modes)}: {b.id} ({b.title}; MNN {b.versions()})")
+            if verbose:
+                out.append(f"        {b.symptom}; workaround: {b.workaround}")
+                out.append(f"        source: {b.source}")
+                out.append(f"        evidence: {b.evidence}")
         if verbose:
             for e in p.cpu_fallback:
                 rank = f" (rank {e.match.rank})" if e.match.rank is not None else ""
@@ -206,12 +227,18 @@ def platforms_text(platforms: Sequence[Platform], verbose: bool = False) -> str:
                 out.append(f"    source: {p.source}")
     out.append("")
     out.append("S = storage of activations, C = arithmetic, Acc = accumulation (GEMM/conv/reductions); higher speed "
-               "is faster. Use -v for per-op facts and sources.")
+               "is faster; fp32->fp16: what a value beyond +-65504 becomes in fp16 (overflow is assumed where it was "
+               "not measured). Known bugs: data/known_issues.yaml. Use -v for per-op facts, sources and measurements.")
     return "\n".join(out) + "\n"
 
 
 def platforms_json(platforms: Sequence[Platform]) -> str:
-    return json.dumps({"platforms": [p.to_dict() for p in platforms]}, indent=2, sort_keys=True) + "\n"
+    items = []
+    for p in platforms:
+        d = p.to_dict()
+        d["known_bugs"] = [dict(b.to_dict(), modes=modes) for b, modes in bugs_on(p)]
+        items.append(d)
+    return json.dumps({"platforms": items}, indent=2, sort_keys=True) + "\n"
 
 
 def platforms_output(platforms: Sequence[Platform], fmt: str = "text", verbose: bool = False) -> str:
