@@ -261,3 +261,16 @@ def test_markdown_review_lists_the_kernel_bug(cases):
     result = CliRunner().invoke(cli, ["check", cases["gs32"]["mnn"], "--format", "markdown", "--platform", "ios-cpu"])
     assert result.exit_code == 0, result.output
     assert f"`{GRIDSAMPLE_BUG}` on ios-cpu at Precision\\_Low" in result.stdout
+
+
+def test_every_kernel_bug_names_kernels_or_backends_that_exist():
+    from precision_lint.known_issues import kernel_bugs
+
+    table = load_platforms()
+    kernels = {m.kernels for p in table.values() for m in p.supported_modes if m.kernels}
+    backends = {p.backend for p in table.values()}
+    for b in kernel_bugs():
+        assert b.kernels or b.backends, b.id
+        assert b.kernels <= kernels and b.backends <= backends, b.id
+        assert b.level in ("error", "warning", "info") and b.source and b.evidence and b.workaround, b.id
+        assert b.first_affected is not None or b.last_affected is not None, b.id  # a range, not "always"
