@@ -192,7 +192,7 @@ class RuleRunner:
         analysis = Analysis(graph, self.tolerances, input_ranges)
         findings: List[Finding] = []
         notes: List[str] = []
-        base = {"saturating": False, "tol": Namespace(self.tolerances, "tolerance"), "model": Namespace(
+        base = {"tol": Namespace(self.tolerances, "tolerance"), "model": Namespace(
             {"format": graph.format, "fp16_converted": bool(graph.metadata.get("fp16_converted"))}, "model field")}
         for rule in self.rules:
             if graph.format not in rule.applies_to or not rule.match.can_match(graph.has_op):
@@ -269,6 +269,7 @@ class RuleRunner:
     @staticmethod
     def _estimate(rule: Rule, expr, env: Dict[str, Any], fmt: str, conditional: bool, key: str) -> Estimate:
         fenv = dict(env, fmt=fmt)
+        fenv.setdefault("saturating", False)  # true only for the 'fp16-sat' variant
         err = expr.evaluate(fenv) if expr is not None else None
         if isinstance(err, bool):
             err = float(err)
