@@ -10,8 +10,9 @@ The Linter builds one :class:`DeploymentStage` from its Options and calls it twi
 Options read here: ``platforms`` (ids; default: the declared targets' platforms, else all), ``targets``
 ("platform:mode"), ``platform_files`` and ``platform_overrides`` (extra or changed platform entries), ``recommend``,
 ``snippets`` (kinds: python, cpp_session, cpp_module, cli), ``fail_level``, ``mnn_version`` (the MNN version
-deployed: which known kernel bugs apply; default: the version the platform table was checked against); ``judged_formats`` is replaced by the
-formats of the declared targets.  Errors name where a bad value came from (``Options.origins``).
+deployed: which known kernel bugs apply; default: the version the platform table was checked against);
+``judged_formats`` is replaced by the formats of the declared targets.  Errors name where a bad value came from
+(``Options.origins``).
 """
 from __future__ import annotations
 

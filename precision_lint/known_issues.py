@@ -58,6 +58,7 @@ class KernelBug:
     checked_at: str = ""
     fixed_by: str = ""
     unstable: bool = False  # the result changes from run to run
+    adds: Optional[Tuple[float, str]] = None  # (value, unit): at most this much on top of the rule's estimate
 
     def affects_version(self, v: Version) -> bool:
         if self.first_affected is not None and v < self.first_affected:
@@ -91,6 +92,7 @@ class KernelBug:
     def to_dict(self) -> Dict[str, Any]:
         return {"id": self.id, "title": self.title, "level": self.level, "versions": self.versions(),
                 "symptom": self.symptom, "workaround": self.workaround, "unstable": self.unstable,
+                "adds": {"value": self.adds[0], "unit": self.adds[1]} if self.adds else None,
                 "source": self.source, "evidence": self.evidence}
 
 
@@ -120,7 +122,8 @@ def kernel_bugs() -> Tuple[KernelBug, ...]:
             dtypes=tuple(b.get("dtypes", ())),
             first_affected=parse_version(b["first_affected"], where) if b.get("first_affected") else None,
             last_affected=parse_version(b["last_affected"], where) if b.get("last_affected") else None,
-            checked_at=b.get("checked_at", ""), fixed_by=b.get("fixed_by", ""), unstable=bool(b.get("unstable"))))
+            checked_at=b.get("checked_at", ""), fixed_by=b.get("fixed_by", ""), unstable=bool(b.get("unstable")),
+            adds=(float(b["adds"]["value"]), str(b["adds"]["unit"])) if b.get("adds") else None))
     return tuple(out)
 
 

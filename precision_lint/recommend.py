@@ -125,6 +125,10 @@ class Verdict:
         if est is not None and est.value is not None:
             d = est.to_dict()
             estimate = {"value": d["value"], "unit": d["unit"], "format": est.fmt}
+            extra = [b.adds[0] for b in self.known_bugs if b.adds and b.adds[1] == d["unit"]]
+            if extra and isinstance(d["value"], (int, float)):
+                # the kernel's real error: the rule's estimate plus what the known bug adds at most
+                estimate["with_known_bugs"] = round(d["value"] + sum(extra), 6)
         return {
             "rule": f.rule_id, "name": f.rule_name, "node": f.node, "scope": f.scope, "op": f.op,
             "class": f.failure_class, "level": self.level, "role": self.role, "format": self.fmt,
@@ -132,9 +136,7 @@ class Verdict:
             "per_op_sources": list(self.formats.sources),
             "cpu_fallback": self.formats.cpu_fallback, "approximations": list(self.approximations),
             "conversion": self.formats.conversion if self.fmt == "fp16" else None,
-            "known_bugs": [{"id": b.id, "title": b.title, "level": b.level, "versions": b.versions(),
-                            "symptom": b.symptom, "workaround": b.workaround, "unstable": b.unstable}
-                           for b in self.known_bugs],
+            "known_bugs": [b.to_dict() for b in self.known_bugs],
         }
 
     def text(self) -> str:
@@ -147,6 +149,9 @@ class Verdict:
             how = self.role
         est = d["estimate"]
         est_text = f", estimate {_num(est['value'])}{(' ' + est['unit']) if est['unit'] else ''}" if est else ""
+        if est and est.get("with_known_bugs") is not None:
+            unit = f" {est['unit']}" if est.get("unit") else ""
+            est_text += f" (up to {_num(est['with_known_bugs'])}{unit} with the known bug)"
         bugs = "".join(f"; known MNN bug {b.id}" for b in self.known_bugs)
         return f"{d['rule']} {where} ({d['op']}, {d['class']}): {how} -> {self.level}{est_text}{bugs}"
 

@@ -34,6 +34,9 @@ def verdict_text(v: Mapping[str, Any]) -> str:
     how = f"{v['format']} {v['role']}" if v.get("format") else v["role"]
     est = v.get("estimate")
     est_text = f", estimate {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}" if est else ""
+    if est and est.get("with_known_bugs") is not None:
+        unit = f" {est['unit']}" if est.get("unit") else ""
+        est_text += f" (up to {_num(est['with_known_bugs'])}{unit} with the known bug)"
     facts = [f for f in v.get("per_op", ()) if f != v.get("cpu_fallback")]
     why = f" [{'; '.join(facts)}]" if facts else ""
     bugs = "".join(f"; known MNN bug {b['id']}: {b['title']}" for b in v.get("known_bugs", ()))
