@@ -53,12 +53,12 @@ class DeploymentStage:
         except ValueError as exc:
             raise ConfigError(f"{origins.get('snippets', '--snippets')}: {exc}") from None
 
-    def bug_may_concern(self, op: str, source_op: str, rank: Any, evidence: Any) -> bool:
+    def bug_may_concern(self, rule_id: str, op: str, source_op: str, rank: Any, evidence: Any) -> bool:
         """Whether a known kernel bug of the deployed version concerns this rule candidate on some platform: the
         rule runner keeps such candidates even when no format flags them (the bug decides per target)."""
         from .known_issues import may_concern
 
-        return bool(self.bugs) and may_concern(op, source_op, rank, evidence, self.bugs)
+        return bool(self.bugs) and may_concern(rule_id, op, source_op, rank, evidence, self.bugs)
 
     def judge(self, findings: Sequence[Finding]) -> List[Finding]:
         """Levels for the declared targets (unchanged without targets)."""

@@ -48,6 +48,7 @@ class KernelBug:
     workaround: str
     source: str
     evidence: str
+    rules: frozenset = frozenset()  # the rules whose findings it decides (none: listed only, never attached)
     kernels: frozenset = frozenset()  # platform modes' `kernels` ids
     backends: frozenset = frozenset()  # or whole backends (every mode)
     rank: Optional[int] = None
@@ -75,9 +76,11 @@ class KernelBug:
         fix = f"; fixed by {self.fixed_by}" if self.fixed_by else ""
         return (f"{first} to {last}" if first else f"up to {last}") + fix
 
-    def concerns(self, op_names: frozenset, rank: Optional[int], evidence: Mapping[str, Any]) -> bool:
-        """True when the operator (and the finding's evidence) is what the bug needs, whatever the platform."""
-        if not self.ops & op_names:
+    def concerns(self, rule_id: str, op_names: frozenset, rank: Optional[int], evidence: Mapping[str, Any]) -> bool:
+        """True when a finding of ``rule_id`` on this operator (with this evidence) is what the bug decides, whatever
+        the platform.  Bugs whose condition no rule sees (integer data, pads) name no rules: they are listed by
+        `precision-lint platforms`, not attached to findings."""
+        if rule_id not in self.rules or not self.ops & op_names:
             return False
         if self.rank is not None and rank is not None and rank != self.rank:
             return False
@@ -117,7 +120,7 @@ def kernel_bugs() -> Tuple[KernelBug, ...]:
         out.append(KernelBug(
             id=b["id"], title=b["title"], ops=frozenset(b["ops"]), level=b["level"], symptom=b["symptom"],
             workaround=b["workaround"], source=b["source"], evidence=b["evidence"],
-            kernels=frozenset(b.get("kernels", ())), backends=frozenset(b.get("backends", ())), rank=b.get("rank"),
+            rules=frozenset(b.get("rules", ())), kernels=frozenset(b.get("kernels", ())), backends=frozenset(b.get("backends", ())), rank=b.get("rank"),
             when=tuple((k, tuple(v)) for k, v in sorted((b.get("when") or {}).items())),
             dtypes=tuple(b.get("dtypes", ())),
             first_affected=parse_version(b["first_affected"], where) if b.get("first_affected") else None,
@@ -148,11 +151,11 @@ def bugs_on(platform: Any, bugs: Sequence[KernelBug] = ()) -> List[Tuple[KernelB
     return out
 
 
-def may_concern(rule_op: str, source_op: str, rank: Optional[int], evidence: Mapping[str, Any],
+def may_concern(rule_id: str, op: str, source_op: str, rank: Optional[int], evidence: Mapping[str, Any],
                 bugs: Sequence[KernelBug]) -> bool:
-    """Whether any of ``bugs`` concerns this operator on some platform (the runner keeps such candidates)."""
-    names = frozenset(n for n in (rule_op, source_op) if n)
-    return any(b.concerns(names, rank, evidence) for b in bugs)
+    """Whether any of ``bugs`` decides this rule candidate on some platform (the runner keeps such candidates)."""
+    names = frozenset(n for n in (op, source_op) if n)
+    return any(b.concerns(rule_id, names, rank, evidence) for b in bugs)
 
 
 __all__ = ["KernelBug", "parse_version", "version_text", "kernel_bugs", "kernel_bug", "bugs_for_version",

@@ -190,7 +190,7 @@ def _bugs_here(finding: Finding, platform: Platform, formats: OpFormats,
         return ()
     ref = platform.op_ref(finding)
     return tuple(b for b in bugs if b.runs_on(formats.kernels, platform.backend)
-                 and b.concerns(ref.names, ref.rank, finding.evidence))
+                 and b.concerns(finding.rule_id, ref.names, ref.rank, finding.evidence))
 
 
 def _judge_formats(finding: Finding, formats: OpFormats) -> Verdict:

@@ -177,14 +177,14 @@ def _plain(v: Any) -> Any:
 class RuleRunner:
     def __init__(self, rules: Sequence[Rule], tolerances: Optional[Mapping[str, float]] = None,
                  judged_formats: Sequence[str] = ("fp16",),
-                 keep: Optional[Callable[[str, str, Optional[int], Mapping[str, Any]], bool]] = None):
+                 keep: Optional[Callable[[str, str, str, Optional[int], Mapping[str, Any]], bool]] = None):
         self.rules = list(rules)
         self.tolerances: Dict[str, float] = {}
         for r in self.rules:
             self.tolerances.update(r.default_tolerances())
         self.tolerances.update(tolerances or {})
         self.judged = tuple(judged_formats)
-        # keep(op, source_op, rank, evidence): candidates no format flags are kept when it says so (known kernel
+        # keep(rule_id, op, source_op, rank, evidence): candidates no format flags are kept when it says so (known kernel
         # bugs decide their level per target)
         self.keep = keep
 
@@ -291,7 +291,7 @@ class RuleRunner:
             return False
         evidence = {k: _plain(env.get(k)) for k in rule.evidence}
         rank = len(evidence["input_shape"]) if isinstance(evidence.get("input_shape"), (list, tuple)) else None
-        return self.keep(node.operator.op, node.operator.source_op, rank, evidence)
+        return self.keep(rule.id, node.operator.op, node.operator.source_op, rank, evidence)
 
     def _finding(self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any]) -> Optional[Finding]:
         for name, e in rule.let:
