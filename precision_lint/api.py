@@ -34,6 +34,7 @@ class Options:
     platform_overrides: Dict[str, Any] = field(default_factory=dict)
     platform_files: Tuple[str, ...] = ()  # extra platform tables (same layout as data/platforms.yaml)
     recommend: bool = True  # fill LintResult.extras["recommendation"] (see recommend.py)
+    mnn_version: Optional[str] = None  # MNN version deployed (known kernel bugs); None: the platform table's version
     snippets: Tuple[str, ...] = ()  # snippet kinds for extras["snippets"]: python, cpp, cpp_session, cpp_module, cli, all
     # Review reports (markdown, html): extras["identity"] (identity.py: sha256, size, inputs, outputs) and
     # extras["neighbourhoods"] (neighbourhood.py: the subgraph drawn per finding, by fingerprint)
@@ -159,7 +160,8 @@ class Linter:
         from .deploy import DeploymentStage  # platforms and targets; sets judged_formats for declared targets
 
         self.deployment = DeploymentStage(self.options)
-        self.runner = RuleRunner(self.rules, self.options.tolerances, self.options.judged_formats)
+        self.runner = RuleRunner(self.rules, self.options.tolerances, self.options.judged_formats,
+                                 keep=self.deployment.bug_may_concern)
         self.baseline = None
         if self.options.baseline:
             from .baseline import load_baseline
@@ -205,6 +207,7 @@ class Linter:
         result.findings = [self._override(f) for f in self.deployment.judge(findings)]
         result.notes = list(graph.notes) + notes
         result.metadata = dict(graph.metadata, format=graph.format, operators=len(graph))
+        result.metadata["deployed_mnn_version"] = self.deployment.mnn_version  # beside the file's converter version
         try:
             self._context(result, graph)
         except OSError as exc:  # the file went away between loading and hashing

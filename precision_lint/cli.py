@@ -144,6 +144,9 @@ def _format_names() -> str:
 @click.option("--target", "target_specs", multiple=True, metavar="PLATFORM:MODE",
               help="Declare a deployment, e.g. ios-cpu:low (repeatable): levels and the exit code are judged for "
                    "exactly these configurations.")
+@click.option("--mnn-version", metavar="VERSION",
+              help="The MNN version you deploy (e.g. 3.6.1): decides which known kernel bugs apply (default: the "
+                   "version the platform table was checked against; config key mnn_version).")
 @click.option("--platforms-file", "platform_files", multiple=True, type=click.Path(dir_okay=False),
               help="Extra or overriding platform table (YAML, the layout of the built-in one; repeatable).")
 @click.option("--snippets", "snippet_kinds", default="auto", metavar="KINDS",
@@ -164,7 +167,8 @@ def _format_names() -> str:
               help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
 def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_select, ignore, tolerance, input_range,
           config_file, isolated, baseline, write_baseline, jobs, progress, platform_names, target_specs,
-          platform_files, snippet_kinds, html_link, statistics, stdin_filename, quiet, explain, verbose, color) -> None:
+          mnn_version, platform_files, snippet_kinds, html_link, statistics, stdin_filename, quiet, explain, verbose,
+          color) -> None:
     """Lint MODEL files (.onnx, .mnn; directories and globs are walked; `-` reads one model from standard input).
 
     A configuration file given as MODEL (.precision-lint.yaml, or a pyproject.toml with [tool.precision-lint])
@@ -198,6 +202,9 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     options.fail_level = fail_level or options.fail_level
     if baseline:
         options.baseline = baseline
+    if mnn_version is not None:
+        options.mnn_version = mnn_version
+        options.origins.pop("mnn_version", None)
     _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt)
     options.identity = fmt in ("markdown", "html")  # review reports name the exact file signed off
     options.neighbourhoods = fmt == "html"  # the subgraph drawn per finding

@@ -242,6 +242,9 @@ def apply_config(options, cfg: Config):
     if "fail_level" in d:
         o.fail_level = d["fail_level"]
         o.origins["fail_level"] = cfg.where("fail_level")
+    if "mnn_version" in d:
+        o.mnn_version = str(d["mnn_version"])
+        o.origins["mnn_version"] = cfg.where("mnn_version")
     if "platform_overrides" in d:
         o.platform_overrides.update(d["platform_overrides"])
         o.origins["platform_overrides"] = cfg.where("platform_overrides")

@@ -9,8 +9,10 @@ The Linter builds one :class:`DeploymentStage` from its Options and calls it twi
 
 Options read here: ``platforms`` (ids; default: the declared targets' platforms, else all), ``targets``
 ("platform:mode"), ``platform_files`` and ``platform_overrides`` (extra or changed platform entries), ``recommend``,
-``snippets`` (kinds: python, cpp_session, cpp_module, cli), ``fail_level``; ``judged_formats`` is replaced by the
-formats of the declared targets.  Errors name where a bad value came from (``Options.origins``).
+``snippets`` (kinds: python, cpp_session, cpp_module, cli), ``fail_level``, ``mnn_version`` (the MNN version
+deployed: which known kernel bugs apply; default: the version the platform table was checked against);
+``judged_formats`` is replaced by the formats of the declared targets.  Errors name where a bad value came from
+(``Options.origins``).
 """
 from __future__ import annotations
 
@@ -32,6 +34,14 @@ class DeploymentStage:
             tuple(getattr(options, "platform_files", ()) or ()), getattr(options, "platform_overrides", None),
             overrides_origin=origins.get("platform_overrides", "platform_overrides"))
         self.targets = parse_targets(options.targets, self.table, origins.get("targets", "--target"))
+        from .known_issues import bugs_for_version, parse_version, version_text
+
+        declared = getattr(options, "mnn_version", None)
+        self.mnn_version_declared = declared is not None
+        default = str(self.table.mnn_version or "")
+        self.mnn_version = version_text(parse_version(declared if declared is not None else default,
+                                                      origins.get("mnn_version", "--mnn-version")))
+        self.bugs = bugs_for_version(parse_version(self.mnn_version))
         names = tuple(options.platforms) or tuple(dict.fromkeys(t.platform for t in self.targets))
         self.platforms = self.table.select(names, origins.get("platforms", "--platform"))
         if self.targets:
@@ -43,11 +53,18 @@ class DeploymentStage:
         except ValueError as exc:
             raise ConfigError(f"{origins.get('snippets', '--snippets')}: {exc}") from None
 
+    def bug_may_concern(self, rule_id: str, op: str, source_op: str, rank: Any, evidence: Any) -> bool:
+        """Whether a known kernel bug of the deployed version concerns this rule candidate on some platform: the
+        rule runner keeps such candidates even when no format flags them (the bug decides per target)."""
+        from .known_issues import may_concern
+
+        return bool(self.bugs) and may_concern(rule_id, op, source_op, rank, evidence, self.bugs)
+
     def judge(self, findings: Sequence[Finding]) -> List[Finding]:
         """Levels for the declared targets (unchanged without targets)."""
         if not self.targets:
             return list(findings)
-        return [rejudge(f, self.targets, self.table) for f in findings]
+        return [rejudge(f, self.targets, self.table, self.bugs) for f in findings]
 
     def annotate(self, result: Any, override: Optional[Callable[[Finding], Finding]] = None) -> None:
         """Fill ``result.extras`` with the recommendation and the snippets."""
@@ -59,7 +76,8 @@ class DeploymentStage:
         if override is not None and getattr(self.options, "level_overrides", None):
             level_override = functools.partial(_overridden_level, override)
 
-        rec = recommend(result.findings, self.platforms, self.options.fail_level, self.targets, level_override)
+        rec = recommend(result.findings, self.platforms, self.options.fail_level, self.targets, level_override,
+                        self.bugs, self.mnn_version)
         result.extras["recommendation"] = rec
         if self.kinds:
             from .snippets import snippets_for_recommendation

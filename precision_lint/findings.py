@@ -94,7 +94,8 @@ class Finding:
             name = item[0]
             base = name.split("-")[0]
             return ("-" in name, base not in self.judged_for, base)
-        return tuple((k.replace("-storage", " storage only"), e) for k, e in sorted(self.estimates.items(), key=key))
+        return tuple((k.replace("-storage", " storage only").replace("-sat", " saturating"), e)
+                     for k, e in sorted(self.estimates.items(), key=key))
 
     def with_level(self, level: str, judged_for: Tuple[str, ...]) -> "Finding":
         return replace(self, level=level, judged_for=judged_for)

@@ -93,8 +93,11 @@ ROUNDERS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"fp32": _round_fp32, 
                                                              "bf16": _round_bf16}
 
 
-def stored(value: float, fmt: str) -> float:
-    """The value after storage in ``fmt`` (inf beyond the range, 0 or subnormal below it)."""
+def stored(value: float, fmt: str, saturate: bool = False) -> float:
+    """The value after storage in ``fmt`` (inf beyond the range, 0 or subnormal below it); ``saturate``: clamped at
+    the largest finite value instead (MNN's fp32 -> fp16 conversion on ARMv8.2 CPUs)."""
+    if saturate:
+        return stored_saturating(value, fmt)
     return float(get_format(fmt).round(np.float64(value)))
 
 

@@ -42,6 +42,8 @@ _MODE_ALIASES = {"normal": "normal", "precision_normal": "normal", "0": "normal"
                  "bf16": "low_bf16", "3": "low_bf16"}
 _PLATFORM_REQUIRED = ("name", "backend", "forward_type", "modes")
 _MODE_REQUIRED = ("speed", "storage", "arithmetic", "accumulation")
+# Texts that back a mode's conversion / accumulation facts (shown by `precision-lint platforms -v` and the docs).
+_MODE_FACTS = ("conversion_source", "conversion_measured", "accumulation_measured", "fallback_conversion")
 
 
 def parse_mode(text: str) -> str:
@@ -90,6 +92,7 @@ class Approximation:
     what: str
     match: OpMatch
     source: str = ""
+    measured: str = ""  # where it was measured on the real kernels ("" = read from source)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class OpException:
     storage: Optional[str] = None
     arithmetic: Optional[str] = None
     accumulation: Optional[str] = None
+    measured: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,12 @@ class OpFormats:
     cpu_fallback: Optional[str] = None  # why the op runs on an fp32 CPU backup (None: on the platform's backend)
     applied: Tuple[str, ...] = ()  # the per-op facts that changed the mode's formats
     sources: Tuple[str, ...] = ()  # where those facts come from (same order)
+    conversion: str = "unknown"  # fp32 -> fp16 beyond +-65504: saturate, overflow or unknown (judged as overflow)
+    kernels: Optional[str] = None  # the kernel set the op runs (None: an fp32 CPU backup), for known kernel bugs
+
+    @property
+    def saturates(self) -> bool:
+        return self.conversion == "saturate"
 
     def get(self, role: str) -> str:
         return getattr(self, role)
@@ -133,6 +143,11 @@ class Mode:
     what: str = ""
     source: str = ""
     same_as: Optional[str] = None
+    conversion: str = "unknown"  # see OpFormats.conversion
+    accumulation_order: str = "unknown"  # sequential: the GEMM sums K products one by one in its accumulation format
+    kernels: Optional[str] = None  # kernel set id for known_issues.yaml kernel_bugs
+    measured: str = ""  # where the mode was measured on the real kernels ("" = read from source)
+    facts: Mapping[str, str] = field(default_factory=dict, compare=False)  # conversion_source, *_measured...
 
     @property
     def precision_enum(self) -> str:
@@ -145,7 +160,8 @@ class Mode:
     def signature(self) -> Tuple[Any, ...]:
         """What the mode does numerically: two modes with equal signatures behave identically."""
         return (self.supported, self.storage, self.arithmetic, self.accumulation, self.lowp_types,
-                self.op_exceptions, tuple(a.id for a in self.approximations))
+                self.op_exceptions, tuple(a.id for a in self.approximations), self.conversion,
+                self.accumulation_order, self.kernels)
 
     def reduced(self) -> int:
         """How many of storage/arithmetic/accumulation are below fp32 (0 = all fp32)."""
@@ -180,9 +196,16 @@ class Platform:
         return [self.modes[m] for m in MODES if m in self.modes and self.modes[m].supported]
 
     def op_ref(self, finding: Any) -> OpRef:
-        """The operator of a finding (anything with op, source_op, rule_id and evidence)."""
+        """The operator of a finding (anything with op, source_op, rule_id and evidence).
+
+        A finding whose numerics are decided by another operator names it in its evidence as ``judged_op``
+        (canonical op): R006's sum of squares is judged on the Reduction that sums them, not on the Mul."""
+        evidence = getattr(finding, "evidence", {}) or {}
         op = getattr(finding, "op", "") or ""
         source_op = getattr(finding, "source_op", "") or ""
+        judged = evidence.get("judged_op")
+        if isinstance(judged, str) and judged and judged != op:
+            op, source_op = judged, ""
         head = source_op.split("/", 1)[0].split(":")[-1]
         names = frozenset(n for n in (op, source_op, head) if n)
         mnn_type = self.runtime_types.get(op)
@@ -202,13 +225,15 @@ class Platform:
         applied: List[str] = []
         sources: List[str] = []
         fallback: Optional[str] = None
+        kernels = m.kernels
         if m.lowp_types is not None and op.mnn_type is not None and op.mnn_type not in m.lowp_types:
             if (arith, acc) != ("fp32", "fp32"):
                 fallback = (f"MNN op type {op.mnn_type} is not in the {m.lowp_only} low-precision list: it runs on "
                             f"an fp32 CPU backup")
                 arith, acc = "fp32", "fp32"
+                kernels = None
                 applied.append(fallback)
-                sources.append(m.source)
+                sources.append(m.facts.get("fallback_conversion") or m.source)
         for ex in m.op_exceptions:
             if ex.match.matches(op):
                 storage = ex.storage or storage
@@ -221,10 +246,11 @@ class Platform:
                 # the op runs on an fp32 CPU backend; its inputs were already stored at this backend's precision
                 fallback = f"{ex.what}: runs on the fp32 CPU backup"
                 arith, acc = "fp32", "fp32"
+                kernels = None
                 applied.append(fallback)
                 sources.append(ex.source)
         approx = tuple(a for a in self.approximations + m.approximations if a.match.matches(op))
-        return OpFormats(storage, arith, acc, approx, fallback, tuple(applied), tuple(sources))
+        return OpFormats(storage, arith, acc, approx, fallback, tuple(applied), tuple(sources), m.conversion, kernels)
 
     def equivalent_groups(self) -> List[List[str]]:
         """Supported modes grouped by identical numerics, in MNN's mode order."""
@@ -243,7 +269,8 @@ class Platform:
             modes[name] = {
                 "precision": m.precision_enum, "supported": m.supported, "speed": m.speed,
                 "formats": m.formats_dict(), "same_as": m.same_as, "what": m.what, "source": m.source,
-                "lowp_only": m.lowp_only,
+                "lowp_only": m.lowp_only, "conversion": m.conversion, "accumulation_order": m.accumulation_order,
+                "kernels": m.kernels, "measured": m.measured, "facts": dict(sorted(m.facts.items())),
                 "op_exceptions": [_exception_dict(e) for e in m.op_exceptions],
                 "approximations": [_approx_dict(a) for a in m.approximations],
             }
@@ -258,7 +285,7 @@ def _exception_dict(e: OpException) -> Dict[str, Any]:
                          "source": e.source}
     if e.match.rank is not None:
         d["rank"] = e.match.rank
-    for k in ("storage", "arithmetic", "accumulation"):
+    for k in ("storage", "arithmetic", "accumulation", "measured"):
         if getattr(e, k):
             d[k] = getattr(e, k)
     return d
@@ -266,7 +293,7 @@ def _exception_dict(e: OpException) -> Dict[str, Any]:
 
 def _approx_dict(a: Approximation) -> Dict[str, Any]:
     return {"id": a.id, "ops": sorted(a.match.ops), "mnn_types": sorted(a.match.mnn_types),
-            "rules": sorted(a.match.rules), "what": a.what, "source": a.source}
+            "rules": sorted(a.match.rules), "what": a.what, "source": a.source, "measured": a.measured}
 
 
 def _rank(evidence: Mapping[str, Any]) -> Optional[int]:
@@ -283,9 +310,11 @@ def _rank(evidence: Mapping[str, Any]) -> Optional[int]:
 class PlatformTable(Mapping[str, Platform]):
     """Platforms by id, in table order (built-ins first, then user additions)."""
 
-    def __init__(self, platforms: Sequence[Platform], runtime_types: Mapping[str, str]):
+    def __init__(self, platforms: Sequence[Platform], runtime_types: Mapping[str, str],
+                 mnn_version: Optional[str] = None):
         self._by_id = {p.id: p for p in platforms}
         self.runtime_types = dict(runtime_types)
+        self.mnn_version = mnn_version  # the MNN version the built-in table was checked against
 
     def __getitem__(self, key: str) -> Platform:
         return self._by_id[key]
@@ -424,7 +453,7 @@ def load_platforms(files: Sequence[str] = (), overrides: Optional[Mapping[str, A
         _validate({"platforms": [full]}, where)
         add(full, where)
     platforms = [_build(pid, raw[pid], origins[pid], runtime_types, lowp_lists) for pid in raw]
-    return PlatformTable(platforms, runtime_types)
+    return PlatformTable(platforms, runtime_types, _builtin_doc().get("mnn_version"))
 
 
 def _match(d: Mapping[str, Any]) -> OpMatch:
@@ -433,12 +462,13 @@ def _match(d: Mapping[str, Any]) -> OpMatch:
 
 
 def _approximations(items: Iterable[Mapping[str, Any]]) -> Tuple[Approximation, ...]:
-    return tuple(Approximation(a["id"], a["what"], _match(a), a.get("source", "")) for a in items)
+    return tuple(Approximation(a["id"], a["what"], _match(a), a.get("source", ""), a.get("measured", ""))
+                 for a in items)
 
 
 def _exceptions(items: Iterable[Mapping[str, Any]]) -> Tuple[OpException, ...]:
     return tuple(OpException(_match(e), e["what"], e.get("source", ""), e.get("storage"), e.get("arithmetic"),
-                             e.get("accumulation")) for e in items)
+                             e.get("accumulation"), e.get("measured", "")) for e in items)
 
 
 def _resolve_mode(name: str, modes: Mapping[str, Any], where: str, seen: Tuple[str, ...] = ()) -> Dict[str, Any]:
@@ -485,7 +515,10 @@ def _build(pid: str, d: Mapping[str, Any], where: str, runtime_types: Mapping[st
             lowp_types=frozenset(lowp_lists[lowp]) if lowp else None,
             op_exceptions=_exceptions(m.get("op_exceptions", ())),
             approximations=_approximations(m.get("approximations", ())), what=m.get("what", ""),
-            source=m.get("source", ""), same_as=raw_modes[name].get("same_as"))
+            source=m.get("source", ""), same_as=raw_modes[name].get("same_as"),
+            conversion=m.get("conversion", "unknown"), accumulation_order=m.get("accumulation_order", "unknown"),
+            kernels=m.get("kernels"), measured=m.get("measured", ""),
+            facts={k: m[k] for k in _MODE_FACTS if k in m})
     return Platform(
         id=pid, name=d["name"], backend=d["backend"], forward_type=d["forward_type"], modes=modes,
         description=d.get("description", ""), os=d.get("os", ""), source=d.get("source", ""),

@@ -9,7 +9,12 @@ How a finding is judged under one platform and mode (:func:`judge`):
   fixes it), **accumulation** -> accumulation (fp32 accumulation fixes it), **coordinate** and **tie-sensitivity**
   -> storage and arithmetic, **type-support** -> storage, **approximation** -> the mode's approximations for that
   op (else arithmetic), **converter** -> none (the converter changed the numbers before any runtime: no mode helps);
-* the level is the rule's own level for that format (``finding.estimates[fmt].level``); fp32 never fails.
+* the level is the rule's own level for that format (``finding.estimates[fmt].level``); fp32 never fails;
+* the platform's conversion semantics pick the rule's variant where it has one: ``<fmt>-sat`` for range findings where
+  fp32 -> fp16 saturates (ARMv8.2 CPU at Low: a -1e9 mask becomes -65504, not -inf), ``<fmt>-storage`` where only
+  storage is reduced (an op on an fp32 CPU backup whose result is stored in fp16, e.g. a Reduction at ARMv8.2 Low);
+* known kernel bugs (``known_issues.yaml`` ``kernel_bugs``) of the declared MNN version raise the level of the
+  findings they concern on the kernels they affect (ARMv8.2 GridSample with align_corners=0: error at any size).
 
 The recommendation for one file is a plain JSON-ready dict (sorted keys when dumped, lists in a fixed order), kept in
 ``LintResult.extras["recommendation"]``::
@@ -67,6 +72,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .findings import LEVEL_RANK, Finding, at_least, max_level
+from .known_issues import KernelBug
 from .platforms import MODES, PRECISION_ENUM, PRECISION_VALUE, OpFormats, Platform
 
 # failure class -> the formats (OpFormats fields) that decide it
@@ -103,6 +109,7 @@ class Verdict:
     formats: OpFormats
     approximations: Tuple[str, ...] = ()
     estimate_key: Optional[str] = None  # which entry of finding.estimates decided (default: ``fmt``)
+    known_bugs: Tuple[KernelBug, ...] = ()  # kernel bugs that apply to this op here (they may have raised the level)
 
     @property
     def mode_independent(self) -> bool:
@@ -118,12 +125,18 @@ class Verdict:
         if est is not None and est.value is not None:
             d = est.to_dict()
             estimate = {"value": d["value"], "unit": d["unit"], "format": est.fmt}
+            extra = [b.adds[0] for b in self.known_bugs if b.adds and b.adds[1] == d["unit"]]
+            if extra and isinstance(d["value"], (int, float)):
+                # the kernel's real error: the rule's estimate plus what the known bug adds at most
+                estimate["with_known_bugs"] = round(d["value"] + sum(extra), 6)
         return {
             "rule": f.rule_id, "name": f.rule_name, "node": f.node, "scope": f.scope, "op": f.op,
             "class": f.failure_class, "level": self.level, "role": self.role, "format": self.fmt,
             "needs": NEEDS.get(f.failure_class, ""), "estimate": estimate, "per_op": list(self.formats.applied),
             "per_op_sources": list(self.formats.sources),
             "cpu_fallback": self.formats.cpu_fallback, "approximations": list(self.approximations),
+            "conversion": self.formats.conversion if self.fmt == "fp16" else None,
+            "known_bugs": [b.to_dict() for b in self.known_bugs],
         }
 
     def text(self) -> str:
@@ -136,7 +149,11 @@ class Verdict:
             how = self.role
         est = d["estimate"]
         est_text = f", estimate {_num(est['value'])}{(' ' + est['unit']) if est['unit'] else ''}" if est else ""
-        return f"{d['rule']} {where} ({d['op']}, {d['class']}): {how} -> {self.level}{est_text}"
+        if est and est.get("with_known_bugs") is not None:
+            unit = f" {est['unit']}" if est.get("unit") else ""
+            est_text += f" (up to {_num(est['with_known_bugs'])}{unit} with the known bug)"
+        bugs = "".join(f"; known MNN bug {b.id}" for b in self.known_bugs)
+        return f"{d['rule']} {where} ({d['op']}, {d['class']}): {how} -> {self.level}{est_text}{bugs}"
 
 
 def _num(v: Any) -> str:
@@ -150,11 +167,34 @@ def _rank_of(level: str) -> int:
 
 
 def judge(finding: Finding, platform: Platform, mode: str, override: Optional[LevelOverride] = None,
-          formats: Optional[OpFormats] = None) -> Verdict:
+          formats: Optional[OpFormats] = None, bugs: Sequence[KernelBug] = ()) -> Verdict:
     """The level ``finding`` has when the model runs on ``platform`` at precision ``mode`` (``formats``: the
-    operator's formats there, when the caller already has them)."""
+    operator's formats there, when the caller already has them; ``bugs``: the kernel bugs of the deployed MNN
+    version)."""
     if formats is None:
         formats = platform.formats_for(mode, finding)
+    v = _judge_formats(finding, formats)
+    hits = _bugs_here(finding, platform, formats, bugs)
+    if hits:
+        level = max_level(v.level, *(b.level for b in hits))
+        v = Verdict(v.finding, level, v.role, v.fmt, v.formats, v.approximations, v.estimate_key, hits)
+    if override is not None and v.level != "none":
+        v = Verdict(v.finding, override(finding, v.level), v.role, v.fmt, v.formats, v.approximations,
+                    v.estimate_key, v.known_bugs)
+    return v
+
+
+def _bugs_here(finding: Finding, platform: Platform, formats: OpFormats,
+               bugs: Sequence[KernelBug]) -> Tuple[KernelBug, ...]:
+    if not bugs:
+        return ()
+    ref = platform.op_ref(finding)
+    return tuple(b for b in bugs if b.runs_on(formats.kernels, platform.backend)
+                 and b.concerns(finding.rule_id, ref.names, ref.rank, finding.evidence))
+
+
+def _judge_formats(finding: Finding, formats: OpFormats) -> Verdict:
+    """The verdict from the rule's estimates and the op's formats alone (no bugs, no overrides)."""
     cls = finding.failure_class
     if cls == "converter":
         level = max_level(*(e.level for e in finding.estimates.values())) if finding.estimates else finding.level
@@ -164,8 +204,14 @@ def judge(finding: Finding, platform: Platform, mode: str, override: Optional[Le
         v = Verdict(finding, level, "approximation", formats.arithmetic, formats,
                     tuple(a.id for a in formats.approximations))
     elif _storage_only(finding, formats) is not None:
-        # fp16 storage with fp32 arithmetic (GPU Normal modes): the rule's storage-only estimate applies.
+        # fp16 storage with fp32 arithmetic (GPU Normal modes, ops on an fp32 CPU backup): the rule's storage-only
+        # estimate applies.
         est = _storage_only(finding, formats)
+        v = Verdict(finding, est.level, "storage", formats.storage, formats,
+                    tuple(a.id for a in formats.approximations), estimate_key=est.fmt)
+    elif _saturating(finding, formats) is not None:
+        # fp32 -> fp16 saturates at +-65504 here (ARMv8.2 CPU): the rule's saturating variant applies.
+        est = _saturating(finding, formats)
         v = Verdict(finding, est.level, "storage", formats.storage, formats,
                     tuple(a.id for a in formats.approximations), estimate_key=est.fmt)
     else:
@@ -178,19 +224,28 @@ def judge(finding: Finding, platform: Platform, mode: str, override: Optional[Le
                 fmt = f
             level = max_level(level, lvl)
         v = Verdict(finding, level, "/".join(roles), fmt, formats, tuple(a.id for a in formats.approximations))
-    if override is not None and v.level != "none":
-        v = Verdict(v.finding, override(finding, v.level), v.role, v.fmt, v.formats, v.approximations,
-                    v.estimate_key)
     return v
 
 
 def _storage_only(finding: Finding, formats: OpFormats):
-    """The '<fmt>-storage' estimate when only storage is reduced and the rule provides one."""
-    if "arithmetic" not in ROLES.get(finding.failure_class, ()):
+    """The '<fmt>-storage' estimate when only storage is reduced and the rule provides one: fp32 arithmetic for
+    coordinate-like classes, fp32 arithmetic and accumulation for range findings (a sum in fp32 whose result is
+    stored in fp16)."""
+    roles = ROLES.get(finding.failure_class, ())
+    if "arithmetic" not in roles and finding.failure_class != "range":
         return None
     if formats.storage == "fp32" or formats.arithmetic != "fp32":
         return None
+    if finding.failure_class == "range" and formats.accumulation != "fp32":
+        return None
     return finding.estimates.get(f"{formats.storage}-storage")
+
+
+def _saturating(finding: Finding, formats: OpFormats):
+    """The '<fmt>-sat' estimate of a range finding where the op's fp32 -> fp16 conversion saturates."""
+    if finding.failure_class != "range" or not formats.saturates or formats.storage != "fp16":
+        return None
+    return finding.estimates.get("fp16-sat")
 
 
 def _mode_sort_key(platform: Platform, name: str) -> Tuple[Any, ...]:
@@ -200,7 +255,8 @@ def _mode_sort_key(platform: Platform, name: str) -> Tuple[Any, ...]:
 
 
 def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_level: str = "error",
-                       override: Optional[LevelOverride] = None, declared: Optional[str] = None) -> Dict[str, Any]:
+                       override: Optional[LevelOverride] = None, declared: Optional[str] = None,
+                       bugs: Sequence[KernelBug] = ()) -> Dict[str, Any]:
     """The recommendation for one platform (the dict layout is in the module docstring)."""
     order = sorted((m for m in MODES if m in platform.modes), key=lambda n: _mode_sort_key(platform, n))
     groups = platform.equivalent_groups()
@@ -209,6 +265,7 @@ def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_lev
     evaluated: Dict[str, Tuple[str, int, List[Verdict]]] = {}
     mode_independent: List[Verdict] = []
     fallbacks: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
+    known: Dict[str, Dict[str, Any]] = {}  # kernel bugs that apply to this model's ops here, by id
     refs = [platform.op_ref(f) for f in findings]
     for name in order:
         m = platform.modes[name]
@@ -228,7 +285,7 @@ def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_lev
             formats = cache.get(ref)
             if formats is None:
                 formats = cache[ref] = platform.formats_for_op(name, ref)
-            verdicts.append(judge(f, platform, name, override, formats))
+            verdicts.append(judge(f, platform, name, override, formats, bugs))
         dependent = [v for v in verdicts if not v.mode_independent]
         if not evaluated:  # converter findings are the same in every mode: keep them once
             mode_independent = [v for v in verdicts if v.mode_independent and v.level != "none"]
@@ -246,6 +303,15 @@ def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_lev
                             "op": v.finding.op, "level": v.level, "facts": list(v.formats.applied)}
                            for v in _sorted(dependent) if v.formats.applied and not v.formats.cpu_fallback]
         evaluated[name] = (worst, len(blocking), dependent)
+        for v in dependent:
+            for b in v.known_bugs:
+                kb = known.setdefault(b.id, {"id": b.id, "title": b.title, "level": b.level, "versions": b.versions(),
+                                             "symptom": b.symptom, "workaround": b.workaround,
+                                             "unstable": b.unstable, "modes": [], "nodes": []})
+                if name not in kb["modes"]:
+                    kb["modes"].append(name)
+                if v.finding.node not in kb["nodes"]:
+                    kb["nodes"].append(v.finding.node)
         for v in verdicts:
             if v.formats.cpu_fallback:
                 f = v.finding
@@ -272,6 +338,7 @@ def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_lev
         "modes": [per_mode[n] for n in order],
         "cpu_fallbacks": [fallbacks[k] for k in sorted(fallbacks)],
         "mode_independent": [v.to_dict() for v in _sorted(mode_independent)],
+        "known_bugs": [dict(known[k], nodes=sorted(known[k]["nodes"])) for k in sorted(known)],
         "notes": list(platform.notes),
     }
     if declared is not None:
@@ -279,7 +346,7 @@ def recommend_platform(findings: Sequence[Finding], platform: Platform, fail_lev
         rec["declared"] = {"mode": declared, "precision": PRECISION_ENUM[declared],
                            "safe": d["status"] == "safe" or (d["status"] == "chosen" and is_safe),
                            "max_level": d.get("max_level", "none")}
-    rec["summary"] = _summary(rec, platform, groups)
+    rec["summary"] = _summary(rec, platform, groups, fail_level)
     return rec
 
 
@@ -294,7 +361,7 @@ def _fmt_formats(formats: Mapping[str, str]) -> str:
     return f"{s} storage, {a} arithmetic, {c} accumulation"
 
 
-def _summary(rec: Mapping[str, Any], platform: Platform, groups: List[List[str]]) -> str:
+def _summary(rec: Mapping[str, Any], platform: Platform, groups: List[List[str]], fail_level: str) -> str:
     chosen = rec["mode"]
     parts = [f"{rec['precision']} ({_fmt_formats(rec['formats'])})"]
     if not rec["modes_differ"]:
@@ -305,11 +372,16 @@ def _summary(rec: Mapping[str, Any], platform: Platform, groups: List[List[str]]
         parts.append(f"{' and '.join(names)} are the same here")
     if not rec["safe"]:
         parts.append("no mode keeps every finding below the fail level: this is the least bad")
+    for b in rec.get("known_bugs", ()):
+        rejected = [PRECISION_ENUM[m] for m in b["modes"] if m != chosen]
+        if rejected and at_least(b["level"], fail_level):
+            parts.append(f"not {' or '.join(rejected)}: known MNN bug {b['id']} ({b['title']}; MNN {b['versions']})")
     return "; ".join(parts)
 
 
 def recommend(findings: Sequence[Finding], platforms: Sequence[Platform], fail_level: str = "error",
-              targets: Sequence[Any] = (), override: Optional[LevelOverride] = None) -> Dict[str, Any]:
+              targets: Sequence[Any] = (), override: Optional[LevelOverride] = None,
+              bugs: Sequence[KernelBug] = (), mnn_version: Optional[str] = None) -> Dict[str, Any]:
     """The recommendation for one file's findings on each platform (layout in the module docstring).
 
     ``findings`` should be every finding of the file, suppressed ones included: suppressing a report line does not
@@ -320,10 +392,14 @@ def recommend(findings: Sequence[Finding], platforms: Sequence[Platform], fail_l
     for t in targets:
         pid, mode = (t.platform, t.mode) if hasattr(t, "platform") else str(t).split(":", 1)
         declared.setdefault(pid, mode)
-    return {
+    out = {
         "fail_level": fail_level,
         "advisory": not targets,
         "targets": [str(t) for t in targets],
-        "platforms": [recommend_platform(findings, p, fail_level, override, declared.get(p.id)) for p in platforms],
+        "platforms": [recommend_platform(findings, p, fail_level, override, declared.get(p.id), bugs)
+                      for p in platforms],
     }
+    if mnn_version is not None:
+        out["mnn_version"] = mnn_version
+    return out
 

@@ -88,9 +88,9 @@ def test_clean_model_gets_low_where_low_is_fastest():
 @pytest.mark.parametrize("model", ["long_reduction.onnx", "long_reduction.mnn"])
 def test_accumulation_only_model(model):
     _, recs = _rec(model)
-    # fp16 storage with fp32 reduction accumulation: Normal is enough
+    # Vulkan's image build stores fp32 at every precision (VulkanBackend.cpp _getFormat): Normal is enough
     assert recs["android-vulkan"]["mode"] == "normal"
-    assert recs["android-vulkan"]["formats"]["storage"] == "fp16"
+    assert recs["android-vulkan"]["formats"]["storage"] == "fp32"
     # backends that accumulate reductions in fp16 below High
     for pid in ("android-opencl", "ios-metal"):
         assert recs[pid]["mode"] == "high", pid
@@ -121,14 +121,17 @@ def test_range_and_accumulation_stay_distinct(tmp_path):
         }""")
     path = tmp_path / "both.onnx"
     onnx.save(model, path)
-    result = precision_lint.lint(str(path), platforms=["android-vulkan", "android-opencl"], fail_level="warning")
+    result = precision_lint.lint(str(path), platforms=["android-vulkan", "android-opencl", "cuda"],
+                                 fail_level="warning")
     classes = {f.rule_id: f.failure_class for f in result.findings}
     assert "range" in classes.values() and "accumulation" in classes.values(), classes
     recs = {p["platform"]: p for p in result.extras["recommendation"]["platforms"]}
-    vk_normal = _mode(recs["android-vulkan"], "normal")
-    assert [v["class"] for v in vk_normal["blocking"]] == ["range"]  # the reduction sums in fp32 there
-    assert vk_normal["blocking"][0]["needs"] == "fp32 storage" and vk_normal["blocking"][0]["role"] == "storage"
-    assert recs["android-vulkan"]["mode"] == "high"
+    cuda_low = _mode(recs["cuda"], "low")
+    assert [v["class"] for v in cuda_low["blocking"]] == ["range"]  # fp16 tensors, the reduction sums in fp32
+    assert cuda_low["blocking"][0]["needs"] == "fp32 storage" and cuda_low["blocking"][0]["role"] == "storage"
+    # Vulkan's image build stores fp32 at every precision: neither class blocks Normal
+    assert _mode(recs["android-vulkan"], "normal")["blocking"] == []
+    assert recs["android-vulkan"]["mode"] == "normal"
     cl_normal = _mode(recs["android-opencl"], "normal")
     assert sorted(v["class"] for v in cl_normal["blocking"]) == ["accumulation", "range"]
 

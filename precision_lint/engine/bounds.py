@@ -316,6 +316,10 @@ class Bounds:
             return (lo, gamma * max(x[1], alpha * math.expm1(min(x[1], 0.0))), x[2])
         if kind == "Neg":
             return None if x is None else (-x[1], -x[0], x[2])
+        if kind == "Square":  # MNN's UnaryOp SQUARE: the converter's spelling of Mul(x, x)
+            if x is None:
+                return None
+            return (0.0 if x[0] <= 0 <= x[1] else min(x[0] * x[0], x[1] * x[1]), max(x[0] * x[0], x[1] * x[1]), x[2])
         if kind == "Abs":
             return None if x is None else (0.0 if x[0] <= 0 <= x[1] else min(abs(x[0]), abs(x[1])),
                                            _abs_max(x), x[2])

@@ -25,7 +25,10 @@ DEFAULT_DEPTH = 6
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,3})(?::([^{}]{0,16}))?\}")
 _SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,3}[,_]?(\.\d{1,2})?[eEfFgGdxXs%]?$")
 # Names every expression may use without declaring them.
-BUILTIN_NAMES = frozenset({"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null"})
+# `saturating`: true while the runner evaluates a rule's saturating variant (fp32 -> fp16 clamps at +-65504, as on
+# ARMv8.2 CPUs); rules that read it get an extra estimate 'fp16-sat', used on platforms whose conversion saturates.
+BUILTIN_NAMES = frozenset({"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null",
+                           "saturating"})
 MODEL_FIELDS = frozenset({"format", "fp16_converted"})  # what the runner's `model` namespace holds
 
 
@@ -92,6 +95,7 @@ class Rule:
     let: List[Tuple[str, Expression]] = field(default_factory=list)
     estimate_value: Optional[Expression] = None
     estimate_storage: Optional[Expression] = None  # error with storage in the format but fp32 arithmetic
+    saturation_sensitive: bool = False  # its estimate or levels read `saturating`: an 'fp16-sat' variant is kept
     estimate_unit: str = ""
     estimate_quantity: str = ""
     levels: List[Tuple[str, Expression]] = field(default_factory=list)
@@ -359,6 +363,8 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
     if not rule.levels:
         rule.levels.append(("warning", _expr("true", "level")))
     rule.unknown_level = doc.get("level", {}).get("unknown", "none")
+    exprs = [e for _, e in rule.levels] + [e for e in (rule.estimate_value,) if e is not None]
+    rule.saturation_sensitive = any("saturating" in e.names for e in exprs)
     rule.evidence = tuple(doc.get("evidence", ()))
     for name in rule.evidence:
         if name not in known:

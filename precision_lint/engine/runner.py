@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..findings import LEVEL_RANK, Estimate, Finding, max_level
 from ..graph import ModelGraph
@@ -190,7 +190,8 @@ def rule_tolerances(rule: Rule, overrides: Mapping[str, float]) -> Dict[str, flo
 
 class RuleRunner:
     def __init__(self, rules: Sequence[Rule], tolerances: Optional[Mapping[str, float]] = None,
-                 judged_formats: Sequence[str] = ("fp16",)):
+                 judged_formats: Sequence[str] = ("fp16",),
+                 keep: Optional[Callable[[str, str, str, Optional[int], Mapping[str, Any]], bool]] = None):
         self.rules = list(rules)
         # Each rule sees only its own tolerances: a user rule that declares `reduction_rel` cannot move A002's.
         self.rule_tolerances = {r.id: rule_tolerances(r, tolerances or {}) for r in self.rules}
@@ -198,6 +199,9 @@ class RuleRunner:
         for values in self.rule_tolerances.values():
             self.tolerances.update(values)
         self.judged = tuple(judged_formats)
+        # keep(rule_id, op, source_op, rank, evidence): candidates no format flags are kept when it says so (known kernel
+        # bugs decide their level per target)
+        self.keep = keep
 
     def run(self, graph: ModelGraph, input_ranges=None) -> Tuple[List[Finding], List[str]]:
         analysis = Analysis(graph, self.tolerances, input_ranges)
@@ -282,6 +286,7 @@ class RuleRunner:
     @staticmethod
     def _estimate(rule: Rule, expr, env: Dict[str, Any], fmt: str, conditional: bool, key: str) -> Estimate:
         fenv = dict(env, fmt=fmt)
+        fenv.setdefault("saturating", False)  # true only for the 'fp16-sat' variant
         err = expr.evaluate(fenv) if expr is not None else None
         if isinstance(err, bool):
             err = float(err)
@@ -298,6 +303,13 @@ class RuleRunner:
             level = "warning"  # what the graph does not prove stays below error
         return Estimate(key, None if err is None else float(err), rule.estimate_unit, level)
 
+    def _kept(self, rule: Rule, node: NodeView, env: Dict[str, Any]) -> bool:
+        if self.keep is None:
+            return False
+        evidence = {k: _plain(env.get(k)) for k in rule.evidence}
+        rank = len(evidence["input_shape"]) if isinstance(evidence.get("input_shape"), (list, tuple)) else None
+        return self.keep(rule.id, node.operator.op, node.operator.source_op, rank, evidence)
+
     def _finding(self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any]) -> Optional[Finding]:
         for name, e in rule.let:
             env[name] = e.evaluate(env)
@@ -312,7 +324,11 @@ class RuleRunner:
                 # judged level, which is about the format throughout; the recommender reads it.
                 key = f"{fmt}-storage"
                 estimates[key] = self._estimate(rule, rule.estimate_storage, env, fmt, bool(assumptions), key)
-        if all(e.level == "none" for e in estimates.values()):
+        if rule.saturation_sensitive and "fp16" in rule.formats:
+            # fp32 -> fp16 saturating at +-65504 (ARMv8.2 CPU): the recommender uses it where the platform says so
+            estimates["fp16-sat"] = self._estimate(rule, rule.estimate_value, dict(env, saturating=True), "fp16",
+                                                   bool(assumptions), "fp16-sat")
+        if all(e.level == "none" for e in estimates.values()) and not self._kept(rule, node, env):
             return None
         env.setdefault("err_fp16", None)
         env.setdefault("err_bf16", None)

@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from .. import __version__
 from ..api import LintResult
 from ..findings import LEVELS, Finding
+from ..platforms import PRECISION_ENUM
 from .base import Reporter, RunSummary, report_path
 
 _SPECIAL = re.compile(r"([\\`*_<>\[\]|])")
@@ -57,7 +58,9 @@ def _data(name: str) -> Dict[str, Any]:
 
 
 def known_issues() -> List[Dict[str, Any]]:
-    return list(_data("known_issues.yaml")["issues"])
+    from ..known_issues import issue_reports
+
+    return issue_reports()
 
 
 def _num(v: Any) -> str:
@@ -436,7 +439,9 @@ class ModelSection:
 
     def _mnn_notes(self) -> List[str]:
         m = self.res.metadata
-        data = _data("known_issues.yaml")
+        from .. import known_issues
+
+        data = known_issues.data()
         out = [f"{self.sub} MNN version notes", ""]
         table_version = _platform_table_version()
         facts = f"the platform facts behind this review are for MNN {table_version}" if table_version else ""
@@ -457,6 +462,19 @@ class ModelSection:
                     out.append(f"- Conversion ({', '.join(hit)}): {md(c['note'])}")
             for note in data.get("converter_always", []):
                 out.append(f"- Conversion: {md(note)}")
+        bugs: Dict[str, List[str]] = {}
+        texts: Dict[str, str] = {}
+        for plat in (self.rec or {}).get("platforms", []):
+            for b in plat.get("known_bugs", ()):
+                modes = ", ".join(PRECISION_ENUM.get(m, m) for m in b["modes"])
+                bugs.setdefault(b["id"], []).append(f"{plat['platform']} at {modes}")
+                texts[b["id"]] = (f"{b['title']} (MNN {b['versions']}): {b['symptom']}; workaround: "
+                                  f"{b['workaround']}")
+        if bugs:
+            out += ["", f"Known MNN kernel bugs that apply to this model on MNN "
+                        f"{md(str((self.rec or {}).get('mnn_version', '?')))} (--mnn-version):", ""]
+            for bid in sorted(bugs):
+                out.append(f"- [ ] {code(bid)} on {md('; '.join(bugs[bid]))}: {md(texts[bid])}")
         issues = self._issues(data["issues"])
         if issues:
             out += ["", "Known MNN issue reports that apply to this model's operators, findings or platforms "

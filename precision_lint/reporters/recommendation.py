@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, List, Mapping, Sequence, Tuple
 
+from ..known_issues import bugs_on
 from ..platforms import MODES, PRECISION_ENUM, Platform
 from ..snippets import KINDS, LANGUAGE, TITLE
 
@@ -33,9 +34,13 @@ def verdict_text(v: Mapping[str, Any]) -> str:
     how = f"{v['format']} {v['role']}" if v.get("format") else v["role"]
     est = v.get("estimate")
     est_text = f", estimate {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}" if est else ""
+    if est and est.get("with_known_bugs") is not None:
+        unit = f" {est['unit']}" if est.get("unit") else ""
+        est_text += f" (up to {_num(est['with_known_bugs'])}{unit} with the known bug)"
     facts = [f for f in v.get("per_op", ()) if f != v.get("cpu_fallback")]
     why = f" [{'; '.join(facts)}]" if facts else ""
-    return f"{v['rule']} {where} ({v['op']}, {v['class']}): {how} -> {v['level']}{est_text}{why}"
+    bugs = "".join(f"; known MNN bug {b['id']}: {b['title']}" for b in v.get("known_bugs", ()))
+    return f"{v['rule']} {where} ({v['op']}, {v['class']}): {how} -> {v['level']}{est_text}{why}{bugs}"
 
 
 def _names(modes: Sequence[str]) -> str:
@@ -104,6 +109,10 @@ def recommendation_lines(rec: Mapping[str, Any], color=lambda key, text: text) -
         if declared:
             state = "safe" if declared["safe"] else color("error", f"UNSAFE (worst finding: {declared['max_level']})")
             detail.append(f"declared target {p['platform']}:{declared['mode']} ({declared['precision']}) is {state}")
+        for b in p.get("known_bugs", ()):
+            modes = _names([m for m in MODES if m in b["modes"]])
+            detail.append(f"known MNN bug {b['id']} at {modes} (MNN {b['versions']}): {b['symptom']}; "
+                          f"workaround: {b['workaround']}")
         for n in p.get("notes", ()):
             detail.append(f"note: {n}")
         lines += [color("dim", f"      {d}") for d in detail]
@@ -178,6 +187,18 @@ def compact_lines(rec: Mapping[str, Any], every_row: bool, color=lambda key, tex
     return lines
 
 
+def mnn_version_line(rec: Mapping[str, Any], metadata: Mapping[str, Any]) -> str:
+    """``MNN 3.6.1 deployed (the platform table's version; --mnn-version to change); file converted by MNN 3.6.1``"""
+    version = rec.get("mnn_version")
+    if not version:
+        return ""
+    text = f"MNN {version} deployed (known kernel bugs judged for it; --mnn-version or config mnn_version)"
+    converted = metadata.get("mnn_version") if metadata.get("format") == "mnn" else None
+    if converted:
+        text += f"; this file was converted by MNN {converted}"
+    return text
+
+
 def snippet_blocks(snippets: Mapping[str, Any], kinds: Sequence[str] = KINDS) -> List[str]:
     """Fenced code blocks (```python ... ```), one per platform and kind, each runnable as printed."""
     lines: List[str] = []
@@ -208,6 +229,10 @@ def text_section(reporter: Any, result: Any) -> None:
             lines = compact_lines(rec, named, reporter._c)
         if lines:
             reporter.write(f"{result.path}: {lines[0]}")
+        # the MNN version judged (kernel bugs) matters once a deployment is declared; --explain always shows it
+        version = mnn_version_line(rec, result.metadata) if explain or not rec.get("advisory", True) else ""
+        if version:
+            reporter.write(reporter._c("dim", f"      {version}"))
         for line in lines[1:]:
             reporter.write(line)
     snippets = result.extras.get("snippets")
@@ -236,19 +261,39 @@ def platforms_text(platforms: Sequence[Platform], verbose: bool = False) -> str:
                 continue
             same = [n for n in groups.get(name, [name]) if n != name]
             extra = f"  = {', '.join(_SHORT[n] for n in same)}" if same else ""
+            conv = ""
+            if "fp16" in (m.storage, m.arithmetic) or any(e.storage == "fp16" or e.arithmetic == "fp16"
+                                                          for e in m.op_exceptions):
+                conv = "  fp32->fp16 " + {"saturate": "saturates", "overflow": "overflows"}.get(
+                    m.conversion, "overflow assumed") + (" (measured)" if m.facts.get("conversion_measured") else "")
             out.append(f"    {PRECISION_ENUM[name]:<19} S {m.storage:<4} C {m.arithmetic:<4} Acc {m.accumulation:<4} "
-                       f"speed {m.speed}{extra}")
+                       f"speed {m.speed}{extra}{conv}")
             if verbose:
                 if m.what:
                     out.append(f"        {m.what}")
+                if m.measured:
+                    out.append(f"        measured: {m.measured}")
+                for key, label in (("conversion_source", "conversion (source)"),
+                                   ("conversion_measured", "conversion (measured)"),
+                                   ("fallback_conversion", "fallback"),
+                                   ("accumulation_measured", f"accumulation ({m.accumulation_order}, measured)")):
+                    if m.facts.get(key):
+                        out.append(f"        {label}: {m.facts[key]}")
                 for e in m.op_exceptions:
-                    out.append(f"        per-op: {', '.join(sorted(e.match.ops or e.match.mnn_types))}: {e.what}")
+                    out.append(f"        per-op: {', '.join(sorted(e.match.ops or e.match.mnn_types))}: {e.what}"
+                               + (f" (measured: {e.measured})" if e.measured else ""))
                 if m.lowp_only:
                     out.append(f"        ops outside the {m.lowp_only} low-precision list run on an fp32 CPU backup")
                 for a in m.approximations:
                     out.append(f"        approximation: {a.what}")
                 if m.source:
                     out.append(f"        source: {m.source}")
+        for b, modes in bugs_on(p):
+            out.append(f"    known bug at {_names(modes)}: {b.id} ({b.title}; MNN {b.versions()})")
+            if verbose:
+                out.append(f"        {b.symptom}; workaround: {b.workaround}")
+                out.append(f"        source: {b.source}")
+                out.append(f"        evidence: {b.evidence}")
         if verbose:
             for e in p.cpu_fallback:
                 rank = f" (rank {e.match.rank})" if e.match.rank is not None else ""
@@ -261,12 +306,18 @@ def platforms_text(platforms: Sequence[Platform], verbose: bool = False) -> str:
                 out.append(f"    source: {p.source}")
     out.append("")
     out.append("S = storage of activations, C = arithmetic, Acc = accumulation (GEMM/conv/reductions); higher speed "
-               "is faster. Use -v for per-op facts and sources.")
+               "is faster; fp32->fp16: what a value beyond +-65504 becomes in fp16 (overflow is assumed where it was "
+               "not measured). Known bugs: data/known_issues.yaml. Use -v for per-op facts, sources and measurements.")
     return "\n".join(out) + "\n"
 
 
 def platforms_json(platforms: Sequence[Platform]) -> str:
-    return json.dumps({"platforms": [p.to_dict() for p in platforms]}, indent=2, sort_keys=True) + "\n"
+    items = []
+    for p in platforms:
+        d = p.to_dict()
+        d["known_bugs"] = [dict(b.to_dict(), modes=modes) for b, modes in bugs_on(p)]
+        items.append(d)
+    return json.dumps({"platforms": items}, indent=2, sort_keys=True) + "\n"
 
 
 def platforms_output(platforms: Sequence[Platform], fmt: str = "text", verbose: bool = False) -> str:
