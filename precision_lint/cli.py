@@ -10,7 +10,7 @@ import click
 from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-SUBCOMMANDS = ("check", "rules", "rule", "platforms")
+SUBCOMMANDS = ("check", "rules", "rule", "platforms", "verify", "setup-arm")
 
 
 def _split_csv(values: Sequence[str]) -> Tuple[str, ...]:
@@ -347,6 +347,30 @@ def rule_cmd(rule_id, rule_dirs, config_file, isolated) -> None:
 
     try:
         click.echo(explain_rule(rule_id, _rule_dirs(rule_dirs, config_file, isolated)), nl=False)
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+
+
+@cli.command("setup-arm")
+@click.option("--mnn-version", default=None, metavar="VERSION",
+              help="The MNN release to fetch for aarch64.  [default: the version the platform table was checked "
+                   "against]")
+@click.option("--force", is_flag=True, help="Rebuild the environment even if one is already set up.")
+def setup_arm_cmd(mnn_version, force) -> None:
+    """Set up MNN's ARMv8.2 fp16 kernels for `verify` on this x86-64 machine, once.
+
+    \b
+    Installs Debian's qemu-user-static with apt-get if it is missing (as root; otherwise it says the command),
+    then, under $PRECISION_LINT_ARM_CACHE (default: $XDG_CACHE_HOME or ~/.cache, /precision-lint/arm82):
+    Debian's arm64 python3 and C++ runtime (apt-get --download-only in a private apt root, unpacked with
+    dpkg -x; the host's dpkg is untouched) and PyPI's aarch64 wheels of MNN and numpy (pip download).
+    About 200 MB; offline afterwards.  The versions fetched are recorded in manifest.json there.
+    """
+    from .arm_setup import DEFAULT_MNN_VERSION, setup
+    from .errors import PrecisionLintError
+
+    try:
+        setup(mnn_version or DEFAULT_MNN_VERSION, force=force, say=lambda m: click.echo(f"setup-arm: {m}", err=True))
     except PrecisionLintError as exc:
         _fail(str(exc))
 
