@@ -351,6 +351,49 @@ def rule_cmd(rule_id, rule_dirs, config_file, isolated) -> None:
         _fail(str(exc))
 
 
+@cli.command("verify")
+@click.argument("model", metavar="MODEL")
+@click.option("--target", "target_specs", multiple=True, metavar="PLATFORM:MODE",
+              help="Deployment to measure (repeatable, comma-separated).  [default: ios-cpu:low]")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Input values: .npz keyed by input name, or .npy for a one-input model.  [default: seeded "
+                   "random values from --input-range and what the graph implies]")
+@click.option("--input-range", multiple=True, metavar="NAME=LO:HI",
+              help="Range of a generated input, e.g. image=0:1 (repeatable).")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=None, metavar="REL_L2",
+              help="Largest acceptable rel-L2 error of a tensor against Precision_High.  [default: 0.01]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--timings", is_flag=True, help="Add the time of each step to the JSON report (text always shows it).")
+@click.option("--qemu-cpu", default="max", show_default=True, metavar="CPU",
+              help="QEMU CPU model for ARM runs; `cortex-a72` (no fp16 arithmetic) is a control that must be refused.")
+@click.option("--no-lint", is_flag=True, help="Measure only: do not run the static rules on the model.")
+def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, timings, qemu_cpu, no_lint) -> None:
+    """Run MODEL (.mnn, or .onnx converted with MNN's converter) on MNN's real kernels at each target's precision
+    and at Precision_High, and report the error per output and per node.
+
+    \b
+    ios-cpu and android-cpu-armv82 run MNN's Arm82 fp16 kernels under QEMU (set up once with
+    `precision-lint setup-arm`); a Low run counts only if MNN reported fp16:1.  x86-cpu computes fp32 in every mode:
+    nothing to verify.  GPU/NPU targets are not verifiable here.  An .onnx is also checked against ONNX Runtime.
+
+    Exit codes: 0 within tolerance, 1 a measured error over tolerance (the node is named), 2 bad input, set-up
+    missing, or fp16 not active on a Low target.
+    """
+    from .errors import PrecisionLintError
+    from .reporters.verify_report import to_json, to_text
+    from .verify import DEFAULT_TARGETS, verify
+    from .verify_metrics import DEFAULT_TOLERANCE
+
+    try:
+        result = verify(model, _split_csv(target_specs) or DEFAULT_TARGETS, inputs_file,
+                        parse_input_ranges(input_range), DEFAULT_TOLERANCE if tolerance is None else tolerance,
+                        qemu_cpu, lint=not no_lint)
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+    click.echo(to_json(result, timings) if fmt == "json" else to_text(result), nl=False)
+    sys.exit(result.exit_code)
+
+
 @cli.command("setup-arm")
 @click.option("--mnn-version", default=None, metavar="VERSION",
               help="The MNN release to fetch for aarch64.  [default: the version the platform table was checked "

@@ -1,0 +1,291 @@
+"""`precision-lint verify`: run a model on MNN's real kernels at the target precision and at Precision_High, and
+compare, per output and per intermediate tensor.
+
+- ARMv8.2 CPU targets (ios-cpu, android-cpu-armv82) run MNN's Arm82 kernels: under QEMU's aarch64 emulation with the
+  environment of `setup-arm` (one worker process; the reference is the same emulated build at Precision_High, so
+  only the precision differs).  A Low run counts as measured only when MNN printed ``fp16:1`` for it.
+- x86 CPU targets: every mode computes fp32 there (bit-identical, measured), so there is nothing to verify.
+- GPU/NPU targets: their kernels cannot run here and no emulation is built yet: "not verifiable here".
+- An .onnx is converted with MNN's converter first, and the converted model at Precision_High on the host is compared
+  with ONNX Runtime in fp32 (the converter has produced wrong fp32 models).
+Static findings of the linter on the same model are confirmed or refuted by the measured tensors; the origins of
+measured errors that no rule flagged become findings ``V001``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .errors import PrecisionLintError
+from .findings import Finding
+from .verify_metrics import DEFAULT_TOLERANCE, TensorError, classifier_like, compare, origins
+
+# Platforms whose CPU kernels are MNN's Arm82Backend: the emulated aarch64 CPU with FEAT_FP16 runs them.
+ARM82_PLATFORMS = ("ios-cpu", "android-cpu-armv82")
+FP32_PLATFORMS = ("x86-cpu",)
+DEFAULT_TARGETS = ("ios-cpu:low",)  # the seed case
+CROSS_RUNTIME_TOLERANCE = 1e-3  # rel-L2 between two fp32 runtimes: rounding order alone gives about 1e-6
+
+MEASURED, FP32_ONLY, NOT_VERIFIABLE, FP16_INACTIVE = "measured", "fp32-only", "not-verifiable", "fp16-not-active"
+
+
+class VerifyError(PrecisionLintError):
+    """A verify that cannot run: the message is one line."""
+
+
+@dataclass
+class TargetResult:
+    target: str
+    status: str  # MEASURED, FP32_ONLY, NOT_VERIFIABLE, FP16_INACTIVE
+    message: str
+    ran_on: str = ""
+    device_line: str = ""
+    outputs: List[TensorError] = field(default_factory=list)
+    nodes: List[TensorError] = field(default_factory=list)
+    origins: List[TensorError] = field(default_factory=list)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.status == MEASURED and any(e.over for e in self.outputs)
+
+    def to_dict(self) -> Dict:
+        d = {"target": self.target, "status": self.status, "message": self.message}
+        if self.status in (MEASURED, FP16_INACTIVE):
+            d.update(ran_on=self.ran_on, device=self.device_line, exceeded=self.exceeded,
+                     outputs=[e.to_dict() for e in self.outputs],
+                     first_over_tolerance=[e.to_dict() for e in self.origins],
+                     nodes=[e.to_dict() for e in self.nodes])
+        return d
+
+
+@dataclass
+class VerifyResult:
+    path: str
+    tolerance: float
+    inputs: Dict[str, str]
+    targets: List[TargetResult]
+    cross_runtime: Optional[Dict] = None
+    findings: List[Dict] = field(default_factory=list)  # static findings with their "measured" block
+    new_findings: List[Finding] = field(default_factory=list)  # V001
+    timings: Dict[str, float] = field(default_factory=dict)
+    model_run: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if any(t.status == FP16_INACTIVE for t in self.targets):
+            return 2  # asked to measure fp16 and could not: no claim either way
+        if any(t.exceeded for t in self.targets) or (self.cross_runtime or {}).get("exceeded"):
+            return 1
+        return 0
+
+    def to_dict(self, timings: bool = False) -> Dict:
+        d = {"path": self.path, "model_run": self.model_run, "tolerance": {"rel_l2": self.tolerance},
+             "inputs": dict(sorted(self.inputs.items())), "targets": [t.to_dict() for t in self.targets],
+             "cross_runtime": self.cross_runtime, "findings": self.findings,
+             "new_findings": [f.to_dict() for f in self.new_findings], "exit_code": self.exit_code}
+        if timings:
+            d["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
+        return d
+
+
+def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional[str] = None,
+           input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None, tolerance: float = DEFAULT_TOLERANCE,
+           qemu_cpu: str = "max", lint: bool = True) -> VerifyResult:
+    """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input."""
+    from .loaders import detect_format, load_model
+    from .platforms import load_platforms
+    from .targets import parse_targets
+    from . import verify_inputs
+
+    timings: Dict[str, float] = {}
+    if not os.path.isfile(path):
+        raise VerifyError(f"{path}: no such file")
+    table = load_platforms()
+    parsed = parse_targets(targets or DEFAULT_TARGETS, table)
+    fmt = detect_format(path)
+    with tempfile.TemporaryDirectory(prefix="precision-lint-verify-") as tmp:
+        run_model = path
+        if fmt == "onnx":
+            t = time.monotonic()
+            run_model = os.path.join(tmp, Path(path).stem + ".mnn")
+            convert_onnx(path, run_model)
+            timings["conversion"] = time.monotonic() - t
+        graph = load_model(run_model)
+        source = load_model(path) if fmt == "onnx" else graph  # node names as the user's file spells them
+        specs = verify_inputs.specs(graph, input_ranges or {})
+        feeds = (verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path))
+        result = VerifyResult(path=path, tolerance=tolerance, inputs=verify_inputs.describe(specs, inputs),
+                              targets=[], timings=timings, model_run=os.path.basename(run_model))
+        outputs = [t.name for t in graph.tensors.values() if t.is_output]
+        inter = [o for op in graph.operators() if not op.scope for o in op.outputs
+                 if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const]
+
+        arm = [t for t in parsed if t.platform in ARM82_PLATFORMS]
+        if arm:
+            _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu)
+        by_target = {r.target: r for r in result.targets}
+        for t in parsed:
+            name = str(t)
+            if t.platform in FP32_PLATFORMS:
+                by_target[name] = TargetResult(name, FP32_ONLY, f"every precision mode computes fp32 on "
+                                               f"{table[t.platform].name} (bit-identical, measured): nothing to verify")
+            elif t.platform not in ARM82_PLATFORMS:
+                by_target[name] = TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {table[t.platform].name} "
+                                               f"kernels cannot run on this machine and no emulation is built; "
+                                               f"the static findings stand unmeasured")
+        result.targets = [by_target[str(t)] for t in parsed]
+        if fmt == "onnx":
+            t0 = time.monotonic()
+            result.cross_runtime = _cross_runtime(path, run_model, feeds, outputs)
+            timings["cross_runtime"] = time.monotonic() - t0
+        if lint:
+            t0 = time.monotonic()
+            _attach_findings(result, path, [str(t) for t in parsed], source)
+            timings["lint"] = time.monotonic() - t0
+    return result
+
+
+def convert_onnx(src: str, dst: str) -> None:
+    """ONNX -> MNN with MNN's own converter (the ``_tools`` extension; never MNN.tools), chatter kept off fd 1."""
+    fd = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            try:
+                import _tools  # MNN's converter extension; importing MNN.tools would pip-install and send logs
+            except ImportError:
+                raise VerifyError(f"{src}: converting ONNX needs the MNN package (pip install MNN)") from None
+            _tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", src, "--MNNModel", dst, "--bizCode", "biz"])
+    finally:
+        os.dup2(fd, 1)
+        os.close(fd)
+    if not os.path.isfile(dst) or os.path.getsize(dst) == 0:
+        raise VerifyError(f"{src}: MNN's converter could not convert the model")
+
+
+def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu) -> None:
+    from .arm_runner import Emulation, Run, execute
+    from .arm_setup import cache_dir, load_manifest
+
+    manifest = load_manifest()  # SetupError with the one-line hint: never downloads here
+    emulation = Emulation(cache_dir(), manifest, qemu_cpu)
+    modes = sorted({t.mode for t in arm if t.mode != "high"})
+    runs = [Run("high", run_model, "high", feeds, outputs, inter)]
+    runs += [Run(m, run_model, m, feeds, outputs, inter) for m in modes]
+    outcome = execute(runs, emulation)
+    result.timings["emulated_worker"] = outcome.seconds
+    result.timings["emulated_import"] = outcome.import_seconds
+    for rid, res in outcome.results.items():
+        if "error" in res:
+            raise VerifyError(f"{result.path}: MNN could not run the model ({rid}): {res['error']}")
+        result.timings[f"run_{rid}"] = res["seconds"]
+    ref = outcome.arrays["high"]
+    producer = {o: op for op in graph.operators() for o in op.outputs}
+    producer.update({o: op for op in source.operators() if not op.scope for o in op.outputs if o in producer})
+    ran_on = emulation.describe()
+    for t in arm:
+        name = str(t)
+        arrays = outcome.arrays[t.mode if t.mode != "high" else "high"]
+        errors = {}
+        for tensor in list(outputs) + list(inter):
+            if tensor in arrays and tensor in ref:
+                op = producer.get(tensor)
+                errors[tensor] = compare(tensor, arrays[tensor], ref[tensor], tolerance, op.op if op else "",
+                                         op.name if op else "", classifier=classifier_like(ref[tensor].shape)
+                                         and tensor in outputs)
+        tr = TargetResult(name, MEASURED, "", ran_on=ran_on, device_line=outcome.device_line,
+                          outputs=[errors[o] for o in outputs if o in errors],
+                          nodes=[errors[o] for o in inter if o in errors])
+        tr.origins = origins(graph, errors)
+        if t.mode == "low" and not outcome.fp16:
+            tr.status = FP16_INACTIVE
+            tr.message = (f"fp16 not active: MNN reported no fp16 arithmetic ({outcome.device_line or 'no device line'}), "
+                          f"so Precision_Low computed fp32 here; nothing about {name} was measured")
+        elif t.mode == "low":
+            tr.message = f"measured on MNN's Arm82 fp16 kernels ({ran_on}; {outcome.device_line})"
+        else:
+            tr.message = f"measured on MNN's ARM kernels at {t.mode} ({ran_on}); this mode computes fp32"
+        result.targets.append(tr)
+
+
+def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
+    """The converted .mnn at Precision_High on the host against ONNX Runtime fp32 on the .onnx."""
+    from .arm_runner import Run, execute
+
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {"status": "skipped", "message": "onnxruntime is not installed (pip install 'precision-lint[verify]')"}
+    outcome = execute([Run("host", run_model, "high", feeds, outputs)])
+    res = outcome.results["host"]
+    if "error" in res:
+        return {"status": "failed", "message": f"MNN could not run the converted model on the host: {res['error']}"}
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    ort_feeds = {}
+    for i in sess.get_inputs():
+        a = feeds[i.name]
+        ort_feeds[i.name] = a.astype("int64") if "int64" in i.type else a
+    got = dict(zip(names, sess.run(names, ort_feeds)))
+    errors = [compare(n, outcome.arrays["host"][n], got[n], CROSS_RUNTIME_TOLERANCE,
+                      classifier=classifier_like(got[n].shape)) for n in names if n in outcome.arrays["host"]]
+    missing = [n for n in names if n not in outcome.arrays["host"]]
+    exceeded = any(e.over for e in errors) or bool(missing)
+    msg = (f"MNN {outcome.mnn_version} (host, Precision_High) vs ONNX Runtime {ort.__version__} (fp32): "
+           + ("the converted model disagrees" if exceeded else "agree within tolerance"))
+    if missing:
+        msg += f"; outputs missing from the .mnn: {', '.join(missing)}"
+    return {"status": "measured", "message": msg, "tolerance": {"rel_l2": CROSS_RUNTIME_TOLERANCE},
+            "exceeded": exceeded, "outputs": [e.to_dict() for e in errors]}
+
+
+def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_graph) -> None:
+    """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
+    errors that no finding covers become V001 findings."""
+    from .api import Linter, Options
+
+    lint_result = Linter(Options(targets=tuple(targets), recommend=False)).lint_file(path)
+    if lint_result.error is not None:
+        raise VerifyError(lint_result.error.message)
+    outputs_of = {(op.scope, op.name): op.outputs for op in lint_graph.operators()}
+    measured = [t for t in result.targets if t.status == MEASURED]
+    covered = set()
+    for f in lint_result.reported:
+        d = f.to_dict()
+        block = {}
+        for tr in measured:
+            errs = {e.name: e for e in tr.outputs + tr.nodes}
+            seen = [errs[n] for n in outputs_of.get((f.scope, f.node), ()) if n in errs]
+            if not seen:
+                block[tr.target] = {"verdict": "not observed", "why": "its tensors were fused or renamed by the "
+                                                                      "converter"}
+                continue
+            worst = max(seen, key=lambda e: (e.over, e.rel_l2 if e.rel_l2 == e.rel_l2 else float("inf")))
+            covered.update(e.name for e in seen)
+            block[tr.target] = {"verdict": "confirmed" if worst.over else "refuted", **worst.to_dict()}
+        if block:
+            d["measured"] = block
+        result.findings.append(d)
+    new: Dict[str, Finding] = {}
+    for tr in measured:
+        for e in tr.origins:
+            if e.name in covered or e.name in new:
+                continue
+            new[e.name] = Finding(
+                rule_id="V001", rule_name="measured-precision-error", level="error", path=path, node=e.node or e.name,
+                op=e.op, source_op=e.op, failure_class="measured",
+                message=(f"measured on {tr.target}: {e.op or 'tensor'} output {e.name!r} differs from Precision_High "
+                         f"by rel-L2 {e.rel_l2:.3g} (max abs {e.max_abs:.3g}, {e.nan} NaN, {e.inf} inf) while "
+                         f"its inputs are within tolerance; no static rule flagged it"),
+                fix="Run this model at Precision_High on the target, or keep this op in fp32.",
+                evidence={"target": tr.target, **e.to_dict()}, judged_for=("fp16",))
+    result.new_findings = sorted(new.values(), key=Finding.sort_key)
+
+
+__all__ = ["verify", "VerifyResult", "TargetResult", "VerifyError", "convert_onnx", "DEFAULT_TARGETS"]
