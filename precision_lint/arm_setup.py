@@ -150,31 +150,8 @@ def _fetch_debs(cache: Path, say) -> tuple:
     and keyrings, so it asks the same mirror for the same release, arm64 instead of amd64."""
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
         raise SetupError("setup-arm needs apt-get and dpkg (Debian or Ubuntu) to fetch an arm64 Python")
-    root = cache / "apt"
-    for sub in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial",
-                "var/cache/apt/archives/partial", "var/lib/dpkg"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    (root / "var/lib/dpkg/status").write_text("", encoding="utf-8")
-    n = 0
-    if os.path.isfile("/etc/apt/sources.list"):
-        shutil.copy("/etc/apt/sources.list", root / "etc/apt/sources.list")
-        n += 1
-    for src in sorted(glob.glob("/etc/apt/sources.list.d/*.sources") + glob.glob("/etc/apt/sources.list.d/*.list")):
-        shutil.copy(src, root / "etc/apt/sources.list.d" / os.path.basename(src))
-        n += 1
-    if not n:
-        raise SetupError("no apt sources found in /etc/apt/sources.list or /etc/apt/sources.list.d/")
-    conf = root / "apt.conf"
-    conf.write_text("\n".join([
-        f'Dir "{root}/";',
-        f'Dir::State::status "{root}/var/lib/dpkg/status";',
-        'Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d/";',
-        'Dir::Etc::Trusted "/etc/apt/trusted.gpg";',
-        'APT::Architecture "arm64";',
-        'APT::Architectures { "arm64"; };',
-        'Debug::NoLocking "true";',
-        'APT::Install-Recommends "false";',
-        ""]), encoding="utf-8")
+    conf = apt_root(cache / "apt")
+    root = conf.parent
     env = dict(os.environ, APT_CONFIG=str(conf), DEBIAN_FRONTEND="noninteractive")
     say("apt-get update for arm64 in a private apt root (the host's dpkg is not touched)")
     _run(["apt-get", "update", "-qq"], "apt-get update (arm64)", env)
@@ -194,6 +171,39 @@ def _fetch_debs(cache: Path, say) -> tuple:
     say(f"unpacked {len(names)} arm64 packages into {sysroot}")
     shutil.rmtree(root)  # the package lists (~170 MB) are not needed once unpacked
     return pyver, names
+
+
+def apt_root(root: Path, etc: str = "/etc/apt") -> Path:
+    """A private arm64 apt root at ``root`` using the host's sources from ``etc``; returns its apt.conf.
+
+    Both source formats are copied: deb822 ``sources.list.d/*.sources`` (Debian 12's default) and one-line
+    ``sources.list`` / ``sources.list.d/*.list``; other files there (e.g. ``*.disabled``) are not sources."""
+    for sub in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial",
+                "var/cache/apt/archives/partial", "var/lib/dpkg"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/dpkg/status").write_text("", encoding="utf-8")
+    n = 0
+    if os.path.isfile(os.path.join(etc, "sources.list")):
+        shutil.copy(os.path.join(etc, "sources.list"), root / "etc/apt/sources.list")
+        n += 1
+    parts = os.path.join(etc, "sources.list.d")
+    for src in sorted(glob.glob(os.path.join(parts, "*.sources")) + glob.glob(os.path.join(parts, "*.list"))):
+        shutil.copy(src, root / "etc/apt/sources.list.d" / os.path.basename(src))
+        n += 1
+    if not n:
+        raise SetupError(f"no apt sources found in {etc}/sources.list or {etc}/sources.list.d/")
+    conf = root / "apt.conf"
+    conf.write_text("\n".join([
+        f'Dir "{root}/";',
+        f'Dir::State::status "{root}/var/lib/dpkg/status";',
+        'Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d/";',
+        'Dir::Etc::Trusted "/etc/apt/trusted.gpg";',
+        'APT::Architecture "arm64";',
+        'APT::Architectures { "arm64"; };',
+        'Debug::NoLocking "true";',
+        'APT::Install-Recommends "false";',
+        ""]), encoding="utf-8")
+    return conf
 
 
 def _fetch_wheels(cache: Path, mnn_version: str, pyver: str, say) -> List[str]:
