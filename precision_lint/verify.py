@@ -249,8 +249,11 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
     """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
     errors that no finding covers become V001 findings."""
     from .api import Linter, Options
+    from .targets import parse_target, rejudge
 
-    lint_result = Linter(Options(targets=tuple(targets), recommend=False)).lint_file(path)
+    linter = Linter(Options(targets=tuple(targets), recommend=False))
+    lint_result = linter.lint_file(path)
+    table = linter.deployment.table
     if lint_result.error is not None:
         raise VerifyError(lint_result.error.message)
     outputs_of = {(op.scope, op.name): op.outputs for op in lint_graph.operators()}
@@ -260,6 +263,8 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
         d = f.to_dict()
         block = {}
         for tr in measured:
+            if rejudge(f, [parse_target(tr.target, table)], table).level == "none":
+                continue  # the finding claims nothing for this target (e.g. a mode that computes fp32)
             errs = {e.name: e for e in tr.outputs + tr.nodes}
             seen = [errs[n] for n in outputs_of.get((f.scope, f.node), ()) if n in errs]
             if not seen:

@@ -65,6 +65,9 @@ def to_text(result, timings: bool = True) -> str:
     if timings and result.timings:
         out.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
     code = result.exit_code
+    if code == 0 and not any(t.status == MEASURED for t in result.targets):
+        out.append("verdict: nothing measured here (no target's kernels run on this machine)")
+        return "\n".join(out) + "\n"
     out.append({0: "verdict: within tolerance on every measured target",
                 1: "verdict: measured error over tolerance",
                 2: "verdict: fp16 not active, nothing measured"}[code])
