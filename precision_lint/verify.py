@@ -107,6 +107,7 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
     table = load_platforms()
     parsed = parse_targets(targets or DEFAULT_TARGETS, table)
     fmt = detect_format(path)
+    source = load_model(path) if fmt == "onnx" else None  # read errors from our loader, before the converter's
     with tempfile.TemporaryDirectory(prefix="precision-lint-verify-") as tmp:
         run_model = path
         if fmt == "onnx":
@@ -115,8 +116,8 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
             convert_onnx(path, run_model)
             timings["conversion"] = time.monotonic() - t
         graph = load_model(run_model)
-        source = load_model(path) if fmt == "onnx" else graph  # node names as the user's file spells them
-        specs = verify_inputs.specs(graph, input_ranges or {})
+        source = source or graph  # node names as the user's file spells them
+        specs = verify_inputs.specs(source, input_ranges or {})  # from the user's file: its dynamic dims
         feeds = (verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path))
         result = VerifyResult(path=path, tolerance=tolerance, inputs=verify_inputs.describe(specs, inputs),
                               targets=[], timings=timings, model_run=os.path.basename(run_model))

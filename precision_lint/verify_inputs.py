@@ -76,14 +76,15 @@ def generate(input_specs: List[InputSpec], path: str) -> Dict[str, "object"]:
     rng = np.random.default_rng(SEED)
     out = {}
     for s in input_specs:
-        if any(d < 0 for d in s.shape):
-            raise InputError(f"{path}: input {s.name!r} has no fixed shape ({_shape(s.shape)}); give its values "
-                             f"with --inputs FILE.npz")
+        if s.shape == (-1,):
+            raise InputError(f"{path}: the shape of input {s.name!r} is unknown; give its values with "
+                             f"--inputs FILE.npz")
+        shape = tuple(1 if d < 0 else d for d in s.shape)  # a dynamic dimension gets 1 (stated in the report)
         if s.dtype.startswith(("int", "uint")) or s.dtype == "bool" or "mask" in s.why:
-            a = rng.integers(int(s.low), int(s.high) + 1, size=s.shape)
+            a = rng.integers(int(s.low), int(s.high) + 1, size=shape)
             out[s.name] = a.astype(s.dtype if s.dtype != "bool" else "int32")
         else:
-            out[s.name] = rng.uniform(s.low, s.high, size=s.shape).astype(np.float32)
+            out[s.name] = rng.uniform(s.low, s.high, size=shape).astype(np.float32)
     return out
 
 
@@ -134,5 +135,6 @@ def _shape(shape) -> str:
 def describe(input_specs: List[InputSpec], given: Optional[str]) -> Dict[str, str]:
     if given:
         return {s.name: f"from {os.path.basename(given)}" for s in input_specs}
-    return {s.name: f"{_shape(s.shape)} {s.dtype} seeded uniform in [{s.low:g}, {s.high:g}] ({s.why})"
+    return {s.name: f"{_shape(tuple(1 if d < 0 else d for d in s.shape))} {s.dtype} seeded uniform in "
+                    f"[{s.low:g}, {s.high:g}] ({s.why})" + ("; dynamic dimensions set to 1" if -1 in s.shape else "")
             for s in input_specs}

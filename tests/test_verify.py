@@ -183,3 +183,17 @@ def test_metrics_flag_new_non_finite_values_and_rel_l2():
     assert off.over and abs(off.rel_l2 - 0.1) < 1e-6 and off.top1 == 1.0
     nan = compare("t", np.array([[1.0, np.nan, 3.0, 4.0]], np.float32), ref, 1e-2)
     assert nan.over and nan.nan == 1 and nan.rel_l2 == 0.0
+
+
+def test_dynamic_dimensions_take_the_given_inputs_and_default_to_1(tmp_path):
+    from arm82 import build as build_model
+
+    onnx_path = build_model(tmp_path, "dyn", """<ir_version: 8, opset_import: ["" : 13]>
+        g (float[N,8] x) => (float[N,8] y) { y = Relu (x) }""").replace(".mnn", ".onnx")
+    generated = verify(onnx_path, ["x86-cpu:low"], lint=False)
+    assert "[1, 8]" in generated.inputs["x"] and "dynamic dimensions set to 1" in generated.inputs["x"]
+    path = tmp_path / "batch.npz"
+    np.savez(path, x=np.ones((3, 8), np.float32))
+    given = verify(onnx_path, ["x86-cpu:low"], inputs=str(path), lint=False)
+    assert given.inputs == {"x": "from batch.npz"}
+    assert given.cross_runtime["outputs"][0]["rel_l2"] == 0.0  # MNN ran the 3-row batch like ONNX Runtime
