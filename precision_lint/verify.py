@@ -26,6 +26,8 @@ from .verify_metrics import DEFAULT_TOLERANCE, TensorError, classifier_like, com
 
 # Platforms whose CPU kernels are MNN's Arm82Backend: the emulated aarch64 CPU with FEAT_FP16 runs them.
 ARM82_PLATFORMS = ("ios-cpu", "android-cpu-armv82")
+# ARMv8.0 cores (no fp16 arithmetic): MNN's plain ARM kernels, which QEMU's cortex-a72 model runs.
+ARMV80_PLATFORMS = {"android-cpu-armv80": "cortex-a72"}
 FP32_PLATFORMS = ("x86-cpu",)
 DEFAULT_TARGETS = ("ios-cpu:low",)  # the seed case
 CROSS_RUNTIME_TOLERANCE = 1e-3  # rel-L2 between two fp32 runtimes: rounding order alone gives about 1e-6
@@ -127,14 +129,18 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
 
         arm = [t for t in parsed if t.platform in ARM82_PLATFORMS]
         if arm:
-            _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu)
+            _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu, True)
+        for cpu in sorted(set(ARMV80_PLATFORMS.values())):
+            v80 = [t for t in parsed if ARMV80_PLATFORMS.get(t.platform) == cpu]
+            if v80:
+                _measure_arm(result, v80, graph, source, run_model, feeds, outputs, inter, tolerance, cpu, False)
         by_target = {r.target: r for r in result.targets}
         for t in parsed:
             name = str(t)
             if t.platform in FP32_PLATFORMS:
                 by_target[name] = TargetResult(name, FP32_ONLY, f"every precision mode computes fp32 on "
                                                f"{table[t.platform].name} (bit-identical, measured): nothing to verify")
-            elif t.platform not in ARM82_PLATFORMS:
+            elif t.platform not in ARM82_PLATFORMS and t.platform not in ARMV80_PLATFORMS:
                 by_target[name] = TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {table[t.platform].name} "
                                                f"kernels cannot run on this machine and no emulation is built; "
                                                f"the static findings stand unmeasured")
@@ -168,7 +174,9 @@ def convert_onnx(src: str, dst: str) -> None:
         raise VerifyError(f"{src}: MNN's converter could not convert the model")
 
 
-def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu) -> None:
+def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu,
+                 fp16_target: bool) -> None:
+    """One emulated worker for ``arm`` (targets of one CPU model): High as the reference, then each mode."""
     from .arm_runner import Emulation, Run, execute
     from .arm_setup import cache_dir, load_manifest
 
@@ -178,12 +186,13 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
     runs = [Run("high", run_model, "high", feeds, outputs, inter)]
     runs += [Run(m, run_model, m, feeds, outputs, inter) for m in modes]
     outcome = execute(runs, emulation)
-    result.timings["emulated_worker"] = outcome.seconds
-    result.timings["emulated_import"] = outcome.import_seconds
+    tag = "" if fp16_target else f"_{qemu_cpu}"
+    result.timings[f"emulated_worker{tag}"] = outcome.seconds
+    result.timings[f"emulated_import{tag}"] = outcome.import_seconds
     for rid, res in outcome.results.items():
         if "error" in res:
             raise VerifyError(f"{result.path}: MNN could not run the model ({rid}): {res['error']}")
-        result.timings[f"run_{rid}"] = res["seconds"]
+        result.timings[f"run_{rid}{tag}"] = res["seconds"]
     ref = outcome.arrays["high"]
     producer = {o: op for op in graph.operators() for o in op.outputs}
     producer.update({o: op for op in source.operators() if not op.scope for o in op.outputs if o in producer})
@@ -195,14 +204,21 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
         for tensor in list(outputs) + list(inter):
             if tensor in arrays and tensor in ref:
                 op = producer.get(tensor)
-                errors[tensor] = compare(tensor, arrays[tensor], ref[tensor], tolerance, op.op if op else "",
-                                         op.name if op else "", classifier=classifier_like(ref[tensor].shape)
-                                         and tensor in outputs)
+                kind = op.op if op else ""
+                errors[tensor] = compare(tensor, arrays[tensor], ref[tensor], tolerance, kind, op.name if op else "",
+                                         classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind))
         tr = TargetResult(name, MEASURED, "", ran_on=ran_on, device_line=outcome.device_line,
                           outputs=[errors[o] for o in outputs if o in errors],
                           nodes=[errors[o] for o in inter if o in errors])
         tr.origins = origins(graph, errors)
-        if t.mode == "low" and not outcome.fp16:
+        if not fp16_target:
+            if outcome.fp16:  # the emulated CPU would have picked the Arm82 kernels: not this target's
+                tr.status = NOT_VERIFIABLE
+                tr.message = f"not verifiable here: -cpu {qemu_cpu} reported fp16 arithmetic, unlike {name}"
+            else:
+                tr.message = (f"measured on MNN's ARMv8.0 kernels ({ran_on}; {outcome.device_line}): no fp16 "
+                              f"arithmetic, as on the target")
+        elif t.mode == "low" and not outcome.fp16:
             tr.status = FP16_INACTIVE
             tr.message = (f"fp16 not active: MNN reported no fp16 arithmetic ({outcome.device_line or 'no device line'}), "
                           f"so Precision_Low computed fp32 here; nothing about {name} was measured")
@@ -234,8 +250,8 @@ def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
         a = feeds[i.name]
         ort_feeds[i.name] = a.astype("int64") if "int64" in i.type else a
     got = dict(zip(names, sess.run(names, ort_feeds)))
-    errors = [compare(n, outcome.arrays["host"][n], got[n], CROSS_RUNTIME_TOLERANCE,
-                      classifier=classifier_like(got[n].shape)) for n in names if n in outcome.arrays["host"]]
+    errors = [compare(n, outcome.arrays["host"][n], got[n], CROSS_RUNTIME_TOLERANCE) for n in names
+              if n in outcome.arrays["host"]]
     missing = [n for n in names if n not in outcome.arrays["host"]]
     exceeded = any(e.over for e in errors) or bool(missing)
     msg = (f"MNN {outcome.mnn_version} (host, Precision_High) vs ONNX Runtime {ort.__version__} (fp32): "

@@ -4,7 +4,8 @@
 - ``max_rel``: max_abs / max |r| (relative to the reference's largest magnitude: stable near zeros).
 - ``rel_l2``: ||t - r|| / ||r|| over elements finite in both (the tolerance applies to this).
 - ``nan`` / ``inf``: non-finite counts in the target; ``ref_nonfinite`` in the reference.
-- ``top1``: for classifier-like outputs (rank 2, [N, C] with C >= 2), the share of rows whose argmax agrees.
+- ``top1``: for classifier-like outputs ([N, C] with C >= 2 from a MatMul/Gemm/Softmax-like head), the share of rows
+  whose argmax agrees.
 A tensor is *over* when rel_l2 exceeds the tolerance or the target has non-finite values the reference has not.
 The origin of an error is a tensor that is over while every measured ancestor is within tolerance (networkx).
 """
@@ -105,5 +106,10 @@ def _order(graph, tensor: str):
     return (op.index if op is not None else -1, tensor)
 
 
-def classifier_like(shape: Sequence[int]) -> bool:
-    return len(shape) == 2 and shape[1] >= 2
+# Producers of logits or class probabilities (ONNX spelling; MNN's fused forms read the same in the loaders).
+CLASSIFIER_HEADS = frozenset({"MatMul", "Gemm", "Softmax", "LogSoftmax", "Flatten", "Reshape", "Squeeze", "Add"})
+
+
+def classifier_like(shape: Sequence[int], producer: str = "MatMul") -> bool:
+    """[N, C] scores from a head-like op: top-1 agreement is meaningful (not for, say, a Sigmoid's [1, 4096])."""
+    return len(shape) == 2 and shape[1] >= 2 and producer in CLASSIFIER_HEADS

@@ -197,3 +197,19 @@ def test_dynamic_dimensions_take_the_given_inputs_and_default_to_1(tmp_path):
     given = verify(onnx_path, ["x86-cpu:low"], inputs=str(path), lint=False)
     assert given.inputs == {"x": "from batch.npz"}
     assert given.cross_runtime["outputs"][0]["rel_l2"] == 0.0  # MNN ran the 3-row batch like ONNX Runtime
+
+
+SIGMOID = """<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1,4096] x) => (float[1,4096] y) { [sig] y = Sigmoid (x) }"""
+
+
+@pytest.mark.qemu
+def test_armv80_low_is_measured_without_fp16_and_shows_the_sigmoid_estimate(arm82, tmp_path):
+    """ARMv8.0 (QEMU cortex-a72, fp16:0 as on the target): Low computes fp32 but swaps in an approximate Sigmoid."""
+    model = build(tmp_path, "sigmoid", SIGMOID)
+    result = verify(model, ["android-cpu-armv80:low", "android-cpu-armv80:normal"], input_ranges={"x": (-8.0, 8.0)},
+                    lint=False)
+    low, normal = result.targets
+    assert low.status == MEASURED and "fp16:0" in low.device_line.replace(" ", "")
+    assert 1e-4 < low.outputs[0].rel_l2 < 1e-2 and low.outputs[0].top1 is None
+    assert normal.status == MEASURED and normal.outputs[0].rel_l2 == 0.0
