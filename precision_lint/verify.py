@@ -75,6 +75,7 @@ class VerifyResult:
     new_findings: List[Finding] = field(default_factory=list)  # V001
     timings: Dict[str, float] = field(default_factory=dict)
     model_run: str = ""
+    recommendation: Dict[str, Dict] = field(default_factory=dict)  # platform -> mode, basis, why (measured only)
 
     @property
     def exit_code(self) -> int:
@@ -88,7 +89,8 @@ class VerifyResult:
         d = {"path": self.path, "model_run": self.model_run, "tolerance": {"rel_l2": self.tolerance},
              "inputs": dict(sorted(self.inputs.items())), "targets": [t.to_dict() for t in self.targets],
              "cross_runtime": self.cross_runtime, "findings": self.findings,
-             "new_findings": [f.to_dict() for f in self.new_findings], "exit_code": self.exit_code}
+             "new_findings": [f.to_dict() for f in self.new_findings], "exit_code": self.exit_code,
+             "recommendation": self.recommendation}
         if timings:
             d["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
         return d
@@ -145,6 +147,7 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
                                                f"kernels cannot run on this machine and no emulation is built; "
                                                f"the static findings stand unmeasured")
         result.targets = [by_target[str(t)] for t in parsed]
+        result.recommendation = recommend_measured(result.targets)
         if fmt == "onnx":
             t0 = time.monotonic()
             result.cross_runtime = _cross_runtime(path, run_model, feeds, outputs)
@@ -154,6 +157,26 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
             _attach_findings(result, path, [str(t) for t in parsed], source)
             timings["lint"] = time.monotonic() - t0
     return result
+
+
+def recommend_measured(targets: Sequence[TargetResult]) -> Dict[str, Dict]:
+    """Per platform whose Low mode was measured: Low when it stayed within tolerance, else Normal (fp32 on these
+    CPUs, like High).  Only measured results decide here; `check` gives the estimate-based recommendation."""
+    out: Dict[str, Dict] = {}
+    for tr in targets:
+        platform, _, mode = tr.target.partition(":")
+        if mode != "low" or tr.status != MEASURED:
+            continue
+        if not tr.exceeded:
+            out[platform] = {"mode": "low", "basis": "measured",
+                             "why": "Precision_Low measured within tolerance on these inputs"}
+            continue
+        where = tr.origins[0] if tr.origins else max(tr.outputs, key=lambda e: e.rel_l2)
+        out[platform] = {"mode": "normal", "basis": "measured",
+                         "why": f"Precision_Low measured over tolerance: the error starts at {where.op or 'tensor'} "
+                                f"{where.node or where.name!r} (rel-L2 {where.rel_l2:.3g}); Normal and High compute "
+                                f"fp32 on this CPU"}
+    return out
 
 
 def convert_onnx(src: str, dst: str) -> None:

@@ -55,6 +55,8 @@ def test_seed_gridsample_at_low_is_measured_over_tolerance_and_named(seed_result
     first = low.origins[0]
     assert (first.op, first.node) == ("GridSample", "warp_sample")
     assert first.rel_l2 > 0.05  # the align_corners bug: a shift of up to a pixel, far beyond fp16 rounding
+    rec = seed_result.recommendation["ios-cpu"]
+    assert (rec["mode"], rec["basis"]) == ("normal", "measured") and "warp_sample" in rec["why"]
 
 
 @pytest.mark.qemu
@@ -91,6 +93,7 @@ def test_clean_conv_model_at_low_is_within_tolerance(arm82):
     assert 0 < target.outputs[0].rel_l2 < 1e-2  # fp16 did run (not bit-identical) and stayed small
     assert target.outputs[0].top1 == 1.0
     assert result.exit_code == 0 and not result.new_findings
+    assert result.recommendation["android-cpu-armv82"]["mode"] == "low"
 
 
 @pytest.mark.qemu

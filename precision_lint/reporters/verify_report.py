@@ -62,6 +62,9 @@ def to_text(result, timings: bool = True) -> str:
             out.append(f"    {f['rule']} {f['level']} {_safe(f['node'])} ({_safe(f['op'])}): {verdicts}")
     for f in result.new_findings:
         out.append(f"  {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {_safe(f.message)}")
+    for platform, rec in sorted(result.recommendation.items()):
+        out.append(f"  recommendation ({rec['basis']}): {platform}: Precision_{rec['mode'].capitalize()}: "
+                   f"{_safe(rec['why'])}")
     if timings and result.timings:
         out.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
     code = result.exit_code
