@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import PrecisionLintError
 
@@ -75,8 +75,10 @@ class Outcome:
         return "fp16:1" in self.device_line.replace(" ", "")
 
 
-def execute(runs: Sequence[Run], emulation: Optional[Emulation] = None, timeout: float = 1800.0) -> Outcome:
-    """Runs ``runs`` in one worker: on the host's Python when ``emulation`` is None, else under QEMU."""
+def execute(runs: Sequence[Run], emulation: Optional[Emulation] = None, timeout: float = 1800.0,
+            progress: Optional[Callable[[str], None]] = None) -> Outcome:
+    """Runs ``runs`` in one worker: on the host's Python when ``emulation`` is None, else under QEMU.
+    ``progress`` receives a line as each run starts ("run 2/3: low")."""
     import numpy as np
 
     with tempfile.TemporaryDirectory(prefix="precision-lint-run-") as tmp:
@@ -94,20 +96,14 @@ def execute(runs: Sequence[Run], emulation: Optional[Emulation] = None, timeout:
         else:
             cmd, env = emulation.command() + [str(WORKER)], emulation.env()
         t = time.monotonic()
-        try:
-            proc = subprocess.run(cmd + [str(tmpdir / "job.json")], capture_output=True, text=True, env=env,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise RunError(f"the MNN worker did not finish within {timeout:.0f} s") from None
-        except OSError as exc:
-            raise RunError(f"cannot start the MNN worker ({cmd[0]}): {exc}") from None
+        stdout, stderr, returncode = _run_worker(cmd + [str(tmpdir / "job.json")], env, timeout, tmpdir, progress)
         seconds = time.monotonic() - t
         report_path = tmpdir / "report.json"
-        if proc.returncode != 0 or not report_path.is_file():
-            tail = (proc.stderr.strip().splitlines() or ["no message"])[-1][:300]
-            raise RunError(f"the MNN worker failed (exit {proc.returncode}): {tail}")
+        if returncode != 0 or not report_path.is_file():
+            tail = ([ln for ln in stderr.strip().splitlines() if not ln.startswith("progress: ")] or ["no message"])
+            raise RunError(f"the MNN worker failed (exit {returncode}): {tail[-1][:300]}")
         report = json.loads(report_path.read_text(encoding="utf-8"))
-        m = _DEVICE_LINE.search(proc.stdout)
+        m = _DEVICE_LINE.search(stdout)
         outcome = Outcome(device_line=m.group(0).strip() if m else "", seconds=seconds,
                           import_seconds=report.get("import_seconds", 0.0), mnn_version=report.get("mnn_version", ""))
         for i, res in enumerate(report["runs"]):
@@ -116,6 +112,33 @@ def execute(runs: Sequence[Run], emulation: Optional[Emulation] = None, timeout:
                 with np.load(job["runs"][i]["out"]) as z:
                     outcome.arrays[res["id"]] = {k: z[k] for k in z.files}
         return outcome
+
+
+def _run_worker(cmd: List[str], env, timeout: float, tmpdir: Path, progress) -> Tuple[str, str, int]:
+    """(stdout, stderr, exit code); stdout goes to a file (MNN writes to fd 1), stderr is read line by line so that
+    ``progress`` sees each run start."""
+    import threading
+
+    out_path = tmpdir / "stdout.txt"
+    lines: List[str] = []
+    try:
+        with open(out_path, "w") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
+            timer = threading.Timer(timeout, proc.kill)
+            timer.start()
+            try:
+                for line in proc.stderr:
+                    lines.append(line)
+                    if progress is not None and line.startswith("progress: "):
+                        progress(line[len("progress: "):].strip())
+                returncode = proc.wait()
+            finally:
+                timer.cancel()
+    except OSError as exc:
+        raise RunError(f"cannot start the MNN worker ({cmd[0]}): {exc}") from None
+    if returncode < 0 and not (tmpdir / "report.json").is_file():
+        raise RunError(f"the MNN worker did not finish within {timeout:.0f} s (or was killed)")
+    return out_path.read_text(errors="replace"), "".join(lines), returncode
 
 
 def probe(cache: Path, manifest: Dict, cpu: str = "max") -> str:

@@ -367,7 +367,10 @@ def rule_cmd(rule_id, rule_dirs, config_file, isolated) -> None:
 @click.option("--qemu-cpu", default="max", show_default=True, metavar="CPU",
               help="QEMU CPU model for ARM runs; `cortex-a72` (no fp16 arithmetic) is a control that must be refused.")
 @click.option("--no-lint", is_flag=True, help="Measure only: do not run the static rules on the model.")
-def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, timings, qemu_cpu, no_lint) -> None:
+@click.option("--progress/--no-progress", default=None,
+              help="Show the current step on stderr.  [default: on a terminal]")
+def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, timings, qemu_cpu, no_lint,
+               progress) -> None:
     """Run MODEL (.mnn, or .onnx converted with MNN's converter) on MNN's real kernels at each target's precision
     and at Precision_High, and report the error per output and per node.
 
@@ -385,12 +388,25 @@ def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, ti
     from .verify import DEFAULT_TARGETS, verify
     from .verify_metrics import DEFAULT_TOLERANCE
 
+    show = sys.stderr.isatty() if progress is None else progress
+    width = [0]
+
+    def status(message: str) -> None:
+        line = f"verify: {message}"[:100]
+        sys.stderr.write("\r" + line.ljust(width[0]))
+        sys.stderr.flush()
+        width[0] = len(line)
+
     try:
         result = verify(model, _split_csv(target_specs) or DEFAULT_TARGETS, inputs_file,
                         parse_input_ranges(input_range), DEFAULT_TOLERANCE if tolerance is None else tolerance,
-                        qemu_cpu, lint=not no_lint)
+                        qemu_cpu, lint=not no_lint, progress=status if show else None)
     except PrecisionLintError as exc:
+        if width[0]:
+            sys.stderr.write("\r" + " " * width[0] + "\r")
         _fail(str(exc))
+    if width[0]:
+        sys.stderr.write("\r" + " " * width[0] + "\r")
     click.echo(to_json(result, timings) if fmt == "json" else to_text(result), nl=False)
     sys.exit(result.exit_code)
 

@@ -64,7 +64,10 @@ def main(job_path):
 
     nn, F = MNN.nn, MNN.expr
     report = {"import_seconds": round(time.time() - t0, 3), "mnn_version": MNN.version(), "runs": []}
-    for run in job["runs"]:
+    total = len(job["runs"])
+    for i, run in enumerate(job["runs"]):
+        sys.stderr.write("progress: run %d/%d: %s\n" % (i + 1, total, run["id"]))
+        sys.stderr.flush()
         try:
             report["runs"].append(run_one(run, nn, F, np))
         except Exception as exc:  # noqa: BLE001 - reported per run; the caller turns it into one line

@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import PrecisionLintError
 from .findings import Finding
@@ -98,8 +98,11 @@ class VerifyResult:
 
 def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional[str] = None,
            input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None, tolerance: float = DEFAULT_TOLERANCE,
-           qemu_cpu: str = "max", lint: bool = True) -> VerifyResult:
-    """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input."""
+           qemu_cpu: str = "max", lint: bool = True, progress: Optional[Callable[[str], None]] = None
+           ) -> VerifyResult:
+    """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input.
+    ``progress`` receives a short line as each step starts (the CLI shows it on a terminal)."""
+    say = progress or (lambda message: None)
     from .loaders import detect_format, load_model
     from .platforms import load_platforms
     from .targets import parse_targets
@@ -115,6 +118,7 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
     with tempfile.TemporaryDirectory(prefix="precision-lint-verify-") as tmp:
         run_model = path
         if fmt == "onnx":
+            say("converting with MNN's converter")
             t = time.monotonic()
             run_model = os.path.join(tmp, Path(path).stem + ".mnn")
             convert_onnx(path, run_model)
@@ -131,11 +135,11 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
 
         arm = [t for t in parsed if t.platform in ARM82_PLATFORMS]
         if arm:
-            _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu, True)
+            _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu, True, say)
         for cpu in sorted(set(ARMV80_PLATFORMS.values())):
             v80 = [t for t in parsed if ARMV80_PLATFORMS.get(t.platform) == cpu]
             if v80:
-                _measure_arm(result, v80, graph, source, run_model, feeds, outputs, inter, tolerance, cpu, False)
+                _measure_arm(result, v80, graph, source, run_model, feeds, outputs, inter, tolerance, cpu, False, say)
         by_target = {r.target: r for r in result.targets}
         for t in parsed:
             name = str(t)
@@ -149,10 +153,12 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         result.targets = [by_target[str(t)] for t in parsed]
         result.recommendation = recommend_measured(result.targets)
         if fmt == "onnx":
+            say("converter check: MNN on the host vs ONNX Runtime")
             t0 = time.monotonic()
             result.cross_runtime = _cross_runtime(path, run_model, feeds, outputs)
             timings["cross_runtime"] = time.monotonic() - t0
         if lint:
+            say("static rules")
             t0 = time.monotonic()
             _attach_findings(result, path, [str(t) for t in parsed], source)
             timings["lint"] = time.monotonic() - t0
@@ -198,7 +204,7 @@ def convert_onnx(src: str, dst: str) -> None:
 
 
 def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu,
-                 fp16_target: bool) -> None:
+                 fp16_target: bool, say: Callable[[str], None]) -> None:
     """One emulated worker for ``arm`` (targets of one CPU model): High as the reference, then each mode."""
     from .arm_runner import Emulation, Run, execute
     from .arm_setup import cache_dir, load_manifest
@@ -208,7 +214,8 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
     modes = sorted({t.mode for t in arm if t.mode != "high"})
     runs = [Run("high", run_model, "high", feeds, outputs, inter)]
     runs += [Run(m, run_model, m, feeds, outputs, inter) for m in modes]
-    outcome = execute(runs, emulation)
+    say(f"starting the emulated worker (-cpu {qemu_cpu}; import MNN takes seconds)")
+    outcome = execute(runs, emulation, progress=lambda m: say(f"-cpu {qemu_cpu}: {m}"))
     tag = "" if fp16_target else f"_{qemu_cpu}"
     result.timings[f"emulated_worker{tag}"] = outcome.seconds
     result.timings[f"emulated_import{tag}"] = outcome.import_seconds
