@@ -216,3 +216,10 @@ def test_armv80_low_is_measured_without_fp16_and_shows_the_sigmoid_estimate(arm8
     assert low.status == MEASURED and "fp16:0" in low.device_line.replace(" ", "")
     assert 1e-4 < low.outputs[0].rel_l2 < 1e-2 and low.outputs[0].top1 is None
     assert normal.status == MEASURED and normal.outputs[0].rel_l2 == 0.0
+
+
+def test_rule_v001_is_explained():
+    from precision_lint.explain import explain_rule
+
+    text = explain_rule("V001")
+    assert text.startswith("V001 measured-precision-error") and "verify --tolerance" in text
