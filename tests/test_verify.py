@@ -20,9 +20,17 @@ REPO = os.path.dirname(SAMPLES)
 SEED = os.path.join(SAMPLES, "gridsample_large.onnx")
 CLEAN = os.path.join(SAMPLES, "clean.onnx")
 
+# Four GridSamples on a 32x32 image: MNN's Arm82 GridSample reads align_corners from a register holding part of a
+# buffer address, so a single node can happen to compute correctly (fp16 rounding alone is within tolerance at
+# this size); with four nodes on different grids, some node runs as align_corners=1 in every run measured.
 GRIDSAMPLE_32 = """<ir_version: 8, opset_import: ["" : 16]>
-    warp (float[1,3,32,32] image, float[1,32,32,2] grid) => (float[1,3,32,32] warped) {
-      [warp_sample] warped = GridSample <align_corners=0, mode="bilinear", padding_mode="zeros"> (image, grid)
+    warp (float[1,3,32,32] image, float[1,32,32,2] g0, float[1,31,31,2] g1, float[1,30,30,2] g2,
+          float[1,29,29,2] g3) => (float[1,3,32,32] w0, float[1,3,31,31] w1, float[1,3,30,30] w2,
+          float[1,3,29,29] w3) {
+      [warp_sample0] w0 = GridSample <align_corners=0, mode="bilinear", padding_mode="zeros"> (image, g0)
+      [warp_sample1] w1 = GridSample <align_corners=0, mode="bilinear", padding_mode="zeros"> (image, g1)
+      [warp_sample2] w2 = GridSample <align_corners=0, mode="bilinear", padding_mode="zeros"> (image, g2)
+      [warp_sample3] w3 = GridSample <align_corners=0, mode="bilinear", padding_mode="zeros"> (image, g3)
     }"""
 MASKED_SOFTMAX = """<ir_version: 8, opset_import: ["" : 13]>
     attention (float[1,4,16,16] scores) => (float[1,4,16,16] probs) {
@@ -82,7 +90,9 @@ def test_small_gridsample_cli_exits_1_naming_gridsample(arm82, tmp_path):
     target = report["targets"][0]
     assert target["status"] == "measured" and target["exceeded"]
     assert target["first_over_tolerance"][0]["op"] == "GridSample"
-    assert target["first_over_tolerance"][0]["node"] == "warp_sample"
+    assert target["first_over_tolerance"][0]["node"].startswith("warp_sample")
+    over = {e["node"] for e in target["first_over_tolerance"]}
+    assert {e["node"] for e in target["outputs"] if e["over_tolerance"]} == over  # each output its own origin
 
 
 @pytest.mark.qemu
