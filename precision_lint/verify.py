@@ -102,11 +102,12 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
            ) -> VerifyResult:
     """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input.
     ``progress`` receives a short line as each step starts (the CLI shows it on a terminal)."""
-    say = progress or (lambda message: None)
     from .loaders import detect_format, load_model
     from .platforms import load_platforms
     from .targets import parse_targets
     from . import verify_inputs
+
+    say = progress or (lambda message: None)
 
     timings: Dict[str, float] = {}
     if not os.path.isfile(path):
@@ -160,7 +161,7 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         if lint:
             say("static rules")
             t0 = time.monotonic()
-            _attach_findings(result, path, [str(t) for t in parsed], source)
+            _attach_findings(result, path, [str(t) for t in parsed], source, input_ranges or {})
             timings["lint"] = time.monotonic() - t0
     return result
 
@@ -292,13 +293,14 @@ def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
             "exceeded": exceeded, "outputs": [e.to_dict() for e in errors]}
 
 
-def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_graph) -> None:
+def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_graph,
+                     input_ranges: Mapping[str, Tuple[float, float]]) -> None:
     """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
     errors that no finding covers become V001 findings."""
     from .api import Linter, Options
     from .targets import parse_target, rejudge
 
-    linter = Linter(Options(targets=tuple(targets), recommend=False))
+    linter = Linter(Options(targets=tuple(targets), input_ranges=dict(input_ranges), recommend=False))
     lint_result = linter.lint_file(path)
     table = linter.deployment.table
     if lint_result.error is not None:
