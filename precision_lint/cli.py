@@ -377,8 +377,9 @@ def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, ti
     \b
     ios-cpu and android-cpu-armv82 run MNN's Arm82 fp16 kernels under QEMU (set up once with
     `precision-lint setup-arm`); a Low run counts only if MNN reported fp16:1.  android-cpu-armv80 runs the plain
-    ARM kernels (QEMU cortex-a72).  x86-cpu computes fp32 in every mode: nothing to verify.  GPU/NPU targets are
-    not verifiable here.  An .onnx is also checked against ONNX Runtime.  Details: docs/verify.md.
+    ARM kernels (QEMU cortex-a72).  x86-cpu computes fp32 in every mode: nothing to verify.  GPU/NPU targets of an
+    .onnx are emulated from the platform table (fp16/bf16 storage in ONNX Runtime; never called measured).  An .onnx
+    is also checked against ONNX Runtime.  Details: docs/verify.md.
 
     Exit codes: 0 within tolerance, 1 a measured error over tolerance (the node is named), 2 bad input, set-up
     missing, or fp16 not active on a Low target.

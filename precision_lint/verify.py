@@ -33,6 +33,7 @@ DEFAULT_TARGETS = ("ios-cpu:low",)  # the seed case
 CROSS_RUNTIME_TOLERANCE = 1e-3  # rel-L2 between two fp32 runtimes: rounding order alone gives about 1e-6
 
 MEASURED, FP32_ONLY, NOT_VERIFIABLE, FP16_INACTIVE = "measured", "fp32-only", "not-verifiable", "fp16-not-active"
+EMULATED = "emulated"  # ONNX Runtime with the platform table's storage formats (verify_emulated.py): never measured
 
 
 class VerifyError(PrecisionLintError):
@@ -52,11 +53,11 @@ class TargetResult:
 
     @property
     def exceeded(self) -> bool:
-        return self.status == MEASURED and any(e.over for e in self.outputs)
+        return self.status in (MEASURED, EMULATED) and any(e.over for e in self.outputs)
 
     def to_dict(self) -> Dict:
         d = {"target": self.target, "status": self.status, "message": self.message}
-        if self.status in (MEASURED, FP16_INACTIVE):
+        if self.status in (MEASURED, FP16_INACTIVE, EMULATED):
             d.update(ran_on=self.ran_on, device=self.device_line, exceeded=self.exceeded,
                      outputs=[e.to_dict() for e in self.outputs],
                      first_over_tolerance=[e.to_dict() for e in self.origins],
@@ -148,9 +149,8 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
                 by_target[name] = TargetResult(name, FP32_ONLY, f"every precision mode computes fp32 on "
                                                f"{table[t.platform].name} (bit-identical, measured): nothing to verify")
             elif t.platform not in ARM82_PLATFORMS and t.platform not in ARMV80_PLATFORMS:
-                by_target[name] = TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {table[t.platform].name} "
-                                               f"kernels cannot run on this machine and no emulation is built; "
-                                               f"the static findings stand unmeasured")
+                say(f"{name}: emulating the platform table's storage formats with ONNX Runtime")
+                by_target[name] = _emulate(path, fmt, source, table[t.platform], t.mode, name, feeds, tolerance)
         result.targets = [by_target[str(t)] for t in parsed]
         result.recommendation = recommend_measured(result.targets)
         if fmt == "onnx":
@@ -261,6 +261,42 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
         if notes:
             tr.message += "; " + "; ".join(notes) + ": only the outputs were compared"
         result.targets.append(tr)
+
+
+def _emulate(path, fmt, source, platform, mode, name, feeds, tolerance) -> TargetResult:
+    """A target whose kernels cannot run here: ONNX Runtime with the table's storage format per op (.onnx only)."""
+    unmeasured = f"{platform.name} kernels cannot run on this machine"
+    if fmt != "onnx":
+        return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}, and the storage emulation "
+                                                  f"needs the .onnx; the static findings stand unmeasured")
+    from . import verify_emulated
+
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}; the emulation needs "
+                                                  f"onnxruntime (pip install 'precision-lint[verify]')")
+    outputs = [t.name for t in source.tensors.values() if t.is_output]
+    inter = [o for op in source.operators() if not op.scope for o in op.outputs
+             if o and o not in outputs and o in source.tensors and not source.tensors[o].is_const]
+    got, ref, stored = verify_emulated.run(path, source, platform, mode, feeds, outputs, inter)
+    producer = {o: op for op in source.operators() for o in op.outputs}
+    errors = {}
+    for tensor in outputs + inter:
+        if tensor in got and tensor in ref:
+            op = producer.get(tensor)
+            kind = op.op if op else ""
+            errors[tensor] = compare(tensor, got[tensor], ref[tensor], tolerance, kind, op.name if op else "",
+                                     classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind))
+    tr = TargetResult(name, EMULATED,
+                      f"emulated from the platform table, not measured: {unmeasured}; ONNX Runtime fp32 with the "
+                      f"{stored} tensors {platform.name} stores in fp16/bf16 at {mode} rounded (storage only: "
+                      f"arithmetic, accumulation and the kernels' own behaviour are not emulated)",
+                      ran_on="ONNX Runtime (CPU) with Cast round trips from data/platforms.yaml",
+                      outputs=[errors[o] for o in outputs if o in errors],
+                      nodes=[errors[o] for o in inter if o in errors])
+    tr.origins = origins(source, errors)
+    return tr
 
 
 def _cross_runtime(path, run_model, feeds, outputs) -> Dict:

@@ -12,7 +12,7 @@ import pytest
 
 from arm82 import build
 from conftest import SAMPLES
-from precision_lint.verify import FP16_INACTIVE, FP32_ONLY, MEASURED, NOT_VERIFIABLE, verify
+from precision_lint.verify import EMULATED, FP16_INACTIVE, FP32_ONLY, MEASURED, NOT_VERIFIABLE, verify
 from precision_lint.verify_inputs import InputError
 from precision_lint.verify_metrics import compare
 
@@ -233,3 +233,16 @@ def test_rule_v001_is_explained():
 
     text = explain_rule("V001")
     assert text.startswith("V001 measured-precision-error") and "verify --tolerance" in text
+
+
+def test_gpu_targets_of_an_onnx_are_emulated_from_the_table_never_measured(tmp_path):
+    """OpenCL stores activations in fp16 below High (platform table): the -1e9 mask overflows in ONNX Runtime's
+    fp16 Cast and a fully masked Softmax row becomes NaN; at High nothing is rounded."""
+    pytest.importorskip("onnxruntime")
+    model = build(tmp_path, "masked_softmax", MASKED_SOFTMAX).replace(".mnn", ".onnx")
+    result = verify(model, ["android-opencl:normal", "android-opencl:high"], lint=False)
+    normal, high = result.targets
+    assert normal.status == EMULATED and "not measured" in normal.message
+    assert normal.exceeded and normal.outputs[0].nan > 0 and result.exit_code == 1
+    assert high.status == EMULATED and not high.exceeded and high.outputs[0].rel_l2 == 0.0
+    assert " 0 tensors " in high.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import List
 
-from ..verify import FP16_INACTIVE, MEASURED
+from ..verify import EMULATED, FP16_INACTIVE, MEASURED
 
 
 def to_json(result, timings: bool = False) -> str:
@@ -32,10 +32,12 @@ def to_text(result, timings: bool = True) -> str:
     for name, how in sorted(result.inputs.items()):
         out.append(f"    {_safe(name)}: {_safe(how)}")
     for t in result.targets:
-        verdict = {True: "OVER TOLERANCE", False: "within tolerance"}[t.exceeded] if t.status == MEASURED else \
-            ("REFUSED" if t.status == FP16_INACTIVE else "no run")
+        verdict = {True: "OVER TOLERANCE", False: "within tolerance"}[t.exceeded] \
+            if t.status in (MEASURED, EMULATED) else ("REFUSED" if t.status == FP16_INACTIVE else "no run")
+        if t.status == EMULATED:
+            verdict = f"emulated, {verdict}"
         out.append(f"  {t.target}: {verdict}: {_safe(t.message)}")
-        if t.status != MEASURED:
+        if t.status not in (MEASURED, EMULATED):
             continue
         for e in t.outputs:
             out.append(f"    output {_safe(e.name)}: {_metrics(e)}{'  <- over' if e.over else ''}")
@@ -71,7 +73,11 @@ def to_text(result, timings: bool = True) -> str:
     if code == 0 and not any(t.status == MEASURED for t in result.targets):
         out.append("verdict: nothing measured here (no target's kernels run on this machine)")
         return "\n".join(out) + "\n"
-    out.append({0: "verdict: within tolerance on every measured target",
+    if code == 1 and not any(t.exceeded and t.status == MEASURED for t in result.targets) \
+            and not (result.cross_runtime or {}).get("exceeded"):
+        out.append("verdict: emulated error over tolerance (from the platform table, not measured)")
+        return "\n".join(out) + "\n"
+    out.append({0: "verdict: within tolerance on every measured or emulated target",
                 1: "verdict: measured error over tolerance",
                 2: "verdict: fp16 not active, nothing measured"}[code])
     return "\n".join(out) + "\n"
