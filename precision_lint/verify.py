@@ -5,7 +5,8 @@ compare, per output and per intermediate tensor.
   environment of `setup-arm` (one worker process; the reference is the same emulated build at Precision_High, so
   only the precision differs).  A Low run counts as measured only when MNN printed ``fp16:1`` for it.
 - x86 CPU targets: every mode computes fp32 there (bit-identical, measured), so there is nothing to verify.
-- GPU/NPU targets: their kernels cannot run here and no emulation is built yet: "not verifiable here".
+- GPU/NPU targets: their kernels cannot run here.  From an .onnx, ONNX Runtime with the platform table's storage
+  formats per op gives an "emulated from the platform table" result (verify_emulated.py), never "measured".
 - An .onnx is converted with MNN's converter first, and the converted model at Precision_High on the host is compared
   with ONNX Runtime in fp32 (the converter has produced wrong fp32 models).
 Static findings of the linter on the same model are confirmed or refuted by the measured tensors; the origins of
@@ -345,7 +346,7 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
     if lint_result.error is not None:
         raise VerifyError(lint_result.error.message)
     outputs_of = {(op.scope, op.name): op.outputs for op in lint_graph.operators()}
-    measured = [t for t in result.targets if t.status == MEASURED]
+    measured = [t for t in result.targets if t.status in (MEASURED, EMULATED)]
     covered = set()
     for f in lint_result.reported:
         d = f.to_dict()
@@ -356,17 +357,23 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
             errs = {e.name: e for e in tr.outputs + tr.nodes}
             seen = [errs[n] for n in outputs_of.get((f.scope, f.node), ()) if n in errs]
             if not seen:
-                block[tr.target] = {"verdict": "not observed", "why": "its tensors were fused or renamed by the "
-                                                                      "converter"}
+                block[tr.target] = {"verdict": "not observed", "basis": tr.status,
+                                    "why": "its tensors were fused or renamed by the converter"}
                 continue
             worst = max(seen, key=lambda e: (e.over, e.rel_l2 if e.rel_l2 == e.rel_l2 else float("inf")))
             covered.update(e.name for e in seen)
-            block[tr.target] = {"verdict": "confirmed" if worst.over else "refuted", **worst.to_dict()}
+            starts = {e.name for e in tr.origins}
+            over_here = [e for e in seen if e.over and e.name in starts]
+            if over_here:
+                worst, verdict = over_here[0], "confirmed"  # the error starts at this node
+            else:
+                verdict = "inherited" if worst.over else "refuted"  # over only because an ancestor is
+            block[tr.target] = {"verdict": verdict, "basis": tr.status, **worst.to_dict()}
         if block:
             d["measured"] = block
         result.findings.append(d)
     new: Dict[str, Finding] = {}
-    for tr in measured:
+    for tr in (t for t in measured if t.status == MEASURED):  # V001 is measured only, never emulated
         for e in tr.origins:
             if e.name in covered or e.name in new:
                 continue

@@ -59,7 +59,8 @@ def to_text(result, timings: bool = True) -> str:
     if result.findings:
         out.append("  static findings:")
         for f in result.findings:
-            verdicts = "; ".join(f"{t}: {m['verdict']}" + (f" (rel-L2 {m['rel_l2']})" if "rel_l2" in m else "")
+            verdicts = "; ".join(f"{t}: {m['verdict']}" + (" (emulated)" if m.get("basis") == "emulated" else "")
+                                 + (f" (rel-L2 {m['rel_l2']})" if "rel_l2" in m else "")
                                  for t, m in sorted(f.get("measured", {}).items())) or "no measured target"
             out.append(f"    {f['rule']} {f['level']} {_safe(f['node'])} ({_safe(f['op'])}): {verdicts}")
     for f in result.new_findings:
