@@ -240,9 +240,13 @@ def test_gpu_targets_of_an_onnx_are_emulated_from_the_table_never_measured(tmp_p
     fp16 Cast and a fully masked Softmax row becomes NaN; at High nothing is rounded."""
     pytest.importorskip("onnxruntime")
     model = build(tmp_path, "masked_softmax", MASKED_SOFTMAX).replace(".mnn", ".onnx")
-    result = verify(model, ["android-opencl:normal", "android-opencl:high"], lint=False)
+    result = verify(model, ["android-opencl:normal", "android-opencl:high"])
     normal, high = result.targets
     assert normal.status == EMULATED and "not measured" in normal.message
     assert normal.exceeded and normal.outputs[0].nan > 0 and result.exit_code == 1
     assert high.status == EMULATED and not high.exceeded and high.outputs[0].rel_l2 == 0.0
     assert " 0 tensors " in high.message
+    verdicts = {f["node"]: f["measured"]["android-opencl:normal"] for f in result.findings if f["rule"] == "R001"}
+    assert verdicts["Add_3"]["verdict"] == "confirmed"  # the first -1e9 mask: -inf appears here
+    assert verdicts["Add_4"]["verdict"] == "inherited"  # the second: its input is already -inf
+    assert all(v["basis"] == "emulated" for v in verdicts.values()) and not result.new_findings
