@@ -104,6 +104,10 @@ def test_clean_conv_model_at_low_is_within_tolerance(arm82):
     assert target.outputs[0].top1 == 1.0
     assert result.exit_code == 0 and not result.new_findings
     assert result.recommendation["android-cpu-armv82"]["mode"] == "low"
+    from precision_lint.reporters.verify_report import to_json
+
+    again = verify(CLEAN, ["android-cpu-armv82:low"])
+    assert to_json(again) == to_json(result)  # same model, same inputs: byte-identical JSON
 
 
 @pytest.mark.qemu
