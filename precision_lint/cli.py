@@ -10,7 +10,7 @@ import click
 from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-SUBCOMMANDS = ("check", "rules", "rule", "platforms")
+SUBCOMMANDS = ("check", "rules", "rule", "platforms", "verify", "setup-arm")
 
 
 def _split_csv(values: Sequence[str]) -> Tuple[str, ...]:
@@ -519,6 +519,91 @@ def new_rule_cmd(rule_id, name, directory) -> None:
     except OSError as exc:
         _fail(f"{path}: cannot write: {exc.strerror or exc}")
     click.echo(f"wrote {path}; run its cases with: precision-lint test-rules {directory}")
+
+
+@cli.command("verify")
+@click.argument("model", metavar="MODEL")
+@click.option("--target", "target_specs", multiple=True, metavar="PLATFORM:MODE",
+              help="Deployment to measure (repeatable, comma-separated).  [default: ios-cpu:low]")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Input values: .npz keyed by input name, or .npy for a one-input model.  [default: seeded "
+                   "random values from --input-range and what the graph implies]")
+@click.option("--input-range", multiple=True, metavar="NAME=LO:HI",
+              help="Range of a generated input, e.g. image=0:1 (repeatable).")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=None, metavar="REL_L2",
+              help="Largest acceptable rel-L2 error of a tensor against Precision_High.  [default: 0.01]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--timings", is_flag=True, help="Add the time of each step to the JSON report (text always shows it).")
+@click.option("--qemu-cpu", default="max", show_default=True, metavar="CPU",
+              help="QEMU CPU model for ARM runs; `cortex-a72` (no fp16 arithmetic) is a control that must be refused.")
+@click.option("--no-lint", is_flag=True, help="Measure only: do not run the static rules on the model.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show the current step on stderr.  [default: on a terminal]")
+def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, timings, qemu_cpu, no_lint,
+               progress) -> None:
+    """Run MODEL (.mnn, or .onnx converted with MNN's converter) on MNN's real kernels at each target's precision
+    and at Precision_High, and report the error per output and per node.
+
+    \b
+    ios-cpu and android-cpu-armv82 run MNN's Arm82 fp16 kernels under QEMU (set up once with
+    `precision-lint setup-arm`); a Low run counts only if MNN reported fp16:1.  android-cpu-armv80 runs the plain
+    ARM kernels (QEMU cortex-a72).  x86-cpu computes fp32 in every mode: nothing to verify.  GPU/NPU targets of an
+    .onnx are emulated from the platform table (fp16/bf16 storage in ONNX Runtime; never called measured).  An .onnx
+    is also checked against ONNX Runtime.  Details: docs/verify.md.
+
+    Exit codes: 0 within tolerance, 1 a measured error over tolerance (the node is named), 2 bad input, set-up
+    missing, or fp16 not active on a Low target.
+    """
+    from .errors import PrecisionLintError
+    from .reporters.verify_report import to_json, to_text
+    from .verify import DEFAULT_TARGETS, verify
+    from .verify_metrics import DEFAULT_TOLERANCE
+
+    show = sys.stderr.isatty() if progress is None else progress
+    width = [0]
+
+    def status(message: str) -> None:
+        line = f"verify: {message}"[:100]
+        sys.stderr.write("\r" + line.ljust(width[0]))
+        sys.stderr.flush()
+        width[0] = len(line)
+
+    try:
+        result = verify(model, _split_csv(target_specs) or DEFAULT_TARGETS, inputs_file,
+                        parse_input_ranges(input_range), DEFAULT_TOLERANCE if tolerance is None else tolerance,
+                        qemu_cpu, lint=not no_lint, progress=status if show else None)
+    except PrecisionLintError as exc:
+        if width[0]:
+            sys.stderr.write("\r" + " " * width[0] + "\r")
+        _fail(str(exc))
+    if width[0]:
+        sys.stderr.write("\r" + " " * width[0] + "\r")
+    click.echo(to_json(result, timings) if fmt == "json" else to_text(result), nl=False)
+    sys.exit(result.exit_code)
+
+
+@cli.command("setup-arm")
+@click.option("--mnn-version", default=None, metavar="VERSION",
+              help="The MNN release to fetch for aarch64.  [default: the version the platform table was checked "
+                   "against]")
+@click.option("--force", is_flag=True, help="Rebuild the environment even if one is already set up.")
+def setup_arm_cmd(mnn_version, force) -> None:
+    """Set up MNN's ARMv8.2 fp16 kernels for `verify` on this x86-64 machine, once.
+
+    \b
+    Installs Debian's qemu-user-static with apt-get if it is missing (as root; otherwise it says the command),
+    then, under $PRECISION_LINT_ARM_CACHE (default: $XDG_CACHE_HOME or ~/.cache, /precision-lint/arm82):
+    Debian's arm64 python3 and C++ runtime (apt-get --download-only in a private apt root, unpacked with
+    dpkg -x; the host's dpkg is untouched) and PyPI's aarch64 wheels of MNN and numpy (pip download).
+    About 200 MB; offline afterwards.  The versions fetched are recorded in manifest.json there.
+    """
+    from .arm_setup import DEFAULT_MNN_VERSION, setup
+    from .errors import PrecisionLintError
+
+    try:
+        setup(mnn_version or DEFAULT_MNN_VERSION, force=force, say=lambda m: click.echo(f"setup-arm: {m}", err=True))
+    except PrecisionLintError as exc:
+        _fail(str(exc))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -50,7 +50,34 @@ def list_rules(rule_dirs: Sequence[str] = (), fmt: str = "text") -> str:
 
 
 def explain_rule(rule_id: str, rule_dirs: Sequence[str] = ()) -> str:
+    if rule_id.upper() == "V001" or rule_id == "measured-precision-error":
+        return V001_HELP  # made by `verify` from a measurement, not by a rule file
     return rule_help(find_rule(rule_id, rule_dirs))
+
+
+V001_HELP = """V001 measured-precision-error (measured)
+
+A tensor measured over tolerance on a target's real kernels where no static rule had a finding.
+
+What it finds:
+  `precision-lint verify` runs the model on MNN at the target's precision and at Precision_High on the same build
+  (ARMv8.2 fp16 under QEMU for ios-cpu / android-cpu-armv82), and compares every operator's output tensor.  The
+  first tensors whose rel-L2 error crosses the tolerance (or that turn non-finite) while all their inputs are within
+  it are where the error starts; those that no static finding covers become V001 findings, with the numbers.
+
+Why it matters:
+  Static rules estimate from shapes and constants; kernels have their own behaviour (fp16 accumulation, fused
+  paths, kernel bugs such as Arm82 GridSample ignoring align_corners).  A V001 is an error the rules cannot see.
+
+Fix:
+  Run the model at Precision_High (or Normal on CPUs) on that target, or keep the op in fp32; then report the case
+  so that a rule or a platform fact can cover it.
+
+Tolerances:
+  verify --tolerance REL_L2 (default 0.01)
+
+Defined in precision_lint/verify.py (see docs/verify.md)
+"""
 
 
 def rule_help(r: Rule, with_source: bool = True) -> str:

@@ -33,3 +33,11 @@ def models_fp16(tmp_path_factory):
     from mnn_models import converted
 
     return converted(tmp_path_factory, "fp16")
+
+
+@pytest.fixture(scope="session")
+def arm82():
+    """(cache, manifest) of the aarch64 MNN set-up (tests marked qemu): checked once per session."""
+    from arm82 import environment
+
+    return environment()
