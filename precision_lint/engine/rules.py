@@ -20,6 +20,9 @@ from .expr import Expression, ExprError
 MAX_RULE_FILE_BYTES = 1 << 20
 MAX_RULE_NODES = 50_000  # YAML nodes in a rule file with aliases expanded (the largest shipped rule has ~300)
 MAX_RULE_DEPTH = 40  # YAML nesting levels
+# Syntax nodes in the expressions a rule evaluates for each finding (let, estimate, level, when): a bound on the work
+# per matched operator, since the language has no loops (the largest shipped rule has about 200).
+MAX_FINDING_EXPRESSION_NODES = 5000
 RELATIONS = ("producer", "consumer", "upstream", "downstream")
 DEFAULT_DEPTH = 6
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,3})(?::([^{}]{0,16}))?\}")
@@ -317,6 +320,13 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
             _check_template(item["text"], template_names, f"{key}.{i}.text")
             getattr(rule, key).append(ConditionalText(when, item["text"].strip()))
     _check_template(rule.message, template_names, "message")
+    per_finding = [e for _, e in rule.let] + [e for _, e in rule.levels] + \
+        [e for e in (rule.estimate_value, rule.estimate_storage) if e is not None] + \
+        [c.when for c in rule.assumptions + rule.notes if c.when is not None]
+    size = sum(e.size for e in per_finding)
+    if size > MAX_FINDING_EXPRESSION_NODES:
+        raise ExprError(f"its expressions are too large ({size} syntax nodes in let, estimate, level and when; "
+                        f"at most {MAX_FINDING_EXPRESSION_NODES})")
     return rule
 
 
