@@ -255,6 +255,7 @@ def apply_config(options, cfg: Config):
         o.level_overrides[rid] = level
         o.origins[f"level_overrides.{rid}"] = cfg.where(f"level_overrides.{_q(rid)}")
     for pattern, ids in d.get("per_path_ignores", {}).items():
+        _check_glob(cfg, f"per_path_ignores.{_q(pattern)}", pattern, path=True)
         o.per_path_ignores[pattern] = tuple(ids)
         o.origins[f"per_path_ignores.{pattern}"] = cfg.where(f"per_path_ignores.{_q(pattern)}")
     o.rule_dirs = _config_paths(cfg, d, "rule_dirs", "rule directory", os.path.exists) + tuple(o.rule_dirs)
@@ -264,6 +265,8 @@ def apply_config(options, cfg: Config):
         o.origins["platform_files"] = cfg.where("platform_files")
     sups: List[Suppression] = list(o.suppressions)
     for i, s in enumerate(d.get("suppressions", ())):
+        _check_glob(cfg, f"suppressions[{i}].path", s["path"], path=True)
+        _check_glob(cfg, f"suppressions[{i}].node", s.get("node", "*"), path=False)
         sups.append(Suppression(rule=s["rule"], path=s["path"], node=s.get("node", "*"), reason=s["reason"].strip(),
                                 origin=cfg.where(f"suppressions[{i}]")))
     o.suppressions = tuple(sups)
@@ -271,6 +274,15 @@ def apply_config(options, cfg: Config):
         o.baseline = os.path.normpath(os.path.join(cfg.root, d["baseline"]))
         o.origins["baseline"] = cfg.where("baseline")
     return o
+
+
+def _check_glob(cfg: Config, key: str, pattern: str, path: bool) -> None:
+    from .globs import GlobError, compile_name_glob, compile_path_glob
+
+    try:
+        (compile_path_glob if path else compile_name_glob)(pattern)
+    except GlobError as exc:
+        raise ConfigError(f"{cfg.where(key)}: invalid glob {_short_repr(pattern)}: {exc}") from None
 
 
 def _range(value: Any, cfg: Config, key: str) -> Tuple[float, float]:
