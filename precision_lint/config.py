@@ -64,9 +64,11 @@ def find_config(start: Optional[str] = None) -> Optional[str]:
 
 
 def _has_tool_table(path: Path) -> bool:
+    from .files import read_user_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_user_text(str(path), "configuration file", limit=MAX_CONFIG_BYTES, shown=_display(path))
+    except ConfigError:  # not a readable text file of a sane size: not ours
         return False
     if TOOL_TABLE not in text:  # cheap pre-check: most pyproject.toml files are not ours
         return False
@@ -94,16 +96,9 @@ def load_config(path: str) -> Config:
     """Read and validate one configuration file."""
     p = Path(path)
     shown = _display(p)
-    try:
-        if p.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{shown}: configuration file is larger than {MAX_CONFIG_BYTES} bytes")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{shown}: configuration file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{shown}: is a directory, not a configuration file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{shown}: cannot read configuration: {exc}") from None
+    from .files import read_user_text
+
+    text = read_user_text(path, "configuration file", limit=MAX_CONFIG_BYTES, shown=shown)
     prefix = ""
     if p.suffix == ".toml":
         doc = _parse_toml(text, p)

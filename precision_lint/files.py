@@ -1,11 +1,13 @@
-"""Which files a run lints: explicit paths as given, directories walked for models, globs expanded."""
+"""Which files a run lints (explicit paths as given, directories walked for models, globs expanded), and how the
+user's other files (configuration, rule files, baselines, platform tables) are read."""
 from __future__ import annotations
 
 import glob
 import os
-from typing import Iterable, List
+import stat
+from typing import Callable, Iterable, List
 
-from .loaders import MODEL_EXTENSIONS
+from .errors import ConfigError
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox"}
 
@@ -13,6 +15,8 @@ _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "ve
 def collect(paths: Iterable[str]) -> List[str]:
     """Explicit files are linted whatever their extension (the content decides the format); directories
     contribute their .onnx/.mnn files, sorted; a pattern with no match is kept so the user hears about it."""
+    from .loaders import MODEL_EXTENSIONS
+
     out: List[str] = []
     seen = set()
 
@@ -39,3 +43,57 @@ def collect(paths: Iterable[str]) -> List[str]:
         else:
             add(p)
     return out
+
+
+MAX_USER_FILE_BYTES = 1 << 20  # configuration, rule, baseline and platform files are text of a few KiB
+
+
+def read_user_bytes(path: str, what: str, error: Callable[[str], Exception] = ConfigError,
+                    limit: int = MAX_USER_FILE_BYTES, shown: str = "") -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes; anything else is ``error(one line)``
+    naming the file (``shown``, default ``path``) and what it should have been (``what``: "baseline file").
+
+    A FIFO would block the run and ``/dev/zero`` (or a symlink to it) would be read until memory runs out: the file
+    is opened without blocking, checked to be regular on the open descriptor (no race with a swap), and read no
+    further than the limit whatever its size claims."""
+    shown = shown or str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise error(f"{shown}: {what} not found") from None
+    except IsADirectoryError:
+        raise error(f"{shown}: is a directory, not a {what}") from None
+    except OSError as exc:
+        raise error(f"{shown}: cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise error(f"{shown}: is a directory, not a {what}")
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{shown}: {what} is not a regular file (a device, pipe or socket); not read")
+        if st.st_size > limit:
+            raise error(f"{shown}: {what} is {st.st_size} bytes, larger than the {limit} allowed")
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:  # it grew while read
+            raise error(f"{shown}: {what} is larger than the {limit} bytes allowed")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise error(f"{shown}: cannot read {what}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def read_user_text(path: str, what: str, error: Callable[[str], Exception] = ConfigError,
+                   limit: int = MAX_USER_FILE_BYTES, shown: str = "") -> str:
+    """:func:`read_user_bytes` decoded as UTF-8 (a BOM is dropped); bytes that are not UTF-8 are one line."""
+    data = read_user_bytes(path, what, error, limit, shown)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"{shown or path}: {what} is not UTF-8 text (byte {exc.start})") from None

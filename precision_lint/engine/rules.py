@@ -6,8 +6,8 @@ A rule file holds one rule (a mapping) or several (a list of mappings).  Every p
 from __future__ import annotations
 
 import json
+import os
 import re
-import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -143,10 +143,10 @@ def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rul
     n_builtin = len(files)
     for d in extra_dirs:
         p = Path(d)
-        if p.is_file():
-            files.append(p)
-        elif p.is_dir():
+        if p.is_dir():
             files += sorted(list(p.glob("*.yaml")) + list(p.glob("*.yml")))
+        elif os.path.lexists(p):  # a file; load_rule_file refuses what is not a regular one
+            files.append(p)
         else:
             raise RuleError(f"{d}: rule directory not found")
     rules: List[Rule] = []
@@ -167,19 +167,9 @@ def load_rule_file(path: Path, validate: bool = True, shipped: bool = False) -> 
     load every shipped file with them)."""
     import yaml  # lazy
 
-    try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):  # a FIFO or /dev/zero symlink would block or never end
-            raise RuleError(f"{path}: not a regular file")
-        if st.st_size > MAX_RULE_FILE_BYTES:
-            raise RuleError(f"{path}: rule file is {st.st_size} bytes, larger than the {MAX_RULE_FILE_BYTES} allowed")
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_RULE_FILE_BYTES + 1)
-        if len(data) > MAX_RULE_FILE_BYTES:
-            raise RuleError(f"{path}: rule file is larger than the {MAX_RULE_FILE_BYTES} bytes allowed")
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"{path}: cannot read rule file: {exc}") from None
+    from ..files import read_user_text
+
+    text = read_user_text(str(path), "rule file", RuleError, MAX_RULE_FILE_BYTES)
     try:
         docs = _safe_load_bounded(text, path, shipped)
     except yaml.YAMLError as exc:

@@ -1,0 +1,98 @@
+"""A repository's own files are untrusted too (issue 11): configuration, rule files, baselines and platform tables
+are read only when they are regular files of a sane size, numbers in them cannot end the run, a configuration reaches
+nothing outside its project, model errors never quote another file's bytes, and reports are written only where the
+user asked.  Every problem is one line naming the file, exit 2."""
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CLEAN = ROOT / "sample_models" / "clean.onnx"
+GRIDSAMPLE = ROOT / "sample_models" / "gridsample_large.onnx"
+
+RULE = """\
+id: X901
+name: hostile
+class: range
+summary: s
+description: d
+fix: f
+message: "m"
+tests: [{model: m, expect: []}]
+match: {op: Relu}
+"""
+
+
+def _bounded_memory():  # a regression must fail the test, not exhaust the machine
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+
+def run(*args, cwd, timeout=60):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
+                          cwd=str(cwd), timeout=timeout, env=env, preexec_fn=_bounded_memory)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "internal error" not in err and "Traceback" not in err, err
+    return lines[0]
+
+
+# ----- item 8: only regular files, bounded in size --------------------------------------------------------------
+def _special(tmp_path: Path, kind: str, name: str) -> Path:
+    p = tmp_path / name
+    if kind == "fifo":
+        os.mkfifo(str(p))
+    else:
+        os.symlink("/dev/zero", str(p))
+    return p
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+@pytest.mark.parametrize("flag", ["--baseline", "--platforms-file", "--config", "--rules"])
+def test_special_files_are_refused_without_blocking_or_reading_forever(tmp_path, kind, flag):
+    name = "r.yaml" if flag == "--rules" else "f.yaml"
+    special = _special(tmp_path, kind, name)
+    code, out, err = run(flag, special, CLEAN, cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 2 and name in line and "not a regular file" in line, err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_special_file_in_a_rule_directory_is_refused(tmp_path, kind):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    _special(rules, kind, "r.yaml")
+    code, out, err = run("--rules", rules, CLEAN, cwd=tmp_path)
+    assert code == 2 and "r.yaml" in one_error_line(err) and "not a regular file" in err, err
+
+
+@pytest.mark.parametrize("flag", ["--baseline", "--platforms-file", "--config"])
+def test_oversized_files_are_refused_by_size(tmp_path, flag):
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as fh:
+        fh.truncate(200 << 20)  # sparse: 200 MiB of zeros that cost no disk
+    code, out, err = run(flag, big, CLEAN, cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 2 and "big.yaml" in line and "larger than" in line, err
+
+
+def test_user_files_are_read_by_one_helper():
+    """Every reader of a user file goes through files.read_user_*: nothing else opens them."""
+    from precision_lint import baseline, config, platforms
+    from precision_lint.engine import rules
+
+    for module in (baseline, config, platforms, rules):
+        src = Path(module.__file__).read_text()
+        assert "read_user_text" in src, module.__name__
