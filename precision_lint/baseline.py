@@ -12,7 +12,7 @@ import os
 from typing import FrozenSet, Iterable, List, Tuple
 
 from .errors import ConfigError
-from .files import read_user_text
+from .files import check_numbers, read_user_text, value_problem
 from .findings import Finding
 from .suppress import relative_path
 
@@ -48,6 +48,9 @@ def load_baseline(path: str) -> Baseline:
         raise ConfigError(f"{path}: baseline is not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except RecursionError:  # a baseline from a pull request is untrusted input
         raise ConfigError(f"{path}: baseline nests too deeply to be a precision-lint baseline") from None
+    except ValueError as exc:  # after JSONDecodeError, its subclass: a 5000-digit integer
+        raise ConfigError(f"{path}: {value_problem(text, exc)}") from None
+    check_numbers(doc, path, ConfigError)
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise ConfigError(f"{path}: not a precision-lint baseline (no 'findings' list)")
     if doc.get("baseline_version") != BASELINE_VERSION:

@@ -84,12 +84,20 @@ def _parse_toml(text: str, path: Path) -> Dict[str, Any]:
         import tomllib  # Python 3.11+
     except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
         import tomli as tomllib
+    from .files import check_numbers
+
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
+        check_numbers(doc, _display(path), ConfigError)
+        return doc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{_display(path)}: invalid TOML: {exc}") from None
     except RecursionError:  # a configuration from a pull request is untrusted input
         raise ConfigError(f"{_display(path)}: TOML nests too deeply") from None
+    except ValueError as exc:  # after TOMLDecodeError, its subclass: a 5000-digit integer
+        from .files import value_problem
+
+        raise ConfigError(f"{_display(path)}: {value_problem(text, exc)}") from None
 
 
 def load_config(path: str) -> Config:

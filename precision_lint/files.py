@@ -97,3 +97,44 @@ def read_user_text(path: str, what: str, error: Callable[[str], Exception] = Con
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise error(f"{shown or path}: {what} is not UTF-8 text (byte {exc.start})") from None
+
+
+_LONG_NUMBER = None
+
+
+def value_problem(text: str, exc: ValueError) -> str:
+    """What a parser's ValueError (not a syntax error) means, for a one-line message: Python refuses to convert
+    integers of more than a few thousand digits (int_max_str_digits), which YAML, JSON and TOML files can hold."""
+    import re
+    import sys
+
+    global _LONG_NUMBER
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    if limit:
+        if _LONG_NUMBER is None:
+            _LONG_NUMBER = re.compile(r"\d{%d,}" % (limit + 1))
+        if _LONG_NUMBER.search(text):
+            return f"holds a number with more than {limit} digits"
+    return f"holds a value that cannot be read ({(str(exc).splitlines() or [''])[0][:120]})"
+
+
+MAX_INT_BITS = 64
+
+
+def check_numbers(doc, where: str, error: Callable[[str], Exception]) -> None:
+    """Refuse an integer beyond 64 bits anywhere in a parsed document: no setting, id or count needs one, and a
+    4000-digit number (below Python's conversion limit) ends in an OverflowError wherever it is used as a float."""
+    todo, seen = [doc], set()
+    while todo:
+        v = todo.pop()
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            if v.bit_length() > MAX_INT_BITS:
+                raise error(f"{where}: holds an integer beyond {MAX_INT_BITS} bits ({v.bit_length()} bits)")
+        elif isinstance(v, (dict, list, tuple)):
+            if id(v) in seen:  # YAML aliases share objects: visit each once
+                continue
+            seen.add(id(v))
+            todo.extend(v.keys() if isinstance(v, dict) else ())
+            todo.extend(v.values() if isinstance(v, dict) else v)

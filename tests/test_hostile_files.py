@@ -96,3 +96,43 @@ def test_user_files_are_read_by_one_helper():
     for module in (baseline, config, platforms, rules):
         src = Path(module.__file__).read_text()
         assert "read_user_text" in src, module.__name__
+
+
+# ----- item 12: numbers of thousands of digits ------------------------------------------------------------------
+def _number_files(tmp_path: Path, digits: int):
+    n = "9" * digits
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    (rules / "r.yaml").write_text(RULE + f"tolerances: {{t: {{default: {n}, unit: x, description: d}}}}\n")
+    files = {
+        "config-yaml": ("--config", "c.yaml", f"tolerances: {{gridsample_px: {n}}}\n"),
+        "config-toml": ("--config", "c.toml", f"[tool.precision-lint]\ntolerances = {{gridsample_px = {n}}}\n"),
+        "config-select": ("--config", "s.yaml", f"select: [{n}]\n"),
+        "baseline": ("--baseline", "b.json", f'{{"baseline_version": {n}, "findings": []}}'),
+        "baseline-entry": ("--baseline", "e.json",
+                           f'{{"baseline_version": 1, "findings": [{{"rule": {n}, "path": "a", "node": "b"}}]}}'),
+        "platforms": ("--platforms-file", "p.yaml", f"x: {n}\n"),
+    }
+    out = {"rules": ("--rules", "rules/r.yaml", None)}
+    for key, (flag, name, text) in files.items():
+        (tmp_path / name).write_text(text)
+        out[key] = (flag, name, text)
+    return out
+
+
+@pytest.mark.parametrize("digits", [5000, 4000])
+@pytest.mark.parametrize("which", ["config-yaml", "config-toml", "config-select", "baseline", "baseline-entry",
+                                   "platforms", "rules"])
+def test_huge_integers_are_one_line_naming_the_file(tmp_path, digits, which):
+    """5000 digits: beyond Python's int_max_str_digits (a usage error naming no file, or an internal error);
+    4000 digits: parsed, then an OverflowError where it became a float."""
+    flag, name, _ = _number_files(tmp_path, digits)[which]
+    code, out, err = run(flag, name, CLEAN, cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 2 and Path(name).name in line, err
+
+
+def test_hex_integer_in_toml_is_refused_without_printing_it(tmp_path):
+    (tmp_path / "c.toml").write_text("[tool.precision-lint]\nfail_level = 0x" + "f" * 5000 + "\n")
+    code, out, err = run("--config", "c.toml", CLEAN, cwd=tmp_path)
+    assert code == 2 and "c.toml" in one_error_line(err)
