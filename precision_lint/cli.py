@@ -156,7 +156,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     from .batch import Progress, lint_paths
     from .config import load_options
     from .errors import PrecisionLintError
-    from .files import collect
+    from .files import ReportFile, collect
     from .reporters import get_reporter
     from .reporters.base import RunSummary, repository_root
 
@@ -187,7 +187,11 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     except PrecisionLintError as exc:
         _fail(str(exc))
     paths = collect(models)
-    out_stream = open(output, "w", encoding="utf-8", newline="\n") if output else sys.stdout
+    try:
+        _check_outputs(output, write_baseline, repository_root())
+        out_stream = ReportFile(output) if output else sys.stdout
+    except PrecisionLintError as exc:
+        _fail(str(exc))
     results = []
     try:
         from .reporters.recommendation import text_section
@@ -228,6 +232,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     finally:
         if output:
             out_stream.close()
+    if output and out_stream.problem:
+        _fail(out_stream.problem)
     if write_baseline:
         from .baseline import all_findings, write_baseline as write
 
@@ -243,6 +249,16 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _check_outputs(output, write_baseline, root) -> None:
+    """Reports and baselines are written where the user said, never through a symlink out of the project."""
+    from .files import check_output_path
+
+    if output:
+        check_output_path(output, "report", root)
+    if write_baseline:
+        check_output_path(write_baseline, "baseline", root)
 
 
 def _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt) -> None:

@@ -138,3 +138,66 @@ def check_numbers(doc, where: str, error: Callable[[str], Exception]) -> None:
             seen.add(id(v))
             todo.extend(v.keys() if isinstance(v, dict) else ())
             todo.extend(v.values() if isinstance(v, dict) else v)
+
+
+def check_output_path(path: str, what: str, root: str) -> None:
+    """Refuse to write ``path`` (``what``: "report", "baseline") when a symlink on the way takes it out of the
+    project ``root``: a repository that plants ``report.json -> ~/.bashrc`` must not have CI overwrite the target.
+    A path the user names outside the project is theirs to write; devices and pipes (``/dev/stdout``) are fine."""
+    lexical = os.path.abspath(path)
+    real = os.path.realpath(path)
+    if _inside(lexical, root) and not _inside(real, root):
+        try:
+            st = os.stat(real)
+        except OSError:
+            st = None
+        if st is None or stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"{path}: is a symlink (or under one) that leads outside the project "
+                              f"{root}; the {what} is not written through it")
+
+
+def _inside(path: str, root: str) -> bool:
+    root = os.path.realpath(root)
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:  # another drive on Windows
+        return False
+
+
+class ReportFile:
+    """The ``-o`` file.  A write that fails (``/dev/full``, a disk that fills up) is kept as ``problem`` instead of
+    raised, so the run ends normally (the terminal summary still prints) and the CLI reports one line."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.problem = ""
+        try:
+            self._fh = open(path, "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+
+    def _guard(self, action, *args):
+        if self.problem:
+            return None
+        try:
+            return action(*args)
+        except OSError as exc:
+            self.problem = f"{self.path}: cannot write the report: {exc.strerror or exc}"
+            return None
+
+    def write(self, text: str) -> None:
+        self._guard(self._fh.write, text)
+
+    def flush(self) -> None:
+        self._guard(self._fh.flush)
+
+    def isatty(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._guard(self._fh.close)
+        if not self._fh.closed:  # close failed on flushing: drop the buffer
+            try:
+                self._fh.close()
+            except OSError:
+                pass

@@ -136,3 +136,53 @@ def test_hex_integer_in_toml_is_refused_without_printing_it(tmp_path):
     (tmp_path / "c.toml").write_text("[tool.precision-lint]\nfail_level = 0x" + "f" * 5000 + "\n")
     code, out, err = run("--config", "c.toml", CLEAN, cwd=tmp_path)
     assert code == 2 and "c.toml" in one_error_line(err)
+
+
+# ----- item 14: where reports and baselines are written ---------------------------------------------------------
+@pytest.mark.parametrize("target", ["missing/dir/report.json", "/dev/full"])
+def test_unwritable_output_is_one_line_naming_it(tmp_path, target):
+    if target.startswith("/dev/") and not os.path.exists(target):
+        pytest.skip("no /dev/full here")
+    code, out, err = run("--format", "json", "-o", target, CLEAN, cwd=tmp_path)
+    line = one_error_line(err)
+    assert code == 2 and line.startswith(f"error: {target}: cannot write the report: "), err
+    if target == "/dev/full":  # opened, then failed while written: the terminal summary of the run is not lost
+        assert "1 file" in out
+
+
+def test_unwritable_baseline_is_one_line_naming_it(tmp_path):
+    code, out, err = run("--write-baseline", "missing/base.json", CLEAN, cwd=tmp_path)
+    assert code == 2 and one_error_line(err).startswith("error: missing/base.json: cannot write baseline"), err
+
+
+@pytest.mark.parametrize("flag", ["-o", "--write-baseline"])
+@pytest.mark.parametrize("how", ["file", "directory"])
+def test_outputs_are_not_written_through_symlinks_out_of_the_project(tmp_path, flag, how):
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    (project / ".git").mkdir()  # the project root
+    victim = outside / "victim.txt"
+    victim.write_text("precious\n")
+    if how == "file":
+        (project / "out.json").symlink_to(victim)
+        name = "out.json"
+    else:
+        (project / "out").symlink_to(outside)
+        name = "out/victim.txt"
+    code, out, err = run(flag, name, CLEAN, cwd=project)
+    line = one_error_line(err)
+    assert code == 2 and name in line and "symlink" in line, err
+    assert victim.read_text() == "precious\n"
+
+
+def test_outputs_inside_the_project_and_named_outside_it_are_written(tmp_path):
+    project = tmp_path / "project"
+    (project / "reports").mkdir(parents=True)
+    (project / ".git").mkdir()
+    (project / "latest.json").symlink_to(project / "reports" / "r.json")  # a symlink that stays inside
+    code, out, err = run("--format", "json", "-o", "latest.json", CLEAN, cwd=project)
+    assert code == 0 and json.loads((project / "reports" / "r.json").read_text())["summary"]["files"] == 1, err
+    elsewhere = tmp_path / "elsewhere.json"  # named by the user: theirs to write
+    code, out, err = run("--format", "json", "-o", elsewhere, CLEAN, cwd=project)
+    assert code == 0 and json.loads(elsewhere.read_text())["summary"]["files"] == 1, err
