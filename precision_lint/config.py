@@ -275,6 +275,7 @@ def apply_config(options, cfg: Config):
     o.suppressions = tuple(sups)
     if "baseline" in d:
         o.baseline = os.path.normpath(os.path.join(cfg.root, d["baseline"]))
+        _inside_project(cfg, "baseline", "baseline", d["baseline"], o.baseline)
         o.origins["baseline"] = cfg.where("baseline")
     return o
 
@@ -324,5 +325,28 @@ def _config_paths(cfg, d: Dict[str, Any], key: str, what: str, exists) -> Tuple[
         if not exists(p):
             raise ConfigError(f"{cfg.where(f'{key}[{i}]')}: {what} {rel!r} not found "
                               f"(relative to {_display(Path(cfg.root)) or '.'})")
+        _inside_project(cfg, f"{key}[{i}]", what, rel, p)
         out.append(p)
     return tuple(out)
+
+
+def _inside_project(cfg: Config, key: str, what: str, rel: str, path: str) -> None:
+    """A configuration comes with the repository it sits in: it may name files inside its own directory (symlinks
+    resolved), never ``../outside`` or ``/home/me`` - those would be read, and quoted in error messages.  A user who
+    wants such a path passes it on the command line (--rules, --platforms-file, --baseline)."""
+    from .engine.rules import rule_files
+
+    root = os.path.realpath(cfg.root)
+    candidates = [path] + ([str(f) for f in rule_files(Path(path))] if os.path.isdir(path) else [])
+    for candidate in candidates:
+        real = os.path.realpath(candidate)
+        try:
+            inside = os.path.commonpath([real, root]) == root
+        except ValueError:  # another drive on Windows
+            inside = False
+        if not inside:
+            if candidate != path:
+                rel, what = f"{rel}/{os.path.basename(candidate)}", "rule file"
+            raise ConfigError(f"{cfg.where(key)}: {what} {rel!r} leads outside the project "
+                              f"({_display(Path(cfg.root)) or '.'}); a configuration may only name files inside "
+                              f"its own directory (pass it on the command line instead)")

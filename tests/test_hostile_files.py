@@ -186,3 +186,58 @@ def test_outputs_inside_the_project_and_named_outside_it_are_written(tmp_path):
     elsewhere = tmp_path / "elsewhere.json"  # named by the user: theirs to write
     code, out, err = run("--format", "json", "-o", elsewhere, CLEAN, cwd=project)
     assert code == 0 and json.loads(elsewhere.read_text())["summary"]["files"] == 1, err
+
+
+# ----- item 10: nothing outside the project is read or quoted --------------------------------------------------
+SECRET = "ghp_0123456789abcdefSECRET"
+
+
+@pytest.mark.parametrize("content", [f"https://alice:{SECRET}@github.com\n".encode(),
+                                     b"\x08\x05" + SECRET.encode() * 3,
+                                     b"\x10\x00\x00\x00" + SECRET.encode() * 4])
+@pytest.mark.parametrize("ext", [".onnx", ".mnn"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_model_symlinked_to_another_file_never_quotes_it(tmp_path, content, ext, fmt):
+    outside = tmp_path / "credentials"
+    outside.write_bytes(content)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / f"model{ext}").symlink_to(outside)
+    code, out, err = run("--format", fmt, f"model{ext}", cwd=project)
+    assert code == 2 and f"model{ext}" in one_error_line(err), err
+    for part in (SECRET[:8], "alice", "github"):
+        assert part not in out + err, out + err
+
+
+@pytest.mark.parametrize("text, what", [
+    ("rule_dirs: [../outside]\n", "rule_dirs[0]"),
+    ("rule_dirs: [rules]\n", "rule_dirs[0]"),  # a directory inside whose rule file is a symlink out
+    ("rule_dirs: [../outside/creds.yaml]\n", "rule_dirs[0]"),
+    ("platform_files: [../outside/creds.yaml]\n", "platform_files[0]"),
+    ("baseline: ../outside/creds.yaml\n", "baseline"),
+    ("rule_dirs: [linked]\n", "rule_dirs[0]"),  # a symlink inside the project to a directory outside
+])
+def test_a_configuration_reaches_nothing_outside_its_project(tmp_path, text, what):
+    outside, project = tmp_path / "outside", tmp_path / "project"
+    outside.mkdir()
+    (outside / "creds.yaml").write_text("password: hunter2\n")
+    (project / "rules").mkdir(parents=True)
+    (project / "rules" / "x.yaml").symlink_to(outside / "creds.yaml")
+    (project / "linked").symlink_to(outside)
+    (project / ".precision-lint.yaml").write_text(text)
+    shutil.copy(CLEAN, project / "clean.onnx")
+    code, out, err = run("clean.onnx", cwd=project)
+    line = one_error_line(err)
+    assert code == 2 and line.startswith(f"error: .precision-lint.yaml: {what}: ") and "outside the project" in line
+    assert "hunter2" not in out + err and "password" not in out + err
+
+
+def test_paths_given_on_the_command_line_may_be_outside(tmp_path):
+    outside, project = tmp_path / "outside", tmp_path / "project"
+    (outside / "rules").mkdir(parents=True)
+    (outside / "rules" / "r.yaml").write_text(RULE)
+    project.mkdir()
+    shutil.copy(CLEAN, project / "clean.onnx")
+    (project / ".precision-lint.yaml").write_text("rule_dirs: []\n")
+    code, out, err = run("--rules", outside / "rules", "--select", "X901", "clean.onnx", cwd=project)
+    assert code == 0, err

@@ -135,6 +135,11 @@ def builtin_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "rules"
 
 
+def rule_files(directory: Path) -> List[Path]:
+    """The rule files of a rule directory, sorted."""
+    return sorted(list(directory.glob("*.yaml")) + list(directory.glob("*.yml")))
+
+
 def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rule]:
     """Built-in rules plus those in ``extra_dirs``; ids must be unique across all of them."""
     files: List[Path] = []
@@ -144,7 +149,7 @@ def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rul
     for d in extra_dirs:
         p = Path(d)
         if p.is_dir():
-            files += sorted(list(p.glob("*.yaml")) + list(p.glob("*.yml")))
+            files += rule_files(p)
         elif os.path.lexists(p):  # a file; load_rule_file refuses what is not a regular one
             files.append(p)
         else:
