@@ -159,6 +159,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
     from .files import ReportFile, collect
     from .reporters import get_reporter
     from .reporters.base import RunSummary, repository_root
+    from .reporters.escape import visible
 
     if isolated and config_file:
         raise click.UsageError("--config and --isolated exclude each other")
@@ -214,7 +215,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
                 bar.clear()
             results.append(result)
             if result.error is not None:
-                click.echo(f"error: {result.error.message}", err=True)
+                click.echo(f"error: {visible(result.error.message)}", err=True)
             summary.add(result)
             for r in reporters:
                 r.file(result)
@@ -226,7 +227,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, ignore,
         summary.failed = _fails(summary, options.fail_level)
         summary.unused_suppressions = _unused_suppressions(options, results, paths)
         for s in summary.unused_suppressions:
-            click.echo(f"warning: {s.origin}: suppression ({s.describe()}) matched no finding", err=True)
+            click.echo(visible(f"warning: {s.origin}: suppression ({s.describe()}) matched no finding"), err=True)
         for r in reporters:
             r.stop(summary)
     finally:
@@ -290,7 +291,9 @@ def _fails(summary, fail_level: str) -> bool:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    from .reporters.escape import visible  # a path in the message may hold a newline or escape codes
+
+    click.echo(f"error: {visible(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 

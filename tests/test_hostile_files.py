@@ -241,3 +241,81 @@ def test_paths_given_on_the_command_line_may_be_outside(tmp_path):
     (project / ".precision-lint.yaml").write_text("rule_dirs: []\n")
     code, out, err = run("--rules", outside / "rules", "--select", "X901", "clean.onnx", cwd=project)
     assert code == 0, err
+
+
+# ----- item 9: every format escapes what it prints -------------------------------------------------------------
+HOSTILE_NAMES = {
+    "breakout": "a`` <img src=x onerror=alert(1)> ``b",
+    "blank-line": "x\n\n<script>alert(1)</script>\n\n",
+    "command": "n\n::error file=a.onnx::pwned",
+    "ansi": "\x1b]0;owned\x07\x1b[2J\x1b[31mred",
+    "xml": "bad\x01\x0b\ufffe\uffff\u202e",
+}
+
+
+def _hostile_model(tmp_path: Path, node_name: str, file_name: str = "model.onnx") -> str:
+    import onnx
+
+    m = onnx.load(str(GRIDSAMPLE))
+    m.graph.node[0].name = node_name
+    path = tmp_path / file_name
+    onnx.save(m, str(path))
+    return file_name
+
+
+def _outputs(tmp_path, name, fmt, file_name="model.onnx"):
+    model = _hostile_model(tmp_path, name, file_name)
+    code, out, err = run("--isolated", "--format", fmt, "--color", "always", model, cwd=tmp_path)
+    assert code == 1 and "Traceback" not in err and "internal error" not in err, err
+    return out, err
+
+
+def _no_raw_controls(text: str) -> None:
+    import re
+
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", text.replace("\x1b[", "")), repr(text)
+
+
+@pytest.mark.parametrize("key", sorted(HOSTILE_NAMES))
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_text_and_github_print_no_control_characters_from_names(tmp_path, key, fmt):
+    import re
+
+    out, err = _outputs(tmp_path, HOSTILE_NAMES[key], fmt)
+    assert not re.search(r"^::error file=a\.onnx", out, re.M), out  # no injected workflow command
+    own = re.compile(r"\x1b\[(?:0|1|2|31|33|36)m")
+    for stream in (out, err):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", own.sub("", stream)), repr(stream)
+    if fmt == "github":
+        assert all(line.startswith("::") for line in out.splitlines()), out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file names with newlines")
+@pytest.mark.parametrize("fmt", ["text", "github"])
+def test_a_file_name_cannot_inject_commands_or_escape_codes(tmp_path, fmt):
+    import re
+
+    out, err = _outputs(tmp_path, "warp", fmt, file_name="m\n::error file=a.onnx::pwned\x1b[2J.onnx")
+    assert not re.search(r"^::error file=a\.onnx", out + err, re.M), out
+    assert "\x1b[2J" not in out + err
+
+
+@pytest.mark.parametrize("key", sorted(HOSTILE_NAMES))
+def test_junit_is_well_formed_xml_whatever_the_names(tmp_path, key):
+    import xml.etree.ElementTree as ET
+
+    out, err = _outputs(tmp_path, HOSTILE_NAMES[key], "junit")
+    root = ET.fromstring(out.encode("utf-8"))  # raises on ill-formed XML
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert any("C001" in n for n in names), names
+
+
+@pytest.mark.parametrize("key", sorted(HOSTILE_NAMES))
+def test_markdown_names_stay_inside_their_code_spans(tmp_path, key):
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.tasklists import tasklists_plugin
+
+    out, err = _outputs(tmp_path, HOSTILE_NAMES[key], "markdown")
+    html = MarkdownIt("commonmark").enable("table").use(tasklists_plugin).render(out)
+    assert "<img" not in html and "<script" not in html, html
+    _no_raw_controls(out)
