@@ -319,3 +319,19 @@ def test_markdown_names_stay_inside_their_code_spans(tmp_path, key):
     html = MarkdownIt("commonmark").enable("table").use(tasklists_plugin).render(out)
     assert "<img" not in html and "<script" not in html, html
     _no_raw_controls(out)
+
+
+@pytest.mark.parametrize("command", [["rules"], ["rule", "X901"], ["rules", "--format", "markdown"]])
+def test_rule_texts_from_a_repository_are_escaped(tmp_path, command):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(RULE.replace("summary: s", 'summary: "s\\x1b[2Jclear\\u202e <img src=x>"')
+                                  .replace("description: d", 'description: "d\\x07\\x1b]0;t"'))
+    code, out, err = run(*command, "--rules", rules, cwd=tmp_path)
+    assert code == 0, err
+    _no_raw_controls(out)
+    assert "\x1b" not in out and "X901" in out
+    if "markdown" in command:
+        from markdown_it import MarkdownIt
+
+        assert "<img" not in MarkdownIt("commonmark").enable("table").render(out)
