@@ -55,8 +55,9 @@ def find_config(start: Optional[str] = None) -> Optional[str]:
     d = Path(start or os.getcwd()).resolve()
     for directory in (d, *d.parents):
         for name in DOTFILES:
-            if (directory / name).is_file():
-                return str(directory / name)
+            dotfile = directory / name
+            if os.path.lexists(dotfile) and not dotfile.is_dir():  # a FIFO or /dev/zero link: refused when read
+                return str(dotfile)
         pyproject = directory / PYPROJECT
         if pyproject.is_file() and _has_tool_table(pyproject):
             return str(pyproject)

@@ -335,3 +335,11 @@ def test_rule_texts_from_a_repository_are_escaped(tmp_path, command):
         from markdown_it import MarkdownIt
 
         assert "<img" not in MarkdownIt("commonmark").enable("table").render(out)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_a_discovered_dotfile_that_is_not_a_regular_file_is_refused_not_skipped(tmp_path, kind):
+    _special(tmp_path, kind, ".precision-lint.yaml")
+    code, out, err = run(CLEAN, cwd=tmp_path)
+    assert code == 2 and "not a regular file" in one_error_line(err) and ".precision-lint.yaml" in err, err
