@@ -189,6 +189,14 @@ def test_huge_integer_in_message_or_evidence_keeps_the_report(tmp_path, fmt):
         assert json.loads(proc.stdout)["files"][0]["findings"][0]["evidence"] == {"big": "inf"}
 
 
+def test_an_integer_format_spec_on_a_float_renders_instead_of_failing(tmp_path):
+    rules = _hostile_let_rule(tmp_path, "  a: '1.5'\n  b: '2 ** 64'\n", "{a:d} {b:x}")
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--isolated", "--rules", str(rules), "--select",
+                           "X901", "-q", CLEAN], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "internal error" not in proc.stderr, proc.stderr
+    assert ": 1.5 1.84e+19" in proc.stdout, proc.stdout
+
+
 def test_view_fields_are_a_whitelist():
     from precision_lint.engine.expr import Namespace
 
