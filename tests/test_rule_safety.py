@@ -197,6 +197,21 @@ def test_an_integer_format_spec_on_a_float_renders_instead_of_failing(tmp_path):
     assert ": 1.5 1.84e+19" in proc.stdout, proc.stdout
 
 
+def test_estimators_do_not_allocate_what_a_hostile_size_asks_for():
+    """A Resize output of 2**40 (a hostile shape) or an encoding width of 10**12 (a hostile rule) asked numpy for
+    terabytes: MemoryError, an internal error on the model.  Sizes are sampled or refused as a rule error."""
+    from precision_lint import numerics
+
+    for mode in ("half_pixel", "align_corners", "asymmetric"):
+        v = numerics.resize_coordinate_error(1 << 20, 1 << 40, mode, "fp32")
+        assert isinstance(v, float) and v == v
+    assert numerics.resize_coordinate_error(7, 1000, "half_pixel", "fp16") == pytest.approx(0.00278125)
+    with pytest.raises(EvalError):
+        Expression("phase_error(100, 'fp16', 10 ** 12)", FUNCTIONS).evaluate({})
+    with pytest.raises(EvalError):  # a non-tensor where a tensor is expected: a rule error, not an AttributeError
+        Expression("axis_len(1, 0)", FUNCTIONS).evaluate({})
+
+
 def test_view_fields_are_a_whitelist():
     from precision_lint.engine.expr import Namespace
 

@@ -164,7 +164,7 @@ class Expression:
             raise
         except RecursionError:
             raise EvalError(f"expression nests too deeply: {self.source!r}") from None
-        except (TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, OverflowError) as exc:
+        except (TypeError, ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
             raise EvalError(f"{type(exc).__name__} in {self.source!r}: {exc}") from None
 
     @property
