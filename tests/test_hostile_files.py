@@ -4,7 +4,6 @@ nothing outside its project, model errors never quote another file's bytes, and 
 user asked.  Every problem is one line naming the file, exit 2."""
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,13 +29,16 @@ match: {op: Relu}
 
 
 def _bounded_memory():  # a regression must fail the test, not exhaust the machine
+    import resource
+
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
 
 def run(*args, cwd, timeout=60):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
-                          cwd=str(cwd), timeout=timeout, env=env, preexec_fn=_bounded_memory)
+                          cwd=str(cwd), timeout=timeout, env=env,
+                          preexec_fn=_bounded_memory if os.name == "posix" else None)
     return proc.returncode, proc.stdout, proc.stderr
 
 
