@@ -12,11 +12,13 @@ import os
 from typing import FrozenSet, Iterable, List, Tuple
 
 from .errors import ConfigError
+from .files import check_numbers, read_user_text, value_problem
 from .findings import Finding
 from .suppress import relative_path
 
 BASELINE_VERSION = 1
 Key = Tuple[str, str, str, str]
+MAX_BASELINE_BYTES = 64 << 20  # a baseline lists findings: ~300 bytes each
 
 
 def finding_key(f: Finding, baseline_dir: str) -> Key:
@@ -37,17 +39,18 @@ class Baseline:
 
 
 def load_baseline(path: str) -> Baseline:
+    if not os.path.lexists(path):
+        raise ConfigError(f"{path}: baseline file not found (create it with --write-baseline {path})")
+    text = read_user_text(path, "baseline file", limit=MAX_BASELINE_BYTES)
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: baseline file not found (create it with --write-baseline {path})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read baseline: {exc}") from None
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: baseline is not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except RecursionError:  # a baseline from a pull request is untrusted input
         raise ConfigError(f"{path}: baseline nests too deeply to be a precision-lint baseline") from None
+    except ValueError as exc:  # after JSONDecodeError, its subclass: a 5000-digit integer
+        raise ConfigError(f"{path}: {value_problem(text, exc)}") from None
+    check_numbers(doc, path, ConfigError)
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise ConfigError(f"{path}: not a precision-lint baseline (no 'findings' list)")
     if doc.get("baseline_version") != BASELINE_VERSION:

@@ -131,6 +131,9 @@ class Progress:
             return
         self._last = now
         width = len(str(self.total))
+        from .reporters.escape import visible
+
+        path = visible(path)
         name = path if len(path) <= 60 else "..." + path[-57:]
         self.stream.write(f"\r\033[K[{self.done:>{width}}/{self.total}] {name}")
         self.stream.flush()

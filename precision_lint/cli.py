@@ -177,8 +177,10 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     from .batch import Progress, lint_paths
     from .config import load_options
     from .errors import PrecisionLintError
+    from .files import ReportFile
     from .reporters import get_reporter
     from .reporters.base import RunSummary, repository_root
+    from .reporters.escape import visible
 
     if isolated and config_file:
         raise click.UsageError("--config and --isolated exclude each other")
@@ -224,13 +226,18 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     except PrecisionLintError as exc:
         _fail(str(exc))
     for arg in inputs.empty:
-        click.echo(f"error: {arg}: no .onnx or .mnn model file found there", err=True)
+        click.echo(visible(f"error: {arg}: no .onnx or .mnn model file found there"), err=True)
     if inputs.empty and not inputs.paths:
         sys.exit(EXIT_ERROR)
     if inputs.display:
         jobs = 1  # the model from stdin is linted in this process, under its reported name
     paths = inputs.paths
-    out_stream = open(output, "w", encoding="utf-8", newline="\n") if output else sys.stdout
+    try:
+        _check_outputs(output, write_baseline, repository_root())
+        out_stream = ReportFile(output) if output else sys.stdout
+    except PrecisionLintError as exc:
+        inputs.cleanup()
+        _fail(str(exc))
     results = []
     try:
         from .reporters.recommendation import text_section
@@ -254,7 +261,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
                 bar.clear()
             results.append(result)
             if result.error is not None:
-                click.echo(f"error: {result.error.message}", err=True)
+                click.echo(f"error: {visible(result.error.message)}", err=True)
             summary.add(result)
             for r in reporters:
                 r.file(result)
@@ -267,14 +274,14 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         reported_paths = [inputs.display.get(p, p) for p in paths]
         summary.unused_suppressions = _unused_suppressions(options, results, reported_paths)
         for s in summary.unused_suppressions:
-            click.echo(f"warning: {s.origin}: suppression ({s.describe()}) matched no finding", err=True)
+            click.echo(visible(f"warning: {s.origin}: suppression ({s.describe()}) matched no finding"), err=True)
         for message in _unused_path_ignores(options, reported_paths):
-            click.echo(f"warning: {message}", err=True)
+            click.echo(visible(f"warning: {message}"), err=True)
         # one line per model and unknown name: an error (exit 2) when no model has it (a typo), else a warning
         unknown_ranges = _ranges_no_model_has(options, results)
         for result in results:
             for name, message in zip(result.unknown_input_ranges, result.warnings):
-                click.echo(f"{'error' if name in unknown_ranges else 'warning'}: {message}", err=True)
+                click.echo(visible(f"{'error' if name in unknown_ranges else 'warning'}: {message}"), err=True)
         for r in reporters:
             r.stop(summary)
         if statistics and (fmt == "text" or output):  # beside the text report, never inside a machine format
@@ -283,6 +290,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         if output:
             out_stream.close()
         inputs.cleanup()
+    if output and out_stream.problem:
+        _fail(out_stream.problem)
     if write_baseline:
         from .baseline import all_findings, write_baseline as write
 
@@ -298,6 +307,16 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _check_outputs(output, write_baseline, root) -> None:
+    """Reports and baselines are written where the user said, never through a symlink out of the project."""
+    from .files import check_output_path
+
+    if output:
+        check_output_path(output, "report", root)
+    if write_baseline:
+        check_output_path(write_baseline, "baseline", root)
 
 
 def _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt) -> None:
@@ -379,7 +398,9 @@ def _fails(summary, fail_level: str) -> bool:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    from .reporters.escape import visible  # a path in the message may hold a newline or escape codes
+
+    click.echo(f"error: {visible(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -467,7 +488,7 @@ def test_rules_cmd(rule_dirs, select, verbose) -> None:
     when the case says `convert:`), and must give exactly the expected findings.  Exit 1 when a case fails."""
     from . import rule_tests
     from .errors import PrecisionLintError
-    from .reporters.base import escape_text
+    from .reporters.escape import visible
 
     try:
         results = []
@@ -475,9 +496,9 @@ def test_rules_cmd(rule_dirs, select, verbose) -> None:
             results.append(r)
             if not r.passed or verbose:
                 mark = "ok  " if r.passed else "FAIL"
-                click.echo(f"{mark} {r.rule_id} #{r.index} {escape_text(r.name)}")
+                click.echo(f"{mark} {r.rule_id} #{r.index} {visible(r.name)}")
             for problem in r.problems:
-                click.echo(f"     {escape_text(problem)}")
+                click.echo(f"     {visible(problem)}")
         from .engine.rules import load_rules, select_rules
 
         rules = load_rules(tuple(rule_dirs), builtin=not rule_dirs)
@@ -485,7 +506,7 @@ def test_rules_cmd(rule_dirs, select, verbose) -> None:
     except PrecisionLintError as exc:
         _fail(str(exc))
     for problem in coverage:
-        click.echo(f"FAIL {escape_text(problem)}")
+        click.echo(f"FAIL {visible(problem)}")
     failed = sum(not r.passed for r in results)
     click.echo(f"{len({r.rule_id for r in results})} rule(s), {len(results)} case(s): {failed} failing"
                + (f", {len(coverage)} rule(s) lacking a case" if coverage else ""))

@@ -55,8 +55,9 @@ def find_config(start: Optional[str] = None) -> Optional[str]:
     d = Path(start or os.getcwd()).resolve()
     for directory in (d, *d.parents):
         for name in DOTFILES:
-            if (directory / name).is_file():
-                return str(directory / name)
+            dotfile = directory / name
+            if os.path.lexists(dotfile) and not dotfile.is_dir():  # a FIFO or /dev/zero link: refused when read
+                return str(dotfile)
         pyproject = directory / PYPROJECT
         if pyproject.is_file() and _has_tool_table(pyproject):
             return str(pyproject)
@@ -64,9 +65,11 @@ def find_config(start: Optional[str] = None) -> Optional[str]:
 
 
 def _has_tool_table(path: Path) -> bool:
+    from .files import read_user_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_user_text(str(path), "configuration file", limit=MAX_CONFIG_BYTES, shown=_display(path))
+    except ConfigError:  # not a readable text file of a sane size: not ours
         return False
     if TOOL_TABLE not in text:  # cheap pre-check: most pyproject.toml files are not ours
         return False
@@ -82,28 +85,29 @@ def _parse_toml(text: str, path: Path) -> Dict[str, Any]:
         import tomllib  # Python 3.11+
     except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
         import tomli as tomllib
+    from .files import check_numbers
+
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
+        check_numbers(doc, _display(path), ConfigError)
+        return doc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{_display(path)}: invalid TOML: {exc}") from None
     except RecursionError:  # a configuration from a pull request is untrusted input
         raise ConfigError(f"{_display(path)}: TOML nests too deeply") from None
+    except ValueError as exc:  # after TOMLDecodeError, its subclass: a 5000-digit integer
+        from .files import value_problem
+
+        raise ConfigError(f"{_display(path)}: {value_problem(text, exc)}") from None
 
 
 def load_config(path: str) -> Config:
     """Read and validate one configuration file."""
     p = Path(path)
     shown = _display(p)
-    try:
-        if p.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{shown}: configuration file is larger than {MAX_CONFIG_BYTES} bytes")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{shown}: configuration file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{shown}: is a directory, not a configuration file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{shown}: cannot read configuration: {exc}") from None
+    from .files import read_user_text
+
+    text = read_user_text(path, "configuration file", limit=MAX_CONFIG_BYTES, shown=shown)
     prefix = ""
     if p.suffix == ".toml":
         doc = _parse_toml(text, p)
@@ -258,6 +262,7 @@ def apply_config(options, cfg: Config):
         o.level_overrides[rid] = level
         o.origins[f"level_overrides.{rid}"] = cfg.where(f"level_overrides.{_q(rid)}")
     for pattern, ids in d.get("per_path_ignores", {}).items():
+        _check_glob(cfg, f"per_path_ignores.{_q(pattern)}", pattern, path=True)
         o.per_path_ignores[pattern] = tuple(ids)
         o.origins[f"per_path_ignores.{pattern}"] = cfg.where(f"per_path_ignores.{_q(pattern)}")
     o.rule_dirs = _config_paths(cfg, d, "rule_dirs", "rule directory", os.path.exists) + tuple(o.rule_dirs)
@@ -267,13 +272,25 @@ def apply_config(options, cfg: Config):
         o.origins["platform_files"] = cfg.where("platform_files")
     sups: List[Suppression] = list(o.suppressions)
     for i, s in enumerate(d.get("suppressions", ())):
+        _check_glob(cfg, f"suppressions[{i}].path", s["path"], path=True)
+        _check_glob(cfg, f"suppressions[{i}].node", s.get("node", "*"), path=False)
         sups.append(Suppression(rule=s["rule"], path=s["path"], node=s.get("node", "*"), reason=s["reason"].strip(),
                                 origin=cfg.where(f"suppressions[{i}]")))
     o.suppressions = tuple(sups)
     if "baseline" in d:
         o.baseline = os.path.normpath(os.path.join(cfg.root, d["baseline"]))
+        _inside_project(cfg, "baseline", "baseline", d["baseline"], o.baseline)
         o.origins["baseline"] = cfg.where("baseline")
     return o
+
+
+def _check_glob(cfg: Config, key: str, pattern: str, path: bool) -> None:
+    from .globs import GlobError, compile_name_glob, compile_path_glob
+
+    try:
+        (compile_path_glob if path else compile_name_glob)(pattern)
+    except GlobError as exc:
+        raise ConfigError(f"{cfg.where(key)}: invalid glob {_short_repr(pattern)}: {exc}") from None
 
 
 def _range(value: Any, cfg: Config, key: str) -> Tuple[float, float]:
@@ -312,5 +329,28 @@ def _config_paths(cfg, d: Dict[str, Any], key: str, what: str, exists) -> Tuple[
         if not exists(p):
             raise ConfigError(f"{cfg.where(f'{key}[{i}]')}: {what} {rel!r} not found "
                               f"(relative to {_display(Path(cfg.root)) or '.'})")
+        _inside_project(cfg, f"{key}[{i}]", what, rel, p)
         out.append(p)
     return tuple(out)
+
+
+def _inside_project(cfg: Config, key: str, what: str, rel: str, path: str) -> None:
+    """A configuration comes with the repository it sits in: it may name files inside its own directory (symlinks
+    resolved), never ``../outside`` or ``/home/me`` - those would be read, and quoted in error messages.  A user who
+    wants such a path passes it on the command line (--rules, --platforms-file, --baseline)."""
+    from .engine.rules import rule_files
+
+    root = os.path.realpath(cfg.root)
+    candidates = [path] + ([str(f) for f in rule_files(Path(path))] if os.path.isdir(path) else [])
+    for candidate in candidates:
+        real = os.path.realpath(candidate)
+        try:
+            inside = os.path.commonpath([real, root]) == root
+        except ValueError:  # another drive on Windows
+            inside = False
+        if not inside:
+            if candidate != path:
+                rel, what = f"{rel}/{os.path.basename(candidate)}", "rule file"
+            raise ConfigError(f"{cfg.where(key)}: {what} {rel!r} leads outside the project "
+                              f"({_display(Path(cfg.root)) or '.'}); a configuration may only name files inside "
+                              f"its own directory (pass it on the command line instead)")

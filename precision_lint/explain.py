@@ -42,17 +42,26 @@ def list_rules(rule_dirs: Sequence[str] = (), fmt: str = "text") -> str:
         return json.dumps([{"id": r.id, "name": r.name, "class": r.failure_class, "summary": r.summary}
                            for r in rules], indent=2) + "\n"
     if fmt == "markdown":
+        from .reporters.markdown import code, md
+
         lines = ["| id | name | class | what it finds |", "|---|---|---|---|"]
-        lines += [f"| {r.id} | `{r.name}` | {r.failure_class} | {r.summary} |" for r in rules]
+        lines += [f"| {md(r.id)} | {code(r.name)} | {md(r.failure_class)} | {md(r.summary)} |" for r in rules]
         return "\n".join(lines) + "\n"
     width = max((len(r.name) for r in rules), default=10)
-    return "".join(f"{r.id}  {r.failure_class:<15} {r.name:<{width}}  {r.summary}\n" for r in rules)
+    return _terminal("".join(f"{r.id}  {r.failure_class:<15} {r.name:<{width}}  {r.summary}\n" for r in rules))
 
 
 def explain_rule(rule_id: str, rule_dirs: Sequence[str] = ()) -> str:
     if rule_id.upper() == "V001" or rule_id == "measured-precision-error":
         return V001_HELP  # made by `verify` from a measurement, not by a rule file
-    return rule_help(find_rule(rule_id, rule_dirs))
+    return _terminal(rule_help(find_rule(rule_id, rule_dirs)))
+
+
+def _terminal(text: str) -> str:
+    """Rule files from a repository are untrusted: every line is escaped for the terminal (no ANSI, no CI commands)."""
+    from .reporters.escape import visible
+
+    return "\n".join(visible(line) for line in text.split("\n"))
 
 
 V001_HELP = """V001 measured-precision-error (measured)

@@ -159,7 +159,9 @@ def resize_coordinate_error(in_size: int, out_size: int, mode: str, fmt: str) ->
         return 0.0
     f = get_format(fmt)
     r = f.round
-    x = np.arange(out_size, dtype=np.float64)
+    # Every output position when few; else the top 4096 (where the error is largest) and an even spread below:
+    # a shape of 2**40 from a hostile model must not allocate 2**40 positions.
+    x = _phase_positions(int(out_size) - 1, 1)
     scale = out_size / in_size
     if mode == "align_corners":
         s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
@@ -485,11 +487,16 @@ def freqs_key(values: np.ndarray, limit: int = 256) -> tuple:
     return tuple(float(x) for x in v)
 
 
+MAX_ENCODING_DIM = 1 << 16  # position-encoding widths are a few thousand at most
+
+
 @lru_cache(maxsize=256)
 def phase_error(max_position: int, fmt: str, dim: int = 64, base: float = 10000.0) -> float:
     """Max |sin(phase) error| of sinusoidal / rotary encodings with the standard frequencies base^(-2i/dim)."""
     if not max_position or max_position <= 1:
         return 0.0
+    if not 0 < int(dim) <= MAX_ENCODING_DIM:
+        raise ValueError(f"encoding dimension {dim} outside 1..{MAX_ENCODING_DIM}")
     inv_freq = 1.0 / base ** (np.arange(0, int(dim), 2, dtype=np.float64) / int(dim))
     return phase_error_freqs(int(max_position), freqs_key(inv_freq), fmt)
 

@@ -367,13 +367,10 @@ def _validate(doc: Any, where: str) -> None:
 def _read_yaml(path: str, shipped: bool = False) -> Any:
     import yaml  # lazy
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: platform file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read platform file: {exc.strerror or exc}") from None
     from . import safe_yaml
+    from .files import read_user_text
+
+    text = read_user_text(path, "platform file")
 
     try:
         # --platforms-file is untrusted: aliases and nesting bounded (the shipped table is checked by the tests)

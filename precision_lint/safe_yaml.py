@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List
 
+from .files import check_numbers
+
 MAX_NODES = 50_000  # YAML nodes with aliases expanded (the largest shipped rule file has a few hundred)
 MAX_DEPTH = 40  # nesting levels
 
@@ -61,13 +63,19 @@ def load(text: str, where: str, error: Callable[[str], Exception], max_nodes: in
                 return None
             if "&" in text or loader_cls is not fast:  # without anchors there are no aliases: nothing to expand
                 check_size(node, where, error, max_nodes, max_depth)
-            return loader.construct_document(node)
+            doc = loader.construct_document(node)
+            check_numbers(doc, where, error)
+            return doc
         finally:
             dispose = getattr(loader, "dispose", None)
             if dispose is not None:
                 dispose()
     except RecursionError:
         raise error(f"{where}: YAML nests too deeply (at most {max_depth} levels)") from None
+    except (ValueError, OverflowError) as exc:  # a 5000-digit integer, a timestamp with month 13
+        from .files import value_problem
+
+        raise error(f"{where}: {value_problem(text, exc)}") from None
 
 
 def _flow_depth(text: str) -> int:

@@ -4,17 +4,17 @@ A model file cannot hold comments, so suppressions live in the configuration (th
 (id or prefix), a path glob, a node-name glob and a required reason.  Path globs are matched against the model's path
 relative to the project root (the configuration file's directory): ``*`` and ``?`` stay inside one path segment, ``**``
 crosses directories, and a pattern without ``/`` matches the file name in any directory (as in .gitignore).  Node
-globs are matched with :func:`fnmatch.fnmatchcase` against the whole node name (``*`` matches ``/`` there, since
-exporters put scopes in node names).
+globs are matched against the whole node name (``*`` matches ``/`` there, since
+exporters put scopes in node names).  Both are matched in linear time (see globs.py): a glob from a pull request
+cannot hang the run.
 """
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable, List, Optional, Sequence
+
+from .globs import compile_name_glob, compile_path_glob
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Suppression:
         from .selectors import matches
 
         return (matches(rule_id, rule_name, (self.rule,)) and self.matches_path(relpath)
-                and fnmatch.fnmatchcase(node, self.node))
+                and compile_name_glob(self.node).match(node))
 
     def describe(self) -> str:
         return f"rule {self.rule}, path {self.path!r}, node {self.node!r}"
@@ -55,52 +55,8 @@ def relative_path(path: str, root: Optional[str]) -> str:
     return rel.replace(os.sep, "/")
 
 
-@lru_cache(maxsize=512)
-def _glob_regex(pattern: str) -> "re.Pattern[str]":
-    pat = pattern.replace("\\", "/")
-    if pat.startswith("./"):
-        pat = pat[2:]
-    anchored = "/" in pat.rstrip("/")  # "models/*.onnx" and "/a.onnx" are relative to the root
-    pat = pat.lstrip("/")
-    out = []
-    i = 0
-    while i < len(pat):
-        c = pat[i]
-        if pat.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pat.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[":
-            j = pat.find("]", i + 2 if pat[i + 1:i + 2] in ("!", "]") else i + 1)
-            if j < 0:
-                out.append(re.escape(c))
-                i += 1
-            else:
-                body = pat[i + 1:j]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j + 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    body = "".join(out)
-    if pat.endswith("/"):  # a directory: everything below it
-        body += ".*"
-    prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(f"^{prefix}{body}$")
-
-
 def path_matches(pattern: str, relpath: str) -> bool:
-    return bool(_glob_regex(pattern).match(relpath))
+    return compile_path_glob(pattern).match(relpath)
 
 
 def ignored_rules(per_path_ignores, relpath: str) -> List[str]:

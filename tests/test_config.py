@@ -73,6 +73,10 @@ def test_kebab_case_keys_are_accepted_and_mapped(project):
     ("rule_dirs: [missing]\n", ".precision-lint.yaml: rule_dirs[0]: rule directory 'missing' not found"),
     ("select: [\n", ".precision-lint.yaml: invalid YAML (line 2"),
     ("- a list\n", ".precision-lint.yaml: the file must be a mapping"),
+    ("per_path_ignores: {'m[z-a].onnx': [C001]}\n",
+     '.precision-lint.yaml: per_path_ignores."m[z-a].onnx": invalid glob'),
+    ("suppressions: [{rule: C001, path: '*.onnx', node: '[9-0]', reason: ok}]\n",
+     ".precision-lint.yaml: suppressions[0].node: invalid glob"),
 ])
 def test_invalid_config_is_one_line_naming_file_and_key(project, text, expected, monkeypatch):
     monkeypatch.chdir(project)  # messages show the config path relative to the working directory

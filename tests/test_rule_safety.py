@@ -131,6 +131,87 @@ def test_expressions_with_huge_results_fail_cleanly_or_saturate(src):
     assert v is None or isinstance(v, (int, float)) and (abs(v) < 1e309)
 
 
+def test_integers_stay_small_whatever_the_expression():
+    """Squaring doubles an integer's size: twelve squarings of 3 are a 6,000-digit number that cannot even be
+    printed.  Integers beyond int64 continue as floats (inf past the float range)."""
+    from precision_lint.engine.expr import MAX_INT_BITS
+
+    env = {"a0": 3}
+    for i in range(1, 13):
+        env[f"a{i}"] = Expression(f"a{i - 1} * a{i - 1}", FUNCTIONS).evaluate(env)
+    assert env["a12"] == float("inf")
+    assert all(not isinstance(v, int) or v.bit_length() <= MAX_INT_BITS for v in env.values())
+    assert Expression("prod((" + ", ".join(["99999999"] * 100) + "))", FUNCTIONS).evaluate({}) == float("inf")
+    assert Expression("floor(1e300)", FUNCTIONS).evaluate({}) == 1e300
+    assert Expression("2 * 3", FUNCTIONS).evaluate({}) == 6 and isinstance(Expression("2 * 3", FUNCTIONS).evaluate({}), int)
+
+
+def test_rule_with_too_many_expression_nodes_is_refused(tmp_path):
+    lets = "".join(f"  v{i}: \"" + " + ".join(["1"] * 100) + "\"\n" for i in range(40))
+    with pytest.raises(RuleError, match="X901.*too large"):
+        load_rule_file(_rule(tmp_path, "match: {op: Relu}\nlet:\n" + lets))
+
+
+def _hostile_let_rule(tmp_path, lets: str, message: str = "m", evidence: str = "") -> Path:
+    d = tmp_path / "rules"
+    d.mkdir(exist_ok=True)
+    text = HEADER.replace('message: "m"', f'message: "{message}"') + "match: {op: '*'}\nlet:\n" + lets + evidence
+    (d / "r.yaml").write_text(text)
+    return d
+
+
+def test_thirty_chained_squarings_finish(tmp_path):
+    """740 bytes of `let` that squared an integer 30 times ran for minutes (2^30-digit numbers)."""
+    lets = "  a0: '3'\n" + "".join(f"  a{i}: 'a{i - 1} * a{i - 1}'\n" for i in range(1, 31))
+    rules = _hostile_let_rule(tmp_path, lets, "{a30}", "evidence: [a30]\n")
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--isolated", "--rules", str(rules), "--select",
+                           "X901", "--format", "json", CLEAN], capture_output=True, text=True, timeout=60)
+    import json
+
+    doc = json.loads(proc.stdout)
+    findings = doc["files"][0]["findings"]
+    assert findings and findings[0]["message"] == "inf" and findings[0]["evidence"] == {"a30": "inf"}
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_huge_integer_in_message_or_evidence_keeps_the_report(tmp_path, fmt):
+    """A 5,400-digit let value used to be an internal error on every model (message) or no JSON at all (evidence)."""
+    lets = "  a: '" + "9" * 600 + "'\n  big: 'a * a * a * a * a * a * a * a * a'\n"
+    rules = _hostile_let_rule(tmp_path, lets, "value {big}", "evidence: [big]\n")
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--isolated", "--rules", str(rules), "--select",
+                           "X901", "--format", fmt, CLEAN], capture_output=True, text=True, timeout=60)
+    assert "internal error" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "value inf" in proc.stdout
+    if fmt == "json":
+        import json
+
+        assert json.loads(proc.stdout)["files"][0]["findings"][0]["evidence"] == {"big": "inf"}
+
+
+def test_an_integer_format_spec_on_a_float_renders_instead_of_failing(tmp_path):
+    rules = _hostile_let_rule(tmp_path, "  a: '1.5'\n  b: '2 ** 64'\n", "{a:d} {b:x}")
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--isolated", "--rules", str(rules), "--select",
+                           "X901", "-q", CLEAN], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "internal error" not in proc.stderr, proc.stderr
+    assert ": 1.5 1.84e+19" in proc.stdout, proc.stdout
+
+
+def test_estimators_do_not_allocate_what_a_hostile_size_asks_for():
+    """A Resize output of 2**40 (a hostile shape) or an encoding width of 10**12 (a hostile rule) asked numpy for
+    terabytes: MemoryError, an internal error on the model.  Sizes are sampled or refused as a rule error."""
+    from precision_lint import numerics
+
+    for mode in ("half_pixel", "align_corners", "asymmetric"):
+        v = numerics.resize_coordinate_error(1 << 20, 1 << 40, mode, "fp32")
+        assert isinstance(v, float) and v == v
+    assert numerics.resize_coordinate_error(7, 1000, "half_pixel", "fp16") == pytest.approx(0.00278125)
+    with pytest.raises(EvalError):
+        Expression("phase_error(100, 'fp16', 10 ** 12)", FUNCTIONS).evaluate({})
+    with pytest.raises(EvalError):  # a non-tensor where a tensor is expected: a rule error, not an AttributeError
+        Expression("axis_len(1, 0)", FUNCTIONS).evaluate({})
+
+
 def test_view_fields_are_a_whitelist():
     from precision_lint.engine.expr import Namespace
 

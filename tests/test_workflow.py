@@ -86,6 +86,45 @@ def test_path_globs(pattern, path, hit):
     assert path_matches(pattern, path) is hit
 
 
+@pytest.mark.parametrize("pattern, path, hit", [
+    ("**/x.onnx", "x.onnx", True),
+    ("**/x.onnx", "a/b/x.onnx", True),
+    ("a/**", "a/b/c", True),
+    ("a/**b", "a/x/yb", True),  # ** without / crosses directories
+    ("*", "a/b", True),  # unanchored: the file name
+    ("a/*", "a/b/c", False),
+    ("m?.onnx", "m/.onnx", False),  # ? stays in a segment
+    ("m[]x].onnx", "m].onnx", True),
+    ("m[!]x].onnx", "mz.onnx", True),
+    ("m[.onnx", "m[.onnx", True),  # an unclosed [ is literal
+    ("m[a-c-].onnx", "m-.onnx", True),
+])
+def test_path_glob_details(pattern, path, hit):
+    assert path_matches(pattern, path) is hit
+
+
+def test_node_globs_cross_slashes_and_match_whole_names():
+    from precision_lint.globs import compile_name_glob
+
+    assert compile_name_glob("encoder/*").match("encoder/layer.1/Softmax")
+    assert not compile_name_glob("encoder").match("encoder/x")
+    assert compile_name_glob("*Soft?ax").match("a/b/Softmax")
+
+
+@pytest.mark.parametrize("kind", ["path", "node"])
+def test_globs_match_in_linear_time(kind):
+    """`*a` x14 + `b` against a long name backtracked exponentially (minutes).  The child process is given a
+    generous time limit only so that the old code fails instead of hanging the suite."""
+    code = ("from precision_lint.suppress import Suppression, path_matches\n"
+            "p = '*a' * 14 + 'b'\n"
+            "name = 'a' * 60 + '.onnx'\n"
+            + ("print(path_matches(p, 'dir/' + name))\n" if kind == "path" else
+               "print(Suppression('C', '*', 'r', node='*a' * 40 + 'b').matches('C001', 'x', name))\n"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=str(Path(__file__).resolve().parent.parent))
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
 # ---------------------------------------------------------------------------------------------------- suppressions
 def test_suppression_hides_the_finding_with_its_reason(project):
     (project / ".precision-lint.yaml").write_text(

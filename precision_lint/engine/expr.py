@@ -20,6 +20,10 @@ MAX_SOURCE = 2000
 MAX_NODES = 400
 MAX_SEQUENCE = 4096
 MAX_POW_EXPONENT = 1024
+# Integers stay exact up to int64 (shapes, element counts, attributes); beyond that they continue as floats (inf past
+# the float range).  Squaring an integer doubles its size: 30 chained squarings in a rule's `let` were 2^30-digit
+# numbers that took minutes, and a 5000-digit result could not even be printed (Python's int_max_str_digits).
+MAX_INT_BITS = 64
 
 
 class ExprError(ValueError):
@@ -89,6 +93,16 @@ class Namespace(View):
         return self._values[name]
 
 
+def _bounded(v: Any) -> Any:
+    """``v`` with an integer beyond MAX_INT_BITS turned into a float: every value an expression makes is small."""
+    if type(v) is int and v.bit_length() > MAX_INT_BITS:
+        try:
+            return float(v)
+        except OverflowError:
+            return math.inf if v > 0 else -math.inf
+    return v
+
+
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -112,6 +126,7 @@ class Expression:
             raise ExprError(f"expression cannot be parsed (nests too deeply or holds NUL bytes): "
                             f"{self.source[:80]!r}") from None
         nodes = list(ast.walk(tree))
+        self.size = len(nodes)  # an upper bound on the work of one evaluation (the language has no loops)
         if len(nodes) > MAX_NODES:
             raise ExprError(f"expression too large ({len(nodes)} syntax nodes, at most {MAX_NODES})")
         self.names = set()
@@ -149,12 +164,12 @@ class Expression:
 
     def evaluate(self, env: Mapping[str, Any]) -> Any:
         try:
-            return self._run(env)
+            return _bounded(self._run(env))
         except EvalError:
             raise
         except RecursionError:
             raise EvalError(f"expression nests too deeply: {self.source!r}") from None
-        except (TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, OverflowError) as exc:
+        except (TypeError, ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
             raise EvalError(f"{type(exc).__name__} in {self.source!r}: {exc}") from None
 
     @property
@@ -172,7 +187,7 @@ class Expression:
     def _compile(self, n: ast.AST) -> Callable[[Mapping[str, Any]], Any]:  # noqa: C901 - one case per node type
         src = self.source
         if isinstance(n, ast.Constant):
-            value = n.value
+            value = _bounded(n.value)
             return lambda env: value
         if isinstance(n, ast.Name):
             name = n.id
@@ -283,7 +298,7 @@ class Expression:
             args = [self._compile(a) for a in n.args]
             if isinstance(n.func, ast.Name):
                 fn = self._functions[n.func.id]
-                return lambda env: fn(*[a(env) for a in args])
+                return lambda env: _bounded(fn(*[a(env) for a in args]))
             base, attr = self._compile(n.func.value), n.func.attr
             mfast: Dict[type, Callable[[Any], Any]] = {}
 
@@ -304,7 +319,7 @@ class Expression:
                     m = b.get_field(attr)
                 if not callable(m):
                     raise EvalError(f"{attr!r} is a field, not a method, in {src!r}")
-                return m(*values)
+                return _bounded(m(*values))
             return method
         raise EvalError(f"cannot evaluate {type(n).__name__}")  # unreachable: validated at parse time
 
@@ -328,7 +343,7 @@ class Expression:
         if op in (ast.Div, ast.FloorDiv, ast.Mod) and b == 0:
             return math.inf if op is ast.Div and a else None
         try:
-            return _BINOPS[op](a, b)
+            return _bounded(_BINOPS[op](a, b))
         except OverflowError:
             return math.inf
 

@@ -6,8 +6,8 @@ A rule file holds one rule (a mapping) or several (a list of mappings).  Every p
 from __future__ import annotations
 
 import json
+import os
 import re
-import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +20,9 @@ from .expr import Expression, ExprError
 MAX_RULE_FILE_BYTES = 1 << 20
 MAX_RULE_NODES = 50_000  # YAML nodes in a rule file with aliases expanded (the largest shipped rule has ~300)
 MAX_RULE_DEPTH = 40  # YAML nesting levels
+# Syntax nodes in the expressions a rule evaluates for each finding (let, estimate, level, when): a bound on the work
+# per matched operator, since the language has no loops (the largest shipped rule has about 200).
+MAX_FINDING_EXPRESSION_NODES = 5000
 RELATIONS = ("producer", "consumer", "upstream", "downstream")
 DEFAULT_DEPTH = 6
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,3})(?::([^{}]{0,16}))?\}")
@@ -141,6 +144,11 @@ def builtin_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "rules"
 
 
+def rule_files(directory: Path) -> List[Path]:
+    """The rule files of a rule directory, sorted."""
+    return sorted(list(directory.glob("*.yaml")) + list(directory.glob("*.yml")))
+
+
 def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rule]:
     """Built-in rules plus those in ``extra_dirs``; ids must be unique across all of them."""
     files: List[Path] = []
@@ -149,10 +157,10 @@ def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rul
     n_builtin = len(files)
     for d in extra_dirs:
         p = Path(d)
-        if p.is_file():
+        if p.is_dir():
+            files += rule_files(p)
+        elif os.path.lexists(p):  # a file; load_rule_file refuses what is not a regular one
             files.append(p)
-        elif p.is_dir():
-            files += sorted(list(p.glob("*.yaml")) + list(p.glob("*.yml")))
         else:
             raise RuleError(f"{d}: rule directory not found")
     rules: List[Rule] = []
@@ -177,19 +185,9 @@ def load_rule_file(path: Path, validate: bool = True, shipped: bool = False) -> 
     load every shipped file with them)."""
     import yaml  # lazy
 
-    try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):  # a FIFO or /dev/zero symlink would block or never end
-            raise RuleError(f"{path}: not a regular file")
-        if st.st_size > MAX_RULE_FILE_BYTES:
-            raise RuleError(f"{path}: rule file is {st.st_size} bytes, larger than the {MAX_RULE_FILE_BYTES} allowed")
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_RULE_FILE_BYTES + 1)
-        if len(data) > MAX_RULE_FILE_BYTES:
-            raise RuleError(f"{path}: rule file is larger than the {MAX_RULE_FILE_BYTES} bytes allowed")
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"{path}: cannot read rule file: {exc}") from None
+    from ..files import read_user_text
+
+    text = read_user_text(str(path), "rule file", RuleError, MAX_RULE_FILE_BYTES)
     try:
         docs = _safe_load_bounded(text, path, shipped)
     except yaml.YAMLError as exc:
@@ -378,6 +376,13 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
             _check_template(item["text"], template_names, f"{key}.{i}.text")
             getattr(rule, key).append(ConditionalText(when, item["text"].strip()))
     _check_template(rule.message, template_names, "message")
+    per_finding = [e for _, e in rule.let] + [e for _, e in rule.levels] + \
+        [e for e in (rule.estimate_value, rule.estimate_storage) if e is not None] + \
+        [c.when for c in rule.assumptions + rule.notes if c.when is not None]
+    size = sum(e.size for e in per_finding)
+    if size > MAX_FINDING_EXPRESSION_NODES:
+        raise ExprError(f"its expressions are too large ({size} syntax nodes in let, estimate, level and when; "
+                        f"at most {MAX_FINDING_EXPRESSION_NODES})")
     return rule
 
 

@@ -138,7 +138,10 @@ def _render_value(v: Any, spec: Optional[str]) -> str:
     if isinstance(v, float):
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
-        return format(v, spec or ".3g")
+        try:
+            return format(v, spec or ".3g")
+        except ValueError:  # an integer spec ({n:d}) on a value that turned out a float: render it, don't fail
+            return format(v, ".3g")
     if spec:
         try:
             return format(v, spec)

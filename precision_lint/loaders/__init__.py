@@ -39,8 +39,8 @@ def detect_format(path: str) -> str:
     if _looks_like_flatbuffer(path, head, size):
         return "mnn"
     if _looks_like_text(head):
-        start = head[:24].decode("utf-8", "replace").splitlines()[0] if head.strip() else ""
-        raise ModelLoadError(f"{path}: not an ONNX or MNN model: the file is text (starts with {start!r})")
+        # Never quote the bytes: the path may be a symlink to a credentials file outside the repository.
+        raise ModelLoadError(f"{path}: not an ONNX or MNN model (the file is text)")
     ext = os.path.splitext(path)[1].lower()
     if ext in MODEL_EXTENSIONS:
         return ext[1:]  # let the reader give the precise parse error

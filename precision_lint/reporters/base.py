@@ -78,8 +78,3 @@ def report_path(path: str, root: Optional[str]) -> str:
 
     return relative_path(path, root)
 
-
-def escape_text(text: str) -> str:
-    """Text for a terminal or a CI log: control characters (ANSI escapes, newlines that would start a CI command)
-    shown as escapes, never interpreted."""
-    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in str(text))

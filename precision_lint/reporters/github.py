@@ -4,17 +4,19 @@
 
 Levels map to ``error``, ``warning`` and ``notice``.  Escaping follows the runner's rules: in the message ``%``,
 ``\\r`` and ``\\n`` become ``%25``, ``%0D`` and ``%0A``; in properties ``:`` and ``,`` are escaped too (``%3A``,
-``%2C``).  Paths are relative to the repository root, which is what the runner resolves ``file=`` against.
+``%2C``); every other control character is shown as an escape (``\\x1b``).  Paths are relative to the repository root, which is what the runner resolves ``file=`` against.
 """
 from __future__ import annotations
 
 from .base import Reporter, RunSummary, report_path
+from .escape import visible
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """The runner's escapes, then every other control character made visible (ANSI codes in a node name)."""
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:

@@ -12,10 +12,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ..findings import at_least
 from .base import Reporter, RunSummary, report_path
+from .escape import visible
 
 
 def _attrs(**kv) -> str:
-    return " ".join(f"{k}={quoteattr(str(v))}" for k, v in kv.items())
+    return " ".join(f"{k}={quoteattr(visible(v))}" for k, v in kv.items())
 
 
 class JunitReporter(Reporter):
@@ -40,9 +41,9 @@ class JunitReporter(Reporter):
                 name = f"{f.rule_id} {f.rule_name} {where}"
                 est = "; ".join(f"{k}: {v.value:.3g} {v.unit}".rstrip() for k, v in f.labelled_estimates()
                                 if v.value is not None)
-                body = "\n".join(x for x in (f"{where} ({f.op}): {f.message}", f"level: {f.level}",
-                                             f"estimate: {est}" if est else "", f"fix: {' '.join(f.fix.split())}")
-                                 if x)
+                body = "\n".join(visible(x) for x in (f"{where} ({f.op}): {f.message}", f"level: {f.level}",
+                                                      f"estimate: {est}" if est else "",
+                                                      f"fix: {' '.join(f.fix.split())}") if x)
                 if at_least(f.level, fail_level):
                     failures += 1
                     cases.append(f"    <testcase {_attrs(classname=path, name=name)}>\n"

@@ -30,6 +30,7 @@ from ..api import LintResult
 from ..findings import LEVELS, Finding
 from ..platforms import PRECISION_ENUM
 from .base import Reporter, RunSummary, report_path
+from .escape import visible
 
 _SPECIAL = re.compile(r"([\\`*_<>\[\]|])")
 _BACKEND_NAME = {"CPU": "CPU", "METAL": "Metal", "OPENCL": "OpenCL", "VULKAN": "Vulkan", "CUDA": "CUDA",
@@ -38,14 +39,18 @@ LEVEL_BADGE = {"error": "**error**", "warning": "**warning**", "info": "info"}
 
 
 def md(text: str) -> str:
-    """Free text made safe for Markdown (``x*x`` must not start emphasis, ``|`` must not end a table cell)."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """Free text made safe for Markdown (``x*x`` must not start emphasis, ``|`` must not end a table cell, ``<``
+    must not open HTML, a blank line must not end the paragraph)."""
+    return _SPECIAL.sub(r"\\\1", visible(" ".join(str(text).split())))
 
 
 def code(text: str) -> str:
-    t = str(text)
-    fence = "``" if "`" in t else "`"
-    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    """A code span that holds ``text`` whatever it contains: the fence is longer than any run of backticks in it
+    (CommonMark), and line breaks are shown as ``\\n``, so a name cannot close the span or end the paragraph."""
+    t = visible(text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", t)), default=0) + 1)
+    pad = " " if t.startswith("`") or t.endswith("`") or (t.startswith(" ") and t.endswith(" ") and t.strip()) \
+        else ""
     return f"{fence}{pad}{t}{pad}{fence}"
 
 

@@ -8,6 +8,7 @@ from typing import Dict, List
 
 from ..api import LintResult
 from .base import Reporter, RunSummary
+from .escape import terminal
 
 _COLORS: Dict[str, str] = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m", "dim": "\033[2m",
                            "bold": "\033[1m"}
@@ -16,6 +17,10 @@ FIX_WIDTH = 110  # columns a wrapped fix may use (the finding lines themselves a
 
 
 class TextReporter(Reporter):
+    def write(self, text: str = "") -> None:
+        """Every line is escaped: names and paths cannot start a CI command or move the cursor."""
+        self.stream.write(terminal(text, own_colours=bool(self.options.get("color"))) + "\n")
+
     def _c(self, key: str, text: str) -> str:
         if not self.options.get("color"):
             return text
