@@ -188,21 +188,13 @@ def recommend_measured(targets: Sequence[TargetResult]) -> Dict[str, Dict]:
 
 
 def convert_onnx(src: str, dst: str) -> None:
-    """ONNX -> MNN with MNN's own converter (the ``_tools`` extension; never MNN.tools), chatter kept off fd 1."""
-    fd = os.dup(1)
+    """ONNX -> MNN with MNN's own converter (precision_lint.converter; never MNN.tools)."""
+    from .converter import ConversionError, convert_to_mnn
+
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            try:
-                import _tools  # MNN's converter extension; importing MNN.tools would pip-install and send logs
-            except ImportError:
-                raise VerifyError(f"{src}: converting ONNX needs the MNN package (pip install MNN)") from None
-            _tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", src, "--MNNModel", dst, "--bizCode", "biz"])
-    finally:
-        os.dup2(fd, 1)
-        os.close(fd)
-    if not os.path.isfile(dst) or os.path.getsize(dst) == 0:
-        raise VerifyError(f"{src}: MNN's converter could not convert the model")
+        convert_to_mnn(src, dst)
+    except ConversionError as exc:
+        raise VerifyError(str(exc)) from None
 
 
 def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu,
