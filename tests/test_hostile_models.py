@@ -1,0 +1,87 @@
+"""Hostile and unusual model files from issue 11: memory bombs, duplicate names, sparse and packed constants,
+cycles.  Each test builds its file with onnx.helper or the FlatBuffer helpers and fails on the code before the fix."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import flatbuffers
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import mnn_fb as fb
+from hostile import ROOT
+from precision_lint.api import Linter
+from precision_lint.graph import ModelGraph
+from precision_lint.loaders import load_model
+
+
+def _vi(name, shape=None, elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def _model(nodes, inputs, outputs, inits=(), value_info=(), opset=13) -> onnx.ModelProto:
+    g = helper.make_graph(nodes, "g", inputs, outputs, list(inits), value_info=list(value_info))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def _save(tmp_path, model, name="m.onnx") -> str:
+    p = str(tmp_path / name)
+    onnx.save(model, p)
+    return p
+
+
+# ----- item 4: duplicate operator names are linear ------------------------------------------------------------------
+class _CountingDict(dict):
+    """The graph's operator table, counting membership probes: the work of making ids unique."""
+
+    probes = 0
+
+    def __contains__(self, key):
+        type(self).probes += 1
+        return dict.__contains__(self, key)
+
+
+@pytest.fixture
+def counted_ops(monkeypatch):
+    original = ModelGraph.__init__
+
+    def init(self, *a, **k):
+        original(self, *a, **k)
+        self.ops = _CountingDict()
+    monkeypatch.setattr(ModelGraph, "__init__", init)
+    _CountingDict.probes = 0
+    return _CountingDict
+
+
+N_DUP = 5000
+
+
+def test_duplicate_onnx_names_take_linear_work_and_get_deterministic_ids(tmp_path, counted_ops):
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name="dup") for i in range(N_DUP)]
+    nodes.insert(3, helper.make_node("Relu", ["t0"], ["lit"], name="dup#5"))  # a literal name that a suffix would take
+    path = _save(tmp_path, _model(nodes, [_vi("t0", [4])], [_vi(f"t{N_DUP}", [4]), _vi("lit", [4])]))
+    g = load_model(path)
+    assert counted_ops.probes < 10 * N_DUP  # searching from #1 for every duplicate made N^2/2 = 12.5 million probes
+    ids = [o.id for o in sorted(g.ops.values(), key=lambda o: o.index)]
+    assert len(set(ids)) == N_DUP + 1
+    assert ids[:6] == ["dup", "dup#1", "dup#2", "dup#5", "dup#3", "dup#4"]
+    assert ids[-1] == f"dup#{N_DUP}"  # dup#5 was taken by the literal name, so the last duplicate is one further
+    assert load_model(path) is not g and [o.id for o in sorted(load_model(path).ops.values(),
+                                                              key=lambda o: o.index)] == ids
+
+
+def test_many_references_to_one_mnn_op_take_linear_work(tmp_path, counted_ops):
+    b = flatbuffers.Builder(1024)
+    inp = fb.op(b, fb.INPUT, "x", outputs=[0], param=(fb.P_INPUT, fb.input_param(b, [1, 8])))
+    u = fb.op(b, fb.UNARY_OP, "u", inputs=[0], outputs=[1], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 0)})))
+    path = tmp_path / "m.mnn"
+    path.write_bytes(fb.net(b, [inp] + [u] * N_DUP, ["x", "y"], outputs=["y"]))  # one op table, referenced N times
+    g = load_model(str(path))
+    assert counted_ops.probes < 10 * N_DUP
+    assert sorted(g.ops) == sorted(["u"] + [f"u#{k}" for k in range(1, N_DUP)])
