@@ -85,3 +85,56 @@ def test_many_references_to_one_mnn_op_take_linear_work(tmp_path, counted_ops):
     g = load_model(str(path))
     assert counted_ops.probes < 10 * N_DUP
     assert sorted(g.ops) == sorted(["u"] + [f"u#{k}" for k in range(1, N_DUP)])
+
+
+# ----- item 11: valid models that were rejected ---------------------------------------------------------------------
+def _sparse_constant(values, indices, dims, name="c"):
+    sp = helper.make_sparse_tensor(numpy_helper.from_array(np.asarray(values), "v"),
+                                   numpy_helper.from_array(np.asarray(indices, np.int64), "i"), list(dims))
+    return helper.make_node("Constant", [], [name], name=name, sparse_value=sp)
+
+
+@pytest.mark.parametrize("indices", [[1, 5], [[0, 1], [1, 2]]], ids=["linear", "coordinates"])
+def test_sparse_constant_is_read_as_its_dense_value(tmp_path, indices):
+    nodes = [_sparse_constant(np.array([2.0, -3.0], np.float32), indices, [2, 3]),
+             helper.make_node("Add", ["x", "c"], ["y"], name="add")]
+    model = _model(nodes, [_vi("x", [2, 3])], [_vi("y", [2, 3])])
+    onnx.checker.check_model(model, full_check=True)  # a valid model
+    path = _save(tmp_path, model)
+    g = load_model(path)
+    expected = np.array([[0, 2, 0], [0, 0, -3]], np.float32)
+    np.testing.assert_array_equal(g.tensors["c"].value, expected)
+    assert g.tensors["c"].shape == (2, 3)
+    r = Linter().lint_file(path)
+    assert r.error is None, r.error
+
+
+def test_sparse_constant_with_indices_outside_its_shape_is_one_error(tmp_path):
+    nodes = [_sparse_constant(np.array([2.0], np.float32), [7], [2, 3]),
+             helper.make_node("Add", ["x", "c"], ["y"], name="add")]
+    path = _save(tmp_path, _model(nodes, [_vi("x", [2, 3])], [_vi("y", [2, 3])]))
+    with pytest.raises(Exception) as info:
+        load_model(path).tensors["c"].value
+    assert str(info.value).startswith(f"{path}: Constant 'c' has malformed sparse data")
+
+
+def test_int4_initializer_in_external_data_is_read_packed(tmp_path):
+    w = np.array([1, -2, 3, -4, 5, 6, 7, -8], np.int8)
+    packed = bytes(((int(lo) & 0xF) | (int(hi) & 0xF) << 4) for lo, hi in zip(w[0::2], w[1::2]))
+    (tmp_path / "w.bin").write_bytes(packed)  # 4 bytes for 8 values
+    init = helper.make_tensor("w", TensorProto.INT4, [8], w.tolist())
+    init.ClearField("int32_data")
+    init.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "w.bin"), ("offset", "0"), ("length", "4")):
+        e = init.external_data.add()
+        e.key, e.value = k, v
+    scale = numpy_helper.from_array(np.array(0.5, np.float32), "s")
+    nodes = [helper.make_node("DequantizeLinear", ["w", "s"], ["y"], name="dq")]
+    model = _model(nodes, [], [_vi("y", [8])], [init, scale], opset=21)
+    model.ir_version = 10
+    path = _save(tmp_path, model)
+    onnx.checker.check_model(path, full_check=True)
+    g = load_model(path)
+    np.testing.assert_array_equal(g.tensors["w"].value.astype(np.int8), w)
+    r = Linter().lint_file(path)
+    assert r.error is None, r.error

@@ -39,6 +39,8 @@ _MAX_NOTE_ITEMS = 5
 # Attribute lists longer than this (axes, pads, perm... have a handful of items) are not expanded into Python lists:
 # a few MB of packed ints in a hostile file would become hundreds of MB of Python objects.
 MAX_ATTR_ITEMS = 1 << 16
+# A sparse Constant is expanded to its dense value only up to this many elements (64 MB of float32 at most).
+MAX_DENSE_ELEMENTS = 1 << 24
 
 
 def _s(x: Any) -> str:
@@ -143,6 +145,11 @@ def _from_field(tp, data_type: int, dims: Tuple[int, ...]) -> Optional[np.ndarra
     arr = arr.view(np.float16) if data_type == 10 else arr.astype(_RAW_DTYPES[data_type].newbyteorder("="),
                                                                    copy=False)
     return arr.reshape(dims)
+
+
+# Sub-byte element types (TensorProto UINT4, INT4, FLOAT4E2M1, UINT2, INT2, FLOAT6E2M3, FLOAT6E3M2) -> bits per
+# element: they are stored packed (two INT4 to a byte), so their data is shorter than one byte per element.
+_PACKED_BITS = {21: 4, 22: 4, 23: 4, 25: 2, 26: 2, 27: 6, 28: 6}
 
 
 class _Builder:
@@ -373,18 +380,48 @@ class _Builder:
                     v = None
                 t.set_value(value=v, origin=f"Constant node {node_name}")
                 return
-            if a_name == "sparse_value":
-                def sparse(a=a):
-                    from onnx import numpy_helper
-
-                    try:
-                        return numpy_helper.to_array(a.sparse_value.values)
-                    except Exception as exc:  # noqa: BLE001 - malformed payloads raise assorted errors
-                        raise ModelLoadError(f"{self.path}: Constant {node_name!r} has malformed sparse data "
-                                             f"({_one_line(exc)})") from None
-                t.set_value(loader=sparse, origin=f"Constant node {node_name}")
+            if a_name == "sparse_value":  # a SPARSE_TENSOR attribute: the payload is in ``sparse_tensor``
+                self._sparse_constant(t, a.sparse_tensor, node_name)
                 return
         t.set_value(value=None, origin=f"Constant node {node_name}")
+
+    def _sparse_constant(self, t, sp, node_name: str) -> None:
+        """A Constant given as a SparseTensorProto: shape from ``dims``; its dense value is built on first use, and
+        only when it holds at most MAX_DENSE_ELEMENTS (a 126-byte file can declare 2^40 elements)."""
+        origin = f"Constant node {node_name}"
+        dims = tuple(int(d) for d in sp.dims)
+        t.shape = dims
+        t.dtype = _np_dtype(sp.values.data_type)
+        count = math.prod(dims) if all(d >= 0 for d in dims) else -1
+        if count < 0 or count > MAX_DENSE_ELEMENTS:
+            declared = f"{count:,}" if count >= 0 else "a negative number of"
+            self.graph.notes.append(f"sparse Constant {node_name!r} declares {declared} elements; its "
+                                    f"value is not expanded (more than {MAX_DENSE_ELEMENTS:,}), so rules treat it "
+                                    f"as unknown")
+            t.set_value(value=None, origin=origin)
+            return
+        path = self.path
+
+        def dense() -> np.ndarray:
+            from onnx import numpy_helper
+
+            try:
+                values = numpy_helper.to_array(sp.values).reshape(-1)
+                indices = numpy_helper.to_array(sp.indices).astype(np.int64, copy=False)
+                if indices.ndim == 2 and len(dims) > 0:  # [NNZ, rank] coordinates -> linear positions
+                    if indices.shape[1] != len(dims) or (indices < 0).any() or (indices >= np.array(dims)).any():
+                        raise ValueError("indices outside the dense shape")
+                    indices = np.ravel_multi_index(tuple(indices.T), dims) if indices.size else indices[:, 0]
+                indices = indices.reshape(-1)
+                if indices.size != values.size or (indices < 0).any() or (indices >= count).any():
+                    raise ValueError(f"{indices.size} indices for {values.size} values in {count} elements")
+                out = np.zeros(count, dtype=values.dtype)
+                out[indices] = values
+                return out.reshape(dims)
+            except Exception as exc:  # noqa: BLE001 - malformed payloads raise assorted errors
+                raise ModelLoadError(f"{path}: Constant {node_name!r} has malformed sparse data "
+                                     f"({_one_line(exc)})") from None
+        t.set_value(loader=dense, origin=origin)
 
     def _attributes(self, node) -> Tuple[Dict[str, Any], List[Tuple[str, Any]]]:
         A = pb().AttributeProto
@@ -521,14 +558,16 @@ class _Builder:
             return lambda: None  # an element type numpy cannot hold (float8, strings...): value unknown
         try:
             offset = int(info.get("offset", 0) or 0)
-            itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
             count = 1
             for d in tp.dims:
                 count *= int(d)
-            length = int(info.get("length", count * itemsize) or count * itemsize)
+            packed = _PACKED_BITS.get(tp.data_type)
+            bits = packed or 8 * (2 if dtype == "bfloat16" else np.dtype(dtype).itemsize)
+            nbytes = (count * bits + 7) // 8  # sub-byte types (INT4, FLOAT4E2M1, INT2...) are packed
+            length = int(info.get("length", nbytes) or nbytes)
         except (ValueError, TypeError, OverflowError):
             raise ModelLoadError(f"{where}: external data offset/length are not numbers") from None
-        if count < 0 or offset < 0 or length < 0 or offset + length > size or length != count * itemsize:
+        if count < 0 or offset < 0 or length < 0 or offset + length > size or length != nbytes:
             raise ModelLoadError(f"{where}: external data range offset={offset} length={length} does not fit "
                                  f"{location!r} ({size} bytes) or the tensor's shape")
         dims = tuple(int(d) for d in tp.dims)
@@ -541,6 +580,11 @@ class _Builder:
                 raise ModelLoadError(f"{where}: external data file {location!r} changed while it was read")
             if dtype == "bfloat16":
                 return (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(dims)
+            if packed:  # unpacked by onnx itself, as the same tensor stored inline would be
+                from onnx import numpy_helper
+
+                inline = pb().TensorProto(data_type=tp.data_type, dims=dims, raw_data=raw)
+                return numpy_helper.to_array(inline)
             return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(dims)
         return load
 
