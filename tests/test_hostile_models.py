@@ -138,3 +138,86 @@ def test_int4_initializer_in_external_data_is_read_packed(tmp_path):
     np.testing.assert_array_equal(g.tensors["w"].value.astype(np.int8), w)
     r = Linter().lint_file(path)
     assert r.error is None, r.error
+
+
+# ----- item 1: memory bombs -----------------------------------------------------------------------------------------
+MEMORY_LIMIT = 1536 << 20  # address space of the linting process: what the run must stay under
+
+
+def _limit_memory():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def _memory_bombs(d) -> dict:
+    """Small files that claim or compute gigabytes; {file name: what its lint must say in a note}."""
+    bombs = {}
+    # a sparse Constant of 2^40 elements
+    nodes = [_sparse_constant(np.array([1.0], np.float32), [0], [1 << 20, 1 << 20]),
+             helper.make_node("Softmax", ["c"], ["y"], name="s")]
+    bombs["sparse_2e40.onnx"] = (_model(nodes, [], [_vi("y")]), "not expanded")
+    # a 1-D int64 sparse Constant of 2^40 elements used as a shape
+    nodes = [_sparse_constant(np.array([1], np.int64), [0], [1 << 40]),
+             helper.make_node("Reshape", ["x", "c"], ["y"], name="r")]
+    bombs["sparse_shape_2e40.onnx"] = (_model(nodes, [_vi("x", [4])], [_vi("y")]), "data propagation skipped")
+    # a value_info that declares a shape tensor of 2^40 elements
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="sh"),
+             helper.make_node("Concat", ["s", "s"], ["y"], name="cat", axis=0)]
+    bombs["value_info_2e40.onnx"] = (_model(nodes, [_vi("x", [1 << 20, 1 << 20])], [_vi("y", None, TensorProto.INT64)],
+                                            value_info=[_vi("s", [1 << 40], TensorProto.INT64)]),
+                                     "data propagation skipped")
+    # 23 chained Concat(c, c) after a Shape: data propagation doubles the value each time (2^24 values)
+    nodes = [helper.make_node("Shape", ["x"], ["c0"], name="sh")]
+    nodes += [helper.make_node("Concat", [f"c{k}", f"c{k}"], [f"c{k + 1}"], name=f"cat{k}", axis=0)
+              for k in range(23)]
+    nodes.append(helper.make_node("Cast", ["c23"], ["y"], name="cast", to=TensorProto.FLOAT))
+    bombs["concat_chain.onnx"] = (_model(nodes, [_vi("x", [2, 3])], [_vi("y")]), "data propagation skipped")
+    # a Resize whose output width is 2^28: the coordinate error was computed at every output position
+    scales = numpy_helper.from_array(np.array([1, 1, 1, 1 << 26], np.float32), "scales")
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], name="rs", mode="linear")]
+    bombs["resize_2e28.onnx"] = (_model(nodes, [_vi("x", [1, 1, 4, 4])], [_vi("y")], [scales]), None)
+    out = {}
+    for name, (model, note) in bombs.items():
+        onnx.save(model, os.path.join(d, name))
+        assert os.path.getsize(os.path.join(d, name)) < 2048
+        out[name] = note
+    return out
+
+
+def test_memory_bombs_lint_normally_within_a_memory_limit(tmp_path):
+    import json
+
+    bombs = _memory_bombs(str(tmp_path))
+    good = os.path.join(ROOT, "sample_models", "gridsample_large.onnx")
+    files = [os.path.join(str(tmp_path), n) for n in sorted(bombs)] + [good]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--format", "json", "--exit-zero", *files],
+                          capture_output=True, text=True, timeout=300, preexec_fn=_limit_memory, env=env,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]  # no file is unreadable, none ran out of memory
+    assert proc.stderr == ""
+    report = {os.path.basename(f["path"]): f for f in json.loads(proc.stdout)["files"]}
+    assert sorted(report) == sorted(list(bombs) + ["gridsample_large.onnx"])
+    for name, note in bombs.items():
+        notes = report[name]["notes"]
+        assert not any("shape inference failed" in n or "propagation failed" in n for n in notes), (name, notes)
+        if note:
+            assert any(note in n for n in notes), (name, notes)
+    assert report["gridsample_large.onnx"]["findings"]
+    assert report["resize_2e28.onnx"]["metadata"]["shape_inference"] == "ok"
+
+
+def test_data_propagation_still_runs_on_ordinary_models(tmp_path):
+    # Reshape(x, Concat(Shape(x)[0:1], [-1])): the output shape is known only through data propagation
+    starts = numpy_helper.from_array(np.array([0], np.int64), "starts")
+    ends = numpy_helper.from_array(np.array([1], np.int64), "ends")
+    minus1 = numpy_helper.from_array(np.array([-1], np.int64), "minus1")
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="sh"),
+             helper.make_node("Slice", ["s", "starts", "ends"], ["b"], name="sl"),
+             helper.make_node("Concat", ["b", "minus1"], ["shape"], name="cat", axis=0),
+             helper.make_node("Reshape", ["x", "shape"], ["y"], name="rs")]
+    path = _save(tmp_path, _model(nodes, [_vi("x", [3, 4, 5])], [_vi("y")], [starts, ends, minus1], opset=17))
+    g = load_model(path)
+    assert g.metadata["shape_inference"] == "ok" and not g.notes
+    assert g.tensors["y"].shape == (3, 20)

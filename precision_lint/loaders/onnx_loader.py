@@ -39,6 +39,9 @@ _MAX_NOTE_ITEMS = 5
 # Attribute lists longer than this (axes, pads, perm... have a handful of items) are not expanded into Python lists:
 # a few MB of packed ints in a hostile file would become hundreds of MB of Python objects.
 MAX_ATTR_ITEMS = 1 << 16
+# ONNX data propagation runs only when the shape tensors it computes hold at most this many values together (each
+# value costs it about 200 bytes: at most about 200 MB).
+MAX_PROPAGATED_VALUES = 1 << 20
 # A sparse Constant is expanded to its dense value only up to this many elements (64 MB of float32 at most).
 MAX_DENSE_ELEMENTS = 1 << 24
 
@@ -81,6 +84,42 @@ def _parse(path: str):
     if used is not None and used != len(data):
         raise DecodeError(f"protobuf decoding consumed {used} of {len(data)} bytes")
     return model
+
+
+_INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})  # TensorProto UINT8, INT8, UINT16, INT16, INT32, INT64...
+
+
+def _propagated_size(*graphs) -> Tuple[int, str]:
+    """(elements, "name [n]" of the largest) of the rank-0/1 integer tensors that ONNX data propagation could
+    compute, as declared or inferred (the larger of the two per tensor), over the graphs and their subgraphs."""
+    sizes: Dict[Tuple[int, str], int] = {}
+    stack = list(graphs)
+    while stack:
+        gp = stack.pop()
+        for vi in (*gp.input, *gp.value_info, *gp.output):
+            tt = vi.type.tensor_type
+            if tt.elem_type not in _INTEGER_TYPES:
+                continue
+            dims = tt.shape.dim
+            if len(dims) > 1:
+                continue
+            n = dims[0].dim_value if dims else 1
+            key = (id(gp), vi.name)
+            if n > sizes.get(key, 0):
+                sizes[key] = n
+        for init in gp.initializer:
+            if init.data_type in _INTEGER_TYPES and len(init.dims) <= 1:
+                key = (id(gp), init.name)
+                sizes[key] = max(sizes.get(key, 0), int(init.dims[0]) if init.dims else 1)
+        for node in gp.node:
+            for a in node.attribute:
+                if a.HasField("g"):
+                    stack.append(a.g)
+                stack.extend(a.graphs)
+    if not sizes:
+        return 0, ""
+    (_, name), n = max(sizes.items(), key=lambda kv: kv[1])
+    return sum(sizes.values()), f"{_s(name)!r} with {n:,}"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -233,22 +272,41 @@ class _Builder:
         return sk
 
     def _inferred_graph(self):
+        """Shape inference in two steps.  Plain inference only passes dims around (bounded by the file's size);
+        data propagation then computes the *values* of shape tensors, one protobuf message per element, so a
+        1 KB file (22 chained ``Concat(c, c)`` after a ``Shape``, or a value_info that declares a shape tensor of
+        2^40 elements) grows it to gigabytes.  It runs only when plain inference shows that the 1-D integer
+        tensors it would compute hold at most MAX_PROPAGATED_VALUES elements together."""
         if _stores_every_shape(self.model.graph):
             self.graph.metadata["shape_inference"] = "not needed"
             return self.model.graph
         import onnx
         import onnx.shape_inference
 
+        skeleton = self._skeleton()
+        infer = onnx.shape_inference.infer_shapes
         try:
-            inferred = onnx.shape_inference.infer_shapes(self._skeleton(), check_type=False, strict_mode=False,
-                                                         data_prop=True)
-            self.graph.metadata["shape_inference"] = "ok"
-            return inferred.graph
+            plain = infer(skeleton, check_type=False, strict_mode=False, data_prop=False)
         except Exception as exc:  # noqa: BLE001 - onnx raises many types; any failure just means fewer shapes
             self.graph.metadata["shape_inference"] = "failed"
             self.graph.notes.append(f"ONNX shape inference failed ({_one_line(exc)}); shape-dependent rules use "
                                     f"only the shapes stored in the file")
             return self.model.graph
+        self.graph.metadata["shape_inference"] = "ok"
+        total, largest = _propagated_size(plain.graph)  # holds the declared types too
+        if total > MAX_PROPAGATED_VALUES:
+            self.graph.metadata["shape_inference"] = "ok, without data propagation"
+            self.graph.notes.append(f"ONNX data propagation skipped: the model's 1-D integer (shape) tensors would "
+                                    f"hold {total:,} values (largest: {largest}), more than "
+                                    f"{MAX_PROPAGATED_VALUES:,}; shapes that depend on computed shape values stay "
+                                    f"unknown")
+            return plain.graph
+        try:
+            return infer(skeleton, check_type=False, strict_mode=False, data_prop=True).graph
+        except Exception as exc:  # noqa: BLE001 - as above
+            self.graph.notes.append(f"ONNX data propagation failed ({_one_line(exc)}); shapes that depend on "
+                                    f"computed shape values stay unknown")
+            return plain.graph
 
     # ----- one graph or subgraph ------------------------------------------------------------------------------
     def _walk(self, gp, scope: str, outer: Dict[str, str], initializers=None) -> None:
