@@ -223,7 +223,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     if inputs.display:
         jobs = 1  # the model from stdin is linted in this process, under its reported name
     paths = inputs.paths
-    out_stream = open(output, "w", encoding="utf-8", newline="\n") if output else sys.stdout
+    out_stream = open(output, "w", encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n") if output else sys.stdout
     results = []
     render_failures: List[str] = []  # models a reporter could not render (a bug; they are left out of that report)
     try:
@@ -517,7 +517,34 @@ def new_rule_cmd(rule_id, name, directory) -> None:
     click.echo(f"wrote {path}; run its cases with: precision-lint test-rules {directory}")
 
 
+def _escape_undecodable(exc: UnicodeError):
+    """Codec error handler: a byte of a file name that is not UTF-8 (a lone surrogate after surrogateescape)
+    prints as ``\\xff``, any other unencodable character as ``\\uXXXX``: output stays valid UTF-8 and says
+    which bytes the name holds."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}"
+                   for c in bad), exc.end
+
+
+OUTPUT_ERRORS = "precision-lint-escape"
+
+
+def _escaping_output() -> None:
+    """Every stream the CLI writes escapes what its encoding cannot hold (``-o`` files are opened the same way)."""
+    import codecs
+
+    codecs.register_error(OUTPUT_ERRORS, _escape_undecodable)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors=OUTPUT_ERRORS)
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (an embedding host's stream)
+            pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    _escaping_output()
     try:
         cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="precision-lint")
     except RecursionError:

@@ -69,3 +69,43 @@ class MarkdownFailingOnBad(MarkdownReporter):
         if any(os.path.basename(r.path) == "bad.onnx" for r in self.results):
             raise ValueError("cannot render this one")
         super().stop(summary)
+
+
+# ----- item 3: file names that are not UTF-8 ----------------------------------------------------------------------
+@pytest.fixture
+def non_utf8_dir(tmp_path):
+    d = os.path.join(os.fsencode(str(tmp_path)), b"models")
+    os.mkdir(d)
+    shutil.copy(os.fsencode(os.path.join(SAMPLES, "gridsample_large.onnx")), os.path.join(d, b"a_\xff.onnx"))
+    shutil.copy(os.fsencode(os.path.join(SAMPLES, "gridsample_large.onnx")), os.path.join(d, b"b.onnx"))
+    with open(os.path.join(d, b"c_\xfe.onnx"), "wb") as fh:
+        fh.write(b"\x08\x07\x12\x05hello")  # an unreadable model, after the others in the walk
+    return tmp_path
+
+
+@pytest.mark.parametrize("fmt,shown", [("text", "a_\\xff.onnx"), ("json", "a_\\udcff.onnx"),
+                                       ("sarif", "a_%FF.onnx"), ("markdown", "a_\\xff.onnx"),
+                                       ("junit", "a_\\xff.onnx"), ("github", "a_\\xff.onnx")])
+def test_a_file_name_that_is_not_utf8_is_reported_escaped_and_the_run_goes_on(non_utf8_dir, fmt, shown):
+    proc = run("--format", fmt, "models", cwd=str(non_utf8_dir))
+    out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # valid UTF-8, strictly
+    assert proc.returncode == 2, err  # the unreadable c_\xfe.onnx; the other two were linted
+    assert err.splitlines() == [f"error: models/c_\\xfe.onnx: " + err.split(": ", 2)[2].splitlines()[0]]
+    assert "internal error" not in err
+    assert shown in out and "b.onnx" in out
+    if fmt == "json":
+        import json
+
+        paths = [f["path"] for f in json.loads(out)["files"]]
+        assert paths == ["models/a_\udcff.onnx", "models/b.onnx", "models/c_\udcfe.onnx"]
+
+
+def test_a_baseline_records_a_non_utf8_name_and_reads_it_back(non_utf8_dir):
+    proc = run("--write-baseline", "baseline.json", "models", cwd=str(non_utf8_dir))
+    assert proc.returncode == 2  # c_\xfe.onnx is unreadable; the baseline is still written
+    text = (non_utf8_dir / "baseline.json").read_text(encoding="utf-8")
+    assert '"models/a_\\udcff.onnx"' in text
+    proc = run("--baseline", "baseline.json", "models/b.onnx", os.fsencode("models/a_\udcff.onnx"),
+               cwd=str(non_utf8_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert b"2 in the baseline" in proc.stdout
