@@ -109,3 +109,49 @@ def test_a_baseline_records_a_non_utf8_name_and_reads_it_back(non_utf8_dir):
                cwd=str(non_utf8_dir))
     assert proc.returncode == 0, proc.stderr
     assert b"2 in the baseline" in proc.stdout
+
+
+# ----- item 5: file names are never options -------------------------------------------------------------------------
+def _hook_command():
+    """The command pre-commit runs for our hook: entry, then args, then the file names."""
+    import shlex
+
+    import yaml
+
+    hooks = yaml.safe_load(open(os.path.join(ROOT, ".pre-commit-hooks.yaml"), encoding="utf-8"))
+    hook = next(h for h in hooks if h["id"] == "precision-lint")
+    entry = shlex.split(hook["entry"])
+    assert entry[0] == "precision-lint"
+    return entry[1:] + list(hook.get("args", []))
+
+
+HOSTILE_NAMES = ["--write-baseline=victim.onnx", "-ovictim.onnx", "--output=victim.onnx", "--help.onnx"]
+
+
+def test_the_pre_commit_hook_lints_files_named_like_options_as_files(tmp_path):
+    clean = os.path.join(SAMPLES, "clean.onnx")
+    shutil.copy(clean, tmp_path / "victim.onnx")
+    for name in HOSTILE_NAMES:
+        shutil.copy(clean, tmp_path / name)
+    before = (tmp_path / "victim.onnx").read_bytes()
+    proc = run(*_hook_command(), *HOSTILE_NAMES, cwd=str(tmp_path))
+    assert (tmp_path / "victim.onnx").read_bytes() == before  # not overwritten by a baseline or a report
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(HOSTILE_NAMES)} files".encode() in proc.stdout  # each name was linted as a model
+
+
+def test_after_double_dash_subcommand_and_option_names_are_paths(tmp_path):
+    clean = os.path.join(SAMPLES, "clean.onnx")
+    names = ["rules", "check", "-h", "--version", "platforms"]
+    for name in names:
+        shutil.copy(clean, tmp_path / name)
+    for args in (["--", *names], ["--format", "json", "--", *names], ["check", "--", *names]):
+        proc = run(*args, cwd=str(tmp_path))
+        assert proc.returncode == 0, (args, proc.stderr)
+        out = proc.stdout.decode()
+        if "json" in args:
+            import json
+
+            assert [f["path"] for f in json.loads(out)["files"]] == names
+        else:
+            assert f"{len(names)} files" in out, (args, out[-500:])
