@@ -212,8 +212,14 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         _fail(str(exc))
     from .inputs import resolve
 
+    unlisted: List[str] = []  # directories the walk could not list
+
+    def cannot_list(directory: str, exc: OSError) -> None:
+        unlisted.append(directory)
+        click.echo(f"error: {directory}: cannot list the directory ({exc.strerror or exc}); its models are not "
+                   f"linted", err=True)
     try:
-        inputs = resolve(list(models), stdin_filename=stdin_filename)
+        inputs = resolve(list(models), stdin_filename=stdin_filename, on_error=cannot_list)
     except PrecisionLintError as exc:
         _fail(str(exc))
     for arg in inputs.empty:
@@ -288,8 +294,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
             _fail(str(exc))
         click.echo(f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}",
                    err=True)
-        sys.exit(EXIT_ERROR if summary.unreadable or render_failures else EXIT_CLEAN)
-    if summary.unreadable or inputs.empty or unknown_ranges or render_failures:
+        sys.exit(EXIT_ERROR if summary.unreadable or render_failures or unlisted else EXIT_CLEAN)
+    if summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted:
         sys.exit(EXIT_ERROR)
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)

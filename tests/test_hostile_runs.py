@@ -155,3 +155,44 @@ def test_after_double_dash_subcommand_and_option_names_are_paths(tmp_path):
             assert [f["path"] for f in json.loads(out)["files"]] == names
         else:
             assert f"{len(names)} files" in out, (args, out[-500:])
+
+
+# ----- item 13: directories nested deeper than Python's recursion limit -----------------------------------------------
+def _deep_tree(base, depth: int, model: str) -> None:
+    """base/d/d/.../d (depth levels) with ``model`` at the bottom as m.onnx, built by a child process that moves
+    down with chdir (paths longer than PATH_MAX cannot be named from the top)."""
+    code = ("import os, shutil, sys\nos.chdir(sys.argv[1])\nfor _ in range(int(sys.argv[2])):\n"
+            "    os.mkdir('d'); os.chdir('d')\nshutil.copy(sys.argv[3], 'm.onnx')\n")
+    subprocess.run([sys.executable, "-c", code, str(base), str(depth), model], check=True, timeout=120)
+
+
+@pytest.fixture
+def deep_dir(tmp_path):
+    yield tmp_path
+    subprocess.run(["rm", "-rf", str(tmp_path / "tree")], timeout=120)  # rm walks iteratively; rmtree recurses
+
+
+def test_a_directory_1500_levels_deep_is_walked_and_the_run_goes_on(deep_dir):
+    (deep_dir / "tree").mkdir()
+    _deep_tree(deep_dir / "tree", 1500, os.path.join(SAMPLES, "gridsample_large.onnx"))
+    after = os.path.join(SAMPLES, "clean.onnx")
+    proc = run("--format", "json", "tree", after, cwd=str(deep_dir))
+    assert proc.returncode == 1, proc.stderr  # the deep GridSample model's finding; nothing unreadable
+    import json
+
+    files = json.loads(proc.stdout)["files"]
+    assert [f["path"] for f in files] == ["tree/" + "d/" * 1500 + "m.onnx", after]
+    assert files[0]["findings"] and "error" not in files[1]
+
+
+def test_a_directory_too_deep_to_name_is_one_line_naming_it_and_the_run_goes_on(deep_dir):
+    (deep_dir / "tree").mkdir()
+    shutil.copy(os.path.join(SAMPLES, "gridsample_large.onnx"), deep_dir / "tree" / "a.onnx")
+    _deep_tree(deep_dir / "tree", 2100, os.path.join(SAMPLES, "gridsample_large.onnx"))  # past PATH_MAX (4096)
+    proc = run("tree", os.path.join(SAMPLES, "clean.onnx"), cwd=str(deep_dir))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2
+    (line,) = err.splitlines()
+    assert line.startswith("error: tree/d/d/") and "cannot list the directory" in line, line[-300:]
+    assert "nests too deeply" not in err
+    assert b"tree/a.onnx: C001" in proc.stdout and b"2 files" in proc.stdout
