@@ -196,3 +196,27 @@ def test_a_directory_too_deep_to_name_is_one_line_naming_it_and_the_run_goes_on(
     assert line.startswith("error: tree/d/d/") and "cannot list the directory" in line, line[-300:]
     assert "nests too deeply" not in err
     assert b"tree/a.onnx: C001" in proc.stdout and b"2 files" in proc.stdout
+
+
+# ----- item 15: a malformed graph (a cycle) is exit 2 with one line, in every format ----------------------------------
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown", "junit", "github"])
+def test_an_onnx_graph_with_a_cycle_is_exit_2_with_one_line_in_every_format(tmp_path, fmt):
+    import onnx
+    from onnx import TensorProto, helper
+
+    vi = helper.make_tensor_value_info
+    nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")]
+    m = helper.make_model(helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, [4])],
+                                            [vi("a", TensorProto.FLOAT, [4])]),
+                          opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(m)  # what onnx itself says of it
+    onnx.save(m, str(tmp_path / "cycle.onnx"))
+    good = os.path.join(SAMPLES, "gridsample_large.onnx")
+    proc = run("--format", fmt, "cycle.onnx", good, cwd=str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == ["error: cycle.onnx: the graph has a cycle ('n2' -> 'n1' -> 'n2'); "
+                                                 "ONNX graphs must be acyclic, so the file is malformed"]
+    assert b"warp_sample" in proc.stdout  # the rest of the run is reported
+    if fmt not in ("text", "github"):  # documents that list unreadable files
+        assert b"the graph has a cycle" in proc.stdout

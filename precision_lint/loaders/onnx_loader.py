@@ -224,10 +224,11 @@ class _Builder:
         self._add_notes()
         g.finish()
         cycle = g.find_cycle()
-        if cycle:
-            names = " -> ".join(g.ops[i].name for i in cycle + cycle[:1])
-            g.notes.append(f"the graph has a cycle ({names}); ONNX graphs must be acyclic, so the file is malformed: "
-                           f"relations and value ranges were followed only until they repeat")
+        if cycle:  # onnx.checker rejects it too: a malformed model, not one to lint with a note
+            names = " -> ".join(repr(g.ops[i].name)[:80] for i in cycle + cycle[:1])
+            more = ", ..." if len(cycle) >= 8 else ""
+            raise ModelLoadError(f"{self.path}: the graph has a cycle ({names}{more}); ONNX graphs must be acyclic, "
+                                 f"so the file is malformed")
         return g
 
     def _add_notes(self) -> None:
