@@ -173,6 +173,16 @@ def _memory_bombs(d) -> dict:
               for k in range(23)]
     nodes.append(helper.make_node("Cast", ["c23"], ["y"], name="cast", to=TensorProto.FLOAT))
     bombs["concat_chain.onnx"] = (_model(nodes, [_vi("x", [2, 3])], [_vi("y")]), "data propagation skipped")
+    # the same chain inside a local function, whose intermediate tensors no value_info describes
+    body = [helper.make_node("Shape", ["x"], ["c0"])]
+    body += [helper.make_node("Concat", [f"c{k}", f"c{k}"], [f"c{k + 1}"], axis=0) for k in range(23)]
+    body.append(helper.make_node("Size", ["c23"], ["n"]))
+    fn = helper.make_function("local", "grow", ["x"], ["n"], body, [helper.make_opsetid("", 13)])
+    m = _model([helper.make_node("grow", ["x"], ["y"], name="call", domain="local")], [_vi("x", [2, 3])],
+               [_vi("y", None, TensorProto.INT64)])
+    m.opset_import.append(helper.make_opsetid("local", 1))
+    m.functions.append(fn)
+    bombs["function_concat_chain.onnx"] = (m, "data propagation skipped")
     # a Resize whose output width is 2^28: the coordinate error was computed at every output position
     scales = numpy_helper.from_array(np.array([1, 1, 1, 1 << 26], np.float32), "scales")
     nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], name="rs", mode="linear")]

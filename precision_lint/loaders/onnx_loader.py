@@ -122,6 +122,39 @@ def _propagated_size(*graphs) -> Tuple[int, str]:
     return sum(sizes.values()), f"{_s(name)!r} with {n:,}"
 
 
+_RANK_BOUND = 64  # what a Shape output is taken to hold when its input's rank is not known
+
+
+def _function_bound(functions, main_graph) -> int:
+    """An upper bound on the values data propagation computes inside local functions, from their structure:
+    Shape gives up to _RANK_BOUND values, Concat the sum of its inputs, a call the callee's largest output, any
+    other op the largest of its inputs; each body counts once per call site."""
+    out_bound: Dict[Tuple[str, str], int] = {}
+    body_total: Dict[Tuple[str, str], int] = {}
+    for _ in range(2):  # a second pass sees callees defined after their callers (recursion stays bounded)
+        for f in functions:
+            lengths: Dict[str, int] = {}
+            for node in f.node:
+                ins = [lengths.get(i, 1) for i in node.input if i]
+                if node.op_type == "Shape":
+                    n = _RANK_BOUND
+                elif node.op_type == "Concat":
+                    n = sum(ins) or 1
+                else:
+                    n = out_bound.get((_s(node.domain), _s(node.op_type)), max(ins, default=1))
+                for o in node.output:
+                    lengths[o] = n
+            key = (_s(f.domain), _s(f.name))
+            out_bound[key] = max((lengths.get(o, 1) for o in f.output), default=1)
+            body_total[key] = sum(lengths.values())
+    calls: Dict[Tuple[str, str], int] = {}
+    for node in (*main_graph.node, *(n for f in functions for n in f.node)):
+        key = (_s(node.domain), _s(node.op_type))
+        if key in body_total:
+            calls[key] = calls.get(key, 0) + 1
+    return sum(body_total[k] * n for k, n in calls.items())
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
@@ -295,6 +328,10 @@ class _Builder:
             return self.model.graph
         self.graph.metadata["shape_inference"] = "ok"
         total, largest = _propagated_size(plain.graph)  # holds the declared types too
+        if skeleton.functions:  # their bodies get no value_info: bound them from their structure
+            in_functions = _function_bound(skeleton.functions, plain.graph)
+            if in_functions > MAX_PROPAGATED_VALUES:
+                total, largest = total + in_functions, "inside the model's local functions"
         if total > MAX_PROPAGATED_VALUES:
             self.graph.metadata["shape_inference"] = "ok, without data propagation"
             self.graph.notes.append(f"ONNX data propagation skipped: the model's 1-D integer (shape) tensors would "
