@@ -1,6 +1,7 @@
 """Command line: a thin layer that turns flags into Options, runs the Linter and hands results to a reporter."""
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -535,13 +536,11 @@ def _escape_undecodable(exc: UnicodeError):
 
 
 OUTPUT_ERRORS = "precision-lint-escape"
+codecs.register_error(OUTPUT_ERRORS, _escape_undecodable)  # at import: `check` opens -o files with it
 
 
 def _escaping_output() -> None:
     """Every stream the CLI writes escapes what its encoding cannot hold (``-o`` files are opened the same way)."""
-    import codecs
-
-    codecs.register_error(OUTPUT_ERRORS, _escape_undecodable)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(errors=OUTPUT_ERRORS)
