@@ -80,6 +80,8 @@ def write_baseline(path: str, findings: Iterable[Finding]) -> int:
     """Write ``findings`` as the baseline at ``path``; returns how many entries it holds."""
     doc = baseline_document(findings, path)
     text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # a file name that is not UTF-8 holds lone surrogates: written as JSON's own \udcXX escapes, read back the same
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     try:
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

@@ -1,6 +1,7 @@
 """Command line: a thin layer that turns flags into Options, runs the Linter and hands results to a reporter."""
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -179,7 +180,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     from .errors import PrecisionLintError
     from .files import ReportFile
     from .reporters import get_reporter
-    from .reporters.base import RunSummary, repository_root
+    from .reporters.base import RunSummary, file_isolated, repository_root, stop_isolated
     from .reporters.escape import visible
 
     if isolated and config_file:
@@ -221,8 +222,14 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         _fail(str(exc))
     from .inputs import resolve
 
+    unlisted: List[str] = []  # directories the walk could not list
+
+    def cannot_list(directory: str, exc: OSError) -> None:
+        unlisted.append(directory)
+        click.echo(visible(f"error: {directory}: cannot list the directory ({exc.strerror or exc}); its models "
+                           f"are not linted"), err=True)
     try:
-        inputs = resolve(list(models), stdin_filename=stdin_filename)
+        inputs = resolve(list(models), stdin_filename=stdin_filename, on_error=cannot_list)
     except PrecisionLintError as exc:
         _fail(str(exc))
     for arg in inputs.empty:
@@ -234,11 +241,12 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     paths = inputs.paths
     try:
         _check_outputs(output, write_baseline, repository_root())
-        out_stream = ReportFile(output) if output else sys.stdout
+        out_stream = ReportFile(output, errors=OUTPUT_ERRORS) if output else sys.stdout
     except PrecisionLintError as exc:
         inputs.cleanup()
         _fail(str(exc))
     results = []
+    render_failures: List[str] = []  # models a reporter could not render (a bug; they are left out of that report)
     try:
         from .reporters.recommendation import text_section
 
@@ -264,7 +272,7 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
                 click.echo(f"error: {visible(result.error.message)}", err=True)
             summary.add(result)
             for r in reporters:
-                r.file(result)
+                render_failures += file_isolated(r, result)
             if bar is not None:
                 sys.stdout.flush()
                 bar.advance(result.path)
@@ -283,9 +291,11 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
             for name, message in zip(result.unknown_input_ranges, result.warnings):
                 click.echo(visible(f"{'error' if name in unknown_ranges else 'warning'}: {message}"), err=True)
         for r in reporters:
-            r.stop(summary)
+            render_failures += stop_isolated(r, summary)
         if statistics and (fmt == "text" or output):  # beside the text report, never inside a machine format
             _print_statistics(results, out_stream if fmt == "text" else sys.stdout)
+        for line in render_failures:
+            click.echo(f"error: {line}", err=True)
     finally:
         if output:
             out_stream.close()
@@ -301,8 +311,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
             _fail(str(exc))
         click.echo(f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}",
                    err=True)
-        sys.exit(EXIT_ERROR if summary.unreadable else EXIT_CLEAN)
-    if summary.unreadable or inputs.empty or unknown_ranges:
+        sys.exit(EXIT_ERROR if summary.unreadable or render_failures or unlisted else EXIT_CLEAN)
+    if summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted:
         sys.exit(EXIT_ERROR)
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)
@@ -542,6 +552,30 @@ def new_rule_cmd(rule_id, name, directory) -> None:
     click.echo(f"wrote {path}; run its cases with: precision-lint test-rules {directory}")
 
 
+def _escape_undecodable(exc: UnicodeError):
+    """Codec error handler: a byte of a file name that is not UTF-8 (a lone surrogate after surrogateescape)
+    prints as ``\\xff``, any other unencodable character as ``\\uXXXX``: output stays valid UTF-8 and says
+    which bytes the name holds."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}"
+                   for c in bad), exc.end
+
+
+OUTPUT_ERRORS = "precision-lint-escape"
+codecs.register_error(OUTPUT_ERRORS, _escape_undecodable)  # at import: `check` opens -o files with it
+
+
+def _escaping_output() -> None:
+    """Every stream the CLI writes escapes what its encoding cannot hold (``-o`` files are opened the same way)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors=OUTPUT_ERRORS)
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (an embedding host's stream)
+            pass
+
+
 @cli.command("verify")
 @click.argument("model", metavar="MODEL")
 @click.option("--target", "target_specs", multiple=True, metavar="PLATFORM:MODE",
@@ -628,6 +662,7 @@ def setup_arm_cmd(mnn_version, force) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    _escaping_output()
     try:
         cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="precision-lint")
     except RecursionError:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import glob
 import os
 import stat
-from typing import Callable, Iterable, List
+from typing import Callable, Iterable, List, Optional
 
 from .errors import ConfigError
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox"}
 
 
-def collect(paths: Iterable[str]) -> List[str]:
+def collect(paths: Iterable[str], on_error: Optional[Callable[[str, OSError], None]] = None) -> List[str]:
     """Explicit files are linted whatever their extension (the content decides the format); directories
-    contribute their .onnx/.mnn files, sorted; a pattern with no match is kept so the user hears about it."""
-    from .loaders import MODEL_EXTENSIONS
-
+    contribute their .onnx/.mnn files, sorted; a pattern with no match is kept so the user hears about it.
+    ``on_error(directory, exc)`` hears about a directory that cannot be listed (the walk goes on without it)."""
     out: List[str] = []
     seen = set()
 
@@ -28,11 +27,8 @@ def collect(paths: Iterable[str]) -> List[str]:
 
     for p in paths:
         if os.path.isdir(p):
-            for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-                for name in sorted(files):
-                    if name.lower().endswith(MODEL_EXTENSIONS):
-                        add(os.path.join(root, name))
+            for f in _walk(p, on_error):
+                add(f)
         elif not os.path.exists(p) and any(ch in p for ch in "*?["):
             matches = sorted(glob.glob(p, recursive=True))
             for m in matches:
@@ -168,11 +164,11 @@ class ReportFile:
     """The ``-o`` file.  A write that fails (``/dev/full``, a disk that fills up) is kept as ``problem`` instead of
     raised, so the run ends normally (the terminal summary still prints) and the CLI reports one line."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, errors: str = "strict"):
         self.path = path
         self.problem = ""
         try:
-            self._fh = open(path, "w", encoding="utf-8", newline="\n")
+            self._fh = open(path, "w", encoding="utf-8", errors=errors, newline="\n")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
 
@@ -201,3 +197,35 @@ class ReportFile:
                 self._fh.close()
             except OSError:
                 pass
+
+
+def _walk(top: str, on_error: Optional[Callable[[str, OSError], None]]) -> Iterable[str]:
+    """Model files under ``top`` in os.walk's top-down order (a directory's files, then its subdirectories by
+    name), with an explicit stack: a tree 1,500 levels deep is walked, not a RecursionError.  Symlinked directories
+    are not entered (as os.walk does not)."""
+    from .loaders import MODEL_EXTENSIONS
+
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError as exc:
+            if on_error is not None:
+                on_error(d, exc)
+            continue
+        files, dirs = [], []
+        for e in entries:
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if e.name.lower().endswith(MODEL_EXTENSIONS):
+                    files.append(e.name)
+            elif e.name not in _SKIP_DIRS and not e.is_symlink():
+                dirs.append(e.name)
+        for name in sorted(files):
+            yield os.path.join(d, name)
+        stack.extend(os.path.join(d, name) for name in sorted(dirs, reverse=True))

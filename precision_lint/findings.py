@@ -104,7 +104,7 @@ class Finding:
     def fingerprint(self) -> str:
         """Stable identity across re-exports: rule, path, graph scope and node name, never an index."""
         key = "\x1f".join((self.rule_id, self.path.replace("\\", "/"), self.scope, self.node))
-        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]  # file names need not be UTF-8
 
     def sort_key(self) -> Tuple[Any, ...]:
         return (self.path, -LEVEL_RANK[self.level], self.rule_id, self.scope, self.node)

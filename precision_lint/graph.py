@@ -123,6 +123,7 @@ class ModelGraph:
         self._by_op: Optional[Dict[str, List[str]]] = None
         self._in_file_order = False  # set by finish(): every edge runs forward in file order
         self._recent_value: List[Any] = [None, None]  # see Tensor._recent
+        self._next_suffix: Dict[str, int] = {}  # base id -> first "#k" suffix not yet tried (see unique_id)
 
     # ----- building -------------------------------------------------------------------------------------------
     def tensor(self, name: str) -> Tensor:
@@ -131,12 +132,23 @@ class ModelGraph:
             t = self.tensors[name] = Tensor(name, _recent=self._recent_value)
         return t
 
+    def unique_id(self, base: str) -> str:
+        """``base``, or ``base#k`` with the smallest k not taken yet.  Duplicate names happen in hand-made and
+        hostile files (20,000 operators all named ``dup``); remembering the last suffix per base keeps that
+        linear: every ``base#k`` is tried at most once per base, and since operators are never removed the
+        answer is the same as searching from k = 1 each time."""
+        ops = self.ops
+        if base not in ops:
+            return base
+        k = self._next_suffix.get(base, 1)
+        while f"{base}#{k}" in ops:
+            k += 1
+        self._next_suffix[base] = k + 1
+        return f"{base}#{k}"
+
     def add_operator(self, op: Operator) -> Operator:
         if op.id in self.ops:  # duplicate names happen in hand-made files; keep every operator
-            base, k = op.id, 1
-            while f"{base}#{k}" in self.ops:
-                k += 1
-            op.id = f"{base}#{k}"
+            op.id = self.unique_id(op.id)
         self.ops[op.id] = op  # edges are added in finish(), once every producer is known
         tensors, tensor = self.tensors, self.tensor
         for name in op.outputs:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Dict, List, Optional
+from typing import BinaryIO, Callable, Dict, List, Optional
 
 from .errors import ModelLoadError
 
@@ -46,7 +46,9 @@ def _configures_precision_lint(path: str) -> bool:
     return b"[tool.precision-lint" in text or b'[tool."precision-lint"' in text
 
 
-def resolve(args: List[str], stdin: Optional[BinaryIO] = None, stdin_filename: Optional[str] = None) -> Inputs:
+def resolve(args: List[str], stdin: Optional[BinaryIO] = None, stdin_filename: Optional[str] = None,
+            on_error: Optional[Callable[[str, OSError], None]] = None) -> Inputs:
+    """``on_error(directory, exc)`` hears about a directory the walk cannot list (see files.collect)."""
     from .files import collect
 
     out = Inputs()
@@ -65,10 +67,10 @@ def resolve(args: List[str], stdin: Optional[BinaryIO] = None, stdin_filename: O
             continue
         if is_config_file(arg):
             if _configures_precision_lint(arg):
-                for p in collect([os.path.dirname(arg) or "."]):
+                for p in collect([os.path.dirname(arg) or "."], on_error):
                     add(p)
             continue
-        found = collect([arg])
+        found = collect([arg], on_error)
         if not found:
             out.empty.append(arg)
         for p in found:

@@ -152,6 +152,21 @@ def coordinate_error(max_value: float, fmt: str) -> float:
     return get_format(fmt).ulp(max_value) / 2.0
 
 
+# Coordinate errors are computed at every output position up to this many; beyond, at a bounded sample (a declared
+# output width of 2^28 took 16 GB and 200 s).
+MAX_POSITIONS = 1 << 16
+
+
+def _positions(n: int) -> np.ndarray:
+    """Output positions 0..n-1: all of them when few, else the top 4096 (where a coordinate's rounding error is
+    largest) and an even spread below, MAX_POSITIONS in all."""
+    if n <= MAX_POSITIONS:
+        return np.arange(n, dtype=np.float64)
+    top = np.arange(n - 4096, n, dtype=np.float64)
+    spread = np.floor(np.linspace(0, n - 4097, MAX_POSITIONS - 4096))
+    return np.concatenate([spread, top])
+
+
 @lru_cache(maxsize=256)
 def resize_coordinate_error(in_size: int, out_size: int, mode: str, fmt: str) -> float:
     """Max error, in input pixels, of the source coordinate Resize computes for each output position in fmt."""
@@ -159,9 +174,7 @@ def resize_coordinate_error(in_size: int, out_size: int, mode: str, fmt: str) ->
         return 0.0
     f = get_format(fmt)
     r = f.round
-    # Every output position when few; else the top 4096 (where the error is largest) and an even spread below:
-    # a shape of 2**40 from a hostile model must not allocate 2**40 positions.
-    x = _phase_positions(int(out_size) - 1, 1)
+    x = _positions(out_size)
     scale = out_size / in_size
     if mode == "align_corners":
         s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0

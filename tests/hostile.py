@@ -133,7 +133,7 @@ def build_corpus(d: str) -> Dict[str, Expect]:
     # a cycle
     cyc = _model([helper.make_node("Add", ["x", "b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")],
                  [_vi("x", [4])], [_vi("a", [4])])
-    write("cycle.onnx", cyc.SerializeToString(), ("note", "has a cycle"))
+    write("cycle.onnx", cyc.SerializeToString(), ("error", "has a cycle"))
     # absurd shapes
     big = [2 ** 40] * 4
     absurd = _model([helper.make_node("Softmax", ["x"], ["y"], name="s"),

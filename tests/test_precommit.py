@@ -166,3 +166,18 @@ def test_a_configuration_change_alone_relints_the_models(hooked_repo):
     _git(project, env, "add", "pyproject.toml")
     code, out = _commit(project, env, "pyproject only")
     assert code == 0, out
+
+
+def test_a_committed_file_named_like_an_option_is_linted_not_obeyed(hooked_repo):
+    project, env = hooked_repo
+    shutil.copy(SAMPLES / "clean.onnx", project / "victim.onnx")
+    _git(project, env, "add", "victim.onnx")
+    code, out = _commit(project, env, "add the victim model")
+    assert code == 0, out
+    before = (project / "victim.onnx").read_bytes()
+    shutil.copy(SAMPLES / "gridsample_large.onnx", project / "--write-baseline=victim.onnx")
+    _git(project, env, "add", "--", "--write-baseline=victim.onnx")
+    code, out = _commit(project, env, "a hostile name")
+    assert code != 0, out  # the file was linted (its GridSample finding blocks the commit), not taken as an option
+    assert "--write-baseline=victim.onnx: C001 [error]" in out, out
+    assert (project / "victim.onnx").read_bytes() == before

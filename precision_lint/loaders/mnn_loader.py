@@ -260,10 +260,8 @@ class _Reader:
         if r.name.endswith("__matmul_converted"):
             attrs["converted_from"] = "MatMul"  # the converter's convertMatmulToConv
         self.counter += 1
-        op_id = base = f"{scope}/{r.name}" if scope else r.name
-        k = 1
-        while op_id in self.graph.ops:  # unique before the weight tensors are named after it
-            op_id, k = f"{base}#{k}", k + 1
+        # unique before the weight tensors are named after it
+        op_id = self.graph.unique_id(f"{scope}/{r.name}" if scope else r.name)
         op = Operator(id=op_id, op=op_name, name=r.name, source_op=source_op, inputs=list(r.inputs),
                       outputs=list(r.outputs), attrs=attrs, scope=scope, index=self.counter)
         if r.param is not None:

@@ -39,6 +39,11 @@ _MAX_NOTE_ITEMS = 5
 # Attribute lists longer than this (axes, pads, perm... have a handful of items) are not expanded into Python lists:
 # a few MB of packed ints in a hostile file would become hundreds of MB of Python objects.
 MAX_ATTR_ITEMS = 1 << 16
+# ONNX data propagation runs only when the shape tensors it computes hold at most this many values together (each
+# value costs it about 200 bytes: at most about 200 MB).
+MAX_PROPAGATED_VALUES = 1 << 20
+# A sparse Constant is expanded to its dense value only up to this many elements (64 MB of float32 at most).
+MAX_DENSE_ELEMENTS = 1 << 24
 
 
 def _s(x: Any) -> str:
@@ -79,6 +84,75 @@ def _parse(path: str):
     if used is not None and used != len(data):
         raise DecodeError(f"protobuf decoding consumed {used} of {len(data)} bytes")
     return model
+
+
+_INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})  # TensorProto UINT8, INT8, UINT16, INT16, INT32, INT64...
+
+
+def _propagated_size(*graphs) -> Tuple[int, str]:
+    """(elements, "name [n]" of the largest) of the rank-0/1 integer tensors that ONNX data propagation could
+    compute, as declared or inferred (the larger of the two per tensor), over the graphs and their subgraphs."""
+    sizes: Dict[Tuple[int, str], int] = {}
+    stack = list(graphs)
+    while stack:
+        gp = stack.pop()
+        for vi in (*gp.input, *gp.value_info, *gp.output):
+            tt = vi.type.tensor_type
+            if tt.elem_type not in _INTEGER_TYPES:
+                continue
+            dims = tt.shape.dim
+            if len(dims) > 1:
+                continue
+            n = dims[0].dim_value if dims else 1
+            key = (id(gp), vi.name)
+            if n > sizes.get(key, 0):
+                sizes[key] = n
+        for init in gp.initializer:
+            if init.data_type in _INTEGER_TYPES and len(init.dims) <= 1:
+                key = (id(gp), init.name)
+                sizes[key] = max(sizes.get(key, 0), int(init.dims[0]) if init.dims else 1)
+        for node in gp.node:
+            for a in node.attribute:
+                if a.HasField("g"):
+                    stack.append(a.g)
+                stack.extend(a.graphs)
+    if not sizes:
+        return 0, ""
+    (_, name), n = max(sizes.items(), key=lambda kv: kv[1])
+    return sum(sizes.values()), f"{_s(name)!r} with {n:,}"
+
+
+_RANK_BOUND = 64  # what a Shape output is taken to hold when its input's rank is not known
+
+
+def _function_bound(functions, main_graph) -> int:
+    """An upper bound on the values data propagation computes inside local functions, from their structure:
+    Shape gives up to _RANK_BOUND values, Concat the sum of its inputs, a call the callee's largest output, any
+    other op the largest of its inputs; each body counts once per call site."""
+    out_bound: Dict[Tuple[str, str], int] = {}
+    body_total: Dict[Tuple[str, str], int] = {}
+    for _ in range(2):  # a second pass sees callees defined after their callers (recursion stays bounded)
+        for f in functions:
+            lengths: Dict[str, int] = {}
+            for node in f.node:
+                ins = [lengths.get(i, 1) for i in node.input if i]
+                if node.op_type == "Shape":
+                    n = _RANK_BOUND
+                elif node.op_type == "Concat":
+                    n = sum(ins) or 1
+                else:
+                    n = out_bound.get((_s(node.domain), _s(node.op_type)), max(ins, default=1))
+                for o in node.output:
+                    lengths[o] = n
+            key = (_s(f.domain), _s(f.name))
+            out_bound[key] = max((lengths.get(o, 1) for o in f.output), default=1)
+            body_total[key] = sum(lengths.values())
+    calls: Dict[Tuple[str, str], int] = {}
+    for node in (*main_graph.node, *(n for f in functions for n in f.node)):
+        key = (_s(node.domain), _s(node.op_type))
+        if key in body_total:
+            calls[key] = calls.get(key, 0) + 1
+    return sum(body_total[k] * n for k, n in calls.items())
 
 
 def _one_line(exc: BaseException) -> str:
@@ -145,6 +219,11 @@ def _from_field(tp, data_type: int, dims: Tuple[int, ...]) -> Optional[np.ndarra
     return arr.reshape(dims)
 
 
+# Sub-byte element types (TensorProto UINT4, INT4, FLOAT4E2M1, UINT2, INT2, FLOAT6E2M3, FLOAT6E3M2) -> bits per
+# element: they are stored packed (two INT4 to a byte), so their data is shorter than one byte per element.
+_PACKED_BITS = {21: 4, 22: 4, 23: 4, 25: 2, 26: 2, 27: 6, 28: 6}
+
+
 class _Builder:
     def __init__(self, path: str, model):
         self.path = path
@@ -178,10 +257,11 @@ class _Builder:
         self._add_notes()
         g.finish()
         cycle = g.find_cycle()
-        if cycle:
-            names = " -> ".join(g.ops[i].name for i in cycle + cycle[:1])
-            g.notes.append(f"the graph has a cycle ({names}); ONNX graphs must be acyclic, so the file is malformed: "
-                           f"relations and value ranges were followed only until they repeat")
+        if cycle:  # onnx.checker rejects it too: a malformed model, not one to lint with a note
+            names = " -> ".join(repr(g.ops[i].name)[:80] for i in cycle + cycle[:1])
+            more = ", ..." if len(cycle) >= 8 else ""
+            raise ModelLoadError(f"{self.path}: the graph has a cycle ({names}{more}); ONNX graphs must be acyclic, "
+                                 f"so the file is malformed")
         return g
 
     def _add_notes(self) -> None:
@@ -226,22 +306,45 @@ class _Builder:
         return sk
 
     def _inferred_graph(self):
+        """Shape inference in two steps.  Plain inference only passes dims around (bounded by the file's size);
+        data propagation then computes the *values* of shape tensors, one protobuf message per element, so a
+        1 KB file (22 chained ``Concat(c, c)`` after a ``Shape``, or a value_info that declares a shape tensor of
+        2^40 elements) grows it to gigabytes.  It runs only when plain inference shows that the 1-D integer
+        tensors it would compute hold at most MAX_PROPAGATED_VALUES elements together."""
         if _stores_every_shape(self.model.graph):
             self.graph.metadata["shape_inference"] = "not needed"
             return self.model.graph
         import onnx
         import onnx.shape_inference
 
+        skeleton = self._skeleton()
+        infer = onnx.shape_inference.infer_shapes
         try:
-            inferred = onnx.shape_inference.infer_shapes(self._skeleton(), check_type=False, strict_mode=False,
-                                                         data_prop=True)
-            self.graph.metadata["shape_inference"] = "ok"
-            return inferred.graph
+            plain = infer(skeleton, check_type=False, strict_mode=False, data_prop=False)
         except Exception as exc:  # noqa: BLE001 - onnx raises many types; any failure just means fewer shapes
             self.graph.metadata["shape_inference"] = "failed"
             self.graph.notes.append(f"ONNX shape inference failed ({_one_line(exc)}); shape-dependent rules use "
                                     f"only the shapes stored in the file")
             return self.model.graph
+        self.graph.metadata["shape_inference"] = "ok"
+        total, largest = _propagated_size(plain.graph)  # holds the declared types too
+        if skeleton.functions:  # their bodies get no value_info: bound them from their structure
+            in_functions = _function_bound(skeleton.functions, plain.graph)
+            if in_functions > MAX_PROPAGATED_VALUES:
+                total, largest = total + in_functions, "inside the model's local functions"
+        if total > MAX_PROPAGATED_VALUES:
+            self.graph.metadata["shape_inference"] = "ok, without data propagation"
+            self.graph.notes.append(f"ONNX data propagation skipped: the model's 1-D integer (shape) tensors would "
+                                    f"hold {total:,} values (largest: {largest}), more than "
+                                    f"{MAX_PROPAGATED_VALUES:,}; shapes that depend on computed shape values stay "
+                                    f"unknown")
+            return plain.graph
+        try:
+            return infer(skeleton, check_type=False, strict_mode=False, data_prop=True).graph
+        except Exception as exc:  # noqa: BLE001 - as above
+            self.graph.notes.append(f"ONNX data propagation failed ({_one_line(exc)}); shapes that depend on "
+                                    f"computed shape values stay unknown")
+            return plain.graph
 
     # ----- one graph or subgraph ------------------------------------------------------------------------------
     def _walk(self, gp, scope: str, outer: Dict[str, str], initializers=None) -> None:
@@ -373,18 +476,48 @@ class _Builder:
                     v = None
                 t.set_value(value=v, origin=f"Constant node {node_name}")
                 return
-            if a_name == "sparse_value":
-                def sparse(a=a):
-                    from onnx import numpy_helper
-
-                    try:
-                        return numpy_helper.to_array(a.sparse_value.values)
-                    except Exception as exc:  # noqa: BLE001 - malformed payloads raise assorted errors
-                        raise ModelLoadError(f"{self.path}: Constant {node_name!r} has malformed sparse data "
-                                             f"({_one_line(exc)})") from None
-                t.set_value(loader=sparse, origin=f"Constant node {node_name}")
+            if a_name == "sparse_value":  # a SPARSE_TENSOR attribute: the payload is in ``sparse_tensor``
+                self._sparse_constant(t, a.sparse_tensor, node_name)
                 return
         t.set_value(value=None, origin=f"Constant node {node_name}")
+
+    def _sparse_constant(self, t, sp, node_name: str) -> None:
+        """A Constant given as a SparseTensorProto: shape from ``dims``; its dense value is built on first use, and
+        only when it holds at most MAX_DENSE_ELEMENTS (a 126-byte file can declare 2^40 elements)."""
+        origin = f"Constant node {node_name}"
+        dims = tuple(int(d) for d in sp.dims)
+        t.shape = dims
+        t.dtype = _np_dtype(sp.values.data_type)
+        count = math.prod(dims) if all(d >= 0 for d in dims) else -1
+        if count < 0 or count > MAX_DENSE_ELEMENTS:
+            declared = f"{count:,}" if count >= 0 else "a negative number of"
+            self.graph.notes.append(f"sparse Constant {node_name!r} declares {declared} elements; its "
+                                    f"value is not expanded (more than {MAX_DENSE_ELEMENTS:,}), so rules treat it "
+                                    f"as unknown")
+            t.set_value(value=None, origin=origin)
+            return
+        path = self.path
+
+        def dense() -> np.ndarray:
+            from onnx import numpy_helper
+
+            try:
+                values = numpy_helper.to_array(sp.values).reshape(-1)
+                indices = numpy_helper.to_array(sp.indices).astype(np.int64, copy=False)
+                if indices.ndim == 2 and len(dims) > 0:  # [NNZ, rank] coordinates -> linear positions
+                    if indices.shape[1] != len(dims) or (indices < 0).any() or (indices >= np.array(dims)).any():
+                        raise ValueError("indices outside the dense shape")
+                    indices = np.ravel_multi_index(tuple(indices.T), dims) if indices.size else indices[:, 0]
+                indices = indices.reshape(-1)
+                if indices.size != values.size or (indices < 0).any() or (indices >= count).any():
+                    raise ValueError(f"{indices.size} indices for {values.size} values in {count} elements")
+                out = np.zeros(count, dtype=values.dtype)
+                out[indices] = values
+                return out.reshape(dims)
+            except Exception as exc:  # noqa: BLE001 - malformed payloads raise assorted errors
+                raise ModelLoadError(f"{path}: Constant {node_name!r} has malformed sparse data "
+                                     f"({_one_line(exc)})") from None
+        t.set_value(loader=dense, origin=origin)
 
     def _attributes(self, node) -> Tuple[Dict[str, Any], List[Tuple[str, Any]]]:
         A = pb().AttributeProto
@@ -521,14 +654,16 @@ class _Builder:
             return lambda: None  # an element type numpy cannot hold (float8, strings...): value unknown
         try:
             offset = int(info.get("offset", 0) or 0)
-            itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
             count = 1
             for d in tp.dims:
                 count *= int(d)
-            length = int(info.get("length", count * itemsize) or count * itemsize)
+            packed = _PACKED_BITS.get(tp.data_type)
+            bits = packed or 8 * (2 if dtype == "bfloat16" else np.dtype(dtype).itemsize)
+            nbytes = (count * bits + 7) // 8  # sub-byte types (INT4, FLOAT4E2M1, INT2...) are packed
+            length = int(info.get("length", nbytes) or nbytes)
         except (ValueError, TypeError, OverflowError):
             raise ModelLoadError(f"{where}: external data offset/length are not numbers") from None
-        if count < 0 or offset < 0 or length < 0 or offset + length > size or length != count * itemsize:
+        if count < 0 or offset < 0 or length < 0 or offset + length > size or length != nbytes:
             raise ModelLoadError(f"{where}: external data range offset={offset} length={length} does not fit "
                                  f"{location!r} ({size} bytes) or the tensor's shape")
         dims = tuple(int(d) for d in tp.dims)
@@ -541,6 +676,11 @@ class _Builder:
                 raise ModelLoadError(f"{where}: external data file {location!r} changed while it was read")
             if dtype == "bfloat16":
                 return (np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(dims)
+            if packed:  # unpacked by onnx itself, as the same tensor stored inline would be
+                from onnx import numpy_helper
+
+                inline = pb().TensorProto(data_type=tp.data_type, dims=dims, raw_data=raw)
+                return numpy_helper.to_array(inline)
             return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(dims)
         return load
 

@@ -78,3 +78,59 @@ def report_path(path: str, root: Optional[str]) -> str:
 
     return relative_path(path, root)
 
+
+
+def render_failure(reporter: Reporter, result: LintResult, exc: BaseException) -> str:
+    """The one line the CLI prints when a reporter cannot render one model (a bug: the model was linted)."""
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    name = type(reporter).__name__.replace("Reporter", "").lower() or "report"
+    return (f"{result.path}: internal error while writing the {name} report ({type(exc).__name__}: {detail}); "
+            f"the report leaves this model out; please report it")
+
+
+def file_isolated(reporter: Reporter, result: LintResult) -> List[str]:
+    """``reporter.file(result)``; a failure is returned as one line, never raised (other models still report)."""
+    try:
+        reporter.file(result)
+    except Exception as exc:  # noqa: BLE001 - one model's rendering bug must not lose the others' report
+        if os.environ.get("PRECISION_LINT_DEBUG"):
+            raise
+        if reporter.results and reporter.results[-1] is result:
+            reporter.results.pop()  # left out of the document written at stop(), as it is from this stream
+        return [render_failure(reporter, result, exc)]
+    return []
+
+
+def stop_isolated(reporter: Reporter, summary: RunSummary) -> List[str]:
+    """``reporter.stop(summary)``, written to the stream only once it succeeded.  When it fails, each model is
+    rendered alone to find the ones that cannot be, and the report is written without them: a rendering bug on one
+    model never loses the others' report, nor leaves an ``-o`` file empty.  Returns one line per model left out."""
+    import io
+
+    stream = reporter.stream
+    failures: List[str] = []
+    try:
+        for attempt in range(2):
+            buffer = reporter.stream = io.StringIO()
+            try:
+                reporter.stop(summary)
+                break
+            except Exception as exc:  # noqa: BLE001 - see above
+                if os.environ.get("PRECISION_LINT_DEBUG") or attempt:
+                    raise
+                bad = []
+                for res in reporter.results:
+                    alone = type(reporter)(io.StringIO(), reporter.options)
+                    alone.results = [res]
+                    try:
+                        alone.stop(summary)
+                    except Exception as one:  # noqa: BLE001
+                        bad.append(res)
+                        failures.append(render_failure(reporter, res, one))
+                if not bad:
+                    raise exc  # not one model's fault: the run's own error handling reports it
+                reporter.results = [r for r in reporter.results if all(r is not b for b in bad)]
+    finally:
+        reporter.stream = stream
+    stream.write(buffer.getvalue())
+    return failures

@@ -30,14 +30,15 @@ FINGERPRINT_KEY = "precisionLint/v1"
 
 def artifact_uri(path: str, root: str) -> Dict[str, Any]:
     rel = report_path(path, root)
+    # a file name that is not UTF-8 (surrogate escapes) is percent-encoded byte for byte, as URIs do
     if rel.startswith("/"):  # outside the repository: an absolute file URI
-        return {"uri": "file://" + quote(rel)}
-    return {"uri": quote(rel), "uriBaseId": "%SRCROOT%"}
+        return {"uri": "file://" + quote(rel, errors="surrogateescape")}
+    return {"uri": quote(rel, errors="surrogateescape"), "uriBaseId": "%SRCROOT%"}
 
 
 def fingerprint(f: Finding, root: str) -> str:
     key = "\x1f".join((f.rule_id, report_path(f.path, root), f.scope, f.node))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]  # file names need not be UTF-8
 
 
 def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:

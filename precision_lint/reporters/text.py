@@ -89,6 +89,6 @@ def wrap_fix(fix: str, width: int = FIX_WIDTH) -> List[str]:
 def _fmt(v) -> str:
     if v is None:
         return "?"
-    if v == float("inf"):
-        return "inf"
-    return f"{v:.3g}"
+    if isinstance(v, (int, float)):
+        return f"{v:.3g}"  # inf and nan too
+    return str(v)
