@@ -377,8 +377,8 @@ class Bounds:
             return (lo, hi, len(parts) == 1 and parts[0][2])
         y = self._in(op, 1)
         same = len(op.inputs) > 1 and op.inputs[0] == op.inputs[1]
-        if kind == "Sub" and x is None and self._is_minus_own_max(op):
-            return (-_INF, 0.0, True)  # x - max(x): the softmax-stable form
+        if kind == "Sub" and self._is_minus_own_max(op):  # x - max(x): the softmax-stable form, never above 0
+            return ((x[0] - x[1]) if x is not None else -_INF, 0.0, True)
         if kind == "Mul" and same and x is not None:  # x * x
             lo = 0.0 if x[0] <= 0 <= x[1] else min(x[0] * x[0], x[1] * x[1])
             return (lo, max(x[0] * x[0], x[1] * x[1]), x[2])
