@@ -319,6 +319,11 @@ class Bounds:
         if kind == "Abs":
             return None if x is None else (0.0 if x[0] <= 0 <= x[1] else min(abs(x[0]), abs(x[1])),
                                            _abs_max(x), x[2])
+        if kind == "Square":  # MNN's spelling of x * x and Pow(x, 2)
+            if x is None:
+                return (0.0, _INF, True)
+            return (0.0 if x[0] <= 0 <= x[1] else min(x[0] * x[0], x[1] * x[1]), max(x[0] * x[0], x[1] * x[1]),
+                    x[2])
         if kind == "Reciprocal":
             if x is None or x[0] <= 0 <= x[1]:
                 return None
