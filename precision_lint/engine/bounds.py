@@ -189,7 +189,7 @@ class Bounds:
                 return None
             return (stats["nan_min"], stats["nan_max"], True)
         if t.producer is None:
-            return None
+            return self._gather_indices(t)
         op = g.ops[t.producer]
         try:
             out_index = op.outputs.index(name)
@@ -205,6 +205,26 @@ class Bounds:
         if math.isnan(lo) or math.isnan(hi) or lo > hi:
             return None
         return (float(lo), float(hi), bool(tight))
+
+    def _gather_indices(self, t) -> Optional[Bound]:
+        """An integer graph input that indexes a Gather table of N rows (position ids, token ids) lies in
+        [-N, N-1]: any other value is out of range for that Gather and the model fails.  Not tight."""
+        if not t.is_input or not (t.dtype or "").startswith(("int", "uint")):
+            return None
+        sizes = []
+        for cid in t.consumers:
+            op = self.graph.ops.get(cid)
+            if op is None or op.op != "Gather" or len(op.inputs) < 2 or op.inputs[1] != t.name:
+                continue
+            table = self.graph.tensors.get(op.inputs[0])
+            axis = int(op.attrs.get("axis", 0) or 0)
+            shape = table.shape if table is not None else None
+            if shape and -len(shape) <= axis < len(shape) and isinstance(shape[axis], int) and shape[axis] > 0:
+                sizes.append(shape[axis])
+        if not sizes:
+            return None
+        n = min(sizes)
+        return (-float(n), float(n - 1), False)
 
     # ----- helpers --------------------------------------------------------------------------------------------
     def _in(self, op: Operator, i: int) -> Optional[Bound]:
