@@ -95,6 +95,25 @@ g (float[1,16,16] x) => (float[1,16,16] y) {
   xs = Mul (x, s)
   y = Add (xc, xs)
 }""", {"x": (-1.0, 1.0)}, (("inv_freq", inv_freq[None, :]),)),
+        Probe("rope_position_ids", "RoPE Sin/Cos of position ids that also index a 64-row position table (benign: "
+              "bounded by the table)", """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,16,16] x, int64[1,16] position_ids) => (float[1,16,16] y) {
+  pe = Gather <axis = 0> (pos_table, position_ids)
+  pos = Cast <to = 1> (position_ids)
+  ax = Constant <value = int64[1] {2}> ()
+  pcol = Unsqueeze (pos, ax)
+  freqs = Mul (pcol, inv_freq)
+  emb = Concat <axis = -1> (freqs, freqs)
+  c = Cos (emb)
+  s = Sin (emb)
+  xc = Mul (x, c)
+  xs = Mul (x, s)
+  xr = Add (xc, xs)
+  y = Add (xr, pe)
+}""", {"x": (-1.0, 1.0)},
+              (("inv_freq", inv_freq[None, None, :]),
+               ("pos_table", (_rng(2).standard_normal((64, 16)) * 0.02).astype(np.float32)))),
         Probe("timestep_999", "t*freq with t = 999 before Sin/Cos (a diffusion timestep embedding; bf16 breaks it)",
               """
 <ir_version: 8, opset_import: ["" : 17]>
