@@ -73,3 +73,15 @@ def test_stored_storage_emulation_is_reproduced(ground_truth):
     # the measured fact the probe exists for: the fp16 sum of squares overflows, bf16 holds it
     assert stored["fp16-storage"]["nodes"]["sumsq"] == "nonfinite" and stored["fp16-storage"]["breaking"]
     assert not stored["bf16-storage"]["breaking"]
+
+
+@pytest.mark.qemu
+def test_stored_arm_measurements_are_reproduced_on_the_kernels(ground_truth, arm82):
+    """Two probes re-measured on MNN's ARMv8.2 kernels: the stored ground truth still holds for this MNN."""
+    for name in ("global_avgpool_112", "conv3x3_large_input"):
+        entry = next(e for e in corpus() if e["name"] == name)
+        measured = measure_model(entry, arm=True)["arm82-low"]
+        stored = ground_truth["models"][name]["measured"]["arm82-low"]
+        assert "fp16:1" in measured["ran_on"]
+        assert (measured["breaking"], measured["origins"], measured["outputs"]) == \
+            (stored["breaking"], stored["origins"], stored["outputs"]), name
