@@ -105,6 +105,21 @@ def _format_names() -> str:
     return ", ".join(REPORTERS)
 
 
+def _observe(options, models, data: str) -> None:
+    """--calibration-data: the ranges every tensor reached on ``data`` become declared ranges (one model)."""
+    from .calibration_data import observed_ranges
+    from .errors import PrecisionLintError
+    from .files import collect
+
+    paths = collect(models)
+    if len(paths) != 1:
+        raise click.UsageError(f"--calibration-data {data}: give exactly one model (got {len(paths)})")
+    try:
+        options.input_ranges.update(observed_ranges(paths[0], data))
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+
+
 @cli.command("check")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...")
 @click.option("--format", "fmt", default="text", show_default=True,
@@ -127,6 +142,9 @@ def _format_names() -> str:
 @click.option("--input-range", multiple=True, metavar="NAME=LO:HI",
               help="Declare the value range of a model input, e.g. image=0:1 (turns conditional findings into "
                    "proven ones or silences them).")
+@click.option("--calibration-data", "calibration_data", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Run the model once in fp32 on these inputs (.npz by input name, or .npy; one model only) and "
+                   "judge the rules with the value range every tensor reached.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="Read configuration from FILE instead of the nearest .precision-lint.yaml or pyproject.toml "
                    "[tool.precision-lint] above the working directory.")
@@ -167,8 +185,8 @@ def _format_names() -> str:
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
 def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_select, ignore, tolerance, input_range,
-          config_file, isolated, baseline, write_baseline, jobs, progress, platform_names, target_specs,
-          mnn_version, platform_files, snippet_kinds, html_link, statistics, stdin_filename, quiet, explain, verbose,
+          calibration_data, config_file, isolated, baseline, write_baseline, jobs, progress, platform_names,
+          target_specs, mnn_version, platform_files, snippet_kinds, html_link, statistics, stdin_filename, quiet, explain, verbose,
           color) -> None:
     """Lint MODEL files (.onnx, .mnn; directories and globs are walked; `-` reads one model from standard input).
 
@@ -201,7 +219,9 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     for name, value in parse_tolerances(tolerance).items():
         options.tolerances[name] = value
         options.origins.pop(f"tolerances.{name}", None)
-    options.input_ranges.update(parse_input_ranges(input_range))
+    if calibration_data:
+        _observe(options, models, calibration_data)
+    options.input_ranges.update(parse_input_ranges(input_range))  # a declaration wins over an observation
     options.fail_level = fail_level or options.fail_level
     if baseline:
         options.baseline = baseline

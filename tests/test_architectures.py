@@ -48,7 +48,9 @@ EXPECTED = {
         ("C001", "/GridSample", "error"),  # 1024-wide input, fp16 grid and arithmetic
         ("C002", "/Add", "error"),  # mesh + flow in absolute pixels up to 1023
     },
-    "mobilenet_tiny": set(),
+    "mobilenet_tiny": {  # the pool's one fp16 running sum per channel: measured 0.054 rel-L2 there on ARMv8.2 Low
+        ("A002", "/pool/GlobalAveragePool", "warning"),
+    },
     "llama_block": {
         ("C005", "/self_attn/Cos", "error"),  # RoPE over positions up to 2047
         ("C005", "/self_attn/Sin", "error"),
@@ -94,7 +96,8 @@ def test_findings_on_each_architecture(linter, name):
 
 def test_mobilenet_is_clean_for_bf16_too():
     result = lint(None, "mobilenet_tiny", judged_formats=("fp16", "bf16"))
-    assert ours(result) == []
+    assert [f for f in ours(result) if f.level_for("bf16") != "none"] == []
+    assert [(f.rule_id, f.level) for f in ours(result)] == [("A002", "warning")]  # fp16 accumulation in the pool
 
 
 def test_conditional_findings_say_what_they_assume(linter):
@@ -245,7 +248,7 @@ EXPECTED_MNN = {
     "unet_block": {("A005", "error"): 3, ("C005", "warning"): 2, ("A001", "info"): 1, ("S002", "info"): 1,
                    ("X002", "info"): 1},  # GroupNorm becomes LayerNorm; SiLU becomes Swish
     "flow_warp": {("C001", "error"): 1, ("C002", "error"): 1},  # the mesh is folded into a constant
-    "mobilenet_tiny": {},
+    "mobilenet_tiny": {("A002", "warning"): 1},
     "llama_block": {("A001", "info"): 1, ("S002", "info"): 1, ("X002", "info"): 1},  # RoPE folded, RMSNorm fused
 }
 

@@ -129,3 +129,17 @@ def test_unbounded_ends_stay_infinite_through_monotone_ops(tmp_path):
     b = Bounds(g)
     lo, hi, _ = bound(g, b, "root")
     assert lo == pytest.approx(1e-3) and math.isinf(hi)  # not 1e150: an unbounded input stays unbounded
+
+
+def test_integer_inputs_that_index_a_gather_table_are_bounded_by_its_rows(tmp_path):
+    g = graph_of(HEAD + """
+    g (int64[1,16] position_ids, int64[1,16] free) => (float[1,16,8] pe, float[1,16] p, float[1,16] q) {
+        table = Constant <value = float[64,8] {%s}> ()
+        pe = Gather <axis = 0> (table, position_ids)
+        [as_float] p = Cast <to = 1> (position_ids)
+        [free_float] q = Cast <to = 1> (free)
+    }""" % ", ".join(["0.5"] * 512), tmp_path)
+    b = Bounds(g)
+    assert bound(g, b, "as_float") == (-64.0, 63.0, False)  # ONNX allows negative indices; not proven reached
+    assert bound(g, b, "free_float") is None
+    assert Bounds(g, {"position_ids": (0, 15)}).bound("p") == (0.0, 15.0, True)  # a declaration wins

@@ -34,7 +34,8 @@ MODEL = """
 <ir_version: 8, opset_import: ["" : 13]>
 g (float[1,16,64] x, float[1,1,8,8] img) => (float[1,16,64] y, float[1,16,64] ln, float[1,16,32] mm,
                                               float[1,1,16,16] up, float[16] table, float[1,16,64] masked,
-                                              float[1,16,64] tiny, float[1,16,64] plain, float[1,16,64] silu) {
+                                              float[1,16,64] tiny, float[1,16,64] plain, float[1,16,64] silu,
+                                              float[1,1,8,8] bnout) {
   s2 = Constant <value = float {1.4142135}> ()
   one = Constant <value = float {1.0}> ()
   half = Constant <value = float {0.5}> ()
@@ -70,6 +71,9 @@ g (float[1,16,64] x, float[1,1,8,8] img) => (float[1,16,64] y, float[1,16,64] ln
   [plain_relu] plain = Relu (x)
   [silu_sigmoid] sg = Sigmoid (x)
   [silu_mul] silu = Mul (x, sg)
+  bn_p = Constant <value = float[1] {1.0}> ()
+  bn_m = Constant <value = float[1] {0.0}> ()
+  [bn] bnout = BatchNormalization (img, bn_p, bn_m, bn_m, bn_p)
 }
 """ % ", ".join(["0.01"] * 2048)
 
@@ -82,6 +86,7 @@ EXPECTED = {
     "fp16-clamps-large-constants": {"mask_add"},
     "fp16-flushes-tiny-constants": {"tiny_add"},
     "silu-fused": {"silu_sigmoid", "silu_mul"},
+    "batchnorm-folded": {"bn"},
 }
 
 

@@ -189,7 +189,7 @@ class Bounds:
                 return None
             return (stats["nan_min"], stats["nan_max"], True)
         if t.producer is None:
-            return None
+            return self._gather_indices(t)
         op = g.ops[t.producer]
         try:
             out_index = op.outputs.index(name)
@@ -205,6 +205,26 @@ class Bounds:
         if math.isnan(lo) or math.isnan(hi) or lo > hi:
             return None
         return (float(lo), float(hi), bool(tight))
+
+    def _gather_indices(self, t) -> Optional[Bound]:
+        """An integer graph input that indexes a Gather table of N rows (position ids, token ids) lies in
+        [-N, N-1]: any other value is out of range for that Gather and the model fails.  Not tight."""
+        if not t.is_input or not (t.dtype or "").startswith(("int", "uint")):
+            return None
+        sizes = []
+        for cid in t.consumers:
+            op = self.graph.ops.get(cid)
+            if op is None or op.op != "Gather" or len(op.inputs) < 2 or op.inputs[1] != t.name:
+                continue
+            table = self.graph.tensors.get(op.inputs[0])
+            axis = int(op.attrs.get("axis", 0) or 0)
+            shape = table.shape if table is not None else None
+            if shape and -len(shape) <= axis < len(shape) and isinstance(shape[axis], int) and shape[axis] > 0:
+                sizes.append(shape[axis])
+        if not sizes:
+            return None
+        n = min(sizes)
+        return (-float(n), float(n - 1), False)
 
     # ----- helpers --------------------------------------------------------------------------------------------
     def _in(self, op: Operator, i: int) -> Optional[Bound]:
@@ -323,6 +343,11 @@ class Bounds:
         if kind == "Abs":
             return None if x is None else (0.0 if x[0] <= 0 <= x[1] else min(abs(x[0]), abs(x[1])),
                                            _abs_max(x), x[2])
+        if kind == "Square":  # MNN's spelling of x * x and Pow(x, 2)
+            if x is None:
+                return (0.0, _INF, True)
+            return (0.0 if x[0] <= 0 <= x[1] else min(x[0] * x[0], x[1] * x[1]), max(x[0] * x[0], x[1] * x[1]),
+                    x[2])
         if kind == "Reciprocal":
             if x is None or x[0] <= 0 <= x[1]:
                 return None
@@ -381,8 +406,8 @@ class Bounds:
             return (lo, hi, len(parts) == 1 and parts[0][2])
         y = self._in(op, 1)
         same = len(op.inputs) > 1 and op.inputs[0] == op.inputs[1]
-        if kind == "Sub" and x is None and self._is_minus_own_max(op):
-            return (-_INF, 0.0, True)  # x - max(x): the softmax-stable form
+        if kind == "Sub" and self._is_minus_own_max(op):  # x - max(x): the softmax-stable form, never above 0
+            return ((x[0] - x[1]) if x is not None else -_INF, 0.0, True)
         if kind == "Mul" and same and x is not None:  # x * x
             lo = 0.0 if x[0] <= 0 <= x[1] else min(x[0] * x[0], x[1] * x[1])
             return (lo, max(x[0] * x[0], x[1] * x[1]), x[2])

@@ -418,8 +418,8 @@ FUNCTIONS: Dict[str, Callable[..., Any]] = {
                                    numerics.gridsample_pixel_error(int(size), bool(align), fmt, part)),
     "coordinate_error": _none_safe(lambda m, fmt: numerics.coordinate_error(float(m), fmt)),
     "resize_error": _none_safe(lambda i, o, mode, fmt: numerics.resize_coordinate_error(int(i), int(o), mode, fmt)),
-    "sum_error": _none_safe(lambda n, fmt, kind="positive", acc=None:
-                            numerics.sum_relative_error(int(n), fmt, 8, kind, acc)),
+    "sum_error": _none_safe(lambda n, fmt, kind="positive", acc=None, lanes=8:
+                            numerics.sum_relative_error(int(n), fmt, int(lanes), kind, acc)),
     "dot_error": _none_safe(lambda k, fmt, acc=None: numerics.dot_relative_error(int(k), fmt, acc)),
     "acc_format": _none_safe(numerics.accumulator_for),
     "phase_error": _none_safe(lambda n, fmt, dim=64: numerics.phase_error(int(n), fmt, int(dim))),

@@ -1,0 +1,271 @@
+"""Scores every rule against the measured ground truth (calibration/ground_truth.json); writes docs/accuracy.md.
+
+    PYTHONPATH=. python calibration/score.py            # lint the corpus (.onnx and its .mnn), print, write the doc
+    PYTHONPATH=. python calibration/score.py --check    # exit 1 when a score is below calibration/floors.json
+
+Each model is linted with its measured input ranges declared (as a user who knows the data would), for fp16 and
+bf16 (each finding's level for that format).  What counts:
+- fp16 truth: the worst of fp16 storage emulation and, where measured, MNN's real ARMv8.2 kernels at Low; bf16
+  truth: bf16 storage emulation.  A node's error is the worst rel-L2 of its outputs against fp32.
+- a finding (warning or error) is *confirmed* when its node's measured error exceeds 1e-3 (or it produced inf/NaN),
+  *refuted* when it does not, *unmeasured* when the node was not measured (fused by the converter, a subgraph).
+- a *breaking* model (an output over rel-L2 1e-2 or non-finite) is *flagged* when an error-level finding sits on a
+  node where the error starts (an origin: over tolerance while its measured inputs are within) or within two
+  operators of one; a *benign* model is *clean* when no finding is at error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GROUND_TRUTH = ROOT / "calibration" / "ground_truth.json"
+FLOORS = ROOT / "calibration" / "floors.json"
+DOC = ROOT / "docs" / "accuracy.md"
+MATTERS = 1e-3  # a node error above this "measurably matters"
+NEAR = 2  # operators between a finding and an origin that still name the culprit
+FORMATS = ("fp16", "bf16")
+ARM_TARGET = "ios-cpu:low"  # the target whose kernels arm82-low measured
+
+
+def _err(v) -> float:
+    return float("inf") if v == "nonfinite" else float(v)
+
+
+def truth(measured: Dict, fmt: str, kind: str = "onnx") -> Dict:
+    """The measurements that judge ``fmt`` for a file of ``kind``, merged: breaking, origins, per-node worst error.
+    An .onnx may run anywhere (storage emulation and MNN's kernels); an .mnn is judged by MNN's kernels where they
+    were measured (the converter folds and fuses what storage emulation of the .onnx still sees)."""
+    keys = ["fp16-storage", "arm82-low"] if fmt == "fp16" else ["bf16-storage"]
+    if kind == "mnn" and fmt == "fp16" and "arm82-low" in measured:
+        keys = ["arm82-low"]
+    runs = [measured[k] for k in keys if k in measured]
+    nodes: Dict[str, float] = {}
+    for r in runs:
+        for n, v in r["nodes"].items():
+            nodes[n] = max(nodes.get(n, 0.0), _err(v))
+    return {"breaking": any(r["breaking"] for r in runs), "origins": sorted({o for r in runs for o in r["origins"]}),
+            "nodes": nodes, "by": [k for k in keys if k in measured],
+            "breaking_by": [k for k in keys if k in measured and measured[k]["breaking"]]}
+
+
+def _near(graph, names: List[str], hops: int) -> set:
+    """Operator names within ``hops`` operators of ``names`` (either direction)."""
+    import networkx as nx
+
+    g = nx.Graph()
+    by_id = graph.ops
+    for op in by_id.values():
+        g.add_node(op.name)
+        for t in op.outputs:
+            tensor = graph.tensors.get(t)
+            for c in (tensor.consumers if tensor is not None else ()):
+                if c in by_id:
+                    g.add_edge(op.name, by_id[c].name)
+    out = set()
+    for n in names:
+        if n in g:
+            out |= set(nx.single_source_shortest_path_length(g, n, cutoff=hops))
+    return out
+
+
+def _aliases(graph, source) -> Dict[str, str]:
+    """Operator name in ``graph`` -> name of the operator in ``source`` that writes one of its output tensors."""
+    out = {}
+    for op in graph.operators():
+        for t in op.outputs:
+            st = source.tensors.get(t)
+            if st is not None and st.producer in source.ops:
+                out[op.name] = source.ops[st.producer].name
+                break
+    return out
+
+
+def lint(path: str, ranges: Dict, targets=()):
+    from precision_lint.api import Linter, Options
+    from precision_lint.loaders import load_model
+
+    linter = Linter(Options(input_ranges={k: tuple(v) for k, v in ranges.items()}, targets=tuple(targets),
+                            recommend=False))
+    res = linter.lint_file(path)
+    if res.error is not None:
+        raise RuntimeError(res.error.message)
+    return res.findings, load_model(path)
+
+
+def convert(onnx_path: str, out_dir: str) -> Optional[str]:
+    from precision_lint.verify import VerifyError, convert_onnx
+
+    dst = os.path.join(out_dir, Path(onnx_path).stem + ".mnn")
+    try:
+        convert_onnx(onnx_path, dst)
+    except VerifyError:
+        return None
+    return dst
+
+
+def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
+    """Lints every corpus model (.onnx and .mnn) and scores the findings; ``files`` maps model -> {kind: path}."""
+    rules: Dict[str, Dict[str, int]] = {}
+    models = []
+    for name, m in sorted(gt["models"].items()):
+        paths = (files or {}).get(name, {})
+        source = None
+        for kind, path in sorted(paths.items(), key=lambda kv: kv[0] != "onnx"):
+            findings, graph = lint(path, m["ranges"])
+            if kind == "onnx":
+                source = graph
+            # measurements name the .onnx's nodes: an .mnn op is the ONNX node that wrote the same tensor
+            alias = _aliases(graph, source) if kind == "mnn" and source is not None else {}
+            for fmt in FORMATS:
+                t = truth(m["measured"], fmt, kind)
+                # an .mnn measured on MNN's ARMv8.2 kernels is judged for that target (its per-op platform facts)
+                on_arm = t["by"] == ["arm82-low"]
+                judged = lint(path, m["ranges"], (ARM_TARGET,))[0] if on_arm else findings
+                row = {"model": name, "file": kind, "fmt": fmt, "breaking": t["breaking"], "by": t["by"],
+                       "breaking_by": t["breaking_by"], "origins": t["origins"], "errors": [], "warnings": 0,
+                       "judged_for": ARM_TARGET if on_arm else fmt,
+                       "warnings_confirmed": 0}
+                near = _near(source if source is not None else graph, t["origins"], NEAR)
+                for f in judged:
+                    level = f.level if on_arm else f.level_for(fmt)
+                    if level not in ("warning", "error"):
+                        continue
+                    r = rules.setdefault(f"{f.rule_id}/{fmt}", {"fired": 0, "confirmed": 0, "refuted": 0,
+                                                                "unmeasured": 0, "errors": 0})
+                    r["fired"] += 1
+                    r["errors"] += level == "error"
+                    node = alias.get(f.node, f.node)
+                    e = t["nodes"].get(node)
+                    verdict = "unmeasured" if e is None else ("confirmed" if e > MATTERS else "refuted")
+                    r[verdict] += 1
+                    if level == "error":
+                        row["errors"].append({"rule": f.rule_id, "node": f.node, "verdict": verdict,
+                                              "names_culprit": node in near})
+                    else:
+                        row["warnings"] += 1
+                        row["warnings_confirmed"] += verdict == "confirmed"
+                row["flagged"] = any(e["names_culprit"] for e in row["errors"])
+                models.append(row)
+    summary = {}
+    for fmt in FORMATS:
+        rows = [r for r in models if r["fmt"] == fmt]
+        for kind in ("onnx", "mnn"):
+            rk = [r for r in rows if r["file"] == kind]
+            breaking = [r for r in rk if r["breaking"]]
+            benign = [r for r in rk if not r["breaking"]]
+            summary[f"{fmt}/{kind}"] = {
+                "breaking": len(breaking), "flagged": sum(r["flagged"] for r in breaking),
+                "benign": len(benign), "benign_with_error": sum(bool(r["errors"]) for r in benign),
+                "warnings": sum(r["warnings"] for r in rk),
+                "warnings_confirmed": sum(r["warnings_confirmed"] for r in rk)}
+    return {"rules": dict(sorted(rules.items())), "models": models, "summary": summary}
+
+
+def corpus_files(gt: Dict, tmp: str) -> Dict[str, Dict[str, str]]:
+    out = {}
+    for name, m in sorted(gt["models"].items()):
+        src = str(ROOT / m["file"])
+        out[name] = {"onnx": src}
+        mnn = convert(src, tmp)
+        if mnn:
+            out[name]["mnn"] = mnn
+    return out
+
+
+def _share(a: int, b: int) -> str:
+    return f"{a}/{b} ({a / b:.0%})" if b else "0/0"
+
+
+def render(gt: Dict, scores: Dict) -> str:
+    lines = ["# Accuracy: the rules scored against measured ground truth", "",
+             "Generated by `PYTHONPATH=. python calibration/score.py` from `calibration/ground_truth.json`, which",
+             "`PYTHONPATH=. python calibration/build_corpus.py` measures (see calibration/README.md for the corpus,",
+             "the measuring method and the licences).  Do not edit by hand.", "",
+             "fp16 truth: fp16 storage emulation (ONNX Runtime, every tensor rounded) and, where marked `arm`, MNN",
+             "3.6.1's real ARMv8.2 fp16 kernels at Precision_Low under QEMU (`fp16:1`).  bf16 truth: bf16 storage",
+             "emulation.  A warning or error is *confirmed* when its node's measured error exceeds 1e-3 rel-L2.  A",
+             "breaking model (an output over 1e-2 rel-L2 or non-finite) is *flagged* when an error-level finding sits",
+             f"within {NEAR} operators of a node where the measured error starts.  Each model is linted with the input",
+             "ranges its measurement used; an `.mnn` measured on MNN's ARMv8.2 kernels is judged for the target",
+             f"`{ARM_TARGET}` (its per-op platform facts) and scored against those kernels alone.", "",
+             "## Summary", "",
+             "| format / file | breaking flagged at error, culprit named | benign models with an error | warnings that measurably matter |",
+             "|---|---|---|---|"]
+    for key, s in scores["summary"].items():
+        lines.append(f"| {key} | {_share(s['flagged'], s['breaking'])} | {s['benign_with_error']} of {s['benign']} | "
+                     f"{_share(s['warnings_confirmed'], s['warnings'])} |")
+    lines += ["", "## Per rule", "", "| rule / format | fired (warning+) | of which errors | confirmed | refuted | unmeasured |",
+              "|---|---|---|---|---|---|"]
+    for rid, r in scores["rules"].items():
+        lines.append(f"| {rid} | {r['fired']} | {r['errors']} | {r['confirmed']} | {r['refuted']} | {r['unmeasured']} |")
+    lines += ["", "## Per model", "",
+              "| model | file | judged for | measured breaking (by) | where the error starts | errors (rule@node: verdict) | warnings confirmed | verdict |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in scores["models"]:
+        errs = "; ".join(f"{e['rule']}@`{e['node']}`: {e['verdict']}" + (" (culprit)" if e["names_culprit"] else "")
+                         for e in r["errors"]) or "-"
+        if r["breaking"]:
+            verdict = "**flagged**" if r["flagged"] else "**missed**"
+        else:
+            verdict = "clean" if not r["errors"] else "**false error**"
+        by = ", ".join(b.replace("-storage", " storage").replace("arm82-low", "arm") for b in r["breaking_by"])
+        origins = ", ".join(f"`{o}`" for o in r["origins"][:3]) + (" ..." if len(r["origins"]) > 3 else "") or "-"
+        lines.append(f"| {r['model']} | .{r['file']} | {r['judged_for']} | {'yes (' + by + ')' if r['breaking'] else 'no'} | "
+                     f"{origins if r['breaking'] else '-'} | {errs} | {_share(r['warnings_confirmed'], r['warnings'])} "
+                     f"| {verdict} |")
+    lines += ["", "## The corpus", "", "| model | kind | what it reproduces | measured on |", "|---|---|---|---|"]
+    for name, m in sorted(gt["models"].items()):
+        on = ", ".join(k for k in sorted(m["measured"]))
+        lines.append(f"| {name} | {m['kind']} | {m['cause'] or '-'} | {on} |")
+    return "\n".join(lines) + "\n"
+
+
+def below_floors(scores: Dict, floors: Dict) -> List[str]:
+    """What fell: flagged breakers, benign models with an error (a ceiling), confirmed-warning share."""
+    bad = []
+    for key, f in floors.items():
+        s = scores["summary"].get(key)
+        if s is None:
+            bad.append(f"{key}: no score")
+            continue
+        if s["flagged"] < f["flagged"]:
+            bad.append(f"{key}: {s['flagged']} breaking models flagged, floor {f['flagged']}")
+        if s["benign_with_error"] > f["benign_with_error"]:
+            bad.append(f"{key}: {s['benign_with_error']} benign models with an error, ceiling {f['benign_with_error']}")
+        share = s["warnings_confirmed"] / s["warnings"] if s["warnings"] else 1.0
+        if share < f["warnings_confirmed_share"]:
+            bad.append(f"{key}: {share:.2f} of warnings confirmed, floor {f['warnings_confirmed_share']}")
+    return bad
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 when a score is below calibration/floors.json")
+    ap.add_argument("--json", help="also write the scores as JSON here")
+    args = ap.parse_args(argv)
+    gt = json.loads(GROUND_TRUTH.read_text())
+    with tempfile.TemporaryDirectory(prefix="precision-lint-calibration-") as tmp:
+        scores = score(gt, corpus_files(gt, tmp))
+    DOC.write_text(render(gt, scores))
+    if args.json:
+        Path(args.json).write_text(json.dumps(scores, indent=1, sort_keys=True) + "\n")
+    for key, s in scores["summary"].items():
+        print(key, json.dumps(s, sort_keys=True))
+    if args.check:
+        bad = below_floors(scores, json.loads(FLOORS.read_text()))
+        for b in bad:
+            print("below floor:", b, file=sys.stderr)
+        return 1 if bad else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

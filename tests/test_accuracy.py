@@ -1,0 +1,87 @@
+"""The rules scored against the calibration corpus's measured ground truth (calibration/, docs/accuracy.md).
+
+The ground truth is stored (calibration/ground_truth.json): these tests lint the corpus (.onnx and its .mnn from
+MNN's converter) and recompute the scores without QEMU.  A score below calibration/floors.json fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import onnx
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # calibration/ is not packaged
+
+from calibration import score as scoring
+from calibration.build_corpus import CORPUS_DIR, GROUND_TRUTH, measure_model, corpus
+from calibration.probes import build, probes
+
+
+@pytest.fixture(scope="module")
+def ground_truth():
+    return json.loads(GROUND_TRUTH.read_text())
+
+
+@pytest.fixture(scope="module")
+def scores(ground_truth, tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp("calibration"))
+    return scoring.score(ground_truth, scoring.corpus_files(ground_truth, tmp))
+
+
+def test_scores_hold_the_recorded_floors(scores):
+    floors = json.loads(scoring.FLOORS.read_text())
+    assert set(floors) == set(scores["summary"])
+    assert scoring.below_floors(scores, floors) == []
+
+
+def test_the_measured_breakers_are_flagged_at_error_with_the_culprit(scores):
+    flagged = {(r["model"], r["file"]) for r in scores["models"] if r["fmt"] == "fp16" and r["flagged"]}
+    # the sum of squares that overflows (storage) / saturates (MNN's kernels): named in the .onnx and the .mnn
+    assert {("layernorm_sumsq_mul", "onnx"), ("layernorm_sumsq_mul", "mnn"),
+            ("layernorm_sumsq_pow", "onnx"), ("layernorm_sumsq_pow", "mnn"),
+            ("batchnorm_unfolded", "onnx"), ("gridsample_large", "onnx"), ("timestep_999", "onnx")} <= flagged
+
+
+def test_benign_probes_get_no_error(scores):
+    for r in scores["models"]:
+        if r["model"] in ("softmax_exp_stable", "rope_bounded", "conv_net_benign", "batchnorm_unfolded") \
+                and not r["breaking"]:
+            assert r["errors"] == [], r
+
+
+def test_docs_accuracy_is_generated_from_these_scores(ground_truth, scores):
+    assert scoring.DOC.read_text() == scoring.render(ground_truth, scores), \
+        "docs/accuracy.md is stale: regenerate with PYTHONPATH=. python calibration/score.py"
+
+
+def test_probe_files_are_what_the_script_builds(tmp_path):
+    for p in probes():
+        built = tmp_path / f"{p.name}.onnx"
+        onnx.save(build(p), str(built))
+        assert built.read_bytes() == (CORPUS_DIR / f"{p.name}.onnx").read_bytes(), p.name
+
+
+def test_stored_storage_emulation_is_reproduced(ground_truth):
+    entry = next(e for e in corpus() if e["name"] == "layernorm_sumsq_mul")
+    measured = measure_model(entry, arm=False)
+    stored = ground_truth["models"]["layernorm_sumsq_mul"]["measured"]
+    for key in ("fp16-storage", "bf16-storage"):
+        assert measured[key]["nodes"] == stored[key]["nodes"]
+        assert measured[key]["breaking"] == stored[key]["breaking"]
+    # the measured fact the probe exists for: the fp16 sum of squares overflows, bf16 holds it
+    assert stored["fp16-storage"]["nodes"]["sumsq"] == "nonfinite" and stored["fp16-storage"]["breaking"]
+    assert not stored["bf16-storage"]["breaking"]
+
+
+@pytest.mark.qemu
+def test_stored_arm_measurements_are_reproduced_on_the_kernels(ground_truth, arm82):
+    """Two probes re-measured on MNN's ARMv8.2 kernels: the stored ground truth still holds for this MNN."""
+    for name in ("global_avgpool_112", "conv3x3_large_input"):
+        entry = next(e for e in corpus() if e["name"] == name)
+        measured = measure_model(entry, arm=True)["arm82-low"]
+        stored = ground_truth["models"][name]["measured"]["arm82-low"]
+        assert "fp16:1" in measured["ran_on"]
+        assert (measured["breaking"], measured["origins"], measured["outputs"]) == \
+            (stored["breaking"], stored["origins"], stored["outputs"]), name
