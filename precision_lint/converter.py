@@ -15,14 +15,14 @@ class ConversionError(PrecisionLintError):
 def convert_to_mnn(src: str, dst: str, extra: Sequence[str] = ()) -> None:
     """Convert ``src`` (.onnx) to ``dst`` (.mnn); ``extra`` are converter flags (e.g. ``--fp16``).  The converter's
     console chatter (and MNN's "device supports" line) is kept off our stdout."""
-    try:
-        import _tools  # noqa: F401 - imported inside the redirect below; checked here for a clear message
-    except ImportError:
-        raise ConversionError(f"{src}: converting to MNN needs the MNN package (pip install MNN)") from None
     fd = os.dup(1)
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 1)  # importing MNN's extension prints its "device supports" line to fd 1
+            try:
+                import _tools
+            except ImportError:
+                raise ConversionError(f"{src}: converting to MNN needs the MNN package (pip install MNN)") from None
             rc = _tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", src, "--MNNModel", dst,
                                     "--bizCode", "biz", *extra])
     finally:
