@@ -16,7 +16,6 @@ import numpy as np
 
 def transformer(layers: int, heads: int, hidden: int, seq: int = 128, ffn_mult: int = 4, seed: int = 0):
     """An onnx.ModelProto (weights inline; save it with external data)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -117,7 +116,3 @@ def save_inline(model, path: str) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     onnx.save(model, path)
     return path
-
-
-def node_count(layers: int, heads: int) -> int:
-    return layers * (12 * heads + 40) + 10

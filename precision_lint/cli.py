@@ -11,7 +11,6 @@ import click
 from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-SUBCOMMANDS = ("check", "rules", "rule", "platforms", "verify", "setup-arm")
 
 
 def _split_csv(values: Sequence[str]) -> Tuple[str, ...]:

@@ -37,7 +37,6 @@ class DeploymentStage:
         from .known_issues import bugs_for_version, parse_version, version_text
 
         declared = getattr(options, "mnn_version", None)
-        self.mnn_version_declared = declared is not None
         default = str(self.table.mnn_version or "")
         self.mnn_version = version_text(parse_version(declared if declared is not None else default,
                                                       origins.get("mnn_version", "--mnn-version")))

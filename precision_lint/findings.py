@@ -8,8 +8,6 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 LEVELS = ("none", "info", "warning", "error")
 LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
-FAILURE_CLASSES = ("range", "accumulation", "coordinate", "approximation", "tie-sensitivity", "converter",
-                   "type-support")
 # Formats a rule is judged for.  fp32 is the reference: a rule never fires for it unless it says so.
 FORMATS = ("fp16", "bf16")
 

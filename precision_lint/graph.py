@@ -16,12 +16,6 @@ if TYPE_CHECKING:  # numpy is only named in annotations here
     import networkx as nx
     import numpy as np
 
-# Ops that only move or relabel data: walks may see through them when a rule asks for it.
-LAYOUT_OPS = frozenset({
-    "Cast", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Expand", "ConvertTensor",
-    "Concat", "Slice", "Gather", "Split", "Tile",
-})
-
 
 # A constant larger than this whose loader can read it again (``reload=True``: external data, protobuf payloads) is
 # not kept after use: otherwise every weight a rule looked at stays in memory beside the file's own copy.
@@ -308,9 +302,6 @@ class ModelGraph:
                 return t
             t = self.tensors[p.inputs[0]]
         return t
-
-    def has_cycle(self) -> bool:
-        return bool(self.find_cycle(limit=1))
 
     def find_cycle(self, limit: int = 8) -> List[str]:
         """Operator ids along one cycle (at most ``limit`` of them), [] when the graph is acyclic.  Iterative:

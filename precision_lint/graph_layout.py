@@ -170,7 +170,7 @@ def _order_by_barycentre(ranks: List[List[str]], up: Dict[str, List[str]], down:
             nbrs = up if downward else down
             cur = {n: i for i, n in enumerate(ranks[r])}
 
-            def key(n: str) -> Tuple[float, int]:
+            def key(n: str, pos=pos, nbrs=nbrs, cur=cur) -> Tuple[float, int]:
                 ps = [pos[m] for m in nbrs[n] if m in pos]
                 return (sum(ps) / len(ps) if ps else float(cur[n]), cur[n])
 

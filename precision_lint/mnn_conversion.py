@@ -92,7 +92,7 @@ def add_notes(graph: ModelGraph, findings: Sequence[Finding]) -> List[Finding]:
         notes: List[str] = []
         if op is not None and f.failure_class != "converter":  # converter rules already say it
             for c in matcher.hits(op):
-                notes.append(_PLACEHOLDER.sub(lambda m: str(op.attrs.get(m.group(1), "?")), c.note))
+                notes.append(_PLACEHOLDER.sub(lambda m, attrs=op.attrs: str(attrs.get(m.group(1), "?")), c.note))
         new = [n for n in notes if n not in f.notes]
         out.append(replace(f, notes=tuple(f.notes) + tuple(new)) if new else f)
     matcher.analysis.release()

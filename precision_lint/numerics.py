@@ -411,9 +411,6 @@ def variance_cancellation_ratio(fmt: str, rel: float = 0.1) -> float:
     return math.sqrt(max(rel / u - 1.0, 0.0) / 2.0)
 
 
-square_overflow_rms = square_sum_overflow_rms  # the name rules used first
-
-
 def exp_overflow(fmt: str) -> float:
     return get_format(fmt).exp_overflow
 
@@ -446,14 +443,6 @@ def integer_error(max_value: float, fmt: str) -> float:
     if max_value is None or abs(max_value) <= f.int_exact_limit:
         return 0.0
     return f.ulp(max_value) / 2.0
-
-
-def tie_flip_fraction(gap: Optional[float], fmt: str) -> float:
-    """Rough chance that rounding to fmt swaps two values whose relative gap is ``gap``."""
-    if gap is None:
-        return 1.0
-    u = get_format(fmt).unit_roundoff
-    return float(min(1.0, 2 * u / max(gap, 1e-300)))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ MODES = ("normal", "high", "low", "low_bf16")
 PRECISION_ENUM = {"normal": "Precision_Normal", "high": "Precision_High", "low": "Precision_Low",
                   "low_bf16": "Precision_Low_BF16"}
 PRECISION_VALUE = {"normal": 0, "high": 1, "low": 2, "low_bf16": 3}
-FORMAT_NAMES = ("fp32", "fp16", "bf16")
 # MNNForwardType values (include/MNN/MNNForwardType.h), for MNN's command-line tools' forwardType argument.
 FORWARD_TYPE_VALUE = {"MNN_FORWARD_CPU": 0, "MNN_FORWARD_METAL": 1, "MNN_FORWARD_CUDA": 2, "MNN_FORWARD_OPENCL": 3,
                       "MNN_FORWARD_AUTO": 4, "MNN_FORWARD_NN": 5, "MNN_FORWARD_OPENGL": 6, "MNN_FORWARD_VULKAN": 7,

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from hostile import ROOT, SAMPLES, build_corpus, external_model
+from hostile import SAMPLES, build_corpus, external_model
 from precision_lint.api import Linter
 from precision_lint.errors import ModelLoadError
 from precision_lint.loaders import load_model
@@ -123,7 +123,7 @@ def test_external_data_inside_the_directory_is_read_only_when_a_rule_needs_it(tm
     _OPENED.clear()
     _WATCH[:] = ["w.bin"]
     try:
-        g = load_model(str(path))
+        load_model(str(path))
         assert _OPENED == []  # loading does not read weights
         r = Linter().lint_file(str(path))
     finally:

@@ -114,7 +114,7 @@ def test_sparse_constant_with_indices_outside_its_shape_is_one_error(tmp_path):
              helper.make_node("Add", ["x", "c"], ["y"], name="add")]
     path = _save(tmp_path, _model(nodes, [_vi("x", [2, 3])], [_vi("y", [2, 3])]))
     with pytest.raises(Exception) as info:
-        load_model(path).tensors["c"].value
+        _ = load_model(path).tensors["c"].value
     assert str(info.value).startswith(f"{path}: Constant 'c' has malformed sparse data")
 
 

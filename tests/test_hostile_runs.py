@@ -90,7 +90,7 @@ def test_a_file_name_that_is_not_utf8_is_reported_escaped_and_the_run_goes_on(no
     proc = run("--format", fmt, "models", cwd=str(non_utf8_dir))
     out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # valid UTF-8, strictly
     assert proc.returncode == 2, err  # the unreadable c_\xfe.onnx; the other two were linted
-    assert err.splitlines() == [f"error: models/c_\\xfe.onnx: " + err.split(": ", 2)[2].splitlines()[0]]
+    assert err.splitlines() == ["error: models/c_\\xfe.onnx: " + err.split(": ", 2)[2].splitlines()[0]]
     assert "internal error" not in err
     assert shown in out and "b.onnx" in out
     if fmt == "json":

@@ -109,10 +109,6 @@ def _abs_max(b: Interval) -> float:
     return max(abs(b[0]), abs(b[1]))
 
 
-def _sym(m: float) -> Interval:
-    return (-m, m)
-
-
 class Bounds:
     """Interval per tensor, computed on demand and memoised; ``input_ranges`` are the user's declarations."""
 

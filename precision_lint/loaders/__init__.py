@@ -66,7 +66,7 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _varint_ok(b: bytes) -> bool:
-    for i, byte in enumerate(b[:5]):
+    for byte in b[:5]:
         if not byte & 0x80:
             return True
     return False

@@ -135,10 +135,6 @@ class Tab:
     def vector_len(self, slot: int, kind: str, what: str = "vector") -> int:
         return self._vector(slot, NUMPY[kind].itemsize, what)[1]
 
-    def vector_span(self, slot: int, kind: str, what: str = "vector"):
-        """(start byte, count) of a numeric vector, for readers that decode lazily."""
-        return self._vector(slot, NUMPY[kind].itemsize, what)
-
     def string(self, slot: int, what: str = "string") -> Optional[str]:
         t = self._target(slot, what)
         return self._string_at(t, what) if t else None

@@ -100,7 +100,7 @@ class _Reader:
         ins, outs = self._graph(net.tables(S.NET["oplists"], "oplists"), names, "", {}, outputs)
         g.inputs = ins
         g.outputs = outs or self._dangling()
-        for name, sg in self.subgraphs.items():  # subgraphs no op refers to: still walked, scoped by their name
+        for name in self.subgraphs:  # subgraphs no op refers to: still walked, scoped by their name
             if name not in self.walked:
                 self._subgraph(name or "subgraph", name, {})
         g.metadata["fp16_converted"] = self.fp16
