@@ -1,7 +1,7 @@
 """precision-lint: find the operators whose results change with numeric precision, before deployment."""
 __version__ = "0.1.0"
 
-__all__ = ["lint", "Linter", "Options", "LintResult", "__version__"]
+__all__ = ["lint", "Linter", "Options", "LintResult", "ModelLoadError", "PrecisionLintError", "__version__"]
 
 
 def __getattr__(name):
@@ -10,4 +10,8 @@ def __getattr__(name):
         from . import api
 
         return getattr(api, name)
+    if name in ("ModelLoadError", "PrecisionLintError"):
+        from . import errors
+
+        return getattr(errors, name)
     raise AttributeError(name)

@@ -231,7 +231,7 @@ class Linter:
         if self.options.identity:
             from .identity import model_identity
 
-            result.extras["identity"] = model_identity(result.path, graph)
+            result.extras["identity"] = model_identity(graph.path, graph)  # the bytes read (stdin: its temp file)
         if self.options.neighbourhoods:
             result.extras["neighbourhoods"] = neighbourhoods(graph, result.findings)
 

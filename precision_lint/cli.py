@@ -32,11 +32,15 @@ def _parse_pairs(values: Sequence[str], flag: str) -> Dict[str, str]:
 
 def parse_tolerances(values: Sequence[str]) -> Dict[str, float]:
     out = {}
+    import math
+
     for k, v in _parse_pairs(values, "--tolerance").items():
         try:
             out[k] = float(v)
         except ValueError:
             raise click.UsageError(f"--tolerance {k}: {v!r} is not a number") from None
+        if not math.isfinite(out[k]) or out[k] < 0:  # a NaN threshold would silence every comparison
+            raise click.UsageError(f"--tolerance {k}: {v!r} is not a finite, non-negative number")
     return out
 
 
@@ -104,18 +108,18 @@ def _format_names() -> str:
     return ", ".join(REPORTERS)
 
 
-def _observe(options, models, data: str) -> None:
+def _observe(options, paths, data: str, inputs) -> None:
     """--calibration-data: the ranges every tensor reached on ``data`` become declared ranges (one model)."""
     from .calibration_data import observed_ranges
     from .errors import PrecisionLintError
-    from .files import collect
 
-    paths = collect(models)
     if len(paths) != 1:
+        inputs.cleanup()
         raise click.UsageError(f"--calibration-data {data}: give exactly one model (got {len(paths)})")
     try:
         options.input_ranges.update(observed_ranges(paths[0], data))
     except PrecisionLintError as exc:
+        inputs.cleanup()
         _fail(str(exc))
 
 
@@ -218,9 +222,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     for name, value in parse_tolerances(tolerance).items():
         options.tolerances[name] = value
         options.origins.pop(f"tolerances.{name}", None)
-    if calibration_data:
-        _observe(options, models, calibration_data)
-    options.input_ranges.update(parse_input_ranges(input_range))  # a declaration wins over an observation
+    declared_ranges = parse_input_ranges(input_range)
+    options.input_ranges.update(declared_ranges)
     options.fail_level = fail_level or options.fail_level
     if baseline:
         options.baseline = baseline
@@ -234,11 +237,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         html_link = os.path.splitext(os.path.basename(output))[0] + ".html"
     try:
         reporter_cls = get_reporter(fmt)
-        linter = Linter(options)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    except PrecisionLintError as exc:
-        _fail(str(exc))
     from .inputs import resolve
 
     unlisted: List[str] = []  # directories the walk could not list
@@ -258,8 +258,16 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     if inputs.display:
         jobs = 1  # the model from stdin is linted in this process, under its reported name
     paths = inputs.paths
+    if calibration_data:  # the model as resolved (a file, or stdin's bytes): its observed ranges
+        _observe(options, paths, calibration_data, inputs)
+        options.input_ranges.update(declared_ranges)  # a declaration wins over an observation
     try:
-        _check_outputs(output, write_baseline, repository_root())
+        linter = Linter(options)
+    except PrecisionLintError as exc:
+        inputs.cleanup()
+        _fail(str(exc))
+    try:
+        _check_outputs(output, write_baseline, repository_root(), paths)
         out_stream = ReportFile(output, errors=OUTPUT_ERRORS) if output else sys.stdout
     except PrecisionLintError as exc:
         inputs.cleanup()
@@ -338,14 +346,19 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     sys.exit(EXIT_CLEAN)
 
 
-def _check_outputs(output, write_baseline, root) -> None:
-    """Reports and baselines are written where the user said, never through a symlink out of the project."""
+def _check_outputs(output, write_baseline, root, models: Sequence[str] = ()) -> None:
+    """Reports and baselines are written where the user said, never through a symlink out of the project, and
+    never over a model of this run (`-o model.onnx` would truncate it before it is read)."""
+    from .errors import ConfigError
     from .files import check_output_path
 
-    if output:
-        check_output_path(output, "report", root)
-    if write_baseline:
-        check_output_path(write_baseline, "baseline", root)
+    linted = {os.path.realpath(m) for m in models if os.path.isfile(m)}
+    for flag, path, what in (("-o", output, "report"), ("--write-baseline", write_baseline, "baseline")):
+        if not path:
+            continue
+        if os.path.realpath(path) in linted:
+            raise ConfigError(f"{path}: {flag} names a model this run lints; the {what} is not written over it")
+        check_output_path(path, what, root)
 
 
 def _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt) -> None:
@@ -633,6 +646,8 @@ def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, ti
     from .verify import DEFAULT_TARGETS, verify
     from .verify_metrics import DEFAULT_TOLERANCE
 
+    if tolerance is not None and tolerance != tolerance:  # FloatRange lets NaN through: it would pass every error
+        raise click.BadParameter("NaN is not a tolerance", param_hint="--tolerance")
     show = sys.stderr.isatty() if progress is None else progress
     width = [0]
 
@@ -689,6 +704,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - a linter in CI prints one line, never a traceback
+        import errno
+
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EPIPE, errno.EIO):
+            # standard output is full, closed or gone (`> /dev/full`, a closed pipe): say so, once, on stderr
+            try:
+                sys.stdout = open(os.devnull, "w")  # what is still buffered must not fail again at exit
+            except OSError:
+                pass
+            _fail(f"cannot write the report to standard output: {exc.strerror or exc}")
         if os.environ.get("PRECISION_LINT_DEBUG"):
             raise
         detail = (str(exc).strip().splitlines() or [""])[0][:200]

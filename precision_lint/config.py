@@ -11,6 +11,7 @@ Every problem is one line naming the file and the key: ``pyproject.toml: tool.pr
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, replace
@@ -247,12 +248,18 @@ def apply_config(options, cfg: Config):
         o.fail_level = d["fail_level"]
         o.origins["fail_level"] = cfg.where("fail_level")
     if "mnn_version" in d:
-        o.mnn_version = str(d["mnn_version"])
+        if not isinstance(d["mnn_version"], str):  # YAML/TOML read 3.10 as the number 3.1: a different version
+            raise ConfigError(f"{cfg.where('mnn_version')}: write the version as a string, e.g. "
+                              f"mnn_version: \"3.6.1\" (an unquoted {d['mnn_version']!r} is read as a number)")
+        o.mnn_version = d["mnn_version"]
         o.origins["mnn_version"] = cfg.where("mnn_version")
     if "platform_overrides" in d:
         o.platform_overrides.update(d["platform_overrides"])
         o.origins["platform_overrides"] = cfg.where("platform_overrides")
     for name, value in d.get("tolerances", {}).items():
+        if not math.isfinite(float(value)) or float(value) < 0:  # NaN would silence every comparison
+            raise ConfigError(f"{cfg.where(f'tolerances.{_q(name)}')}: {value!r} is not a finite, non-negative "
+                              f"number")
         o.tolerances[name] = float(value)
         o.origins[f"tolerances.{name}"] = cfg.where(f"tolerances.{_q(name)}")
     for name, value in d.get("input_ranges", {}).items():

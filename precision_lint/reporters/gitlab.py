@@ -47,4 +47,4 @@ class GitlabReporter(Reporter):
                     "fingerprint": fingerprint(f, root),
                     "location": {"path": path, "lines": {"begin": 1}},
                 })
-        self.stream.write(json.dumps(issues, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        self.stream.write(json.dumps(issues, indent=2, sort_keys=True, ensure_ascii=True) + "\n")
