@@ -15,14 +15,17 @@ class ConversionError(PrecisionLintError):
 def convert_to_mnn(src: str, dst: str, extra: Sequence[str] = ()) -> None:
     """Convert ``src`` (.onnx) to ``dst`` (.mnn); ``extra`` are converter flags (e.g. ``--fp16``).  The converter's
     console chatter (and MNN's "device supports" line) is kept off our stdout."""
-    try:
-        import _tools  # noqa: F401 - imported inside the redirect below; checked here for a clear message
-    except ImportError:
-        raise ConversionError(f"{src}: converting to MNN needs the MNN package (pip install MNN)") from None
+    import sys
+
+    sys.stdout.flush()  # what we printed so far goes out before fd 1 is borrowed
     fd = os.dup(1)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
+            try:  # importing MNN's extension prints the "device supports" line: inside the redirect
+                import _tools
+            except ImportError:
+                raise ConversionError(f"{src}: converting to MNN needs the MNN package (pip install MNN)") from None
             rc = _tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", src, "--MNNModel", dst,
                                     "--bizCode", "biz", *extra])
     finally:

@@ -291,6 +291,8 @@ class ModelSection:
         est = self._estimate(f)
         if est:
             lines.append(f"  - Estimate: {est}")
+        for line in f.measured_lines():  # what `verify` ran says, and on what
+            lines.append(f"  - {md(line)}")
         if f.evidence:
             items = sorted(f.evidence.items(), key=lambda kv: str(kv[0]))
             lines.append("  - Evidence: " + ", ".join(f"{md(k)} {code(_plain(v))}" for k, v in items))
