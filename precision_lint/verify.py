@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import PrecisionLintError
 from .findings import Finding
-from .verify_metrics import DEFAULT_TOLERANCE, TensorError, classifier_like, compare, origins
+from .verify_metrics import DEFAULT_TOLERANCE, TensorError, classifier_like, compare, origins, tensor_depths
 
 # Platforms whose CPU kernels are MNN's Arm82Backend: the emulated aarch64 CPU with FEAT_FP16 runs them.
 ARM82_PLATFORMS = ("ios-cpu", "android-cpu-armv82")
@@ -79,6 +79,8 @@ class VerifyResult:
     timings: Dict[str, float] = field(default_factory=dict)
     model_run: str = ""
     recommendation: Dict[str, Dict] = field(default_factory=dict)  # platform -> mode, basis, why (measured only)
+    depths: Dict[str, int] = field(default_factory=dict)  # tensor -> operators from the inputs (the error chart)
+    lint: Optional[object] = None  # the linter's LintResult on the model (metadata, identity, drawings) when linted
 
     @property
     def exit_code(self) -> int:
@@ -101,10 +103,11 @@ class VerifyResult:
 
 def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional[str] = None,
            input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None, tolerance: float = DEFAULT_TOLERANCE,
-           qemu_cpu: str = "max", lint: bool = True, progress: Optional[Callable[[str], None]] = None
-           ) -> VerifyResult:
+           qemu_cpu: str = "max", lint: bool = True, progress: Optional[Callable[[str], None]] = None,
+           review: bool = False) -> VerifyResult:
     """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input.
-    ``progress`` receives a short line as each step starts (the CLI shows it on a terminal)."""
+    ``progress`` receives a short line as each step starts (the CLI shows it on a terminal).  ``review`` also
+    reads what a Markdown/HTML review report shows of the model (its identity, the graph around each finding)."""
     from .loaders import detect_format, load_model
     from .platforms import load_platforms
     from .targets import parse_targets
@@ -133,6 +136,7 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         feeds = (verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path))
         result = VerifyResult(path=path, tolerance=tolerance, inputs=verify_inputs.describe(specs, inputs),
                               targets=[], timings=timings, model_run=os.path.basename(run_model))
+        result.depths = {**tensor_depths(source), **tensor_depths(graph)}
         outputs = [t.name for t in graph.tensors.values() if t.is_output]
         inter = [o for op in graph.operators() if not op.scope for o in op.outputs
                  if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const]
@@ -163,7 +167,7 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         if lint:
             say("static rules")
             t0 = time.monotonic()
-            _attach_findings(result, path, [str(t) for t in parsed], source, input_ranges or {})
+            _attach_findings(result, path, [str(t) for t in parsed], source, input_ranges or {}, review)
             timings["lint"] = time.monotonic() - t0
     return result
 
@@ -333,13 +337,14 @@ def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
 
 
 def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_graph,
-                     input_ranges: Mapping[str, Tuple[float, float]]) -> None:
+                     input_ranges: Mapping[str, Tuple[float, float]], review: bool = False) -> None:
     """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
     errors that no finding covers become V001 findings."""
     from .api import Linter, Options
     from .targets import parse_target, rejudge
 
-    linter = Linter(Options(targets=tuple(targets), input_ranges=dict(input_ranges), recommend=False))
+    linter = Linter(Options(targets=tuple(targets), input_ranges=dict(input_ranges), recommend=False,
+                            identity=review, neighbourhoods=review))
     lint_result = linter.lint_file(path)
     table = linter.deployment.table
     if lint_result.error is not None:
@@ -380,8 +385,11 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
                          f"by rel-L2 {e.rel_l2:.3g} (max abs {e.max_abs:.3g}, {e.nan} NaN, {e.inf} inf) while "
                          f"its inputs are within tolerance; no static rule flagged it"),
                 fix="Run this model at Precision_High on the target, or keep this op in fp32.",
-                evidence={"target": tr.target, **e.to_dict()}, judged_for=("fp16",))
+                evidence={"target": tr.target, **e.to_dict()}, judged_for=("fp16",),
+                measured={tr.target: {"verdict": "found", "basis": tr.status, "on": tr.on, **e.to_dict()}})
     result.new_findings = sorted(new.values(), key=Finding.sort_key)
+    lint_result.findings = list(result.findings)  # the reported ones, now with what was measured
+    result.lint = lint_result
 
 
 __all__ = ["verify", "VerifyResult", "TargetResult", "VerifyError", "convert_onnx", "DEFAULT_TARGETS"]

@@ -140,9 +140,12 @@ class HtmlReporter(Reporter):
             rec = res.extras.get("recommendation") or {}
             declared = {f"{p['platform']}:{p['declared']['mode']}": p["declared"]
                         for p in rec.get("platforms", []) if p.get("declared")}
+            runs = {r.get("target"): r for r in (res.extras.get("verify") or {}).get("runs") or []}
             for t in targets:
                 d = declared.get(t)
-                if d is None:
+                if d is None and t in runs:  # a verify report: what the run showed, never a measurement it was not
+                    cells += f"<td>{_run_verdict(runs[t])}</td>"
+                elif d is None:
                     cells += "<td>—</td>"
                 elif d.get("safe"):
                     cells += '<td><span class="verdict safe">safe</span></td>'
@@ -159,6 +162,16 @@ class HtmlReporter(Reporter):
             out.append(f"<tr><td>{name}</td><td>{fmt}</td>{cells}</tr>")
         out += ["</tbody>", "</table>"]
         return out
+
+
+def _run_verdict(run: Mapping[str, Any]) -> str:
+    status = str(run.get("status", ""))
+    if status not in ("measured", "emulated"):
+        return escape(status.replace("-", " ") or "—")
+    how = "measured" if status == "measured" else "emulated (not measured)"
+    if run.get("exceeded"):
+        return f'<span class="verdict unsafe">{how}: over tolerance</span>'
+    return f'<span class="verdict safe">{how}: within tolerance</span>'
 
 
 def _deploy(rec: Mapping[str, Any], target: str) -> str:
@@ -327,6 +340,13 @@ class ModelPage:
         if chart:
             out += [f"<h3>{how} error along the graph</h3>", ran, f"<figure>{chart}</figure>"]
             ran = ""
+        runs = v.get("runs") or []
+        if runs:  # what ran for each target: QEMU's version, MNN's device line, or why nothing was measured
+            out += ["<h3>What ran</h3>", '<table class="runs"><thead><tr><th>Target</th><th>Result</th>'
+                    "<th>Ran on</th></tr></thead><tbody>"]
+            out += [f"<tr><td><code>{escape(str(r.get('target', '')))}</code></td><td>{_run_verdict(r)}</td>"
+                    f"<td>{escape(str(r.get('message', '')))}</td></tr>" for r in runs if isinstance(r, Mapping)]
+            out.append("</tbody></table>")
         outputs = v.get("outputs") or []
         if outputs:
             out += [f"<h3>{how} error per output</h3>", ran,
