@@ -151,3 +151,22 @@ def test_verify_json_of_an_onnx_is_only_the_document():
                           env=dict(os.environ, PYTHONPATH=REPO), timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["targets"][0]["status"] == "fp32-only"
+
+
+def test_text_explain_shows_the_measured_line():
+    import io
+
+    from precision_lint.reporters.text import TextReporter
+
+    result = Linter(Options(targets=("ios-cpu:low",))).lint_file(SEED)
+    block = {"verdict": "confirmed", "basis": "measured", "on": "MNN 3.6.1 Arm82 kernels under QEMU, fp16:1",
+             "rel_l2": 0.290412, "max_abs": 0.800607}
+    result.findings = [replace(f, measured={"ios-cpu:low": block}) for f in result.findings]
+    shown = {}
+    for explain in (True, False):
+        out = io.StringIO()
+        TextReporter(out, {"explain": explain}).file(result)
+        shown[explain] = out.getvalue()
+    assert ("    measured on ios-cpu:low (MNN 3.6.1 Arm82 kernels under QEMU, fp16:1): confirmed, rel-L2 0.29, "
+            "max abs 0.801") in shown[True]
+    assert "measured on" not in shown[False]
