@@ -619,14 +619,19 @@ def _escaping_output() -> None:
               help="Range of a generated input, e.g. image=0:1 (repeatable).")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=None, metavar="REL_L2",
               help="Largest acceptable rel-L2 error of a tensor against Precision_High.  [default: 0.01]")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "markdown", "html"]), default="text",
+              show_default=True, help="text and json: the verify report; sarif, markdown and html: the lint report "
+                                      "of the model with each finding's measured verdict (and, in html, the "
+                                      "measured error per node drawn along the graph).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write the report to FILE (the text summary still goes to the terminal).")
 @click.option("--timings", is_flag=True, help="Add the time of each step to the JSON report (text always shows it).")
 @click.option("--qemu-cpu", default="max", show_default=True, metavar="CPU",
               help="QEMU CPU model for ARM runs; `cortex-a72` (no fp16 arithmetic) is a control that must be refused.")
 @click.option("--no-lint", is_flag=True, help="Measure only: do not run the static rules on the model.")
 @click.option("--progress/--no-progress", default=None,
               help="Show the current step on stderr.  [default: on a terminal]")
-def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, timings, qemu_cpu, no_lint,
+def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, output, timings, qemu_cpu, no_lint,
                progress) -> None:
     """Run MODEL (.mnn, or .onnx converted with MNN's converter) on MNN's real kernels at each target's precision
     and at Precision_High, and report the error per output and per node.
@@ -642,12 +647,20 @@ def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, ti
     missing, or fp16 not active on a Low target.
     """
     from .errors import PrecisionLintError
+    from .files import ReportFile
+    from .reporters.base import repository_root
     from .reporters.verify_report import to_json, to_text
     from .verify import DEFAULT_TARGETS, verify
     from .verify_metrics import DEFAULT_TOLERANCE
 
     if tolerance is not None and tolerance != tolerance:  # FloatRange lets NaN through: it would pass every error
         raise click.BadParameter("NaN is not a tolerance", param_hint="--tolerance")
+    targets = _split_csv(target_specs) or DEFAULT_TARGETS
+    try:
+        _check_outputs(output, None, repository_root(), [model])
+    except PrecisionLintError as exc:
+        _fail(str(exc))
+
     show = sys.stderr.isatty() if progress is None else progress
     width = [0]
 
@@ -658,17 +671,59 @@ def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, ti
         width[0] = len(line)
 
     try:
-        result = verify(model, _split_csv(target_specs) or DEFAULT_TARGETS, inputs_file,
+        result = verify(model, targets, inputs_file,
                         parse_input_ranges(input_range), DEFAULT_TOLERANCE if tolerance is None else tolerance,
-                        qemu_cpu, lint=not no_lint, progress=status if show else None)
+                        qemu_cpu, lint=not no_lint, progress=status if show else None,
+                        review=fmt in ("markdown", "html"))
     except PrecisionLintError as exc:
         if width[0]:
             sys.stderr.write("\r" + " " * width[0] + "\r")
         _fail(str(exc))
     if width[0]:
         sys.stderr.write("\r" + " " * width[0] + "\r")
-    click.echo(to_json(result, timings) if fmt == "json" else to_text(result), nl=False)
+    if fmt in ("text", "json"):
+        report, failures = (to_json(result, timings) if fmt == "json" else to_text(result)), []
+    else:
+        report, failures = _verify_lint_report(result, fmt, targets)
+    if output:
+        try:
+            stream = ReportFile(output, errors=OUTPUT_ERRORS)
+        except PrecisionLintError as exc:
+            _fail(str(exc))
+        stream.write(report)
+        stream.close()
+        if stream.problem:
+            _fail(stream.problem)
+        if fmt != "text":
+            click.echo(to_text(result), nl=False)
+    else:
+        click.echo(report, nl=False)
+    for line in failures:
+        click.echo(f"error: {line}", err=True)
     sys.exit(result.exit_code)
+
+
+def _verify_lint_report(result, fmt, targets) -> Tuple[str, List[str]]:
+    """A verify result rendered by a lint reporter (sarif, markdown, html): (document, lines of models left out)."""
+    import io
+
+    from .api import Linter, Options
+    from .reporters import get_reporter
+    from .reporters.base import RunSummary, file_isolated, repository_root, stop_isolated
+    from .verify_review import as_lint_result
+
+    options = Options(targets=tuple(targets), recommend=False)
+    linter = Linter(options)
+    buffer = io.StringIO()
+    reporter = get_reporter(fmt)(buffer, {"rules": linter.rules, "options": options, "root": repository_root(),
+                                          "explain": True})
+    lint_result = as_lint_result(result)
+    summary = RunSummary(judged_for=options.judged_formats, targets=tuple(str(t) for t in linter.deployment.targets))
+    summary.add(lint_result)
+    reporter.start()
+    failures = file_isolated(reporter, lint_result)
+    failures += stop_isolated(reporter, summary)
+    return buffer.getvalue(), failures
 
 
 @cli.command("setup-arm")

@@ -60,15 +60,21 @@ class Finding:
     # a short path from a graph input or a named ancestor, and the tensor it writes (the name a converted model keeps)
     node_path: str = ""
     output: str = ""
+    # What `verify` measured for this node, per target ("ios-cpu:low"): {"verdict": confirmed / inherited / refuted /
+    # not observed, "basis": measured / emulated, "on": what ran, "rel_l2", "max_abs", ...}.  Empty for a plain lint.
+    measured: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "estimates", MappingProxyType(dict(self.estimates)))
         object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
+        object.__setattr__(self, "measured", MappingProxyType({k: MappingProxyType(dict(v))
+                                                               for k, v in self.measured.items()}))
 
     # Pickling (parallel runs send findings between processes): a mappingproxy cannot be pickled, its dict can.
     def __getstate__(self) -> Dict[str, Any]:
         state = dict(self.__dict__)
         state["estimates"], state["evidence"] = dict(self.estimates), dict(self.evidence)
+        state["measured"] = {k: dict(v) for k, v in self.measured.items()}
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -108,7 +114,7 @@ class Finding:
         return (self.path, -LEVEL_RANK[self.level], self.rule_id, self.scope, self.node)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {
+        d = {
             "rule": self.rule_id,
             "name": self.rule_name,
             "level": self.level,
@@ -129,6 +135,35 @@ class Finding:
             "node_path": self.node_path,
             "output": self.output,
         }
+        if self.measured:  # only after a verify run: a plain lint's JSON is unchanged
+            d["measured"] = _plain(self.measured)
+        return d
+
+    def measured_lines(self) -> Tuple[str, ...]:
+        """One plain-text line per target: 'measured on ios-cpu:low (MNN 3.6.1 Arm82 kernels under QEMU, fp16:1):
+        confirmed, rel-L2 0.29'; an emulated result says 'emulated', never 'measured'."""
+        return tuple(measured_line(target, m) for target, m in sorted(self.measured.items()))
+
+
+def measured_line(target: str, m: Mapping[str, Any]) -> str:
+    how = "emulated" if m.get("basis") == "emulated" else "measured"
+    on = f" ({m['on']})" if m.get("on") else ""
+    line = f"{how} on {target}{on}: {m.get('verdict', '?')}"
+    rel = m.get("rel_l2")
+    if rel is not None:
+        line += f", rel-L2 {_g(rel)}"
+        if m.get("max_abs") is not None:
+            line += f", max abs {_g(m['max_abs'])}"
+    if m.get("why"):
+        line += f" ({m['why']})"
+    return line
+
+
+def _g(v: Any) -> str:
+    try:
+        return f"{float(v):.3g}"
+    except (TypeError, ValueError):
+        return str(v)
 
 
 def _plain(value: Any) -> Any:

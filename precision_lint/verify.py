@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import PrecisionLintError
 from .findings import Finding
-from .verify_metrics import DEFAULT_TOLERANCE, TensorError, classifier_like, compare, origins
+from .verify_metrics import DEFAULT_TOLERANCE, TensorError, classifier_like, compare, origins, tensor_depths
 
 # Platforms whose CPU kernels are MNN's Arm82Backend: the emulated aarch64 CPU with FEAT_FP16 runs them.
 ARM82_PLATFORMS = ("ios-cpu", "android-cpu-armv82")
@@ -48,6 +48,7 @@ class TargetResult:
     message: str
     ran_on: str = ""
     device_line: str = ""
+    on: str = ""  # what ran, short: "MNN 3.6.1 Arm82 kernels under QEMU, fp16:1" (each finding's measured block)
     outputs: List[TensorError] = field(default_factory=list)
     nodes: List[TensorError] = field(default_factory=list)
     origins: List[TensorError] = field(default_factory=list)
@@ -59,7 +60,7 @@ class TargetResult:
     def to_dict(self) -> Dict:
         d = {"target": self.target, "status": self.status, "message": self.message}
         if self.status in (MEASURED, FP16_INACTIVE, EMULATED):
-            d.update(ran_on=self.ran_on, device=self.device_line, exceeded=self.exceeded,
+            d.update(ran_on=self.ran_on, on=self.on, device=self.device_line, exceeded=self.exceeded,
                      outputs=[e.to_dict() for e in self.outputs],
                      first_over_tolerance=[e.to_dict() for e in self.origins],
                      nodes=[e.to_dict() for e in self.nodes])
@@ -73,11 +74,13 @@ class VerifyResult:
     inputs: Dict[str, str]
     targets: List[TargetResult]
     cross_runtime: Optional[Dict] = None
-    findings: List[Dict] = field(default_factory=list)  # static findings with their "measured" block
+    findings: List[Finding] = field(default_factory=list)  # static findings, each with its ``measured`` block
     new_findings: List[Finding] = field(default_factory=list)  # V001
     timings: Dict[str, float] = field(default_factory=dict)
     model_run: str = ""
     recommendation: Dict[str, Dict] = field(default_factory=dict)  # platform -> mode, basis, why (measured only)
+    depths: Dict[str, int] = field(default_factory=dict)  # tensor -> operators from the inputs (the error chart)
+    lint: Optional[object] = None  # the linter's LintResult on the model (metadata, identity, drawings) when linted
 
     @property
     def exit_code(self) -> int:
@@ -90,7 +93,7 @@ class VerifyResult:
     def to_dict(self, timings: bool = False) -> Dict:
         d = {"path": self.path, "model_run": self.model_run, "tolerance": {"rel_l2": self.tolerance},
              "inputs": dict(sorted(self.inputs.items())), "targets": [t.to_dict() for t in self.targets],
-             "cross_runtime": self.cross_runtime, "findings": self.findings,
+             "cross_runtime": self.cross_runtime, "findings": [f.to_dict() for f in self.findings],
              "new_findings": [f.to_dict() for f in self.new_findings], "exit_code": self.exit_code,
              "recommendation": self.recommendation}
         if timings:
@@ -100,10 +103,11 @@ class VerifyResult:
 
 def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional[str] = None,
            input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None, tolerance: float = DEFAULT_TOLERANCE,
-           qemu_cpu: str = "max", lint: bool = True, progress: Optional[Callable[[str], None]] = None
-           ) -> VerifyResult:
+           qemu_cpu: str = "max", lint: bool = True, progress: Optional[Callable[[str], None]] = None,
+           review: bool = False) -> VerifyResult:
     """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input.
-    ``progress`` receives a short line as each step starts (the CLI shows it on a terminal)."""
+    ``progress`` receives a short line as each step starts (the CLI shows it on a terminal).  ``review`` also
+    reads what a Markdown/HTML review report shows of the model (its identity, the graph around each finding)."""
     from .loaders import detect_format, load_model
     from .platforms import load_platforms
     from .targets import parse_targets
@@ -132,6 +136,7 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         feeds = (verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path))
         result = VerifyResult(path=path, tolerance=tolerance, inputs=verify_inputs.describe(specs, inputs),
                               targets=[], timings=timings, model_run=os.path.basename(run_model))
+        result.depths = {**tensor_depths(source), **tensor_depths(graph)}
         outputs = [t.name for t in graph.tensors.values() if t.is_output]
         inter = [o for op in graph.operators() if not op.scope for o in op.outputs
                  if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const]
@@ -162,7 +167,7 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         if lint:
             say("static rules")
             t0 = time.monotonic()
-            _attach_findings(result, path, [str(t) for t in parsed], source, input_ranges or {})
+            _attach_findings(result, path, [str(t) for t in parsed], source, input_ranges or {}, review)
             timings["lint"] = time.monotonic() - t0
     return result
 
@@ -222,6 +227,8 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
     producer = {o: op for op in graph.operators() for o in op.outputs}
     producer.update({o: op for op in source.operators() if not op.scope for o in op.outputs if o in producer})
     ran_on = emulation.describe()
+    where = "under QEMU" if "qemu" in ran_on.lower() else "natively"
+    version = manifest.get("mnn_version") or outcome.mnn_version
     for t in arm:
         name = str(t)
         arrays = outcome.arrays[t.mode if t.mode != "high" else "high"]
@@ -243,14 +250,17 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
             else:
                 tr.message = (f"measured on MNN's ARMv8.0 kernels ({ran_on}; {outcome.device_line}): no fp16 "
                               f"arithmetic, as on the target")
+                tr.on = f"MNN {version} ARMv8.0 kernels {where} (-cpu {qemu_cpu}), no fp16 arithmetic"
         elif t.mode == "low" and not outcome.fp16:
             tr.status = FP16_INACTIVE
             tr.message = (f"fp16 not active: MNN reported no fp16 arithmetic ({outcome.device_line or 'no device line'}), "
                           f"so Precision_Low computed fp32 here; nothing about {name} was measured")
         elif t.mode == "low":
             tr.message = f"measured on MNN's Arm82 fp16 kernels ({ran_on}; {outcome.device_line})"
+            tr.on = f"MNN {version} Arm82 kernels {where}, fp16:1"
         else:
             tr.message = f"measured on MNN's ARM kernels at {t.mode} ({ran_on}); this mode computes fp32"
+            tr.on = f"MNN {version} ARM kernels {where}, Precision_{t.mode.capitalize()} computes fp32"
         if notes:
             tr.message += "; " + "; ".join(notes) + ": only the outputs were compared"
         result.targets.append(tr)
@@ -286,6 +296,7 @@ def _emulate(path, fmt, source, platform, mode, name, feeds, tolerance) -> Targe
                       f"{stored} tensors {platform.name} stores in fp16/bf16 at {mode} rounded (storage only: "
                       f"arithmetic, accumulation and the kernels' own behaviour are not emulated)",
                       ran_on="ONNX Runtime (CPU) with Cast round trips from data/platforms.yaml",
+                      on=f"emulated from the platform table: ONNX Runtime with {platform.name}'s storage formats",
                       outputs=[errors[o] for o in outputs if o in errors],
                       nodes=[errors[o] for o in inter if o in errors])
     tr.origins = origins(source, errors)
@@ -326,13 +337,14 @@ def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
 
 
 def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_graph,
-                     input_ranges: Mapping[str, Tuple[float, float]]) -> None:
+                     input_ranges: Mapping[str, Tuple[float, float]], review: bool = False) -> None:
     """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
     errors that no finding covers become V001 findings."""
     from .api import Linter, Options
     from .targets import parse_target, rejudge
 
-    linter = Linter(Options(targets=tuple(targets), input_ranges=dict(input_ranges), recommend=False))
+    linter = Linter(Options(targets=tuple(targets), input_ranges=dict(input_ranges), recommend=False,
+                            identity=review, neighbourhoods=review))
     lint_result = linter.lint_file(path)
     table = linter.deployment.table
     if lint_result.error is not None:
@@ -341,7 +353,6 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
     measured = [t for t in result.targets if t.status in (MEASURED, EMULATED)]
     covered = set()
     for f in lint_result.reported:
-        d = f.to_dict()
         block = {}
         for tr in measured:
             if rejudge(f, [parse_target(tr.target, table)], table).level == "none":
@@ -349,7 +360,7 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
             errs = {e.name: e for e in tr.outputs + tr.nodes}
             seen = [errs[n] for n in outputs_of.get((f.scope, f.node), ()) if n in errs]
             if not seen:
-                block[tr.target] = {"verdict": "not observed", "basis": tr.status,
+                block[tr.target] = {"verdict": "not observed", "basis": tr.status, "on": tr.on,
                                     "why": "its tensors were fused or renamed by the converter"}
                 continue
             worst = max(seen, key=lambda e: (e.over, e.rel_l2 if e.rel_l2 == e.rel_l2 else float("inf")))
@@ -360,10 +371,8 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
                 worst, verdict = over_here[0], "confirmed"  # the error starts at this node
             else:
                 verdict = "inherited" if worst.over else "refuted"  # over only because an ancestor is
-            block[tr.target] = {"verdict": verdict, "basis": tr.status, **worst.to_dict()}
-        if block:
-            d["measured"] = block
-        result.findings.append(d)
+            block[tr.target] = {"verdict": verdict, "basis": tr.status, "on": tr.on, **worst.to_dict()}
+        result.findings.append(replace(f, measured=block) if block else f)
     new: Dict[str, Finding] = {}
     for tr in (t for t in measured if t.status == MEASURED):  # V001 is measured only, never emulated
         for e in tr.origins:
@@ -376,8 +385,11 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
                          f"by rel-L2 {e.rel_l2:.3g} (max abs {e.max_abs:.3g}, {e.nan} NaN, {e.inf} inf) while "
                          f"its inputs are within tolerance; no static rule flagged it"),
                 fix="Run this model at Precision_High on the target, or keep this op in fp32.",
-                evidence={"target": tr.target, **e.to_dict()}, judged_for=("fp16",))
+                evidence={"target": tr.target, **e.to_dict()}, judged_for=("fp16",),
+                measured={tr.target: {"verdict": "found", "basis": tr.status, "on": tr.on, **e.to_dict()}})
     result.new_findings = sorted(new.values(), key=Finding.sort_key)
+    lint_result.findings = list(result.findings)  # the reported ones, now with what was measured
+    result.lint = lint_result
 
 
 __all__ = ["verify", "VerifyResult", "TargetResult", "VerifyError", "convert_onnx", "DEFAULT_TARGETS"]

@@ -82,14 +82,7 @@ def origins(graph, errors: Dict[str, TensorError]) -> List[TensorError]:
     ``graph`` is the ModelGraph of the model that ran (its tensor names are the names measured)."""
     import networkx as nx
 
-    g = nx.DiGraph()
-    for op in graph.operators():
-        for out in op.outputs:
-            g.add_node(out)
-            for inp in op.inputs:
-                t = graph.tensors.get(inp)
-                if inp and t is not None and not t.is_const:
-                    g.add_edge(inp, out)
+    g = _tensor_graph(graph)
     found = []
     for name in nx.lexicographical_topological_sort(g, key=lambda n: _order(graph, n)):
         e = errors.get(name)
@@ -98,6 +91,35 @@ def origins(graph, errors: Dict[str, TensorError]) -> List[TensorError]:
         if not any(errors[a].over for a in nx.ancestors(g, name) if a in errors):
             found.append(e)
     return found
+
+
+def tensor_depths(graph) -> Dict[str, int]:
+    """Per tensor written by an operator: its depth, the longest chain of operators from the graph's inputs
+    (1 for an operator that reads only inputs and constants), in topological order (networkx)."""
+    import networkx as nx
+
+    g = _tensor_graph(graph)
+    written = {o for op in graph.operators() for o in op.outputs}
+    depth: Dict[str, int] = {}
+    for name in nx.topological_sort(g):
+        before = [depth.get(p, 0) for p in g.predecessors(name)]
+        depth[name] = (max(before, default=0) + 1) if name in written else 0
+    return {k: v for k, v in depth.items() if k in written}
+
+
+def _tensor_graph(graph):
+    """Tensors as nodes, an edge from each non-constant input of an operator to each of its outputs."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for op in graph.operators():
+        for out in op.outputs:
+            g.add_node(out)
+            for inp in op.inputs:
+                t = graph.tensors.get(inp)
+                if inp and t is not None and not t.is_const:
+                    g.add_edge(inp, out)
+    return g
 
 
 def _order(graph, tensor: str):

@@ -76,9 +76,9 @@ def test_seed_gridsample_at_normal_is_clean(seed_result):
 
 @pytest.mark.qemu
 def test_seed_static_finding_is_confirmed(seed_result):
-    gridsample = [f for f in seed_result.findings if f["op"] == "GridSample"]
+    gridsample = [f for f in seed_result.findings if f.op == "GridSample"]
     assert gridsample, "the linter flags the seed GridSample"
-    assert gridsample[0]["measured"]["ios-cpu:low"]["verdict"] == "confirmed"
+    assert gridsample[0].measured["ios-cpu:low"]["verdict"] == "confirmed"
 
 
 @pytest.mark.qemu
@@ -250,7 +250,7 @@ def test_gpu_targets_of_an_onnx_are_emulated_from_the_table_never_measured(tmp_p
     assert normal.exceeded and normal.outputs[0].nan > 0 and result.exit_code == 1
     assert high.status == EMULATED and not high.exceeded and high.outputs[0].rel_l2 == 0.0
     assert " 0 tensors " in high.message
-    verdicts = {f["node"]: f["measured"]["android-opencl:normal"] for f in result.findings if f["rule"] == "R001"}
+    verdicts = {f.node: f.measured["android-opencl:normal"] for f in result.findings if f.rule_id == "R001"}
     assert verdicts["Add_3"]["verdict"] == "confirmed"  # the first -1e9 mask: -inf appears here
     assert verdicts["Add_4"]["verdict"] == "inherited"  # the second: its input is already -inf
     assert all(v["basis"] == "emulated" for v in verdicts.values()) and not result.new_findings

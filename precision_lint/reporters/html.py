@@ -7,8 +7,9 @@
   the fix and a drawing of the graph around it (``extras["neighbourhoods"][fingerprint]``, laid out by
   graph_layout.py);
 * when a ``verify`` run measured the model, ``extras["verify"]`` = ``{"nodes": [{"node", "depth", "rel_error",
-  "tolerance", "op"?}], "outputs": [{"name", "rel_error", "tolerance"}]}``: a chart of the error along the graph
-  with the first node over tolerance marked, and a table per output.
+  "tolerance", "op"?}], "outputs": [{"name", "rel_error", "tolerance"}], "target"?, "on"?, "basis"?}``: a chart of
+  the error along the graph with the first node over tolerance marked, and a table per output, headed by what ran
+  ("Emulated" when ``basis`` is ``emulated``); per finding, its ``Finding.measured`` verdicts.
 
 Everything comes from the results; every text from a model file is escaped.  Same results, same bytes (the layout is
 deterministic for a given layout engine: Graphviz ``dot`` when installed, the built-in layered layout otherwise).
@@ -139,9 +140,12 @@ class HtmlReporter(Reporter):
             rec = res.extras.get("recommendation") or {}
             declared = {f"{p['platform']}:{p['declared']['mode']}": p["declared"]
                         for p in rec.get("platforms", []) if p.get("declared")}
+            runs = {r.get("target"): r for r in (res.extras.get("verify") or {}).get("runs") or []}
             for t in targets:
                 d = declared.get(t)
-                if d is None:
+                if d is None and t in runs:  # a verify report: what the run showed, never a measurement it was not
+                    cells += f"<td>{_run_verdict(runs[t])}</td>"
+                elif d is None:
                     cells += "<td>—</td>"
                 elif d.get("safe"):
                     cells += '<td><span class="verdict safe">safe</span></td>'
@@ -158,6 +162,16 @@ class HtmlReporter(Reporter):
             out.append(f"<tr><td>{name}</td><td>{fmt}</td>{cells}</tr>")
         out += ["</tbody>", "</table>"]
         return out
+
+
+def _run_verdict(run: Mapping[str, Any]) -> str:
+    status = str(run.get("status", ""))
+    if status not in ("measured", "emulated"):
+        return escape(status.replace("-", " ") or "—")
+    how = "measured" if status == "measured" else "emulated (not measured)"
+    if run.get("exceeded"):
+        return f'<span class="verdict unsafe">{how}: over tolerance</span>'
+    return f'<span class="verdict safe">{how}: within tolerance</span>'
 
 
 def _deploy(rec: Mapping[str, Any], target: str) -> str:
@@ -282,7 +296,7 @@ class ModelPage:
         if loc:
             out.append(f'<p class="where">{" · ".join(loc)}</p>')
         out.append(f'<p class="message">{escape(f.message)}</p>')
-        facts = _estimates(f)
+        facts = _estimates(f) + _measured_rows(f)
         if f.evidence:
             facts.append('<dl class="evidence"><dt class="head">Evidence</dt><dd></dd>' + "".join(
                 f"<dt>{escape(str(k))}</dt><dd><code>{escape(_plain(v))}</code></dd>"
@@ -315,13 +329,27 @@ class ModelPage:
         if not isinstance(v, Mapping):
             return []
         out = []
+        # what ran ("target", "on"; "basis": "emulated" for the platform-table emulation, never called measured)
+        how = "Emulated" if v.get("basis") == "emulated" else "Measured"
+        ran = ""
+        if v.get("target"):
+            ran = f"<p class=\"where\">{how} on <code>{escape(str(v['target']))}</code>" + (
+                f": {escape(str(v['on']))}" if v.get("on") else "") + "</p>"
         nodes = v.get("nodes") or []
-        chart = error_chart(nodes) if isinstance(nodes, Sequence) else ""
+        chart = error_chart(nodes, f"{how} relative error per node") if isinstance(nodes, Sequence) else ""
         if chart:
-            out += ["<h3>Measured error along the graph</h3>", f"<figure>{chart}</figure>"]
+            out += [f"<h3>{how} error along the graph</h3>", ran, f"<figure>{chart}</figure>"]
+            ran = ""
+        runs = v.get("runs") or []
+        if runs:  # what ran for each target: QEMU's version, MNN's device line, or why nothing was measured
+            out += ["<h3>What ran</h3>", '<table class="runs"><thead><tr><th>Target</th><th>Result</th>'
+                    "<th>Ran on</th></tr></thead><tbody>"]
+            out += [f"<tr><td><code>{escape(str(r.get('target', '')))}</code></td><td>{_run_verdict(r)}</td>"
+                    f"<td>{escape(str(r.get('message', '')))}</td></tr>" for r in runs if isinstance(r, Mapping)]
+            out.append("</tbody></table>")
         outputs = v.get("outputs") or []
         if outputs:
-            out += ["<h3>Measured error per output</h3>",
+            out += [f"<h3>{how} error per output</h3>", ran,
                     "<table><thead><tr><th>Output</th><th>Relative error</th><th>Tolerance</th></tr></thead><tbody>"]
             for o in outputs:
                 over = _over(o)
@@ -343,6 +371,24 @@ def _estimates(f: Finding) -> List[str]:
         return []
     return ['<table class="estimates"><thead><tr><th>Format</th><th>Estimated error</th><th>Level</th></tr></thead>'
             "<tbody>" + "".join(rows) + "</tbody></table>"]
+
+
+def _measured_rows(f: Finding) -> List[str]:
+    """What `verify` ran for this finding, per target: measured or emulated, on what, verdict and error."""
+    if not f.measured:
+        return []
+    rows = []
+    for target, m in sorted(f.measured.items()):
+        how = "Emulated" if m.get("basis") == "emulated" else "Measured"
+        rel = m.get("rel_l2")
+        err = "—" if rel is None else f"rel-L2 {_g(rel)}" + (f", max abs {_g(m['max_abs'])}"
+                                                           if m.get("max_abs") is not None else "")
+        verdict = str(m.get("verdict", "?"))
+        cls = {"confirmed": "error", "inherited": "warning"}.get(verdict, "")
+        rows.append(f"<tr><td>{how} on <code>{escape(target)}</code><br><small>{escape(str(m.get('on', '')))}"
+                    f"</small></td><td class=\"{cls}\">{escape(verdict)}</td><td class=\"n\">{escape(err)}</td></tr>")
+    return ['<table class="measured"><thead><tr><th>Run</th><th>Verdict</th><th>Error</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>"]
 
 
 def _tensor_type(t: Mapping[str, Any]) -> str:

@@ -193,6 +193,7 @@ class ModelSection:
             return out + [f"- [ ] **The model could not be read:** {md(res.error.message)}", ""]
         out += self._header()
         out += self._findings()
+        out += self._verify()
         out += self._platforms() if self.rec and self.rec.get("platforms") else self._fp16_fallback()
         out += self._consistency()
         out += self._mnn_notes()
@@ -291,6 +292,8 @@ class ModelSection:
         est = self._estimate(f)
         if est:
             lines.append(f"  - Estimate: {est}")
+        for line in f.measured_lines():  # what `verify` ran says, and on what
+            lines.append(f"  - {md(line)}")
         if f.evidence:
             items = sorted(f.evidence.items(), key=lambda kv: str(kv[0]))
             lines.append("  - Evidence: " + ", ".join(f"{md(k)} {code(_plain(v))}" for k, v in items))
@@ -306,6 +309,24 @@ class ModelSection:
             more += [_link(r) for r in rule.references[:3]]
         lines.append(f"  - More: {' · '.join(more)}")
         return lines
+
+    def _verify(self) -> List[str]:
+        """What `precision-lint verify` ran per target (extras["verify"]["runs"]): measured, emulated or neither."""
+        v = self.res.extras.get("verify") or {}
+        runs = [r for r in v.get("runs") or [] if isinstance(r, Mapping)]
+        if not runs:
+            return []
+        out = [f"{self.sub} Measured by precision-lint verify", ""]
+        for r in runs:
+            status = str(r.get("status", ""))
+            verdict = {True: "over tolerance", False: "within tolerance"}[bool(r.get("exceeded"))] \
+                if status in ("measured", "emulated") else "no measurement"
+            how = "emulated from the platform table, not measured" if status == "emulated" else status
+            out.append(f"- {code(str(r.get('target', '')))}: {md(how)}, {verdict}: {md(str(r.get('message', '')))}")
+        for o in v.get("outputs") or []:
+            out.append(f"- output {code(str(o.get('name', '')))} on {code(str(v.get('target', '')))}: rel-L2 "
+                       f"{_num(o.get('rel_error'))} (tolerance {_num(o.get('tolerance'))})")
+        return out + [""]
 
     def _estimate(self, f: Finding) -> str:
         parts = []

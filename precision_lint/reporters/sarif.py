@@ -145,6 +145,8 @@ class SarifReporter(Reporter):
             r["properties"]["assumptions"] = list(f.assumptions)
         if f.notes:
             r["properties"]["notes"] = list(f.notes)
+        if f.measured:  # `verify`: per target the verdict, what ran ("on") and the measured error
+            r["properties"]["measured"] = f.to_dict()["measured"]
         if f.rule_id in index:
             r["ruleIndex"] = index[f.rule_id]
         return r

@@ -45,6 +45,7 @@ class TextReporter(Reporter):
                 details.append(f"estimate: {est}")
             details += [f"assumes: {a}" for a in f.assumptions]
             details += [f"note: {n}" for n in f.notes]
+            details += list(f.measured_lines())
             if self.options.get("verbose") and (f.node_path or f.output):  # searchable identity (MNN names nodes "6")
                 details.append("at: " + " · ".join(([f.node_path] if f.node_path else [])
                                                   + ([f"writes tensor '{f.output}'"] if f.output else [])))

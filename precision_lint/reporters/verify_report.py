@@ -61,8 +61,8 @@ def to_text(result, timings: bool = True) -> str:
         for f in result.findings:
             verdicts = "; ".join(f"{t}: {m['verdict']}" + (" (emulated)" if m.get("basis") == "emulated" else "")
                                  + (f" (rel-L2 {m['rel_l2']})" if "rel_l2" in m else "")
-                                 for t, m in sorted(f.get("measured", {}).items())) or "no measured target"
-            out.append(f"    {f['rule']} {f['level']} {_safe(f['node'])} ({_safe(f['op'])}): {verdicts}")
+                                 for t, m in sorted(f.measured.items())) or "no measured target"
+            out.append(f"    {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {verdicts}")
     for f in result.new_findings:
         out.append(f"  {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {_safe(f.message)}")
     for platform, rec in sorted(result.recommendation.items()):
