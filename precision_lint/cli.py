@@ -536,9 +536,10 @@ def test_rules_cmd(rule_dirs, select, verbose) -> None:
         results = []
         for r in rule_tests.run(tuple(rule_dirs), builtin=not rule_dirs, select=_split_csv(select)):
             results.append(r)
-            if not r.passed or verbose:
-                mark = "ok  " if r.passed else "FAIL"
-                click.echo(f"{mark} {r.rule_id} #{r.index} {visible(r.name)}")
+            if not r.passed or r.skipped or verbose:
+                mark = "skip" if r.skipped else "ok  " if r.passed else "FAIL"
+                click.echo(f"{mark} {r.rule_id} #{r.index} {visible(r.name)}"
+                           + (f": {visible(r.skipped)}" if r.skipped else ""))
             for problem in r.problems:
                 click.echo(f"     {visible(problem)}")
         from .engine.rules import load_rules, select_rules
@@ -550,7 +551,9 @@ def test_rules_cmd(rule_dirs, select, verbose) -> None:
     for problem in coverage:
         click.echo(f"FAIL {visible(problem)}")
     failed = sum(not r.passed for r in results)
+    skipped = sum(bool(r.skipped) for r in results)
     click.echo(f"{len({r.rule_id for r in results})} rule(s), {len(results)} case(s): {failed} failing"
+               + (f", {skipped} skipped" if skipped else "")
                + (f", {len(coverage)} rule(s) lacking a case" if coverage else ""))
     sys.exit(1 if failed or coverage else 0)
 
@@ -572,6 +575,13 @@ def new_rule_cmd(rule_id, name, directory) -> None:
         _fail(f"rule id {rule_id!r}: use one to three capital letters and three digits, e.g. Z001")
     if not _re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name):
         _fail(f"rule name {name!r}: use lower-case words joined by '-', e.g. exp-overflow")
+    from .engine.rules import load_rules
+
+    taken = {r.id: r for r in load_rules()} | {r.name: r for r in load_rules()}
+    if rule_id in taken or name in taken:
+        clash = taken.get(rule_id) or taken[name]
+        _fail(f"{rule_id if rule_id in taken else name}: already built-in rule {clash.id} {clash.name}; "
+              f"choose another id and name")
     path = os.path.join(directory, f"{rule_id}-{name}.yaml")
     if os.path.lexists(path):
         _fail(f"{path}: already exists; not overwritten")

@@ -60,12 +60,12 @@ def find_config(start: Optional[str] = None) -> Optional[str]:
             if os.path.lexists(dotfile) and not dotfile.is_dir():  # a FIFO or /dev/zero link: refused when read
                 return str(dotfile)
         pyproject = directory / PYPROJECT
-        if pyproject.is_file() and _has_tool_table(pyproject):
+        if pyproject.is_file() and has_tool_table(pyproject):
             return str(pyproject)
     return None
 
 
-def _has_tool_table(path: Path) -> bool:
+def has_tool_table(path: Path) -> bool:
     from .files import read_user_text
 
     try:
@@ -247,10 +247,7 @@ def apply_config(options, cfg: Config):
     if "fail_level" in d:
         o.fail_level = d["fail_level"]
         o.origins["fail_level"] = cfg.where("fail_level")
-    if "mnn_version" in d:
-        if not isinstance(d["mnn_version"], str):  # YAML/TOML read 3.10 as the number 3.1: a different version
-            raise ConfigError(f"{cfg.where('mnn_version')}: write the version as a string, e.g. "
-                              f"mnn_version: \"3.6.1\" (an unquoted {d['mnn_version']!r} is read as a number)")
+    if "mnn_version" in d:  # a string (the schema): YAML reads an unquoted 3.10 as the number 3.1
         o.mnn_version = d["mnn_version"]
         o.origins["mnn_version"] = cfg.where("mnn_version")
     if "platform_overrides" in d:

@@ -41,7 +41,8 @@ class DeploymentStage:
         self.mnn_version = version_text(parse_version(declared if declared is not None else default,
                                                       origins.get("mnn_version", "--mnn-version")))
         self.bugs = bugs_for_version(parse_version(self.mnn_version))
-        names = tuple(options.platforms) or tuple(dict.fromkeys(t.platform for t in self.targets))
+        # the declared targets' platforms are always listed (their verdict decides the exit code), then --platform's
+        names = tuple(dict.fromkeys(tuple(options.platforms) + tuple(t.platform for t in self.targets)))
         self.platforms = self.table.select(names, origins.get("platforms", "--platform"))
         if self.targets:
             options.judged_formats = judged_formats_for(self.targets, self.table)

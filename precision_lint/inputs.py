@@ -38,12 +38,11 @@ def _configures_precision_lint(path: str) -> bool:
     """A pyproject.toml counts only with a [tool.precision-lint] table (any other change to it lints nothing)."""
     if os.path.basename(path) != "pyproject.toml":
         return True
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read(1 << 20)
-    except OSError:
-        return False
-    return b"[tool.precision-lint" in text or b'[tool."precision-lint"' in text
+    from pathlib import Path
+
+    from .config import has_tool_table
+
+    return has_tool_table(Path(path))  # parsed, not searched: a comment naming the table is not the table
 
 
 def resolve(args: List[str], stdin: Optional[BinaryIO] = None, stdin_filename: Optional[str] = None,

@@ -3,6 +3,7 @@ the test suite.  Each case is an ONNX model in ONNX's text syntax, optionally co
 linted with only that rule selected; the findings must be exactly the expected ones."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import tempfile
@@ -14,6 +15,10 @@ from .engine.rules import Rule, load_rules
 _UNFILLED = re.compile(r"\{[^{}]*\}")  # a brace group left in a rendered message
 
 
+class CaseSkipped(Exception):
+    """A case that cannot run on this machine (not a failure of the rule)."""
+
+
 @dataclass(frozen=True)
 class CaseResult:
     rule_id: str
@@ -21,6 +26,7 @@ class CaseResult:
     name: str
     source: str  # the rule file
     problems: Tuple[str, ...]  # empty when the case passed
+    skipped: str = ""  # why the case could not run here (MNN's converter missing for a `convert:` case)
 
     @property
     def passed(self) -> bool:
@@ -68,6 +74,9 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
         return [f"{label}: the model does not parse or check: {str(exc).splitlines()[0][:200]}"]
     if "convert" in case:  # an MNN-side rule: lint what the converter makes of the model
         from .converter import convert_to_mnn
+
+        if importlib.util.find_spec("_tools") is None:
+            raise CaseSkipped("converting to .mnn needs the MNN package (pip install 'precision-lint[mnn]')")
 
         dst = os.path.splitext(path)[0] + ".mnn"
         convert_to_mnn(path, dst, list(case["convert"]))
@@ -118,19 +127,25 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
 def run(rule_dirs: Sequence[str] = (), builtin: bool = True, select: Optional[Sequence[str]] = None
         ) -> Iterator[CaseResult]:
     """Every case of the selected rules, in rule order."""
-    from .engine.rules import select_rules
+    from .engine.rules import check_rule_ids, select_rules
 
+    if not builtin:
+        load_rules(rule_dirs, builtin=True)  # a lint loads them beside the built-in ones: clashes are load errors
     rules = load_rules(rule_dirs, builtin=builtin)
     if select:
+        check_rule_ids(rules, select, "--select")
         rules = select_rules(rules, select)
     for rule in rules:
         for i, case in enumerate(rule.tests):
+            skipped = ""
             with tempfile.TemporaryDirectory(prefix="precision-lint-case-") as tmp:
                 try:
                     problems = check_case(rule, case, tmp, rule_dirs)
+                except CaseSkipped as exc:
+                    problems, skipped = [], str(exc)
                 except Exception as exc:  # noqa: BLE001 - one broken case must not hide the others' results
                     problems = [f"case {case.get('name', '?')!r}: {type(exc).__name__}: {exc}"]
-            yield CaseResult(rule.id, i, str(case.get("name", f"case {i}")), rule.source, tuple(problems))
+            yield CaseResult(rule.id, i, str(case.get("name", f"case {i}")), rule.source, tuple(problems), skipped)
 
 
 TEMPLATE = '''\
