@@ -33,6 +33,10 @@ MATTERS = 1e-3  # a node error above this "measurably matters"
 NEAR = 2  # operators between a finding and an origin that still name the culprit
 FORMATS = ("fp16", "bf16")
 ARM_TARGET = "ios-cpu:low"  # the target whose kernels arm82-low measured
+# Rules whose cause is arithmetic inside one kernel (fp16 accumulation, Winograd transforms): storage emulation
+# computes every op in fp32, so it can neither confirm nor refute them.  They are judged against MNN's kernels
+# where the finding also holds for the target those kernels implement, and are "not measured" elsewhere.
+IN_KERNEL = frozenset({"A001", "A002", "A003", "A005", "R010"})
 
 
 def _err(v) -> float:
@@ -134,6 +138,14 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
                        "judged_for": ARM_TARGET if on_arm else fmt,
                        "warnings_confirmed": 0}
                 near = _near(source if source is not None else graph, t["origins"], NEAR)
+                arm_nodes = m["measured"].get("arm82-low", {}).get("nodes")
+                # in-kernel claims on a file judged generically: the kernels measured them only where the finding
+                # also holds for the kernels' target (on ARMv8.2 Low, MNN runs Reduction in fp32, for one)
+                held_on_arm = set()
+                if fmt == "fp16" and not on_arm and arm_nodes is not None and any(
+                        f.rule_id in IN_KERNEL for f in findings):
+                    held_on_arm = {(f.rule_id, f.node) for f in lint(path, m["ranges"], (ARM_TARGET,))[0]
+                                   if f.level in ("warning", "error")}
                 for f in judged:
                     level = f.level if on_arm else f.level_for(fmt)
                     if level not in ("warning", "error"):
@@ -144,11 +156,15 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
                     r["errors"] += level == "error"
                     node = alias.get(f.node, f.node)
                     e = t["nodes"].get(node)
+                    measurable = True
+                    if fmt == "fp16" and not on_arm and f.rule_id in IN_KERNEL:
+                        measurable = (f.rule_id, f.node) in held_on_arm
+                        e = _err(arm_nodes[node]) if measurable and node in arm_nodes else None
                     verdict = "unmeasured" if e is None else ("confirmed" if e > MATTERS else "refuted")
                     r[verdict] += 1
                     if level == "error":
                         row["errors"].append({"rule": f.rule_id, "node": f.node, "verdict": verdict,
-                                              "names_culprit": node in near})
+                                              "measurable": measurable, "names_culprit": measurable and node in near})
                     else:
                         row["warnings"] += 1
                         row["warnings_confirmed"] += verdict == "confirmed"
@@ -163,10 +179,32 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
             benign = [r for r in rk if not r["breaking"]]
             summary[f"{fmt}/{kind}"] = {
                 "breaking": len(breaking), "flagged": sum(r["flagged"] for r in breaking),
-                "benign": len(benign), "benign_with_error": sum(bool(r["errors"]) for r in benign),
+                "benign": len(benign), "benign_with_error": sum(bool(_false_errors(r)) for r in benign),
                 "warnings": sum(r["warnings"] for r in rk),
                 "warnings_confirmed": sum(r["warnings_confirmed"] for r in rk)}
     return {"rules": dict(sorted(rules.items())), "models": models, "summary": summary}
+
+
+# What a label cannot show, said where the table is read (the rules are not weakened to match a label)
+MODEL_NOTES = {
+    "llama_block": "benign at its output only because its weights are random (attention is nearly uniform and "
+                   "hides the rotary phase).  Its RoPE table (positions to 2047) is measurably wrong: "
+                   "`/self_attn/Sin` and `/self_attn/Cos` are off by 0.044 and 0.041 rel-L2 in fp16 storage, 0.55 and "
+                   "0.51 in bf16.  C005's error is right; with trained weights this is the failure "
+                   "EleutherAI/gpt-neox #1003 reports.  The `.mnn` has no Sin/Cos left: MNN's converter folds the "
+                   "constant-only table into a Const computed in fp32, so it is clean.",
+    "long_reduction": "A002's error (a mean over 65536 tokens) is a claim about fp16 accumulation: storage emulation "
+                      "computes the mean in fp32 and cannot test it, and MNN's ARMv8.2 Low runs Reduction on its "
+                      "fp32 CPU backup (token_mean measured 0.0), where A002 does not fire for `ios-cpu:low`.  It "
+                      "holds for backends that accumulate reductions in fp16 (OpenCL below High, Metal's ReduceMean), "
+                      "which the corpus does not measure.",
+}
+
+
+def _false_errors(row: Dict) -> List[Dict]:
+    """Errors on a model whose outputs hold that are not measurably right: an error naming a node where the error
+    starts inside the model (over 1e-2 there, hidden at the output, e.g. by random weights) is right, not false."""
+    return [e for e in row["errors"] if e["measurable"] and not e["names_culprit"]]
 
 
 def corpus_files(gt: Dict, tmp: str) -> Dict[str, Dict[str, str]]:
@@ -195,7 +233,13 @@ def render(gt: Dict, scores: Dict) -> str:
              "breaking model (an output over 1e-2 rel-L2 or non-finite) is *flagged* when an error-level finding sits",
              f"within {NEAR} operators of a node where the measured error starts.  Each model is linted with the input",
              "ranges its measurement used; an `.mnn` measured on MNN's ARMv8.2 kernels is judged for the target",
-             f"`{ARM_TARGET}` (its per-op platform facts) and scored against those kernels alone.", "",
+             f"`{ARM_TARGET}` (its per-op platform facts) and scored against those kernels alone.  Rules whose cause",
+             f"is arithmetic inside a kernel ({', '.join(sorted(IN_KERNEL))}: fp16 accumulation, Winograd transforms)",
+             "are invisible to storage emulation (it computes every op in fp32): on an `.onnx` judged for generic fp16",
+             f"they are scored against MNN's kernels when the finding also holds for `{ARM_TARGET}`, and are marked",
+             "*in-kernel, not measured* otherwise (listed, but not counted as a false error).  A model whose outputs",
+             "hold but where a node inside measurably breaks (over 1e-2 while its inputs are within it) is benign; an",
+             "error naming that node is right, and its verdict says *breaks inside, output holds* (not a false error).", "",
              "## Summary", "",
              "| format / file | breaking flagged at error, culprit named | benign models with an error | warnings that measurably matter |",
              "|---|---|---|---|"]
@@ -211,16 +255,21 @@ def render(gt: Dict, scores: Dict) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for r in scores["models"]:
         errs = "; ".join(f"{e['rule']}@`{e['node']}`: {e['verdict']}" + (" (culprit)" if e["names_culprit"] else "")
+                         + ("" if e["measurable"] else " (in-kernel, not measured)")
                          for e in r["errors"]) or "-"
         if r["breaking"]:
             verdict = "**flagged**" if r["flagged"] else "**missed**"
         else:
-            verdict = "clean" if not r["errors"] else "**false error**"
+            verdict = ("**false error**" if _false_errors(r) else
+                       "breaks inside, output holds" if any(e["measurable"] for e in r["errors"]) else "clean")
         by = ", ".join(b.replace("-storage", " storage").replace("arm82-low", "arm") for b in r["breaking_by"])
         origins = ", ".join(f"`{o}`" for o in r["origins"][:3]) + (" ..." if len(r["origins"]) > 3 else "") or "-"
         lines.append(f"| {r['model']} | .{r['file']} | {r['judged_for']} | {'yes (' + by + ')' if r['breaking'] else 'no'} | "
-                     f"{origins if r['breaking'] else '-'} | {errs} | {_share(r['warnings_confirmed'], r['warnings'])} "
+                     f"{origins if r['breaking'] or r['origins'] else '-'} | {errs} | {_share(r['warnings_confirmed'], r['warnings'])} "
                      f"| {verdict} |")
+    notes = [f"- **{name}**: {text}" for name, text in sorted(MODEL_NOTES.items()) if name in gt["models"]]
+    if notes:
+        lines += ["", "## Notes on the labels", ""] + notes
     lines += ["", "## The corpus", "", "| model | kind | what it reproduces | measured on |", "|---|---|---|---|"]
     for name, m in sorted(gt["models"].items()):
         on = ", ".join(k for k in sorted(m["measured"]))

@@ -414,9 +414,6 @@ def load_platforms(files: Sequence[str] = (), overrides: Optional[Mapping[str, A
     origins: Dict[str, str] = {}
     runtime_types: Dict[str, str] = dict(base.get("mnn_runtime_types", {}))
     lowp_lists: Dict[str, List[str]] = dict(base.get("lowp_op_lists", {}))
-    for entry in base["platforms"]:
-        raw[entry["id"]] = entry
-        origins[entry["id"]] = str(builtin_platforms_file())
 
     def add(entry: Dict[str, Any], where: str) -> None:
         pid = entry["id"]
@@ -426,11 +423,17 @@ def load_platforms(files: Sequence[str] = (), overrides: Optional[Mapping[str, A
             if entry["extends"] not in raw:
                 raise ConfigError(f"{where}: platform {pid!r} extends unknown platform {entry['extends']!r}")
             parent = {k: v for k, v in raw[entry["extends"]].items() if k != "id"}
+            # a mode the new platform gives replaces the parent's whole mode: its sources and measurements describe
+            # another build (an inherited `measured:` or `same_as:` would be wrong for it)
+            parent["modes"] = {m: v for m, v in parent.get("modes", {}).items() if m not in entry.get("modes", {})}
             merged = _merge(parent, {k: v for k, v in entry.items() if k != "extends"})
         else:
             merged = copy.deepcopy(entry)
         raw[pid] = merged
         origins[pid] = where
+
+    for entry in base["platforms"]:  # the shipped table may use `extends` too
+        add(entry, str(builtin_platforms_file()))
 
     for path in files:
         doc = _read_yaml(path)

@@ -85,3 +85,25 @@ def test_stored_arm_measurements_are_reproduced_on_the_kernels(ground_truth, arm
         assert "fp16:1" in measured["ran_on"]
         assert (measured["breaking"], measured["origins"], measured["outputs"]) == \
             (stored["breaking"], stored["origins"], stored["outputs"]), name
+
+
+def test_in_kernel_claims_are_scored_only_where_a_measurement_sees_them(scores):
+    """Storage emulation computes each op in fp32: it cannot refute an fp16-accumulation claim (A002 on a mean over
+    65536 tokens); MNN's ARMv8.2 kernels measure it where the claim holds for their target (a 112x112 pool)."""
+    rows = {(r["model"], r["file"], r["fmt"]): r for r in scores["models"]}
+    lr = rows[("long_reduction", "onnx", "fp16")]
+    assert [(e["rule"], e["measurable"]) for e in lr["errors"]] == [("A002", False)]
+    gap = rows[("global_avgpool_112", "onnx", "fp16")]
+    assert gap["flagged"] and [(e["rule"], e["verdict"], e["measurable"]) for e in gap["errors"]] == \
+        [("A002", "confirmed", True)]
+
+
+def test_an_error_on_a_node_that_breaks_inside_a_benign_model_is_not_false(scores):
+    """llama_block's output holds (random weights) while its RoPE table breaks (0.04 rel-L2 in fp16): C005's error
+    names that table and is right; an error on a benign model that names no breaking node is still false."""
+    rows = {(r["model"], r["file"], r["fmt"]): r for r in scores["models"]}
+    for fmt in ("fp16", "bf16"):
+        llama = rows[("llama_block", "onnx", fmt)]
+        assert not llama["breaking"] and {e["rule"] for e in llama["errors"]} == {"C005"}
+        assert scoring._false_errors(llama) == []
+    assert scoring._false_errors({"errors": [{"rule": "X", "measurable": True, "names_culprit": False}]})

@@ -52,9 +52,9 @@ def test_platform_file_adds_and_overrides(tmp_path):
     f = tmp_path / "mine.yaml"
     f.write_text("""
 platforms:
-  - id: android-cpu-bf16
+  - id: my-cpu-bf16
     extends: android-cpu-armv82
-    name: Android CPU with an MNN_SUPPORT_BF16 build
+    name: our own MNN_SUPPORT_BF16 build
     modes:
       low_bf16:
         same_as: null
@@ -68,12 +68,14 @@ platforms:
     notes: ["our phones: Adreno 740"]
 """.replace("same_as: null\n        ", ""), encoding="utf-8")
     t = load_platforms([str(f)])
-    bf = t["android-cpu-bf16"].modes["low_bf16"]
+    bf = t["my-cpu-bf16"].modes["low_bf16"]
     assert (bf.storage, bf.arithmetic, bf.speed) == ("fp32", "bf16", 2)
-    assert t["android-cpu-bf16"].modes["low"].lowp_types is not None  # inherited from the ARMv8.2 entry
+    # the mode replaces the parent's: the wheel's measurement of Low_BF16 (= Normal) is not inherited
+    assert bf.measured == "" and bf.same_as is None
+    assert t["my-cpu-bf16"].modes["low"].lowp_types is not None  # inherited from the ARMv8.2 entry
     assert t["android-opencl"].notes == ("our phones: Adreno 740",)
     assert t["android-opencl"].modes["normal"].storage == "fp16"  # untouched fields stay
-    assert list(t)[-1] == "android-cpu-bf16"
+    assert list(t)[-1] == "my-cpu-bf16"
 
 
 def test_config_overrides_are_validated_with_their_origin():
@@ -129,3 +131,20 @@ def test_shipped_platform_table_validates_against_the_schema():
     from precision_lint.platforms import _builtin_doc
 
     _builtin_doc.__wrapped__(validate=True)
+
+
+def test_the_bf16_build_packs_matmul_and_conv_operands_only():
+    """android-cpu-bf16 (MNN_SUPPORT_BF16, read from source): Low_BF16 stores activations in fp32 and gives MatMul/Conv
+    bf16 operands with fp32 sums; its other modes are the ARMv8.2 build's, inherited through `extends`."""
+    from precision_lint.platforms import OpRef
+
+    t = load_platforms()
+    p, arm82 = t["android-cpu-bf16"], t["android-cpu-armv82"]
+    bf = p.modes["low_bf16"]
+    assert bf.measured == "" and "not measured" in bf.what  # read from source
+    mm = p.formats_for_op("low_bf16", OpRef(frozenset({"MatMul"}), "MatMul"))
+    assert (mm.storage, mm.arithmetic, mm.accumulation) == ("bf16", "bf16", "fp32")
+    sm = p.formats_for_op("low_bf16", OpRef(frozenset({"Softmax"}), "Softmax"))
+    assert (sm.storage, sm.arithmetic, sm.accumulation) == ("fp32", "fp32", "fp32")
+    assert p.modes["low"].signature() == arm82.modes["low"].signature()
+    assert bf.signature() != p.modes["normal"].signature()
