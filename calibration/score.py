@@ -187,6 +187,13 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
 
 # What a label cannot show, said where the table is read (the rules are not weakened to match a label)
 MODEL_NOTES = {
+    "gridsample_pixel_sum": "missed in fp16 on purpose (a warning, not an error): its positions are off by 0.156 px "
+                            "and change the output by 0.022 rel-L2 on MNN's ARMv8.2 kernels, but on an image of "
+                            "uniform noise, the steepest case.  Lowering C001/C002's 0.25 px tolerance to 0.1 px "
+                            "would flag it and would also call the seed model's Android OpenCL deployment (0.125 px "
+                            "from its fp16-stored grid) broken, which is what the field report says matched.  The "
+                            "threshold stays until a natural-image probe settles it; `--tolerance gridsample_px=0.1` "
+                            "applies the stricter one.",
     "llama_block": "benign at its output only because its weights are random (attention is nearly uniform and "
                    "hides the rotary phase).  Its RoPE table (positions to 2047) is measurably wrong: "
                    "`/self_attn/Sin` and `/self_attn/Cos` are off by 0.044 and 0.041 rel-L2 in fp16 storage, 0.55 and "

@@ -81,7 +81,7 @@ def test_select_ignore_and_unknown_rule_id():
 
 
 def test_tolerance_flag_changes_level():
-    code, out, _ = run("--tolerance", "gridsample_px=0.5", GRIDSAMPLE)
+    code, out, _ = run("--tolerance", "gridsample_px=1.0", GRIDSAMPLE)
     assert code == 0 and "[warning]" in out
     code, _, err = run("--tolerance", "no_such_tol=1", GRIDSAMPLE)
     assert code == 2 and "no_such_tol" in err

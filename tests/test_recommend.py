@@ -41,14 +41,13 @@ def test_gridsample_not_low_on_arm82_cpus(model):
         assert why["format"] == "fp16" and why["estimate"]["unit"] == "px"
         assert 0.3 < why["estimate"]["value"] < 0.45
     assert recs["x86-cpu"]["modes_differ"] is False
-    # OpenCL Normal stores the grid in fp16 but computes in fp32: 0.125 px, over the measured 0.1 px tolerance
-    # (fp16 storage of this model's grid breaks its output: docs/accuracy.md), so High; Low (0.375 px) too.
+    # OpenCL Normal stores the grid in fp16 but computes in fp32: 0.125 px, a warning, below the fail level;
+    # Low computes in fp16 as well (0.375 px): rejected.
     cl = recs["android-opencl"]
-    assert cl["mode"] == "high"
-    normal = _mode(cl, "normal")
-    assert normal["status"] == "rejected"
-    (why,) = normal["blocking"]
-    assert why["level"] == "error" and why["rule"] == "C001" and 0.1 < why["estimate"]["value"] < 0.15
+    assert cl["mode"] == "normal"
+    (concern,) = _mode(cl, "normal")["concerns"]
+    assert concern["level"] == "warning" and concern["role"] == "storage"
+    assert 0.1 < concern["estimate"]["value"] < 0.15
     assert _mode(cl, "low")["status"] == "rejected"
 
 

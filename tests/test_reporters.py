@@ -193,17 +193,17 @@ def test_markdown_checklist_for_the_gridsample_sample():
         assert "\n" + heading in out, heading
     finding = next(line for line in out.splitlines() if line.startswith("- [ ] **C001"))
     assert "`warp_sample`" in finding and "**error**" in finding
-    assert ("Estimate: fp16 0.375 px (error) · bf16 3.49 px (error) · fp16 storage only 0.125 px (error) · "
-            "bf16 storage only 1 px (error) — tolerance 0.1 px") in out
+    assert ("Estimate: fp16 0.375 px (error) · bf16 3.49 px (error) · fp16 storage only 0.125 px (warning) · "
+            "bf16 storage only 1 px (error) — tolerance 0.25 px") in out
     assert "  - Fix: Keep GridSample" in out
-    # the per-platform recommendation: iOS CPU at Normal, not Low; OpenCL at High: the 0.125 px of the fp16-stored
-    # grid at Normal is over the measured 0.1 px tolerance (docs/accuracy.md)
+    # the per-platform recommendation: iOS CPU at Normal, not Low; OpenCL at Normal (fp32 arithmetic), with the
+    # 0.125 px of the fp16-stored grid still listed
     ios = out.split("### iOS CPU")[1].split("\n### ")[0]
     assert "- [ ] Deploy with `Precision_Normal`" in ios and "- [ ] Not `Precision_Low`" in ios
     opencl = out.split("### Android OpenCL GPU")[1].split("\n### ")[0]
-    assert "- [ ] Deploy with `Precision_High`" in opencl
-    assert "- [ ] Not `Precision_Normal` (fp16 storage, fp32 arithmetic, fp32 accumulation): C001 `warp_sample` " \
-        "(GridSample): fp16 storage → error, 0.125 px" in opencl
+    assert "- [ ] Deploy with `Precision_Normal`" in opencl
+    assert "- [ ] Still reported at `Precision_Normal`: C001 `warp_sample` (GridSample): fp16 storage → warning, " \
+        "0.125 px" in opencl
     # release checks for the coordinate class, and the known issues with links
     assert "Sampling positions (GridSample" in out and "(here: `warp_sample`)" in out
     assert "[alibaba/MNN#3253](https://github.com/alibaba/MNN/issues/3253)" in out
