@@ -92,6 +92,11 @@ def execute(runs: Sequence[Run], emulation: Optional[Emulation] = None, timeout:
                                 "intermediates": list(r.intermediates), "out": str(out)})
         (tmpdir / "job.json").write_text(json.dumps(job), encoding="utf-8")
         if emulation is None:
+            import importlib.util
+
+            if importlib.util.find_spec("MNN") is None:  # an optional dependency: say which, not a worker traceback
+                raise RunError("running the model on this machine needs the MNN package "
+                               "(pip install 'precision-lint[mnn]')")
             cmd, env = [sys.executable, str(WORKER)], None
         else:
             cmd, env = emulation.command() + [str(WORKER)], emulation.env()

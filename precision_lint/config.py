@@ -244,6 +244,8 @@ def apply_config(options, cfg: Config):
         if key in d:
             setattr(o, key, tuple(d[key]))
             o.origins[key] = cfg.where(key)
+    if d.get("extend_select") and o.select:  # added to the selection (with none, every rule runs already)
+        o.select = tuple(o.select) + tuple(d["extend_select"])
     if "fail_level" in d:
         o.fail_level = d["fail_level"]
         o.origins["fail_level"] = cfg.where("fail_level")

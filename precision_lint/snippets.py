@@ -44,7 +44,8 @@ def kinds_for(choices: Iterable[str]) -> Tuple[str, ...]:
             elif part in CHOICES:
                 out.update(CHOICES[part])
             else:
-                raise ValueError(f"unknown snippet kind {part!r} (known: {', '.join(list(CHOICES) + list(KINDS))})")
+                known = list(dict.fromkeys(list(CHOICES) + list(KINDS)))  # 'python' is both a choice and a kind
+                raise ValueError(f"unknown snippet kind {part!r} (known: {', '.join(known)})")
     return tuple(k for k in KINDS if k in out)
 
 

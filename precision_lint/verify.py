@@ -116,6 +116,8 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
     say = progress or (lambda message: None)
 
     timings: Dict[str, float] = {}
+    if os.path.isdir(path):
+        raise VerifyError(f"{path}: is a directory; verify runs one model file")
     if not os.path.isfile(path):
         raise VerifyError(f"{path}: no such file")
     table = load_platforms()

@@ -113,3 +113,14 @@ def test_a_user_rule_clashing_with_a_built_in_is_a_load_error_for_test_rules(tmp
     path.write_text(path.read_text().replace("id: Z008", "id: C001"))
     proc = run("test-rules", "mine", cwd=tmp_path)
     assert proc.returncode == 2 and b"already defined" in proc.stderr
+
+
+def test_extend_select_is_a_configuration_key_too(tmp_path):
+    (tmp_path / ".precision-lint.yaml").write_text("select: [R]\nextend_select: [C001]\n")
+    proc = run(SEED, cwd=tmp_path)
+    assert proc.returncode == 1 and b"C001" in proc.stdout
+
+
+def test_verify_of_a_directory_says_it_is_one(tmp_path):
+    proc = run("verify", str(tmp_path))
+    assert proc.returncode == 2 and b"is a directory" in proc.stderr

@@ -231,10 +231,10 @@ def text_section(reporter: Any, result: Any) -> None:
             reporter.write(f"{result.path}: {lines[0]}")
         # the MNN version judged (kernel bugs) matters once a deployment is declared; --explain always shows it
         version = mnn_version_line(rec, result.metadata) if explain or not rec.get("advisory", True) else ""
-        if version:
-            reporter.write(reporter._c("dim", f"      {version}"))
         for line in lines[1:]:
             reporter.write(line)
+        if version:  # under the table: the version the kernel-bug verdicts above were judged for
+            reporter.write(reporter._c("dim", f"  {version}"))
     snippets = result.extras.get("snippets")
     if snippets:
         for line in snippet_blocks(snippets):
