@@ -220,6 +220,10 @@ class Linter:
         del graph  # freed here, before the recommendation (nothing below reads it)
         self._hide(result)
         self.deployment.annotate(result, self._override)
+        if result.error is None:  # what the converter does and the MNN issue reports that concern it: every format
+            from .mnn_notes import mnn_notes
+
+            result.extras["mnn_notes"] = mnn_notes(result, result.extras.get("recommendation"))
         return result
 
     def _context(self, result: LintResult, graph: Any) -> None:

@@ -124,3 +124,17 @@ def test_extend_select_is_a_configuration_key_too(tmp_path):
 def test_verify_of_a_directory_says_it_is_one(tmp_path):
     proc = run("verify", str(tmp_path))
     assert proc.returncode == 2 and b"is a directory" in proc.stderr
+
+
+def test_converter_notes_and_issue_reports_reach_json_as_markdown_shows_them():
+    bert = os.path.join(SAMPLES, "architectures", "bert_tiny.onnx")
+    doc = json.loads(run("--format", "json", bert).stdout)
+    notes = doc["files"][0]["mnn_notes"]
+    assert notes["issue_reports"] and all(r["url"].startswith("https://") for g in notes["issue_reports"]
+                                          for r in g["reports"])
+    markdown = run("--format", "markdown", bert).stdout.decode()
+    for group in notes["issue_reports"]:
+        for report in group["reports"]:
+            assert report["url"] in markdown  # one matching, rendered by both formats
+    for c in notes["converter"]:
+        assert f"Conversion ({', '.join(c['ops'])})" in markdown

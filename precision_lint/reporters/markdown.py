@@ -33,8 +33,6 @@ from .base import Reporter, RunSummary, report_path
 from .escape import visible
 
 _SPECIAL = re.compile(r"([\\`*_<>\[\]|])")
-_BACKEND_NAME = {"CPU": "CPU", "METAL": "Metal", "OPENCL": "OpenCL", "VULKAN": "Vulkan", "CUDA": "CUDA",
-                 "TRT": "TensorRT", "COREML": "Core ML", "NN": "NNAPI"}
 LEVEL_BADGE = {"error": "**error**", "warning": "**warning**", "info": "info"}
 
 
@@ -60,12 +58,6 @@ def _data(name: str) -> Dict[str, Any]:
 
     path = Path(__file__).resolve().parent.parent / "data" / name
     return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def known_issues() -> List[Dict[str, Any]]:
-    from ..known_issues import issue_reports
-
-    return issue_reports()
 
 
 def _num(v: Any) -> str:
@@ -456,18 +448,13 @@ class ModelSection:
         return m.get("converter_version") or m.get("mnn_version") or (
             m.get("producer_version") if m.get("format") == "mnn" else None)
 
-    def _ops(self) -> List[str]:
-        m = self.res.metadata
-        ops = m.get("op_counts") or m.get("ops") or {}
-        names = set(ops) if isinstance(ops, (dict, list, tuple)) else set()
-        names |= {f.op for f in self.res.findings}
-        return sorted(names)
-
     def _mnn_notes(self) -> List[str]:
         m = self.res.metadata
-        from .. import known_issues
+        from ..mnn_notes import mnn_notes
 
-        data = known_issues.data()
+        # matched in analysis (the Linter puts them in extras, JSON carries them); computed here for a result
+        # made elsewhere (verify's review)
+        notes = self.res.extras.get("mnn_notes") or mnn_notes(self.res, self.rec)
         out = [f"{self.sub} MNN version notes", ""]
         table_version = _platform_table_version()
         facts = f"the platform facts behind this review are for MNN {table_version}" if table_version else ""
@@ -481,12 +468,9 @@ class ModelSection:
         else:
             out.append(f"- Not converted yet: record the MNN version you convert with and use the same version at "
                        f"run time on every platform{'; ' + facts if facts else ''}.")
-            ops = set(self._ops())
-            for c in data.get("converter", []):
-                hit = sorted(ops & set(c["ops"]))
-                if hit:
-                    out.append(f"- Conversion ({', '.join(hit)}): {md(c['note'])}")
-            for note in data.get("converter_always", []):
+            for c in notes["converter"]:
+                out.append(f"- Conversion ({', '.join(c['ops'])}): {md(c['note'])}")
+            for note in notes["converter_always"]:
                 out.append(f"- Conversion: {md(note)}")
         bugs: Dict[str, List[str]] = {}
         texts: Dict[str, str] = {}
@@ -501,7 +485,7 @@ class ModelSection:
                         f"{md(str((self.rec or {}).get('mnn_version', '?')))} (--mnn-version):", ""]
             for bid in sorted(bugs):
                 out.append(f"- [ ] {code(bid)} on {md('; '.join(bugs[bid]))}: {md(texts[bid])}")
-        issues = self._issues(data["issues"])
+        issues = [(g["summary"], g["topic"], g["reports"]) for g in notes["issue_reports"]]
         if issues:
             out += ["", "Known MNN issue reports that apply to this model's operators, findings or platforms "
                         "(check whether your MNN version has the fix):", ""]
@@ -527,34 +511,6 @@ class ModelSection:
         return [f"{self.sub} Sign-off", "",
                 f"- [ ] Every item above is ticked, or accepted with a suppression and its reason, {scope}",
                 "- Reviewer: _name_", "- Date: _YYYY-MM-DD_", "- Decision: _approved / changes needed_", ""]
-
-    def _issues(self, issues: Sequence[Mapping[str, Any]]):
-        ops = set(self._ops())
-        classes = {f.failure_class for f in self.res.reported}
-        backends = {p.get("backend") for p in (self.rec or {}).get("platforms", [])}
-        fp16 = bool(self.res.metadata.get("fp16_converted"))
-        groups: Dict[tuple, List[Mapping[str, Any]]] = {}
-        for it in issues:
-            if it.get("ops"):
-                hit = ops & set(it["ops"])
-                if not hit:
-                    continue
-                topic = ", ".join(sorted(hit))
-            elif it.get("classes"):
-                if not classes & set(it["classes"]):
-                    continue
-                topic = "fp16 " + "/".join(sorted(classes & set(it["classes"])))
-            elif it.get("when") == "fp16_converted":
-                if not fp16:
-                    continue
-                topic = "--fp16 conversion"
-            else:  # backend-wide reports: only for backends in this review
-                if not backends & set(it.get("backends", [])):
-                    continue
-                shown = [b for b in it["backends"] if b in backends]
-                topic = " and ".join(_BACKEND_NAME.get(b, b) for b in shown) + " backend"
-            groups.setdefault((it["summary"], topic), []).append(it)
-        return [(summary, topic, items) for (summary, topic), items in groups.items()]
 
 
 def _html_link(url: str, bare: bool = False) -> str:
