@@ -36,14 +36,18 @@ def storage_plan(graph, platform, mode: str) -> Dict[str, str]:
     return plan
 
 
-def emulated_model(path: str, plan: Dict[str, str], extra_outputs: List[str]):
-    """The ONNX model at ``path`` with Cast round trips after every tensor in ``plan``, and ``extra_outputs``
-    (intermediate tensors) added as graph outputs."""
+def emulated_model(source, plan: Dict[str, str], extra_outputs: List[str]):
+    """The ONNX model ``source`` (a path, or a ModelProto left unchanged) with Cast round trips after every tensor in
+    ``plan``, and ``extra_outputs`` (intermediate tensors) added as graph outputs."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    model = onnx.load(path)
+    if isinstance(source, str):
+        model = onnx.load(source)
+    else:
+        model = onnx.ModelProto()
+        model.CopyFrom(source)
     g = model.graph
     inits = {i.name: i for i in g.initializer}
     inputs = {i.name for i in g.input} - set(inits)
@@ -51,7 +55,9 @@ def emulated_model(path: str, plan: Dict[str, str], extra_outputs: List[str]):
     for name, fmt in plan.items():
         if name in inits and fmt == "fp16":  # a weight stored in fp16: round its values once
             arr = numpy_helper.to_array(inits[name]).astype(np.float32)
-            inits[name].CopyFrom(numpy_helper.from_array(arr.astype(np.float16).astype(np.float32), name))
+            with np.errstate(over="ignore"):  # beyond 65504 becomes inf, as fp16 storage makes it
+                stored = arr.astype(np.float16).astype(np.float32)
+            inits[name].CopyFrom(numpy_helper.from_array(stored, name))
             continue
         raw = f"{name}{_RAW}"
         casts[name] = [helper.make_node("Cast", [raw], [f"{name}__stored"], to=REDUCED[fmt], name=f"{name}__to_{fmt}"),

@@ -261,14 +261,13 @@ def known_op_names() -> frozenset:
     operators (data/ort_contrib_ops.txt) and the MNN loader's names (MNN op types kept as they are, BinaryOp/UnaryOp
     subtypes in TensorFlow spelling)."""
     from ..loaders import mnn_ops, mnn_schema
+    from ..loaders.onnx_proto import listed_ops
 
-    data = Path(__file__).resolve().parent.parent / "data"
-    names = set()
-    for listed in ("onnx_ops.txt", "ort_contrib_ops.txt"):  # 'domain:Op' outside ONNX's default domain
-        text = (data / listed).read_text(encoding="utf-8")
-        names |= {line.strip().rpartition(":")[2] for line in text.splitlines()
-                  if line.strip() and not line.startswith("#")}
-    names |= set(mnn_schema.OP_TYPES.values()) if isinstance(mnn_schema.OP_TYPES, dict) else set()
+    names = {op for _, op in listed_ops()}  # data/onnx_ops.txt, as the ONNX loader reads it
+    contrib = Path(__file__).resolve().parent.parent / "data" / "ort_contrib_ops.txt"
+    names |= {line.strip() for line in contrib.read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.startswith("#")}
+    names |= set(mnn_schema.OP_TYPES.values())
     names |= {v[0] for v in mnn_ops.BINARY.values()} | {v[0] for v in mnn_ops.UNARY.values()}
     names |= set(mnn_ops.REDUCE.values()) | set(mnn_ops.ELTWISE.values()) | set(mnn_ops.RENAMED.values())
     names |= {f"BinaryOp/{n}" for n in mnn_schema.BINARY_OPS.values()}  # subtypes without a canonical name
