@@ -16,6 +16,7 @@ from typing import Dict
 
 import numpy as np
 
+from precision_lint import ort_run
 from precision_lint.verify_emulated import emulated_model  # the Cast-pair storage emulation verify uses
 from precision_lint.verify_metrics import TensorError, compare
 
@@ -43,12 +44,7 @@ def _plan(model, fmt: str, floats: Dict[str, bool]) -> Dict[str, str]:
 
 
 def _session(model):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # no fusion across the casts
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return ort_run.session(model, optimize=False)  # no fusion across the casts
 
 
 def measure(model, feeds: Dict[str, np.ndarray], formats=("fp16", "bf16"), tolerance: float = 1e-2):
@@ -66,9 +62,8 @@ def measure(model, feeds: Dict[str, np.ndarray], formats=("fp16", "bf16"), toler
     for fmt in formats:
         rounded, renamed = emulated_model(model, _plan(model, fmt, floats), names)
         sess = _session(rounded)
-        stored_feeds = {i.name: feeds[renamed.get(i.name, i.name)] for i in sess.get_inputs()}  # inputs renamed
         with np.errstate(all="ignore"):
-            got = dict(zip(out_names, sess.run(out_names, stored_feeds)))
+            got = ort_run.run(sess, feeds, renamed)  # the rounded graph inputs are renamed
         per_tensor: Dict[str, TensorError] = {}
         with np.errstate(all="ignore"):
             for t in out_names:

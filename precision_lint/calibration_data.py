@@ -44,12 +44,12 @@ def observed_ranges(model_path: str, data_path: str) -> Dict[str, Tuple[float, f
 
 
 def _run_onnx(path: str, feeds, names):
+    import importlib.util
+
     import onnx
     from onnx import helper
 
-    try:
-        import onnxruntime as ort
-    except ImportError:
+    if importlib.util.find_spec("onnxruntime") is None:
         raise CalibrationDataError(f"{path}: --calibration-data on an .onnx needs onnxruntime "
                                    f"(pip install 'precision-lint[verify]')") from None
     model = onnx.load(path)
@@ -57,16 +57,10 @@ def _run_onnx(path: str, feeds, names):
     for n in names:
         if n not in have:
             model.graph.output.append(helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None))
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    from . import ort_run
+
     try:
-        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        inputs = {}
-        for i in sess.get_inputs():
-            a = feeds[i.name]
-            inputs[i.name] = a.astype("int64") if "int64" in i.type else a
-        out = [o.name for o in sess.get_outputs()]
-        return dict(zip(out, sess.run(out, inputs)))
+        return ort_run.run(ort_run.session(model), feeds)
     except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own errors: one line
         raise CalibrationDataError(f"{path}: ONNX Runtime could not run the model on the calibration data: "
                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None

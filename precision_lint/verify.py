@@ -317,15 +317,10 @@ def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
     res = outcome.results["host"]
     if "error" in res:
         return {"status": "failed", "message": f"MNN could not run the converted model on the host: {res['error']}"}
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    names = [o.name for o in sess.get_outputs()]
-    ort_feeds = {}
-    for i in sess.get_inputs():
-        a = feeds[i.name]
-        ort_feeds[i.name] = a.astype("int64") if "int64" in i.type else a
-    got = dict(zip(names, sess.run(names, ort_feeds)))
+    from . import ort_run
+
+    got = ort_run.run(ort_run.session(path), feeds)
+    names = list(got)
     errors = [compare(n, outcome.arrays["host"][n], got[n], CROSS_RUNTIME_TOLERANCE) for n in names
               if n in outcome.arrays["host"]]
     missing = [n for n in names if n not in outcome.arrays["host"]]

@@ -92,23 +92,12 @@ def emulated_model(source, plan: Dict[str, str], extra_outputs: List[str]):
 def run(path: str, graph, platform, mode: str, feeds, outputs: List[str], inter: List[str]
         ) -> Tuple[Dict[str, object], Dict[str, object], int]:
     """(emulated arrays, fp32 arrays, number of tensors stored reduced), by tensor name, from ONNX Runtime."""
-    import onnxruntime as ort
+    from . import ort_run
 
     plan = storage_plan(graph, platform, mode)
     floats = [n for n in inter if (graph.tensors[n].dtype or "") == "float32"]
     emulated, renamed = emulated_model(path, plan, floats)
     reference, _ = emulated_model(path, {}, floats)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep the Cast pairs
-
-    def session_run(model, names_map) -> Dict[str, object]:
-        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        inputs = {}
-        for i in sess.get_inputs():
-            a = feeds[names_map.get(i.name, i.name)]
-            inputs[i.name] = a.astype("int64") if "int64" in i.type else a
-        names = [o.name for o in sess.get_outputs()]
-        return dict(zip(names, sess.run(names, inputs)))
-
-    return session_run(emulated, renamed), session_run(reference, {}), len(plan)
+    # without graph optimisation: the Cast pairs must not be fused away
+    return (ort_run.run(ort_run.session(emulated, optimize=False), feeds, renamed),
+            ort_run.run(ort_run.session(reference, optimize=False), feeds), len(plan))
