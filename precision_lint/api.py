@@ -7,33 +7,39 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .errors import ConfigError, PrecisionLintError, RuleError
-from .findings import FileError, Finding, at_least
+from .results import FileError, Finding, LintResult
 from .deploy import mnn_conversion
 
 
-@dataclass
+@dataclass(frozen=True)
 class Options:
-    """What to lint for.  Built from defaults, config files and command-line flags (in that order)."""
+    """What to lint for.  Built from defaults, config files and command-line flags (in that order), each step a new
+    Options (``dataclasses.replace``): an Options never changes once built, so one can serve any number of Linters.
+
+    Every field is defined here once: the API's keyword arguments, the config keys (workflow/config.py) and the CLI
+    flags map onto these names.  Sequences are stored as tuples (a string becomes a one-element tuple) and mappings
+    as read-only views."""
 
     rule_dirs: Tuple[str, ...] = ()
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
-    tolerances: Dict[str, float] = field(default_factory=dict)
-    input_ranges: Dict[str, Tuple[float, float]] = field(default_factory=dict)
-    judged_formats: Tuple[str, ...] = ("fp16",)  # replaced by the formats of declared targets
+    tolerances: Mapping[str, float] = field(default_factory=dict)
+    input_ranges: Mapping[str, Tuple[float, float]] = field(default_factory=dict)
+    judged_formats: Tuple[str, ...] = ("fp16",)  # without targets; declared targets decide their own (engine/decide)
     fail_level: str = "error"
-    level_overrides: Dict[str, str] = field(default_factory=dict)  # rule id or prefix -> level
-    # Deployment (read by platforms.py / targets.py / recommend.py): platform names, "platform:precision" targets,
-    # and extra or overridden platform definitions (name -> table), as given in config or on the command line.
+    level_overrides: Mapping[str, str] = field(default_factory=dict)  # rule id, prefix or name -> level
+    # Deployment (read by engine/decide.py): platform names, "platform:precision" targets, and extra or overridden
+    # platform definitions (name -> table), as given in config or on the command line.
     platforms: Tuple[str, ...] = ()
     targets: Tuple[str, ...] = ()
-    platform_overrides: Dict[str, Any] = field(default_factory=dict)
+    platform_overrides: Mapping[str, Any] = field(default_factory=dict)
     platform_files: Tuple[str, ...] = ()  # extra platform tables (same layout as data/platforms.yaml)
-    recommend: bool = True  # fill LintResult.extras["recommendation"] (see recommend.py)
+    recommend: bool = True  # fill LintResult.extras["recommendation"] (see deploy/recommend.py)
     mnn_version: Optional[str] = None  # MNN version deployed (known kernel bugs); None: the platform table's version
     snippets: Tuple[str, ...] = ()  # snippet kinds for extras["snippets"]: python, cpp, cpp_session, cpp_module, cli, all
     # Review reports (markdown, html): extras["identity"] (identity.py: sha256, size, inputs, outputs) and
@@ -41,90 +47,47 @@ class Options:
     identity: bool = False
     neighbourhoods: bool = False
     # Workflow (config.py, suppress.py, baseline.py)
-    per_path_ignores: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # path glob -> rule ids/prefixes
+    per_path_ignores: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)  # path glob -> rule ids/prefixes
     suppressions: Tuple[Any, ...] = ()  # suppress.Suppression records
     baseline: Optional[str] = None  # baseline file: findings recorded there are not reported
     root: Optional[str] = None  # directory path globs are relative to: the config file's, else the working dir
     config_file: Optional[str] = None
     # option name (or "tolerances.NAME", "level_overrides.ID") -> where it was set, for error messages;
     # options missing here came from the command line or the Python caller
-    origins: Dict[str, str] = field(default_factory=dict)
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SEQUENCES and value is not None:
+                object.__setattr__(self, f.name, (value,) if isinstance(value, str) else tuple(value))
+            elif f.name in _MAPPINGS:
+                object.__setattr__(self, f.name, MappingProxyType(dict(value or {})))
+
+    def plain(self) -> Dict[str, Any]:
+        """The fields as keyword arguments, mappings as plain dicts (what ``Options(**plain)`` rebuilds)."""
+        return {f.name: dict(getattr(self, f.name)) if f.name in _MAPPINGS else getattr(self, f.name)
+                for f in fields(self)}
+
+    def __reduce__(self):  # parallel runs send Options to worker processes; a read-only view cannot be pickled
+        return (_options_from, (self.plain(),))
 
 
-@dataclass
-class LintResult:
-    path: str
-    findings: List[Finding] = field(default_factory=list)  # every finding with a level for some format
-    notes: List[str] = field(default_factory=list)
-    metadata: Dict[str, Any] = field(default_factory=dict)
-    error: Optional[FileError] = None
-    extras: Dict[str, Any] = field(default_factory=dict)  # recommendation, snippets... filled by later stages
-    # Findings hidden from the report (they stay in ``findings``: the model's numerics have not changed, so the
-    # recommendation still accounts for them): by a config suppression, or because the baseline knows them.
-    suppressed: List[Tuple[Finding, Any]] = field(default_factory=list)  # (finding, suppress.Suppression)
-    baselined: List[Finding] = field(default_factory=list)
-    fail_level: str = "error"  # the level the run fails at (Options.fail_level of the Linter that made this)
-    # declared input ranges (Options.input_ranges) that name no tensor of this model, and one warning line for each
-    unknown_input_ranges: List[str] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-
-    @property
-    def reported(self) -> List[Finding]:
-        """Findings at info level or above for the formats in force, not suppressed or baselined, in output order."""
-        hidden = {f.fingerprint for f, _ in self.suppressed} | {f.fingerprint for f in self.baselined}
-        return sorted((f for f in self.findings if f.level != "none" and f.fingerprint not in hidden),
-                      key=Finding.sort_key)
-
-    def __iter__(self) -> Iterator[Finding]:
-        return iter(self.reported)
-
-    def __len__(self) -> int:
-        return len(self.reported)
-
-    def fails_at(self, fail_level: str) -> bool:
-        """True when a reported finding is at or above ``fail_level`` ("error", "warning" or "info")."""
-        return any(at_least(f.level, fail_level) for f in self.reported)
-
-    @property
-    def failed(self) -> bool:
-        """True when a reported finding is at or above the run's fail level: what makes the CLI exit 1."""
-        return self.fails_at(self.fail_level)
-
-    @property
-    def fails(self) -> "_FailVerdict":
-        """``if result.fails:`` reads like :attr:`failed`; ``result.fails("warning")`` still works as it did
-        (it was a method, so ``if result.fails:`` used to be always true)."""
-        return _FailVerdict(self)
+# Which fields are sequences and which mappings, read from the annotations above (the one list of option names).
+_SEQUENCES = frozenset(f.name for f in fields(Options) if str(f.type).startswith("Tuple"))
+_MAPPINGS = frozenset(f.name for f in fields(Options) if str(f.type).startswith("Mapping"))
 
 
-class _FailVerdict:
-    """Truthy like ``result.failed``, callable like the old ``result.fails(level)`` method."""
-
-    __slots__ = ("_result",)
-
-    def __init__(self, result: LintResult):
-        self._result = result
-
-    def __bool__(self) -> bool:
-        return self._result.failed
-
-    def __call__(self, fail_level: str) -> bool:
-        return self._result.fails_at(fail_level)
-
-    def __eq__(self, other: object) -> bool:
-        return bool(self) == other if isinstance(other, bool) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(bool(self))
+def _options_from(plain: Dict[str, Any]) -> Options:
+    return Options(**plain)
 
 
 class Linter:
     """Loads rules once and lints any number of files with them."""
 
     def __init__(self, options: Optional[Options] = None):
-        from .engine.rules import check_rule_ids, load_rules, select_rules
+        from .engine.decide import Decider
+        from .engine.rules import check_rule_ids, load_rules
         from .engine.runner import RuleRunner
 
         self.options = options or Options()
@@ -150,23 +113,18 @@ class Linter:
             except RuleError as exc:
                 raise ConfigError(str(exc)) from None
         self.all_rules = all_rules
-        self.rules = select_rules(all_rules, self.options.select, self.options.ignore)
+        self.rules = Decider.select_from(all_rules, self.options)
         known_tol = {k for r in all_rules for k in r.tolerances} | {f"{r.id}.{k}" for r in all_rules for k in r.tolerances}
         for k in self.options.tolerances:
             if k not in known_tol:
                 where = origins.get(f"tolerances.{k}", f"--tolerance {k}")
                 raise ConfigError(f"{where}: unknown tolerance {k!r} (known: "
                                   f"{', '.join(sorted(n for n in known_tol if '.' not in n))}, or RULE.NAME)")
-        from .deploy.stage import DeploymentStage  # platforms and targets; sets judged_formats for declared targets
-
-        self.deployment = DeploymentStage(self.options)
-        self.runner = RuleRunner(self.rules, self.options.tolerances, self.options.judged_formats,
-                                 keep=self.deployment.bug_may_concern)
-        self.baseline = None
-        if self.options.baseline:
-            from .workflow.baseline import load_baseline
-
-            self.baseline = load_baseline(self.options.baseline)
+        # platforms, targets, the deployed MNN version; every level and the policy (engine/decide.py)
+        self.decider = Decider(self.options)
+        self.deployment = self.decider.deployment
+        self.runner = RuleRunner(self.rules, self.options.tolerances, self.deployment.judged_formats,
+                                 keep=self.decider.bug_may_concern)
 
     def lint_file(self, path: str, name: Optional[str] = None) -> LintResult:
         """Lint the model at ``path``; ``name`` is the path to report instead (a model read from stdin is linted
@@ -204,7 +162,8 @@ class Linter:
             result.path = name
             findings = [replace(f, path=name) for f in findings]
         self._check_input_ranges(graph, result)
-        result.findings = [self._override(f) for f in self.deployment.judge(findings)]
+        verdicts = self.decider.verdicts()  # this file's findings judged per (platform, mode), each once
+        result.findings = self.decider.judge_findings(findings, verdicts)
         result.notes = list(graph.notes) + notes
         result.metadata = dict(graph.metadata, format=graph.format, operators=len(graph))
         result.metadata["deployed_mnn_version"] = self.deployment.mnn_version  # beside the file's converter version
@@ -218,8 +177,9 @@ class Linter:
             result.notes.append(f"internal error while reading the graph around the findings ({type(exc).__name__}: "
                                 f"{detail}); please report this with the file")
         del graph  # freed here, before the recommendation (nothing below reads it)
-        self._hide(result)
-        self.deployment.annotate(result, self._override)
+        self.decider.apply_policy(result)
+        if self.options.recommend and result.error is None:
+            self.decider.recommend(result, verdicts)
         if result.error is None:  # what the converter does and the MNN issue reports that concern it: every format
             from .deploy.mnn_notes import mnn_notes
 
@@ -251,38 +211,6 @@ class Linter:
             result.warnings.append(f"{result.path}: {where}: the model has no input or tensor named {name!r} "
                                    f"(its inputs: {inputs or 'none'})")
 
-    def _override(self, f: Finding) -> Finding:
-        overrides = self.options.level_overrides
-        if not overrides or f.level == "none":
-            return f
-        # the most specific id or prefix wins: {"R": "warning", "R002": "error"}
-        from .workflow.selectors import most_specific
-
-        hit = most_specific(f.rule_id, f.rule_name, overrides)
-        return f if hit is None else replace(f, level=overrides[hit])
-
-    def _hide(self, result: LintResult) -> None:
-        """Per-path ignores drop findings; suppressions and the baseline hide them from the report."""
-        o = self.options
-        if not (o.per_path_ignores or o.suppressions or self.baseline is not None):
-            return
-        from .workflow.suppress import ignored_rules, relative_path
-
-        rel = relative_path(result.path, o.root)
-        off = ignored_rules(o.per_path_ignores, rel)
-        if off:
-            from .workflow.selectors import matches
-
-            result.findings = [f for f in result.findings if not matches(f.rule_id, f.rule_name, off)]
-        for f in result.findings:
-            if f.level == "none":
-                continue
-            s = next((s for s in o.suppressions if s.matches(f.rule_id, rel, f.node, f.rule_name)), None)
-            if s is not None:
-                result.suppressed.append((f, s))
-            elif self.baseline is not None and f in self.baseline:
-                result.baselined.append(f)
-
 
 @contextmanager
 def _guarded() -> Iterator[None]:
@@ -304,21 +232,10 @@ def _guarded() -> Iterator[None]:
 
 def lint(path: str, **options: Any) -> LintResult:
     """Lint one model file.  Keyword arguments are :class:`Options` fields.  Raises on unreadable input."""
-    linter = Linter(Options(**_coerce(options)))
+    linter = Linter(Options(**options))
     result = linter.lint_file(path)
     if result.error is not None:
         from .errors import ModelLoadError
 
         raise ModelLoadError(result.error.message)
     return result
-
-
-def _coerce(options: Mapping[str, Any]) -> Dict[str, Any]:
-    out = dict(options)
-    for key in ("rule_dirs", "select", "ignore", "judged_formats", "platforms", "targets", "platform_files",
-                "snippets"):
-        if key in out and isinstance(out[key], str):
-            out[key] = (out[key],)
-        if key in out:
-            out[key] = tuple(out[key])
-    return out

@@ -8,7 +8,8 @@ import pytest
 
 import precision_lint
 from precision_lint.deploy.platforms import load_platforms
-from precision_lint.deploy.recommend import judge, recommend
+from precision_lint.deploy.recommend import recommend
+from precision_lint.engine.decide import judge
 
 from cli_runner import run_cli
 
@@ -169,7 +170,7 @@ def test_fail_level_and_level_overrides_shape_the_choice():
 
 def test_recommend_without_findings_prefers_fastest_then_exact():
     table = load_platforms()
-    rec = recommend([], [table[p] for p in ("android-cpu-armv80", "ios-metal", "android-opencl")])
+    rec = recommend({}, [table[p] for p in ("android-cpu-armv80", "ios-metal", "android-opencl")])
     modes = {p["platform"]: p["mode"] for p in rec["platforms"]}
     # ARMv8.0: Low only swaps Sigmoid for an estimate, no faster: Normal; Metal: Low == Normal
     assert modes == {"android-cpu-armv80": "normal", "ios-metal": "normal", "android-opencl": "low"}

@@ -10,7 +10,8 @@ from onnx import parser
 import precision_lint
 from precision_lint.errors import ConfigError
 from precision_lint.deploy.platforms import load_platforms
-from precision_lint.deploy.targets import Target, judged_formats_for, parse_target, rejudge
+from precision_lint.deploy.targets import Target, judged_formats_for, parse_target
+from precision_lint.engine.decide import Verdicts, level_on_targets
 
 from cli_runner import run_cli
 
@@ -87,13 +88,13 @@ def test_bf16_target_judges_bf16(tmp_path):
     assert declared == {"mode": "low_bf16", "precision": "Precision_Low_BF16", "safe": False, "max_level": "error"}
 
 
-def test_rejudge_keeps_estimates_and_identity():
+def test_level_on_targets_keeps_estimates_and_identity():
     table = load_platforms()
     (f,) = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx")).findings
-    g = rejudge(f, (Target("ios-cpu", "normal"),), table)
+    g = level_on_targets(f, (Target("ios-cpu", "normal"),), table, Verdicts())
     assert g.level == "none" and g.fingerprint == f.fingerprint and g.estimates == f.estimates
-    assert rejudge(f, (Target("ios-cpu", "low"),), table).level == "error"
-    assert rejudge(f, (), table) is f
+    assert level_on_targets(f, (Target("ios-cpu", "low"),), table, Verdicts()).level == "error"
+    assert level_on_targets(f, (), table, Verdicts()) is f
 
 
 def test_targets_from_config_name_the_file(tmp_path):

@@ -109,7 +109,7 @@ def test_cli_writes_the_sarif_report_to_a_file_and_exits_1(arm82, tmp_path):
 
 def test_emulated_results_are_never_called_measured(tmp_path):
     """An emulated block reads 'emulated on', in every format."""
-    from precision_lint.findings import measured_line
+    from precision_lint.results import measured_line
 
     block = {"verdict": "confirmed", "basis": "emulated", "rel_l2": 0.05,
              "on": "emulated from the platform table: ONNX Runtime with Android OpenCL GPU's storage formats"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 import codecs
 import os
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import click
 
@@ -108,8 +109,8 @@ def _format_names() -> str:
     return ", ".join(REPORTERS)
 
 
-def _observe(options, paths, data: str, inputs) -> None:
-    """--calibration-data: the ranges every tensor reached on ``data`` become declared ranges (one model)."""
+def _observe(paths, data: str, inputs) -> Dict[str, Tuple[float, float]]:
+    """--calibration-data: the ranges every tensor reached on ``data`` (one model), to become declared ranges."""
     from ..verify.calibration_data import observed_ranges
     from ..errors import PrecisionLintError
 
@@ -117,7 +118,7 @@ def _observe(options, paths, data: str, inputs) -> None:
         inputs.cleanup()
         raise click.UsageError(f"--calibration-data {data}: give exactly one model (got {len(paths)})")
     try:
-        options.input_ranges.update(observed_ranges(paths[0], data))
+        return observed_ranges(paths[0], data)
     except PrecisionLintError as exc:
         inputs.cleanup()
         _fail(str(exc))
@@ -210,29 +211,9 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         options = load_options(config_file, isolated)  # defaults, then the config file; flags override below
     except PrecisionLintError as exc:
         _fail(str(exc))
-    options.rule_dirs = tuple(options.rule_dirs) + tuple(rule_dirs)
-    for key, value in (("select", _split_csv(select)), ("ignore", _split_csv(ignore))):
-        if value:
-            setattr(options, key, value)
-            options.origins.pop(key, None)
-    if extend_select:  # ruff's meaning: added to the selection in force (with none, every rule runs already)
-        _check_rule_patterns(options, _split_csv(extend_select))
-        if options.select:
-            options.select = tuple(options.select) + _split_csv(extend_select)
-    for name, value in parse_tolerances(tolerance).items():
-        options.tolerances[name] = value
-        options.origins.pop(f"tolerances.{name}", None)
-    declared_ranges = parse_input_ranges(input_range)
-    options.input_ranges.update(declared_ranges)
-    options.fail_level = fail_level or options.fail_level
-    if baseline:
-        options.baseline = baseline
-    if mnn_version is not None:
-        options.mnn_version = mnn_version
-        options.origins.pop("mnn_version", None)
-    _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt)
-    options.identity = fmt in ("markdown", "html")  # review reports name the exact file signed off
-    options.neighbourhoods = fmt == "html"  # the subgraph drawn per finding
+    options = _with_flags(options, rule_dirs, select, extend_select, ignore, tolerance, input_range, fail_level,
+                          baseline, mnn_version, platform_names, target_specs, platform_files, snippet_kinds, fmt)
+    declared_ranges = dict(options.input_ranges)
     if html_link is None and output and fmt == "markdown":
         html_link = os.path.splitext(os.path.basename(output))[0] + ".html"
     try:
@@ -259,8 +240,8 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         jobs = 1  # the model from stdin is linted in this process, under its reported name
     paths = inputs.paths
     if calibration_data:  # the model as resolved (a file, or stdin's bytes): its observed ranges
-        _observe(options, paths, calibration_data, inputs)
-        options.input_ranges.update(declared_ranges)  # a declaration wins over an observation
+        # a declaration (config or --input-range) wins over an observation
+        options = replace(options, input_ranges={**_observe(paths, calibration_data, inputs), **declared_ranges})
     try:
         linter = Linter(options)
     except PrecisionLintError as exc:
@@ -278,14 +259,14 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         from ..reporters.recommendation import text_section
 
         common = {"quiet": quiet, "explain": explain or verbose, "verbose": verbose, "rules": linter.rules,
-                  "options": options, "root": repository_root(), "text_sections": [text_section],
+                  "options": options, "decider": linter.decider, "root": repository_root(), "text_sections": [text_section],
                   "snippet_hint": True, "html_link": html_link}
         reporter = reporter_cls(out_stream, dict(common, color=_use_color(color, out_stream)))
         terminal = None
         if output and fmt != "text":  # the report goes to the file, the human summary to the terminal
             terminal = get_reporter("text")(sys.stdout, dict(common, color=_use_color(color, sys.stdout)))
         reporters = [r for r in (reporter, terminal) if r is not None]
-        summary = RunSummary(judged_for=options.judged_formats, fail_level=options.fail_level,
+        summary = RunSummary(judged_for=linter.deployment.judged_formats, fail_level=options.fail_level,
                              targets=tuple(str(t) for t in linter.deployment.targets))
         for r in reporters:
             r.start()
@@ -361,18 +342,44 @@ def _check_outputs(output, write_baseline, root, models: Sequence[str] = ()) -> 
         check_output_path(path, what, root)
 
 
-def _deployment_flags(options, platform_names, target_specs, platform_files, snippet_kinds, fmt) -> None:
-    """--platform, --target, --platforms-file, --snippets -> Options (flags override config)."""
+def _with_flags(options, rule_dirs, select, extend_select, ignore, tolerance, input_range, fail_level, baseline,
+                mnn_version, platform_names, target_specs, platform_files, snippet_kinds, fmt):
+    """``options`` (defaults and configuration) with the command line's flags over them: a new Options."""
+    changes: Dict[str, Any] = {"rule_dirs": tuple(options.rule_dirs) + tuple(rule_dirs)}
+    origins = dict(options.origins)  # a value the command line gives no longer comes from the config file
+    for key, value in (("select", _split_csv(select)), ("ignore", _split_csv(ignore))):
+        if value:
+            changes[key] = value
+            origins.pop(key, None)
+    if extend_select:  # ruff's meaning: added to the selection in force (with none, every rule runs already)
+        _check_rule_patterns(options, _split_csv(extend_select))
+        chosen = changes.get("select", options.select)
+        if chosen:
+            changes["select"] = tuple(chosen) + _split_csv(extend_select)
+    tolerances = dict(options.tolerances)
+    for name, value in parse_tolerances(tolerance).items():
+        tolerances[name] = value
+        origins.pop(f"tolerances.{name}", None)
+    changes["input_ranges"] = {**options.input_ranges, **parse_input_ranges(input_range)}
+    changes["fail_level"] = fail_level or options.fail_level
+    if baseline:
+        changes["baseline"] = baseline
+    if mnn_version is not None:
+        changes["mnn_version"] = mnn_version
+        origins.pop("mnn_version", None)
     if platform_names:
-        options.platforms = _split_csv(platform_names)
-        options.origins.pop("platforms", None)
+        changes["platforms"] = _split_csv(platform_names)
+        origins.pop("platforms", None)
     if target_specs:
-        options.targets = _split_csv(target_specs)
-        options.origins.pop("targets", None)
-    options.platform_files = tuple(options.platform_files) + tuple(platform_files)
+        changes["targets"] = _split_csv(target_specs)
+        origins.pop("targets", None)
+    changes["platform_files"] = tuple(options.platform_files) + tuple(platform_files)
     if snippet_kinds == "auto":
         snippet_kinds = "all" if (platform_names or target_specs or fmt == "json") else "none"  # as --help says
-    options.snippets = _split_csv([snippet_kinds])
+    changes["snippets"] = _split_csv([snippet_kinds])
+    changes["identity"] = fmt in ("markdown", "html")  # review reports name the exact file signed off
+    changes["neighbourhoods"] = fmt == "html"  # the subgraph drawn per finding
+    return replace(options, tolerances=tolerances, origins=origins, **changes)
 
 
 def _unused_suppressions(options, results, paths):
@@ -725,10 +732,11 @@ def _verify_lint_report(result, fmt, targets) -> Tuple[str, List[str]]:
     options = Options(targets=tuple(targets), recommend=False)
     linter = Linter(options)
     buffer = io.StringIO()
-    reporter = get_reporter(fmt)(buffer, {"rules": linter.rules, "options": options, "root": repository_root(),
-                                          "explain": True})
+    reporter = get_reporter(fmt)(buffer, {"rules": linter.rules, "options": options, "decider": linter.decider,
+                                          "root": repository_root(), "explain": True})
     lint_result = as_lint_result(result)
-    summary = RunSummary(judged_for=options.judged_formats, targets=tuple(str(t) for t in linter.deployment.targets))
+    summary = RunSummary(judged_for=linter.deployment.judged_formats,
+                         targets=tuple(str(t) for t in linter.deployment.targets))
     summary.add(lint_result)
     reporter.start()
     failures = file_isolated(reporter, lint_result)

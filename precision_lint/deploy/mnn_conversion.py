@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Dict, List, Sequence, Set, Tuple
 
-from ..findings import Finding
+from ..results import Finding
 from ..model.graph import ModelGraph, Operator
 from ..resources import data_path
 

@@ -12,11 +12,11 @@ levels are judged for fp16, and the recommendation is advice.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Iterable, List, Optional, Tuple, Union
 
 from ..errors import ConfigError
-from ..findings import FORMATS, Finding, max_level
+from ..results import FORMATS
 from .platforms import PlatformTable, load_platforms, parse_mode
 
 
@@ -62,8 +62,8 @@ def judged_formats_for(targets: Iterable[Union[str, Target]], table: Optional[Pl
                        ) -> Tuple[str, ...]:
     """The reduced formats (fp16, bf16) any op can get on the declared targets, in ``findings.FORMATS`` order.
 
-    This is the coarse view the rule runner uses for a first level; :func:`rejudge` then applies the per-op facts
-    of each target.  An empty tuple means every target computes in fp32: rules about fp16/bf16 report nothing.
+    This is the coarse view the rule runner uses for a first level; ``engine/decide.py`` then applies the per-op
+    facts of each target.  An empty tuple means every target computes in fp32: rules about fp16/bf16 report nothing.
     """
     table = table if table is not None else load_platforms()
     used = set()
@@ -76,37 +76,4 @@ def judged_formats_for(targets: Iterable[Union[str, Target]], table: Optional[Pl
     return tuple(f for f in FORMATS if f in used)
 
 
-def rejudge(finding: Finding, targets: Sequence[Target], table: PlatformTable, bugs: Sequence[Any] = ()) -> Finding:
-    """``finding`` with the level it has on the declared targets (the worst of them).
-
-    ``judged_for`` becomes the reduced formats that decided the finding on those targets (empty when the op runs in
-    fp32 everywhere declared).  ``bugs`` are the kernel bugs of the deployed MNN version: one that applies on a
-    target adds a note saying so.  Level overrides from config are applied afterwards by the Linter.
-    """
-    from .recommend import judge
-
-    if not targets:
-        return finding
-    level = "none"
-    formats: List[str] = []
-    notes: List[str] = []
-    for t in targets:
-        v = judge(finding, table[t.platform], t.mode, bugs=bugs)
-        for b in v.known_bugs:
-            note = (f"known MNN bug {b.id} on {t} (MNN {b.versions()}): {b.symptom}; workaround: {b.workaround}")
-            if note not in notes:
-                notes.append(note)
-        level = max_level(level, v.level)
-        if v.fmt in FORMATS and v.fmt not in formats:
-            formats.append(v.fmt)
-        if v.fmt is None:  # converter findings: the formats they were judged for stay
-            formats.extend(f for f in finding.judged_for if f not in formats)
-    judged_for = tuple(f for f in FORMATS if f in formats)
-    if notes:
-        finding = replace(finding, notes=finding.notes + tuple(notes))
-    if level == finding.level and judged_for == finding.judged_for:
-        return finding
-    return finding.with_level(level, judged_for)
-
-
-__all__ = ["Target", "parse_target", "parse_targets", "judged_formats_for", "rejudge"]
+__all__ = ["Target", "parse_target", "parse_targets", "judged_formats_for"]

@@ -83,12 +83,8 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
         path = dst
     opts = case.get("options", {})
     options = Options(rule_dirs=tuple(rule_dirs), select=(rule.id,), tolerances=dict(opts.get("tolerances", {})),
-                      input_ranges={k: tuple(v) for k, v in opts.get("input_ranges", {}).items()})
-    if opts.get("targets"):
-        from ..deploy.targets import judged_formats_for
-
-        options.judged_formats = judged_formats_for(opts["targets"])
-        options.targets = tuple(opts["targets"])
+                      input_ranges={k: tuple(v) for k, v in opts.get("input_ranges", {}).items()},
+                      targets=tuple(opts.get("targets", ())))  # targets decide the judged formats (engine/decide)
     result = Linter(options).lint_file(path)
     if result.error is not None:
         return [f"{label}: {result.error}"]

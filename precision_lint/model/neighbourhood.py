@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..findings import Finding
+from ..results import Finding
 from .graph import ModelGraph, Operator, Tensor
 
 UP_DEPTH, UP_LIMIT = 8, 300  # producers: hops and operators

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
 from ..api import LintResult
-from ..findings import Finding
+from ..results import Finding
 from .base import Reporter, RunSummary, report_path
 from .error_chart import error_chart
 from .graph_svg import draw

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import List
 from xml.sax.saxutils import escape, quoteattr
 
-from ..findings import at_least
+from ..results import at_least
 from .base import Reporter, RunSummary, report_path
 from .escape import visible
 

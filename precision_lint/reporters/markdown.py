@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
 from ..api import LintResult
-from ..findings import LEVELS, Finding
+from ..results import LEVELS, Finding
 from ..deploy.platforms import PRECISION_ENUM
 from .base import Reporter, RunSummary, report_path
 from .escape import visible

@@ -20,7 +20,7 @@ from typing import Any, Dict, List
 from urllib.parse import quote
 
 from .. import __version__
-from ..findings import Finding
+from ..results import Finding
 from .base import Reporter, RunSummary, report_path
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -41,13 +41,10 @@ def fingerprint(f: Finding, root: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]  # file names need not be UTF-8
 
 
-def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:
+def rule_descriptor(rule, level: str) -> Dict[str, Any]:
+    """``level``: the rule's default level as decided (engine/decide.Decider.rule_level: its override, if any)."""
     from .explain import rule_doc_uri, rule_help
 
-    from ..workflow.selectors import most_specific
-
-    hit = most_specific(rule.id, rule.name, level_overrides)
-    level = level_overrides[hit] if hit else (rule.levels[0][0] if rule.levels else "warning")
     d: Dict[str, Any] = {
         "id": rule.id,
         "name": rule.name,
@@ -78,8 +75,10 @@ def _help_markdown(rule) -> str:
 class SarifReporter(Reporter):
     def stop(self, summary: RunSummary) -> None:
         root = self.options.get("root") or "."
-        opts = self.options.get("options")
-        overrides = dict(getattr(opts, "level_overrides", {}) or {})
+        from ..engine.decide import rule_level
+
+        decider = self.options.get("decider")  # the Linter's: its level overrides
+        overrides = decider.options.level_overrides if decider is not None else {}
         rules = sorted(self.options.get("rules") or [], key=lambda r: r.id)
         index = {r.id: i for i, r in enumerate(rules)}
         results: List[Dict[str, Any]] = []
@@ -108,7 +107,7 @@ class SarifReporter(Reporter):
             "runs": [{
                 "tool": {"driver": {"name": "precision-lint", "version": __version__,
                                     "semanticVersion": __version__,
-                                    "rules": [rule_descriptor(r, overrides) for r in rules]}},
+                                    "rules": [rule_descriptor(r, rule_level(r, overrides)) for r in rules]}},
                 "invocations": [invocation],
                 "results": results,
                 "properties": {"judgedFor": list(summary.judged_for), "targets": list(summary.targets)},
@@ -150,3 +149,4 @@ class SarifReporter(Reporter):
         if f.rule_id in index:
             r["ruleIndex"] = index[f.rule_id]
         return r
+

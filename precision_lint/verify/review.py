@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from ..api import LintResult
-from ..findings import Finding
+from ..results import Finding
 from .run import EMULATED, MEASURED, VerifyResult
 
 

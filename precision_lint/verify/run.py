@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import PrecisionLintError
-from ..findings import Finding
+from ..results import Finding, MeasuredRun
 from .metrics import DEFAULT_TOLERANCE, TensorError, classifier_like, compare, origins, tensor_depths
 
 # Platforms whose CPU kernels are MNN's Arm82Backend: the emulated aarch64 CPU with FEAT_FP16 runs them.
@@ -78,7 +78,9 @@ class VerifyResult:
     new_findings: List[Finding] = field(default_factory=list)  # V001
     timings: Dict[str, float] = field(default_factory=dict)
     model_run: str = ""
-    recommendation: Dict[str, Dict] = field(default_factory=dict)  # platform -> mode, basis, why (measured only)
+    # platform -> {"mode", "basis", "why"}: the lint's recommendation with the runs' verdicts for the modes that ran
+    # (basis measured / emulated / estimated per platform; engine/decide.py decides, deploy/recommend.py chooses)
+    recommendation: Dict[str, Dict] = field(default_factory=dict)
     depths: Dict[str, int] = field(default_factory=dict)  # tensor -> operators from the inputs (the error chart)
     lint: Optional[object] = None  # the linter's LintResult on the model (metadata, identity, drawings) when linted
 
@@ -160,7 +162,6 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
                 say(f"{name}: emulating the platform table's storage formats with ONNX Runtime")
                 by_target[name] = _emulate(path, fmt, source, table[t.platform], t.mode, name, feeds, tolerance)
         result.targets = [by_target[str(t)] for t in parsed]
-        result.recommendation = recommend_measured(result.targets)
         if fmt == "onnx":
             say("converter check: MNN on the host vs ONNX Runtime")
             t0 = time.monotonic()
@@ -171,27 +172,39 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
             t0 = time.monotonic()
             _attach_findings(result, path, [str(t) for t in parsed], source, input_ranges or {}, review)
             timings["lint"] = time.monotonic() - t0
+        else:
+            _recommend(result, [str(t) for t in parsed])
     return result
 
 
-def recommend_measured(targets: Sequence[TargetResult]) -> Dict[str, Dict]:
-    """Per platform whose Low mode was measured: Low when it stayed within tolerance, else Normal (fp32 on these
-    CPUs, like High).  Only measured results decide here; `check` gives the estimate-based recommendation."""
-    out: Dict[str, Dict] = {}
+def measured_runs(targets: Sequence[TargetResult]) -> List[MeasuredRun]:
+    """The targets that ran (measured or emulated), as the decision reads them: over tolerance or not, and where."""
+    out = []
     for tr in targets:
-        platform, _, mode = tr.target.partition(":")
-        if mode != "low" or tr.status != MEASURED:
+        if tr.status not in (MEASURED, EMULATED):
             continue
-        if not tr.exceeded:
-            out[platform] = {"mode": "low", "basis": "measured",
-                             "why": "Precision_Low measured within tolerance on these inputs"}
-            continue
-        where = tr.origins[0] if tr.origins else max(tr.outputs, key=lambda e: e.rel_l2)
-        out[platform] = {"mode": "normal", "basis": "measured",
-                         "why": f"Precision_Low measured over tolerance: the error starts at {where.op or 'tensor'} "
-                                f"{where.node or where.name!r} (rel-L2 {where.rel_l2:.3g}); Normal and High compute "
-                                f"fp32 on this CPU"}
+        why = ""
+        if tr.exceeded:
+            where = tr.origins[0] if tr.origins else max(tr.outputs, key=lambda e: e.rel_l2)
+            why = f"the error starts at {where.op or 'tensor'} {where.node or where.name!r} (rel-L2 {where.rel_l2:.3g})"
+        out.append(MeasuredRun(tr.target, tr.status, tr.exceeded, why))
     return out
+
+
+def _recommend(result: "VerifyResult", targets: Sequence[str], linter=None, lint_result=None, verdicts=None) -> None:
+    """The recommendation verify prints: the lint's, with the runs deciding the modes that ran (engine/decide.py),
+    per platform its mode, basis (measured / emulated / estimated) and why."""
+    from ..api import Linter, LintResult, Options
+
+    if linter is None:  # --no-lint: no findings, only what the runs showed
+        linter = Linter(Options(targets=tuple(targets), recommend=False))
+        lint_result = LintResult(path=result.path)
+    verdicts = verdicts if verdicts is not None else linter.decider.verdicts()
+    linter.decider.recommend(lint_result, verdicts, measured_runs(result.targets))
+    rec = lint_result.extras["recommendation"]
+    result.recommendation = {p["platform"]: {"mode": p["mode"], "basis": p.get("basis", "estimated"),
+                                             "why": p.get("why") or p["summary"]}
+                             for p in rec["platforms"]}
 
 
 def convert_onnx(src: str, dst: str) -> None:
@@ -337,8 +350,8 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
                      input_ranges: Mapping[str, Tuple[float, float]], review: bool = False) -> None:
     """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
     errors that no finding covers become V001 findings."""
-    from ..api import Linter, Options
-    from ..deploy.targets import parse_target, rejudge
+    from ..api import Linter, LintResult, Options
+    from ..deploy.targets import parse_target
 
     linter = Linter(Options(targets=tuple(targets), input_ranges=dict(input_ranges), recommend=False,
                             identity=review, neighbourhoods=review))
@@ -346,13 +359,15 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
     table = linter.deployment.table
     if lint_result.error is not None:
         raise VerifyError(lint_result.error.message)
+    verdicts = linter.decider.verdicts()
     outputs_of = {(op.scope, op.name): op.outputs for op in lint_graph.operators()}
     measured = [t for t in result.targets if t.status in (MEASURED, EMULATED)]
     covered = set()
     for f in lint_result.reported:
         block = {}
         for tr in measured:
-            if rejudge(f, [parse_target(tr.target, table)], table).level == "none":
+            t = parse_target(tr.target, table)
+            if verdicts.get(f, table[t.platform], t.mode).level == "none":
                 continue  # the finding claims nothing for this target (e.g. a mode that computes fp32)
             errs = {e.name: e for e in tr.outputs + tr.nodes}
             seen = [errs[n] for n in outputs_of.get((f.scope, f.node), ()) if n in errs]
@@ -387,6 +402,11 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
     result.new_findings = sorted(new.values(), key=Finding.sort_key)
     lint_result.findings = list(result.findings)  # the reported ones, now with what was measured
     result.lint = lint_result
+    # the recommendation judges every finding, V001 included, with what each run showed of it
+    judged = LintResult(path=lint_result.path, findings=list(result.findings) + list(result.new_findings),
+                        metadata=lint_result.metadata)
+    _recommend(result, targets, linter, judged, verdicts)
+    lint_result.extras["recommendation"] = judged.extras["recommendation"]
 
 
 __all__ = ["verify", "VerifyResult", "TargetResult", "VerifyError", "convert_onnx", "DEFAULT_TARGETS"]

@@ -13,7 +13,7 @@ from typing import FrozenSet, Iterable, List, Tuple
 
 from ..errors import ConfigError
 from .files import check_numbers, read_user_text, value_problem
-from ..findings import Finding
+from ..results import Finding
 from .suppress import relative_path
 
 BASELINE_VERSION = 1

@@ -236,59 +236,59 @@ def apply_config(options, cfg: Config):
     from .suppress import Suppression
 
     d = cfg.data
-    o = replace(options, origins=dict(options.origins), tolerances=dict(options.tolerances),
-                input_ranges=dict(options.input_ranges), level_overrides=dict(options.level_overrides),
-                platform_overrides=dict(options.platform_overrides), per_path_ignores=dict(options.per_path_ignores))
-    o.config_file = cfg.path
-    o.root = cfg.root
+    origins, tolerances = dict(options.origins), dict(options.tolerances)
+    input_ranges, level_overrides = dict(options.input_ranges), dict(options.level_overrides)
+    platform_overrides, per_path_ignores = dict(options.platform_overrides), dict(options.per_path_ignores)
+    o: Dict[str, Any] = {"config_file": cfg.path, "root": cfg.root}  # the fields this file changes
     for key in ("platforms", "targets", "select", "ignore"):
         if key in d:
-            setattr(o, key, tuple(d[key]))
-            o.origins[key] = cfg.where(key)
-    if d.get("extend_select") and o.select:  # added to the selection (with none, every rule runs already)
-        o.select = tuple(o.select) + tuple(d["extend_select"])
-    if "fail_level" in d:
-        o.fail_level = d["fail_level"]
-        o.origins["fail_level"] = cfg.where("fail_level")
-    if "mnn_version" in d:  # a string (the schema): YAML reads an unquoted 3.10 as the number 3.1
-        o.mnn_version = d["mnn_version"]
-        o.origins["mnn_version"] = cfg.where("mnn_version")
+            o[key] = tuple(d[key])
+            origins[key] = cfg.where(key)
+    select = o.get("select", options.select)
+    if d.get("extend_select") and select:  # added to the selection (with none, every rule runs already)
+        o["select"] = tuple(select) + tuple(d["extend_select"])
+    for key in ("fail_level", "mnn_version"):  # mnn_version is a string (the schema): YAML reads 3.10 as 3.1
+        if key in d:
+            o[key] = d[key]
+            origins[key] = cfg.where(key)
     if "platform_overrides" in d:
-        o.platform_overrides.update(d["platform_overrides"])
-        o.origins["platform_overrides"] = cfg.where("platform_overrides")
+        platform_overrides.update(d["platform_overrides"])
+        origins["platform_overrides"] = cfg.where("platform_overrides")
     for name, value in d.get("tolerances", {}).items():
         if not math.isfinite(float(value)) or float(value) < 0:  # NaN would silence every comparison
             raise ConfigError(f"{cfg.where(f'tolerances.{_q(name)}')}: {value!r} is not a finite, non-negative "
                               f"number")
-        o.tolerances[name] = float(value)
-        o.origins[f"tolerances.{name}"] = cfg.where(f"tolerances.{_q(name)}")
+        tolerances[name] = float(value)
+        origins[f"tolerances.{name}"] = cfg.where(f"tolerances.{_q(name)}")
     for name, value in d.get("input_ranges", {}).items():
-        o.input_ranges[name] = _range(value, cfg, f"input_ranges.{_q(name)}")
-        o.origins[f"input_ranges.{name}"] = cfg.where(f"input_ranges.{_q(name)}")
+        input_ranges[name] = _range(value, cfg, f"input_ranges.{_q(name)}")
+        origins[f"input_ranges.{name}"] = cfg.where(f"input_ranges.{_q(name)}")
     for rid, level in d.get("level_overrides", {}).items():
-        o.level_overrides[rid] = level
-        o.origins[f"level_overrides.{rid}"] = cfg.where(f"level_overrides.{_q(rid)}")
+        level_overrides[rid] = level
+        origins[f"level_overrides.{rid}"] = cfg.where(f"level_overrides.{_q(rid)}")
     for pattern, ids in d.get("per_path_ignores", {}).items():
         _check_glob(cfg, f"per_path_ignores.{_q(pattern)}", pattern, path=True)
-        o.per_path_ignores[pattern] = tuple(ids)
-        o.origins[f"per_path_ignores.{pattern}"] = cfg.where(f"per_path_ignores.{_q(pattern)}")
-    o.rule_dirs = _config_paths(cfg, d, "rule_dirs", "rule directory", os.path.exists) + tuple(o.rule_dirs)
+        per_path_ignores[pattern] = tuple(ids)
+        origins[f"per_path_ignores.{pattern}"] = cfg.where(f"per_path_ignores.{_q(pattern)}")
+    o["rule_dirs"] = _config_paths(cfg, d, "rule_dirs", "rule directory", os.path.exists) + tuple(options.rule_dirs)
     files = _config_paths(cfg, d, "platform_files", "platform file", os.path.isfile)
     if files:
-        o.platform_files = files + tuple(o.platform_files)
-        o.origins["platform_files"] = cfg.where("platform_files")
-    sups: List[Suppression] = list(o.suppressions)
+        o["platform_files"] = files + tuple(options.platform_files)
+        origins["platform_files"] = cfg.where("platform_files")
+    sups: List[Suppression] = list(options.suppressions)
     for i, s in enumerate(d.get("suppressions", ())):
         _check_glob(cfg, f"suppressions[{i}].path", s["path"], path=True)
         _check_glob(cfg, f"suppressions[{i}].node", s.get("node", "*"), path=False)
         sups.append(Suppression(rule=s["rule"], path=s["path"], node=s.get("node", "*"), reason=s["reason"].strip(),
                                 origin=cfg.where(f"suppressions[{i}]")))
-    o.suppressions = tuple(sups)
+    o["suppressions"] = tuple(sups)
     if "baseline" in d:
-        o.baseline = os.path.normpath(os.path.join(cfg.root, d["baseline"]))
-        _inside_project(cfg, "baseline", "baseline", d["baseline"], o.baseline)
-        o.origins["baseline"] = cfg.where("baseline")
-    return o
+        o["baseline"] = os.path.normpath(os.path.join(cfg.root, d["baseline"]))
+        _inside_project(cfg, "baseline", "baseline", d["baseline"], o["baseline"])
+        origins["baseline"] = cfg.where("baseline")
+    return replace(options, origins=origins, tolerances=tolerances, input_ranges=input_ranges,
+                   level_overrides=level_overrides, platform_overrides=platform_overrides,
+                   per_path_ignores=per_path_ignores, **o)
 
 
 def _check_glob(cfg: Config, key: str, pattern: str, path: bool) -> None:
