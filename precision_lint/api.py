@@ -9,10 +9,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 
 from .errors import ConfigError, PrecisionLintError, RuleError
-from .results import FileError, Finding, LintResult
+from .results import FileError, LintResult
 from .deploy import mnn_conversion
 
 

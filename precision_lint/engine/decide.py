@@ -30,7 +30,7 @@ targets it is the worst over the targets' (platform, mode) verdicts.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from ..errors import ConfigError
 from ..results import FORMATS, LEVEL_RANK, Finding, LintResult, MeasuredRun, Verdict, max_level

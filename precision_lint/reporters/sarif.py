@@ -8,7 +8,9 @@ What GitHub needs, and what this writes:
   hashes line 1 of the file and every finding in one model would collide;
 - ``tool.driver.rules`` from the rule YAML: the help text is the text of ``precision-lint rule ID``;
 - suppressed and baselined findings are left out (GitHub ignores SARIF ``suppressions`` by default); unreadable models
-  and unused suppressions become tool execution notifications.
+  and unused suppressions become tool execution notifications;
+- per model, what MNN's converter does to it and the MNN issue reports that concern it (``LintResult.extras
+  ["mnn_notes"]``, the list JSON and Markdown carry) in the run's ``properties.mnnNotes``.
 
 The output is deterministic: sorted keys, no timestamps, no absolute paths for files inside the repository.
 """
@@ -83,6 +85,7 @@ class SarifReporter(Reporter):
         index = {r.id: i for i, r in enumerate(rules)}
         results: List[Dict[str, Any]] = []
         notifications: List[Dict[str, Any]] = []
+        mnn_notes: List[Dict[str, Any]] = []  # what the converter does, MNN issue reports: as JSON and Markdown have
         for res in self.results:
             if res.error is not None:
                 notifications.append({
@@ -94,6 +97,9 @@ class SarifReporter(Reporter):
                 continue
             for f in res.reported:
                 results.append(self._result(f, root, index))
+            notes = res.extras.get("mnn_notes")
+            if notes and any(notes.values()):
+                mnn_notes.append({"artifactLocation": artifact_uri(res.path, root), "notes": notes})
         for s in summary.unused_suppressions:
             notifications.append({"level": "warning",
                                   "message": {"text": f"{s.origin}: suppression ({s.describe()}) matched no finding"},
@@ -110,7 +116,8 @@ class SarifReporter(Reporter):
                                     "rules": [rule_descriptor(r, rule_level(r, overrides)) for r in rules]}},
                 "invocations": [invocation],
                 "results": results,
-                "properties": {"judgedFor": list(summary.judged_for), "targets": list(summary.targets)},
+                "properties": {"judgedFor": list(summary.judged_for), "targets": list(summary.targets),
+                               **({"mnnNotes": mnn_notes} if mnn_notes else {})},
             }],
         }
         self.stream.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False,

@@ -1,0 +1,143 @@
+"""One place decides (engine/decide.py): Options never change, verdicts do not depend on construction order, the
+policy applies in its documented order, SARIF's default levels are the decided ones, and verify's runs decide the
+recommendation for the modes they ran.  Real models only (the sample models and ONNX text)."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from precision_lint.api import Linter, Options
+from precision_lint.verify.run import verify
+from precision_lint.workflow.suppress import Suppression
+
+from cli_runner import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = str(ROOT / "sample_models" / "gridsample_large.onnx")
+
+
+def _levels(result):
+    return [(f.rule_id, f.node, f.level, f.judged_for) for f in result.findings]
+
+
+# --- Options are immutable; verdicts do not depend on which Linter was built first -------------------------------
+
+def test_options_are_unchanged_by_a_lint():
+    options = Options(targets=("cuda:low_bf16",), tolerances={"gridsample_px": 0.25})
+    before = copy.deepcopy(options)
+    Linter(options).lint_file(SEED)
+    assert options == before  # the old DeploymentStage wrote judged_formats = ("bf16",) into it
+
+
+def test_reused_options_give_the_verdicts_of_fresh_ones():
+    declared = Options(targets=("cuda:low_bf16",))
+    Linter(declared)  # a Linter for a bf16 target first ...
+    reused = dataclasses.replace(declared, targets=())  # ... then the same options without targets
+    assert _levels(Linter(reused).lint_file(SEED)) == _levels(Linter(Options()).lint_file(SEED))
+    assert Linter(reused).lint_file(SEED).findings[0].judged_for == ("fp16",)
+
+
+def test_options_cannot_be_changed_and_survive_pickling():
+    options = Options(tolerances={"gridsample_px": 0.25}, select="C", level_overrides={"C001": "warning"})
+    assert options.select == ("C",)  # a string is one selector
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.fail_level = "warning"
+    with pytest.raises(TypeError):
+        options.tolerances["gridsample_px"] = 9.0
+    assert pickle.loads(pickle.dumps(options)) == options  # parallel runs send it to workers
+
+
+# --- the policy, in its order ------------------------------------------------------------------------------------
+
+def test_policy_order_override_then_suppression_then_baseline(tmp_path):
+    """Level override (3) before suppression (4) before baseline (5): the suppressed finding carries the overridden
+    level, a suppressed finding is not counted as baselined, and the fail level (6) reads only what is reported."""
+    from precision_lint.engine.decide import POLICY_ORDER
+
+    assert POLICY_ORDER == ("select", "per_path_ignores", "level_overrides", "suppressions", "baseline", "fail_level")
+    model = tmp_path / "gridsample_large.onnx"
+    model.write_bytes(Path(SEED).read_bytes())
+    from precision_lint.workflow.baseline import write_baseline
+
+    plain = Linter(Options(targets=("ios-cpu:low",))).lint_file(str(model))
+    write_baseline(str(tmp_path / "baseline.json"), plain.reported)
+    suppression = Suppression(rule="C001", path="*.onnx", reason="reviewed", origin="test")
+    options = Options(targets=("ios-cpu:low",), level_overrides={"C": "error", "C001": "warning"},
+                      suppressions=(suppression,), baseline=str(tmp_path / "baseline.json"), root=str(tmp_path),
+                      fail_level="warning")
+    result = Linter(options).lint_file(str(model))
+    ((finding, by),) = result.suppressed
+    assert by is suppression and finding.level == "warning"  # the most specific override, then suppressed
+    assert result.baselined == [] and result.reported == [] and not result.failed
+    # the recommendation still sees the suppressed finding (the numerics did not change), at its overridden level
+    ios = result.extras["recommendation"]["platforms"][0]
+    low = next(m for m in ios["modes"] if m["mode"] == "low")
+    assert [v["level"] for v in low["blocking"]] == ["warning"]  # fail level warning: blocks Low
+    without = Linter(dataclasses.replace(options, suppressions=())).lint_file(str(model))
+    assert [f.rule_id for f in without.baselined] == ["C001"] and without.reported == []
+
+
+# --- SARIF's default level is the decided level -------------------------------------------------------------------
+
+def test_sarif_default_levels_are_the_decided_levels(tmp_path):
+    (tmp_path / ".precision-lint.yaml").write_text("level_overrides: {C: info, gridsample-coordinates: warning}\n",
+                                                   encoding="utf-8")
+    model = tmp_path / "gridsample_large.onnx"
+    model.write_bytes(Path(SEED).read_bytes())
+    out = run_cli("check", "--format", "sarif", "gridsample_large.onnx", cwd=tmp_path).stdout
+    run = json.loads(out)["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    (result,) = run["results"]
+    assert result["ruleId"] == "C001" and result["level"] == "warning"  # the rule's name is more specific than C
+    assert rules["C001"]["defaultConfiguration"]["level"] == result["level"]
+    assert rules["C002"]["defaultConfiguration"]["level"] == "note"  # C: info
+
+
+def test_sarif_carries_the_mnn_notes(tmp_path):
+    import jsonschema
+
+    out = run_cli("check", "--isolated", "--format", "sarif", SEED, cwd=tmp_path).stdout
+    schema = json.loads((Path(__file__).resolve().parent / "data" / "sarif-schema-2.1.0.json").read_text())
+    assert not list(jsonschema.Draft4Validator(schema).iter_errors(json.loads(out)))
+    props = json.loads(out)["runs"][0]["properties"]
+    notes = props["mnnNotes"]
+    (entry,) = [n for n in notes if n["artifactLocation"]["uri"].endswith("gridsample_large.onnx")]
+    json_notes = json.loads(run_cli("check", "--isolated", "--format", "json", SEED, cwd=tmp_path).stdout)
+    assert entry["notes"] == json_notes["files"][0]["mnn_notes"]  # the same list JSON and Markdown get
+    assert any(r["topic"] == "GridSample" for r in entry["notes"]["issue_reports"])  # matched MNN issue reports
+
+
+# --- verify's runs join the decision -------------------------------------------------------------------------------
+
+def test_verify_prints_the_normal_recommendation_for_targets_it_cannot_run():
+    result = verify(SEED, ["x86-cpu:low"], lint=False)
+    rec = result.recommendation["x86-cpu"]  # nothing ran: the estimate-based recommendation, said so
+    assert rec["mode"] == "normal" and rec["basis"] == "estimated"
+
+
+@pytest.mark.qemu
+def test_measured_verdict_changes_the_recommendation_for_its_target(arm82, tmp_path):
+    """The seed GridSample sampled at the image centre only (grid of zeros): fp16 is exact there, so Low measures
+    within tolerance.  The estimate (0.375 px) rejects Low; the measurement refutes it and Low is recommended."""
+    rng = np.random.default_rng(0)
+    inputs = tmp_path / "centre.npz"
+    np.savez(inputs, image=rng.random((1, 3, 1024, 1024), dtype=np.float32),
+             grid=np.zeros((1, 256, 256, 2), np.float32))
+    estimated = Linter(Options(targets=("ios-cpu:low",))).lint_file(SEED).extras["recommendation"]["platforms"][0]
+    assert estimated["mode"] == "normal" and "basis" not in estimated
+    result = verify(SEED, ["ios-cpu:low"], inputs=str(inputs))
+    (low_run,) = result.targets
+    assert low_run.status == "measured" and not low_run.exceeded
+    assert result.findings[0].measured["ios-cpu:low"]["verdict"] == "refuted"
+    assert result.recommendation["ios-cpu"]["mode"] == "low"
+    assert result.recommendation["ios-cpu"]["basis"] == "measured"
+    full = result.lint.extras["recommendation"]["platforms"][0]  # the same decision the review reports render
+    low = next(m for m in full["modes"] if m["mode"] == "low")
+    assert (full["mode"], full["basis"], low["status"], low["basis"]) == ("low", "measured", "chosen", "measured")
+    assert [v["basis"] for v in low["concerns"] + low["blocking"]] in ([], ["measured"])
