@@ -329,3 +329,47 @@ class MeasuredRun:
     basis: str  # "measured" (MNN's kernels ran) or "emulated" (ONNX Runtime with the table's storage formats)
     exceeded: bool  # an output over tolerance against Precision_High
     why: str  # one line: where the error starts, or that it stayed within tolerance
+
+
+@dataclass(frozen=True)
+class ConverterNote:
+    """What MNN's converter does to these ops of the model (data/known_issues.yaml ``converter``)."""
+
+    ops: Tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class IssueReport:
+    id: str  # "alibaba/MNN#3253"
+    url: str
+    fixed_after: Optional[str] = None  # the last MNN version with the problem, when it was fixed
+
+
+@dataclass(frozen=True)
+class IssueGroup:
+    """MNN issue reports with one summary, about one topic of this model (its ops, a failure class, a backend)."""
+
+    summary: str
+    topic: str
+    reports: Tuple[IssueReport, ...]
+
+
+@dataclass(frozen=True)
+class MnnNotes:
+    """What the converter does to a model and the MNN issue reports that concern it, matched once per model
+    (deploy/mnn_notes.py); ``LintResult.extras["mnn_notes"]``, rendered by JSON, SARIF and Markdown."""
+
+    converter: Tuple[ConverterNote, ...] = ()
+    converter_always: Tuple[str, ...] = ()  # notes for any model not converted yet
+    issue_reports: Tuple[IssueGroup, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.converter or self.converter_always or self.issue_reports)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"converter": [{"ops": list(c.ops), "note": c.note} for c in self.converter],
+                "converter_always": list(self.converter_always),
+                "issue_reports": [{"summary": g.summary, "topic": g.topic,
+                                   "reports": [{"id": r.id, "url": r.url, "fixed_after": r.fixed_after}
+                                               for r in g.reports]} for g in self.issue_reports]}

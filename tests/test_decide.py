@@ -141,3 +141,12 @@ def test_measured_verdict_changes_the_recommendation_for_its_target(arm82, tmp_p
     low = next(m for m in full["modes"] if m["mode"] == "low")
     assert (full["mode"], full["basis"], low["status"], low["basis"]) == ("low", "measured", "chosen", "measured")
     assert [v["basis"] for v in low["concerns"] + low["blocking"]] in ([], ["measured"])
+
+
+def test_every_config_key_is_an_option():
+    """Options defines each option once: a config key is an Options field (extend_select adds to `select`)."""
+    from precision_lint.resources import data_path
+
+    schema = json.loads(data_path("config.schema.json").read_text(encoding="utf-8"))
+    fields = {f.name for f in dataclasses.fields(Options)}
+    assert set(schema["properties"]) - fields == {"extend_select"}

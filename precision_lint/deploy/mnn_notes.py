@@ -1,9 +1,11 @@
 """What MNN's converter does to this model and which known MNN issue reports concern it, matched once per model
-(data/known_issues.yaml) so that every format gets the same list: Markdown renders it, JSON carries it as
-``mnn_notes``.  Kernel bugs are matched by the recommender (they change levels); these notes change none."""
+(data/known_issues.yaml) so that every format gets the same list (a typed :class:`~precision_lint.results.MnnNotes`):
+Markdown renders it, JSON carries it as ``mnn_notes``, SARIF in the run's ``properties.mnnNotes``.  Kernel bugs are matched by the recommender (they change levels); these notes change none."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..results import ConverterNote, IssueGroup, IssueReport, MnnNotes
 
 BACKEND_NAME = {"CPU": "CPU", "METAL": "Metal", "OPENCL": "OpenCL", "VULKAN": "Vulkan", "CUDA": "CUDA",
                 "NN": "CoreML", "NNAPI": "NNAPI", "TRT": "TensorRT", "HIAI": "HiAI"}
@@ -17,24 +19,25 @@ def model_ops(metadata: Mapping[str, Any], findings) -> List[str]:
     return sorted(names)
 
 
-def mnn_notes(result: Any, recommendation: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """``{"converter": [{"ops": [...], "note": ...}], "converter_always": [...], "issue_reports": [{"summary",
-    "topic", "reports": [{"id", "url", "fixed_after"}]}]}``; converter notes only for a model not converted yet."""
+def mnn_notes(result: Any, recommendation: Optional[Mapping[str, Any]]) -> MnnNotes:
+    """The converter notes (only for a model not converted yet) and the MNN issue reports that concern the model:
+    its ops, the failure classes reported, its fp16 conversion, the backends under review."""
     from .known_issues import data
 
     known = data()
     ops = set(model_ops(result.metadata, result.findings))
-    out: Dict[str, Any] = {"converter": [], "converter_always": [], "issue_reports": []}
+    converter: List[ConverterNote] = []
+    always: Tuple[str, ...] = ()
     if result.metadata.get("format") != "mnn":
         for c in known.get("converter", []):
             hit = sorted(ops & set(c["ops"]))
             if hit:
-                out["converter"].append({"ops": hit, "note": c["note"]})
-        out["converter_always"] = list(known.get("converter_always", []))
+                converter.append(ConverterNote(tuple(hit), c["note"]))
+        always = tuple(known.get("converter_always", []))
     classes = {f.failure_class for f in result.reported}
     backends = {p.get("backend") for p in (recommendation or {}).get("platforms", [])}
     fp16 = bool(result.metadata.get("fp16_converted"))
-    groups: Dict[tuple, List[Dict[str, Any]]] = {}
+    groups: Dict[tuple, List[IssueReport]] = {}
     for it in known.get("issues", []):
         if it.get("ops"):
             hit = ops & set(it["ops"])
@@ -54,7 +57,5 @@ def mnn_notes(result: Any, recommendation: Optional[Mapping[str, Any]]) -> Dict[
                 continue
             shown = [b for b in it["backends"] if b in backends]
             topic = " and ".join(BACKEND_NAME.get(b, b) for b in shown) + " backend"
-        groups.setdefault((it["summary"], topic), []).append(
-            {"id": it["id"], "url": it["url"], "fixed_after": it.get("fixed_after")})
-    out["issue_reports"] = [{"summary": s, "topic": t, "reports": r} for (s, t), r in groups.items()]
-    return out
+        groups.setdefault((it["summary"], topic), []).append(IssueReport(it["id"], it["url"], it.get("fixed_after")))
+    return MnnNotes(tuple(converter), always, tuple(IssueGroup(s, t, tuple(r)) for (s, t), r in groups.items()))

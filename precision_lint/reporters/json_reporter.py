@@ -27,7 +27,7 @@ def result_to_dict(result: LintResult) -> Dict[str, Any]:
     d["baselined"] = [_hidden(f) for f in result.baselined]
     d["notes"] = list(result.notes)
     for key, value in sorted(result.extras.items()):
-        d[key] = value
+        d[key] = value.to_dict() if hasattr(value, "to_dict") else value  # typed records (results.py) as JSON
     return d
 
 

@@ -375,6 +375,8 @@ class ModelSection:
             extra = f" ({_and(same)} {'computes' if len(same) == 1 else 'compute'} the same here)" if same else ""
             verb = "Deploy with" if p.get("safe", True) else "No mode is safe here; the least bad is"
             out.append(f"- [ ] {verb} {code(p['precision'])}{on}: {md(_formats(p['formats']))}{extra}")
+        if p.get("basis"):  # after `verify`: what the choice rests on (measured, emulated or estimated) and why
+            out.append(f"- Basis: {p['basis']} ({md(p.get('why', ''))})")
         declared = p.get("declared")
         if declared:
             ok = "safe" if declared.get("safe") else f"**unsafe** (reaches {declared.get('max_level')})"
@@ -450,11 +452,10 @@ class ModelSection:
 
     def _mnn_notes(self) -> List[str]:
         m = self.res.metadata
-        from ..deploy.mnn_notes import mnn_notes
+        # matched in analysis (deploy/mnn_notes.py: the Linter and verify put them in extras): rendered, not matched
+        from ..results import MnnNotes
 
-        # matched in analysis (the Linter puts them in extras, JSON carries them); computed here for a result
-        # made elsewhere (verify's review)
-        notes = self.res.extras.get("mnn_notes") or mnn_notes(self.res, self.rec)
+        notes = self.res.extras.get("mnn_notes") or MnnNotes()
         out = [f"{self.sub} MNN version notes", ""]
         table_version = _platform_table_version()
         facts = f"the platform facts behind this review are for MNN {table_version}" if table_version else ""
@@ -468,9 +469,9 @@ class ModelSection:
         else:
             out.append(f"- Not converted yet: record the MNN version you convert with and use the same version at "
                        f"run time on every platform{'; ' + facts if facts else ''}.")
-            for c in notes["converter"]:
-                out.append(f"- Conversion ({', '.join(c['ops'])}): {md(c['note'])}")
-            for note in notes["converter_always"]:
+            for c in notes.converter:
+                out.append(f"- Conversion ({', '.join(c.ops)}): {md(c.note)}")
+            for note in notes.converter_always:
                 out.append(f"- Conversion: {md(note)}")
         bugs: Dict[str, List[str]] = {}
         texts: Dict[str, str] = {}
@@ -485,14 +486,14 @@ class ModelSection:
                         f"{md(str((self.rec or {}).get('mnn_version', '?')))} (--mnn-version):", ""]
             for bid in sorted(bugs):
                 out.append(f"- [ ] {code(bid)} on {md('; '.join(bugs[bid]))}: {md(texts[bid])}")
-        issues = [(g["summary"], g["topic"], g["reports"]) for g in notes["issue_reports"]]
+        issues = [(g.summary, g.topic, g.reports) for g in notes.issue_reports]
         if issues:
             out += ["", "Known MNN issue reports that apply to this model's operators, findings or platforms "
                         "(check whether your MNN version has the fix):", ""]
             topics: Dict[str, List[str]] = {}
             for summary, topic, items in issues:
-                links = ", ".join(f"[{it['id']}]({it['url']})" for it in items)
-                fixed = [it["fixed_after"] for it in items if it.get("fixed_after")]
+                links = ", ".join(f"[{it.id}]({it.url})" for it in items)
+                fixed = [it.fixed_after for it in items if it.fixed_after]
                 tail = f"; fixed after MNN {fixed[0]}" if fixed else ""
                 topics.setdefault(topic, []).append(f"{md(summary)} ({links}{tail})")
             for topic, lines in topics.items():

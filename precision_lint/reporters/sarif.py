@@ -98,8 +98,8 @@ class SarifReporter(Reporter):
             for f in res.reported:
                 results.append(self._result(f, root, index))
             notes = res.extras.get("mnn_notes")
-            if notes and any(notes.values()):
-                mnn_notes.append({"artifactLocation": artifact_uri(res.path, root), "notes": notes})
+            if notes:
+                mnn_notes.append({"artifactLocation": artifact_uri(res.path, root), "notes": notes.to_dict()})
         for s in summary.unused_suppressions:
             notifications.append({"level": "warning",
                                   "message": {"text": f"{s.origin}: suppression ({s.describe()}) matched no finding"},

@@ -406,7 +406,10 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
     judged = LintResult(path=lint_result.path, findings=list(result.findings) + list(result.new_findings),
                         metadata=lint_result.metadata)
     _recommend(result, targets, linter, judged, verdicts)
+    from ..deploy.mnn_notes import mnn_notes
+
     lint_result.extras["recommendation"] = judged.extras["recommendation"]
+    lint_result.extras["mnn_notes"] = mnn_notes(lint_result, judged.extras["recommendation"])  # its backends' reports
 
 
 __all__ = ["verify", "VerifyResult", "TargetResult", "VerifyError", "convert_onnx", "DEFAULT_TARGETS"]
