@@ -254,3 +254,6 @@ def test_gpu_targets_of_an_onnx_are_emulated_from_the_table_never_measured(tmp_p
     assert verdicts["Add_3"]["verdict"] == "confirmed"  # the first -1e9 mask: -inf appears here
     assert verdicts["Add_4"]["verdict"] == "inherited"  # the second: its input is already -inf
     assert all(v["basis"] == "emulated" for v in verdicts.values()) and not result.new_findings
+    # the recommendation: Normal rejected and High safe by the emulation, and it says so
+    assert result.recommendation["android-opencl"]["mode"] == "high"
+    assert result.recommendation["android-opencl"]["basis"] == "emulated"

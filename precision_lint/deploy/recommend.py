@@ -34,6 +34,7 @@ The recommendation for one file is a plain JSON-ready dict (sorted keys when dum
              "max_level": "error",
              "blocking": [VERDICT...],  # findings at or above fail_level in this mode (why it was rejected)
              "concerns": [VERDICT...],  # findings below fail_level but above none
+             "basis": "measured", "run": {"target", "exceeded", "why"},   # only for a mode `verify` ran
              "per_op": [{"rule", "node", "scope", "op", "level", "facts": [...]}]}  # per-op platform facts that
                                         # changed a flagged op's formats in this mode (CPU fallbacks excluded)
           ],
@@ -41,6 +42,7 @@ The recommendation for one file is a plain JSON-ready dict (sorted keys when dum
                              "why": "..."}],
           "mode_independent": [VERDICT...],   # converter findings: the same whatever the mode
           "declared": {"mode": "low", "safe": false, "max_level": "error"},   # only for a declared target
+          "basis": "measured", "why": "...",   # only after `verify`: measured / emulated / estimated, and why
           "notes": ["..."]
         }
       ]
@@ -76,9 +78,11 @@ def _mode_sort_key(platform: Platform, name: str) -> Tuple[Any, ...]:
 
 
 def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: str = "error",
-                       declared: Optional[str] = None, runs: Mapping[str, MeasuredRun] = None) -> Dict[str, Any]:
+                       declared: Optional[str] = None, runs: Optional[Mapping[str, MeasuredRun]] = None
+                       ) -> Dict[str, Any]:
     """The recommendation for one platform from its decided verdicts (the dict layout is in the module docstring);
-    ``runs``: `verify` runs by target ("ios-cpu:low"), which decide their mode."""
+    ``runs``: `verify` runs by target ("ios-cpu:low"), which decide their mode (None: a plain lint, no basis)."""
+    after_verify = runs is not None
     runs = runs or {}
     order = sorted((m for m in MODES if m in platform.modes), key=lambda n: _mode_sort_key(platform, n))
     groups = platform.equivalent_groups()
@@ -168,7 +172,7 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
                            "safe": d["status"] == "safe" or (d["status"] == "chosen" and is_safe),
                            "max_level": d.get("max_level", "none")}
     ran = [per_mode[n] for n in order if per_mode[n].get("basis")]
-    if ran:  # after `verify`: which basis the choice had, and why
+    if after_verify:  # which basis the choice had (measured, emulated or estimated), and why
         rec["basis"] = _basis(per_mode[chosen], ran)
         rec["why"] = _why(per_mode, chosen, ran)
     rec["summary"] = _summary(rec, platform, groups, fail_level)
@@ -191,7 +195,8 @@ def _why(per_mode: Mapping[str, Mapping[str, Any]], chosen: str, ran: Sequence[M
         parts.append(f"{prec} {m['basis']} {state} on these inputs" + (f": {m['run']['why']}" if m["run"]["why"]
                                                                          else ""))
     if not per_mode[chosen].get("basis"):
-        parts.append(f"{PRECISION_ENUM[chosen]} estimated from the rules and the platform table")
+        parts.append(f"{PRECISION_ENUM[chosen]} estimated from the rules and the platform table (nothing ran "
+                     f"{'at this mode' if ran else 'on this platform'})")
     return "; ".join(parts)
 
 

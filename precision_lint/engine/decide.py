@@ -30,7 +30,7 @@ targets it is the worst over the targets' (platform, mode) verdicts.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
 from ..results import FORMATS, LEVEL_RANK, Finding, LintResult, MeasuredRun, Verdict, max_level
@@ -324,14 +324,15 @@ class Decider:
         level = self.override_level(finding, v.level)
         return v if level == v.level else replace(v, level=level)
 
-    def recommend(self, result: LintResult, verdicts: Verdicts, runs: Sequence[MeasuredRun] = ()) -> None:
+    def recommend(self, result: LintResult, verdicts: Verdicts, runs: Optional[Sequence[MeasuredRun]] = None) -> None:
         """``result.extras["recommendation"]`` (layout in deploy/recommend.py) from the decided verdicts of every
         finding (suppressed ones included), and the snippets when kinds were asked for.  ``runs``: what `verify`
-        measured or emulated per target; those modes are decided by the run."""
+        measured or emulated per target (those modes are decided by the run, and every platform says the basis of
+        its choice); None for a plain lint."""
         from ..deploy.recommend import MODES, recommend
 
         d = self.deployment
-        by_target = {r.target: r for r in runs}
+        by_target = None if runs is None else {r.target: r for r in runs}
         table: Dict[str, Dict[str, List[Verdict]]] = {}
         for p in d.platforms:
             table[p.id] = {m: [self.verdict(verdicts, f, p, m) for f in result.findings]

@@ -202,8 +202,7 @@ def _recommend(result: "VerifyResult", targets: Sequence[str], linter=None, lint
     verdicts = verdicts if verdicts is not None else linter.decider.verdicts()
     linter.decider.recommend(lint_result, verdicts, measured_runs(result.targets))
     rec = lint_result.extras["recommendation"]
-    result.recommendation = {p["platform"]: {"mode": p["mode"], "basis": p.get("basis", "estimated"),
-                                             "why": p.get("why") or p["summary"]}
+    result.recommendation = {p["platform"]: {"mode": p["mode"], "basis": p["basis"], "why": p["why"]}
                              for p in rec["platforms"]}
 
 
