@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..results import LEVEL_RANK, Estimate, Finding, max_level
+from ..findings import LEVEL_RANK, Estimate, Finding, max_level
 from ..model.graph import ModelGraph
 from .context import Analysis, NodeView
 from .expr import EvalError, Namespace, View
