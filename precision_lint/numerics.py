@@ -202,7 +202,7 @@ def accumulator_for(fmt: str) -> str:
     return ACCUMULATOR[fmt]
 
 
-def _numpy_dtype(fmt: str):
+def numpy_dtype(fmt: str):
     """A numpy dtype whose arithmetic rounds to fmt after every operation (None if there is none)."""
     if fmt == "fp16":
         return np.float16
@@ -218,28 +218,47 @@ def _numpy_dtype(fmt: str):
     return None
 
 
-def _running_sums(terms: np.ndarray, lanes: int, acc: str) -> np.ndarray:
-    """Sequential sums of each row of ``terms`` (shape (S, n)) held in ``acc``: ``lanes`` running sums take every
-    lanes-th term (SIMD style), then are combined pairwise in ``acc``.  Returns float64 of shape (S,)."""
+def lane_sums(terms: np.ndarray, lanes: int, acc: str, start: Optional[np.ndarray] = None) -> np.ndarray:
+    """The ``lanes`` running sums of each row of ``terms`` (shape (S, n)) held in ``acc``: lane j adds every lanes-th
+    term (j, j+lanes, ...) one after another, each addition rounded to ``acc`` (lanes=1: one sequential sum).
+    ``start`` (S, lanes) continues earlier partial sums, so a long sum can be fed in chunks.  Each term is rounded
+    to ``acc`` before it is added (no fused multiply-add).  Returns (S, lanes), in ``acc``'s numpy dtype when
+    there is one, else float64 rounded to ``acc``."""
     s, n = terms.shape
     pad = (-n) % lanes
     if pad:
-        terms = np.concatenate([terms, np.zeros((s, pad))], axis=1)
+        terms = np.concatenate([terms, np.zeros((s, pad), terms.dtype)], axis=1)
     blocks = terms.reshape(s, -1, lanes)
-    dt = _numpy_dtype(acc)
+    dt = numpy_dtype(acc)
     with np.errstate(over="ignore", invalid="ignore"):
         if dt is not None:
-            part = np.add.accumulate(blocks.astype(dt), axis=1, dtype=dt)[:, -1, :]
-            while part.shape[1] > 1:
-                part = (part[:, 0::2] + part[:, 1::2]).astype(dt)
-            return part[:, 0].astype(np.float64)
+            blocks = blocks.astype(dt)
+            if start is not None:
+                blocks = np.concatenate([start.astype(dt)[:, None, :], blocks], axis=1)
+            return np.add.accumulate(blocks, axis=1, dtype=dt)[:, -1, :]
         r = get_format(acc).round  # pragma: no cover - slow path without ml_dtypes
-        part = np.zeros((s, lanes))
+        part = np.zeros((s, lanes)) if start is None else start.astype(np.float64)
         for i in range(blocks.shape[1]):
-            part = r(part + blocks[:, i, :])
+            part = r(part + r(blocks[:, i, :].astype(np.float64)))
+        return part
+
+
+def combine_lanes(part: np.ndarray, acc: str) -> np.ndarray:
+    """Lane partial sums (S, lanes) combined pairwise (a tree, each addition rounded to ``acc``): float64 (S,)."""
+    dt = numpy_dtype(acc)
+    r = (lambda x: x.astype(dt)) if dt is not None else get_format(acc).round
+    with np.errstate(over="ignore", invalid="ignore"):
         while part.shape[1] > 1:
+            if part.shape[1] % 2:
+                part = np.concatenate([part, np.zeros((part.shape[0], 1), part.dtype)], axis=1)
             part = r(part[:, 0::2] + part[:, 1::2])
-        return part[:, 0]
+    return part[:, 0].astype(np.float64)
+
+
+def _running_sums(terms: np.ndarray, lanes: int, acc: str) -> np.ndarray:
+    """Sequential sums of each row of ``terms`` (shape (S, n)) held in ``acc``: ``lanes`` running sums take every
+    lanes-th term (SIMD style), then are combined pairwise in ``acc``.  Returns float64 of shape (S,)."""
+    return combine_lanes(lane_sums(terms, lanes, acc), acc)
 
 
 def _terms(kind: str, shape, rng: np.random.Generator) -> np.ndarray:
