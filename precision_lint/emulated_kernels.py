@@ -185,7 +185,7 @@ def conv_nd(x, w, f: Formats, group: int = 1, strides=None, pads=None, dilations
     wg = w.reshape(group, mg, cg * kprod)
     y = dot(cols, np.swapaxes(wg, -1, -2), f)  # (G, N x positions, Mg)
     y = y.reshape((group, n) + out + (mg,))
-    y = np.moveaxis(np.moveaxis(y, -1, 1), 0, 1)  # (N, G, Mg, *out)
+    y = np.moveaxis(np.moveaxis(y, -1, 2), 0, 1)  # (N, G, Mg, *out)
     return y.reshape((n, m) + out)
 
 
