@@ -283,8 +283,11 @@ def _evaluate(model, feeds, ops: Dict[str, OpPlan], info: Emulation,
     from onnx.helper import tensor_dtype_to_np_dtype
     from onnx.reference import ReferenceEvaluator
 
+    from . import emulated_kernels as kernels
+
     opset = _opset(model)
-    classes = [_override(t, opset, ops, info) for t in sorted({p.op for p in ops.values()} | {"GridSample"})]
+    types = {p.op for p in ops.values()} - kernels.MOVING  # ops that only move values keep the evaluator's own
+    classes = [_override(t, opset, ops, info) for t in sorted(types | {"GridSample"})]
     evaluator = ReferenceEvaluator(model, new_ops=[c for c in classes if c is not None])
     inits = {i.name for i in model.graph.initializer}
     inputs = {}
