@@ -1,4 +1,4 @@
-"""The numpy kernels of verify's full emulation (precision_lint/emulated_kernels.py).
+"""The numpy kernels of verify's full emulation (precision_lint/verify/emulated_kernels.py).
 
 At fp32 arithmetic and accumulation each kernel must compute what ONNX Runtime computes for the same node (so the
 im2col, transposed-convolution, pooling and normalisation geometry is right); with fp16 accumulation a sum must be
@@ -10,8 +10,8 @@ import onnx
 import pytest
 from onnx import helper
 
-from precision_lint import emulated_kernels as k
-from precision_lint.numerics import combine_lanes, lane_sums
+from precision_lint.numerics.accumulation import combine_lanes, lane_sums
+from precision_lint.verify import emulated_kernels as k
 
 ort = pytest.importorskip("onnxruntime")
 FP32 = k.Formats("fp32", "fp32", 1)

@@ -1,5 +1,5 @@
 """The emulator against the real kernels, on ARMv8.2 where both run: `verify --emulate` of a target applies the
-platform table's formats (verify_emulated.py) to the .onnx; the same models run on MNN's Arm82 kernels under QEMU
+platform table's formats (precision_lint/verify/emulated.py) to the .onnx; the same models run on MNN's Arm82 kernels under QEMU
 (one worker, Low and High).  Each case states how far the emulation may be from the measured error, and shows that
 emulating storage alone underestimates it where the table says the kernel accumulates in fp16."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper, parser
 
-from precision_lint.arm_runner import Emulation, Run, execute
-from precision_lint.verify import convert_onnx, verify
+from precision_lint.verify.arm_runner import Emulation, Run, execute
+from precision_lint.verify.run import convert_onnx, verify
 
 pytestmark = pytest.mark.qemu
 

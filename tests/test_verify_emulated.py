@@ -1,4 +1,4 @@
-"""verify's emulation from the platform table (precision_lint/verify_emulated.py): storage, arithmetic and
+"""verify's emulation from the platform table (precision_lint/verify/emulated.py): storage, arithmetic and
 accumulation formats per op, on tiny real models, without QEMU.  tests/test_emulation_vs_arm82.py compares the
 emulation with MNN's real ARMv8.2 kernels."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from onnx import helper, numpy_helper, parser
 
 from precision_lint.reporters.verify_report import to_json, to_text
-from precision_lint.verify import EMULATED, NOT_VERIFIABLE, verify
+from precision_lint.verify.run import EMULATED, NOT_VERIFIABLE, verify
 
 pytest.importorskip("onnxruntime")
 
@@ -129,7 +129,7 @@ def test_arm82_emulation_converts_a_backup_ops_result_only_where_an_fp16_op_read
 
 def test_an_mnn_file_cannot_be_emulated(tmp_path):
     path = _save(tmp_path, "matmul", MATMUL_4096)
-    from precision_lint.verify import convert_onnx
+    from precision_lint.verify.run import convert_onnx
 
     mnn = str(tmp_path / "matmul.mnn")
     convert_onnx(path, mnn)
