@@ -128,3 +128,28 @@ def test_reduced_arithmetic_rounds_each_step():
     y = k.EMULATED["Sigmoid"](k.Formats("fp16", "fp32", 1), x)[0]
     assert np.array_equal(y, y.astype(np.float16).astype(np.float32))
     assert 0 < np.max(np.abs(y - 1 / (1 + np.exp(-x)))) < 1e-3
+
+
+@pytest.mark.parametrize("align", [0, 1])
+@pytest.mark.parametrize("padding", ["zeros", "border"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_vectorised_gridsample_at_fp32_computes_what_onnx_runtime_computes(mode, padding, align):
+    x = _x(2, 3, 7, 9)
+    grid = RNG.uniform(-1.2, 1.2, (2, 5, 6, 2)).astype(np.float32)
+    attrs = dict(mode=mode, padding_mode=padding, align_corners=align)
+    want = _ort("GridSample", [x, grid], attrs, opset=16)[0]
+    got = k.EMULATED["GridSample"](FP32, x, grid, **attrs)[0]
+    close = np.isclose(got, want, rtol=1e-5, atol=1e-5)
+    # nearest: a coordinate exactly halfway between two pixels may round either way
+    assert close.all() if mode == "bilinear" else close.mean() > 0.97
+
+
+def test_fp16_gridsample_coordinates_lose_pixels_on_a_wide_image():
+    """The seed case: unnormalising grid coordinates in fp16 on a 1024-wide image moves samples by up to 0.25 px
+    (fp16 spacing at 512-1024 is 0.5), so a ramp image is sampled off by that much."""
+    ramp = np.tile(np.arange(1024, dtype=np.float32), (1, 1, 2, 1))
+    grid = np.stack(np.meshgrid(np.linspace(-1, 1, 777), [0.0]), -1)[None].astype(np.float32)
+    attrs = dict(mode="bilinear", padding_mode="border", align_corners=1)
+    exact = k.EMULATED["GridSample"](FP32, ramp, grid, **attrs)[0]
+    fp16 = k.EMULATED["GridSample"](k.Formats("fp16", "fp32", 1), ramp, grid, **attrs)[0]
+    assert 0.2 < np.max(np.abs(fp16 - exact)) < 0.6

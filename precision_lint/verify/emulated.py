@@ -312,10 +312,15 @@ def _override(op_type: str, opset: int, ops: Dict[str, OpPlan], info: Emulation)
         return None
 
     def _run(self, *args, **attrs):
-        if op_type == "GridSample" and attrs.get("mode") in ("bilinear", "bicubic"):
-            attrs["mode"] = {"bilinear": "linear", "bicubic": "cubic"}[attrs["mode"]]  # opset < 20 spellings
         out = self.onnx_node.output[0]
         p = ops.get(out[:-len(_RAW)] if out.endswith(_RAW) else out)
+        if op_type == "GridSample":
+            if p is None:  # fp32, but vectorised: the evaluator's own loops over every output pixel in Python
+                fast = kernels.EMULATED["GridSample"](kernels.Formats("fp32", "fp32", 1), *args, **attrs)
+                if fast is not None:
+                    return fast
+            if attrs.get("mode") in ("bilinear", "bicubic"):
+                attrs["mode"] = {"bilinear": "linear", "bicubic": "cubic"}[attrs["mode"]]  # opset < 20 spellings
         if p is None:
             return base._run(self, *args, **attrs)
         f = kernels.Formats(p.arithmetic, p.accumulation, p.lanes)

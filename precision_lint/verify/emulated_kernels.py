@@ -97,7 +97,8 @@ def sum_along(x: np.ndarray, axes: Sequence[int], f: Formats) -> np.ndarray:
 
 def dot(a: np.ndarray, b: np.ndarray, f: Formats) -> np.ndarray:
     """``a @ b`` (numpy matmul broadcasting, both at least 2-D) with products rounded to the accumulation format and
-    summed over K in f.accumulation with f.lanes, fed in chunks of K so memory stays bounded."""
+    summed over K in f.accumulation with f.lanes: one vectorised step per product over every output (term-major
+    lane_sums), fed in chunks of K so memory stays bounded."""
     a = np.asarray(a, dtype=np.float32)
     b = np.asarray(b, dtype=np.float32)
     if f.accumulation == "fp32":
@@ -105,18 +106,17 @@ def dot(a: np.ndarray, b: np.ndarray, f: Formats) -> np.ndarray:
     k = a.shape[-1]
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     m, n = a.shape[-2], b.shape[-1]
-    a = np.broadcast_to(a, batch + a.shape[-2:])
-    bt = np.swapaxes(np.broadcast_to(b, batch + b.shape[-2:]), -1, -2)  # (..., N, K)
+    ak = np.moveaxis(np.broadcast_to(a, batch + a.shape[-2:]), -1, 0)  # (K, ..., M)
+    bk = np.moveaxis(np.broadcast_to(b, batch + b.shape[-2:]), -2, 0)  # (K, ..., N)
     s = int(np.prod(batch, dtype=np.int64)) * m * n
     if s == 0 or k == 0:
-        return np.matmul(a, np.swapaxes(bt, -1, -2))
-    lanes = f.lanes
-    step = max(lanes, (_CHUNK // max(s, 1)) // lanes * lanes)
+        return np.matmul(a, b)
+    step = max(1, _CHUNK // s)
     part = None
     with np.errstate(over="ignore", invalid="ignore"):
         for k0 in range(0, k, step):
-            terms = a[..., :, None, k0:k0 + step] * bt[..., None, :, k0:k0 + step]  # (..., M, N, chunk), fp32
-            part = lane_sums(terms.reshape(s, -1), lanes, f.accumulation, part)
+            terms = ak[k0:k0 + step, ..., :, None] * bk[k0:k0 + step, ..., None, :]  # (chunk, ..., M, N), fp32
+            part = lane_sums(terms.reshape(-1, s), f.lanes, f.accumulation, part, by_term=True)
     sums = combine_lanes(part, f.accumulation)
     return sums.astype(np.float32).reshape(batch + (m, n))
 
@@ -162,7 +162,8 @@ def _conv_pads(auto_pad: str, pads, in_shape, kernel, strides, dilations) -> Lis
 
 def conv_nd(x, w, f: Formats, group: int = 1, strides=None, pads=None, dilations=None) -> np.ndarray:
     """N-d convolution by im2col: per group, (N x output positions, C/group x kernel) @ (C/group x kernel, M/group),
-    accumulated by :func:`dot` (vectorised over every output position and channel; chunks of K only)."""
+    accumulated by :func:`dot` (vectorised over output positions and channels; K one step at a time), in blocks of
+    output rows so that the im2col copy stays small."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     nd = x.ndim - 2
@@ -177,16 +178,22 @@ def conv_nd(x, w, f: Formats, group: int = 1, strides=None, pads=None, dilations
     win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)
               + tuple(slice(None, None, d) for d in dilations)]  # (N, C, *out, *kernel)
     out = win.shape[2:2 + nd]
-    positions = int(np.prod(out, dtype=np.int64))
     kprod = int(np.prod(kernel, dtype=np.int64))
     cg, mg = c // group, m // group
-    cols = win.reshape((n, group, cg) + out + tuple(kernel))
-    cols = np.moveaxis(cols, 2, 2 + nd)  # (N, G, *out, Cg, *kernel): K in (channel, kernel...) order
-    cols = np.moveaxis(cols, 1, 0).reshape(group, n * positions, cg * kprod)
-    wg = w.reshape(group, mg, cg * kprod)
-    y = dot(cols, np.swapaxes(wg, -1, -2), f)  # (G, N x positions, Mg)
-    y = y.reshape((group, n) + out + (mg,))
-    y = np.moveaxis(np.moveaxis(y, -1, 2), 0, 1)  # (N, G, Mg, *out)
+    wg = np.swapaxes(w.reshape(group, mg, cg * kprod), -1, -2)  # (G, K, Mg)
+    row = n * c * kprod * int(np.prod(out[1:], dtype=np.int64))  # im2col values per output row
+    rows = max(1, _CHUNK // max(row, 1)) if out else 1
+    blocks = []
+    for r0 in range(0, out[0] if out else 1, rows):
+        part = win[:, :, r0:r0 + rows] if out else win
+        sub = part.shape[2:2 + nd]
+        positions = int(np.prod(sub, dtype=np.int64))
+        cols = part.reshape((n, group, cg) + sub + tuple(kernel))
+        cols = np.moveaxis(cols, 2, 2 + nd)  # (N, G, *sub, Cg, *kernel): K in (channel, kernel...) order
+        cols = np.moveaxis(cols, 1, 0).reshape(group, n * positions, cg * kprod)
+        y = dot(cols, wg, f).reshape((group, n) + sub + (mg,))  # (G, N, *sub, Mg)
+        blocks.append(np.moveaxis(np.moveaxis(y, -1, 2), 0, 1))  # (N, G, Mg, *sub)
+    y = np.concatenate(blocks, axis=3) if out else blocks[0]
     return y.reshape((n, m) + out)
 
 
@@ -369,12 +376,50 @@ def _gelu_steps(f: Formats, x, attrs):
     return f.r(f.r(np.float32(0.5) * x) * f.r(np.float32(1.0) + f.r(erf_v(f.r(x * np.float32(0.70710678))))))
 
 
+def _grid_sample(f: Formats, x, grid, align_corners=0, mode="linear", padding_mode="zeros", **_):
+    """4-D GridSample, bilinear or nearest, zeros or border padding, vectorised (the evaluator's own loops over
+    every output pixel in Python); each step of the coordinate arithmetic and of the interpolation is rounded to
+    the arithmetic format (the seed case's fp16 coordinates).  None for other cases."""
+    mode = {"bilinear": "linear"}.get(mode, mode)
+    if x.ndim != 4 or mode not in ("linear", "nearest") or padding_mode not in ("zeros", "border"):
+        return None
+    x, grid = f.r(x), f.r(grid)
+    n, c, h, w = x.shape
+    one, half = np.float32(1.0), np.float32(0.5)
+
+    def unnormalise(g, size: int):
+        if align_corners:
+            return f.r(f.r(f.r(g + one) * half) * np.float32(size - 1))
+        return f.r(f.r(f.r(f.r(g + one) * np.float32(size)) - one) * half)
+
+    gx, gy = unnormalise(grid[..., 0], w), unnormalise(grid[..., 1], h)  # (N, Ho, Wo)
+    if padding_mode == "border":
+        gx, gy = np.clip(gx, 0, w - 1), np.clip(gy, 0, h - 1)
+    batch = np.arange(n)[:, None, None]
+
+    def tap(yi, xi):
+        """x at integer positions (N, C, Ho, Wo); 0 outside the image."""
+        inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+        vals = x[batch, :, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]  # (N, Ho, Wo, C)
+        return np.moveaxis(np.where(inside[..., None], vals, np.float32(0)), -1, 1)
+
+    with np.errstate(invalid="ignore"):
+        if mode == "nearest":
+            return (tap(np.rint(gy).astype(np.int64), np.rint(gx).astype(np.int64)),)
+        x0, y0 = np.floor(gx), np.floor(gy)
+        wx, wy = f.r(gx - x0)[:, None], f.r(gy - y0)[:, None]
+        x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+        top = f.r(f.r(tap(y0, x0) * f.r(one - wx)) + f.r(tap(y0, x0 + 1) * wx))
+        bottom = f.r(f.r(tap(y0 + 1, x0) * f.r(one - wx)) + f.r(tap(y0 + 1, x0 + 1) * wx))
+        return (f.r(f.r(top * f.r(one - wy)) + f.r(bottom * wy)),)
+
+
 # op type -> kernel(formats, *inputs, **attributes) -> outputs (None: not emulated for these attributes)
 EMULATED: Dict[str, Callable] = {
     "MatMul": _matmul, "Gemm": _gemm, "Conv": _conv, "ConvTranspose": _conv_transpose, "Sum": _sum,
     "Softmax": _softmax(False), "LogSoftmax": _softmax(True), "LayerNormalization": _layer_norm,
     "InstanceNormalization": _instance_norm, "GlobalAveragePool": _global_average_pool,
-    "AveragePool": _average_pool,
+    "AveragePool": _average_pool, "GridSample": _grid_sample,
     "Sigmoid": _steps(lambda f, x, a: f.r(np.float32(1.0) / f.r(np.float32(1.0) + f.r(np.exp(-x))))),
     "Softplus": _steps(lambda f, x, a: f.r(np.log(f.r(np.float32(1.0) + f.r(np.exp(x)))))),
     "Gelu": _steps(_gelu_steps),
