@@ -87,7 +87,7 @@ def test_every_measured_breaker_is_flagged_and_no_benign_model_has_an_error(scor
 def test_sampling_ops_read_a_photograph_and_the_stored_measurement_is_reproduced(ground_truth):
     """The image a GridSample reads is the photograph (natural_image.py), not noise: on it the 256-px pixel-sum
     warp holds in fp16 storage (0.156 px by C001) while on noise it breaks; the stored truth is what the script
-    measures now."""
+    measures now.  (Its stored ARMv8.2 run breaks from the align_corners register bug: see the qemu test below.)"""
     from calibration.natural_image import image_inputs
 
     entry = next(e for e in corpus() if e["name"] == "gridsample_pixel_sum")
@@ -98,7 +98,7 @@ def test_sampling_ops_read_a_photograph_and_the_stored_measurement_is_reproduced
         assert (measured[key]["outputs"], measured[key]["breaking"]) == \
             (stored[key]["outputs"], stored[key]["breaking"]), key
     assert "photograph" in stored["fp16-storage"]["ran_on"] and "photograph" in stored["arm82-low"]["ran_on"]
-    assert not stored["fp16-storage"]["breaking"] and not stored["arm82-low"]["breaking"]
+    assert not stored["fp16-storage"]["breaking"]
     assert stored["fp16-storage-noise"]["breaking"] and stored["bf16-storage"]["breaking"]
 
 
@@ -116,18 +116,27 @@ def test_the_gridsample_sweep_in_the_docs_is_reproduced(ground_truth):
 
 @pytest.mark.qemu
 def test_stored_arm_measurements_are_reproduced_on_the_kernels(ground_truth, arm82):
-    """Three probes re-measured on MNN's ARMv8.2 kernels: the stored ground truth still holds for this MNN (the
-    pixel-sum warp on the photograph and on noise)."""
-    for name in ("global_avgpool_112", "conv3x3_large_input", "gridsample_pixel_sum"):
+    """Two probes re-measured on MNN's ARMv8.2 kernels: the stored ground truth still holds for this MNN."""
+    for name in ("global_avgpool_112", "conv3x3_large_input"):
         entry = next(e for e in corpus() if e["name"] == name)
-        all_measured = measure_model(entry, arm=True)
-        for key in ("arm82-low", "arm82-low-noise"):
-            if key not in ground_truth["models"][name]["measured"]:
-                continue
-            measured, stored = all_measured[key], ground_truth["models"][name]["measured"][key]
-            assert "fp16:1" in measured["ran_on"]
-            assert (measured["breaking"], measured["origins"], measured["outputs"]) == \
-                (stored["breaking"], stored["origins"], stored["outputs"]), (name, key)
+        measured = measure_model(entry, arm=True)["arm82-low"]
+        stored = ground_truth["models"][name]["measured"]["arm82-low"]
+        assert "fp16:1" in measured["ran_on"]
+        assert (measured["breaking"], measured["origins"], measured["outputs"]) == \
+            (stored["breaking"], stored["origins"], stored["outputs"]), name
+
+
+@pytest.mark.qemu
+def test_the_align_corners_1_warp_on_the_kernels_is_one_of_the_two_readings(arm82):
+    """gridsample_pixel_sum (align_corners=1) on MNN's ARMv8.2 Low kernel: the kernel reads align_corners from a
+    register that holds something else, so which value it gets depends on the process's heap layout.  Either way
+    the output is what one of the two settings gives: fp16 precision alone (0.0074 rel-L2 on the photograph,
+    measured at commit 66fc27f) or align_corners read as 0 (0.065, the stored run)."""
+    entry = next(e for e in corpus() if e["name"] == "gridsample_pixel_sum")
+    measured = measure_model(entry, arm=True)["arm82-low"]
+    assert "fp16:1" in measured["ran_on"] and "photograph" in measured["ran_on"]
+    got = measured["outputs"]["y"]
+    assert abs(got - 0.007382) < 1e-4 or abs(got - 0.06466) < 1e-4, got
 
 
 def test_in_kernel_claims_are_scored_only_where_a_measurement_sees_them(scores):
