@@ -102,6 +102,26 @@ def test_sampling_ops_read_a_photograph_and_the_stored_measurement_is_reproduced
     assert stored["fp16-storage-noise"]["breaking"] and stored["bf16-storage"]["breaking"]
 
 
+def test_the_photograph_is_mirror_tiled_not_resampled():
+    """Larger inputs get the photograph mirrored at its edges (its own gradients, no interpolation), in range."""
+    import numpy as np
+
+    from calibration.natural_image import FILE, fill, image_inputs
+
+    with np.load(FILE) as z:
+        photo = z["image"].astype(np.float32) / 255.0
+    assert photo.shape == (3, 256, 256) and photo.std() > 0.1
+    wide = fill((1, 4, 256, 768), 0.0, 1.0)
+    assert np.array_equal(wide[0, :3, :, :256], photo)  # the photograph itself, pixel for pixel
+    assert np.array_equal(wide[0, :3, :, 256:512], photo[:, :, ::-1])  # then mirrored: no seam, no resampling
+    assert np.array_equal(wide[0, :3, :, 512:], photo)
+    assert np.array_equal(wide[0, 3], wide[0, 0])  # channels repeat RGB
+    scaled = fill((1, 3, 16, 16), -2.0, 2.0)
+    assert scaled.min() >= -2.0 and scaled.max() <= 2.0 and scaled.dtype == np.float32
+    flow_warp = onnx.load(str(CORPUS_DIR.parent.parent / "sample_models" / "architectures" / "flow_warp.onnx"))
+    assert image_inputs(flow_warp) == ("image",)  # the image GridSample reads, not the flow
+
+
 def test_the_gridsample_sweep_in_the_docs_is_reproduced(ground_truth):
     """Two rows of the sweep that justifies the 0.25 px tolerance: the seed's 0.125 px fp16-stored grid holds
     on the photograph and breaks on noise; 0.25 px from absolute coordinates breaks on both."""
