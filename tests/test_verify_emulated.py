@@ -149,3 +149,17 @@ def test_the_report_names_the_formats_applied_and_never_says_measured(tmp_path):
     block = json.loads(to_json(result))["targets"][0]["emulation"]
     assert block["applied"] == ["storage", "arithmetic", "accumulation"]
     assert block["accumulation_not_modelled"] == {}
+
+
+def test_a_model_the_reference_evaluator_cannot_run_falls_back_to_storage_and_says_so(tmp_path):
+    """An ONNX Runtime contrib op (com.microsoft Gelu) is unknown to ONNX's reference evaluator: the target is still
+    emulated, storage only, and the report says why."""
+    path = _save(tmp_path, "contrib", """<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+        g (float[8,512] a, float[512,8] b) => (float[8,8] out) {
+          prod = MatMul (a, b)
+          out = com.microsoft.Gelu (prod)
+        }""")
+    low = _run(path, ["android-opencl:low"], ranges={"a": (0.0, 1.0), "b": (0.0, 1.0)}).targets[0]
+    assert low.status == EMULATED and low.emulation["applied"] == ["storage"]
+    assert "reference evaluator could not run the model" in low.emulation["fallback"]
+    assert "storage only" in low.message and low.outputs[0].rel_l2 < 1e-2
