@@ -124,7 +124,9 @@ def test_verify_prints_the_normal_recommendation_for_targets_it_cannot_run():
 @pytest.mark.qemu
 def test_measured_verdict_changes_the_recommendation_for_its_target(arm82, tmp_path):
     """The seed GridSample sampled at the image centre only (grid of zeros): fp16 is exact there, so Low measures
-    within tolerance.  The estimate (0.375 px) rejects Low; the measurement refutes it and Low is recommended."""
+    within tolerance.  The estimate (0.375 px) rejects Low; the measurement refutes it and Low is recommended.
+    The grid's zero maps to pixel 511.5 with align_corners 0 and 1 alike, so MNN's align_corners bug (which value
+    the Arm82 kernel reads depends on the heap) cannot make this run differ from one to the next."""
     rng = np.random.default_rng(0)
     inputs = tmp_path / "centre.npz"
     np.savez(inputs, image=rng.random((1, 3, 1024, 1024), dtype=np.float32),
