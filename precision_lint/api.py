@@ -87,7 +87,8 @@ class Linter:
 
     def __init__(self, options: Optional[Options] = None):
         from .engine.decide import Decider
-        from .engine.rules import check_rule_ids, load_rules
+        from .engine.rules import load_rules
+        from .workflow.selectors import check_rule_ids
         from .engine.runner import RuleRunner
 
         self.options = options or Options()

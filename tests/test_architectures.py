@@ -209,7 +209,8 @@ def test_rules_scale_to_a_large_graph(tmp_path):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from precision_lint.engine.rules import load_rules, select_rules
+    from precision_lint.engine.rules import load_rules
+    from precision_lint.workflow.selectors import select_rules
     from precision_lint.engine.runner import RuleRunner
 
     nodes, inits, x, d, blocks = [], [], "x", 16, 500

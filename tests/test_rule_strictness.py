@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from precision_lint.api import Linter, Options
-from precision_lint.engine.rules import known_op_names, load_rule_file, load_rules
+from precision_lint.engine.rule_checks import known_op_names
+from precision_lint.engine.rules import load_rule_file, load_rules
 from precision_lint.errors import RuleError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -31,7 +31,7 @@ def run(*args, cwd=None, stdin=None):
 def test_no_rule_template_leaves_a_placeholder_unformatted(rule):
     """Every brace group in a message, note or assumption is a placeholder the renderer fills ({-x:.3g} was printed
     as it stands); the rendered messages of every rule case are checked too (tests/rule_cases.py)."""
-    from precision_lint.engine.rules import _TEMPLATE
+    from precision_lint.engine.rule_checks import _TEMPLATE
 
     texts = [rule.message] + [t.text for t in rule.notes] + [t.text for t in rule.assumptions]
     for text in texts:

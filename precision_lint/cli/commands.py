@@ -393,7 +393,8 @@ def _unused_suppressions(options, results, paths):
 
 def _check_rule_patterns(options, patterns) -> None:
     """--extend-select names rules that exist (the Linter checks --select and the configuration itself)."""
-    from ..engine.rules import check_rule_ids, load_rules
+    from ..engine.rules import load_rules
+    from ..workflow.selectors import check_rule_ids
     from ..errors import PrecisionLintError
 
     try:
@@ -549,7 +550,8 @@ def test_rules_cmd(rule_dirs, select, verbose) -> None:
                            + (f": {visible(r.skipped)}" if r.skipped else ""))
             for problem in r.problems:
                 click.echo(f"     {visible(problem)}")
-        from ..engine.rules import load_rules, select_rules
+        from ..engine.rules import load_rules
+        from ..workflow.selectors import select_rules
 
         rules = load_rules(tuple(rule_dirs), builtin=not rule_dirs)
         coverage = rule_tests.coverage_problems(select_rules(rules, _split_csv(select)))

@@ -10,21 +10,13 @@ from ..errors import ConfigError
 
 # MNN's BackendConfig::PrecisionMode, in MNN's order (include/MNN/MNNForwardType.h; mnn-precision.md:7-8).
 MODES = ("normal", "high", "low", "low_bf16")
-
-
 PRECISION_ENUM = {"normal": "Precision_Normal", "high": "Precision_High", "low": "Precision_Low",
                   "low_bf16": "Precision_Low_BF16"}
-
-
 PRECISION_VALUE = {"normal": 0, "high": 1, "low": 2, "low_bf16": 3}
-
-
 # MNNForwardType values (include/MNN/MNNForwardType.h), for MNN's command-line tools' forwardType argument.
 FORWARD_TYPE_VALUE = {"MNN_FORWARD_CPU": 0, "MNN_FORWARD_METAL": 1, "MNN_FORWARD_CUDA": 2, "MNN_FORWARD_OPENCL": 3,
                       "MNN_FORWARD_AUTO": 4, "MNN_FORWARD_NN": 5, "MNN_FORWARD_OPENGL": 6, "MNN_FORWARD_VULKAN": 7,
                       "MNN_FORWARD_USER_0": 8, "MNN_FORWARD_USER_1": 9}
-
-
 _MODE_ALIASES = {"normal": "normal", "precision_normal": "normal", "0": "normal",
                  "high": "high", "precision_high": "high", "1": "high",
                  "low": "low", "precision_low": "low", "2": "low",

@@ -41,11 +41,7 @@ from .platform_model import (  # noqa: F401  (the data types, re-exported: calle
 )
 
 _PLATFORM_REQUIRED = ("name", "backend", "forward_type", "modes")
-
-
 _MODE_REQUIRED = ("speed", "storage", "arithmetic", "accumulation")
-
-
 # Texts that back a mode's conversion / accumulation facts (shown by `precision-lint platforms -v` and the docs).
 _MODE_FACTS = ("conversion_source", "conversion_measured", "accumulation_measured", "fallback_conversion")
 

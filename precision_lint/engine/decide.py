@@ -252,7 +252,7 @@ class Decider:
     @staticmethod
     def select_from(all_rules: Sequence[Any], options: Any) -> List[Any]:
         """Policy 1: the rules that run (select / ignore, the most specific selector wins)."""
-        from .rules import select_rules
+        from ..workflow.selectors import select_rules
 
         return select_rules(all_rules, options.select, options.ignore)
 

@@ -123,7 +123,7 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
 def run(rule_dirs: Sequence[str] = (), builtin: bool = True, select: Optional[Sequence[str]] = None
         ) -> Iterator[CaseResult]:
     """Every case of the selected rules, in rule order."""
-    from .rules import check_rule_ids, select_rules
+    from ..workflow.selectors import check_rule_ids, select_rules
 
     if not builtin:
         load_rules(rule_dirs, builtin=True)  # a lint loads them beside the built-in ones: clashes are load errors

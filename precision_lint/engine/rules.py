@@ -1,4 +1,5 @@
-"""Loading rule files: safe YAML, schema validation, expression compilation, clear errors.
+"""Loading rule files: safe YAML, schema validation, expression compilation, clear errors.  What a rule may
+name is checked in :mod:`.rule_checks`; which rules run is chosen in :mod:`precision_lint.workflow.selectors`.
 
 A rule file holds one rule (a mapping) or several (a list of mappings).  Every problem is reported as
 ``<file>: rule <id>: <field>: <problem>`` so the author knows where to look.
@@ -7,16 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import RuleError
-from .context import FUNCTIONS
-from .expr import Expression, ExprError
 from ..resources import data_path
+from .context import FUNCTIONS
+from .expr import ExprError, Expression
+from .rule_checks import BUILTIN_NAMES, check_expression, check_names_in_matcher, check_ops, check_template
 
 MAX_RULE_FILE_BYTES = 1 << 20
 MAX_RULE_NODES = 50_000  # YAML nodes in a rule file with aliases expanded (the largest shipped rule has ~300)
@@ -26,14 +27,6 @@ MAX_RULE_DEPTH = 40  # YAML nesting levels
 MAX_FINDING_EXPRESSION_NODES = 5000
 RELATIONS = ("producer", "consumer", "upstream", "downstream")
 DEFAULT_DEPTH = 6
-_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,3})(?::([^{}]{0,16}))?\}")
-_SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,3}[,_]?(\.\d{1,2})?[eEfFgGdxXs%]?$")
-# Names every expression may use without declaring them.
-# `saturating`: true while the runner evaluates a rule's saturating variant (fp32 -> fp16 clamps at +-65504, as on
-# ARMv8.2 CPUs); rules that read it get an extra estimate 'fp16-sat', used on platforms whose conversion saturates.
-BUILTIN_NAMES = frozenset({"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null",
-                           "saturating"})
-MODEL_FIELDS = frozenset({"format", "fp16_converted"})  # what the runner's `model` namespace holds
 
 
 @dataclass
@@ -256,43 +249,9 @@ def _expr(value: Any, field_path: str) -> Expression:
         raise ExprError(f"field {field_path}: {exc}") from None
 
 
-@lru_cache(maxsize=1)
-def known_op_names() -> frozenset:
-    """Every canonical op a loader can produce: ONNX's operator names (data/onnx_ops.txt), ONNX Runtime's contrib
-    operators (data/ort_contrib_ops.txt) and the MNN loader's names (MNN op types kept as they are, BinaryOp/UnaryOp
-    subtypes in TensorFlow spelling)."""
-    from ..model.loaders import mnn_ops, mnn_schema
-    from ..model.loaders.onnx_proto import listed_ops
-
-    names = {op for _, op in listed_ops()}  # data/onnx_ops.txt, as the ONNX loader reads it
-    contrib = data_path("ort_contrib_ops.txt")
-    names |= {line.strip() for line in contrib.read_text(encoding="utf-8").splitlines()
-              if line.strip() and not line.startswith("#")}
-    names |= set(mnn_schema.OP_TYPES.values())
-    names |= {v[0] for v in mnn_ops.BINARY.values()} | {v[0] for v in mnn_ops.UNARY.values()}
-    names |= set(mnn_ops.REDUCE.values()) | set(mnn_ops.ELTWISE.values()) | set(mnn_ops.RENAMED.values())
-    names |= {f"BinaryOp/{n}" for n in mnn_schema.BINARY_OPS.values()}  # subtypes without a canonical name
-    names |= {f"UnaryOp/{n}" for n in mnn_schema.UNARY_OPS.values()}
-    return frozenset(names)
-
-
-def _check_ops(ops: Optional[frozenset], field_path: str) -> None:
-    if not ops:
-        return
-    known = known_op_names()
-    for name in sorted(ops):
-        if name != "*" and name not in known:
-            import difflib
-
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ExprError(f"field {field_path}: no loader produces an operator named {name!r}{hint}; "
-                            f"match a custom or unmapped operator with source_op")
-
-
 def _matcher(doc: Mapping[str, Any], path: str) -> Matcher:
-    _check_ops(_ops(doc.get("op")), f"{path}.op")
-    _check_ops(_ops(doc.get("through")), f"{path}.through")
+    check_ops(_ops(doc.get("op")), f"{path}.op")
+    check_ops(_ops(doc.get("through")), f"{path}.through")
     m = Matcher(ops=_ops(doc.get("op")), source_ops=_ops(doc.get("source_op")), bind=doc.get("as"),
                 input=doc.get("input"), depth=doc.get("depth", DEFAULT_DEPTH), through=_ops(doc.get("through")))
     if "where" in doc:
@@ -305,23 +264,6 @@ def _matcher(doc: Mapping[str, Any], path: str) -> Matcher:
     if "not" in doc:
         m.not_ = _matcher(doc["not"], f"{path}.not")
     return m
-
-
-def _check_template(text: str, known: Iterable[str], field_path: str) -> None:
-    known = set(known)
-    # A brace group that is not a placeholder would be printed as it stands ({-x:.3g}): compute it in `let`.
-    for group in re.findall(r"\{[^{}]*\}", text):
-        if not _TEMPLATE.fullmatch(group):
-            raise ExprError(f"field {field_path}: {group} is not a placeholder ({{NAME}}, {{NAME.field}} or "
-                            f"{{NAME:spec}}); compute expressions in `let`")
-    for m in _TEMPLATE.finditer(text):
-        name, spec = m.group(1).split(".")[0], m.group(2)
-        if any(part.startswith("_") for part in m.group(1).split(".")):
-            raise ExprError(f"field {field_path}: private field in placeholder {{{m.group(1)}}}")
-        if name not in known:
-            raise ExprError(f"field {field_path}: unknown placeholder {{{name}}} (known: {', '.join(sorted(known))})")
-        if spec is not None and not _SPEC.match(spec):
-            raise ExprError(f"field {field_path}: invalid format spec {spec!r} in {{{m.group(0)}}}")
 
 
 def _build(doc: Dict[str, Any], source: str) -> Rule:
@@ -344,7 +286,7 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
         _check_names(e, known, f"let.{name}")
         rule.let.append((name, e))
         known.add(name)
-    _check_names_in_matcher(match, known, "match", rule.tolerances)
+    check_names_in_matcher(match, known, "match", rule.tolerances)
     if "estimate" in doc:
         rule.estimate_value = _expr(doc["estimate"]["value"], "estimate.value")
         _check_names(rule.estimate_value, known, "estimate.value")
@@ -373,9 +315,9 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
             when = _expr(item["when"], f"{key}.{i}.when") if "when" in item else None
             if when is not None:
                 _check_names(when, known, f"{key}.{i}.when")
-            _check_template(item["text"], template_names, f"{key}.{i}.text")
+            check_template(item["text"], template_names, f"{key}.{i}.text")
             getattr(rule, key).append(ConditionalText(when, item["text"].strip()))
-    _check_template(rule.message, template_names, "message")
+    check_template(rule.message, template_names, "message")
     per_finding = [e for _, e in rule.let] + [e for _, e in rule.levels] + \
         [e for e in (rule.estimate_value, rule.estimate_storage) if e is not None] + \
         [c.when for c in rule.assumptions + rule.notes if c.when is not None]
@@ -384,81 +326,3 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
         raise ExprError(f"its expressions are too large ({size} syntax nodes in let, estimate, level and when; "
                         f"at most {MAX_FINDING_EXPRESSION_NODES})")
     return rule
-
-
-def check_expression(e: Expression, known: Iterable[str], field_path: str, tolerances: Iterable[str] = None,
-                     node_names: Iterable[str] = ()) -> None:
-    unknown = sorted(set(e.names) - set(known))
-    if unknown:
-        raise ExprError(f"field {field_path}: unknown name {unknown[0]!r} in {e.source!r}")
-    _check_fields(e, field_path, tolerances, node_names)
-
-
-def _check_fields(e: Expression, field_path: str, tolerances: Optional[Iterable[str]], node_names: Iterable[str]):
-    """Field typos (``node.attrs``, ``tol.sum_rel_eror``) are load errors, not findings that silently never fire."""
-    from .context import NodeView, TensorView
-
-    nodes = {"node", "anchor"} | set(node_names)
-    any_view = NodeView.FIELDS | TensorView.FIELDS
-    for base, name in sorted(e.fields, key=lambda f: (f[0] or "", f[1])):
-        if base == "tol":
-            if tolerances is not None and name not in tolerances:
-                raise ExprError(f"field {field_path}: tol.{name} is not a tolerance this rule declares "
-                                f"(declared: {', '.join(sorted(tolerances)) or 'none'}) in {e.source!r}")
-        elif base == "model":
-            if name not in MODEL_FIELDS:
-                raise ExprError(f"field {field_path}: model has no field {name!r} (known: "
-                                f"{', '.join(sorted(MODEL_FIELDS))}) in {e.source!r}")
-        elif base in nodes:
-            if name not in NodeView.FIELDS:
-                raise ExprError(f"field {field_path}: an operator has no field {name!r} (known: "
-                                f"{', '.join(sorted(NodeView.FIELDS))}) in {e.source!r}")
-        elif name not in any_view:
-            raise ExprError(f"field {field_path}: no operator or tensor has a field {name!r} in {e.source!r}")
-
-
-def _check_names_in_matcher(m: Matcher, known: Iterable[str], path: str, tolerances: Iterable[str] = None,
-                            root: Optional[Matcher] = None) -> None:
-    # Inside a match, let names are not yet computed: only node/anchor/tol and bound names are visible.
-    root = root or m
-    visible = set(BUILTIN_NAMES) | set(m.bound_names())
-    if m.where is not None:
-        check_expression(m.where, visible | set(_all_bound(m)), f"{path}.where", tolerances, root.bound_names())
-    for rel, sub in m.relations:
-        _check_names_in_matcher(sub, visible, f"{path}.{rel}", tolerances, root)
-    for i, sub in enumerate(m.all):
-        _check_names_in_matcher(sub, visible, f"{path}.all.{i}", tolerances, root)
-    for i, sub in enumerate(m.any):
-        _check_names_in_matcher(sub, visible, f"{path}.any.{i}", tolerances, root)
-    if m.not_ is not None:
-        _check_names_in_matcher(m.not_, visible, f"{path}.not", tolerances, root)
-
-
-def _all_bound(m: Matcher) -> List[str]:
-    return m.bound_names()
-
-
-def is_selected(rule: Rule, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> bool:
-    """``select`` empty selects every rule.  When both lists name the rule, the more specific one wins
-    (``--select C001 --ignore C`` keeps C001; ``--select C --ignore C001`` drops it); on a tie, ignore wins."""
-    from ..workflow.selectors import specificity
-
-    chosen = max((specificity(rule.id, rule.name, p) for p in select), default=0) if select else 1
-    if chosen == 0:
-        return False
-    ignored = max((specificity(rule.id, rule.name, p) for p in ignore), default=0)
-    return ignored < chosen if select else ignored == 0
-
-
-def select_rules(rules: Sequence[Rule], select: Sequence[str] = (), ignore: Sequence[str] = ()) -> List[Rule]:
-    """ruff-style selection by id, id prefix (``C`` selects every coordinate rule) or rule name."""
-    return [r for r in rules if is_selected(r, select, ignore)]
-
-
-def check_rule_ids(rules: Sequence[Rule], patterns: Sequence[str], where: str) -> None:
-    """Unknown rule ids or prefixes are errors, not silent no-ops."""
-    from ..workflow.selectors import matches
-
-    for p in patterns:
-        if not any(matches(r.id, r.name, (p,)) for r in rules):
-            raise RuleError(f"{where}: unknown rule id or prefix {p!r}")

@@ -8,7 +8,8 @@ from ..findings import LEVEL_RANK, Estimate, Finding, max_level
 from ..model.graph import ModelGraph
 from .context import Analysis, NodeView
 from .expr import EvalError, Namespace, View
-from .rules import Matcher, Rule, _TEMPLATE
+from .rule_checks import _TEMPLATE
+from .rules import Matcher, Rule
 
 # Matching work allowed per anchor node: a pathological pattern on a huge graph stops here instead of hanging.
 MATCH_BUDGET = 20000

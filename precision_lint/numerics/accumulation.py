@@ -78,20 +78,12 @@ def _terms(kind: str, shape, rng: np.random.Generator) -> np.ndarray:
     if kind == "squares":  # squares of N(0,1) activations: the sum in a variance or an L2 norm
         return rng.standard_normal(shape) ** 2
     return 1.0 - rng.uniform(0.0, 1.0, shape)  # "positive": (0, 1], softmax numerators, means of activations
-
-
 # Simulations stay below this many simulated terms (all rows together): a few milliseconds each.  The series the
 # shipped rules use are precomputed with a 64x larger budget (more rows, steadier RMS) into data/estimates.json
 # by tools/gen_estimator_tables.py; the tests check that table against fresh simulations.
 _SIM_BUDGET = 1 << 18
-
-
 _TABLE_BUDGET = 1 << 24
-
-
 _TABLE_PATH = str(data_path("estimates.json"))
-
-
 _table: Optional[Dict[str, Dict[str, list]]] = None
 
 
@@ -111,11 +103,7 @@ def _tabled(series: str, key: str, b: int) -> Optional[float]:
     if values is not None and 1 <= b <= len(values):
         return float(values[b - 1])
     return None
-
-
 _SUM_MAX_LOG2 = 21  # sums up to 2**21 terms are simulated; longer ones extrapolated
-
-
 _DOT_MAX_LOG2 = 16  # dot products up to 2**16 (enough rows for a stable RMS); longer ones scaled by sqrt(k)
 
 
@@ -217,12 +205,8 @@ def dot_relative_error(k: int, fmt: str, acc: Optional[str] = None) -> float:
     if k <= max_k:
         return _log_interpolate(k, lambda b: _dot_grid(b, fmt, acc), _DOT_MAX_LOG2)
     return _dot_grid(_DOT_MAX_LOG2, fmt, acc) * math.sqrt(k / max_k)
-
-
 # The series the shipped rules use: (fmt, lanes, kind, acc) for sums, (fmt, acc) for dot products.
 TABLE_SUM_SERIES = [("fp16", 8, "positive", "fp16"), ("fp16", 8, "squares", "fp16"), ("fp16", 8, "ones", "fp16")]
-
-
 TABLE_DOT_SERIES = [("fp16", "fp16")]
 
 

@@ -50,8 +50,6 @@ def coordinate_error(max_value: float, fmt: str) -> float:
     if max_value is None or max_value <= 0:
         return 0.0
     return get_format(fmt).ulp(max_value) / 2.0
-
-
 # Coordinate errors are computed at every output position up to this many; beyond, at a bounded sample (a declared
 # output width of 2^28 took 16 GB and 200 s).
 MAX_POSITIONS = 1 << 16
@@ -127,8 +125,6 @@ def freqs_key(values: np.ndarray, limit: int = 256) -> tuple:
         idx = np.unique(np.concatenate([np.linspace(0, v.size - 1, limit - 1).astype(int), [v.size - 1]]))
         v = v[idx]
     return tuple(float(x) for x in v)
-
-
 MAX_ENCODING_DIM = 1 << 16  # position-encoding widths are a few thousand at most
 
 
