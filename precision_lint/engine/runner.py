@@ -4,10 +4,11 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..findings import LEVEL_RANK, Estimate, Finding, max_level
+from ..results import LEVEL_RANK, Estimate, Finding
 from ..model.graph import ModelGraph
 from .context import Analysis, NodeView
 from .expr import EvalError, Namespace, View
+from .decide import level_for_formats
 from .rule_checks import _TEMPLATE
 from .rules import Matcher, Rule
 
@@ -341,11 +342,12 @@ class RuleRunner:
         env["node_name"] = op.name
         env["op"] = op.op
         notes = tuple(render(n.text, env) for n in rule.notes if n.when is None or n.when.evaluate(env))
-        judged = max_level(*(estimates[f].level for f in self.judged if f in estimates)) if self.judged else "none"
-        return Finding(
-            rule_id=rule.id, rule_name=rule.name, level=judged, path=graph.path, node=op.name, op=op.op,
+        finding = Finding(
+            rule_id=rule.id, rule_name=rule.name, level="none", path=graph.path, node=op.name, op=op.op,
             source_op=op.source_op, failure_class=rule.failure_class, message=render(rule.message, env),
             fix=rule.fix, scope=op.scope, estimates=estimates,
             evidence={k: _plain(env.get(k)) for k in rule.evidence}, assumptions=assumptions, notes=notes,
-            judged_for=self.judged,
+            judged_for=(),
         )
+        # The rule gives a level per format (its estimates); the finding's level is decided in engine/decide.py.
+        return level_for_formats(finding, self.judged)
