@@ -39,9 +39,9 @@ class Options:
     targets: Tuple[str, ...] = ()
     platform_overrides: Mapping[str, Any] = field(default_factory=dict)
     platform_files: Tuple[str, ...] = ()  # extra platform tables (same layout as data/platforms.yaml)
-    recommend: bool = True  # fill LintResult.extras["recommendation"] (see deploy/recommend.py)
+    recommend: bool = True  # fill LintResult.recommendation (results.Recommendation, see deploy/recommend.py)
     mnn_version: Optional[str] = None  # MNN version deployed (known kernel bugs); None: the platform table's version
-    snippets: Tuple[str, ...] = ()  # snippet kinds for extras["snippets"]: python, cpp, cpp_session, cpp_module, cli, all
+    snippets: Tuple[str, ...] = ()  # snippet kinds for LintResult.snippets: python, cpp, cpp_session, cpp_module, cli, all
     # Review reports (markdown, html): extras["identity"] (identity.py: sha256, size, inputs, outputs) and
     # extras["neighbourhoods"] (neighbourhood.py: the subgraph drawn per finding, by fingerprint)
     identity: bool = False
@@ -184,7 +184,7 @@ class Linter:
         if result.error is None:  # what the converter does and the MNN issue reports that concern it: every format
             from .deploy.mnn_notes import mnn_notes
 
-            result.extras["mnn_notes"] = mnn_notes(result, result.extras.get("recommendation"))
+            result.extras["mnn_notes"] = mnn_notes(result, result.recommendation)
         return result
 
     def _context(self, result: LintResult, graph: Any) -> None:

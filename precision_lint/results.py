@@ -200,7 +200,9 @@ class LintResult:
     notes: List[str] = field(default_factory=list)
     metadata: Dict[str, Any] = field(default_factory=dict)
     error: Optional[FileError] = None
-    extras: Dict[str, Any] = field(default_factory=dict)  # recommendation, snippets... filled by later stages
+    extras: Dict[str, Any] = field(default_factory=dict)  # identity, mnn_notes, verify... filled by later stages
+    recommendation: Optional["Recommendation"] = None  # the MNN precision per platform (engine/decide.py)
+    snippets: Optional[Dict[str, "PlatformSnippets"]] = None  # platform id -> deployment code, when asked for
     # Findings hidden from the report (they stay in ``findings``: the model's numerics have not changed, so the
     # recommendation still accounts for them): by a config suppression, or because the baseline knows them.
     suppressed: List[Tuple[Finding, Any]] = field(default_factory=list)  # (finding, suppress.Suppression)
@@ -294,7 +296,8 @@ class Verdict:
     def mode_independent(self) -> bool:
         return self.finding.failure_class == "converter"
 
-    def to_dict(self) -> Dict[str, Any]:
+    def estimate_view(self) -> Optional[Dict[str, Any]]:
+        """The estimate that decided, as JSON: ``{"value", "unit", "format"}`` (and ``with_known_bugs``), or None."""
         f = self.finding
         est = f.estimates.get(self.estimate_key or self.fmt) if self.fmt else None
         if est is None and self.fmt is None:
@@ -308,6 +311,11 @@ class Verdict:
             if extra and isinstance(d["value"], (int, float)):
                 # the kernel's real error: the rule's estimate plus what the known bug adds at most
                 estimate["with_known_bugs"] = round(d["value"] + sum(extra), 6)
+        return estimate
+
+    def to_dict(self) -> Dict[str, Any]:
+        f = self.finding
+        estimate = self.estimate_view()
         return {
             "rule": f.rule_id, "name": f.rule_name, "node": f.node, "scope": f.scope, "op": f.op,
             "class": f.failure_class, "level": self.level, "role": self.role, "format": self.fmt,
@@ -373,3 +381,206 @@ class MnnNotes:
                 "issue_reports": [{"summary": g.summary, "topic": g.topic,
                                    "reports": [{"id": r.id, "url": r.url, "fixed_after": r.fixed_after}
                                                for r in g.reports]} for g in self.issue_reports]}
+
+
+# ------------------------------------------------------------------ the recommendation (deploy/recommend.py builds it)
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a `verify` run of one mode showed (the mode's ``run``)."""
+
+    target: str
+    exceeded: bool
+    why: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"target": self.target, "exceeded": self.exceeded, "why": self.why}
+
+
+@dataclass(frozen=True)
+class PerOpFact:
+    """Per-op platform facts that changed a flagged op's formats in one mode (CPU fallbacks excluded)."""
+
+    rule: str
+    node: str
+    scope: str
+    op: str
+    level: str
+    facts: Tuple[str, ...]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"rule": self.rule, "node": self.node, "scope": self.scope, "op": self.op, "level": self.level,
+                "facts": list(self.facts)}
+
+
+@dataclass(frozen=True)
+class ModeAssessment:
+    """One precision mode on one platform: its formats, its status and the verdicts behind it."""
+
+    mode: str  # normal, high, low, low_bf16
+    precision: str  # "Precision_Normal"
+    precision_value: int
+    speed: int
+    supported: bool
+    formats: Mapping[str, str]  # storage, arithmetic, accumulation
+    same_as: Optional[str]
+    what: str
+    source: str
+    status: str  # chosen | safe | rejected | unsupported
+    max_level: str
+    blocking: Tuple[Verdict, ...] = ()  # findings at or above the fail level in this mode (why it was rejected)
+    concerns: Tuple[Verdict, ...] = ()  # findings below the fail level but above none
+    per_op: Tuple[PerOpFact, ...] = ()
+    basis: Optional[str] = None  # measured / emulated: only for a mode `verify` ran
+    run: Optional[RunOutcome] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {
+            "mode": self.mode, "precision": self.precision, "precision_value": self.precision_value,
+            "speed": self.speed, "supported": self.supported, "formats": dict(self.formats), "same_as": self.same_as,
+            "what": self.what, "source": self.source, "status": self.status, "max_level": self.max_level,
+            "blocking": [v.to_dict() for v in self.blocking], "concerns": [v.to_dict() for v in self.concerns],
+            "per_op": [p.to_dict() for p in self.per_op]}
+        if self.basis is not None:
+            d["basis"] = self.basis
+        if self.run is not None:
+            d["run"] = self.run.to_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class CpuFallback:
+    """A flagged op that runs on the CPU backup in some modes of a platform, and why."""
+
+    rule: str
+    node: str
+    scope: str
+    op: str
+    modes: Tuple[str, ...]
+    why: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"rule": self.rule, "node": self.node, "scope": self.scope, "op": self.op, "modes": list(self.modes),
+                "why": self.why}
+
+
+@dataclass(frozen=True)
+class KnownBugHit:
+    """A known MNN kernel bug (data/known_issues.yaml) that applies to this model's ops on a platform."""
+
+    id: str
+    title: str
+    level: str
+    versions: str
+    symptom: str
+    workaround: str
+    unstable: bool
+    modes: Tuple[str, ...]  # the modes it applies in, fastest first
+    nodes: Tuple[str, ...]  # sorted
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"id": self.id, "title": self.title, "level": self.level, "versions": self.versions,
+                "symptom": self.symptom, "workaround": self.workaround, "unstable": self.unstable,
+                "modes": list(self.modes), "nodes": list(self.nodes)}
+
+
+@dataclass(frozen=True)
+class DeclaredMode:
+    """The verdict on a declared target (``--target platform:mode``)."""
+
+    mode: str
+    precision: str
+    safe: bool
+    max_level: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"mode": self.mode, "precision": self.precision, "safe": self.safe, "max_level": self.max_level}
+
+
+@dataclass(frozen=True)
+class PlatformChoice:
+    """The recommendation for one platform: the fastest safe precision mode (or the least bad) and why."""
+
+    platform: str
+    name: str
+    os: str
+    backend: str
+    forward_type: str
+    mode: str
+    precision: str
+    precision_value: int
+    safe: bool  # False: no mode keeps every finding below the fail level (``mode`` is the least bad)
+    formats: Mapping[str, str]
+    equivalent: Tuple[str, ...]  # modes numerically identical to the chosen one here
+    equivalent_groups: Tuple[Tuple[str, ...], ...]
+    modes_differ: bool
+    summary: str
+    modes: Tuple[ModeAssessment, ...]  # every mode, fastest first
+    cpu_fallbacks: Tuple[CpuFallback, ...] = ()
+    mode_independent: Tuple[Verdict, ...] = ()  # converter findings: the same whatever the mode
+    known_bugs: Tuple[KnownBugHit, ...] = ()
+    notes: Tuple[str, ...] = ()
+    # every declared target on this platform, in the order given (``--target ios-cpu:low --target ios-cpu:normal``)
+    declared: Tuple[DeclaredMode, ...] = ()
+    basis: Optional[str] = None  # only after `verify`: measured / emulated / estimated
+    why: Optional[str] = None
+
+    def mode_named(self, mode: str) -> ModeAssessment:
+        return next(m for m in self.modes if m.mode == mode)
+
+    @property
+    def chosen(self) -> ModeAssessment:
+        return self.mode_named(self.mode)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {
+            "platform": self.platform, "name": self.name, "os": self.os, "backend": self.backend,
+            "forward_type": self.forward_type, "mode": self.mode, "precision": self.precision,
+            "precision_value": self.precision_value, "safe": self.safe, "formats": dict(self.formats),
+            "equivalent": list(self.equivalent), "modes_differ": self.modes_differ,
+            "equivalent_groups": [list(g) for g in self.equivalent_groups],
+            "modes": [m.to_dict() for m in self.modes], "cpu_fallbacks": [c.to_dict() for c in self.cpu_fallbacks],
+            "mode_independent": [v.to_dict() for v in self.mode_independent],
+            "known_bugs": [b.to_dict() for b in self.known_bugs], "notes": list(self.notes), "summary": self.summary}
+        if self.declared:
+            # one declared target: an object, as before; several on this platform: a list of them, in order given
+            d["declared"] = (self.declared[0].to_dict() if len(self.declared) == 1
+                             else [x.to_dict() for x in self.declared])
+        if self.basis is not None:
+            d["basis"] = self.basis
+            d["why"] = self.why
+        return d
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The recommendation for one file on each platform (deploy/recommend.py); ``LintResult.recommendation``."""
+
+    fail_level: str  # a mode is unsafe when a finding reaches this level in it
+    advisory: bool  # True when no --target was declared (levels judged for fp16)
+    targets: Tuple[str, ...]  # declared targets, as given
+    platforms: Tuple[PlatformChoice, ...]  # in the requested order (default: table order)
+    mnn_version: Optional[str] = None
+
+    def platform(self, platform_id: str) -> Optional[PlatformChoice]:
+        return next((p for p in self.platforms if p.platform == platform_id), None)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {"fail_level": self.fail_level, "advisory": self.advisory, "targets": list(self.targets),
+                             "platforms": [p.to_dict() for p in self.platforms]}
+        if self.mnn_version is not None:
+            d["mnn_version"] = self.mnn_version
+        return d
+
+
+@dataclass(frozen=True)
+class PlatformSnippets:
+    """The deployment code for one platform's recommended mode (deploy/snippets.py), per kind asked for."""
+
+    mode: str
+    precision: str
+    model: str  # the .mnn the snippets load
+    code: Mapping[str, str]  # kind (python, cpp_session, cpp_module, cli) -> text
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"mode": self.mode, "precision": self.precision, "model": self.model, **self.code}

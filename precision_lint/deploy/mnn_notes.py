@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..results import ConverterNote, IssueGroup, IssueReport, MnnNotes
+from ..results import ConverterNote, IssueGroup, IssueReport, MnnNotes, Recommendation
 
 BACKEND_NAME = {"CPU": "CPU", "METAL": "Metal", "OPENCL": "OpenCL", "VULKAN": "Vulkan", "CUDA": "CUDA",
                 "NN": "CoreML", "NNAPI": "NNAPI", "TRT": "TensorRT", "HIAI": "HiAI"}
@@ -19,7 +19,7 @@ def model_ops(metadata: Mapping[str, Any], findings) -> List[str]:
     return sorted(names)
 
 
-def mnn_notes(result: Any, recommendation: Optional[Mapping[str, Any]]) -> MnnNotes:
+def mnn_notes(result: Any, recommendation: Optional[Recommendation]) -> MnnNotes:
     """The converter notes (only for a model not converted yet) and the MNN issue reports that concern the model:
     its ops, the failure classes reported, its fp16 conversion, the backends under review."""
     from .known_issues import data
@@ -35,7 +35,7 @@ def mnn_notes(result: Any, recommendation: Optional[Mapping[str, Any]]) -> MnnNo
                 converter.append(ConverterNote(tuple(hit), c["note"]))
         always = tuple(known.get("converter_always", []))
     classes = {f.failure_class for f in result.reported}
-    backends = {p.get("backend") for p in (recommendation or {}).get("platforms", [])}
+    backends = {p.backend for p in recommendation.platforms} if recommendation is not None else set()
     fp16 = bool(result.metadata.get("fp16_converted"))
     groups: Dict[tuple, List[IssueReport]] = {}
     for it in known.get("issues", []):

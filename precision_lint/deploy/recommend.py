@@ -64,7 +64,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..results import LEVEL_RANK, MeasuredRun, Verdict, at_least, max_level
+from ..results import (LEVEL_RANK, CpuFallback, DeclaredMode, KnownBugHit, MeasuredRun, ModeAssessment, PerOpFact,
+                       PlatformChoice, Recommendation, RunOutcome, Verdict, at_least, max_level)
 from .platforms import MODES, PRECISION_ENUM, PRECISION_VALUE, Platform
 
 # mode -> the decided verdict of every finding of the file in that mode (engine/decide.Decider.recommend)
@@ -78,16 +79,19 @@ def _mode_sort_key(platform: Platform, name: str) -> Tuple[Any, ...]:
 
 
 def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: str = "error",
-                       declared: Optional[str] = None, runs: Optional[Mapping[str, MeasuredRun]] = None
-                       ) -> Dict[str, Any]:
-    """The recommendation for one platform from its decided verdicts (the dict layout is in the module docstring);
-    ``runs``: `verify` runs by target ("ios-cpu:low"), which decide their mode (None: a plain lint, no basis)."""
+                       declared: Sequence[str] = (), runs: Optional[Mapping[str, MeasuredRun]] = None
+                       ) -> PlatformChoice:
+    """The recommendation for one platform from its decided verdicts (its JSON layout is in the module docstring);
+    ``declared``: the modes declared as targets on this platform, in the order given; ``runs``: `verify` runs by
+    target ("ios-cpu:low"), which decide their mode (None: a plain lint, no basis)."""
+    if isinstance(declared, str):
+        declared = (declared,)
     after_verify = runs is not None
     runs = runs or {}
     order = sorted((m for m in MODES if m in platform.modes), key=lambda n: _mode_sort_key(platform, n))
     groups = platform.equivalent_groups()
     group_of = {name: g for g in groups for name in g}
-    per_mode: Dict[str, Dict[str, Any]] = {}
+    per_mode: Dict[str, Dict[str, Any]] = {}  # ModeAssessment fields, status settled once the choice is made
     evaluated: Dict[str, Tuple[str, int, List[Verdict]]] = {}
     mode_independent: List[Verdict] = []
     fallbacks: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
@@ -101,7 +105,7 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
         }
         per_mode[name] = entry
         if not m.supported:
-            entry.update(status="unsupported", max_level="none", blocking=[], concerns=[], per_op=[])
+            entry.update(status="unsupported", max_level="none")
             continue
         verdicts = list(by_mode.get(name, ()))
         run = runs.get(f"{platform.id}:{name}")
@@ -120,13 +124,12 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
         rejected = bool(blocking) if run is None else run.exceeded
         if run is not None:
             entry["basis"] = run.basis
-            entry["run"] = {"target": run.target, "exceeded": run.exceeded, "why": run.why}
+            entry["run"] = RunOutcome(run.target, run.exceeded, run.why)
         entry.update(status="rejected" if rejected else "safe", max_level=worst,
-                     blocking=[v.to_dict() for v in _sorted(blocking)],
-                     concerns=[v.to_dict() for v in _sorted(concerns)])
-        entry["per_op"] = [{"rule": v.finding.rule_id, "node": v.finding.node, "scope": v.finding.scope,
-                            "op": v.finding.op, "level": v.level, "facts": list(v.formats.applied)}
-                           for v in _sorted(dependent) if v.formats.applied and not v.formats.cpu_fallback]
+                     blocking=tuple(_sorted(blocking)), concerns=tuple(_sorted(concerns)))
+        entry["per_op"] = tuple(PerOpFact(v.finding.rule_id, v.finding.node, v.finding.scope, v.finding.op, v.level,
+                                          tuple(v.formats.applied))
+                                for v in _sorted(dependent) if v.formats.applied and not v.formats.cpu_fallback)
         evaluated[name] = (worst, len(blocking) + (run is not None and run.exceeded), dependent)
         for v in dependent:
             for b in v.known_bugs:
@@ -152,49 +155,49 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
         chosen = min(candidates, key=lambda n: (LEVEL_RANK[evaluated[n][0]], evaluated[n][1], order.index(n)))
         is_safe = False
     per_mode[chosen]["status"] = "chosen"
+    modes = {n: ModeAssessment(**per_mode[n]) for n in order}
     cm = platform.modes[chosen]
-    equivalent = [n for n in group_of.get(chosen, [chosen]) if n != chosen]
-    modes_differ = len(groups) > 1
-    rec: Dict[str, Any] = {
-        "platform": platform.id, "name": platform.name, "os": platform.os, "backend": platform.backend,
-        "forward_type": platform.forward_type, "mode": chosen, "precision": PRECISION_ENUM[chosen],
-        "precision_value": PRECISION_VALUE[chosen], "safe": is_safe, "formats": cm.formats_dict(),
-        "equivalent": equivalent, "modes_differ": modes_differ, "equivalent_groups": groups,
-        "modes": [per_mode[n] for n in order],
-        "cpu_fallbacks": [fallbacks[k] for k in sorted(fallbacks)],
-        "mode_independent": [v.to_dict() for v in _sorted(mode_independent)],
-        "known_bugs": [dict(known[k], nodes=sorted(known[k]["nodes"])) for k in sorted(known)],
-        "notes": list(platform.notes),
-    }
-    if declared is not None:
-        d = per_mode[declared]
-        rec["declared"] = {"mode": declared, "precision": PRECISION_ENUM[declared],
-                           "safe": d["status"] == "safe" or (d["status"] == "chosen" and is_safe),
-                           "max_level": d.get("max_level", "none")}
-    ran = [per_mode[n] for n in order if per_mode[n].get("basis")]
+    equivalent = tuple(n for n in group_of.get(chosen, [chosen]) if n != chosen)
+    known_bugs = tuple(KnownBugHit(**dict(known[k], modes=tuple(known[k]["modes"]),
+                                          nodes=tuple(sorted(known[k]["nodes"])))) for k in sorted(known))
+    declared_modes = []
+    for name in dict.fromkeys(declared):  # every declared mode of the platform, once each, in the order given
+        d = modes[name]
+        declared_modes.append(DeclaredMode(name, PRECISION_ENUM[name],
+                                           d.status == "safe" or (d.status == "chosen" and is_safe), d.max_level))
+    ran = [modes[n] for n in order if modes[n].basis]
+    basis = why = None
     if after_verify:  # which basis the choice had (measured, emulated or estimated), and why
-        rec["basis"] = _basis(per_mode[chosen], ran)
-        rec["why"] = _why(per_mode, chosen, ran)
-    rec["summary"] = _summary(rec, platform, groups, fail_level)
-    return rec
+        basis = _basis(modes[chosen], ran)
+        why = _why(modes, chosen, ran)
+    formats = cm.formats_dict()
+    return PlatformChoice(
+        platform=platform.id, name=platform.name, os=platform.os, backend=platform.backend,
+        forward_type=platform.forward_type, mode=chosen, precision=PRECISION_ENUM[chosen],
+        precision_value=PRECISION_VALUE[chosen], safe=is_safe, formats=formats, equivalent=equivalent,
+        equivalent_groups=tuple(tuple(g) for g in groups), modes_differ=len(groups) > 1,
+        summary=_summary(chosen, formats, equivalent, len(groups) > 1, is_safe, known_bugs, platform, fail_level),
+        modes=tuple(modes[n] for n in order),
+        cpu_fallbacks=tuple(CpuFallback(**dict(fallbacks[k], modes=tuple(fallbacks[k]["modes"])))
+                            for k in sorted(fallbacks)),
+        mode_independent=tuple(_sorted(mode_independent)), known_bugs=known_bugs, notes=tuple(platform.notes),
+        declared=tuple(declared_modes), basis=basis, why=why)
 
 
-def _basis(chosen: Mapping[str, Any], ran: Sequence[Mapping[str, Any]]) -> str:
+def _basis(chosen: ModeAssessment, ran: Sequence[ModeAssessment]) -> str:
     """measured or emulated when a run decided the chosen mode or rejected a faster one, else estimated."""
-    if chosen.get("basis"):
-        return chosen["basis"]
-    faster = [m for m in ran if m["speed"] > chosen["speed"] and m["status"] == "rejected"]
-    return faster[0]["basis"] if faster else "estimated"
+    if chosen.basis:
+        return chosen.basis
+    faster = [m for m in ran if m.speed > chosen.speed and m.status == "rejected"]
+    return faster[0].basis if faster else "estimated"
 
 
-def _why(per_mode: Mapping[str, Mapping[str, Any]], chosen: str, ran: Sequence[Mapping[str, Any]]) -> str:
+def _why(modes: Mapping[str, ModeAssessment], chosen: str, ran: Sequence[ModeAssessment]) -> str:
     parts = []
     for m in ran:
-        prec = PRECISION_ENUM[m["mode"]]
-        state = "over tolerance" if m["run"]["exceeded"] else "within tolerance"
-        parts.append(f"{prec} {m['basis']} {state} on these inputs" + (f": {m['run']['why']}" if m["run"]["why"]
-                                                                         else ""))
-    if not per_mode[chosen].get("basis"):
+        state = "over tolerance" if m.run.exceeded else "within tolerance"
+        parts.append(f"{m.precision} {m.basis} {state} on these inputs" + (f": {m.run.why}" if m.run.why else ""))
+    if not modes[chosen].basis:
         parts.append(f"{PRECISION_ENUM[chosen]} estimated from the rules and the platform table (nothing ran "
                      f"{'at this mode' if ran else 'on this platform'})")
     return "; ".join(parts)
@@ -211,46 +214,40 @@ def _fmt_formats(formats: Mapping[str, str]) -> str:
     return f"{s} storage, {a} arithmetic, {c} accumulation"
 
 
-def _summary(rec: Mapping[str, Any], platform: Platform, groups: List[List[str]], fail_level: str) -> str:
-    chosen = rec["mode"]
-    parts = [f"{rec['precision']} ({_fmt_formats(rec['formats'])})"]
-    if not rec["modes_differ"]:
-        parts.append(f"every precision mode computes the same on {platform.name} ({_fmt_formats(rec['formats'])}): "
+def _summary(chosen: str, formats: Mapping[str, str], equivalent: Sequence[str], modes_differ: bool, safe: bool,
+             known_bugs: Sequence[KnownBugHit], platform: Platform, fail_level: str) -> str:
+    parts = [f"{PRECISION_ENUM[chosen]} ({_fmt_formats(formats)})"]
+    if not modes_differ:
+        parts.append(f"every precision mode computes the same on {platform.name} ({_fmt_formats(formats)}): "
                      "the setting makes no difference")
-    elif rec["equivalent"]:
-        names = [PRECISION_ENUM[n] for n in [chosen] + rec["equivalent"]]
+    elif equivalent:
+        names = [PRECISION_ENUM[n] for n in [chosen, *equivalent]]
         parts.append(f"{' and '.join(names)} are the same here")
-    if not rec["safe"]:
+    if not safe:
         parts.append("no mode keeps every finding below the fail level: this is the least bad")
-    for b in rec.get("known_bugs", ()):
-        rejected = [PRECISION_ENUM[m] for m in b["modes"] if m != chosen]
-        if rejected and at_least(b["level"], fail_level):
-            parts.append(f"not {' or '.join(rejected)}: known MNN bug {b['id']} ({b['title']}; MNN {b['versions']})")
+    for b in known_bugs:
+        rejected = [PRECISION_ENUM[m] for m in b.modes if m != chosen]
+        if rejected and at_least(b.level, fail_level):
+            parts.append(f"not {' or '.join(rejected)}: known MNN bug {b.id} ({b.title}; MNN {b.versions})")
     return "; ".join(parts)
 
 
 def recommend(verdicts: Mapping[str, ModeVerdicts], platforms: Sequence[Platform], fail_level: str = "error",
               targets: Sequence[Any] = (), mnn_version: Optional[str] = None,
-              runs: Optional[Mapping[str, MeasuredRun]] = None) -> Dict[str, Any]:
-    """The recommendation for one file on each platform (layout in the module docstring).
+              runs: Optional[Mapping[str, MeasuredRun]] = None) -> Recommendation:
+    """The recommendation for one file on each platform (its JSON layout, ``to_dict()``, in the module docstring).
 
     ``verdicts``: platform id -> mode -> the decided verdicts of every finding of the file, suppressed ones included
     (suppressing a report line does not change the model's numerics); a platform missing there has no findings.
     ``targets`` are ``targets.Target`` values (or "platform:mode" strings already validated); a platform that is a
-    declared target also gets a ``declared`` verdict.  ``runs``: what `verify` ran, by target.
+    declared target also gets a ``declared`` verdict per declared mode.  ``runs``: what `verify` ran, by target.
     """
-    declared: Dict[str, str] = {}
+    declared: Dict[str, List[str]] = {}
     for t in targets:
         pid, mode = (t.platform, t.mode) if hasattr(t, "platform") else str(t).split(":", 1)
-        declared.setdefault(pid, mode)
-    out = {
-        "fail_level": fail_level,
-        "advisory": not targets,
-        "targets": [str(t) for t in targets],
-        "platforms": [recommend_platform(verdicts.get(p.id, {}), p, fail_level, declared.get(p.id), runs)
-                      for p in platforms],
-    }
-    if mnn_version is not None:
-        out["mnn_version"] = mnn_version
-    return out
-
+        declared.setdefault(pid, []).append(mode)
+    return Recommendation(
+        fail_level=fail_level, advisory=not targets, targets=tuple(str(t) for t in targets),
+        platforms=tuple(recommend_platform(verdicts.get(p.id, {}), p, fail_level, declared.get(p.id, ()), runs)
+                        for p in platforms),
+        mnn_version=mnn_version)

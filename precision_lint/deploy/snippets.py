@@ -6,9 +6,9 @@ the arguments of MNN's command-line tools.  Templates are data (``data/snippets.
 For an ``.onnx`` model every snippet shows the conversion with MNN's converter first (``MNNConvert`` on the command
 line, ``_tools.mnnconvert`` in Python; never ``MNN.tools``) and loads the resulting ``.mnn`` beside it.
 
-``LintResult.extras["snippets"]`` holds, per platform id: ``{"mode": "normal", "precision": "Precision_Normal",
-"model": "<the .mnn the snippets load>", "python": "...", "cpp_session": "...", "cpp_module": "...", "cli": "..."}``
-(only the kinds asked for).  Nothing here imports MNN.
+``LintResult.snippets`` holds, per platform id, a ``results.PlatformSnippets`` (mode, precision, the .mnn the
+snippets load, and the code per kind asked for); in JSON: ``{"mode": "normal", "precision": "Precision_Normal",
+"model": "<the .mnn>", "python": "...", "cpp_session": "...", "cpp_module": "...", "cli": "..."}``.  Nothing here imports MNN.
 """
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ import os
 import shlex
 import string
 from functools import lru_cache
-from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 from .platforms import PRECISION_ENUM, PRECISION_VALUE, Platform
 from ..resources import data_path
+from ..results import PlatformSnippets, Recommendation
 
 KINDS = ("python", "cpp_session", "cpp_module", "cli")
 # --snippets choices -> kinds
@@ -96,17 +97,15 @@ def snippets_for(model_path: str, platform: Platform, mode: str, kinds: Sequence
     return {k: t[k].substitute(fields) for k in kinds}
 
 
-def snippets_for_recommendation(model_path: str, model_format: str, recommendation: Mapping[str, Any],
-                                platforms: Mapping[str, Platform], kinds: Sequence[str]) -> Dict[str, Any]:
-    """``extras["snippets"]``: per platform id, the snippets for the recommended mode."""
-    out: Dict[str, Any] = {}
+def snippets_for_recommendation(model_path: str, model_format: str, recommendation: Recommendation,
+                                platforms: Mapping[str, Platform], kinds: Sequence[str]) -> Dict[str, PlatformSnippets]:
+    """``LintResult.snippets``: per platform id, the snippets for the recommended mode."""
+    out: Dict[str, PlatformSnippets] = {}
     if not kinds:
         return out
-    for rec in recommendation.get("platforms", ()):
-        p = platforms[rec["platform"]]
-        mode = rec["mode"]
-        entry: Dict[str, Any] = {"mode": mode, "precision": PRECISION_ENUM[mode],
-                                 "model": mnn_path_for(model_path) if model_format == "onnx" else model_path}
-        entry.update(snippets_for(model_path, p, mode, kinds, model_format))
-        out[p.id] = entry
+    for rec in recommendation.platforms:
+        p = platforms[rec.platform]
+        out[p.id] = PlatformSnippets(rec.mode, PRECISION_ENUM[rec.mode],
+                                     mnn_path_for(model_path) if model_format == "onnx" else model_path,
+                                     snippets_for(model_path, p, rec.mode, kinds, model_format))
     return out

@@ -325,7 +325,7 @@ class Decider:
         return v if level == v.level else replace(v, level=level)
 
     def recommend(self, result: LintResult, verdicts: Verdicts, runs: Optional[Sequence[MeasuredRun]] = None) -> None:
-        """``result.extras["recommendation"]`` (layout in deploy/recommend.py) from the decided verdicts of every
+        """``result.recommendation`` (results.Recommendation, built by deploy/recommend.py) from the decided verdicts of every
         finding (suppressed ones included), and the snippets when kinds were asked for.  ``runs``: what `verify`
         measured or emulated per target (those modes are decided by the run, and every platform says the basis of
         its choice); None for a plain lint."""
@@ -338,11 +338,11 @@ class Decider:
             table[p.id] = {m: [self.verdict(verdicts, f, p, m) for f in result.findings]
                            for m in MODES if m in p.modes and p.modes[m].supported}
         rec = recommend(table, d.platforms, self.options.fail_level, d.targets, d.mnn_version, by_target)
-        result.extras["recommendation"] = rec
+        result.recommendation = rec
         if d.snippet_kinds:
             from ..deploy.snippets import snippets_for_recommendation
 
-            result.extras["snippets"] = snippets_for_recommendation(
+            result.snippets = snippets_for_recommendation(
                 result.path, result.metadata.get("format", ""), rec, d.table, d.snippet_kinds)
 
 

@@ -2,7 +2,7 @@
 
 * a summary table: per model its findings per level and the verdict per declared target;
 * per model: its identity (``extras["identity"]``: sha256, size, inputs, outputs), the MNN precision per platform
-  (``extras["recommendation"]``, with the deployment code of ``extras["snippets"]`` in collapsed blocks), and per
+  (``LintResult.recommendation``, with the deployment code of ``LintResult.snippets`` in collapsed blocks), and per
   finding its message, where the node is (``Finding.node_path``), the estimate per number format, the evidence,
   the fix and a drawing of the graph around it (``extras["neighbourhoods"][fingerprint]``, laid out by
   graph_layout.py);
@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
 from ..api import LintResult
-from ..results import Finding
+from ..results import Finding, Recommendation
 from .base import Reporter, RunSummary, report_path
 from .error_chart import error_chart
 from .graph_svg import draw
@@ -137,9 +137,9 @@ class HtmlReporter(Reporter):
             counts = {lvl: sum(1 for f in res.reported if f.level == lvl) for lvl in LEVELS_SHOWN}
             cells = "".join(f'<td class="n{" " + lvl if counts[lvl] else ""}">{counts[lvl]}</td>'
                             for lvl in LEVELS_SHOWN)
-            rec = res.extras.get("recommendation") or {}
-            declared = {f"{p['platform']}:{p['declared']['mode']}": p["declared"]
-                        for p in rec.get("platforms", []) if p.get("declared")}
+            rec = res.recommendation
+            platforms = rec.platforms if rec is not None else ()
+            declared = {f"{p.platform}:{d.mode}": d for p in platforms for d in p.declared}
             runs = {r.get("target"): r for r in (res.extras.get("verify") or {}).get("runs") or []}
             for t in targets:
                 d = declared.get(t)
@@ -147,15 +147,15 @@ class HtmlReporter(Reporter):
                     cells += f"<td>{_run_verdict(runs[t])}</td>"
                 elif d is None:
                     cells += "<td>—</td>"
-                elif d.get("safe"):
+                elif d.safe:
                     cells += '<td><span class="verdict safe">safe</span></td>'
                 else:
                     cells += (f'<td><span class="verdict unsafe">unsafe</span> reaches '
-                              f'{escape(str(d.get("max_level")))}; use <code>{escape(_deploy(rec, t))}</code></td>')
+                              f'{escape(str(d.max_level))}; use <code>{escape(_deploy(rec, t))}</code></td>')
             if not targets:  # platforms grouped by the precision to deploy with
                 groups: Dict[str, List[str]] = {}
-                for p in rec.get("platforms", []):
-                    groups.setdefault(p["precision"], []).append(p["platform"])
+                for p in platforms:
+                    groups.setdefault(p.precision, []).append(p.platform)
                 cells += "<td>" + ("<br>".join(f"<code>{escape(prec)}</code>: {escape(', '.join(names))}"
                                                for prec, names in groups.items()) or "—") + "</td>"
             fmt = escape(str(res.metadata.get("format", "?")).upper())
@@ -174,9 +174,9 @@ def _run_verdict(run: Mapping[str, Any]) -> str:
     return f'<span class="verdict safe">{how}: within tolerance</span>'
 
 
-def _deploy(rec: Mapping[str, Any], target: str) -> str:
-    platform = target.split(":", 1)[0]
-    return next((p["precision"] for p in rec.get("platforms", []) if p["platform"] == platform), "?")
+def _deploy(rec: Recommendation, target: str) -> str:
+    p = rec.platform(target.split(":", 1)[0])
+    return p.precision if p is not None else "?"
 
 
 class ModelPage:
@@ -239,41 +239,42 @@ class ModelPage:
         return out
 
     def _platforms(self) -> List[str]:
-        rec = self.res.extras.get("recommendation") or {}
-        if not rec.get("platforms"):
+        rec = self.res.recommendation
+        if rec is None or not rec.platforms:
             return []
         out = ["<h3>MNN precision per platform</h3>"]
-        if rec.get("advisory", True):
-            out.append(f"<p>The fastest precision mode with no finding at {escape(str(rec.get('fail_level')))} "
+        if rec.advisory:
+            out.append(f"<p>The fastest precision mode with no finding at {escape(str(rec.fail_level))} "
                        f"level. Declare your deployment (<code>--target ios-cpu:low</code>) to judge it.</p>")
         out += ['<table class="platforms"><thead><tr><th>Platform</th><th>Deploy with</th><th>Numerics</th>'
                 "<th>Unsafe here</th><th>Declared target</th></tr></thead><tbody>"]
-        for p in rec["platforms"]:
-            unsafe = ", ".join(m["precision"] for m in p["modes"] if m.get("status") == "rejected") or "—"
-            f = p["formats"]
+        for p in rec.platforms:
+            unsafe = ", ".join(m.precision for m in p.modes if m.status == "rejected") or "—"
+            f = p.formats
             numerics = (f"{f['storage']} throughout" if f["storage"] == f["arithmetic"] == f["accumulation"] else
                         f"{f['storage']} storage, {f['arithmetic']} arithmetic, {f['accumulation']} accumulation")
-            d = p.get("declared")
-            declared = "—"
-            if d:
-                verdict = ('<span class="verdict safe">safe</span>' if d.get("safe") else
-                           f'<span class="verdict unsafe">unsafe</span> reaches {escape(str(d.get("max_level")))}')
-                declared = f"<code>{escape(d['precision'])}</code> {verdict}"
-            warn = "" if p.get("safe", True) else " ⚠ no safe mode"
-            out.append(f"<tr><td>{escape(p['name'])} (<code>{escape(p['platform'])}</code>)</td>"
-                       f"<td><code>{escape(p['precision'])}</code>{warn}</td><td>{escape(numerics)}</td>"
+            verdicts = []
+            for d in p.declared:  # every declared mode of this platform
+                verdict = ('<span class="verdict safe">safe</span>' if d.safe else
+                           f'<span class="verdict unsafe">unsafe</span> reaches {escape(str(d.max_level))}')
+                verdicts.append(f"<code>{escape(d.precision)}</code> {verdict}")
+            declared = "<br>".join(verdicts) or "—"
+            warn = "" if p.safe else " ⚠ no safe mode"
+            out.append(f"<tr><td>{escape(p.name)} (<code>{escape(p.platform)}</code>)</td>"
+                       f"<td><code>{escape(p.precision)}</code>{warn}</td><td>{escape(numerics)}</td>"
                        f"<td>{escape(unsafe)}</td><td>{declared}</td></tr>")
         out += ["</tbody></table>"]
         from ..deploy.snippets import TITLE
 
-        snippets = self.res.extras.get("snippets") or {}
-        for p in rec["platforms"]:  # one collapsed block per platform, a titled listing per kind inside
-            snippet = snippets.get(p["platform"]) or {}
-            blocks = [f"<p>{escape(TITLE[kind])}</p><pre><code>{escape(snippet[kind].rstrip())}</code></pre>"
-                      for kind in ("cpp_session", "cpp_module", "python", "cli") if snippet.get(kind)]
+        snippets = self.res.snippets or {}
+        for p in rec.platforms:  # one collapsed block per platform, a titled listing per kind inside
+            snippet = snippets.get(p.platform)
+            code = snippet.code if snippet is not None else {}
+            blocks = [f"<p>{escape(TITLE[kind])}</p><pre><code>{escape(code[kind].rstrip())}</code></pre>"
+                      for kind in ("cpp_session", "cpp_module", "python", "cli") if code.get(kind)]
             if blocks:
-                out.append(f"<details><summary>Deployment code for <code>{escape(p['platform'])}</code> "
-                           f"(<code>{escape(p['precision'])}</code>)</summary>{''.join(blocks)}</details>")
+                out.append(f"<details><summary>Deployment code for <code>{escape(p.platform)}</code> "
+                           f"(<code>{escape(p.precision)}</code>)</summary>{''.join(blocks)}</details>")
         return out
 
     def _finding(self, f: Finding, i: int, hood: Optional[Mapping[str, Any]]) -> List[str]:

@@ -26,6 +26,10 @@ def result_to_dict(result: LintResult) -> Dict[str, Any]:
     d["suppressed"] = [dict(_hidden(f), reason=s.reason, suppression=s.origin) for f, s in result.suppressed]
     d["baselined"] = [_hidden(f) for f in result.baselined]
     d["notes"] = list(result.notes)
+    if result.recommendation is not None:
+        d["recommendation"] = result.recommendation.to_dict()
+    if result.snippets is not None:
+        d["snippets"] = {pid: s.to_dict() for pid, s in result.snippets.items()}
     for key, value in sorted(result.extras.items()):
         d[key] = value.to_dict() if hasattr(value, "to_dict") else value  # typed records (results.py) as JSON
     return d

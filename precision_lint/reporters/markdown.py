@@ -5,7 +5,7 @@ Per model:
    (``LintResult.extras["identity"]``), the MNN version, what the levels were judged for, the result, the HTML
    report);
 2. **Findings**: one checkbox per finding, with its estimate per number format, the fix and where to read more;
-3. **MNN precision per platform**: when the recommender ran (``LintResult.extras["recommendation"]``, layout in
+3. **MNN precision per platform**: when the recommender ran (``LintResult.recommendation``, layout in
    recommend.py), a summary table and one section per platform (the declared targets', or every known platform),
    with the precision to deploy, the modes that are unsafe and why, CPU fallbacks and notes; otherwise a checklist
    judged for fp16;
@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
 from ..api import LintResult
-from ..results import LEVELS, Finding
+from ..results import LEVELS, Finding, ModeAssessment, PlatformChoice, PlatformSnippets, Verdict
 from ..deploy.platforms import PRECISION_ENUM
 from .base import Reporter, RunSummary, report_path
 from .escape import visible
@@ -84,14 +84,15 @@ def _strip_refs(text: str) -> str:
     return _REFS.sub("", text)
 
 
-def _verdict(v: Mapping[str, Any]) -> str:
+def _verdict(v: Verdict) -> str:
     """A recommender verdict for a reader: C001 `warp_sample` (GridSample): fp16 storage/arithmetic → error, 0.375 px"""
-    where = code(v["node"]) + (f" in {code(v['scope'])}" if v.get("scope") else "")
-    how = f"{v['format']} {v['role']}" if v.get("format") else v.get("role", "")
-    est = v.get("estimate")
+    f = v.finding
+    where = code(f.node) + (f" in {code(f.scope)}" if f.scope else "")
+    how = f"{v.fmt} {v.role}" if v.fmt else v.role
+    est = v.estimate_view()
     est_text = f", {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}" if est and \
         est.get("value") is not None else ""
-    return f"{md(v['rule'])} {where} ({md(v['op'])}): {md(how)} → {md(v['level'])}{md(est_text)}"
+    return f"{md(f.rule_id)} {where} ({md(f.op)}): {md(how)} → {md(v.level)}{md(est_text)}"
 
 
 def _or(items: Sequence[str]) -> str:
@@ -174,7 +175,7 @@ class ModelSection:
         self.h = "#" * level
         self.sub = "#" * (level + 1)
         self.subsub = "#" * (level + 2)
-        self.rec = res.extras.get("recommendation")
+        self.rec = res.recommendation
         self.path = report_path(res.path, root)
 
     # ---------------------------------------------------------------- the whole section
@@ -186,7 +187,7 @@ class ModelSection:
         out += self._header()
         out += self._findings()
         out += self._verify()
-        out += self._platforms() if self.rec and self.rec.get("platforms") else self._fp16_fallback()
+        out += self._platforms() if self.rec and self.rec.platforms else self._fp16_fallback()
         out += self._consistency()
         out += self._mnn_notes()
         out += self._sign_off()
@@ -202,8 +203,8 @@ class ModelSection:
         else:
             what = fmt
         producer = " ".join(str(x) for x in (m.get("producer"), m.get("producer_version")) if x)
-        if self.rec and not self.rec.get("advisory", True):
-            judged = "the declared targets " + ", ".join(code(t) for t in self.rec.get("targets", []))
+        if self.rec and not self.rec.advisory:
+            judged = "the declared targets " + ", ".join(code(t) for t in self.rec.targets)
         elif self.summary.targets:
             judged = "the declared targets " + ", ".join(code(t) for t in self.summary.targets)
         else:
@@ -344,75 +345,73 @@ class ModelSection:
     def _platforms(self) -> List[str]:
         rec = self.rec
         out = [f"{self.sub} MNN precision per platform", ""]
-        if rec.get("advisory", True):
-            out += [f"The fastest precision mode with no finding at {rec.get('fail_level', 'error')} level, for "
+        if rec.advisory:
+            out += [f"The fastest precision mode with no finding at {rec.fail_level} level, for "
                     f"every platform below.  Declare your deployment (`--target ios-cpu:low`, or `targets` in the "
                     f"configuration) to judge it instead of getting advice.", ""]
         else:
-            out += [f"Declared targets: {', '.join(code(t) for t in rec.get('targets', []))}.", ""]
+            out += [f"Declared targets: {', '.join(code(t) for t in rec.targets)}.", ""]
         out += ["| Platform | Deploy with | Numerics | Unsafe here |", "|---|---|---|---|"]
-        for p in rec["platforms"]:
-            unsafe = [m for m in p["modes"] if m.get("status") == "rejected"]
-            unsafe_text = ", ".join(_SHORT[m["mode"]] for m in unsafe) or "—"
-            deploy = code(p["precision"]) + ("" if p.get("safe", True) else " ⚠ no safe mode")
-            out.append(f"| {md(p['name'])} ({code(p['platform'])}) | {deploy} | {md(_formats(p['formats']))} "
+        for p in rec.platforms:
+            unsafe = [m for m in p.modes if m.status == "rejected"]
+            unsafe_text = ", ".join(_SHORT[m.mode] for m in unsafe) or "—"
+            deploy = code(p.precision) + ("" if p.safe else " ⚠ no safe mode")
+            out.append(f"| {md(p.name)} ({code(p.platform)}) | {deploy} | {md(_formats(p.formats))} "
                        f"| {unsafe_text} |")
         out.append("")
-        snippets = self.res.extras.get("snippets") or {}
-        for p in rec["platforms"]:
-            out += self._platform(p, snippets.get(p["platform"]))
+        snippets = self.res.snippets or {}
+        for p in rec.platforms:
+            out += self._platform(p, snippets.get(p.platform))
         return out
 
-    def _platform(self, p: Mapping[str, Any], snippet: Optional[Mapping[str, Any]]) -> List[str]:
-        out = [f"{self.subsub} {md(p['name'])} · {code(p['platform'])}", ""]
-        modes = {m["mode"]: m for m in p["modes"]}
-        chosen = modes.get(p["mode"], {})
-        on = f" on {code(p['forward_type'])}" if p.get("forward_type") else ""
-        if not p.get("modes_differ", True):
-            out.append(f"- [ ] Any precision{on}: every mode computes the same here ({md(_formats(p['formats']))})")
+    def _platform(self, p: PlatformChoice, snippet: Optional[PlatformSnippets]) -> List[str]:
+        out = [f"{self.subsub} {md(p.name)} · {code(p.platform)}", ""]
+        chosen = p.chosen
+        on = f" on {code(p.forward_type)}" if p.forward_type else ""
+        if not p.modes_differ:
+            out.append(f"- [ ] Any precision{on}: every mode computes the same here ({md(_formats(p.formats))})")
         else:
-            same = [_SHORT[m] for m in p.get("equivalent", [])]
+            same = [_SHORT[m] for m in p.equivalent]
             extra = f" ({_and(same)} {'computes' if len(same) == 1 else 'compute'} the same here)" if same else ""
-            verb = "Deploy with" if p.get("safe", True) else "No mode is safe here; the least bad is"
-            out.append(f"- [ ] {verb} {code(p['precision'])}{on}: {md(_formats(p['formats']))}{extra}")
-        if p.get("basis"):  # after `verify`: what the choice rests on (measured, emulated or estimated) and why
-            out.append(f"- Basis: {p['basis']} ({md(p.get('why', ''))})")
-        declared = p.get("declared")
-        if declared:
-            ok = "safe" if declared.get("safe") else f"**unsafe** (reaches {declared.get('max_level')})"
-            out.append(f"- [ ] The declared target {code(p['platform'] + ':' + declared['mode'])} is {ok}")
+            verb = "Deploy with" if p.safe else "No mode is safe here; the least bad is"
+            out.append(f"- [ ] {verb} {code(p.precision)}{on}: {md(_formats(p.formats))}{extra}")
+        if p.basis:  # after `verify`: what the choice rests on (measured, emulated or estimated) and why
+            out.append(f"- Basis: {p.basis} ({md(p.why or '')})")
+        for d in p.declared:  # every declared mode of this platform
+            ok = "safe" if d.safe else f"**unsafe** (reaches {d.max_level})"
+            out.append(f"- [ ] The declared target {code(p.platform + ':' + d.mode)} is {ok}")
         # rejected modes with the same numerics and the same reasons are one item
-        groups: Dict[tuple, List[Mapping[str, Any]]] = {}
-        equivalent = set(p.get("equivalent", []))
-        for m in p["modes"]:
-            if m.get("status") == "rejected" and m["mode"] not in equivalent:
-                key = (_formats(m["formats"]), tuple(_verdict(v) for v in m.get("blocking", [])))
+        groups: Dict[tuple, List[ModeAssessment]] = {}
+        equivalent = set(p.equivalent)
+        for m in p.modes:
+            if m.status == "rejected" and m.mode not in equivalent:
+                key = (_formats(m.formats), tuple(_verdict(v) for v in m.blocking))
                 groups.setdefault(key, []).append(m)
-        if not p.get("safe", True):
-            reasons = [_verdict(v) for v in chosen.get("blocking", [])]
-            out.append(f"- [ ] Unsafe even at {code(p['precision'])}: {'; '.join(reasons)} — no precision mode "
+        if not p.safe:
+            reasons = [_verdict(v) for v in chosen.blocking]
+            out.append(f"- [ ] Unsafe even at {code(p.precision)}: {'; '.join(reasons)} — no precision mode "
                        f"fixes this here: run these operators on another backend, or change the model")
         for (formats, reasons), ms in groups.items():
-            names = _or([code(m["precision"]) for m in ms])
+            names = _or([code(m.precision) for m in ms])
             shown = "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else "")
             out.append(f"- [ ] Not {names} ({md(formats)}): {shown}")
-        for v in chosen.get("concerns", []):
-            out.append(f"- [ ] Still reported at {code(p['precision'])}: {_verdict(v)}")
-        for v in p.get("mode_independent", []):
+        for v in chosen.concerns:
+            out.append(f"- [ ] Still reported at {code(p.precision)}: {_verdict(v)}")
+        for v in p.mode_independent:
             out.append(f"- [ ] Whatever the mode: {_verdict(v)}")
-        for fb in p.get("cpu_fallbacks", []):
-            out.append(f"- [ ] CPU fallback: {md(fb.get('rule', ''))} node {code(fb.get('node', ''))} "
-                       f"({md(fb.get('op', ''))}) runs on the CPU in {', '.join(fb.get('modes', []))}: "
-                       f"{md(_strip_refs(fb.get('why', '')))}")
-        for n in p.get("notes", []):
+        for fb in p.cpu_fallbacks:
+            out.append(f"- [ ] CPU fallback: {md(fb.rule)} node {code(fb.node)} "
+                       f"({md(fb.op)}) runs on the CPU in {', '.join(fb.modes)}: "
+                       f"{md(_strip_refs(fb.why))}")
+        for n in p.notes:
             out.append(f"- Note: {md(_strip_refs(n))}")
         if snippet:
             from ..deploy.snippets import LANGUAGE, TITLE
 
             for kind in ("cpp_session", "cpp_module", "python", "cli"):
-                if snippet.get(kind):
-                    out += ["", f"<details><summary>{TITLE[kind]} for {code(p['precision'])}</summary>", "",
-                            f"```{LANGUAGE[kind]}", snippet[kind].rstrip(), "```", "", "</details>"]
+                if snippet.code.get(kind):
+                    out += ["", f"<details><summary>{TITLE[kind]} for {code(p.precision)}</summary>", "",
+                            f"```{LANGUAGE[kind]}", snippet.code[kind].rstrip(), "```", "", "</details>"]
         out.append("")
         return out
 
@@ -475,15 +474,14 @@ class ModelSection:
                 out.append(f"- Conversion: {md(note)}")
         bugs: Dict[str, List[str]] = {}
         texts: Dict[str, str] = {}
-        for plat in (self.rec or {}).get("platforms", []):
-            for b in plat.get("known_bugs", ()):
-                modes = ", ".join(PRECISION_ENUM.get(m, m) for m in b["modes"])
-                bugs.setdefault(b["id"], []).append(f"{plat['platform']} at {modes}")
-                texts[b["id"]] = (f"{b['title']} (MNN {b['versions']}): {b['symptom']}; workaround: "
-                                  f"{b['workaround']}")
+        for plat in self.rec.platforms if self.rec else ():
+            for b in plat.known_bugs:
+                modes = ", ".join(PRECISION_ENUM.get(m, m) for m in b.modes)
+                bugs.setdefault(b.id, []).append(f"{plat.platform} at {modes}")
+                texts[b.id] = f"{b.title} (MNN {b.versions}): {b.symptom}; workaround: {b.workaround}"
         if bugs:
             out += ["", f"Known MNN kernel bugs that apply to this model on MNN "
-                        f"{md(str((self.rec or {}).get('mnn_version', '?')))} (--mnn-version):", ""]
+                        f"{md(str(self.rec.mnn_version or '?'))} (--mnn-version):", ""]
             for bid in sorted(bugs):
                 out.append(f"- [ ] {code(bid)} on {md('; '.join(bugs[bid]))}: {md(texts[bid])}")
         issues = [(g.summary, g.topic, g.reports) for g in notes.issue_reports]
@@ -507,7 +505,7 @@ class ModelSection:
 
     # ---------------------------------------------------------------- sign-off
     def _sign_off(self) -> List[str]:
-        targets = (self.rec or {}).get("targets") or list(self.summary.targets)
+        targets = (list(self.rec.targets) if self.rec else []) or list(self.summary.targets)
         scope = f"for {', '.join(code(t) for t in targets)}" if targets else "for the platforms above"
         return [f"{self.sub} Sign-off", "",
                 f"- [ ] Every item above is ticked, or accepted with a suppression and its reason, {scope}",

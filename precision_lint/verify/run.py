@@ -209,9 +209,8 @@ def _recommend(result: "VerifyResult", targets: Sequence[str], linter=None, lint
         lint_result = LintResult(path=result.path)
     verdicts = verdicts if verdicts is not None else linter.decider.verdicts()
     linter.decider.recommend(lint_result, verdicts, measured_runs(result.targets))
-    rec = lint_result.extras["recommendation"]
-    result.recommendation = {p["platform"]: {"mode": p["mode"], "basis": p["basis"], "why": p["why"]}
-                             for p in rec["platforms"]}
+    result.recommendation = {p.platform: {"mode": p.mode, "basis": p.basis, "why": p.why}
+                             for p in lint_result.recommendation.platforms}
 
 
 def convert_onnx(src: str, dst: str) -> None:
@@ -436,8 +435,8 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
     _recommend(result, targets, linter, judged, verdicts)
     from ..deploy.mnn_notes import mnn_notes
 
-    lint_result.extras["recommendation"] = judged.extras["recommendation"]
-    lint_result.extras["mnn_notes"] = mnn_notes(lint_result, judged.extras["recommendation"])  # its backends' reports
+    lint_result.recommendation = judged.recommendation
+    lint_result.extras["mnn_notes"] = mnn_notes(lint_result, judged.recommendation)  # its backends' reports
 
 
 __all__ = ["verify", "VerifyResult", "TargetResult", "VerifyError", "convert_onnx", "DEFAULT_TARGETS"]
