@@ -296,6 +296,11 @@ class Verdict:
     def mode_independent(self) -> bool:
         return self.finding.failure_class == "converter"
 
+    @property
+    def needs(self) -> str:
+        """What the finding's failure class needs to be safe ("fp32 storage and arithmetic")."""
+        return NEEDS.get(self.finding.failure_class, "")
+
     def estimate_view(self) -> Optional[Dict[str, Any]]:
         """The estimate that decided, as JSON: ``{"value", "unit", "format"}`` (and ``with_known_bugs``), or None."""
         f = self.finding
@@ -319,7 +324,7 @@ class Verdict:
         return {
             "rule": f.rule_id, "name": f.rule_name, "node": f.node, "scope": f.scope, "op": f.op,
             "class": f.failure_class, "level": self.level, "role": self.role, "format": self.fmt,
-            "needs": NEEDS.get(f.failure_class, ""), "estimate": estimate, "per_op": list(self.formats.applied),
+            "needs": self.needs, "estimate": estimate, "per_op": list(self.formats.applied),
             "per_op_sources": list(self.formats.sources),
             "cpu_fallback": self.formats.cpu_fallback, "approximations": list(self.approximations),
             "conversion": self.formats.conversion if self.fmt == "fp16" else None,

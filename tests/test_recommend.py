@@ -19,11 +19,11 @@ SAMPLES = ROOT / "sample_models"
 
 def _rec(model: str, **options):
     result = precision_lint.lint(str(SAMPLES / model), **options)
-    return result, {p["platform"]: p for p in result.extras["recommendation"]["platforms"]}
+    return result, {p.platform: p for p in result.recommendation.platforms}
 
 
 def _mode(p, name):
-    return next(m for m in p["modes"] if m["mode"] == name)
+    return p.mode_named(name)
 
 
 @pytest.mark.parametrize("model", ["gridsample_large.onnx", "gridsample_large.mnn"])
@@ -31,25 +31,25 @@ def test_gridsample_not_low_on_arm82_cpus(model):
     _, recs = _rec(model)
     for pid in ("ios-cpu", "android-cpu-armv82"):
         p = recs[pid]
-        assert p["mode"] != "low" and p["safe"]
-        assert p["formats"] == {"storage": "fp32", "arithmetic": "fp32", "accumulation": "fp32"}
-        assert "high" in p["equivalent"]  # Normal and High are both fp32 on these CPUs
+        assert p.mode != "low" and p.safe
+        assert p.formats == {"storage": "fp32", "arithmetic": "fp32", "accumulation": "fp32"}
+        assert "high" in p.equivalent  # Normal and High are both fp32 on these CPUs
         low = _mode(p, "low")
-        assert low["status"] == "rejected"
-        (why,) = low["blocking"]
-        assert why["rule"] == "C001" and why["op"] == "GridSample" and why["level"] == "error"
-        assert why["node"] in ("warp_sample", "warped")  # ONNX node name / MNN op name
-        assert why["format"] == "fp16" and why["estimate"]["unit"] == "px"
-        assert 0.3 < why["estimate"]["value"] < 0.45
-    assert recs["x86-cpu"]["modes_differ"] is False
+        assert low.status == "rejected"
+        (why,) = low.blocking
+        assert why.finding.rule_id == "C001" and why.finding.op == "GridSample" and why.level == "error"
+        assert why.finding.node in ("warp_sample", "warped")  # ONNX node name / MNN op name
+        assert why.fmt == "fp16" and why.estimate_view()["unit"] == "px"
+        assert 0.3 < why.estimate_view()["value"] < 0.45
+    assert recs["x86-cpu"].modes_differ is False
     # OpenCL Normal stores the grid in fp16 but computes in fp32: 0.125 px, a warning, below the fail level;
     # Low computes in fp16 as well (0.375 px): rejected.
     cl = recs["android-opencl"]
-    assert cl["mode"] == "normal"
-    (concern,) = _mode(cl, "normal")["concerns"]
-    assert concern["level"] == "warning" and concern["role"] == "storage"
-    assert 0.1 < concern["estimate"]["value"] < 0.15
-    assert _mode(cl, "low")["status"] == "rejected"
+    assert cl.mode == "normal"
+    (concern,) = _mode(cl, "normal").concerns
+    assert concern.level == "warning" and concern.role == "storage"
+    assert 0.1 < concern.estimate_view()["value"] < 0.15
+    assert _mode(cl, "low").status == "rejected"
 
 
 def test_gridsample_text_report_says_why(tmp_path):
@@ -80,9 +80,9 @@ def test_clean_model_gets_low_where_low_is_fastest():
             m.speed < fastest for n, m in modes.items() if n != "low" and m.supported
             and m.signature() != modes["low"].signature())
         if low_strictly_fastest and modes["low"].signature() != modes["normal"].signature():
-            assert p["mode"] == "low", pid
-        assert p["safe"], pid
-    assert {pid for pid, p in recs.items() if p["mode"] == "low"} >= {"ios-cpu", "android-cpu-armv82",
+            assert p.mode == "low", pid
+        assert p.safe, pid
+    assert {pid for pid, p in recs.items() if p.mode == "low"} >= {"ios-cpu", "android-cpu-armv82",
                                                                        "android-opencl", "cuda"}
 
 
@@ -90,23 +90,23 @@ def test_clean_model_gets_low_where_low_is_fastest():
 def test_accumulation_only_model(model):
     _, recs = _rec(model)
     # Vulkan's image build stores fp32 at every precision (VulkanBackend.cpp _getFormat): Normal is enough
-    assert recs["android-vulkan"]["mode"] == "normal"
-    assert recs["android-vulkan"]["formats"]["storage"] == "fp32"
+    assert recs["android-vulkan"].mode == "normal"
+    assert recs["android-vulkan"].formats["storage"] == "fp32"
     # backends that accumulate reductions in fp16 below High
     for pid in ("android-opencl", "ios-metal"):
-        assert recs[pid]["mode"] == "high", pid
-        (why,) = _mode(recs[pid], "normal")["blocking"]
-        assert why["class"] == "accumulation" and why["role"] == "accumulation" and why["format"] == "fp16"
-        assert why["needs"] == "fp32 accumulation"
+        assert recs[pid].mode == "high", pid
+        (why,) = _mode(recs[pid], "normal").blocking
+        assert why.finding.failure_class == "accumulation" and why.role == "accumulation" and why.fmt == "fp16"
+        assert why.needs == "fp32 accumulation"
     # ARMv8.2 Low: Reduction is not a low-precision op, it runs on an fp32 CPU backup
     for pid in ("ios-cpu", "android-cpu-armv82"):
-        assert recs[pid]["mode"] == "low"
-        (fb,) = recs[pid]["cpu_fallbacks"]
-        assert fb["op"] == "ReduceMean" and fb["modes"] == ["low"] and "fp32 CPU backup" in fb["why"]
+        assert recs[pid].mode == "low"
+        (fb,) = recs[pid].cpu_fallbacks
+        assert fb.op == "ReduceMean" and fb.modes == ("low",) and "fp32 CPU backup" in fb.why
     # CUDA and TensorRT accumulate in fp32 even at Low
-    assert recs["cuda"]["mode"] == "low" and recs["tensorrt"]["mode"] == "low"
+    assert recs["cuda"].mode == "low" and recs["tensorrt"].mode == "low"
     # no mode helps on Core ML (the ANE sums in fp16 whatever the mode)
-    assert recs["ios-coreml"]["safe"] is False
+    assert recs["ios-coreml"].safe is False
 
 
 def test_range_and_accumulation_stay_distinct(tmp_path):
@@ -126,15 +126,15 @@ def test_range_and_accumulation_stay_distinct(tmp_path):
                                  fail_level="warning")
     classes = {f.rule_id: f.failure_class for f in result.findings}
     assert "range" in classes.values() and "accumulation" in classes.values(), classes
-    recs = {p["platform"]: p for p in result.extras["recommendation"]["platforms"]}
+    recs = {p.platform: p for p in result.recommendation.platforms}
     cuda_low = _mode(recs["cuda"], "low")
-    assert [v["class"] for v in cuda_low["blocking"]] == ["range"]  # fp16 tensors, the reduction sums in fp32
-    assert cuda_low["blocking"][0]["needs"] == "fp32 storage" and cuda_low["blocking"][0]["role"] == "storage"
+    assert [v.finding.failure_class for v in cuda_low.blocking] == ["range"]  # fp16 tensors, fp32 sums
+    assert cuda_low.blocking[0].needs == "fp32 storage" and cuda_low.blocking[0].role == "storage"
     # Vulkan's image build stores fp32 at every precision: neither class blocks Normal
-    assert _mode(recs["android-vulkan"], "normal")["blocking"] == []
-    assert recs["android-vulkan"]["mode"] == "normal"
+    assert _mode(recs["android-vulkan"], "normal").blocking == ()
+    assert recs["android-vulkan"].mode == "normal"
     cl_normal = _mode(recs["android-opencl"], "normal")
-    assert sorted(v["class"] for v in cl_normal["blocking"]) == ["accumulation", "range"]
+    assert sorted(v.finding.failure_class for v in cl_normal.blocking) == ["accumulation", "range"]
 
 
 def test_per_op_facts_change_verdicts():
@@ -150,27 +150,67 @@ def test_per_op_facts_change_verdicts():
 
 
 def test_recommendation_is_deterministic_json():
-    a = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx")).extras["recommendation"]
-    b = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx")).extras["recommendation"]
-    text = json.dumps(a, sort_keys=True, allow_nan=False)
-    assert text == json.dumps(b, sort_keys=True, allow_nan=False)
-    assert [p["platform"] for p in a["platforms"]] == list(load_platforms())
-    assert a["advisory"] is True and a["fail_level"] == "error"
+    a = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx")).recommendation
+    b = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx")).recommendation
+    text = json.dumps(a.to_dict(), sort_keys=True, allow_nan=False)
+    assert text == json.dumps(b.to_dict(), sort_keys=True, allow_nan=False)
+    assert [p.platform for p in a.platforms] == list(load_platforms())
+    assert a.advisory is True and a.fail_level == "error"
+
+
+@pytest.mark.parametrize("model", ["gridsample_large.onnx", "long_reduction.mnn"])
+def test_json_recommendation_is_the_records_to_dict(model, tmp_path):
+    """--format json prints the typed records' to_dict(), the same on every run (byte-identical documents)."""
+    args = (str(SAMPLES / model), "--format", "json", "--target", "ios-cpu:low", "--target", "ios-cpu:normal",
+            "--platform", "android-opencl", "--snippets", "all")
+    first, second = run_cli(*args, cwd=tmp_path), run_cli(*args, cwd=tmp_path)
+    assert first.stdout == second.stdout
+    (f,) = json.loads(first.stdout)["files"]
+    result = precision_lint.Linter(precision_lint.Options(
+        targets=("ios-cpu:low", "ios-cpu:normal"), platforms=("android-opencl",), snippets=("all",))
+    ).lint_file(str(SAMPLES / model))
+    assert f["recommendation"] == json.loads(json.dumps(result.recommendation.to_dict()))
+    assert f["snippets"] == {pid: s.to_dict() for pid, s in result.snippets.items()}
+    assert sorted(f["snippets"]) == ["android-opencl", "ios-cpu"]
+    assert f["snippets"]["ios-cpu"]["mode"] == result.recommendation.platform("ios-cpu").mode
+
+
+def test_every_declared_mode_of_a_platform_is_judged(tmp_path):
+    """Two targets on one platform: both declared modes get a verdict (the recommender used to keep the first)."""
+    r = precision_lint.Linter(precision_lint.Options(targets=("ios-cpu:low", "ios-cpu:normal"))).lint_file(
+        str(SAMPLES / "gridsample_large.onnx"))
+    (p,) = r.recommendation.platforms
+    assert [(d.mode, d.safe) for d in p.declared] == [("low", False), ("normal", True)]
+    assert p.declared[0].max_level == "error"
+    d = p.to_dict()["declared"]  # several on one platform: a list; one: an object, as before
+    assert [x["mode"] for x in d] == ["low", "normal"]
+    one = precision_lint.Linter(precision_lint.Options(targets=("ios-cpu:low",))).lint_file(
+        str(SAMPLES / "gridsample_large.onnx")).recommendation.platforms[0].to_dict()["declared"]
+    assert one == {"mode": "low", "precision": "Precision_Low", "safe": False, "max_level": "error"}
+    # both verdicts in the short text table
+    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--target", "ios-cpu:normal",
+                  "--color", "never", cwd=tmp_path)
+    (row,) = [line for line in out.stdout.splitlines() if line.startswith("  ios-cpu")]
+    assert "declared Low: UNSAFE (error)" in row and "declared Normal: safe" in row, row
+    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--target", "ios-cpu:normal",
+                  "--color", "never", "--explain", cwd=tmp_path)
+    assert "declared target ios-cpu:low (Precision_Low) is UNSAFE" in out.stdout
+    assert "declared target ios-cpu:normal (Precision_Normal) is safe" in out.stdout
 
 
 def test_fail_level_and_level_overrides_shape_the_choice():
     r = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx"), platforms=["ios-cpu"], fail_level="warning")
-    assert r.extras["recommendation"]["platforms"][0]["mode"] == "normal"
+    assert r.recommendation.platforms[0].mode == "normal"
     r = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx"), platforms=["ios-cpu"],
                             level_overrides={"C001": "warning"})
-    p = r.extras["recommendation"]["platforms"][0]
-    assert p["mode"] == "low"  # the team accepted C001 as a warning: Low is allowed
-    assert _mode(p, "low")["concerns"][0]["level"] == "warning"
+    p = r.recommendation.platforms[0]
+    assert p.mode == "low"  # the team accepted C001 as a warning: Low is allowed
+    assert _mode(p, "low").concerns[0].level == "warning"
 
 
 def test_recommend_without_findings_prefers_fastest_then_exact():
     table = load_platforms()
     rec = recommend({}, [table[p] for p in ("android-cpu-armv80", "ios-metal", "android-opencl")])
-    modes = {p["platform"]: p["mode"] for p in rec["platforms"]}
+    modes = {p.platform: p.mode for p in rec.platforms}
     # ARMv8.0: Low only swaps Sigmoid for an estimate, no faster: Normal; Metal: Low == Normal
     assert modes == {"android-cpu-armv80": "normal", "ios-metal": "normal", "android-opencl": "low"}
