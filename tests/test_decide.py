@@ -76,9 +76,9 @@ def test_policy_order_override_then_suppression_then_baseline(tmp_path):
     assert by is suppression and finding.level == "warning"  # the most specific override, then suppressed
     assert result.baselined == [] and result.reported == [] and not result.failed
     # the recommendation still sees the suppressed finding (the numerics did not change), at its overridden level
-    ios = result.extras["recommendation"]["platforms"][0]
-    low = next(m for m in ios["modes"] if m["mode"] == "low")
-    assert [v["level"] for v in low["blocking"]] == ["warning"]  # fail level warning: blocks Low
+    ios = result.recommendation.platforms[0]
+    low = ios.mode_named("low")
+    assert [v.level for v in low.blocking] == ["warning"]  # fail level warning: blocks Low
     without = Linter(dataclasses.replace(options, suppressions=())).lint_file(str(model))
     assert [f.rule_id for f in without.baselined] == ["C001"] and without.reported == []
 
@@ -131,18 +131,18 @@ def test_measured_verdict_changes_the_recommendation_for_its_target(arm82, tmp_p
     inputs = tmp_path / "centre.npz"
     np.savez(inputs, image=rng.random((1, 3, 1024, 1024), dtype=np.float32),
              grid=np.zeros((1, 256, 256, 2), np.float32))
-    estimated = Linter(Options(targets=("ios-cpu:low",))).lint_file(SEED).extras["recommendation"]["platforms"][0]
-    assert estimated["mode"] == "normal" and "basis" not in estimated
+    estimated = Linter(Options(targets=("ios-cpu:low",))).lint_file(SEED).recommendation.platforms[0]
+    assert estimated.mode == "normal" and estimated.basis is None and "basis" not in estimated.to_dict()
     result = verify(SEED, ["ios-cpu:low"], inputs=str(inputs))
     (low_run,) = result.targets
     assert low_run.status == "measured" and not low_run.exceeded
     assert result.findings[0].measured["ios-cpu:low"]["verdict"] == "refuted"
     assert result.recommendation["ios-cpu"]["mode"] == "low"
     assert result.recommendation["ios-cpu"]["basis"] == "measured"
-    full = result.lint.extras["recommendation"]["platforms"][0]  # the same decision the review reports render
-    low = next(m for m in full["modes"] if m["mode"] == "low")
-    assert (full["mode"], full["basis"], low["status"], low["basis"]) == ("low", "measured", "chosen", "measured")
-    assert [v["basis"] for v in low["concerns"] + low["blocking"]] in ([], ["measured"])
+    full = result.lint.recommendation.platforms[0]  # the same decision the review reports render
+    low = full.mode_named("low")
+    assert (full.mode, full.basis, low.status, low.basis) == ("low", "measured", "chosen", "measured")
+    assert [v.basis for v in low.concerns + low.blocking] in ([], ["measured"])
 
 
 def test_every_config_key_is_an_option():

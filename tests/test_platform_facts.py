@@ -243,7 +243,7 @@ def test_config_mnn_version_and_converter_version_shown(tmp_path, cases):
     assert "converted by MNN" in result.stdout
     res = precision_lint.lint(cases["gs32"]["mnn"], targets=["ios-cpu:low"])
     assert res.metadata["deployed_mnn_version"] == "3.6.1"
-    assert res.extras["recommendation"]["mnn_version"] == "3.6.1"
+    assert res.recommendation.mnn_version == "3.6.1"
     assert os.path.exists(cases["gs32"]["mnn"])
 
 

@@ -82,10 +82,11 @@ def test_bf16_target_judges_bf16(tmp_path):
     assert _level(model, "cuda:low_bf16")["warp_sample"] == ("error", ("bf16",))  # 3.5 px in bf16
     assert _level(model, "cuda:high")["warp_sample"] == ("none", ())
     r = precision_lint.lint(model, targets=["cuda:low_bf16"])
-    assert r.extras["recommendation"]["advisory"] is False
-    assert [p["platform"] for p in r.extras["recommendation"]["platforms"]] == ["cuda"]  # the targets' platforms
-    declared = r.extras["recommendation"]["platforms"][0]["declared"]
-    assert declared == {"mode": "low_bf16", "precision": "Precision_Low_BF16", "safe": False, "max_level": "error"}
+    assert r.recommendation.advisory is False
+    assert [p.platform for p in r.recommendation.platforms] == ["cuda"]  # the targets' platforms
+    (declared,) = r.recommendation.platforms[0].declared
+    assert declared.to_dict() == {"mode": "low_bf16", "precision": "Precision_Low_BF16", "safe": False,
+                                  "max_level": "error"}
 
 
 def test_level_on_targets_keeps_estimates_and_identity():
