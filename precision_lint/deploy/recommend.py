@@ -8,8 +8,10 @@ safe mode, or the least bad one.  A mode that `verify` ran is decided by that ru
 the tolerance, safe otherwise; the platform then says which basis its choice had (``basis``: measured, emulated or
 estimated).
 
-The recommendation for one file is a plain JSON-ready dict (sorted keys when dumped, lists in a fixed order), kept in
-``LintResult.extras["recommendation"]``::
+The recommendation for one file is a tree of typed, frozen records (results.py: ``Recommendation`` ->
+``PlatformChoice`` -> ``ModeAssessment``, with ``Verdict``, ``CpuFallback``, ``KnownBugHit``, ``DeclaredMode``,
+``PerOpFact`` and ``RunOutcome``), kept in ``LintResult.recommendation``.  ``to_dict()`` gives its JSON (sorted keys
+when dumped, lists in a fixed order)::
 
     {
       "fail_level": "error",            # a mode is unsafe when a finding reaches this level in it
@@ -41,7 +43,9 @@ The recommendation for one file is a plain JSON-ready dict (sorted keys when dum
           "cpu_fallbacks": [{"rule": "C001", "node": "...", "op": "GridSample", "modes": ["normal", ...],
                              "why": "..."}],
           "mode_independent": [VERDICT...],   # converter findings: the same whatever the mode
-          "declared": {"mode": "low", "safe": false, "max_level": "error"},   # only for a declared target
+          "declared": {"mode": "low", "precision": "Precision_Low", "safe": false, "max_level": "error"},
+                                        # only for a declared target; several declared on this platform
+                                        # (ios-cpu:low and ios-cpu:normal): a list of them, in the order given
           "basis": "measured", "why": "...",   # only after `verify`: measured / emulated / estimated, and why
           "notes": ["..."]
         }
