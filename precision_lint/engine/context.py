@@ -76,25 +76,39 @@ class NodeView(View):
     def f_n_inputs(self): return sum(1 for i in self._op.inputs if i)
     def f_n_outputs(self): return sum(1 for o in self._op.outputs if o)
 
+    # Methods: ``f_NAME`` gives the callable a rule calls; compiled expressions call ``m_NAME(view, ...)`` directly.
+    def m_attr(self, name: str, default: Any = None) -> Any:
+        v = self._op.attrs.get(name, default)
+        if isinstance(v, list):
+            return tuple(v)
+        return v
+
     def f_attr(self):
-        def attr(name: str, default: Any = None) -> Any:
-            v = self._op.attrs.get(name, default)
-            if isinstance(v, list):
-                return tuple(v)
-            return v
-        return attr
+        return self.m_attr
+
+    def m_has_attr(self, name):
+        return name in self._op.attrs
 
     def f_has_attr(self):
-        return lambda name: name in self._op.attrs
+        return self.m_has_attr
+
+    def m_input(self, i):
+        return self._a.tensor(self._a.graph.input_tensor(self._op, _int_or_none(i)))
 
     def f_input(self):
-        return lambda i: self._a.tensor(self._a.graph.input_tensor(self._op, _int_or_none(i)))
+        return self.m_input
+
+    def m_output(self, i=0):
+        return self._a.tensor(self._a.graph.output_tensor(self._op, _int_or_none(i)))
 
     def f_output(self):
-        return lambda i=0: self._a.tensor(self._a.graph.output_tensor(self._op, _int_or_none(i)))
+        return self.m_output
+
+    def m_producer(self, i):
+        return self._a.node(self._a.graph.producer(self._op, _int_or_none(i)))
 
     def f_producer(self):
-        return lambda i: self._a.node(self._a.graph.producer(self._op, _int_or_none(i)))
+        return self.m_producer
 
     def f_consumers(self):
         return lambda: tuple(self._a.node(c) for c in self._a.graph.consumers(self._op))
