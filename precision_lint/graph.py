@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # numpy is only named in annotations here
 KEEP_VALUE_BYTES = 1 << 16
 
 
-@dataclass
+@dataclass(slots=True)  # tens of thousands per model: no per-instance dict
 class Tensor:
     """A value flowing between operators.  ``shape`` is None when unknown; a dim is None when symbolic."""
 
@@ -45,6 +45,7 @@ class Tensor:
     # several statistics of one weight in a row (range, rms, subnormal share), and each re-read cost as much as
     # the statistic.  Shared by the graph's tensors, so at most one extra weight stays in memory.
     _recent: Optional[List[Any]] = field(default=None, repr=False, compare=False)
+    _pl_stats: Optional[Dict[str, Any]] = field(default=None, repr=False, compare=False)  # engine/constants.py
 
     @property
     def value(self) -> Optional[np.ndarray]:
@@ -83,7 +84,7 @@ class Tensor:
         return None if self.shape is None else len(self.shape)
 
 
-@dataclass
+@dataclass(slots=True)
 class Operator:
     """One operator: canonical ``op`` in ONNX spelling, the format's own ``source_op``, canonical ``attrs``."""
 
