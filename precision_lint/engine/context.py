@@ -39,6 +39,16 @@ class Analysis:
             v = self._node_views[op.id] = NodeView(self, op)
         return v
 
+    def tensor_named(self, name: Optional[str]) -> Optional["TensorView"]:
+        """The view of the tensor called ``name`` (None for None or a name the graph does not hold)."""
+        v = self._tensor_views.get(name)
+        if v is None:
+            t = self.graph.tensors.get(name) if name is not None else None
+            if t is None:
+                return None
+            v = self._tensor_views[name] = TensorView(self, t)
+        return v
+
     def tensor(self, t: Optional[Tensor]) -> Optional["TensorView"]:
         if t is None:
             return None
@@ -46,6 +56,18 @@ class Analysis:
         if v is None:
             v = self._tensor_views[t.name] = TensorView(self, t)
         return v
+
+
+def _position(names, i: Any) -> Optional[str]:
+    """The tensor name at index ``i`` (negative from the end) of an operator's inputs or outputs, None when out of
+    range or empty (an omitted optional input)."""
+    if type(i) is not int:
+        i = _int_or_none(i)
+    if i < 0:
+        i += len(names)
+    if 0 <= i < len(names):
+        return names[i] or None
+    return None
 
 
 def _int_or_none(i: Any) -> Optional[int]:
@@ -93,13 +115,14 @@ class NodeView(View):
         return self.m_has_attr
 
     def m_input(self, i):
-        return self._a.tensor(self._a.graph.input_tensor(self._op, _int_or_none(i)))
+        # ModelGraph.input_tensor and Analysis.tensor in one: rules ask for inputs and outputs of every operator
+        return self._a.tensor_named(_position(self._op.inputs, i))
 
     def f_input(self):
         return self.m_input
 
     def m_output(self, i=0):
-        return self._a.tensor(self._a.graph.output_tensor(self._op, _int_or_none(i)))
+        return self._a.tensor_named(_position(self._op.outputs, i))
 
     def f_output(self):
         return self.m_output

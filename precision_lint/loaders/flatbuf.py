@@ -91,10 +91,15 @@ class Tab:
 
     def scalar(self, slot: int, kind: str, default=0):
         flags = SCALARS[kind]
-        p = self._field(slot, flags.bytewidth)
-        if not p:
+        vo = 4 + 2 * slot  # _field inlined: the most frequent read of the op tables
+        if vo >= self._vtlen:
             return default
-        v = flags.packer_type.unpack_from(self._d, p)[0]
+        off = _VOFF(self._d, self._vt + vo)[0]
+        if off == 0:
+            return default
+        if off < 4 or off + flags.bytewidth > self._objlen:
+            raise FlatBufferError(f"{self.what}: field {slot} at offset {off} lies outside its table")
+        v = flags.packer_type.unpack_from(self._d, self.pos + off)[0]
         return bool(v) if kind == "bool" else v
 
     def _target(self, slot: int, what: str = "") -> int:
