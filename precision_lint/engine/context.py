@@ -58,6 +58,9 @@ class Analysis:
         return v
 
 
+_UNSET = object()
+
+
 def _position(names, i: Any) -> Optional[str]:
     """The tensor name at index ``i`` (negative from the end) of an operator's inputs or outputs, None when out of
     range or empty (an omitted optional input)."""
@@ -84,6 +87,7 @@ class NodeView(View):
     def __init__(self, analysis: Analysis, op: Operator):
         self._a = analysis
         self._op = op
+        self._widest: Any = _UNSET
 
     @property
     def operator(self) -> Operator:
@@ -142,6 +146,12 @@ class NodeView(View):
 
     def f_widest_const(self):
         """The float constant input with the largest magnitude (None if there is none)."""
+        widest = self._widest
+        if widest is _UNSET:  # R001 asks every operator twice (max_const_abs, widest_const)
+            widest = self._widest = self._find_widest_const()
+        return widest
+
+    def _find_widest_const(self):
         best, best_m = None, None
         for i in self._op.inputs:
             t = self._a.graph.tensors.get(i) if i else None
