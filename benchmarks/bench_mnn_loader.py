@@ -6,7 +6,7 @@ Generates (once) an ONNX model with large conv and matmul weights and a few hund
 MNN's converter (the ``_tools`` extension; never MNN.tools) into DIR (default: a directory under the system temp
 dir, never the repository), then times each loader in its own fresh process:
 
-* ours: ``precision_lint.loaders.load_model`` (what ``precision-lint x.mnn`` does before running rules), and the
+* ours: ``precision_lint.model.loaders.load_model`` (what ``precision-lint x.mnn`` does before running rules), and the
   same plus decoding every constant (the worst case, when rules read every value);
 * MNN: ``MNN.expr.load_as_dict`` (MNN's Python view of a model).
 
@@ -37,7 +37,7 @@ if kind == "mnn":
     load = F.load_as_dict
 else:
     sys.path.insert(0, sys.argv[4])
-    from precision_lint.loaders import load_model
+    from precision_lint.model.loaders import load_model
     if kind == "ours+values":
         def load(p):
             g = load_model(p)

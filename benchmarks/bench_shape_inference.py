@@ -6,7 +6,7 @@ that inference runs.  Best CPU time of 5 in this process; nothing here is a test
 """
 import sys, time; sys.path.insert(0, __import__('os').path.dirname(__file__))
 import models, onnx, onnx.shape_inference
-from precision_lint.loaders.onnx_loader import _Builder, _propagated_size
+from precision_lint.model.loaders.onnx_loader import _Builder, _propagated_size
 m = models.transformer(12, 12, 192)
 del m.graph.value_info[:]  # as a file without stored shapes: inference runs
 b = _Builder('x', m); sk = b._skeleton()

@@ -26,7 +26,7 @@ def main() -> None:
     import precision_lint
     from precision_lint.engine.rules import load_rules
     from precision_lint.engine.runner import RuleRunner
-    from precision_lint.loaders import load_model
+    from precision_lint.model.loaders import load_model
 
     runner = RuleRunner(load_rules([rules_dir], builtin=False))
     try:

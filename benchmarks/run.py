@@ -58,7 +58,7 @@ elif kind == "mnn.load_as_dict":
     run = lambda: F.load_as_dict(path)
 elif kind in ("lint", "load", "rules"):
     from precision_lint.api import Linter
-    from precision_lint.loaders import load_model
+    from precision_lint.model.loaders import load_model
     linter = Linter()
     if kind == "lint":
         def run():

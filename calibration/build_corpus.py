@@ -10,7 +10,7 @@ licence), the bundled sample models (sample_models/*.onnx, ours) and the torch-e
 Per model and per node, three measurements (see calibration/emulate.py for the storage method):
 - ``fp16-storage`` / ``bf16-storage``: ONNX Runtime, fp32 compute, every tensor rounded to the format;
 - ``arm82-low``: MNN's real ARMv8.2 fp16 kernels (Precision_Low) against Precision_High on the same emulated build,
-  through ``precision_lint.verify`` (needs ``precision-lint setup-arm``; MNN printed ``fp16:1``).
+  through ``precision_lint.verify.run`` (needs ``precision-lint setup-arm``; MNN printed ``fp16:1``).
 Inputs are uniform in each model's declared ranges (else what verify implies), seed 0.
 """
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _num(v: float):
 
 def _summary(errors, outputs, graph, ran_on: str) -> Dict:
     """Per node: the worst rel-L2 of its outputs ("nonfinite" when it produced inf/NaN the reference has not)."""
-    from precision_lint.verify_metrics import origins
+    from precision_lint.verify.metrics import origins
 
     def value(e):
         return "nonfinite" if (e.nan + e.inf) > e.ref_nonfinite else _num(e.rel_l2)
@@ -104,8 +104,8 @@ def measure_model(entry: Dict, arm: bool) -> Dict:
     import onnxruntime as ort
 
     from calibration.emulate import measure
-    from precision_lint.loaders import load_model
-    from precision_lint.verify_inputs import generate, specs
+    from precision_lint.model.loaders import load_model
+    from precision_lint.verify.inputs import generate, specs
 
     path = str(ROOT / entry["file"])
     graph = load_model(path)
@@ -123,7 +123,7 @@ def measure_model(entry: Dict, arm: bool) -> Dict:
 
 
 def _arm(path: str, feeds, ranges) -> Dict:
-    from precision_lint.verify import verify
+    from precision_lint.verify.run import verify
 
     with tempfile.TemporaryDirectory() as tmp:
         npz = os.path.join(tmp, "inputs.npz")

@@ -1,6 +1,6 @@
 """fp16 / bf16 *storage* emulation with ONNX Runtime, per node.
 
-Method (``precision_lint.verify_emulated.emulated_model``, the emulation `verify` uses for GPU targets, here with
+Method (``precision_lint.verify.emulated.emulated_model``, the emulation `verify` uses for GPU targets, here with
 every float tensor in the plan): the model runs once in fp32 with every node output as a graph output (the
 reference).  Then a copy runs in which every float tensor is rounded to the format where it is stored: fp16
 initializers are rounded in numpy (round to nearest even; overflow gives inf), and after every float graph input,
@@ -16,9 +16,9 @@ from typing import Dict
 
 import numpy as np
 
-from precision_lint import ort_run
-from precision_lint.verify_emulated import emulated_model  # the Cast-pair storage emulation verify uses
-from precision_lint.verify_metrics import TensorError, compare
+from precision_lint.verify import ort_run
+from precision_lint.verify.emulated import emulated_model  # the Cast-pair storage emulation verify uses
+from precision_lint.verify.metrics import TensorError, compare
 
 
 

@@ -94,7 +94,7 @@ def _aliases(graph, source) -> Dict[str, str]:
 
 def lint(path: str, ranges: Dict, targets=()):
     from precision_lint.api import Linter, Options
-    from precision_lint.loaders import load_model
+    from precision_lint.model.loaders import load_model
 
     linter = Linter(Options(input_ranges={k: tuple(v) for k, v in ranges.items()}, targets=tuple(targets),
                             recommend=False))
@@ -105,7 +105,7 @@ def lint(path: str, ranges: Dict, targets=()):
 
 
 def convert(onnx_path: str, out_dir: str) -> Optional[str]:
-    from precision_lint.verify import VerifyError, convert_onnx
+    from precision_lint.verify.run import VerifyError, convert_onnx
 
     dst = os.path.join(out_dir, Path(onnx_path).stem + ".mnn")
     try:

@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .errors import ConfigError, PrecisionLintError, RuleError
 from .findings import FileError, Finding, at_least
-from . import mnn_conversion
+from .deploy import mnn_conversion
 
 
 @dataclass
@@ -157,14 +157,14 @@ class Linter:
                 where = origins.get(f"tolerances.{k}", f"--tolerance {k}")
                 raise ConfigError(f"{where}: unknown tolerance {k!r} (known: "
                                   f"{', '.join(sorted(n for n in known_tol if '.' not in n))}, or RULE.NAME)")
-        from .deploy import DeploymentStage  # platforms and targets; sets judged_formats for declared targets
+        from .deploy.stage import DeploymentStage  # platforms and targets; sets judged_formats for declared targets
 
         self.deployment = DeploymentStage(self.options)
         self.runner = RuleRunner(self.rules, self.options.tolerances, self.options.judged_formats,
                                  keep=self.deployment.bug_may_concern)
         self.baseline = None
         if self.options.baseline:
-            from .baseline import load_baseline
+            from .workflow.baseline import load_baseline
 
             self.baseline = load_baseline(self.options.baseline)
 
@@ -178,7 +178,7 @@ class Linter:
         return result
 
     def _lint_file(self, path: str, name: Optional[str]) -> LintResult:
-        from .loaders import load_model
+        from .model.loaders import load_model
 
         result = LintResult(path=path, fail_level=self.options.fail_level)
         try:
@@ -221,7 +221,7 @@ class Linter:
         self._hide(result)
         self.deployment.annotate(result, self._override)
         if result.error is None:  # what the converter does and the MNN issue reports that concern it: every format
-            from .mnn_notes import mnn_notes
+            from .deploy.mnn_notes import mnn_notes
 
             result.extras["mnn_notes"] = mnn_notes(result, result.extras.get("recommendation"))
         return result
@@ -229,11 +229,11 @@ class Linter:
     def _context(self, result: LintResult, graph: Any) -> None:
         """What the graph alone can tell about each finding, read before the graph is freed: where the node is
         (always), and for review reports the model's identity and the subgraph around each finding."""
-        from .neighbourhood import locate, neighbourhoods
+        from .model.neighbourhood import locate, neighbourhoods
 
         result.findings = locate(graph, result.findings)
         if self.options.identity:
-            from .identity import model_identity
+            from .model.identity import model_identity
 
             result.extras["identity"] = model_identity(graph.path, graph)  # the bytes read (stdin: its temp file)
         if self.options.neighbourhoods:
@@ -256,7 +256,7 @@ class Linter:
         if not overrides or f.level == "none":
             return f
         # the most specific id or prefix wins: {"R": "warning", "R002": "error"}
-        from .selectors import most_specific
+        from .workflow.selectors import most_specific
 
         hit = most_specific(f.rule_id, f.rule_name, overrides)
         return f if hit is None else replace(f, level=overrides[hit])
@@ -266,12 +266,12 @@ class Linter:
         o = self.options
         if not (o.per_path_ignores or o.suppressions or self.baseline is not None):
             return
-        from .suppress import ignored_rules, relative_path
+        from .workflow.suppress import ignored_rules, relative_path
 
         rel = relative_path(result.path, o.root)
         off = ignored_rules(o.per_path_ignores, rel)
         if off:
-            from .selectors import matches
+            from .workflow.selectors import matches
 
             result.findings = [f for f in result.findings if not matches(f.rule_id, f.rule_name, off)]
         for f in result.findings:

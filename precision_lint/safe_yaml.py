@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List
 
-from .files import check_numbers
+from .workflow.files import check_numbers
 
 MAX_NODES = 50_000  # YAML nodes with aliases expanded (the largest shipped rule file has a few hundred)
 MAX_DEPTH = 40  # nesting levels
@@ -73,7 +73,7 @@ def load(text: str, where: str, error: Callable[[str], Exception], max_nodes: in
     except RecursionError:
         raise error(f"{where}: YAML nests too deeply (at most {max_depth} levels)") from None
     except (ValueError, OverflowError) as exc:  # a 5000-digit integer, a timestamp with month 13
-        from .files import value_problem
+        from .workflow.files import value_problem
 
         raise error(f"{where}: {value_problem(text, exc)}") from None
 

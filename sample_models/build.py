@@ -66,9 +66,9 @@ def clean_model() -> onnx.ModelProto:
 
 
 def convert_to_mnn(src: str, dst: str, extra=()) -> None:
-    """ONNX -> MNN with MNN's converter (precision_lint.converter; MNN.tools is never imported)."""
+    """ONNX -> MNN with MNN's converter (precision_lint.model.converter; MNN.tools is never imported)."""
     sys.path.insert(0, os.path.dirname(HERE))  # a source checkout: the package beside this folder
-    from precision_lint.converter import convert_to_mnn as convert
+    from precision_lint.model.converter import convert_to_mnn as convert
 
     convert(src, dst, extra)
 

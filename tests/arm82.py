@@ -17,7 +17,7 @@ from mnn_models import convert
 
 def environment():
     """(cache dir, manifest) of a finished set-up; skips (or fails on CI) when there is none."""
-    from precision_lint.arm_setup import SetupError, cache_dir, load_manifest
+    from precision_lint.verify.arm_setup import SetupError, cache_dir, load_manifest
 
     problem = None
     if shutil.which("qemu-aarch64-static") is None:

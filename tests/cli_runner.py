@@ -2,7 +2,7 @@
 
 A fresh ``python -m precision_lint`` costs a second or more per call in the test suite (interpreter, numpy, and
 onnx with ml_dtypes when a model lacks stored shapes); the suite made hundreds.  ``run_cli`` calls the same entry
-point (``precision_lint.cli.main``: the one-line errors, the exit codes) with stdout and stderr captured
+point (``precision_lint.cli.commands.main``: the one-line errors, the exit codes) with stdout and stderr captured
 separately, in ``cwd`` and with ``env`` set for the call, and returns what ``subprocess.run`` would: an exception
 that escapes ``main`` is printed to the captured stderr as a traceback and exits 1, as the interpreter would.
 
@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 
 def run_cli(*args, cwd=None, env: Optional[Mapping[str, str]] = None, input=None) -> subprocess.CompletedProcess:
-    from precision_lint.cli import main
+    from precision_lint.cli.commands import main
 
     argv = [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in args]
     runner = CliRunner()

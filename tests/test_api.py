@@ -53,7 +53,7 @@ def test_a_linted_model_is_freed_without_the_cyclic_collector(name, monkeypatch)
     import weakref
 
     from precision_lint import api
-    from precision_lint import loaders
+    from precision_lint.model import loaders
 
     graphs = []
     real_load = loaders.load_model

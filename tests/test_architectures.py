@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from precision_lint.api import Linter, Options
-from precision_lint.loaders import load_model
+from precision_lint.model.loaders import load_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARCH = os.path.join(HERE, os.pardir, "sample_models", "architectures")

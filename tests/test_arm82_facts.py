@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from arm82 import build
-from precision_lint.arm_runner import Emulation, Run, execute
-from precision_lint.loaders import load_model
-from precision_lint.platforms import load_platforms
+from precision_lint.verify.arm_runner import Emulation, Run, execute
+from precision_lint.model.loaders import load_model
+from precision_lint.deploy.platforms import load_platforms
 
 pytestmark = pytest.mark.qemu
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from precision_lint.arm_setup import SetupError, apt_root, cache_dir
+from precision_lint.verify.arm_setup import SetupError, apt_root, cache_dir
 
 pytestmark = pytest.mark.skipif(shutil.which("apt-get") is None, reason="needs apt-get (Debian/Ubuntu)")
 

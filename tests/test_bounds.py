@@ -6,7 +6,7 @@ import pytest
 from onnx import parser
 
 from precision_lint.engine.bounds import Bounds
-from precision_lint.loaders import load_model
+from precision_lint.model.loaders import load_model
 
 
 def graph_of(text, tmp_path):

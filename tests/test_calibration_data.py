@@ -13,7 +13,7 @@ from onnx import parser
 
 from mnn_models import convert
 from precision_lint.api import Linter, Options
-from precision_lint.calibration_data import observed_ranges
+from precision_lint.verify.calibration_data import observed_ranges
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

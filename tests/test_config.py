@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from precision_lint.api import Linter, Options
-from precision_lint.config import apply_config, find_config, load_config, load_options
+from precision_lint.workflow.config import apply_config, find_config, load_config, load_options
 from precision_lint.errors import ConfigError, PrecisionLintError
 
 from cli_runner import run_cli

@@ -34,7 +34,7 @@ def test_small_and_array_statistics_agree(xs, dtype):
 
 def test_complex_and_all_zero_constants():
     from precision_lint.engine.constants import constant_stats
-    from precision_lint.graph import Tensor
+    from precision_lint.model.graph import Tensor
 
     t = Tensor("c")
     t.set_value(value=np.array([1e-6 + 2j], dtype=np.complex64))

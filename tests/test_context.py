@@ -5,7 +5,7 @@ from onnx import parser
 
 from precision_lint.engine.context import FUNCTIONS, Analysis
 from precision_lint.engine.expr import EvalError, Expression
-from precision_lint.loaders import load_model
+from precision_lint.model.loaders import load_model
 
 
 @pytest.fixture()

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from precision_lint import numerics as n
+from precision_lint.numerics import accumulation as accumulation_tables
 
 
 def test_sums_are_monotone_in_length_and_stagnate_in_fp16():
@@ -104,15 +105,15 @@ def test_constant_storage_error():
 def test_precomputed_tables_match_fresh_simulations():
     """data/estimates.json (tools/gen_estimator_tables.py) holds the same seeded simulations, with a larger budget."""
     for fmt, lanes, kind, acc in n.TABLE_SUM_SERIES:
-        row = n._tables()["sum"][f"{fmt}|{lanes}|{kind}|{acc}"]
-        assert len(row) == n._SUM_MAX_LOG2
+        row = accumulation_tables._tables()["sum"][f"{fmt}|{lanes}|{kind}|{acc}"]
+        assert len(row) == accumulation_tables._SUM_MAX_LOG2
         for b in range(1, 11):
-            assert row[b - 1] == pytest.approx(n._sum_grid(b, fmt, lanes, kind, acc, n._TABLE_BUDGET), rel=1e-5)
+            assert row[b - 1] == pytest.approx(accumulation_tables._sum_grid(b, fmt, lanes, kind, acc, accumulation_tables._TABLE_BUDGET), rel=1e-5)
     for fmt, acc in n.TABLE_DOT_SERIES:
-        row = n._tables()["dot"][f"{fmt}|{acc}"]
-        assert len(row) == n._DOT_MAX_LOG2
+        row = accumulation_tables._tables()["dot"][f"{fmt}|{acc}"]
+        assert len(row) == accumulation_tables._DOT_MAX_LOG2
         for b in range(1, 10):
-            assert row[b - 1] == pytest.approx(n._dot_grid(b, fmt, acc, n._TABLE_BUDGET), rel=1e-5)
+            assert row[b - 1] == pytest.approx(accumulation_tables._dot_grid(b, fmt, acc, accumulation_tables._TABLE_BUDGET), rel=1e-5)
     # the lint-time simulation (a smaller budget) agrees with the table within its noise
-    assert n._sum_grid(12, "fp16", 8, "positive", "fp16", n._SIM_BUDGET) == pytest.approx(
+    assert accumulation_tables._sum_grid(12, "fp16", 8, "positive", "fp16", accumulation_tables._SIM_BUDGET) == pytest.approx(
         n.sum_relative_error(4096, "fp16"), rel=0.3)

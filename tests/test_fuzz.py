@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from precision_lint.engine.rules import load_rules
 from precision_lint.engine.runner import RuleRunner
 from precision_lint.errors import PrecisionLintError
-from precision_lint.loaders import load_model
+from precision_lint.model.loaders import load_model
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_models")
 SEEDS = {ext: [pathlib.Path(os.path.join(SAMPLES, f"{n}.{ext}")).read_bytes() for n in ("clean", "long_reduction")]

@@ -3,7 +3,7 @@ import os
 
 import networkx as nx
 
-from precision_lint.loaders import load_model
+from precision_lint.model.loaders import load_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = os.path.join(ROOT, "sample_models", "gridsample_large.onnx")

@@ -92,7 +92,8 @@ def test_oversized_files_are_refused_by_size(tmp_path, flag):
 
 def test_user_files_are_read_by_one_helper():
     """Every reader of a user file goes through files.read_user_*: nothing else opens them."""
-    from precision_lint import baseline, config, platforms
+    from precision_lint.workflow import baseline, config
+    from precision_lint.deploy import platforms
     from precision_lint.engine import rules
 
     for module in (baseline, config, platforms, rules):

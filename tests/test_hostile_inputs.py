@@ -9,7 +9,7 @@ import pytest
 from hostile import SAMPLES, build_corpus, external_model
 from precision_lint.api import Linter
 from precision_lint.errors import ModelLoadError
-from precision_lint.loaders import load_model
+from precision_lint.model.loaders import load_model
 
 GOOD = ("gridsample_large.onnx", "gridsample_large.mnn")
 
@@ -149,7 +149,7 @@ def test_directory_and_missing_file(tmp_path, linter):
 
 
 def test_a_bug_in_the_linter_is_one_error_line_not_a_traceback(tmp_path, monkeypatch):
-    import precision_lint.loaders as loaders
+    import precision_lint.model.loaders as loaders
 
     def boom(path):
         raise KeyError("simulated bug")
@@ -179,7 +179,7 @@ def test_long_cycle_is_found_in_bounded_time_and_is_one_error(tmp_path, linter):
 
 
 def test_a_bug_outside_lint_file_is_one_error_line_exit_2(monkeypatch, capsys):
-    import precision_lint.cli as cli_mod
+    import precision_lint.cli.commands as cli_mod
 
     def boom(*a, **k):
         raise ValueError("simulated bug")

@@ -15,8 +15,8 @@ from onnx import TensorProto, helper, numpy_helper
 import mnn_fb as fb
 from hostile import ROOT
 from precision_lint.api import Linter
-from precision_lint.graph import ModelGraph
-from precision_lint.loaders import load_model
+from precision_lint.model.graph import ModelGraph
+from precision_lint.model.loaders import load_model
 
 
 def _vi(name, shape=None, elem=TensorProto.FLOAT):

@@ -39,7 +39,8 @@ def test_markdown_renders_infinite_estimates_to_a_file_and_in_a_directory_run(tm
 
 
 def test_a_reporter_failure_on_one_model_keeps_every_other_models_report(tmp_path, monkeypatch, capsys):
-    from precision_lint import cli, reporters
+    from precision_lint.cli import commands as cli
+    from precision_lint import reporters
 
     monkeypatch.setitem(reporters.REPORTERS, "markdown", ("test_hostile_runs", "MarkdownFailingOnBad"))
     d = tmp_path / "models"

@@ -267,7 +267,7 @@ def test_a_single_chain_becomes_one_box(tmp_path):
 def test_without_collapsing_the_neighbourhood_would_be_200_boxes(tmp_path, monkeypatch):
     import onnx
 
-    from precision_lint import neighbourhood
+    from precision_lint.model import neighbourhood
     from precision_lint.api import Linter, Options
 
     path = tmp_path / "branches.onnx"
@@ -302,7 +302,7 @@ def _check_layered(lay, sizes, edges):
 
 
 def test_layered_layout_in_python():
-    from precision_lint.graph_layout import layout
+    from precision_lint.reporters.graph_layout import layout
 
     sizes = {n: (40.0 + 10 * (i % 3), 30.0) for i, n in enumerate("abcdefgh")}
     edges = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("a", "d"), ("d", "e"), ("f", "e"), ("e", "g"),
@@ -314,7 +314,7 @@ def test_layered_layout_in_python():
 
 
 def test_layered_layout_survives_a_cycle():
-    from precision_lint.graph_layout import layout
+    from precision_lint.reporters.graph_layout import layout
 
     sizes = {n: (40.0, 20.0) for n in "abc"}
     lay = layout(sizes, [("a", "b"), ("b", "c"), ("c", "a")], use_dot=False)
@@ -323,7 +323,7 @@ def test_layered_layout_survives_a_cycle():
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
 def test_graphviz_dot_lays_out_when_installed():
-    from precision_lint.graph_layout import layout
+    from precision_lint.reporters.graph_layout import layout
 
     sizes = {n: (60.0, 30.0) for n in "abcd"}
     edges = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]
@@ -413,9 +413,9 @@ def test_a_node_named_by_a_number_is_found_from_a_named_ancestor(tmp_path):
     m.ir_version = 8
     path = tmp_path / "named.onnx"
     onnx.save(m, str(path))
-    from precision_lint.graph import Operator
-    from precision_lint.loaders import load_model
-    from precision_lint.neighbourhood import find_operator, is_generated, node_path
+    from precision_lint.model.graph import Operator
+    from precision_lint.model.loaders import load_model
+    from precision_lint.model.neighbourhood import find_operator, is_generated, node_path
 
     graph = load_model(str(path))
     softmax = find_operator(graph, "LayerNorm44", "")

@@ -11,7 +11,7 @@ from onnx import parser
 
 from mnn_models import convert
 from precision_lint.api import Linter, Options
-from precision_lint.mnn_conversion import NOTE_PREFIX, conversions, rewrites_in
+from precision_lint.deploy.mnn_conversion import NOTE_PREFIX, conversions, rewrites_in
 
 EVERY_OP_RULE = """
 id: X999
@@ -146,7 +146,7 @@ def test_rewrites_in_lists_the_rewritten_nodes(results, tmp_path):
     model = parser.parse_model(MODEL)
     path = str(tmp_path / "m.onnx")
     onnx.save(model, path)
-    from precision_lint.loaders import load_model
+    from precision_lint.model.loaders import load_model
 
     found = rewrites_in(load_model(path))
     assert set(found["silu-fused"]) == {"silu_sigmoid", "silu_mul"} and found["matmul-to-conv"] == ["proj"]

@@ -22,8 +22,8 @@ import pytest
 from mnn_models import NAMES, REPO, converted, load_mnn_runtime
 from precision_lint.api import Linter, Options
 from precision_lint.engine.rules import load_rules
-from precision_lint.loaders import load_model
-from precision_lint.mnn_conversion import NOTE_PREFIX, conversions, rewrites_in
+from precision_lint.model.loaders import load_model
+from precision_lint.deploy.mnn_conversion import NOTE_PREFIX, conversions, rewrites_in
 
 
 # ----- 1. the reader against MNN's runtime --------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from onnx import numpy_helper, parser
 import mnn_fb as fb
 from mnn_models import REPO, convert
 from precision_lint.api import Linter, Options, lint
-from precision_lint.loaders import load_model
-from precision_lint.loaders.mnn_loader import load_mnn
+from precision_lint.model.loaders import load_model
+from precision_lint.model.loaders.mnn_loader import load_mnn
 
 SAMPLES = os.path.join(REPO, "sample_models")
 

@@ -20,7 +20,7 @@ import mnn_fb as fb
 from mnn_models import REPO, converted
 from precision_lint.api import Linter, Options
 from precision_lint.errors import ModelLoadError
-from precision_lint.loaders.mnn_loader import load_mnn
+from precision_lint.model.loaders.mnn_loader import load_mnn
 
 CLEAN = os.path.join(REPO, "sample_models", "clean.mnn")
 LINTER = Linter(Options())

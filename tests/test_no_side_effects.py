@@ -42,7 +42,7 @@ def hook(event, args):
         if writing and path is not None:
             rec["writes"].append(os.fsdecode(path) if not isinstance(path, int) else f"fd {path}")
 sys.addaudithook(hook)
-from precision_lint.cli import main
+from precision_lint.cli.commands import main
 code = 0
 try:
     main(sys.argv[1:])

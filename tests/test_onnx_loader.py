@@ -8,7 +8,7 @@ import pytest
 from onnx import helper, numpy_helper, parser, TensorProto
 
 from precision_lint.errors import ModelLoadError
-from precision_lint.loaders import detect_format, load_model
+from precision_lint.model.loaders import detect_format, load_model
 
 
 def save(model, path):

@@ -19,9 +19,9 @@ from onnx import numpy_helper as nh
 
 import precision_lint
 from mnn_models import convert
-from precision_lint.cli import cli
-from precision_lint.known_issues import kernel_bug, parse_version
-from precision_lint.platforms import load_platforms
+from precision_lint.cli.commands import cli
+from precision_lint.deploy.known_issues import kernel_bug, parse_version
+from precision_lint.deploy.platforms import load_platforms
 
 GRIDSAMPLE_BUG = "arm82-gridsample-align-corners"
 
@@ -265,7 +265,7 @@ def test_markdown_review_lists_the_kernel_bug(cases):
 
 
 def test_every_kernel_bug_names_kernels_or_backends_that_exist():
-    from precision_lint.known_issues import kernel_bugs
+    from precision_lint.deploy.known_issues import kernel_bugs
 
     table = load_platforms()
     kernels = {m.kernels for p in table.values() for m in p.supported_modes if m.kernels}
@@ -289,7 +289,7 @@ def test_verdict_shows_the_error_with_the_known_bug(cases):
 def test_bugs_no_rule_can_see_are_listed_not_attached(tmp_path):
     # the OpenCL int32 Select/Reduction bug names ReduceMean, but a float ReduceMean's findings are not its business:
     # a candidate no format flags is not kept for it (it would sit in result.findings at level none)
-    from precision_lint.known_issues import kernel_bugs
+    from precision_lint.deploy.known_issues import kernel_bugs
 
     assert [b.id for b in kernel_bugs() if b.rules] == [GRIDSAMPLE_BUG]
     import os as _os

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from precision_lint.errors import ConfigError
-from precision_lint.platforms import MODES, load_platforms, parse_mode
+from precision_lint.deploy.platforms import MODES, load_platforms, parse_mode
 
 from cli_runner import run_cli
 
@@ -128,7 +128,7 @@ def test_platforms_file_flag_on_check(tmp_path):
 
 def test_shipped_platform_table_validates_against_the_schema():
     """Run time skips jsonschema for data/platforms.yaml, so this test is what keeps it valid."""
-    from precision_lint.platforms import _builtin_doc
+    from precision_lint.deploy.platforms import _builtin_doc
 
     _builtin_doc.__wrapped__(validate=True)
 
@@ -136,7 +136,7 @@ def test_shipped_platform_table_validates_against_the_schema():
 def test_the_bf16_build_packs_matmul_and_conv_operands_only():
     """android-cpu-bf16 (MNN_SUPPORT_BF16, read from source): Low_BF16 stores activations in fp32 and gives MatMul/Conv
     bf16 operands with fp32 sums; its other modes are the ARMv8.2 build's, inherited through `extends`."""
-    from precision_lint.platforms import OpRef
+    from precision_lint.deploy.platforms import OpRef
 
     t = load_platforms()
     p, arm82 = t["android-cpu-bf16"], t["android-cpu-armv82"]

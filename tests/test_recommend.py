@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import precision_lint
-from precision_lint.platforms import load_platforms
-from precision_lint.recommend import judge, recommend
+from precision_lint.deploy.platforms import load_platforms
+from precision_lint.deploy.recommend import judge, recommend
 
 from cli_runner import run_cli
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from precision_lint import rule_tests
+from precision_lint.engine import rule_tests
 from precision_lint.engine.rules import load_rules
 
 CASES = rule_tests.cases()

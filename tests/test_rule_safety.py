@@ -339,7 +339,7 @@ def test_deeply_nested_baseline_is_one_line_exit_2(tmp_path):
 
 def test_hostile_platform_file_is_refused(tmp_path):
     from precision_lint.errors import ConfigError
-    from precision_lint.platforms import _read_yaml
+    from precision_lint.deploy.platforms import _read_yaml
 
     p = tmp_path / "platforms.yaml"
     p.write_text(_bomb("x"))

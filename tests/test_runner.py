@@ -6,7 +6,7 @@ from onnx import parser
 
 from precision_lint.engine.rules import builtin_rules_dir, load_rule_file
 from precision_lint.engine.runner import RuleRunner
-from precision_lint.loaders import load_model
+from precision_lint.model.loaders import load_model
 
 
 def _rule_text(rule_id: str, match: str) -> str:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from precision_lint.platforms import PRECISION_ENUM, load_platforms
-from precision_lint.snippets import KINDS, kinds_for, mnn_path_for, snippets_for
+from precision_lint.deploy.platforms import PRECISION_ENUM, load_platforms
+from precision_lint.deploy.snippets import KINDS, kinds_for, mnn_path_for, snippets_for
 
 from cli_runner import run_cli
 

@@ -31,7 +31,7 @@ def run_fresh(code: str, *args: str) -> subprocess.CompletedProcess:
 # The CLI's own entry point in a fresh interpreter; afterwards, which heavy modules the run imported.
 LINT = r"""
 import json, sys
-from precision_lint.cli import main
+from precision_lint.cli.commands import main
 try:
     main(["--format", "json", "--exit-zero", "-j", "1", *sys.argv[1:]])
 except SystemExit as e:
@@ -73,7 +73,7 @@ def test_linting_an_mnn_file_imports_no_onnx_mnn_or_networkx():
 
 
 def test_shape_inference_runs_only_when_the_file_lacks_shapes(tmp_path):
-    from precision_lint.loaders import load_model
+    from precision_lint.model.loaders import load_model
 
     bare = parser.parse_model("""
         <ir_version: 8, opset_import: ["" : 13]>
@@ -100,7 +100,7 @@ def test_shape_inference_runs_only_when_the_file_lacks_shapes(tmp_path):
 DECODE = r"""
 import json, sys
 import numpy as np
-from precision_lint.loaders import load_model
+from precision_lint.model.loaders import load_model
 def heavy():
     return sorted(m for m in sys.modules if m.split(".")[0] in ("onnx", "ml_dtypes"))
 out = {}
@@ -113,7 +113,7 @@ for path in sys.argv[1:]:
             values[name] = {"dtype": t.dtype, "value": np.asarray(t.value, dtype=np.float64).ravel().tolist()}
     out[path] = {"values": values, "imported": heavy()}
 import onnx
-from precision_lint.loaders.onnx_proto import pb
+from precision_lint.model.loaders.onnx_proto import pb
 out["same_classes"] = pb().ModelProto is onnx.ModelProto
 print(json.dumps(out))
 """
@@ -170,7 +170,7 @@ def test_initializers_decode_with_numpy_and_ml_dtypes_only_for_the_types_that_ne
 def test_known_operator_names_agree_with_onnx_defs(domain):
     from onnx import defs
 
-    from precision_lint.loaders.onnx_proto import is_known_op, listed_ops
+    from precision_lint.model.loaders.onnx_proto import is_known_op, listed_ops
 
     names = {n for _, n in listed_ops()} | {"NotAnOp", "GridSample", "Attention", "FusedMatMul"}
     onnx_domain = "" if domain == "ai.onnx" else domain
@@ -181,7 +181,7 @@ def test_known_operator_names_agree_with_onnx_defs(domain):
 def test_the_operator_list_names_only_operators_onnx_defines():
     from onnx import defs
 
-    from precision_lint.loaders.onnx_proto import listed_ops
+    from precision_lint.model.loaders.onnx_proto import listed_ops
 
     assert len(listed_ops()) > 150
     missing = sorted(f"{d}:{n}" for d, n in listed_ops() if not defs.has(n, d))

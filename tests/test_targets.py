@@ -9,8 +9,8 @@ from onnx import parser
 
 import precision_lint
 from precision_lint.errors import ConfigError
-from precision_lint.platforms import load_platforms
-from precision_lint.targets import Target, judged_formats_for, parse_target, rejudge
+from precision_lint.deploy.platforms import load_platforms
+from precision_lint.deploy.targets import Target, judged_formats_for, parse_target, rejudge
 
 from cli_runner import run_cli
 

@@ -64,7 +64,7 @@ def test_r008_message_states_the_logit_gap(tmp_path):
 
 
 def test_sarif_help_uri_points_at_this_projects_rule_catalogue(monkeypatch):
-    from precision_lint import explain
+    from precision_lint.reporters import explain
 
     from cli_runner import run_cli
 

@@ -12,9 +12,9 @@ import pytest
 
 from arm82 import build
 from conftest import SAMPLES
-from precision_lint.verify import EMULATED, FP16_INACTIVE, FP32_ONLY, MEASURED, NOT_VERIFIABLE, verify
-from precision_lint.verify_inputs import InputError
-from precision_lint.verify_metrics import compare
+from precision_lint.verify.run import EMULATED, FP16_INACTIVE, FP32_ONLY, MEASURED, NOT_VERIFIABLE, verify
+from precision_lint.verify.inputs import InputError
+from precision_lint.verify.metrics import compare
 
 REPO = os.path.dirname(SAMPLES)
 SEED = os.path.join(SAMPLES, "gridsample_large.onnx")
@@ -233,7 +233,7 @@ def test_armv80_low_is_measured_without_fp16_and_shows_the_sigmoid_estimate(arm8
 
 
 def test_rule_v001_is_explained():
-    from precision_lint.explain import explain_rule
+    from precision_lint.reporters.explain import explain_rule
 
     text = explain_rule("V001")
     assert text.startswith("V001 measured-precision-error") and "verify --tolerance" in text

@@ -25,13 +25,13 @@ FINDING_KEYS = {"rule", "name", "level", "judged_for", "path", "node", "scope", 
 @pytest.fixture(scope="session")
 def seed_review(arm82):
     """The seed GridSample verified at ios-cpu:low with what a review report reads (identity, drawings)."""
-    from precision_lint.verify import verify
+    from precision_lint.verify.run import verify
 
     return verify(SEED, ["ios-cpu:low"], review=True)
 
 
 def _render(result, fmt: str) -> str:
-    from precision_lint.cli import _verify_lint_report
+    from precision_lint.cli.commands import _verify_lint_report
 
     report, failures = _verify_lint_report(result, fmt, ["ios-cpu:low"])
     assert not failures

@@ -12,8 +12,8 @@ import onnx.parser
 import pytest
 
 from precision_lint.api import Linter, Options
-from precision_lint.batch import Progress, lint_paths
-from precision_lint.suppress import Suppression, path_matches, unused_suppressions
+from precision_lint.workflow.batch import Progress, lint_paths
+from precision_lint.workflow.suppress import Suppression, path_matches, unused_suppressions
 
 from cli_runner import run_cli
 
@@ -104,7 +104,7 @@ def test_path_glob_details(pattern, path, hit):
 
 
 def test_node_globs_cross_slashes_and_match_whole_names():
-    from precision_lint.globs import compile_name_glob
+    from precision_lint.workflow.globs import compile_name_glob
 
     assert compile_name_glob("encoder/*").match("encoder/layer.1/Softmax")
     assert not compile_name_glob("encoder").match("encoder/x")
@@ -115,7 +115,7 @@ def test_node_globs_cross_slashes_and_match_whole_names():
 def test_globs_match_in_linear_time(kind):
     """`*a` x14 + `b` against a long name backtracked exponentially (minutes).  The child process is given a
     generous time limit only so that the old code fails instead of hanging the suite."""
-    code = ("from precision_lint.suppress import Suppression, path_matches\n"
+    code = ("from precision_lint.workflow.suppress import Suppression, path_matches\n"
             "p = '*a' * 14 + 'b'\n"
             "name = 'a' * 60 + '.onnx'\n"
             + ("print(path_matches(p, 'dir/' + name))\n" if kind == "path" else

@@ -17,7 +17,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from precision_lint import numerics  # noqa: E402
+from precision_lint.numerics import accumulation as numerics  # noqa: E402
 
 
 def main() -> int:

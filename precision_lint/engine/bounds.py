@@ -17,7 +17,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..graph import ModelGraph, Operator
+from ..model.graph import ModelGraph, Operator
 from .constants import constant_stats
 
 Interval = Tuple[float, float]

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..graph import Tensor
+from ..model.graph import Tensor
 
 _CACHE_ATTR = "_pl_stats"
 # Constants up to this many values (Slice bounds, axes, scalars: thousands per transformer) are summarised in

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import numpy as np
 
 from .. import numerics
-from ..graph import ModelGraph, Operator, Tensor
+from ..model.graph import ModelGraph, Operator, Tensor
 from .bounds import Bounds
 from .constants import abs_values, constant_stats, flat_values
 from .expr import EvalError, View

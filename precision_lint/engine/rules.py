@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from ..errors import RuleError
 from .context import FUNCTIONS
 from .expr import Expression, ExprError
+from ..resources import data_path
 
 MAX_RULE_FILE_BYTES = 1 << 20
 MAX_RULE_NODES = 50_000  # YAML nodes in a rule file with aliases expanded (the largest shipped rule has ~300)
@@ -121,7 +122,7 @@ class Rule:
 def _validator():
     import jsonschema  # lazy: only rule loading needs it
 
-    schema_path = Path(__file__).resolve().parent.parent / "data" / "rule.schema.json"
+    schema_path = data_path("rule.schema.json")
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     return jsonschema.Draft7Validator(schema)
 
@@ -185,7 +186,7 @@ def load_rule_file(path: Path, validate: bool = True, shipped: bool = False) -> 
     load every shipped file with them)."""
     import yaml  # lazy
 
-    from ..files import read_user_text
+    from ..workflow.files import read_user_text
 
     text = read_user_text(str(path), "rule file", RuleError, MAX_RULE_FILE_BYTES)
     try:
@@ -260,11 +261,11 @@ def known_op_names() -> frozenset:
     """Every canonical op a loader can produce: ONNX's operator names (data/onnx_ops.txt), ONNX Runtime's contrib
     operators (data/ort_contrib_ops.txt) and the MNN loader's names (MNN op types kept as they are, BinaryOp/UnaryOp
     subtypes in TensorFlow spelling)."""
-    from ..loaders import mnn_ops, mnn_schema
-    from ..loaders.onnx_proto import listed_ops
+    from ..model.loaders import mnn_ops, mnn_schema
+    from ..model.loaders.onnx_proto import listed_ops
 
     names = {op for _, op in listed_ops()}  # data/onnx_ops.txt, as the ONNX loader reads it
-    contrib = Path(__file__).resolve().parent.parent / "data" / "ort_contrib_ops.txt"
+    contrib = data_path("ort_contrib_ops.txt")
     names |= {line.strip() for line in contrib.read_text(encoding="utf-8").splitlines()
               if line.strip() and not line.startswith("#")}
     names |= set(mnn_schema.OP_TYPES.values())
@@ -440,7 +441,7 @@ def _all_bound(m: Matcher) -> List[str]:
 def is_selected(rule: Rule, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> bool:
     """``select`` empty selects every rule.  When both lists name the rule, the more specific one wins
     (``--select C001 --ignore C`` keeps C001; ``--select C --ignore C001`` drops it); on a tie, ignore wins."""
-    from ..selectors import specificity
+    from ..workflow.selectors import specificity
 
     chosen = max((specificity(rule.id, rule.name, p) for p in select), default=0) if select else 1
     if chosen == 0:
@@ -456,7 +457,7 @@ def select_rules(rules: Sequence[Rule], select: Sequence[str] = (), ignore: Sequ
 
 def check_rule_ids(rules: Sequence[Rule], patterns: Sequence[str], where: str) -> None:
     """Unknown rule ids or prefixes are errors, not silent no-ops."""
-    from ..selectors import matches
+    from ..workflow.selectors import matches
 
     for p in patterns:
         if not any(matches(r.id, r.name, (p,)) for r in rules):

@@ -5,7 +5,7 @@ import math
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..findings import LEVEL_RANK, Estimate, Finding, max_level
-from ..graph import ModelGraph
+from ..model.graph import ModelGraph
 from .context import Analysis, NodeView
 from .expr import EvalError, Namespace, View
 from .rules import Matcher, Rule, _TEMPLATE

@@ -74,7 +74,7 @@ def repository_root(start: Optional[str] = None) -> str:
 
 def report_path(path: str, root: Optional[str]) -> str:
     """``path`` relative to ``root`` with forward slashes (absolute when outside it)."""
-    from ..suppress import relative_path
+    from ..workflow.suppress import relative_path
 
     return relative_path(path, root)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-from ..graph_layout import Layout, layout
+from .graph_layout import Layout, layout
 
 CHAR_W, LINE_H, PAD = 6.7, 14.0, 8.0  # 11px monospace
 LABEL_CHAR_W = 6.1  # edge labels: 10px monospace

@@ -101,7 +101,7 @@ class HtmlReporter(Reporter):
                "<body>", "<main>", "<h1>Precision review</h1>",
                f'<p class="sub">{escape(summary.judged_text())}. precision-lint {escape(__version__)}.</p>']
         out += self._summary(summary, root)
-        from ..neighbourhood import onnx_origins
+        from ..model.neighbourhood import onnx_origins
 
         origins = onnx_origins(self.results)
         for k, res in enumerate(self.results):
@@ -264,7 +264,7 @@ class ModelPage:
                        f"<td><code>{escape(p['precision'])}</code>{warn}</td><td>{escape(numerics)}</td>"
                        f"<td>{escape(unsafe)}</td><td>{declared}</td></tr>")
         out += ["</tbody></table>"]
-        from ..snippets import TITLE
+        from ..deploy.snippets import TITLE
 
         snippets = self.res.extras.get("snippets") or {}
         for p in rec["platforms"]:  # one collapsed block per platform, a titled listing per kind inside

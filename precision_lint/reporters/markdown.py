@@ -22,15 +22,15 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
 from ..api import LintResult
 from ..findings import LEVELS, Finding
-from ..platforms import PRECISION_ENUM
+from ..deploy.platforms import PRECISION_ENUM
 from .base import Reporter, RunSummary, report_path
 from .escape import visible
+from ..resources import data_path
 
 _SPECIAL = re.compile(r"([\\`*_<>\[\]|])")
 LEVEL_BADGE = {"error": "**error**", "warning": "**warning**", "info": "info"}
@@ -56,7 +56,7 @@ def code(text: str) -> str:
 def _data(name: str) -> Dict[str, Any]:
     import yaml  # lazy
 
-    path = Path(__file__).resolve().parent.parent / "data" / name
+    path = data_path(name)
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
@@ -127,7 +127,7 @@ class MarkdownReporter(Reporter):
                 out.append(f"- [{md(report_path(res.path, root))}](#{_anchor(_title(res, root))})"
                            + (f" — {_counts_text(res)}" if res.error is None else " — unreadable"))
             out.append("")
-        from ..neighbourhood import onnx_origins
+        from ..model.neighbourhood import onnx_origins
 
         origins = onnx_origins(self.results)
         for res in self.results:
@@ -405,7 +405,7 @@ class ModelSection:
         for n in p.get("notes", []):
             out.append(f"- Note: {md(_strip_refs(n))}")
         if snippet:
-            from ..snippets import LANGUAGE, TITLE
+            from ..deploy.snippets import LANGUAGE, TITLE
 
             for kind in ("cpp_session", "cpp_module", "python", "cli"):
                 if snippet.get(kind):
@@ -450,7 +450,7 @@ class ModelSection:
 
     def _mnn_notes(self) -> List[str]:
         m = self.res.metadata
-        from ..mnn_notes import mnn_notes
+        from ..deploy.mnn_notes import mnn_notes
 
         # matched in analysis (the Linter puts them in extras, JSON carries them); computed here for a result
         # made elsewhere (verify's review)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, List, Mapping, Sequence, Tuple
 
-from ..known_issues import bugs_on
-from ..platforms import MODES, PRECISION_ENUM, Platform
-from ..snippets import KINDS, LANGUAGE, TITLE
+from ..deploy.known_issues import bugs_on
+from ..deploy.platforms import MODES, PRECISION_ENUM, Platform
+from ..deploy.snippets import KINDS, LANGUAGE, TITLE
 
 MAX_REASONS = 3  # blocking findings shown per rejected mode (the JSON has all)
 _SHORT = {"normal": "Normal", "high": "High", "low": "Low", "low_bf16": "Low_BF16"}

@@ -42,9 +42,9 @@ def fingerprint(f: Finding, root: str) -> str:
 
 
 def rule_descriptor(rule, level_overrides: Dict[str, str]) -> Dict[str, Any]:
-    from ..explain import rule_doc_uri, rule_help
+    from .explain import rule_doc_uri, rule_help
 
-    from ..selectors import most_specific
+    from ..workflow.selectors import most_specific
 
     hit = most_specific(rule.id, rule.name, level_overrides)
     level = level_overrides[hit] if hit else (rule.levels[0][0] if rule.levels else "warning")

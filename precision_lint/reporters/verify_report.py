@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import List
 
-from ..verify import EMULATED, FP16_INACTIVE, MEASURED
+from ..verify.run import EMULATED, FP16_INACTIVE, MEASURED
 
 
 def to_json(result, timings: bool = False) -> str:

@@ -1,0 +1,112 @@
+"""Declared deployment targets: ``PLATFORM:MODE`` (``--target ios-cpu:low``, repeatable, or ``targets`` in config).
+
+With targets declared, each finding's level is the worst level it has on those configurations (per-op platform
+facts included: ARMv8.2 Low computes Softmax rows in fp32, reductions run on an fp32 CPU backup there, OpenCL
+reductions accumulate in fp16 below High...), so the exit code reflects exactly the deployment.  Without targets,
+levels are judged for fp16, and the recommendation is advice.
+
+    >>> judged_formats_for(["ios-cpu:low"])
+    ('fp16',)
+    >>> judged_formats_for(["x86-cpu:low"])       # fp32 throughout: fp16 rules have nothing to say
+    ()
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+
+from ..errors import ConfigError
+from ..findings import FORMATS, Finding, max_level
+from .platforms import PlatformTable, load_platforms, parse_mode
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    mode: str  # one of platforms.MODES
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.mode}"
+
+
+def parse_target(text: Union[str, Target], table: Optional[PlatformTable] = None, where: str = "--target") -> Target:
+    """``"ios-cpu:low"`` -> Target; ConfigError naming ``where`` for an unknown platform or mode."""
+    if isinstance(text, Target):
+        return text
+    table = table if table is not None else load_platforms()
+    pid, sep, mode = str(text).strip().partition(":")
+    if not sep or not pid or not mode:
+        raise ConfigError(f"{where}: expected PLATFORM:MODE (e.g. ios-cpu:low), got {text!r}")
+    platform = table.get_platform(pid.strip(), where)
+    try:
+        m = parse_mode(mode)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {text!r}: {exc}") from None
+    if not platform.modes[m].supported:
+        raise ConfigError(f"{where}: {text!r}: {platform.name} has no {m} mode ({platform.modes[m].what})")
+    return Target(platform.id, m)
+
+
+def parse_targets(texts: Iterable[Union[str, Target]], table: Optional[PlatformTable] = None,
+                  where: str = "--target") -> Tuple[Target, ...]:
+    table = table if table is not None else load_platforms()
+    out: List[Target] = []
+    for t in texts:
+        target = parse_target(t, table, where)
+        if target not in out:
+            out.append(target)
+    return tuple(out)
+
+
+def judged_formats_for(targets: Iterable[Union[str, Target]], table: Optional[PlatformTable] = None
+                       ) -> Tuple[str, ...]:
+    """The reduced formats (fp16, bf16) any op can get on the declared targets, in ``findings.FORMATS`` order.
+
+    This is the coarse view the rule runner uses for a first level; :func:`rejudge` then applies the per-op facts
+    of each target.  An empty tuple means every target computes in fp32: rules about fp16/bf16 report nothing.
+    """
+    table = table if table is not None else load_platforms()
+    used = set()
+    for t in parse_targets(targets, table):
+        p = table[t.platform]
+        m = p.modes[t.mode]
+        used.update((m.storage, m.arithmetic, m.accumulation))
+        for ex in m.op_exceptions + p.cpu_fallback:
+            used.update(f for f in (ex.storage, ex.arithmetic, ex.accumulation) if f)
+    return tuple(f for f in FORMATS if f in used)
+
+
+def rejudge(finding: Finding, targets: Sequence[Target], table: PlatformTable, bugs: Sequence[Any] = ()) -> Finding:
+    """``finding`` with the level it has on the declared targets (the worst of them).
+
+    ``judged_for`` becomes the reduced formats that decided the finding on those targets (empty when the op runs in
+    fp32 everywhere declared).  ``bugs`` are the kernel bugs of the deployed MNN version: one that applies on a
+    target adds a note saying so.  Level overrides from config are applied afterwards by the Linter.
+    """
+    from .recommend import judge
+
+    if not targets:
+        return finding
+    level = "none"
+    formats: List[str] = []
+    notes: List[str] = []
+    for t in targets:
+        v = judge(finding, table[t.platform], t.mode, bugs=bugs)
+        for b in v.known_bugs:
+            note = (f"known MNN bug {b.id} on {t} (MNN {b.versions()}): {b.symptom}; workaround: {b.workaround}")
+            if note not in notes:
+                notes.append(note)
+        level = max_level(level, v.level)
+        if v.fmt in FORMATS and v.fmt not in formats:
+            formats.append(v.fmt)
+        if v.fmt is None:  # converter findings: the formats they were judged for stay
+            formats.extend(f for f in finding.judged_for if f not in formats)
+    judged_for = tuple(f for f in FORMATS if f in formats)
+    if notes:
+        finding = replace(finding, notes=finding.notes + tuple(notes))
+    if level == finding.level and judged_for == finding.judged_for:
+        return finding
+    return finding.with_level(level, judged_for)
+
+
+__all__ = ["Target", "parse_target", "parse_targets", "judged_formats_for", "rejudge"]

@@ -1,0 +1,140 @@
+"""Inputs for `verify`: read from --inputs (.npz keyed by input name, .npy for a single input) and checked against
+the model, or generated deterministically (seed 0) from declared ranges and what the graph implies.
+
+What the graph implies, in order: a declared ``--input-range``; a GridSample grid -> [-1, 1]; integer indices into
+a Gather table -> [0, rows); a name containing "mask" -> 0/1; other integers -> [0, 10); other floats -> [0, 1]
+(the stated default: an image in [0, 1]).  The report shows what each input was.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from ..errors import PrecisionLintError
+
+SEED = 0
+
+
+class InputError(PrecisionLintError):
+    """Inputs that do not fit the model: one line naming the file and the problem."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: Tuple[int, ...]
+    dtype: str  # numpy name
+    low: float
+    high: float
+    why: str  # where the range came from
+
+
+def specs(graph, ranges: Mapping[str, Tuple[float, float]]) -> List[InputSpec]:
+    """One spec per graph input of ``graph`` (a ModelGraph), in file order."""
+    inputs = [t for t in graph.tensors.values() if t.is_input and not t.is_const]
+    unknown = sorted(set(ranges) - {t.name for t in inputs})
+    if unknown:
+        raise InputError(f"{graph.path}: --input-range names {', '.join(unknown)}, not an input of the model "
+                         f"(inputs: {', '.join(t.name for t in inputs)})")
+    out = []
+    for t in inputs:
+        dtype = t.dtype or "float32"
+        shape = (-1,) if t.shape is None else tuple(d if isinstance(d, int) and d > 0 else -1 for d in t.shape)
+        integer = dtype.startswith(("int", "uint")) or dtype == "bool"
+        if t.name in ranges:
+            lo, hi = ranges[t.name]
+            why = "--input-range"
+        else:
+            lo, hi, why = _implied(graph, t, integer)
+        out.append(InputSpec(t.name, shape, dtype, float(lo), float(hi), why))
+    return out
+
+
+def _implied(graph, tensor, integer: bool) -> Tuple[float, float, str]:
+    for cid in tensor.consumers:
+        op = graph.ops.get(cid)
+        if op is None:
+            continue
+        if op.op == "GridSample" and len(op.inputs) > 1 and op.inputs[1] == tensor.name:
+            return -1.0, 1.0, "GridSample grid (normalised coordinates)"
+        if integer and op.op == "Gather" and len(op.inputs) > 1 and op.inputs[1] == tensor.name:
+            table = graph.tensors.get(op.inputs[0])
+            axis = int(op.attrs.get("axis", 0) or 0)
+            if table is not None and table.shape and isinstance(table.shape[axis], int):
+                return 0.0, float(table.shape[axis] - 1), "indices below the Gather table's size"
+    if "mask" in tensor.name.lower():
+        return 0.0, 1.0, "mask (0/1)"
+    if integer:
+        return 0.0, 9.0, "default for integers"
+    return 0.0, 1.0, "default (uniform in [0, 1], like an image)"
+
+
+def generate(input_specs: List[InputSpec], path: str) -> Dict[str, "object"]:
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    out = {}
+    for s in input_specs:
+        if s.shape == (-1,):
+            raise InputError(f"{path}: the shape of input {s.name!r} is unknown; give its values with "
+                             f"--inputs FILE.npz")
+        shape = tuple(1 if d < 0 else d for d in s.shape)  # a dynamic dimension gets 1 (stated in the report)
+        if s.dtype.startswith(("int", "uint")) or s.dtype == "bool" or "mask" in s.why:
+            a = rng.integers(int(s.low), int(s.high) + 1, size=shape)
+            out[s.name] = a.astype(s.dtype if s.dtype != "bool" else "int32")
+        else:
+            out[s.name] = rng.uniform(s.low, s.high, size=shape).astype(np.float32)
+    return out
+
+
+def read(file: str, input_specs: List[InputSpec], model_path: str) -> Dict[str, "object"]:
+    """--inputs FILE: every model input present, with the model's shape and a matching kind of dtype."""
+    import numpy as np
+
+    if not os.path.isfile(file):
+        raise InputError(f"{file}: no such inputs file")
+    try:
+        if file.endswith(".npy"):
+            if len(input_specs) != 1:
+                raise InputError(f"{file}: a .npy holds one array, but {model_path} has {len(input_specs)} inputs "
+                                 f"({', '.join(s.name for s in input_specs)}); use an .npz keyed by input name")
+            data = {input_specs[0].name: np.load(file, allow_pickle=False)}
+        else:
+            with np.load(file, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - numpy's own errors for a corrupt file: one line
+        raise InputError(f"{file}: not a readable .npz/.npy file ({type(exc).__name__})") from None
+    names = {s.name for s in input_specs}
+    extra = sorted(set(data) - names)
+    missing = sorted(names - set(data))
+    if extra or missing:
+        raise InputError(f"{file}: inputs do not match {model_path}: "
+                         + "; ".join(p for p in (f"unknown {', '.join(extra)}" if extra else "",
+                                                  f"missing {', '.join(missing)}" if missing else "") if p)
+                         + f" (model inputs: {', '.join(sorted(names))})")
+    out = {}
+    for s in input_specs:
+        a = data[s.name]
+        unknown = s.shape == (-1,)
+        if not unknown and (len(a.shape) != len(s.shape) or any(d >= 0 and d != x for d, x in zip(s.shape, a.shape))):
+            raise InputError(f"{file}: input {s.name!r} has shape {_shape(a.shape)}, the model wants {_shape(s.shape)}")
+        want_int = s.dtype.startswith(("int", "uint")) or s.dtype == "bool"
+        if a.dtype.kind not in ("iub" if want_int else "f"):
+            raise InputError(f"{file}: input {s.name!r} is {a.dtype}, the model wants {s.dtype}")
+        out[s.name] = a.astype(np.float32) if not want_int else a.astype(np.int32)
+    return out
+
+
+def _shape(shape) -> str:
+    return "[" + ", ".join("?" if d is None or d < 0 else str(d) for d in shape) + "]"
+
+
+def describe(input_specs: List[InputSpec], given: Optional[str]) -> Dict[str, str]:
+    if given:
+        return {s.name: f"from {os.path.basename(given)}" for s in input_specs}
+    return {s.name: f"{_shape(tuple(1 if d < 0 else d for d in s.shape))} {s.dtype} seeded uniform in "
+                    f"[{s.low:g}, {s.high:g}] ({s.why})" + ("; dynamic dimensions set to 1" if -1 in s.shape else "")
+            for s in input_specs}

@@ -1,0 +1,392 @@
+"""`precision-lint verify`: run a model on MNN's real kernels at the target precision and at Precision_High, and
+compare, per output and per intermediate tensor.
+
+- ARMv8.2 CPU targets (ios-cpu, android-cpu-armv82) run MNN's Arm82 kernels: under QEMU's aarch64 emulation with the
+  environment of `setup-arm` (one worker process; the reference is the same emulated build at Precision_High, so
+  only the precision differs).  A Low run counts as measured only when MNN printed ``fp16:1`` for it.
+- x86 CPU targets: every mode computes fp32 there (bit-identical, measured), so there is nothing to verify.
+- GPU/NPU targets: their kernels cannot run here.  From an .onnx, ONNX Runtime with the platform table's storage
+  formats per op gives an "emulated from the platform table" result (verify_emulated.py), never "measured".
+- An .onnx is converted with MNN's converter first, and the converted model at Precision_High on the host is compared
+  with ONNX Runtime in fp32 (the converter has produced wrong fp32 models).
+Static findings of the linter on the same model are confirmed or refuted by the measured tensors; the origins of
+measured errors that no rule flagged become findings ``V001``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..errors import PrecisionLintError
+from ..findings import Finding
+from .metrics import DEFAULT_TOLERANCE, TensorError, classifier_like, compare, origins, tensor_depths
+
+# Platforms whose CPU kernels are MNN's Arm82Backend: the emulated aarch64 CPU with FEAT_FP16 runs them.
+ARM82_PLATFORMS = ("ios-cpu", "android-cpu-armv82")
+# ARMv8.0 cores (no fp16 arithmetic): MNN's plain ARM kernels, which QEMU's cortex-a72 model runs.
+ARMV80_PLATFORMS = {"android-cpu-armv80": "cortex-a72"}
+FP32_PLATFORMS = ("x86-cpu",)
+DEFAULT_TARGETS = ("ios-cpu:low",)  # the seed case
+CROSS_RUNTIME_TOLERANCE = 1e-3  # rel-L2 between two fp32 runtimes: rounding order alone gives about 1e-6
+
+MEASURED, FP32_ONLY, NOT_VERIFIABLE, FP16_INACTIVE = "measured", "fp32-only", "not-verifiable", "fp16-not-active"
+EMULATED = "emulated"  # ONNX Runtime with the platform table's storage formats (verify_emulated.py): never measured
+
+
+class VerifyError(PrecisionLintError):
+    """A verify that cannot run: the message is one line."""
+
+
+@dataclass
+class TargetResult:
+    target: str
+    status: str  # MEASURED, FP32_ONLY, NOT_VERIFIABLE, FP16_INACTIVE
+    message: str
+    ran_on: str = ""
+    device_line: str = ""
+    on: str = ""  # what ran, short: "MNN 3.6.1 Arm82 kernels under QEMU, fp16:1" (each finding's measured block)
+    outputs: List[TensorError] = field(default_factory=list)
+    nodes: List[TensorError] = field(default_factory=list)
+    origins: List[TensorError] = field(default_factory=list)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.status in (MEASURED, EMULATED) and any(e.over for e in self.outputs)
+
+    def to_dict(self) -> Dict:
+        d = {"target": self.target, "status": self.status, "message": self.message}
+        if self.status in (MEASURED, FP16_INACTIVE, EMULATED):
+            d.update(ran_on=self.ran_on, on=self.on, device=self.device_line, exceeded=self.exceeded,
+                     outputs=[e.to_dict() for e in self.outputs],
+                     first_over_tolerance=[e.to_dict() for e in self.origins],
+                     nodes=[e.to_dict() for e in self.nodes])
+        return d
+
+
+@dataclass
+class VerifyResult:
+    path: str
+    tolerance: float
+    inputs: Dict[str, str]
+    targets: List[TargetResult]
+    cross_runtime: Optional[Dict] = None
+    findings: List[Finding] = field(default_factory=list)  # static findings, each with its ``measured`` block
+    new_findings: List[Finding] = field(default_factory=list)  # V001
+    timings: Dict[str, float] = field(default_factory=dict)
+    model_run: str = ""
+    recommendation: Dict[str, Dict] = field(default_factory=dict)  # platform -> mode, basis, why (measured only)
+    depths: Dict[str, int] = field(default_factory=dict)  # tensor -> operators from the inputs (the error chart)
+    lint: Optional[object] = None  # the linter's LintResult on the model (metadata, identity, drawings) when linted
+
+    @property
+    def exit_code(self) -> int:
+        if any(t.status == FP16_INACTIVE for t in self.targets):
+            return 2  # asked to measure fp16 and could not: no claim either way
+        if any(t.exceeded for t in self.targets) or (self.cross_runtime or {}).get("exceeded"):
+            return 1
+        return 0
+
+    def to_dict(self, timings: bool = False) -> Dict:
+        d = {"path": self.path, "model_run": self.model_run, "tolerance": {"rel_l2": self.tolerance},
+             "inputs": dict(sorted(self.inputs.items())), "targets": [t.to_dict() for t in self.targets],
+             "cross_runtime": self.cross_runtime, "findings": [f.to_dict() for f in self.findings],
+             "new_findings": [f.to_dict() for f in self.new_findings], "exit_code": self.exit_code,
+             "recommendation": self.recommendation}
+        if timings:
+            d["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
+        return d
+
+
+def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional[str] = None,
+           input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None, tolerance: float = DEFAULT_TOLERANCE,
+           qemu_cpu: str = "max", lint: bool = True, progress: Optional[Callable[[str], None]] = None,
+           review: bool = False) -> VerifyResult:
+    """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input.
+    ``progress`` receives a short line as each step starts (the CLI shows it on a terminal).  ``review`` also
+    reads what a Markdown/HTML review report shows of the model (its identity, the graph around each finding)."""
+    from ..model.loaders import detect_format, load_model
+    from ..deploy.platforms import load_platforms
+    from ..deploy.targets import parse_targets
+    from . import inputs as verify_inputs
+
+    say = progress or (lambda message: None)
+
+    timings: Dict[str, float] = {}
+    if os.path.isdir(path):
+        raise VerifyError(f"{path}: is a directory; verify runs one model file")
+    if not os.path.isfile(path):
+        raise VerifyError(f"{path}: no such file")
+    table = load_platforms()
+    parsed = parse_targets(targets or DEFAULT_TARGETS, table)
+    fmt = detect_format(path)
+    source = load_model(path) if fmt == "onnx" else None  # read errors from our loader, before the converter's
+    with tempfile.TemporaryDirectory(prefix="precision-lint-verify-") as tmp:
+        run_model = path
+        if fmt == "onnx":
+            say("converting with MNN's converter")
+            t = time.monotonic()
+            run_model = os.path.join(tmp, Path(path).stem + ".mnn")
+            convert_onnx(path, run_model)
+            timings["conversion"] = time.monotonic() - t
+        graph = load_model(run_model)
+        source = source or graph  # node names as the user's file spells them
+        specs = verify_inputs.specs(source, input_ranges or {})  # from the user's file: its dynamic dims
+        feeds = (verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path))
+        result = VerifyResult(path=path, tolerance=tolerance, inputs=verify_inputs.describe(specs, inputs),
+                              targets=[], timings=timings, model_run=os.path.basename(run_model))
+        result.depths = {**tensor_depths(source), **tensor_depths(graph)}
+        outputs = [t.name for t in graph.tensors.values() if t.is_output]
+        inter = [o for op in graph.operators() if not op.scope for o in op.outputs
+                 if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const]
+
+        arm = [t for t in parsed if t.platform in ARM82_PLATFORMS]
+        if arm:
+            _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu, True, say)
+        for cpu in sorted(set(ARMV80_PLATFORMS.values())):
+            v80 = [t for t in parsed if ARMV80_PLATFORMS.get(t.platform) == cpu]
+            if v80:
+                _measure_arm(result, v80, graph, source, run_model, feeds, outputs, inter, tolerance, cpu, False, say)
+        by_target = {r.target: r for r in result.targets}
+        for t in parsed:
+            name = str(t)
+            if t.platform in FP32_PLATFORMS:
+                by_target[name] = TargetResult(name, FP32_ONLY, f"every precision mode computes fp32 on "
+                                               f"{table[t.platform].name} (bit-identical, measured): nothing to verify")
+            elif t.platform not in ARM82_PLATFORMS and t.platform not in ARMV80_PLATFORMS:
+                say(f"{name}: emulating the platform table's storage formats with ONNX Runtime")
+                by_target[name] = _emulate(path, fmt, source, table[t.platform], t.mode, name, feeds, tolerance)
+        result.targets = [by_target[str(t)] for t in parsed]
+        result.recommendation = recommend_measured(result.targets)
+        if fmt == "onnx":
+            say("converter check: MNN on the host vs ONNX Runtime")
+            t0 = time.monotonic()
+            result.cross_runtime = _cross_runtime(path, run_model, feeds, outputs)
+            timings["cross_runtime"] = time.monotonic() - t0
+        if lint:
+            say("static rules")
+            t0 = time.monotonic()
+            _attach_findings(result, path, [str(t) for t in parsed], source, input_ranges or {}, review)
+            timings["lint"] = time.monotonic() - t0
+    return result
+
+
+def recommend_measured(targets: Sequence[TargetResult]) -> Dict[str, Dict]:
+    """Per platform whose Low mode was measured: Low when it stayed within tolerance, else Normal (fp32 on these
+    CPUs, like High).  Only measured results decide here; `check` gives the estimate-based recommendation."""
+    out: Dict[str, Dict] = {}
+    for tr in targets:
+        platform, _, mode = tr.target.partition(":")
+        if mode != "low" or tr.status != MEASURED:
+            continue
+        if not tr.exceeded:
+            out[platform] = {"mode": "low", "basis": "measured",
+                             "why": "Precision_Low measured within tolerance on these inputs"}
+            continue
+        where = tr.origins[0] if tr.origins else max(tr.outputs, key=lambda e: e.rel_l2)
+        out[platform] = {"mode": "normal", "basis": "measured",
+                         "why": f"Precision_Low measured over tolerance: the error starts at {where.op or 'tensor'} "
+                                f"{where.node or where.name!r} (rel-L2 {where.rel_l2:.3g}); Normal and High compute "
+                                f"fp32 on this CPU"}
+    return out
+
+
+def convert_onnx(src: str, dst: str) -> None:
+    """ONNX -> MNN with MNN's own converter (precision_lint.model.converter; never MNN.tools)."""
+    from ..model.converter import ConversionError, convert_to_mnn
+
+    try:
+        convert_to_mnn(src, dst)
+    except ConversionError as exc:
+        raise VerifyError(str(exc)) from None
+
+
+def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu,
+                 fp16_target: bool, say: Callable[[str], None]) -> None:
+    """One emulated worker for ``arm`` (targets of one CPU model): High as the reference, then each mode."""
+    from .arm_runner import Emulation, Run, execute
+    from .arm_setup import cache_dir, load_manifest
+
+    manifest = load_manifest()  # SetupError with the one-line hint: never downloads here
+    emulation = Emulation(cache_dir(), manifest, qemu_cpu)
+    modes = sorted({t.mode for t in arm if t.mode != "high"})
+    runs = [Run("high", run_model, "high", feeds, outputs, inter)]
+    runs += [Run(m, run_model, m, feeds, outputs, inter) for m in modes]
+    say(f"starting the emulated worker (-cpu {qemu_cpu}; import MNN takes seconds)")
+    outcome = execute(runs, emulation, progress=lambda m: say(f"-cpu {qemu_cpu}: {m}"))
+    tag = "" if fp16_target else f"_{qemu_cpu}"
+    result.timings[f"emulated_worker{tag}"] = outcome.seconds
+    result.timings[f"emulated_import{tag}"] = outcome.import_seconds
+    for rid, res in outcome.results.items():
+        if "error" in res:
+            raise VerifyError(f"{result.path}: MNN could not run the model ({rid}): {res['error']}")
+        result.timings[f"run_{rid}{tag}"] = res["seconds"]
+    notes = sorted({res["note"] for res in outcome.results.values() if res.get("note")})
+    ref = outcome.arrays["high"]
+    producer = {o: op for op in graph.operators() for o in op.outputs}
+    producer.update({o: op for op in source.operators() if not op.scope for o in op.outputs if o in producer})
+    ran_on = emulation.describe()
+    where = "under QEMU" if "qemu" in ran_on.lower() else "natively"
+    version = manifest.get("mnn_version") or outcome.mnn_version
+    for t in arm:
+        name = str(t)
+        arrays = outcome.arrays[t.mode if t.mode != "high" else "high"]
+        errors = {}
+        for tensor in list(outputs) + list(inter):
+            if tensor in arrays and tensor in ref:
+                op = producer.get(tensor)
+                kind = op.op if op else ""
+                errors[tensor] = compare(tensor, arrays[tensor], ref[tensor], tolerance, kind, op.name if op else "",
+                                         classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind))
+        tr = TargetResult(name, MEASURED, "", ran_on=ran_on, device_line=outcome.device_line,
+                          outputs=[errors[o] for o in outputs if o in errors],
+                          nodes=[errors[o] for o in inter if o in errors])
+        tr.origins = origins(graph, errors)
+        if not fp16_target:
+            if outcome.fp16:  # the emulated CPU would have picked the Arm82 kernels: not this target's
+                tr.status = NOT_VERIFIABLE
+                tr.message = f"not verifiable here: -cpu {qemu_cpu} reported fp16 arithmetic, unlike {name}"
+            else:
+                tr.message = (f"measured on MNN's ARMv8.0 kernels ({ran_on}; {outcome.device_line}): no fp16 "
+                              f"arithmetic, as on the target")
+                tr.on = f"MNN {version} ARMv8.0 kernels {where} (-cpu {qemu_cpu}), no fp16 arithmetic"
+        elif t.mode == "low" and not outcome.fp16:
+            tr.status = FP16_INACTIVE
+            tr.message = (f"fp16 not active: MNN reported no fp16 arithmetic ({outcome.device_line or 'no device line'}), "
+                          f"so Precision_Low computed fp32 here; nothing about {name} was measured")
+        elif t.mode == "low":
+            tr.message = f"measured on MNN's Arm82 fp16 kernels ({ran_on}; {outcome.device_line})"
+            tr.on = f"MNN {version} Arm82 kernels {where}, fp16:1"
+        else:
+            tr.message = f"measured on MNN's ARM kernels at {t.mode} ({ran_on}); this mode computes fp32"
+            tr.on = f"MNN {version} ARM kernels {where}, Precision_{t.mode.capitalize()} computes fp32"
+        if notes:
+            tr.message += "; " + "; ".join(notes) + ": only the outputs were compared"
+        result.targets.append(tr)
+
+
+def _emulate(path, fmt, source, platform, mode, name, feeds, tolerance) -> TargetResult:
+    """A target whose kernels cannot run here: ONNX Runtime with the table's storage format per op (.onnx only)."""
+    unmeasured = f"{platform.name} kernels cannot run on this machine"
+    if fmt != "onnx":
+        return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}, and the storage emulation "
+                                                  f"needs the .onnx; the static findings stand unmeasured")
+    from . import emulated as verify_emulated
+
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}; the emulation needs "
+                                                  f"onnxruntime (pip install 'precision-lint[verify]')")
+    outputs = [t.name for t in source.tensors.values() if t.is_output]
+    inter = [o for op in source.operators() if not op.scope for o in op.outputs
+             if o and o not in outputs and o in source.tensors and not source.tensors[o].is_const]
+    got, ref, stored = verify_emulated.run(path, source, platform, mode, feeds, outputs, inter)
+    producer = {o: op for op in source.operators() for o in op.outputs}
+    errors = {}
+    for tensor in outputs + inter:
+        if tensor in got and tensor in ref:
+            op = producer.get(tensor)
+            kind = op.op if op else ""
+            errors[tensor] = compare(tensor, got[tensor], ref[tensor], tolerance, kind, op.name if op else "",
+                                     classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind))
+    tr = TargetResult(name, EMULATED,
+                      f"emulated from the platform table, not measured: {unmeasured}; ONNX Runtime fp32 with the "
+                      f"{stored} tensors {platform.name} stores in fp16/bf16 at {mode} rounded (storage only: "
+                      f"arithmetic, accumulation and the kernels' own behaviour are not emulated)",
+                      ran_on="ONNX Runtime (CPU) with Cast round trips from data/platforms.yaml",
+                      on=f"emulated from the platform table: ONNX Runtime with {platform.name}'s storage formats",
+                      outputs=[errors[o] for o in outputs if o in errors],
+                      nodes=[errors[o] for o in inter if o in errors])
+    tr.origins = origins(source, errors)
+    return tr
+
+
+def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
+    """The converted .mnn at Precision_High on the host against ONNX Runtime fp32 on the .onnx."""
+    from .arm_runner import Run, execute
+
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {"status": "skipped", "message": "onnxruntime is not installed (pip install 'precision-lint[verify]')"}
+    outcome = execute([Run("host", run_model, "high", feeds, outputs)])
+    res = outcome.results["host"]
+    if "error" in res:
+        return {"status": "failed", "message": f"MNN could not run the converted model on the host: {res['error']}"}
+    from . import ort_run
+
+    got = ort_run.run(ort_run.session(path), feeds)
+    names = list(got)
+    errors = [compare(n, outcome.arrays["host"][n], got[n], CROSS_RUNTIME_TOLERANCE) for n in names
+              if n in outcome.arrays["host"]]
+    missing = [n for n in names if n not in outcome.arrays["host"]]
+    exceeded = any(e.over for e in errors) or bool(missing)
+    msg = (f"MNN {outcome.mnn_version} (host, Precision_High) vs ONNX Runtime {ort.__version__} (fp32): "
+           + ("the converted model disagrees" if exceeded else "agree within tolerance"))
+    if missing:
+        msg += f"; outputs missing from the .mnn: {', '.join(missing)}"
+    return {"status": "measured", "message": msg, "tolerance": {"rel_l2": CROSS_RUNTIME_TOLERANCE},
+            "exceeded": exceeded, "outputs": [e.to_dict() for e in errors]}
+
+
+def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_graph,
+                     input_ranges: Mapping[str, Tuple[float, float]], review: bool = False) -> None:
+    """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
+    errors that no finding covers become V001 findings."""
+    from ..api import Linter, Options
+    from ..deploy.targets import parse_target, rejudge
+
+    linter = Linter(Options(targets=tuple(targets), input_ranges=dict(input_ranges), recommend=False,
+                            identity=review, neighbourhoods=review))
+    lint_result = linter.lint_file(path)
+    table = linter.deployment.table
+    if lint_result.error is not None:
+        raise VerifyError(lint_result.error.message)
+    outputs_of = {(op.scope, op.name): op.outputs for op in lint_graph.operators()}
+    measured = [t for t in result.targets if t.status in (MEASURED, EMULATED)]
+    covered = set()
+    for f in lint_result.reported:
+        block = {}
+        for tr in measured:
+            if rejudge(f, [parse_target(tr.target, table)], table).level == "none":
+                continue  # the finding claims nothing for this target (e.g. a mode that computes fp32)
+            errs = {e.name: e for e in tr.outputs + tr.nodes}
+            seen = [errs[n] for n in outputs_of.get((f.scope, f.node), ()) if n in errs]
+            if not seen:
+                block[tr.target] = {"verdict": "not observed", "basis": tr.status, "on": tr.on,
+                                    "why": "its tensors were fused or renamed by the converter"}
+                continue
+            worst = max(seen, key=lambda e: (e.over, e.rel_l2 if e.rel_l2 == e.rel_l2 else float("inf")))
+            covered.update(e.name for e in seen)
+            starts = {e.name for e in tr.origins}
+            over_here = [e for e in seen if e.over and e.name in starts]
+            if over_here:
+                worst, verdict = over_here[0], "confirmed"  # the error starts at this node
+            else:
+                verdict = "inherited" if worst.over else "refuted"  # over only because an ancestor is
+            block[tr.target] = {"verdict": verdict, "basis": tr.status, "on": tr.on, **worst.to_dict()}
+        result.findings.append(replace(f, measured=block) if block else f)
+    new: Dict[str, Finding] = {}
+    for tr in (t for t in measured if t.status == MEASURED):  # V001 is measured only, never emulated
+        for e in tr.origins:
+            if e.name in covered or e.name in new:
+                continue
+            new[e.name] = Finding(
+                rule_id="V001", rule_name="measured-precision-error", level="error", path=path, node=e.node or e.name,
+                op=e.op, source_op=e.op, failure_class="measured",
+                message=(f"measured on {tr.target}: {e.op or 'tensor'} output {e.name!r} differs from Precision_High "
+                         f"by rel-L2 {e.rel_l2:.3g} (max abs {e.max_abs:.3g}, {e.nan} NaN, {e.inf} inf) while "
+                         f"its inputs are within tolerance; no static rule flagged it"),
+                fix="Run this model at Precision_High on the target, or keep this op in fp32.",
+                evidence={"target": tr.target, **e.to_dict()}, judged_for=("fp16",),
+                measured={tr.target: {"verdict": "found", "basis": tr.status, "on": tr.on, **e.to_dict()}})
+    result.new_findings = sorted(new.values(), key=Finding.sort_key)
+    lint_result.findings = list(result.findings)  # the reported ones, now with what was measured
+    result.lint = lint_result
+
+
+__all__ = ["verify", "VerifyResult", "TargetResult", "VerifyError", "convert_onnx", "DEFAULT_TARGETS"]
