@@ -324,10 +324,10 @@ def verify(args, work: str) -> None:
     """`precision-lint verify` on MNN's Arm82 kernels under QEMU against the smallest thing that measures the same:
     the emulated Python loading the model and running one forward pass at Precision_Low (verify runs High and Low,
     reads intermediate tensors and compares them).  Both pay the emulated `import MNN` (about 4 s)."""
-    from precision_lint.arm_runner import PRECISION, Emulation
-    from precision_lint.arm_setup import cache_dir, load_manifest
+    from precision_lint.verify.arm_runner import PRECISION, Emulation
+    from precision_lint.verify.arm_setup import cache_dir, load_manifest
     from precision_lint.errors import PrecisionLintError
-    from precision_lint.loaders import load_model
+    from precision_lint.model.loaders import load_model
 
     try:
         emulation = Emulation(cache_dir(), load_manifest())

@@ -424,8 +424,8 @@ def test_cli_reports_the_same_gridsample_finding_for_mnn_and_onnx():
 def test_numbers_read_without_numpy_are_the_vectors_values(name):
     """Tab.numbers (struct, for the handful of values of an op's indexes and parameters) reads what the numpy
     view reads, for every op of a converted file."""
-    from precision_lint.loaders import mnn_schema as S
-    from precision_lint.loaders.flatbuf import Buffer
+    from precision_lint.model.loaders import mnn_schema as S
+    from precision_lint.model.loaders.flatbuf import Buffer
 
     with open(os.path.join(SAMPLES, name), "rb") as fh:
         net = Buffer(fh.read()).root("Net")
