@@ -24,6 +24,8 @@ MAX_POW_EXPONENT = 1024
 # the float range).  Squaring an integer doubles its size: 30 chained squarings in a rule's `let` were 2^30-digit
 # numbers that took minutes, and a 5000-digit result could not even be printed (Python's int_max_str_digits).
 MAX_INT_BITS = 64
+# Evaluations of one expression by the interpreter before it is compiled to Python code (see Expression._run).
+HOT_EVALUATIONS = 32
 
 
 class ExprError(ValueError):
@@ -193,13 +195,24 @@ class Expression:
         return _bounded(v) if type(v) is int else v
 
     def _run(self, env: Mapping[str, Any]) -> Any:
-        """Compiles on first use (most rules never evaluate on a small model: start-up stays cheap), then
-        replaces itself with the compiled function for every later evaluation."""
-        from .expr_codegen import generate
+        """Two tiers: the closure interpreter for the first HOT_EVALUATIONS evaluations (building it is cheap, and a
+        small model evaluates most expressions a few times), then the expression compiled to one Python function
+        (engine/expr_codegen.py: compiling costs ~0.2 ms, which pays only on large models).  Both give the same
+        values and errors (tests/test_expr.py)."""
+        interpret = self._compile(self._tree)
+        calls = 0
 
-        fn = generate(self, self._helpers()) or self._compile(self._tree)
-        self._run = fn  # type: ignore[method-assign]
-        return fn(env)
+        def warm(env: Mapping[str, Any]) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls >= HOT_EVALUATIONS:
+                from .expr_codegen import generate
+
+                self._run = generate(self, self._helpers()) or interpret  # type: ignore[method-assign]
+            return interpret(env)
+
+        self._run = warm  # type: ignore[method-assign]
+        return warm(env)
 
     # ----- what the generated code calls: the interpreter's checks and messages, bound to this expression -----
     def _helpers(self) -> Dict[str, Any]:
