@@ -17,6 +17,7 @@ interpreter: ``generate`` returns None.
 from __future__ import annotations
 
 import ast
+import itertools
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 # How deeply generated blocks may nest (Python's tokenizer allows 100 indentation levels); deeper expressions keep
@@ -27,6 +28,9 @@ _SPECIAL = {"true": True, "false": False, "none": None, "null": None}
 _BINOP_NAMES = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
 _CMP_SOURCE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
                ast.In: "in", ast.NotIn: "not in"}
+
+
+_NUMBERS = itertools.count(1)
 
 
 class _TooDeep(Exception):
@@ -220,7 +224,8 @@ def generate(expr: Any, helpers: Mapping[str, Any]) -> Optional[Callable[[Mappin
                         f"  def evaluate(env{params}):", *["  " + ln for ln in gen.lines],
                         f"      return {result}", "  return evaluate"])
     try:
-        code = compile(source, "<rule expression>", "exec")
+        # a name per function: profilers key functions by (file, line, name), and would merge every expression
+        code = compile(source, f"<rule expression {next(_NUMBERS)}>", "exec")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
         return None
     namespace: Dict[str, Any] = {"__builtins__": {"type": type, "float": float, "int": int, "TypeError": TypeError}}
