@@ -327,11 +327,6 @@ class _Builder:
                                     f"only the shapes stored in the file")
             return self.model.graph
         self.graph.metadata["shape_inference"] = "ok"
-        if not skeleton.functions and _stores_every_shape(plain.graph, values_only=True):
-            # Data propagation computes the values of shape tensors only to fix dimensions that depend on them;
-            # when plain inference already gives every operator output a shape of numbers, it has nothing left
-            # to fix (the same value_info, checked in tests/test_onnx_loader.py), and it cost as much again.
-            return plain.graph
         total, largest = _propagated_size(plain.graph)  # holds the declared types too
         if skeleton.functions:  # their bodies get no value_info: bound them from their structure
             in_functions = _function_bound(skeleton.functions, plain.graph)
@@ -343,6 +338,11 @@ class _Builder:
                                     f"hold {total:,} values (largest: {largest}), more than "
                                     f"{MAX_PROPAGATED_VALUES:,}; shapes that depend on computed shape values stay "
                                     f"unknown")
+            return plain.graph
+        if not skeleton.functions and _stores_every_shape(plain.graph, values_only=True):
+            # Data propagation computes the values of shape tensors only to fix dimensions that depend on them;
+            # when plain inference already gives every operator output a shape of numbers, it has nothing left
+            # to fix (the same value_info, checked in tests/test_onnx_loader.py), and it cost as much again.
             return plain.graph
         try:
             return infer(skeleton, check_type=False, strict_mode=False, data_prop=True).graph
