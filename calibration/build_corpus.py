@@ -11,7 +11,10 @@ Per model and per node, three measurements (see calibration/emulate.py for the s
 - ``fp16-storage`` / ``bf16-storage``: ONNX Runtime, fp32 compute, every tensor rounded to the format;
 - ``arm82-low``: MNN's real ARMv8.2 fp16 kernels (Precision_Low) against Precision_High on the same emulated build,
   through ``precision_lint.verify.run`` (needs ``precision-lint setup-arm``; MNN printed ``fp16:1``).
-Inputs are uniform in each model's declared ranges (else what verify implies), seed 0.
+Inputs are uniform in each model's declared ranges (else what verify implies), seed 0, except the images that a
+sampling op (GridSample, Resize, RoiAlign) reads: those hold a photograph (calibration/natural_image.py), because
+uniform noise is the steepest possible image and makes any sub-pixel position error look breaking.  For those
+models the measurement on noise is kept too, as ``fp16-storage-noise`` / ``arm82-low-noise`` (not used as truth).
 """
 from __future__ import annotations
 
@@ -104,22 +107,38 @@ def measure_model(entry: Dict, arm: bool) -> Dict:
     import onnxruntime as ort
 
     from calibration.emulate import measure
+    from calibration.natural_image import natural_feeds
     from precision_lint.model.loaders import load_model
     from precision_lint.verify.inputs import generate, specs
 
     path = str(ROOT / entry["file"])
     graph = load_model(path)
     ranges = {k: tuple(v) for k, v in entry["ranges"].items()}
-    feeds = generate(specs(graph, ranges), path)
+    noise = generate(specs(graph, ranges), path)
     model = onnx.load(path)
-    per_fmt, outputs = measure(model, feeds, tolerance=TOLERANCE)
+    feeds = dict(noise)
+    photo = natural_feeds(model, feeds, ranges)
+    runs = [("", feeds)] + ([("-noise", noise)] if photo else [])
     storage = {}
-    for fmt, errors in per_fmt.items():
-        storage[f"{fmt}-storage"] = _summary(errors, outputs, graph, f"onnxruntime {ort.__version__} CPU: fp32 "
-                                             f"compute, every tensor stored in {fmt} (Cast pairs)")
-    if arm and entry["arm"]:
-        storage["arm82-low"] = _arm(path, feeds, ranges)
+    for suffix, inputs in runs:
+        per_fmt, outputs = measure(model, inputs, formats=("fp16", "bf16") if not suffix else ("fp16",),
+                                   tolerance=TOLERANCE)
+        for fmt, errors in per_fmt.items():
+            storage[f"{fmt}-storage{suffix}"] = _summary(
+                errors, outputs, graph, f"onnxruntime {ort.__version__} CPU: fp32 compute, every tensor stored in "
+                f"{fmt} (Cast pairs)" + _inputs_note(photo, suffix))
+        if arm and entry["arm"]:
+            storage[f"arm82-low{suffix}"] = _arm(path, inputs, ranges)
+            storage[f"arm82-low{suffix}"]["ran_on"] += _inputs_note(photo, suffix)
     return storage
+
+
+def _inputs_note(photo: Dict[str, str], suffix: str) -> str:
+    if not photo:
+        return ""
+    if suffix:
+        return "; inputs: uniform noise (seed 0) in every input, for comparison only"
+    return "; inputs: " + "; ".join(f"{k}: {v}" for k, v in sorted(photo.items()))
 
 
 def _arm(path: str, feeds, ranges) -> Dict:
@@ -173,6 +192,12 @@ def main(argv=None) -> int:
             meas["arm82-low"] = old["models"][name]["measured"]["arm82-low"]
         doc["models"][name] = {k: entry[k] for k in ("file", "kind", "cause", "ranges", "licence")}
         doc["models"][name]["measured"] = meas
+    from calibration.gridsample_sweep import sweep
+
+    print("measuring the GridSample position-error sweep ...", file=sys.stderr, flush=True)
+    doc["gridsample_sweep"] = {"about": "calibration/gridsample_sweep.py: fp16 storage emulation, output rel-L2 of "
+                                        "GridSample against fp32, on the photograph and on uniform noise",
+                               "rows": sweep()}
     GROUND_TRUTH.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     print(f"wrote {GROUND_TRUTH.relative_to(ROOT)}", file=sys.stderr)
     return 0

@@ -130,6 +130,11 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
             alias = _aliases(graph, source) if kind == "mnn" and source is not None else {}
             for fmt in FORMATS:
                 t = truth(m["measured"], fmt, kind)
+                if kind == "onnx" and t["breaking_by"] == ["arm82-low"]:
+                    # breaks only on MNN's kernels (storage emulation holds): a cause of those kernels (a kernel
+                    # bug, fp16 accumulation) that no generic fp16 judgement can see; judged, like the .mnn, for
+                    # the target the kernels implement and against them
+                    t = truth(m["measured"], fmt, "mnn")
                 # an .mnn measured on MNN's ARMv8.2 kernels is judged for that target (its per-op platform facts)
                 on_arm = t["by"] == ["arm82-low"]
                 judged = lint(path, m["ranges"], (ARM_TARGET,))[0] if on_arm else findings
@@ -187,13 +192,6 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
 
 # What a label cannot show, said where the table is read (the rules are not weakened to match a label)
 MODEL_NOTES = {
-    "gridsample_pixel_sum": "missed in fp16 on purpose (a warning, not an error): its positions are off by 0.156 px "
-                            "and change the output by 0.022 rel-L2 on MNN's ARMv8.2 kernels, but on an image of "
-                            "uniform noise, the steepest case.  Lowering C001/C002's 0.25 px tolerance to 0.1 px "
-                            "would flag it and would also call the seed model's Android OpenCL deployment (0.125 px "
-                            "from its fp16-stored grid) broken, which is what the field report says matched.  The "
-                            "threshold stays until a natural-image probe settles it; `--tolerance gridsample_px=0.1` "
-                            "applies the stricter one.",
     "llama_block": "benign at its output only because its weights are random (attention is nearly uniform and "
                    "hides the rotary phase).  Its RoPE table (positions to 2047) is measurably wrong: "
                    "`/self_attn/Sin` and `/self_attn/Cos` are off by 0.044 and 0.041 rel-L2 in fp16 storage, 0.55 and "
@@ -206,6 +204,92 @@ MODEL_NOTES = {
                       "holds for backends that accumulate reductions in fp16 (OpenCL below High, Metal's ReduceMean), "
                       "which the corpus does not measure.",
 }
+
+
+def _value(m: Dict, key: str, out: str = "") -> str:
+    run = m["measured"].get(key)
+    if not run:
+        return "not measured"
+    v = run["outputs"].get(out) if out else max(run["outputs"].values(), key=lambda x: float("inf")
+                                                 if x == "nonfinite" else float(x))
+    return str(v)
+
+
+def _sampling_notes(gt: Dict) -> Dict[str, str]:
+    """For each model whose image a sampling op reads: what it measured on the photograph and on noise."""
+    notes = {}
+    for name, m in gt["models"].items():
+        if "fp16-storage-noise" not in m["measured"]:
+            continue
+        runs = [("fp16 storage", "fp16-storage"), ("MNN's ARMv8.2 kernels", "arm82-low")]
+        photo = ", ".join(f"{_value(m, k)} ({label})" for label, k in runs if k in m["measured"])
+        noise = ", ".join(f"{_value(m, k + '-noise')} ({label})" for label, k in runs if k + "-noise" in m["measured"])
+        notes[name] = (f"its image is the photograph (see *GridSample on natural images* below): the output moves by "
+                       f"{photo} rel-L2 in fp16; on uniform noise, the steepest image, the same model measures "
+                       f"{noise}.  The label uses the photograph.")
+    notes["gridsample_pixel_sum"] += (
+        "  fp16 precision does not break it on the photograph: storage holds (0.156 px by C001, 0.124 px by C002: "
+        "warnings, the right verdict for a generic fp16 target), and MNN's ARMv8.2 Low kernel measured 0.0074 in an "
+        "earlier worker process (commit 66fc27f).  The stored ARMv8.2 run breaks for another reason: the kernel "
+        "read align_corners=1 as 0 (its output matches an fp32 align_corners=0 GridSample to 0.008 rel-L2; same "
+        ".mnn up to its uuid, same inputs, only the worker script's path differed), the known kernel bug "
+        "arm82-gridsample-align-corners, which now applies to both align_corners values: C001 is an error for "
+        "`ios-cpu:low`.  bf16 (about 1 px) breaks it on any backend.")
+    notes["gridsample_large"] += (
+        "  The seed model: with its grid stored in fp16 (the Android OpenCL deployment, 0.125 px) it stays within "
+        "1e-2, as the field report says; on MNN's ARMv8.2 Low it breaks, from the kernel's align_corners=0 bug "
+        "(C001's error for `ios-cpu:low`).")
+    return notes
+
+
+def _gridsample_section(gt: Dict) -> List[str]:
+    from calibration.gridsample_sweep import table
+
+    rows = gt.get("gridsample_sweep", {}).get("rows")
+    if not rows:
+        return []
+    pm = gt["models"]["gridsample_pixel_sum"]
+    under = [r for r in rows if r["photograph"] <= 0.01]
+    over = [r for r in rows if r["photograph"] > 0.01]
+    band = [r for r in over if r["max_px"] <= 0.25]
+    near = " and ".join(f"{r['photograph']:.4f}" for r in rows if 0.05 < r["max_px"] < 0.1)
+    above = [r for r in over if r["max_px"] > 0.25]
+    return ["", "## GridSample on natural images: the breaking threshold and the pixel tolerance", "",
+            "A sampling op that reads a position off by d pixels changes its output by about d times the image's",
+            "local gradient, so the image decides what a position error does.  Uniform noise is the steepest image",
+            "there is (rms difference of neighbouring pixels 0.71 of its rms value; the photograph's 0.137), so the",
+            "corpus feeds GridSample, Resize and RoiAlign a photograph (calibration/natural_image.py: Grace Hopper,",
+            "public domain, at its published resolution) and keeps the noise measurement beside it for comparison.",
+            "The sweep below (`PYTHONPATH=. python calibration/gridsample_sweep.py`, ONNX Runtime, every tensor",
+            "stored in fp16) moves the positions by the two causes the rules estimate, at growing widths:",
+            "`grid` = the normalised grid stored in fp16 (C001's part from the grid alone, e.g. a GPU backend that",
+            "stores tensors in fp16), `absolute` = mesh + flow in absolute pixels, stored and normalised in fp16",
+            "(C002's chain).  \"max px\" is the rules' own estimate.", ""] + table(rows) + [
+            "",
+            "- **Breaking threshold, 1e-2 rel-L2** (`verify`'s default): on the photograph (rms 0.53 in [0, 1]) it is",
+            "  an rms change of 1.4 grey levels of 255, just above the 8-bit rounding the photograph itself was stored",
+            "  with; below it the fp16 output is as close to fp32 as the input's own precision allows.",
+            f"- **What crosses it on the photograph**: every case up to {max(r['max_px'] for r in under):.3g} px stays "
+            f"within it (at most {max(r['photograph'] for r in under):.4f}); from "
+            f"{min(r['max_px'] for r in over):.3g} px to 0.25 px they measure "
+            f"{min(r['photograph'] for r in band):.4f} to {max(r['photograph'] for r in band):.4f}, just over and in "
+            f"proportion to the image's gradient; above 0.25 px, {min(r['photograph'] for r in above):.4f} and more.  "
+            f"On noise every case from {min(r['max_px'] for r in rows if r['noise'] > 0.01):.3g} px breaks: "
+            "noise would make any GridSample over 256 px wide an error, which no deployment report shows.",
+            "- **The pixel tolerance stays 0.25 px** (C001, C002: error above it, warning above a fifth of it).",
+            f"  Just above the warning level of 0.05 px ({near} "
+            "on the photograph at 0.062 px) the output moves measurably (over 1e-3): a warning",
+            "  means something measurable.  Above 0.25 px every measured case breaks on the photograph with margin:",
+            "  an error.  From 0.125 to 0.25 px the verdict depends on the content (a warning; `verify` with your own",
+            "  images settles it, and `--tolerance gridsample_px=0.13` makes that band an error).  The default is not",
+            "  0.13 because the estimates are worst cases: the probe `gridsample_pixel_sum` is at 0.156 px by C001's",
+            "  estimate (which assumes the unnormalisation in fp16) yet measures "
+            f"{_value(pm, 'fp16-storage')} in fp16 storage and 0.0074 on MNN's",
+            "  ARMv8.2 kernels when they honour align_corners (see its note): 0.13 would make that an error on a",
+            "  model that holds.  The seed model's Android OpenCL deployment (0.125 px from its fp16-stored grid)",
+            f"  measures {_value(gt['models']['gridsample_large'], 'fp16-storage')} in fp16 storage on the photograph: "
+            "within 1e-2, which is what the field",
+            f"  report says, whereas noise calls it broken ({_value(gt['models']['gridsample_large'], 'fp16-storage-noise')})."]
 
 
 def _false_errors(row: Dict) -> List[Dict]:
@@ -246,7 +330,11 @@ def render(gt: Dict, scores: Dict) -> str:
              f"they are scored against MNN's kernels when the finding also holds for `{ARM_TARGET}`, and are marked",
              "*in-kernel, not measured* otherwise (listed, but not counted as a false error).  A model whose outputs",
              "hold but where a node inside measurably breaks (over 1e-2 while its inputs are within it) is benign; an",
-             "error naming that node is right, and its verdict says *breaks inside, output holds* (not a false error).", "",
+             "error naming that node is right, and its verdict says *breaks inside, output holds* (not a false error).",
+             "An `.onnx` that breaks only on MNN's kernels (storage emulation holds) breaks from a cause of those",
+             "kernels (a kernel bug, fp16 accumulation) that no generic fp16 judgement sees: it is judged like the",
+             f"`.mnn`, for `{ARM_TARGET}` and against those kernels.  The image a sampling op (GridSample, Resize,",
+             "RoiAlign) reads is a photograph, not noise (see *GridSample on natural images* below).", "",
              "## Summary", "",
              "| format / file | breaking flagged at error, culprit named | benign models with an error | warnings that measurably matter |",
              "|---|---|---|---|"]
@@ -274,12 +362,16 @@ def render(gt: Dict, scores: Dict) -> str:
         lines.append(f"| {r['model']} | .{r['file']} | {r['judged_for']} | {'yes (' + by + ')' if r['breaking'] else 'no'} | "
                      f"{origins if r['breaking'] or r['origins'] else '-'} | {errs} | {_share(r['warnings_confirmed'], r['warnings'])} "
                      f"| {verdict} |")
-    notes = [f"- **{name}**: {text}" for name, text in sorted(MODEL_NOTES.items()) if name in gt["models"]]
+    notes = [f"- **{name}**: {text}" for name, text in sorted({**MODEL_NOTES, **_sampling_notes(gt)}.items())
+             if name in gt["models"]]
     if notes:
         lines += ["", "## Notes on the labels", ""] + notes
+    lines += _gridsample_section(gt)
     lines += ["", "## The corpus", "", "| model | kind | what it reproduces | measured on |", "|---|---|---|---|"]
     for name, m in sorted(gt["models"].items()):
-        on = ", ".join(k for k in sorted(m["measured"]))
+        on = ", ".join(k for k in sorted(m["measured"]) if not k.endswith("-noise"))
+        noise = [k[:-len("-noise")] for k in sorted(m["measured"]) if k.endswith("-noise")]
+        on += f" (image: the photograph; on noise too, for comparison: {', '.join(noise)})" if noise else ""
         lines.append(f"| {name} | {m['kind']} | {m['cause'] or '-'} | {on} |")
     return "\n".join(lines) + "\n"
 

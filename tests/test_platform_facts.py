@@ -141,10 +141,12 @@ def test_gridsample_bug_follows_the_declared_mnn_version(cases, fmt):
 
 
 def test_gridsample_bug_only_where_it_is_known(cases, tmp_path):
-    # align_corners=1 and 5-D (whose kernel signature matches) stay judged by fp16 alone
-    for path in (cases["gs32_align1"]["onnx"], gridsample(tmp_path / "gs5d.onnx", 16, rank=5)):
-        code, f = _run(path, "--target", "ios-cpu:low")
-        assert code == 0, path
+    # align_corners=1 is read as 0 in some runs (measured on the calibration probe gridsample_pixel_sum): an error
+    # too; 5-D (whose kernel signature matches) stays judged by fp16 alone
+    code, f = _run(cases["gs32_align1"]["onnx"], "--target", "ios-cpu:low")
+    assert code == 1 and set(_levels(f, "C001").values()) == {"error"}
+    code, f = _run(gridsample(tmp_path / "gs5d.onnx", 16, rank=5), "--target", "ios-cpu:low")
+    assert code == 0
     # the bug raises the level only for the ARMv8.2 kernels
     code, f = _run(cases["gs32"]["onnx"], "--target", "android-opencl:low")
     assert code == 0

@@ -639,10 +639,16 @@ def _escaping_output() -> None:
 @click.option("--qemu-cpu", default="max", show_default=True, metavar="CPU",
               help="QEMU CPU model for ARM runs; `cortex-a72` (no fp16 arithmetic) is a control that must be refused.")
 @click.option("--no-lint", is_flag=True, help="Measure only: do not run the static rules on the model.")
+@click.option("--emulate", is_flag=True,
+              help="Emulate every target from the platform table (an .onnx), the ARM CPUs too, instead of running "
+                   "their kernels: to compare the emulation with a measured run.")
+@click.option("--storage-only", is_flag=True,
+              help="Emulations round the storage formats only (arithmetic and accumulation kept fp32: the lower "
+                   "bound).")
 @click.option("--progress/--no-progress", default=None,
               help="Show the current step on stderr.  [default: on a terminal]")
 def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, output, timings, qemu_cpu, no_lint,
-               progress) -> None:
+               emulate, storage_only, progress) -> None:
     """Run MODEL (.mnn, or .onnx converted with MNN's converter) on MNN's real kernels at each target's precision
     and at Precision_High, and report the error per output and per node.
 
@@ -650,8 +656,8 @@ def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, ou
     ios-cpu and android-cpu-armv82 run MNN's Arm82 fp16 kernels under QEMU (set up once with
     `precision-lint setup-arm`); a Low run counts only if MNN reported fp16:1.  android-cpu-armv80 runs the plain
     ARM kernels (QEMU cortex-a72).  x86-cpu computes fp32 in every mode: nothing to verify.  GPU/NPU targets of an
-    .onnx are emulated from the platform table (fp16/bf16 storage in ONNX Runtime; never called measured).  An .onnx
-    is also checked against ONNX Runtime.  Details: docs/verify.md.
+    .onnx are emulated from the platform table (its storage, arithmetic and accumulation formats per op; never
+    called measured).  An .onnx is also checked against ONNX Runtime.  Details: docs/verify.md.
 
     Exit codes: 0 within tolerance, 1 a measured error over tolerance (the node is named), 2 bad input, set-up
     missing, or fp16 not active on a Low target.
@@ -684,7 +690,7 @@ def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, ou
         result = verify(model, targets, inputs_file,
                         parse_input_ranges(input_range), DEFAULT_TOLERANCE if tolerance is None else tolerance,
                         qemu_cpu, lint=not no_lint, progress=status if show else None,
-                        review=fmt in ("markdown", "html"))
+                        review=fmt in ("markdown", "html"), emulate=emulate, storage_only=storage_only)
     except PrecisionLintError as exc:
         if width[0]:
             sys.stderr.write("\r" + " " * width[0] + "\r")

@@ -10,31 +10,66 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from ..resources import data_path
-from .formats import ACCUMULATOR, FP32, _numpy_dtype, get_format
+from .formats import ACCUMULATOR, FP32, get_format, numpy_dtype
+
+
+def lane_sums(terms: np.ndarray, lanes: int, acc: str, start: Optional[np.ndarray] = None,
+              by_term: bool = False) -> np.ndarray:
+    """The ``lanes`` running sums of each row of ``terms`` (shape (S, n)) held in ``acc``: lane j adds every lanes-th
+    term (j, j+lanes, ...) one after another, each addition rounded to ``acc`` (lanes=1: one sequential sum).
+    ``start`` (S, lanes) continues earlier partial sums, so a long sum can be fed in chunks.  Each term is rounded
+    to ``acc`` before it is added (no fused multiply-add).  ``by_term``: ``terms`` is laid out (n, S), term-major
+    (many sums of few terms: one vectorised step per term, 4x faster than numpy's half-precision accumulate).
+    Returns (S, lanes), in ``acc``'s numpy dtype when there is one, else float64 rounded to ``acc``."""
+    dt = numpy_dtype(acc)
+    if by_term and dt is not None:
+        n, s = terms.shape
+        part = np.zeros((lanes, s), np.float32) if start is None else np.ascontiguousarray(start.T, np.float32)
+        stored = np.empty(s, dt)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in range(n):
+                lane = part[i % lanes]
+                stored[...] = terms[i]  # the term in acc
+                np.add(lane, stored, out=lane, dtype=np.float32)
+                stored[...] = lane  # fp32 addition of two acc values, rounded to acc: acc's own addition
+                lane[...] = stored
+        return part.T.astype(dt)
+    if by_term:
+        terms = terms.T  # pragma: no cover - slow path without ml_dtypes
+    s, n = terms.shape
+    pad = (-n) % lanes
+    if pad:
+        terms = np.concatenate([terms, np.zeros((s, pad), terms.dtype)], axis=1)
+    blocks = terms.reshape(s, -1, lanes)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dt is not None:
+            blocks = blocks.astype(dt)
+            if start is not None:
+                blocks = np.concatenate([start.astype(dt)[:, None, :], blocks], axis=1)
+            return np.add.accumulate(blocks, axis=1, dtype=dt)[:, -1, :]
+        r = get_format(acc).round  # pragma: no cover - slow path without ml_dtypes
+        part = np.zeros((s, lanes)) if start is None else start.astype(np.float64)
+        for i in range(blocks.shape[1]):
+            part = r(part + r(blocks[:, i, :].astype(np.float64)))
+        return part
+
+
+def combine_lanes(part: np.ndarray, acc: str) -> np.ndarray:
+    """Lane partial sums (S, lanes) combined pairwise (a tree, each addition rounded to ``acc``): float64 (S,)."""
+    dt = numpy_dtype(acc)
+    r = (lambda x: x.astype(dt)) if dt is not None else get_format(acc).round
+    with np.errstate(over="ignore", invalid="ignore"):
+        while part.shape[1] > 1:
+            if part.shape[1] % 2:
+                part = np.concatenate([part, np.zeros((part.shape[0], 1), part.dtype)], axis=1)
+            part = r(part[:, 0::2] + part[:, 1::2])
+    return part[:, 0].astype(np.float64)
 
 
 def _running_sums(terms: np.ndarray, lanes: int, acc: str) -> np.ndarray:
     """Sequential sums of each row of ``terms`` (shape (S, n)) held in ``acc``: ``lanes`` running sums take every
     lanes-th term (SIMD style), then are combined pairwise in ``acc``.  Returns float64 of shape (S,)."""
-    s, n = terms.shape
-    pad = (-n) % lanes
-    if pad:
-        terms = np.concatenate([terms, np.zeros((s, pad))], axis=1)
-    blocks = terms.reshape(s, -1, lanes)
-    dt = _numpy_dtype(acc)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if dt is not None:
-            part = np.add.accumulate(blocks.astype(dt), axis=1, dtype=dt)[:, -1, :]
-            while part.shape[1] > 1:
-                part = (part[:, 0::2] + part[:, 1::2]).astype(dt)
-            return part[:, 0].astype(np.float64)
-        r = get_format(acc).round  # pragma: no cover - slow path without ml_dtypes
-        part = np.zeros((s, lanes))
-        for i in range(blocks.shape[1]):
-            part = r(part + blocks[:, i, :])
-        while part.shape[1] > 1:
-            part = r(part[:, 0::2] + part[:, 1::2])
-        return part[:, 0]
+    return combine_lanes(lane_sums(terms, lanes, acc), acc)
 
 
 def _terms(kind: str, shape, rng: np.random.Generator) -> np.ndarray:

@@ -119,7 +119,7 @@ def accumulator_for(fmt: str) -> str:
     return ACCUMULATOR[fmt]
 
 
-def _numpy_dtype(fmt: str):
+def numpy_dtype(fmt: str):
     """A numpy dtype whose arithmetic rounds to fmt after every operation (None if there is none)."""
     if fmt == "fp16":
         return np.float16

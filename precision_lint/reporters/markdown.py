@@ -313,7 +313,7 @@ class ModelSection:
             status = str(r.get("status", ""))
             verdict = {True: "over tolerance", False: "within tolerance"}[bool(r.get("exceeded"))] \
                 if status in ("measured", "emulated") else "no measurement"
-            how = "emulated from the platform table, not measured" if status == "emulated" else status
+            how = "emulated" if status == "emulated" else status  # the message names what was emulated
             out.append(f"- {code(str(r.get('target', '')))}: {md(how)}, {verdict}: {md(str(r.get('message', '')))}")
         for o in v.get("outputs") or []:
             out.append(f"- output {code(str(o.get('name', '')))} on {code(str(v.get('target', '')))}: rel-L2 "

@@ -26,8 +26,10 @@ def _metrics(e) -> str:
 
 
 def to_text(result, timings: bool = True) -> str:
-    out: List[str] = [f"{_safe(result.path)}: verify (tolerance rel-L2 {result.tolerance:g} against MNN "
-                      f"Precision_High on the same build)"]
+    reference = "MNN Precision_High on the same build"
+    if any(t.status == EMULATED for t in result.targets):
+        reference += "; emulated targets against the same emulation engine in fp32"
+    out: List[str] = [f"{_safe(result.path)}: verify (tolerance rel-L2 {result.tolerance:g} against {reference})"]
     out.append("  inputs:")
     for name, how in sorted(result.inputs.items()):
         out.append(f"    {_safe(name)}: {_safe(how)}")

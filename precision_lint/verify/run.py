@@ -5,8 +5,9 @@ compare, per output and per intermediate tensor.
   environment of `setup-arm` (one worker process; the reference is the same emulated build at Precision_High, so
   only the precision differs).  A Low run counts as measured only when MNN printed ``fp16:1`` for it.
 - x86 CPU targets: every mode computes fp32 there (bit-identical, measured), so there is nothing to verify.
-- GPU/NPU targets: their kernels cannot run here.  From an .onnx, ONNX Runtime with the platform table's storage
-  formats per op gives an "emulated from the platform table" result (verify_emulated.py), never "measured".
+- GPU/NPU targets: their kernels cannot run here.  From an .onnx, the platform table's storage, arithmetic and
+  accumulation formats applied per op give an "emulated from the platform table" result (verify/emulated.py),
+  never "measured"; ``emulate=True`` (``--emulate``) emulates the ARM CPU targets too, for comparison.
 - An .onnx is converted with MNN's converter first, and the converted model at Precision_High on the host is compared
   with ONNX Runtime in fp32 (the converter has produced wrong fp32 models).
 Static findings of the linter on the same model are confirmed or refuted by the measured tensors; the origins of
@@ -34,7 +35,7 @@ DEFAULT_TARGETS = ("ios-cpu:low",)  # the seed case
 CROSS_RUNTIME_TOLERANCE = 1e-3  # rel-L2 between two fp32 runtimes: rounding order alone gives about 1e-6
 
 MEASURED, FP32_ONLY, NOT_VERIFIABLE, FP16_INACTIVE = "measured", "fp32-only", "not-verifiable", "fp16-not-active"
-EMULATED = "emulated"  # ONNX Runtime with the platform table's storage formats (verify_emulated.py): never measured
+EMULATED = "emulated"  # the platform table's formats applied per op (verify/emulated.py): never measured
 
 
 class VerifyError(PrecisionLintError):
@@ -52,6 +53,7 @@ class TargetResult:
     outputs: List[TensorError] = field(default_factory=list)
     nodes: List[TensorError] = field(default_factory=list)
     origins: List[TensorError] = field(default_factory=list)
+    emulation: Optional[Dict] = None  # an emulated run: which formats it applied (verify.emulated.Emulation)
 
     @property
     def exceeded(self) -> bool:
@@ -64,6 +66,8 @@ class TargetResult:
                      outputs=[e.to_dict() for e in self.outputs],
                      first_over_tolerance=[e.to_dict() for e in self.origins],
                      nodes=[e.to_dict() for e in self.nodes])
+        if self.emulation is not None:
+            d["emulation"] = self.emulation
         return d
 
 
@@ -104,10 +108,12 @@ class VerifyResult:
 def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional[str] = None,
            input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None, tolerance: float = DEFAULT_TOLERANCE,
            qemu_cpu: str = "max", lint: bool = True, progress: Optional[Callable[[str], None]] = None,
-           review: bool = False) -> VerifyResult:
+           review: bool = False, emulate: bool = False, storage_only: bool = False) -> VerifyResult:
     """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input.
     ``progress`` receives a short line as each step starts (the CLI shows it on a terminal).  ``review`` also
-    reads what a Markdown/HTML review report shows of the model (its identity, the graph around each finding)."""
+    reads what a Markdown/HTML review report shows of the model (its identity, the graph around each finding).
+    ``emulate``: emulate every target from the platform table, ARMv8.2/ARMv8.0 CPUs too (to compare the emulation
+    with their measured run); ``storage_only``: emulations apply the storage formats only (the lower bound)."""
     from ..model.loaders import detect_format, load_model
     from ..deploy.platforms import load_platforms
     from ..deploy.targets import parse_targets
@@ -143,11 +149,11 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         inter = [o for op in graph.operators() if not op.scope for o in op.outputs
                  if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const]
 
-        arm = [t for t in parsed if t.platform in ARM82_PLATFORMS]
+        arm = [t for t in parsed if t.platform in ARM82_PLATFORMS and not emulate]
         if arm:
             _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu, True, say)
         for cpu in sorted(set(ARMV80_PLATFORMS.values())):
-            v80 = [t for t in parsed if ARMV80_PLATFORMS.get(t.platform) == cpu]
+            v80 = [t for t in parsed if ARMV80_PLATFORMS.get(t.platform) == cpu and not emulate]
             if v80:
                 _measure_arm(result, v80, graph, source, run_model, feeds, outputs, inter, tolerance, cpu, False, say)
         by_target = {r.target: r for r in result.targets}
@@ -156,9 +162,11 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
             if t.platform in FP32_PLATFORMS:
                 by_target[name] = TargetResult(name, FP32_ONLY, f"every precision mode computes fp32 on "
                                                f"{table[t.platform].name} (bit-identical, measured): nothing to verify")
-            elif t.platform not in ARM82_PLATFORMS and t.platform not in ARMV80_PLATFORMS:
-                say(f"{name}: emulating the platform table's storage formats with ONNX Runtime")
-                by_target[name] = _emulate(path, fmt, source, table[t.platform], t.mode, name, feeds, tolerance)
+            elif emulate or (t.platform not in ARM82_PLATFORMS and t.platform not in ARMV80_PLATFORMS):
+                say(f"{name}: emulating the platform table's formats")
+                by_target[name], seconds = _emulate(path, fmt, source, table[t.platform], t.mode, name, feeds,
+                                                    tolerance, storage_only, measurable=emulate)
+                timings[f"emulation_{name}"] = seconds
         result.targets = [by_target[str(t)] for t in parsed]
         result.recommendation = recommend_measured(result.targets)
         if fmt == "onnx":
@@ -268,23 +276,26 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
         result.targets.append(tr)
 
 
-def _emulate(path, fmt, source, platform, mode, name, feeds, tolerance) -> TargetResult:
-    """A target whose kernels cannot run here: ONNX Runtime with the table's storage format per op (.onnx only)."""
-    unmeasured = f"{platform.name} kernels cannot run on this machine"
+def _emulate(path, fmt, source, platform, mode, name, feeds, tolerance, storage_only=False,
+             measurable=False) -> Tuple[TargetResult, float]:
+    """A target emulated from the platform table (.onnx only): (its result, seconds).  ``measurable``: the target's
+    kernels could have run here, and emulation was asked for (``--emulate``)."""
+    unmeasured = (f"{platform.name}: emulation asked for (--emulate) instead of the real kernels" if measurable
+                  else f"{platform.name} kernels cannot run on this machine")
     if fmt != "onnx":
-        return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}, and the storage emulation "
-                                                  f"needs the .onnx; the static findings stand unmeasured")
+        return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}, and the emulation needs the "
+                                                  f".onnx; the static findings stand unmeasured"), 0.0
     from . import emulated as verify_emulated
 
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}; the emulation needs "
-                                                  f"onnxruntime (pip install 'precision-lint[verify]')")
+                                                  f"onnxruntime (pip install 'precision-lint[verify]')"), 0.0
     outputs = [t.name for t in source.tensors.values() if t.is_output]
     inter = [o for op in source.operators() if not op.scope for o in op.outputs
              if o and o not in outputs and o in source.tensors and not source.tensors[o].is_const]
-    got, ref, stored = verify_emulated.run(path, source, platform, mode, feeds, outputs, inter)
+    got, ref, info = verify_emulated.run(path, source, platform, mode, feeds, outputs, inter, storage_only)
     producer = {o: op for op in source.operators() for o in op.outputs}
     errors = {}
     for tensor in outputs + inter:
@@ -293,16 +304,34 @@ def _emulate(path, fmt, source, platform, mode, name, feeds, tolerance) -> Targe
             kind = op.op if op else ""
             errors[tensor] = compare(tensor, got[tensor], ref[tensor], tolerance, kind, op.name if op else "",
                                      classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind))
-    tr = TargetResult(name, EMULATED,
-                      f"emulated from the platform table, not measured: {unmeasured}; ONNX Runtime fp32 with the "
-                      f"{stored} tensors {platform.name} stores in fp16/bf16 at {mode} rounded (storage only: "
-                      f"arithmetic, accumulation and the kernels' own behaviour are not emulated)",
-                      ran_on="ONNX Runtime (CPU) with Cast round trips from data/platforms.yaml",
-                      on=f"emulated from the platform table: ONNX Runtime with {platform.name}'s storage formats",
+    tr = TargetResult(name, EMULATED, f"{info.label()}, not measured: {unmeasured}; {_emulation_summary(info)}",
+                      ran_on=info.engine, on=f"{info.label()}: {platform.name} at {mode}",
                       outputs=[errors[o] for o in outputs if o in errors],
-                      nodes=[errors[o] for o in inter if o in errors])
+                      nodes=[errors[o] for o in inter if o in errors], emulation=info.to_dict())
     tr.origins = origins(source, errors)
-    return tr
+    return tr, info.seconds
+
+
+def _emulation_summary(info) -> str:
+    """What the emulation rounded, in words (the counts are in the JSON's ``emulation`` block)."""
+    def ops(counts: Dict[str, int]) -> str:
+        return ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(counts.items()))
+
+    parts = [f"{info.stored} tensors stored in fp16/bf16" + (f" ({info.saturated} converted with saturation at "
+                                                                  f"+-65504)" if info.saturated else "")]
+    if info.arithmetic:
+        parts.append(f"reduced arithmetic in {ops(info.arithmetic)}")
+    if info.accumulation:
+        parts.append(f"reduced accumulation in {ops(info.accumulation)}")
+    if info.not_modelled:
+        parts.append(f"accumulation not modelled (kept fp32) in {ops(info.not_modelled)}")
+    if info.fallback:
+        parts.append(info.fallback)
+    if not info.arithmetic and not info.accumulation:
+        parts.append("arithmetic and accumulation fp32" + ("" if info.fallback else " on this target")
+                     + ": a lower bound where the kernels compute in fp16")
+    parts.append("kernel algorithms (Winograd...) and approximations are not emulated")
+    return "; ".join(parts)
 
 
 def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
