@@ -2,11 +2,12 @@
 
     python benchmarks/run.py            # everything (~5-8 minutes on 2 cores; models generated under /tmp)
     python benchmarks/run.py --quick    # smaller models, a smoke run (~1 minute)
-    python benchmarks/run.py --only startup,onnx,mnn,dir,scaling
+    python benchmarks/run.py --only startup,onnx,mnn,dir,scaling,verify
 
 Each ratio is against a baseline measured in the same run: start-up against ``python -c "import numpy"``, the
 12.7k-node transformer against ``onnx.load``, its ``.mnn`` against ``MNN.expr.load_as_dict``, a directory of 200
-models against loading the same files with onnx / MNN.  Child processes use compiled bytecode (as an installed
+models against loading the same files with onnx / MNN, ``verify`` under QEMU against a bare emulated MNN
+forward pass.  Child processes use compiled bytecode (as an installed
 package does), cached under the work directory, even where PYTHONDONTWRITEBYTECODE is set.
 
 Every measurement runs in a fresh Python process (so imports and memory are its own); times are the best of
@@ -100,7 +101,7 @@ def measure(kind: str, path: str, repeat: int) -> Dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def wall(cmd: List[str], repeat: int) -> float:
+def wall(cmd: List[str], repeat: int, env: Optional[Dict[str, str]] = None) -> float:
     """CPU seconds (user + system) of the command, best of ``repeat``: on a shared machine wall time mostly
     measures the neighbours.  ``LAST_WALL`` keeps the matching best wall time."""
     import resource
@@ -110,7 +111,9 @@ def wall(cmd: List[str], repeat: int) -> float:
     for _ in range(repeat):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, cwd=ROOT, env=ENV)
+        proc = subprocess.run(cmd, capture_output=True, cwd=ROOT, env=env or ENV)
+        if proc.returncode not in (0, 1):  # 1: findings or a measured error over tolerance, still a full run
+            raise RuntimeError(f"{' '.join(cmd[:4])}... failed:\n{proc.stderr.decode(errors='replace')[-3000:]}")
         best_wall = min(best_wall, time.perf_counter() - t)
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         best = min(best, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
@@ -301,7 +304,54 @@ def directory(args, work: str) -> None:
     print(f"{'precision-lint (automatic -j; wall only)':44s} {'-':>7s} {'-':>8s} {LAST_WALL:7.2f}")
 
 
-SECTIONS = {"startup": startup, "onnx": large_onnx, "mnn": large_mnn, "dir": directory, "scaling": scaling}
+# A bare MNN forward pass, as a user would write it: load the module at a precision and run it once on random inputs.
+# Run by the emulated aarch64 Python of `setup-arm` (standard library, numpy and MNN only).
+BARE_FORWARD = r"""
+import json, sys
+import numpy as np
+import MNN
+nn, F = MNN.nn, MNN.expr
+path, precision, inputs, outputs = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
+rt = nn.create_runtime_manager(({"backend": "CPU", "precision": precision, "numThread": 1},))
+module = nn.load_module_from_file(path, list(inputs), outputs, runtime_manager=rt)
+rng = np.random.default_rng(0)
+args = [F.const(rng.random(shape, dtype=np.float32), shape, F.NCHW, F.float) for shape in inputs.values()]
+module.forward(args)
+"""
+
+
+def verify(args, work: str) -> None:
+    """`precision-lint verify` on MNN's Arm82 kernels under QEMU against the smallest thing that measures the same:
+    the emulated Python loading the model and running one forward pass at Precision_Low (verify runs High and Low,
+    reads intermediate tensors and compares them).  Both pay the emulated `import MNN` (about 4 s)."""
+    from precision_lint.verify.arm_runner import PRECISION, Emulation
+    from precision_lint.verify.arm_setup import cache_dir, load_manifest
+    from precision_lint.errors import PrecisionLintError
+    from precision_lint.model.loaders import load_model
+
+    try:
+        emulation = Emulation(cache_dir(), load_manifest())
+    except PrecisionLintError as exc:
+        print(f"\n## verify under emulation: skipped ({exc}; run `precision-lint setup-arm`)")
+        return
+    models = [os.path.join(ROOT, "sample_models", "clean.mnn")]
+    if not args.quick:
+        mid = transformer_onnx(os.path.join(work, "mid_4x16x64.onnx"), 4, 16, 64, False)
+        models.append(to_mnn(mid, mid[:-5] + ".mnn"))
+    rep = max(1, args.repeat - 2)
+    print(f"\n## verify under emulation ({emulation.describe()}; CPU s of every process, best of {rep})")
+    print(f"{'model':28s} {'bare forward (Low)':>19s} {'verify ios-cpu:low':>19s} {'ratio':>6s} {'verify wall s':>14s}")
+    for path in models:
+        g = load_model(path)
+        inputs = {n: [d if isinstance(d, int) and d > 0 else 1 for d in (g.tensors[n].shape or ())] for n in g.inputs}
+        bare = wall([*emulation.command(), "-c", BARE_FORWARD, path, str(PRECISION["low"]), json.dumps(inputs),
+                     json.dumps(list(g.outputs))], rep, env=dict(emulation.env()))
+        t = wall([*LINT, "verify", "--no-lint", "--no-progress", "--target", "ios-cpu:low", path], rep)
+        print(f"{os.path.basename(path):28s} {bare:19.2f} {t:19.2f} {t / bare:6.2f} {LAST_WALL:14.2f}")
+
+
+SECTIONS = {"startup": startup, "onnx": large_onnx, "mnn": large_mnn, "dir": directory, "scaling": scaling,
+            "verify": verify}
 
 
 def main(argv: Optional[List[str]] = None) -> None:

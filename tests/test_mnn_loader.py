@@ -418,3 +418,21 @@ def test_cli_reports_the_same_gridsample_finding_for_mnn_and_onnx():
     assert [(f.rule_id, f.level, f.message) for f in on_onnx] == [(f.rule_id, f.level, f.message) for f in on_mnn]
     assert on_onnx[0].node == "warp_sample" and on_mnn[0].node == "warped"  # MNN names ops after their output
     assert on_onnx[0].estimates["fp16"] == on_mnn[0].estimates["fp16"]
+
+
+@pytest.mark.parametrize("name", ["clean.mnn", "gridsample_large.mnn", "long_reduction.mnn"])
+def test_numbers_read_without_numpy_are_the_vectors_values(name):
+    """Tab.numbers (struct, for the handful of values of an op's indexes and parameters) reads what the numpy
+    view reads, for every op of a converted file."""
+    from precision_lint.model.loaders import mnn_schema as S
+    from precision_lint.model.loaders.flatbuf import Buffer
+
+    with open(os.path.join(SAMPLES, name), "rb") as fh:
+        net = Buffer(fh.read()).root("Net")
+    ops = net.tables(S.NET["oplists"], "oplists")
+    assert ops
+    for tab in ops:
+        for field in ("inputIndexes", "outputIndexes"):
+            values = tab.numbers(S.OP[field], "i32", field)
+            assert values == tab.vector(S.OP[field], "i32", field).tolist()
+            assert all(type(v) is int for v in values)

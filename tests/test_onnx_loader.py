@@ -139,3 +139,22 @@ def test_lfs_pointer_is_named_as_such(tmp_path):
     p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n")
     with pytest.raises(ModelLoadError, match="Git LFS pointer"):
         load_model(str(p))
+
+
+ARCHITECTURES = pathlib.Path(__file__).resolve().parent.parent / "sample_models" / "architectures"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in ARCHITECTURES.glob("*.onnx")))
+def test_shapes_without_data_propagation_are_those_data_propagation_gives(tmp_path, name):
+    """When plain inference already gives every operator output a shape of numbers, the loader skips the second
+    inference with data propagation: the shapes must be the ones that inference gives."""
+    model = onnx.load(str(ARCHITECTURES / name))
+    del model.graph.value_info[:]  # as a file without stored shapes, so the loader runs inference
+    p = save(model, tmp_path / name)
+    g = load_model(p)
+    assert g.metadata["shape_inference"] == "ok"
+    full = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    expected = {vi.name: tuple(d.dim_value for d in vi.type.tensor_type.shape.dim)
+                for vi in (*full.graph.value_info, *full.graph.output)}
+    outputs = [o for op in g.operators() for o in op.outputs if o]
+    assert outputs and all(g.tensors[o].shape == expected[o] for o in outputs)

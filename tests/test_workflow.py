@@ -291,3 +291,18 @@ def test_progress_shows_only_when_asked_or_on_a_terminal(many):
     with open(__file__) as not_a_tty:
         assert Progress.wanted(None, 10, stream=not_a_tty) is False
     assert Progress.wanted(False, 10) is False and Progress.wanted(True, 1) is True
+
+
+def test_progress_writes_to_the_stderr_of_the_moment_not_of_the_first_import(monkeypatch):
+    """A host (or a test harness) that replaces sys.stderr after the first import: the old default argument kept the
+    first stream, and a run after it was closed failed with "I/O operation on closed file"."""
+    import io
+
+    from precision_lint.workflow.batch import Progress
+
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", later)
+    p = Progress(3, min_interval=0.0)
+    p.advance("a.onnx")
+    assert p.stream is later and "a.onnx" in later.getvalue()
+    assert Progress.wanted(None, 3) is False  # a StringIO is no terminal (read from the current stream)

@@ -133,12 +133,16 @@ class Bounds:
         memo = self._memo
         if tensor_name in memo:
             return memo[tensor_name]
-        # rules walking operators in file order find the inputs already known: no stack needed then
-        if all(d in memo for d in self._deps(tensor_name)):
-            b = memo[tensor_name] = self._compute(tensor_name)
-            return b
-        self._evaluate(tensor_name)
-        return memo.get(tensor_name)
+        # rules walking operators in file order find the inputs already known, or constants and graph inputs
+        # (which have no inputs of their own): no stack needed then
+        for d in self._deps(tensor_name):
+            if d not in memo:
+                if self._deps(d):
+                    self._evaluate(tensor_name)
+                    return memo.get(tensor_name)
+                memo[d] = self._compute(d)
+        b = memo[tensor_name] = self._compute(tensor_name)
+        return b
 
     # ----- evaluation without recursion -----------------------------------------------------------------------
     def _deps(self, name: str) -> List[str]:

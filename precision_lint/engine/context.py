@@ -39,6 +39,16 @@ class Analysis:
             v = self._node_views[op.id] = NodeView(self, op)
         return v
 
+    def tensor_named(self, name: Optional[str]) -> Optional["TensorView"]:
+        """The view of the tensor called ``name`` (None for None or a name the graph does not hold)."""
+        v = self._tensor_views.get(name)
+        if v is None:
+            t = self.graph.tensors.get(name) if name is not None else None
+            if t is None:
+                return None
+            v = self._tensor_views[name] = TensorView(self, t)
+        return v
+
     def tensor(self, t: Optional[Tensor]) -> Optional["TensorView"]:
         if t is None:
             return None
@@ -46,6 +56,21 @@ class Analysis:
         if v is None:
             v = self._tensor_views[t.name] = TensorView(self, t)
         return v
+
+
+_UNSET = object()
+
+
+def _position(names, i: Any) -> Optional[str]:
+    """The tensor name at index ``i`` (negative from the end) of an operator's inputs or outputs, None when out of
+    range or empty (an omitted optional input)."""
+    if type(i) is not int:
+        i = _int_or_none(i)
+    if i < 0:
+        i += len(names)
+    if 0 <= i < len(names):
+        return names[i] or None
+    return None
 
 
 def _int_or_none(i: Any) -> Optional[int]:
@@ -62,6 +87,7 @@ class NodeView(View):
     def __init__(self, analysis: Analysis, op: Operator):
         self._a = analysis
         self._op = op
+        self._widest: Any = _UNSET
 
     @property
     def operator(self) -> Operator:
@@ -76,25 +102,40 @@ class NodeView(View):
     def f_n_inputs(self): return sum(1 for i in self._op.inputs if i)
     def f_n_outputs(self): return sum(1 for o in self._op.outputs if o)
 
+    # Methods: ``f_NAME`` gives the callable a rule calls; compiled expressions call ``m_NAME(view, ...)`` directly.
+    def m_attr(self, name: str, default: Any = None) -> Any:
+        v = self._op.attrs.get(name, default)
+        if isinstance(v, list):
+            return tuple(v)
+        return v
+
     def f_attr(self):
-        def attr(name: str, default: Any = None) -> Any:
-            v = self._op.attrs.get(name, default)
-            if isinstance(v, list):
-                return tuple(v)
-            return v
-        return attr
+        return self.m_attr
+
+    def m_has_attr(self, name):
+        return name in self._op.attrs
 
     def f_has_attr(self):
-        return lambda name: name in self._op.attrs
+        return self.m_has_attr
+
+    def m_input(self, i):
+        # ModelGraph.input_tensor and Analysis.tensor in one: rules ask for inputs and outputs of every operator
+        return self._a.tensor_named(_position(self._op.inputs, i))
 
     def f_input(self):
-        return lambda i: self._a.tensor(self._a.graph.input_tensor(self._op, _int_or_none(i)))
+        return self.m_input
+
+    def m_output(self, i=0):
+        return self._a.tensor_named(_position(self._op.outputs, i))
 
     def f_output(self):
-        return lambda i=0: self._a.tensor(self._a.graph.output_tensor(self._op, _int_or_none(i)))
+        return self.m_output
+
+    def m_producer(self, i):
+        return self._a.node(self._a.graph.producer(self._op, _int_or_none(i)))
 
     def f_producer(self):
-        return lambda i: self._a.node(self._a.graph.producer(self._op, _int_or_none(i)))
+        return self.m_producer
 
     def f_consumers(self):
         return lambda: tuple(self._a.node(c) for c in self._a.graph.consumers(self._op))
@@ -105,6 +146,12 @@ class NodeView(View):
 
     def f_widest_const(self):
         """The float constant input with the largest magnitude (None if there is none)."""
+        widest = self._widest
+        if widest is _UNSET:  # R001 asks every operator twice (max_const_abs, widest_const)
+            widest = self._widest = self._find_widest_const()
+        return widest
+
+    def _find_widest_const(self):
         best, best_m = None, None
         for i in self._op.inputs:
             t = self._a.graph.tensors.get(i) if i else None

@@ -24,6 +24,8 @@ MAX_POW_EXPONENT = 1024
 # the float range).  Squaring an integer doubles its size: 30 chained squarings in a rule's `let` were 2^30-digit
 # numbers that took minutes, and a 5000-digit result could not even be printed (Python's int_max_str_digits).
 MAX_INT_BITS = 64
+# Evaluations of one expression by the interpreter before it is compiled to Python code (see Expression._run).
+HOT_EVALUATIONS = 32
 
 
 class ExprError(ValueError):
@@ -77,6 +79,25 @@ def _class_getter(cls: type, name: str) -> Optional[Callable[[Any], Any]]:
     if getters is None:
         getters = _GETTERS[cls] = {n: getattr(cls, "f_" + n) for n in cls.FIELDS}
     return getters.get(name)
+
+
+def _class_method(cls: type, name: str, src: str) -> Optional[Callable[..., Any]]:
+    """``name`` of a View class as one function of (view, *args): the class's ``m_NAME`` when it defines one (no
+    bound function made per call), else its whitelisted getter with the interpreter's field-or-method check.
+    None for classes with their own ``get_field``."""
+    getter = _class_getter(cls, name)
+    if getter is None:
+        return None
+    direct = getattr(cls, "m_" + name, None)
+    if direct is not None:
+        return direct
+
+    def call(view, *args):
+        m = getter(view)
+        if not callable(m):
+            raise EvalError(f"{name!r} is a field, not a method, in {src!r}")
+        return m(*args)
+    return call
 
 
 class Namespace(View):
@@ -164,20 +185,86 @@ class Expression:
 
     def evaluate(self, env: Mapping[str, Any]) -> Any:
         try:
-            return _bounded(self._run(env))
+            v = self._run(env)
         except EvalError:
             raise
         except RecursionError:
             raise EvalError(f"expression nests too deeply: {self.source!r}") from None
         except (TypeError, ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
             raise EvalError(f"{type(exc).__name__} in {self.source!r}: {exc}") from None
+        return _bounded(v) if type(v) is int else v
 
-    @property
-    def _run(self) -> Callable[[Mapping[str, Any]], Any]:
-        fn = self.__dict__.get("_compiled")
-        if fn is None:
-            fn = self.__dict__["_compiled"] = self._compile(self._tree)
-        return fn
+    def _run(self, env: Mapping[str, Any]) -> Any:
+        """Two tiers: the closure interpreter for the first HOT_EVALUATIONS evaluations (building it is cheap, and a
+        small model evaluates most expressions a few times), then the expression compiled to one Python function
+        (engine/expr_codegen.py: compiling costs ~0.2 ms, which pays only on large models).  Both give the same
+        values and errors (tests/test_expr.py)."""
+        interpret = self._compile(self._tree)
+        calls = 0
+
+        def warm(env: Mapping[str, Any]) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls >= HOT_EVALUATIONS:
+                from .expr_codegen import generate
+
+                self._run = generate(self, self._helpers()) or interpret  # type: ignore[method-assign]
+            return interpret(env)
+
+        self._run = warm  # type: ignore[method-assign]
+        return warm(env)
+
+    # ----- what the generated code calls: the interpreter's checks and messages, bound to this expression -----
+    def _helpers(self) -> Dict[str, Any]:
+        src = self.source
+
+        def unknown_name(name):
+            raise EvalError(f"unknown name {name!r} in {src!r}")
+
+        def negate(v):
+            if not _is_num(v):
+                raise EvalError(f"unary minus on {type(v).__name__} in {src!r}")
+            return -v
+
+        def plus(v):
+            if not _is_num(v):
+                raise EvalError(f"unary minus on {type(v).__name__} in {src!r}")
+            return +v
+
+        def compare_error(left, right):
+            raise EvalError(f"cannot compare {type(left).__name__} with {type(right).__name__} in {src!r}")
+
+        def too_long():
+            raise EvalError("sequence literal too long")
+
+        def slice_(b, lower, upper, step):
+            if not isinstance(b, (tuple, str)):
+                raise EvalError(f"cannot slice {type(b).__name__}")
+            return b[slice(lower, upper, step)]
+
+        def field(b, attr, cache):
+            if not isinstance(b, View):
+                raise EvalError(f"{type(b).__name__} has no field {attr!r} in {src!r}")
+            getter = _class_getter(type(b), attr)
+            if getter is not None:
+                cache[type(b)] = getter
+            return b.get_field(attr)
+
+        def method(b, attr, cache):
+            if not isinstance(b, View):
+                raise EvalError(f"{type(b).__name__} has no method {attr!r} in {src!r}")
+            direct = _class_method(type(b), attr, src)
+            if direct is not None:
+                cache[type(b)] = direct
+            m = b.get_field(attr)
+            if not callable(m):
+                raise EvalError(f"{attr!r} is a field, not a method, in {src!r}")
+            return m
+
+        return {"bounded": _bounded, "unknown_name": unknown_name, "negate": negate, "plus": plus,
+                "binop": self._binop, "compare_error": compare_error, "too_long": too_long,
+                "max_sequence": MAX_SEQUENCE, "slice": slice_, "index": self._index_value,
+                "field": field, "method": method}
 
     # ----- interpreter ----------------------------------------------------------------------------------------
     # The validated tree is turned once into a tree of Python closures, one per syntax node (no eval, no code
@@ -372,6 +459,9 @@ class Expression:
         key = key_fn(env)
         if key is None:
             return None
+        return self._index_value(base, key)
+
+    def _index_value(self, base: Any, key: Any) -> Any:
         if isinstance(base, (tuple, str)):
             if not isinstance(key, int) or isinstance(key, bool):
                 raise EvalError(f"index must be an integer in {self.source!r}")

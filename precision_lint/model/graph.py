@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # numpy is only named in annotations here
 KEEP_VALUE_BYTES = 1 << 16
 
 
-@dataclass
+@dataclass(slots=True)  # tens of thousands per model: no per-instance dict
 class Tensor:
     """A value flowing between operators.  ``shape`` is None when unknown; a dim is None when symbolic."""
 
@@ -45,6 +45,7 @@ class Tensor:
     # several statistics of one weight in a row (range, rms, subnormal share), and each re-read cost as much as
     # the statistic.  Shared by the graph's tensors, so at most one extra weight stays in memory.
     _recent: Optional[List[Any]] = field(default=None, repr=False, compare=False)
+    _pl_stats: Optional[Dict[str, Any]] = field(default=None, repr=False, compare=False)  # engine/constants.py
 
     @property
     def value(self) -> Optional[np.ndarray]:
@@ -83,7 +84,7 @@ class Tensor:
         return None if self.shape is None else len(self.shape)
 
 
-@dataclass
+@dataclass(slots=True)
 class Operator:
     """One operator: canonical ``op`` in ONNX spelling, the format's own ``source_op``, canonical ``attrs``."""
 
@@ -115,6 +116,7 @@ class ModelGraph:
         self.inputs: List[str] = []
         self.outputs: List[str] = []
         self._by_op: Optional[Dict[str, List[str]]] = None
+        self._ordered: Optional[List[Operator]] = None  # operators in file order, sorted once
         self._in_file_order = False  # set by finish(): every edge runs forward in file order
         self._recent_value: List[Any] = [None, None]  # see Tensor._recent
         self._next_suffix: Dict[str, int] = {}  # base id -> first "#k" suffix not yet tried (see unique_id)
@@ -151,7 +153,7 @@ class ModelGraph:
         for name in op.inputs:
             if name:
                 (tensors.get(name) or tensor(name)).consumers.append(op.id)
-        self._by_op = None
+        self._by_op = self._ordered = None
         return op
 
     def finish(self) -> "ModelGraph":
@@ -188,13 +190,20 @@ class ModelGraph:
         return len(self.ops)
 
     def operators(self) -> Iterator[Operator]:
-        return iter(sorted(self.ops.values(), key=lambda o: o.index))
+        return iter(self._in_order())
+
+    def _in_order(self) -> List[Operator]:
+        """Every operator in file order (the rules, the notes and the shape propagation each walk them)."""
+        ordered = self._ordered
+        if ordered is None or len(ordered) != len(self.ops):  # len: operators a caller put in .ops directly
+            ordered = self._ordered = sorted(self.ops.values(), key=lambda o: o.index)
+        return ordered
 
     def _op_index(self) -> Dict[str, List[str]]:
         """op name (canonical and source spelling) -> operator ids in file order, built once."""
         if self._by_op is None:
             index: Dict[str, List[str]] = {}
-            for o in sorted(self.ops.values(), key=lambda o: o.index):
+            for o in self._in_order():
                 index.setdefault(o.op, []).append(o.id)
                 if o.source_op != o.op:
                     index.setdefault(o.source_op, []).append(o.id)
@@ -209,7 +218,7 @@ class ModelGraph:
         """Operators with canonical ``op`` or ``source_op`` equal to op_type (indexed once: anchors are cheap).
         ``"*"`` means every operator."""
         if op_type == "*":
-            return list(self.operators())
+            return list(self._in_order())
         return [self.ops[i] for i in self._op_index().get(op_type, ())]
 
     def input_tensor(self, op: Operator, i: int) -> Optional[Tensor]:

@@ -98,9 +98,9 @@ def _pool(linter: Linter, paths: List[str], jobs: int) -> Iterator[LintResult]:
 class Progress:
     """``[ 12/340] models/foo.onnx`` on one stderr line, redrawn in place; cleared before other output."""
 
-    def __init__(self, total: int, stream: IO[str] = sys.stderr, min_interval: float = 0.1, delay: float = 0.0):
+    def __init__(self, total: int, stream: Optional[IO[str]] = None, min_interval: float = 0.1, delay: float = 0.0):
         self.total = total
-        self.stream = stream
+        self.stream = sys.stderr if stream is None else stream  # at call time: a host may replace sys.stderr
         self.done = 0
         self.min_interval = min_interval
         self._start = time.monotonic()
@@ -109,9 +109,10 @@ class Progress:
         self._shown = False
 
     @staticmethod
-    def wanted(choice: Optional[bool], total: int, stream: IO[str] = sys.stderr) -> bool:
+    def wanted(choice: Optional[bool], total: int, stream: Optional[IO[str]] = None) -> bool:
         if choice is not None:
             return choice
+        stream = sys.stderr if stream is None else stream
         if total < 2 or os.environ.get("PRE_COMMIT") or os.environ.get("CI"):
             return False  # pre-commit gives hooks a pty but shows their output afterwards
         return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"

@@ -161,8 +161,8 @@ class _Reader:
                 self.unknown_types[type_name] += 1
             name = tab.string(S.OP["name"], "name") or f"{type_name}_{k}"
             what = f"op {name!r}"
-            ins = [index(int(i), what) for i in tab.vector(S.OP["inputIndexes"], "i32", "inputIndexes")]
-            outs = [index(int(i), what) for i in tab.vector(S.OP["outputIndexes"], "i32", "outputIndexes")]
+            ins = [index(i, what) for i in tab.numbers(S.OP["inputIndexes"], "i32", "inputIndexes")]
+            outs = [index(i, what) for i in tab.numbers(S.OP["outputIndexes"], "i32", "outputIndexes")]
             ptype = tab.scalar(S.OP["main_type"], "u8", 0)
             pname = S.PARAMS.get(ptype) if ptype else None
             if ptype and pname is None:
@@ -377,7 +377,7 @@ def _read_table(tab: Tab, name: str) -> Dict[str, Any]:
         if kind == "str":
             out[fname] = tab.string(slot, fname)
         elif kind.startswith("["):
-            out[fname] = [x.item() for x in tab.vector(slot, kind[1:-1], fname)]
+            out[fname] = tab.numbers(slot, kind[1:-1], fname)  # Python scalars, as .item() gives
         else:
             out[fname] = tab.scalar(slot, kind, default)
     return out

@@ -54,7 +54,7 @@ class _Ctx:
         raise _Unknown()
 
     def ints(self, op: Operator, i: int) -> List[int]:
-        return [int(x) for x in self.value(op, i).ravel()]
+        return [int(x) for x in self.value(op, i).ravel().tolist()]
 
 
 def _size(shape: Shape) -> Optional[int]:

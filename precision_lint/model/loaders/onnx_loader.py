@@ -339,6 +339,11 @@ class _Builder:
                                     f"{MAX_PROPAGATED_VALUES:,}; shapes that depend on computed shape values stay "
                                     f"unknown")
             return plain.graph
+        if not skeleton.functions and _stores_every_shape(plain.graph, values_only=True):
+            # Data propagation computes the values of shape tensors only to fix dimensions that depend on them;
+            # when plain inference already gives every operator output a shape of numbers, it has nothing left
+            # to fix (the same value_info, checked in tests/test_onnx_loader.py), and it cost as much again.
+            return plain.graph
         try:
             return infer(skeleton, check_type=False, strict_mode=False, data_prop=True).graph
         except Exception as exc:  # noqa: BLE001 - as above
@@ -685,15 +690,27 @@ class _Builder:
         return load
 
 
-def _stores_every_shape(gp) -> bool:
+def _full_shape(tp, values_only: bool) -> bool:
+    tt = tp.tensor_type if tp.WhichOneof("value") == "tensor_type" else None
+    if tt is None or not tt.elem_type or not tt.HasField("shape"):
+        return False
+    if values_only:
+        return all(d.HasField("dim_value") for d in tt.shape.dim)
+    return all(d.WhichOneof("value") is not None for d in tt.shape.dim)  # a value or a named symbol
+
+
+def _stores_every_shape(gp, values_only: bool = False) -> bool:
     """Whether the file declares a full shape for every operator output (exporters write value_info), so that
-    ONNX shape inference could add nothing the rules read.  Subgraphs are left to shape inference."""
+    ONNX shape inference could add nothing the rules read.  Subgraphs are left to shape inference.
+    ``values_only``: every dimension a number (no named symbols)."""
     declared = set()
-    for vi in list(gp.value_info) + list(gp.output) + list(gp.input):
-        tt = vi.type.tensor_type if vi.type.WhichOneof("value") == "tensor_type" else None
-        if tt is None or not tt.elem_type or not tt.HasField("shape"):
-            continue
-        if all(d.WhichOneof("value") is not None for d in tt.shape.dim):  # a value or a named symbol
+    full: Dict[bytes, bool] = {}  # value_infos repeat a handful of types: judge each distinct one once
+    for vi in (*gp.value_info, *gp.output, *gp.input):
+        key = vi.type.SerializeToString()
+        ok = full.get(key)
+        if ok is None:
+            ok = full[key] = _full_shape(vi.type, values_only)
+        if ok:
             declared.add(vi.name)
     graph_attr = pb().AttributeProto.GRAPH, pb().AttributeProto.GRAPHS
     for node in gp.node:
