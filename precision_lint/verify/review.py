@@ -17,6 +17,7 @@ def as_lint_result(result: VerifyResult) -> LintResult:
         res.notes = list(base.notes)
         res.metadata = dict(base.metadata)
         res.extras = dict(base.extras)
+        res.recommendation, res.snippets = base.recommendation, base.snippets
         res.fail_level = base.fail_level
     res.findings = sorted(list(result.findings) + list(result.new_findings), key=Finding.sort_key)
     chart = chart_data(result)
