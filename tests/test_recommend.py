@@ -196,6 +196,10 @@ def test_every_declared_mode_of_a_platform_is_judged(tmp_path):
                   "--color", "never", "--explain", cwd=tmp_path)
     assert "declared target ios-cpu:low (Precision_Low) is UNSAFE" in out.stdout
     assert "declared target ios-cpu:normal (Precision_Normal) is safe" in out.stdout
+    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--target", "ios-cpu:normal",
+                  "--format", "markdown", cwd=tmp_path)
+    assert "The declared target `ios-cpu:low` is **unsafe** (reaches error)" in out.stdout
+    assert "The declared target `ios-cpu:normal` is safe" in out.stdout
 
 
 def test_fail_level_and_level_overrides_shape_the_choice():
