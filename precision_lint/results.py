@@ -548,9 +548,11 @@ class PlatformChoice:
             "mode_independent": [v.to_dict() for v in self.mode_independent],
             "known_bugs": [b.to_dict() for b in self.known_bugs], "notes": list(self.notes), "summary": self.summary}
         if self.declared:
-            # one declared target: an object, as before; several on this platform: a list of them, in order given
-            d["declared"] = (self.declared[0].to_dict() if len(self.declared) == 1
-                             else [x.to_dict() for x in self.declared])
+            # one shape for every consumer: `declared` is the first declared target of this platform (an object);
+            # several on this platform add `declared_all`, every one in the order given
+            d["declared"] = self.declared[0].to_dict()
+            if len(self.declared) > 1:
+                d["declared_all"] = [x.to_dict() for x in self.declared]
         if self.basis is not None:
             d["basis"] = self.basis
             d["why"] = self.why

@@ -44,8 +44,9 @@ when dumped, lists in a fixed order)::
                              "why": "..."}],
           "mode_independent": [VERDICT...],   # converter findings: the same whatever the mode
           "declared": {"mode": "low", "precision": "Precision_Low", "safe": false, "max_level": "error"},
-                                        # only for a declared target; several declared on this platform
-                                        # (ios-cpu:low and ios-cpu:normal): a list of them, in the order given
+                                        # only for a declared target (the first one given for this platform)
+          "declared_all": [{...}, {...}],   # only when several are declared on this platform
+                                        # (ios-cpu:low and ios-cpu:normal): each of them, in the order given
           "basis": "measured", "why": "...",   # only after `verify`: measured / emulated / estimated, and why
           "notes": ["..."]
         }
