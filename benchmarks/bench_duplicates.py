@@ -6,6 +6,7 @@ names, and an .mnn whose op list references one op table N times against N disti
 
 Nothing here is a test: no timing is asserted anywhere (tests/test_hostile_models.py counts the work instead).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,7 @@ def onnx_chain(path: str, n: int, duplicate: bool) -> str:
     from onnx import TensorProto, helper
 
     vi = helper.make_tensor_value_info
-    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name="dup" if duplicate else f"n{i}")
-             for i in range(n)]
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name="dup" if duplicate else f"n{i}") for i in range(n)]
     g = helper.make_graph(nodes, "g", [vi("t0", TensorProto.FLOAT, [4])], [vi(f"t{n}", TensorProto.FLOAT, [4])])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
@@ -43,6 +43,7 @@ def mnn_refs(path: str, n: int, same: bool) -> str:
 
     def unary(name):
         return fb.op(b, fb.UNARY_OP, name, inputs=[0], outputs=[1], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 0)})))
+
     ops = [inp] + ([unary("u")] * n if same else [unary(f"u{i}") for i in range(n)])
     with open(path, "wb") as fh:
         fh.write(fb.net(b, ops, ["x", "y"], outputs=["y"]))
@@ -56,10 +57,18 @@ def main() -> None:
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="pl-bench-dup-")
     n = args.nodes
-    cases = [("onnx", onnx_chain(os.path.join(work, "dup.onnx"), n, True),
-              onnx_chain(os.path.join(work, "unique.onnx"), n, False)),
-             ("mnn", mnn_refs(os.path.join(work, "same.mnn"), n, True),
-              mnn_refs(os.path.join(work, "distinct.mnn"), n, False))]
+    cases = [
+        (
+            "onnx",
+            onnx_chain(os.path.join(work, "dup.onnx"), n, True),
+            onnx_chain(os.path.join(work, "unique.onnx"), n, False),
+        ),
+        (
+            "mnn",
+            mnn_refs(os.path.join(work, "same.mnn"), n, True),
+            mnn_refs(os.path.join(work, "distinct.mnn"), n, False),
+        ),
+    ]
     print(f"| load of {n} operators | duplicate names (CPU s) | unique names (CPU s) | ratio |")
     print("|---|---|---|---|")
     for label, dup, uniq in cases:

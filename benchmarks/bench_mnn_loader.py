@@ -13,6 +13,7 @@ dir, never the repository), then times each loader in its own fresh process:
 Reported: best wall time of N runs, peak resident memory growth during the load (ru_maxrss) and, for ours, the
 tracemalloc peak of Python allocations.  Ratios are ours / MNN.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,9 +99,13 @@ def build_model(onnx_path: str) -> None:
         nodes.append(helper.make_node("Sigmoid", [f"s{i}"], [f"g{i}"], name=f"gate{i}"))
         nodes.append(helper.make_node("Mul", [h, f"g{i}"], [f"t{i}"], name=f"silu{i}"))
         h = f"t{i}"
-    graph = helper.make_graph(nodes, "bench", [helper.make_tensor_value_info("image", TensorProto.FLOAT,
-                                                                             [1, c, 32, 32])],
-                              [helper.make_tensor_value_info(h, TensorProto.FLOAT, [1, 1024])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "bench",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, c, 32, 32])],
+        [helper.make_tensor_value_info(h, TensorProto.FLOAT, [1, 1024])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -124,8 +129,9 @@ def ensure_model(out_dir: str) -> str:
 def measure(kind: str, path: str, repeat: int) -> dict:
     # Each loader runs in a fresh process.  ru_maxrss survives fork+exec, so this process stays small (the model
     # is built in a child process too) and the child's own baseline is taken after its imports.
-    out = subprocess.run([sys.executable, "-c", _CHILD, kind, path, str(repeat), REPO], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, kind, path, str(repeat), REPO], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -140,21 +146,28 @@ def main() -> None:
         return
     path = os.path.join(args.out, "bench_50mb.mnn")
     if not os.path.exists(path):
-        subprocess.run([sys.executable, os.path.abspath(__file__), "--build-only", "--out", args.out], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--build-only", "--out", args.out],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     size_mb = os.path.getsize(path) / 2**20
     ours = measure("ours", path, args.repeat)
     values = measure("ours+values", path, args.repeat)
     mnn = measure("mnn", path, args.repeat)
     print(f"model: {path} ({size_mb:.1f} MB, {ours['operators']} operators after reading)")
     print(f"{'loader':34s} {'best time':>10s} {'RSS growth':>11s}")
-    print(f"{'precision-lint load_model':34s} {ours['best_s'] * 1000:8.1f} ms {ours['rss_growth_mb']:8.1f} MB"
-          f"   (tracemalloc peak {ours['tracemalloc_peak_mb']:.1f} MB)")
+    print(
+        f"{'precision-lint load_model':34s} {ours['best_s'] * 1000:8.1f} ms {ours['rss_growth_mb']:8.1f} MB"
+        f"   (tracemalloc peak {ours['tracemalloc_peak_mb']:.1f} MB)"
+    )
     print(f"{'precision-lint + every value':34s} {values['best_s'] * 1000:8.1f} ms {values['rss_growth_mb']:8.1f} MB")
     print(f"{'MNN.expr.load_as_dict':34s} {mnn['best_s'] * 1000:8.1f} ms {mnn['rss_growth_mb']:8.1f} MB")
-    print(f"ratios (ours / MNN): time {ours['best_s'] / mnn['best_s']:.2f}, "
-          f"time with every value {values['best_s'] / mnn['best_s']:.2f}, "
-          f"memory {ours['rss_growth_mb'] / max(mnn['rss_growth_mb'], 1e-9):.2f}")
+    print(
+        f"ratios (ours / MNN): time {ours['best_s'] / mnn['best_s']:.2f}, "
+        f"time with every value {values['best_s'] / mnn['best_s']:.2f}, "
+        f"memory {ours['rss_growth_mb'] / max(mnn['rss_growth_mb'], 1e-9):.2f}"
+    )
 
 
 if __name__ == "__main__":

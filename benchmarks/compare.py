@@ -7,6 +7,7 @@ Prints load and rule CPU seconds, the findings count and the peak memory growth.
     cd /tmp && PYTHONPATH=/tmp/before python /path/to/benchmarks/compare.py MODEL /tmp/before/rules
     cd /tmp && python /path/to/benchmarks/compare.py MODEL /tmp/before/rules
 """
+
 import gc
 import json
 import sys
@@ -42,8 +43,17 @@ def main() -> None:
     c = time.process_time()
     findings, _ = runner.run(graph)
     rules = time.process_time() - c
-    print(json.dumps({"package": precision_lint.__file__, "load_cpu_s": round(load, 3), "rules_cpu_s": round(rules, 3),
-                      "findings": len(findings), "peak_growth_mb": round((rss("VmHWM") - base) / 1e6, 1)}))
+    print(
+        json.dumps(
+            {
+                "package": precision_lint.__file__,
+                "load_cpu_s": round(load, 3),
+                "rules_cpu_s": round(rules, 3),
+                "findings": len(findings),
+                "peak_growth_mb": round((rss("VmHWM") - base) / 1e6, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ mask Add -> decomposed softmax (ReduceMax, Sub, Exp, ReduceSum, Div) -> MatMul, 
 (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add) and an erf GELU.  The node count is about
 ``layers * (12 * heads + 40)``.
 """
+
 from __future__ import annotations
 
 import os
@@ -76,8 +77,10 @@ def transformer(layers: int, heads: int, hidden: int, seq: int = 128, ffn_mult: 
         q, k, v = linear(h, hidden, hidden), linear(h, hidden, hidden), linear(h, hidden, hidden)
         outs = []
         for i in range(heads):
-            st, en = const(np.array([i * head_dim], np.int64), "st"), const(np.array([(i + 1) * head_dim],
-                                                                                 np.int64), "en")
+            st, en = (
+                const(np.array([i * head_dim], np.int64), "st"),
+                const(np.array([(i + 1) * head_dim], np.int64), "en"),
+            )
             qs, ks, vs = (node("Slice", [t, st, en, axes_last]) for t in (q, k, v))
             kt = node("Transpose", [ks], perm=[0, 2, 1])
             s = node("Add", [node("Mul", [node("MatMul", [qs, kt]), scale]), mask])
@@ -92,10 +95,15 @@ def transformer(layers: int, heads: int, hidden: int, seq: int = 128, ffn_mult: 
         x = node("Add", [x, linear(f, hidden * ffn_mult, hidden)])
     out = node("Identity", [layer_norm(x)])
     graph = helper.make_graph(
-        nodes, "decomposed_transformer",
-        [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, [1, seq, hidden]),
-         helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, seq, seq])],
-        [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, seq, hidden])], inits)
+        nodes,
+        "decomposed_transformer",
+        [
+            helper.make_tensor_value_info("tokens", TensorProto.FLOAT, [1, seq, hidden]),
+            helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, seq, seq]),
+        ],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, seq, hidden])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="pl-bench")
     model.ir_version = 8
     return model
@@ -105,8 +113,14 @@ def save_with_external_data(model, path: str) -> str:
     import onnx
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-              location=os.path.basename(path) + ".data", size_threshold=1024)
+    onnx.save(
+        model,
+        path,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=os.path.basename(path) + ".data",
+        size_threshold=1024,
+    )
     return path
 
 

@@ -18,6 +18,7 @@ the rules already loaded).  Models are generated with onnx.helper (benchmarks/mo
 with MNN's converter extension (sample_models/build.py:convert_to_mnn; never ``MNN.tools``).  Nothing here is
 a test: no timing is asserted anywhere.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,8 +95,7 @@ print(json.dumps({"seconds": best_cpu, "wall": best, "peak_growth": rss("VmHWM")
 
 
 def measure(kind: str, path: str, repeat: int) -> Dict[str, float]:
-    proc = subprocess.run([PY, "-c", CHILD, kind, path, str(repeat)], capture_output=True, text=True, cwd=ROOT,
-                          env=ENV)
+    proc = subprocess.run([PY, "-c", CHILD, kind, path, str(repeat)], capture_output=True, text=True, cwd=ROOT, env=ENV)
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} {path} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -127,8 +127,11 @@ LAST_WALL = 0.0
 def heavy_imports(cmd: List[str]) -> List[str]:
     proc = subprocess.run([PY, "-X", "importtime", *cmd], capture_output=True, text=True, cwd=ROOT, env=ENV)
     mods = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    return sorted(m for m in ("onnx", "ml_dtypes", "MNN", "networkx", "numpy", "jsonschema", "yaml",
-                              "google.protobuf") if m in mods)
+    return sorted(
+        m
+        for m in ("onnx", "ml_dtypes", "MNN", "networkx", "numpy", "jsonschema", "yaml", "google.protobuf")
+        if m in mods
+    )
 
 
 def mb(n: float) -> str:
@@ -167,22 +170,32 @@ def startup(args, work: str) -> None:
     samples = os.path.join(ROOT, "sample_models")
     numpy_cmd = [PY, "-c", "import numpy"]
     ref = wall(numpy_cmd, args.repeat + 2)
-    rows = [("python -c 'import numpy'", numpy_cmd, ["-c", "import numpy"]),
-            ("python -c 'import onnx'", [PY, "-c", "import onnx"], ["-c", "import onnx"])]
+    rows = [
+        ("python -c 'import numpy'", numpy_cmd, ["-c", "import numpy"]),
+        ("python -c 'import onnx'", [PY, "-c", "import onnx"], ["-c", "import onnx"]),
+    ]
     lint = LINT
     shaped = os.path.join(work, "clean_shapes_stored.onnx")
     if not os.path.exists(shaped):  # what exporters write: every intermediate shape in value_info
         import onnx
 
         onnx.save(onnx.shape_inference.infer_shapes(onnx.load(os.path.join(samples, "clean.onnx"))), shaped)
-    for label, a in (("precision-lint --version", ["--version"]), ("precision-lint rule C001", ["rule", "C001"]),
-                     ("lint clean.onnx, shapes stored (7 ops)", [shaped]),
-                     ("lint clean.onnx as built (no shapes: inference)", [os.path.join(samples, "clean.onnx")]),
-                     ("lint clean.mnn", [os.path.join(samples, "clean.mnn")]),
-                     ("lint gridsample_large.onnx (error estimates)", [os.path.join(samples, "gridsample_large.onnx")]),
-                     ("lint gridsample_large.mnn", [os.path.join(samples, "gridsample_large.mnn")])):
-        rows.append((label, lint + ["-q", "--exit-zero", *a] if a[0].startswith("/") else lint + a,
-                     ["-m", "precision_lint", *a]))
+    for label, a in (
+        ("precision-lint --version", ["--version"]),
+        ("precision-lint rule C001", ["rule", "C001"]),
+        ("lint clean.onnx, shapes stored (7 ops)", [shaped]),
+        ("lint clean.onnx as built (no shapes: inference)", [os.path.join(samples, "clean.onnx")]),
+        ("lint clean.mnn", [os.path.join(samples, "clean.mnn")]),
+        ("lint gridsample_large.onnx (error estimates)", [os.path.join(samples, "gridsample_large.onnx")]),
+        ("lint gridsample_large.mnn", [os.path.join(samples, "gridsample_large.mnn")]),
+    ):
+        rows.append(
+            (
+                label,
+                lint + ["-q", "--exit-zero", *a] if a[0].startswith("/") else lint + a,
+                ["-m", "precision_lint", *a],
+            )
+        )
     print(f"{'command':48s} {'CPU s':>7s} {'x import numpy':>15s}  heavy imports")
     for label, cmd, imp in rows:
         t = ref if cmd == numpy_cmd else wall(cmd, args.repeat + 2)
@@ -194,53 +207,86 @@ def large_onnx(args, work: str) -> None:
     layers, heads, hidden = QUICK if args.quick else LARGE
     path = transformer_onnx(os.path.join(work, f"tr_{layers}x{heads}x{hidden}_ext.onnx"), layers, heads, hidden, True)
     size = size_of(path)
-    print(f"\n## large ONNX: decomposed transformer, {layers} layers x {heads} heads, hidden {hidden}, "
-          f"weights in external data ({mb(os.path.getsize(path))} + {mb(size - os.path.getsize(path))})")
+    print(
+        f"\n## large ONNX: decomposed transformer, {layers} layers x {heads} heads, hidden {hidden}, "
+        f"weights in external data ({mb(os.path.getsize(path))} + {mb(size - os.path.getsize(path))})"
+    )
     ref = measure("onnx.load", path, args.repeat)
     noext = measure("onnx.load-noext", path, args.repeat)
     lint = measure("lint", path, args.repeat)
     load = measure("load", path, args.repeat)
     print(f"operators: {lint['operators']}, findings: {lint['findings']}")
-    _table([("onnx.load (with external data)", ref), ("onnx.load(load_external_data=False)", noext),
-            ("precision-lint: load_model only", load), ("precision-lint: Linter.lint_file", lint)], ref, size)
+    _table(
+        [
+            ("onnx.load (with external data)", ref),
+            ("onnx.load(load_external_data=False)", noext),
+            ("precision-lint: load_model only", load),
+            ("precision-lint: Linter.lint_file", lint),
+        ],
+        ref,
+        size,
+    )
     cli = wall([*LINT, "-q", "--exit-zero", path], max(1, args.repeat - 1))
     onnx_cli = wall([PY, "-c", f"import onnx; onnx.load({path!r})"], max(1, args.repeat - 1))
-    print(f"end to end (CPU s): `precision-lint -q FILE` {cli:.2f} s vs `python -c 'import onnx; onnx.load(FILE)'` "
-          f"{onnx_cli:.2f} s: ratio {cli / onnx_cli:.2f} (target < 2)")
-    print(f"lint / onnx.load in-process: {lint['seconds'] / ref['seconds']:.2f} (target < 2); "
-          f"lint peak memory growth / model size: {lint['peak_growth'] / size:.2f} (target < 1.5)")
+    print(
+        f"end to end (CPU s): `precision-lint -q FILE` {cli:.2f} s vs `python -c 'import onnx; onnx.load(FILE)'` "
+        f"{onnx_cli:.2f} s: ratio {cli / onnx_cli:.2f} (target < 2)"
+    )
+    print(
+        f"lint / onnx.load in-process: {lint['seconds'] / ref['seconds']:.2f} (target < 2); "
+        f"lint peak memory growth / model size: {lint['peak_growth'] / size:.2f} (target < 1.5)"
+    )
 
 
 def large_mnn(args, work: str) -> None:
     layers, heads, hidden = QUICK if args.quick else LARGE
-    src = transformer_onnx(os.path.join(work, f"tr_{layers}x{heads}x{hidden}_inline.onnx"), layers, heads, hidden,
-                           False)
+    src = transformer_onnx(
+        os.path.join(work, f"tr_{layers}x{heads}x{hidden}_inline.onnx"), layers, heads, hidden, False
+    )
     path = to_mnn(src, src[:-5] + ".mnn")
     size = os.path.getsize(path)
-    print(f"\n## large MNN: the same transformer ({layers} layers x {heads} heads, hidden {hidden}) converted by "
-          f"MNN's converter: {mb(size)}")
+    print(
+        f"\n## large MNN: the same transformer ({layers} layers x {heads} heads, hidden {hidden}) converted by "
+        f"MNN's converter: {mb(size)}"
+    )
     ref = measure("mnn.load_as_dict", path, args.repeat)
     lint = measure("lint", path, args.repeat)
     load = measure("load", path, args.repeat)
     print(f"operators: {lint['operators']}, findings: {lint['findings']}")
-    _table([("MNN.expr.load_as_dict", ref), ("precision-lint: load_model only", load),
-            ("precision-lint: Linter.lint_file", lint)], ref, size)
-    print(f"lint / load_as_dict: {lint['seconds'] / ref['seconds']:.2f} (target <= 2); "
-          f"lint peak memory growth / model size: {lint['peak_growth'] / size:.2f} (target < 1.5)")
+    _table(
+        [
+            ("MNN.expr.load_as_dict", ref),
+            ("precision-lint: load_model only", load),
+            ("precision-lint: Linter.lint_file", lint),
+        ],
+        ref,
+        size,
+    )
+    print(
+        f"lint / load_as_dict: {lint['seconds'] / ref['seconds']:.2f} (target <= 2); "
+        f"lint peak memory growth / model size: {lint['peak_growth'] / size:.2f} (target < 1.5)"
+    )
 
 
 def _table(rows, ref, size) -> None:
     print(f"{'':40s} {'CPU s':>8s} {'ratio':>6s} {'wall s':>7s} {'peak RSS growth':>16s} {'/ size':>7s}")
     for label, r in rows:
-        print(f"{label:40s} {r['seconds']:8.3f} {r['seconds'] / ref['seconds']:6.2f} {r['wall']:7.3f} "
-              f"{mb(r['peak_growth']):>16s} {r['peak_growth'] / size:7.2f}")
+        print(
+            f"{label:40s} {r['seconds']:8.3f} {r['seconds'] / ref['seconds']:6.2f} {r['wall']:7.3f} "
+            f"{mb(r['peak_growth']):>16s} {r['peak_growth'] / size:7.2f}"
+        )
 
 
 def scaling(args, work: str) -> None:
     targets = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
-    print("\n## scaling with graph size (transformer, 32 heads, hidden 64, weights inline; CPU s, best of %d)" % args.repeat)
-    print(f"{'operators':>10s} {'load s':>8s} {'rules s':>8s} {'lint s':>8s} {'us/op load':>11s} {'us/op rules':>12s}"
-          f" {'us/op lint':>11s} {'lint us/op vs 1k':>17s}")
+    print(
+        "\n## scaling with graph size (transformer, 32 heads, hidden 64, weights inline; CPU s, best of %d)"
+        % args.repeat
+    )
+    print(
+        f"{'operators':>10s} {'load s':>8s} {'rules s':>8s} {'lint s':>8s} {'us/op load':>11s} {'us/op rules':>12s}"
+        f" {'us/op lint':>11s} {'lint us/op vs 1k':>17s}"
+    )
     first = None
     for n in targets:
         layers = max(1, round((n - 10) / (12 * 32 + 40)))
@@ -252,9 +298,11 @@ def scaling(args, work: str) -> None:
         ops = lint["operators"]
         per = lint["seconds"] / ops * 1e6
         first = first or per
-        print(f"{ops:10d} {load['seconds']:8.3f} {rules['seconds']:8.3f} {lint['seconds']:8.3f} "
-              f"{load['seconds'] / ops * 1e6:11.1f} {rules['seconds'] / ops * 1e6:12.1f} {per:11.1f} "
-              f"{per / first:17.2f}")
+        print(
+            f"{ops:10d} {load['seconds']:8.3f} {rules['seconds']:8.3f} {lint['seconds']:8.3f} "
+            f"{load['seconds'] / ops * 1e6:11.1f} {rules['seconds'] / ops * 1e6:12.1f} {per:11.1f} "
+            f"{per / first:17.2f}"
+        )
 
 
 LOAD_ALL = r"""
@@ -279,8 +327,11 @@ def directory(args, work: str) -> None:
 
     arch = os.path.join(ROOT, "sample_models", "architectures")
     srcs = sorted(os.path.join(arch, f) for f in os.listdir(arch) if f.endswith(".onnx"))
-    srcs += [os.path.join(ROOT, "sample_models", f) for f in sorted(os.listdir(os.path.join(ROOT, "sample_models")))
-             if f.endswith((".onnx", ".mnn"))]
+    srcs += [
+        os.path.join(ROOT, "sample_models", f)
+        for f in sorted(os.listdir(os.path.join(ROOT, "sample_models")))
+        if f.endswith((".onnx", ".mnn"))
+    ]
     mid = transformer_onnx(os.path.join(work, "mid_4x16x64.onnx"), 4, 16, 64, False)
     srcs.append(mid)
     srcs.append(to_mnn(mid, mid[:-5] + ".mnn"))
@@ -291,8 +342,10 @@ def directory(args, work: str) -> None:
             shutil.copy(s, dst)
     n_onnx = sum(f.endswith(".onnx") for f in os.listdir(d))
     rep = max(1, args.repeat - 1)
-    print(f"\n## a directory of {n_files} models ({n_onnx} .onnx, {n_files - n_onnx} .mnn: the samples, the "
-          f"architectures and a 1k-node transformer, copied; CPU s of every process, best of {rep})")
+    print(
+        f"\n## a directory of {n_files} models ({n_onnx} .onnx, {n_files - n_onnx} .mnn: the samples, the "
+        f"architectures and a 1k-node transformer, copied; CPU s of every process, best of {rep})"
+    )
     base = wall([PY, "-c", LOAD_ALL, d], rep)
     base_wall = LAST_WALL
     print(f"{'command':44s} {'CPU s':>7s} {'x loads':>8s} {'wall s':>7s}")
@@ -344,14 +397,31 @@ def verify(args, work: str) -> None:
     for path in models:
         g = load_model(path)
         inputs = {n: [d if isinstance(d, int) and d > 0 else 1 for d in (g.tensors[n].shape or ())] for n in g.inputs}
-        bare = wall([*emulation.command(), "-c", BARE_FORWARD, path, str(PRECISION["low"]), json.dumps(inputs),
-                     json.dumps(list(g.outputs))], rep, env=dict(emulation.env()))
+        bare = wall(
+            [
+                *emulation.command(),
+                "-c",
+                BARE_FORWARD,
+                path,
+                str(PRECISION["low"]),
+                json.dumps(inputs),
+                json.dumps(list(g.outputs)),
+            ],
+            rep,
+            env=dict(emulation.env()),
+        )
         t = wall([*LINT, "verify", "--no-lint", "--no-progress", "--target", "ios-cpu:low", path], rep)
         print(f"{os.path.basename(path):28s} {bare:19.2f} {t:19.2f} {t / bare:6.2f} {LAST_WALL:14.2f}")
 
 
-SECTIONS = {"startup": startup, "onnx": large_onnx, "mnn": large_mnn, "dir": directory, "scaling": scaling,
-            "verify": verify}
+SECTIONS = {
+    "startup": startup,
+    "onnx": large_onnx,
+    "mnn": large_mnn,
+    "dir": directory,
+    "scaling": scaling,
+    "verify": verify,
+}
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -359,8 +429,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument("--quick", action="store_true", help="smaller models (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS))
-    ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "precision-lint-benchmarks"),
-                    help="where generated models are kept between runs (default: %(default)s)")
+    ap.add_argument(
+        "--work",
+        default=os.path.join(tempfile.gettempdir(), "precision-lint-benchmarks"),
+        help="where generated models are kept between runs (default: %(default)s)",
+    )
     args = ap.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
     # what users of an installed package get: compiled bytecode (cached here, not next to the sources)
@@ -368,8 +441,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     ENV["PYTHONPYCACHEPREFIX"] = os.path.join(args.work, "pycache")
     import platform
 
-    print(f"# precision-lint benchmark  (python {platform.python_version()}, {os.cpu_count()} cpus, "
-          f"models in {args.work})")
+    print(
+        f"# precision-lint benchmark  (python {platform.python_version()}, {os.cpu_count()} cpus, "
+        f"models in {args.work})"
+    )
     for name in args.only.split(","):
         SECTIONS[name.strip()](args, args.work)
 

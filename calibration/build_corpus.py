@@ -16,6 +16,7 @@ sampling op (GridSample, Resize, RoiAlign) reads: those hold a photograph (calib
 uniform noise is the steepest possible image and makes any sub-pixel position error look breaking.  For those
 models the measurement on noise is kept too, as ``fp16-storage-noise`` / ``arm82-low-noise`` (not used as truth).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ TOLERANCE = 1e-2  # rel-L2 at an output above which a model "breaks" (verify's d
 
 OURS = "Apache-2.0 (this project's licence): our own probe"
 SAMPLE = "Apache-2.0 (this project's licence): built by sample_models/build.py"
-TORCH = ("Apache-2.0 (this project's licence): our own plain torch.nn code with random weights, exported with "
-         "torch's ONNX exporter (sample_models/architectures/export.py); no third-party weights")
+TORCH = (
+    "Apache-2.0 (this project's licence): our own plain torch.nn code with random weights, exported with "
+    "torch's ONNX exporter (sample_models/architectures/export.py); no third-party weights"
+)
 
 # (name, file relative to the repository, kind, input ranges, measure on the ARM kernels?, licence)
 EXISTING = (
@@ -51,8 +54,14 @@ EXISTING = (
     ("bert_tiny", "sample_models/architectures/bert_tiny.onnx", "architecture", {}, True, TORCH),
     ("vit_tiny", "sample_models/architectures/vit_tiny.onnx", "architecture", {}, True, TORCH),
     # minutes each under QEMU (a 4096-token softmax, 2048-token attention, a 512x1024 warp): emulation only
-    ("unet_block", "sample_models/architectures/unet_block.onnx", "architecture", {"timestep": (0.0, 999.0)}, False,
-     TORCH),
+    (
+        "unet_block",
+        "sample_models/architectures/unet_block.onnx",
+        "architecture",
+        {"timestep": (0.0, 999.0)},
+        False,
+        TORCH,
+    ),
     ("llama_block", "sample_models/architectures/llama_block.onnx", "architecture", {}, False, TORCH),
     ("flow_warp", "sample_models/architectures/flow_warp.onnx", "architecture", {"flow": (-2.0, 2.0)}, False, TORCH),
 )
@@ -60,10 +69,22 @@ EXISTING = (
 
 def corpus() -> List[Dict]:
     """Every corpus model: name, file, kind, cause, input ranges, whether ARM is measured, licence."""
-    out = [dict(name=p.name, file=f"calibration/corpus/{p.name}.onnx", kind="probe", cause=p.cause,
-                ranges={k: list(v) for k, v in p.ranges.items()}, arm=True, licence=OURS) for p in probes()]
-    out += [dict(name=n, file=f, kind=k, cause="", ranges={a: list(b) for a, b in r.items()}, arm=arm, licence=lic)
-            for n, f, k, r, arm, lic in EXISTING]
+    out = [
+        dict(
+            name=p.name,
+            file=f"calibration/corpus/{p.name}.onnx",
+            kind="probe",
+            cause=p.cause,
+            ranges={k: list(v) for k, v in p.ranges.items()},
+            arm=True,
+            licence=OURS,
+        )
+        for p in probes()
+    ]
+    out += [
+        dict(name=n, file=f, kind=k, cause="", ranges={a: list(b) for a, b in r.items()}, arm=arm, licence=lic)
+        for n, f, k, r, arm, lic in EXISTING
+    ]
     return out
 
 
@@ -96,10 +117,13 @@ def _summary(errors, outputs, graph, ran_on: str) -> Dict:
             if e.node not in nodes or rank(v) > rank(nodes[e.node]):
                 nodes[e.node] = v
     outs = {o: value(errors[o]) for o in outputs if o in errors}
-    return {"ran_on": ran_on, "breaking": any(errors[o].over for o in outputs if o in errors),
-            "outputs": dict(sorted(outs.items())),
-            "origins": sorted({e.node for e in origins(graph, errors) if e.node}),
-            "nodes": dict(sorted(nodes.items()))}
+    return {
+        "ran_on": ran_on,
+        "breaking": any(errors[o].over for o in outputs if o in errors),
+        "outputs": dict(sorted(outs.items())),
+        "origins": sorted({e.node for e in origins(graph, errors) if e.node}),
+        "nodes": dict(sorted(nodes.items())),
+    }
 
 
 def measure_model(entry: Dict, arm: bool) -> Dict:
@@ -121,12 +145,17 @@ def measure_model(entry: Dict, arm: bool) -> Dict:
     runs = [("", feeds)] + ([("-noise", noise)] if photo else [])
     storage = {}
     for suffix, inputs in runs:
-        per_fmt, outputs = measure(model, inputs, formats=("fp16", "bf16") if not suffix else ("fp16",),
-                                   tolerance=TOLERANCE)
+        per_fmt, outputs = measure(
+            model, inputs, formats=("fp16", "bf16") if not suffix else ("fp16",), tolerance=TOLERANCE
+        )
         for fmt, errors in per_fmt.items():
             storage[f"{fmt}-storage{suffix}"] = _summary(
-                errors, outputs, graph, f"onnxruntime {ort.__version__} CPU: fp32 compute, every tensor stored in "
-                f"{fmt} (Cast pairs)" + _inputs_note(photo, suffix))
+                errors,
+                outputs,
+                graph,
+                f"onnxruntime {ort.__version__} CPU: fp32 compute, every tensor stored in "
+                f"{fmt} (Cast pairs)" + _inputs_note(photo, suffix),
+            )
         if arm and entry["arm"]:
             storage[f"arm82-low{suffix}"] = _arm(path, inputs, ranges)
             storage[f"arm82-low{suffix}"]["ran_on"] += _inputs_note(photo, suffix)
@@ -150,12 +179,16 @@ def _arm(path: str, feeds, ranges) -> Dict:
         res = verify(path, ("ios-cpu:low",), inputs=npz, lint=False)
     t = res.targets[0]
     errors = {e.name: e for e in t.outputs + t.nodes}
-    out = {"ran_on": f"{t.ran_on}; {t.device_line}; Precision_Low vs Precision_High",
-           "breaking": any(e.over for e in t.outputs),
-           "outputs": {e.name: ("nonfinite" if e.nan + e.inf > e.ref_nonfinite else _num(e.rel_l2))
-                       for e in sorted(t.outputs, key=lambda e: e.name)},
-           "origins": sorted({e.node for e in t.origins if e.node}),
-           "nodes": {}}
+    out = {
+        "ran_on": f"{t.ran_on}; {t.device_line}; Precision_Low vs Precision_High",
+        "breaking": any(e.over for e in t.outputs),
+        "outputs": {
+            e.name: ("nonfinite" if e.nan + e.inf > e.ref_nonfinite else _num(e.rel_l2))
+            for e in sorted(t.outputs, key=lambda e: e.name)
+        },
+        "origins": sorted({e.node for e in t.origins if e.node}),
+        "nodes": {},
+    }
     for e in errors.values():
         v = "nonfinite" if e.nan + e.inf > e.ref_nonfinite else _num(e.rel_l2)
         if e.node:
@@ -164,8 +197,11 @@ def _arm(path: str, feeds, ranges) -> Dict:
                 out["nodes"][e.node] = v
     out["nodes"] = dict(sorted(out["nodes"].items()))
     cross = res.cross_runtime or {}
-    out["converter"] = {"status": cross.get("status"), "exceeded": cross.get("exceeded"),
-                        "outputs": {o["tensor"]: o["rel_l2"] for o in cross.get("outputs", [])}}
+    out["converter"] = {
+        "status": cross.get("status"),
+        "exceeded": cross.get("exceeded"),
+        "outputs": {o["tensor"]: o["rel_l2"] for o in cross.get("outputs", [])},
+    }
     return out
 
 
@@ -176,11 +212,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     write_probes()
     old = json.loads(GROUND_TRUTH.read_text()) if GROUND_TRUTH.exists() else {"models": {}}
-    doc = {"about": ("Measured ground truth of the calibration corpus, written by calibration/build_corpus.py. "
-                     "Per node: the worst rel-L2 of its outputs against fp32 ('nonfinite': inf/NaN the reference "
-                     f"has not). 'breaking': an output over rel-L2 {TOLERANCE} or non-finite. 'origins': nodes "
-                     "over that tolerance whose measured inputs are within it."),
-           "tolerance": TOLERANCE, "models": {}}
+    doc = {
+        "about": (
+            "Measured ground truth of the calibration corpus, written by calibration/build_corpus.py. "
+            "Per node: the worst rel-L2 of its outputs against fp32 ('nonfinite': inf/NaN the reference "
+            f"has not). 'breaking': an output over rel-L2 {TOLERANCE} or non-finite. 'origins': nodes "
+            "over that tolerance whose measured inputs are within it."
+        ),
+        "tolerance": TOLERANCE,
+        "models": {},
+    }
     for entry in corpus():
         name = entry["name"]
         if args.only and name not in args.only and name in old["models"]:
@@ -195,9 +236,11 @@ def main(argv=None) -> int:
     from calibration.gridsample_sweep import sweep
 
     print("measuring the GridSample position-error sweep ...", file=sys.stderr, flush=True)
-    doc["gridsample_sweep"] = {"about": "calibration/gridsample_sweep.py: fp16 storage emulation, output rel-L2 of "
-                                        "GridSample against fp32, on the photograph and on uniform noise",
-                               "rows": sweep()}
+    doc["gridsample_sweep"] = {
+        "about": "calibration/gridsample_sweep.py: fp16 storage emulation, output rel-L2 of "
+        "GridSample against fp32, on the photograph and on uniform noise",
+        "rows": sweep(),
+    }
     GROUND_TRUTH.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     print(f"wrote {GROUND_TRUTH.relative_to(ROOT)}", file=sys.stderr)
     return 0

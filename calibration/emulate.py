@@ -10,6 +10,7 @@ against numpy for bf16).  This sees range (overflow to inf, flush of tiny values
 not see fp16 *arithmetic* inside a kernel (sequential fp16 accumulation, Winograd transforms): those only show on
 the real kernels (the ``arm82-low`` measurements).
 """
+
 from __future__ import annotations
 
 from typing import Dict
@@ -19,7 +20,6 @@ import numpy as np
 from precision_lint.verify import ort_run
 from precision_lint.verify.emulated import emulated_model  # the Cast-pair storage emulation verify uses
 from precision_lint.verify.metrics import TensorError, compare
-
 
 
 def _float_tensors(model) -> Dict[str, bool]:

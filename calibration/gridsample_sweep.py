@@ -11,6 +11,7 @@ Each runs in ONNX Runtime with every tensor stored in fp16 (calibration/emulate.
 photograph of calibration/natural_image.py and once on uniform noise, both in [0, 1], seed 0.  The "max px" column
 is the rules' own estimate (precision_lint.numerics), the quantity the ``gridsample_px`` tolerance bounds.
 """
+
 from __future__ import annotations
 
 import sys
@@ -54,16 +55,28 @@ def cases():
     rng = np.random.default_rng(0)
     for w in (256, 512, 1024, 1280, 1536, 2048):
         grid = rng.uniform(-1, 1, (1, 256, 256, 2)).astype(np.float32)
-        yield ("grid", w, _model(GRID.format(h=w, w=w, gh=256, gw=256)), {"grid": grid}, (1, 3, w, w),
-               numerics.gridsample_pixel_error(w, True, "fp16", "grid"))
+        yield (
+            "grid",
+            w,
+            _model(GRID.format(h=w, w=w, gh=256, gw=256)),
+            {"grid": grid},
+            (1, 3, w, w),
+            numerics.gridsample_pixel_error(w, True, "fp16", "grid"),
+        )
     for w in (128, 256, 320, 384, 512, 768, 1024):
         h = w
         mesh = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))[None]
         scale = np.array([2 / (w - 1), 2 / (h - 1)], np.float32).reshape(1, 2, 1, 1)
         model = _model(ABSOLUTE.format(h=h, w=w), (("mesh", mesh), ("scale", scale), ("one", 1.0)))
         flow = rng.uniform(-1, 1, (1, 2, h, w)).astype(np.float32)
-        yield ("absolute", w, model, {"flow": flow}, (1, 3, h, w),
-               numerics.absolute_grid_error(w - 1, w, True, "fp16", "chain"))
+        yield (
+            "absolute",
+            w,
+            model,
+            {"flow": flow},
+            (1, 3, h, w),
+            numerics.absolute_grid_error(w - 1, w, True, "fp16", "chain"),
+        )
 
 
 def sweep(only=None):
@@ -84,10 +97,14 @@ def sweep(only=None):
 
 
 def table(rows) -> list:
-    lines = ["| pattern | W | max px (rules' estimate) | fp16 rel-L2, photograph | fp16 rel-L2, uniform noise |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {r['pattern']} | {r['width']} | {r['max_px']:.3g} | {r['photograph']:.4f} | {r['noise']:.4f} |"
-              for r in rows]
+    lines = [
+        "| pattern | W | max px (rules' estimate) | fp16 rel-L2, photograph | fp16 rel-L2, uniform noise |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['pattern']} | {r['width']} | {r['max_px']:.3g} | {r['photograph']:.4f} | {r['noise']:.4f} |"
+        for r in rows
+    ]
     return lines
 
 

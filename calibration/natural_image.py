@@ -15,6 +15,7 @@ channels first.  Regenerate it (build time only; Pillow decodes the JPEG, nothin
       && unzip -q -j matplotlib-*.whl 'matplotlib/mpl-data/sample_data/grace_hopper.jpg'
     PYTHONPATH=/tmp/w/pil:. python calibration/natural_image.py /tmp/w/grace_hopper.jpg
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,18 +26,24 @@ import numpy as np
 
 FILE = Path(__file__).resolve().parent / "natural_image.npz"
 SAMPLING_OPS = ("GridSample", "Resize", "RoiAlign", "Upsample")  # ops whose input 0 is read at computed positions
-DESCRIPTION = ("the Grace Hopper photograph (public domain; matplotlib's sample data), central 256x256 at its "
-               "published resolution, mirror-tiled to the input's size, scaled to its range")
+DESCRIPTION = (
+    "the Grace Hopper photograph (public domain; matplotlib's sample data), central 256x256 at its "
+    "published resolution, mirror-tiled to the input's size, scaled to its range"
+)
 
 
 def image_inputs(model) -> Tuple[str, ...]:
     """Float graph inputs of rank 4 that a sampling op reads as its image (input 0)."""
     import onnx
 
-    rank4 = {i.name for i in model.graph.input
-             if i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT and len(i.type.tensor_type.shape.dim) == 4}
-    return tuple(sorted({n.input[0] for n in model.graph.node
-                         if n.op_type in SAMPLING_OPS and n.input and n.input[0] in rank4}))
+    rank4 = {
+        i.name
+        for i in model.graph.input
+        if i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT and len(i.type.tensor_type.shape.dim) == 4
+    }
+    return tuple(
+        sorted({n.input[0] for n in model.graph.node if n.op_type in SAMPLING_OPS and n.input and n.input[0] in rank4})
+    )
 
 
 def fill(shape: Tuple[int, ...], low: float, high: float) -> np.ndarray:
@@ -49,7 +56,7 @@ def fill(shape: Tuple[int, ...], low: float, high: float) -> np.ndarray:
     rows = np.concatenate([photo[:, ::-1] if k % 2 else photo for k in range(reps_h)], axis=1)
     tiled = np.concatenate([rows[:, :, ::-1] if k % 2 else rows for k in range(reps_w)], axis=2)
     top, left = (tiled.shape[1] - h) // 2, (tiled.shape[2] - w) // 2
-    crop = tiled[:, top:top + h, left:left + w]
+    crop = tiled[:, top : top + h, left : left + w]
     chans = np.stack([crop[k % 3] for k in range(c)])
     return np.ascontiguousarray(np.broadcast_to(low + (high - low) * chans, (n, c, h, w)), dtype=np.float32)
 
@@ -70,7 +77,7 @@ def extract(jpeg: str) -> None:
 
     rgb = np.asarray(Image.open(jpeg).convert("RGB"))  # (600, 512, 3)
     top, left = (rgb.shape[0] - 256) // 2, (rgb.shape[1] - 256) // 2
-    crop = np.ascontiguousarray(rgb[top:top + 256, left:left + 256].transpose(2, 0, 1))
+    crop = np.ascontiguousarray(rgb[top : top + 256, left : left + 256].transpose(2, 0, 1))
     np.savez_compressed(FILE, image=crop)
 
 

@@ -13,6 +13,7 @@ bf16 (each finding's level for that format).  What counts:
   node where the error starts (an origin: over tolerance while its measured inputs are within) or within two
   operators of one; a *benign* model is *clean* when no finding is at error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,9 +56,13 @@ def truth(measured: Dict, fmt: str, kind: str = "onnx") -> Dict:
     for r in runs:
         for n, v in r["nodes"].items():
             nodes[n] = max(nodes.get(n, 0.0), _err(v))
-    return {"breaking": any(r["breaking"] for r in runs), "origins": sorted({o for r in runs for o in r["origins"]}),
-            "nodes": nodes, "by": [k for k in keys if k in measured],
-            "breaking_by": [k for k in keys if k in measured and measured[k]["breaking"]]}
+    return {
+        "breaking": any(r["breaking"] for r in runs),
+        "origins": sorted({o for r in runs for o in r["origins"]}),
+        "nodes": nodes,
+        "by": [k for k in keys if k in measured],
+        "breaking_by": [k for k in keys if k in measured and measured[k]["breaking"]],
+    }
 
 
 def _near(graph, names: List[str], hops: int) -> set:
@@ -70,7 +75,7 @@ def _near(graph, names: List[str], hops: int) -> set:
         g.add_node(op.name)
         for t in op.outputs:
             tensor = graph.tensors.get(t)
-            for c in (tensor.consumers if tensor is not None else ()):
+            for c in tensor.consumers if tensor is not None else ():
                 if c in by_id:
                     g.add_edge(op.name, by_id[c].name)
     out = set()
@@ -96,8 +101,9 @@ def lint(path: str, ranges: Dict, targets=()):
     from precision_lint.api import Linter, Options
     from precision_lint.model.loaders import load_model
 
-    linter = Linter(Options(input_ranges={k: tuple(v) for k, v in ranges.items()}, targets=tuple(targets),
-                            recommend=False))
+    linter = Linter(
+        Options(input_ranges={k: tuple(v) for k, v in ranges.items()}, targets=tuple(targets), recommend=False)
+    )
     res = linter.lint_file(path)
     if res.error is not None:
         raise RuntimeError(res.error.message)
@@ -138,25 +144,42 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
                 # an .mnn measured on MNN's ARMv8.2 kernels is judged for that target (its per-op platform facts)
                 on_arm = t["by"] == ["arm82-low"]
                 judged = lint(path, m["ranges"], (ARM_TARGET,))[0] if on_arm else findings
-                row = {"model": name, "file": kind, "fmt": fmt, "breaking": t["breaking"], "by": t["by"],
-                       "breaking_by": t["breaking_by"], "origins": t["origins"], "errors": [], "warnings": 0,
-                       "judged_for": ARM_TARGET if on_arm else fmt,
-                       "warnings_confirmed": 0}
+                row = {
+                    "model": name,
+                    "file": kind,
+                    "fmt": fmt,
+                    "breaking": t["breaking"],
+                    "by": t["by"],
+                    "breaking_by": t["breaking_by"],
+                    "origins": t["origins"],
+                    "errors": [],
+                    "warnings": 0,
+                    "judged_for": ARM_TARGET if on_arm else fmt,
+                    "warnings_confirmed": 0,
+                }
                 near = _near(source if source is not None else graph, t["origins"], NEAR)
                 arm_nodes = m["measured"].get("arm82-low", {}).get("nodes")
                 # in-kernel claims on a file judged generically: the kernels measured them only where the finding
                 # also holds for the kernels' target (on ARMv8.2 Low, MNN runs Reduction in fp32, for one)
                 held_on_arm = set()
-                if fmt == "fp16" and not on_arm and arm_nodes is not None and any(
-                        f.rule_id in IN_KERNEL for f in findings):
-                    held_on_arm = {(f.rule_id, f.node) for f in lint(path, m["ranges"], (ARM_TARGET,))[0]
-                                   if f.level in ("warning", "error")}
+                if (
+                    fmt == "fp16"
+                    and not on_arm
+                    and arm_nodes is not None
+                    and any(f.rule_id in IN_KERNEL for f in findings)
+                ):
+                    held_on_arm = {
+                        (f.rule_id, f.node)
+                        for f in lint(path, m["ranges"], (ARM_TARGET,))[0]
+                        if f.level in ("warning", "error")
+                    }
                 for f in judged:
                     level = f.level if on_arm else f.level_for(fmt)
                     if level not in ("warning", "error"):
                         continue
-                    r = rules.setdefault(f"{f.rule_id}/{fmt}", {"fired": 0, "confirmed": 0, "refuted": 0,
-                                                                "unmeasured": 0, "errors": 0})
+                    r = rules.setdefault(
+                        f"{f.rule_id}/{fmt}", {"fired": 0, "confirmed": 0, "refuted": 0, "unmeasured": 0, "errors": 0}
+                    )
                     r["fired"] += 1
                     r["errors"] += level == "error"
                     node = alias.get(f.node, f.node)
@@ -168,8 +191,15 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
                     verdict = "unmeasured" if e is None else ("confirmed" if e > MATTERS else "refuted")
                     r[verdict] += 1
                     if level == "error":
-                        row["errors"].append({"rule": f.rule_id, "node": f.node, "verdict": verdict,
-                                              "measurable": measurable, "names_culprit": measurable and node in near})
+                        row["errors"].append(
+                            {
+                                "rule": f.rule_id,
+                                "node": f.node,
+                                "verdict": verdict,
+                                "measurable": measurable,
+                                "names_culprit": measurable and node in near,
+                            }
+                        )
                     else:
                         row["warnings"] += 1
                         row["warnings_confirmed"] += verdict == "confirmed"
@@ -183,26 +213,29 @@ def score(gt: Dict, files: Optional[Dict[str, Dict[str, str]]] = None) -> Dict:
             breaking = [r for r in rk if r["breaking"]]
             benign = [r for r in rk if not r["breaking"]]
             summary[f"{fmt}/{kind}"] = {
-                "breaking": len(breaking), "flagged": sum(r["flagged"] for r in breaking),
-                "benign": len(benign), "benign_with_error": sum(bool(_false_errors(r)) for r in benign),
+                "breaking": len(breaking),
+                "flagged": sum(r["flagged"] for r in breaking),
+                "benign": len(benign),
+                "benign_with_error": sum(bool(_false_errors(r)) for r in benign),
                 "warnings": sum(r["warnings"] for r in rk),
-                "warnings_confirmed": sum(r["warnings_confirmed"] for r in rk)}
+                "warnings_confirmed": sum(r["warnings_confirmed"] for r in rk),
+            }
     return {"rules": dict(sorted(rules.items())), "models": models, "summary": summary}
 
 
 # What a label cannot show, said where the table is read (the rules are not weakened to match a label)
 MODEL_NOTES = {
     "llama_block": "benign at its output only because its weights are random (attention is nearly uniform and "
-                   "hides the rotary phase).  Its RoPE table (positions to 2047) is measurably wrong: "
-                   "`/self_attn/Sin` and `/self_attn/Cos` are off by 0.044 and 0.041 rel-L2 in fp16 storage, 0.55 and "
-                   "0.51 in bf16.  C005's error is right; with trained weights this is the failure "
-                   "EleutherAI/gpt-neox #1003 reports.  The `.mnn` has no Sin/Cos left: MNN's converter folds the "
-                   "constant-only table into a Const computed in fp32, so it is clean.",
+    "hides the rotary phase).  Its RoPE table (positions to 2047) is measurably wrong: "
+    "`/self_attn/Sin` and `/self_attn/Cos` are off by 0.044 and 0.041 rel-L2 in fp16 storage, 0.55 and "
+    "0.51 in bf16.  C005's error is right; with trained weights this is the failure "
+    "EleutherAI/gpt-neox #1003 reports.  The `.mnn` has no Sin/Cos left: MNN's converter folds the "
+    "constant-only table into a Const computed in fp32, so it is clean.",
     "long_reduction": "A002's error (a mean over 65536 tokens) is a claim about fp16 accumulation: storage emulation "
-                      "computes the mean in fp32 and cannot test it, and MNN's ARMv8.2 Low runs Reduction on its "
-                      "fp32 CPU backup (token_mean measured 0.0), where A002 does not fire for `ios-cpu:low`.  It "
-                      "holds for backends that accumulate reductions in fp16 (OpenCL below High, Metal's ReduceMean), "
-                      "which the corpus does not measure.",
+    "computes the mean in fp32 and cannot test it, and MNN's ARMv8.2 Low runs Reduction on its "
+    "fp32 CPU backup (token_mean measured 0.0), where A002 does not fire for `ios-cpu:low`.  It "
+    "holds for backends that accumulate reductions in fp16 (OpenCL below High, Metal's ReduceMean), "
+    "which the corpus does not measure.",
 }
 
 
@@ -210,8 +243,11 @@ def _value(m: Dict, key: str, out: str = "") -> str:
     run = m["measured"].get(key)
     if not run:
         return "not measured"
-    v = run["outputs"].get(out) if out else max(run["outputs"].values(), key=lambda x: float("inf")
-                                                 if x == "nonfinite" else float(x))
+    v = (
+        run["outputs"].get(out)
+        if out
+        else max(run["outputs"].values(), key=lambda x: float("inf") if x == "nonfinite" else float(x))
+    )
     return str(v)
 
 
@@ -224,9 +260,11 @@ def _sampling_notes(gt: Dict) -> Dict[str, str]:
         runs = [("fp16 storage", "fp16-storage"), ("MNN's ARMv8.2 kernels", "arm82-low")]
         photo = ", ".join(f"{_value(m, k)} ({label})" for label, k in runs if k in m["measured"])
         noise = ", ".join(f"{_value(m, k + '-noise')} ({label})" for label, k in runs if k + "-noise" in m["measured"])
-        notes[name] = (f"its image is the photograph (see *GridSample on natural images* below): the output moves by "
-                       f"{photo} rel-L2 in fp16; on uniform noise, the steepest image, the same model measures "
-                       f"{noise}.  The label uses the photograph.")
+        notes[name] = (
+            f"its image is the photograph (see *GridSample on natural images* below): the output moves by "
+            f"{photo} rel-L2 in fp16; on uniform noise, the steepest image, the same model measures "
+            f"{noise}.  The label uses the photograph."
+        )
     notes["gridsample_pixel_sum"] += (
         "  fp16 precision does not break it on the photograph: storage holds (0.156 px by C001, 0.124 px by C002: "
         "warnings, the right verdict for a generic fp16 target), and MNN's ARMv8.2 Low kernel measured 0.0074 in an "
@@ -234,11 +272,13 @@ def _sampling_notes(gt: Dict) -> Dict[str, str]:
         "read align_corners=1 as 0 (its output matches an fp32 align_corners=0 GridSample to 0.008 rel-L2; same "
         ".mnn up to its uuid, same inputs, only the worker script's path differed), the known kernel bug "
         "arm82-gridsample-align-corners, which now applies to both align_corners values: C001 is an error for "
-        "`ios-cpu:low`.  bf16 (about 1 px) breaks it on any backend.")
+        "`ios-cpu:low`.  bf16 (about 1 px) breaks it on any backend."
+    )
     notes["gridsample_large"] += (
         "  The seed model: with its grid stored in fp16 (the Android OpenCL deployment, 0.125 px) it stays within "
         "1e-2, as the field report says; on MNN's ARMv8.2 Low it breaks, from the kernel's align_corners=0 bug "
-        "(C001's error for `ios-cpu:low`).")
+        "(C001's error for `ios-cpu:low`)."
+    )
     return notes
 
 
@@ -254,7 +294,11 @@ def _gridsample_section(gt: Dict) -> List[str]:
     band = [r for r in over if r["max_px"] <= 0.25]
     near = " and ".join(f"{r['photograph']:.4f}" for r in rows if 0.05 < r["max_px"] < 0.1)
     above = [r for r in over if r["max_px"] > 0.25]
-    return ["", "## GridSample on natural images: the breaking threshold and the pixel tolerance", "",
+    return (
+        [
+            "",
+            "## GridSample on natural images: the breaking threshold and the pixel tolerance",
+            "",
             "A sampling op that reads a position off by d pixels changes its output by about d times the image's",
             "local gradient, so the image decides what a position error does.  Uniform noise is the steepest image",
             "there is (rms difference of neighbouring pixels 0.71 of its rms value; the photograph's 0.137), so the",
@@ -264,7 +308,11 @@ def _gridsample_section(gt: Dict) -> List[str]:
             "stored in fp16) moves the positions by the two causes the rules estimate, at growing widths:",
             "`grid` = the normalised grid stored in fp16 (C001's part from the grid alone, e.g. a GPU backend that",
             "stores tensors in fp16), `absolute` = mesh + flow in absolute pixels, stored and normalised in fp16",
-            "(C002's chain).  \"max px\" is the rules' own estimate.", ""] + table(rows) + [
+            "(C002's chain).  \"max px\" is the rules' own estimate.",
+            "",
+        ]
+        + table(rows)
+        + [
             "",
             "- **Breaking threshold, 1e-2 rel-L2** (`verify`'s default): on the photograph (rms 0.53 in [0, 1]) it is",
             "  an rms change of 1.4 grey levels of 255, just above the 8-bit rounding the photograph itself was stored",
@@ -289,7 +337,9 @@ def _gridsample_section(gt: Dict) -> List[str]:
             "  model that holds.  The seed model's Android OpenCL deployment (0.125 px from its fp16-stored grid)",
             f"  measures {_value(gt['models']['gridsample_large'], 'fp16-storage')} in fp16 storage on the photograph: "
             "within 1e-2, which is what the field",
-            f"  report says, whereas noise calls it broken ({_value(gt['models']['gridsample_large'], 'fp16-storage-noise')})."]
+            f"  report says, whereas noise calls it broken ({_value(gt['models']['gridsample_large'], 'fp16-storage-noise')}).",
+        ]
+    )
 
 
 def _false_errors(row: Dict) -> List[Dict]:
@@ -314,63 +364,98 @@ def _share(a: int, b: int) -> str:
 
 
 def render(gt: Dict, scores: Dict) -> str:
-    lines = ["# Accuracy: the rules scored against measured ground truth", "",
-             "Generated by `PYTHONPATH=. python calibration/score.py` from `calibration/ground_truth.json`, which",
-             "`PYTHONPATH=. python calibration/build_corpus.py` measures (see calibration/README.md for the corpus,",
-             "the measuring method and the licences).  Do not edit by hand.", "",
-             "fp16 truth: fp16 storage emulation (ONNX Runtime, every tensor rounded) and, where marked `arm`, MNN",
-             "3.6.1's real ARMv8.2 fp16 kernels at Precision_Low under QEMU (`fp16:1`).  bf16 truth: bf16 storage",
-             "emulation.  A warning or error is *confirmed* when its node's measured error exceeds 1e-3 rel-L2.  A",
-             "breaking model (an output over 1e-2 rel-L2 or non-finite) is *flagged* when an error-level finding sits",
-             f"within {NEAR} operators of a node where the measured error starts.  Each model is linted with the input",
-             "ranges its measurement used; an `.mnn` measured on MNN's ARMv8.2 kernels is judged for the target",
-             f"`{ARM_TARGET}` (its per-op platform facts) and scored against those kernels alone.  Rules whose cause",
-             f"is arithmetic inside a kernel ({', '.join(sorted(IN_KERNEL))}: fp16 accumulation, Winograd transforms)",
-             "are invisible to storage emulation (it computes every op in fp32): on an `.onnx` judged for generic fp16",
-             f"they are scored against MNN's kernels when the finding also holds for `{ARM_TARGET}`, and are marked",
-             "*in-kernel, not measured* otherwise (listed, but not counted as a false error).  A model whose outputs",
-             "hold but where a node inside measurably breaks (over 1e-2 while its inputs are within it) is benign; an",
-             "error naming that node is right, and its verdict says *breaks inside, output holds* (not a false error).",
-             "An `.onnx` that breaks only on MNN's kernels (storage emulation holds) breaks from a cause of those",
-             "kernels (a kernel bug, fp16 accumulation) that no generic fp16 judgement sees: it is judged like the",
-             f"`.mnn`, for `{ARM_TARGET}` and against those kernels.  The image a sampling op (GridSample, Resize,",
-             "RoiAlign) reads is a photograph, not noise (see *GridSample on natural images* below).", "",
-             "## Summary", "",
-             "| format / file | breaking flagged at error, culprit named | benign models with an error | warnings that measurably matter |",
-             "|---|---|---|---|"]
+    lines = [
+        "# Accuracy: the rules scored against measured ground truth",
+        "",
+        "Generated by `PYTHONPATH=. python calibration/score.py` from `calibration/ground_truth.json`, which",
+        "`PYTHONPATH=. python calibration/build_corpus.py` measures (see calibration/README.md for the corpus,",
+        "the measuring method and the licences).  Do not edit by hand.",
+        "",
+        "fp16 truth: fp16 storage emulation (ONNX Runtime, every tensor rounded) and, where marked `arm`, MNN",
+        "3.6.1's real ARMv8.2 fp16 kernels at Precision_Low under QEMU (`fp16:1`).  bf16 truth: bf16 storage",
+        "emulation.  A warning or error is *confirmed* when its node's measured error exceeds 1e-3 rel-L2.  A",
+        "breaking model (an output over 1e-2 rel-L2 or non-finite) is *flagged* when an error-level finding sits",
+        f"within {NEAR} operators of a node where the measured error starts.  Each model is linted with the input",
+        "ranges its measurement used; an `.mnn` measured on MNN's ARMv8.2 kernels is judged for the target",
+        f"`{ARM_TARGET}` (its per-op platform facts) and scored against those kernels alone.  Rules whose cause",
+        f"is arithmetic inside a kernel ({', '.join(sorted(IN_KERNEL))}: fp16 accumulation, Winograd transforms)",
+        "are invisible to storage emulation (it computes every op in fp32): on an `.onnx` judged for generic fp16",
+        f"they are scored against MNN's kernels when the finding also holds for `{ARM_TARGET}`, and are marked",
+        "*in-kernel, not measured* otherwise (listed, but not counted as a false error).  A model whose outputs",
+        "hold but where a node inside measurably breaks (over 1e-2 while its inputs are within it) is benign; an",
+        "error naming that node is right, and its verdict says *breaks inside, output holds* (not a false error).",
+        "An `.onnx` that breaks only on MNN's kernels (storage emulation holds) breaks from a cause of those",
+        "kernels (a kernel bug, fp16 accumulation) that no generic fp16 judgement sees: it is judged like the",
+        f"`.mnn`, for `{ARM_TARGET}` and against those kernels.  The image a sampling op (GridSample, Resize,",
+        "RoiAlign) reads is a photograph, not noise (see *GridSample on natural images* below).",
+        "",
+        "## Summary",
+        "",
+        "| format / file | breaking flagged at error, culprit named | benign models with an error | warnings that measurably matter |",
+        "|---|---|---|---|",
+    ]
     for key, s in scores["summary"].items():
-        lines.append(f"| {key} | {_share(s['flagged'], s['breaking'])} | {s['benign_with_error']} of {s['benign']} | "
-                     f"{_share(s['warnings_confirmed'], s['warnings'])} |")
-    lines += ["", "## Per rule", "", "| rule / format | fired (warning+) | of which errors | confirmed | refuted | unmeasured |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {key} | {_share(s['flagged'], s['breaking'])} | {s['benign_with_error']} of {s['benign']} | "
+            f"{_share(s['warnings_confirmed'], s['warnings'])} |"
+        )
+    lines += [
+        "",
+        "## Per rule",
+        "",
+        "| rule / format | fired (warning+) | of which errors | confirmed | refuted | unmeasured |",
+        "|---|---|---|---|---|---|",
+    ]
     for rid, r in scores["rules"].items():
-        lines.append(f"| {rid} | {r['fired']} | {r['errors']} | {r['confirmed']} | {r['refuted']} | {r['unmeasured']} |")
-    lines += ["", "## Per model", "",
-              "| model | file | judged for | measured breaking (by) | where the error starts | errors (rule@node: verdict) | warnings confirmed | verdict |",
-              "|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {rid} | {r['fired']} | {r['errors']} | {r['confirmed']} | {r['refuted']} | {r['unmeasured']} |"
+        )
+    lines += [
+        "",
+        "## Per model",
+        "",
+        "| model | file | judged for | measured breaking (by) | where the error starts | errors (rule@node: verdict) | warnings confirmed | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in scores["models"]:
-        errs = "; ".join(f"{e['rule']}@`{e['node']}`: {e['verdict']}" + (" (culprit)" if e["names_culprit"] else "")
-                         + ("" if e["measurable"] else " (in-kernel, not measured)")
-                         for e in r["errors"]) or "-"
+        errs = (
+            "; ".join(
+                f"{e['rule']}@`{e['node']}`: {e['verdict']}"
+                + (" (culprit)" if e["names_culprit"] else "")
+                + ("" if e["measurable"] else " (in-kernel, not measured)")
+                for e in r["errors"]
+            )
+            or "-"
+        )
         if r["breaking"]:
             verdict = "**flagged**" if r["flagged"] else "**missed**"
         else:
-            verdict = ("**false error**" if _false_errors(r) else
-                       "breaks inside, output holds" if any(e["measurable"] for e in r["errors"]) else "clean")
+            verdict = (
+                "**false error**"
+                if _false_errors(r)
+                else "breaks inside, output holds"
+                if any(e["measurable"] for e in r["errors"])
+                else "clean"
+            )
         by = ", ".join(b.replace("-storage", " storage").replace("arm82-low", "arm") for b in r["breaking_by"])
         origins = ", ".join(f"`{o}`" for o in r["origins"][:3]) + (" ..." if len(r["origins"]) > 3 else "") or "-"
-        lines.append(f"| {r['model']} | .{r['file']} | {r['judged_for']} | {'yes (' + by + ')' if r['breaking'] else 'no'} | "
-                     f"{origins if r['breaking'] or r['origins'] else '-'} | {errs} | {_share(r['warnings_confirmed'], r['warnings'])} "
-                     f"| {verdict} |")
-    notes = [f"- **{name}**: {text}" for name, text in sorted({**MODEL_NOTES, **_sampling_notes(gt)}.items())
-             if name in gt["models"]]
+        lines.append(
+            f"| {r['model']} | .{r['file']} | {r['judged_for']} | {'yes (' + by + ')' if r['breaking'] else 'no'} | "
+            f"{origins if r['breaking'] or r['origins'] else '-'} | {errs} | {_share(r['warnings_confirmed'], r['warnings'])} "
+            f"| {verdict} |"
+        )
+    notes = [
+        f"- **{name}**: {text}"
+        for name, text in sorted({**MODEL_NOTES, **_sampling_notes(gt)}.items())
+        if name in gt["models"]
+    ]
     if notes:
         lines += ["", "## Notes on the labels", ""] + notes
     lines += _gridsample_section(gt)
     lines += ["", "## The corpus", "", "| model | kind | what it reproduces | measured on |", "|---|---|---|---|"]
     for name, m in sorted(gt["models"].items()):
         on = ", ".join(k for k in sorted(m["measured"]) if not k.endswith("-noise"))
-        noise = [k[:-len("-noise")] for k in sorted(m["measured"]) if k.endswith("-noise")]
+        noise = [k[: -len("-noise")] for k in sorted(m["measured"]) if k.endswith("-noise")]
         on += f" (image: the photograph; on noise too, for comparison: {', '.join(noise)})" if noise else ""
         lines.append(f"| {name} | {m['kind']} | {m['cause'] or '-'} | {on} |")
     return "\n".join(lines) + "\n"

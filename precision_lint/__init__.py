@@ -1,4 +1,5 @@
 """precision-lint: find the operators whose results change with numeric precision, before deployment."""
+
 __version__ = "0.1.0"
 
 __all__ = ["lint", "Linter", "Options", "LintResult", "ModelLoadError", "PrecisionLintError", "__version__"]

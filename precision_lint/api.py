@@ -1,9 +1,10 @@
 """The library API: everything the CLI does, callable from Python.
 
-    >>> import precision_lint
-    >>> result = precision_lint.lint("model.onnx")
-    >>> for f in result.findings: print(f.rule_id, f.node, f.level, f.estimates["fp16"].value)
+>>> import precision_lint
+>>> result = precision_lint.lint("model.onnx")
+>>> for f in result.findings: print(f.rule_id, f.node, f.level, f.estimates["fp16"].value)
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -41,7 +42,9 @@ class Options:
     platform_files: Tuple[str, ...] = ()  # extra platform tables (same layout as data/platforms.yaml)
     recommend: bool = True  # fill LintResult.recommendation (results.Recommendation, see deploy/recommend.py)
     mnn_version: Optional[str] = None  # MNN version deployed (known kernel bugs); None: the platform table's version
-    snippets: Tuple[str, ...] = ()  # snippet kinds for LintResult.snippets: python, cpp, cpp_session, cpp_module, cli, all
+    snippets: Tuple[
+        str, ...
+    ] = ()  # snippet kinds for LintResult.snippets: python, cpp, cpp_session, cpp_module, cli, all
     # Review reports (markdown, html): extras["identity"] (identity.py: sha256, size, inputs, outputs) and
     # extras["neighbourhoods"] (neighbourhood.py: the subgraph drawn per finding, by fingerprint)
     identity: bool = False
@@ -66,8 +69,9 @@ class Options:
 
     def plain(self) -> Dict[str, Any]:
         """The fields as keyword arguments, mappings as plain dicts (what ``Options(**plain)`` rebuilds)."""
-        return {f.name: dict(getattr(self, f.name)) if f.name in _MAPPINGS else getattr(self, f.name)
-                for f in fields(self)}
+        return {
+            f.name: dict(getattr(self, f.name)) if f.name in _MAPPINGS else getattr(self, f.name) for f in fields(self)
+        }
 
     def __reduce__(self):  # parallel runs send Options to worker processes; a read-only view cannot be pickled
         return (_options_from, (self.plain(),))
@@ -115,17 +119,22 @@ class Linter:
                 raise ConfigError(str(exc)) from None
         self.all_rules = all_rules
         self.rules = Decider.select_from(all_rules, self.options)
-        known_tol = {k for r in all_rules for k in r.tolerances} | {f"{r.id}.{k}" for r in all_rules for k in r.tolerances}
+        known_tol = {k for r in all_rules for k in r.tolerances} | {
+            f"{r.id}.{k}" for r in all_rules for k in r.tolerances
+        }
         for k in self.options.tolerances:
             if k not in known_tol:
                 where = origins.get(f"tolerances.{k}", f"--tolerance {k}")
-                raise ConfigError(f"{where}: unknown tolerance {k!r} (known: "
-                                  f"{', '.join(sorted(n for n in known_tol if '.' not in n))}, or RULE.NAME)")
+                raise ConfigError(
+                    f"{where}: unknown tolerance {k!r} (known: "
+                    f"{', '.join(sorted(n for n in known_tol if '.' not in n))}, or RULE.NAME)"
+                )
         # platforms, targets, the deployed MNN version; every level and the policy (engine/decide.py)
         self.decider = Decider(self.options)
         self.deployment = self.decider.deployment
-        self.runner = RuleRunner(self.rules, self.options.tolerances, self.deployment.judged_formats,
-                                 keep=self.decider.bug_may_concern)
+        self.runner = RuleRunner(
+            self.rules, self.options.tolerances, self.deployment.judged_formats, keep=self.decider.bug_may_concern
+        )
 
     def lint_file(self, path: str, name: Optional[str] = None) -> LintResult:
         """Lint the model at ``path``; ``name`` is the path to report instead (a model read from stdin is linted
@@ -156,8 +165,11 @@ class Linter:
             return result
         except Exception as exc:  # noqa: BLE001 - a bug on one hostile file must not end the run with a traceback
             detail = (str(exc).strip().splitlines() or [""])[0][:200]
-            result.error = FileError(path, f"{path}: internal error while linting ({type(exc).__name__}: {detail}); "
-                                           f"please report this with the file")
+            result.error = FileError(
+                path,
+                f"{path}: internal error while linting ({type(exc).__name__}: {detail}); "
+                f"please report this with the file",
+            )
             return result
         if name is not None:
             result.path = name
@@ -175,8 +187,10 @@ class Linter:
             return result
         except Exception as exc:  # noqa: BLE001 - a bug here costs the report its drawings, never the findings
             detail = (str(exc).strip().splitlines() or [""])[0][:200]
-            result.notes.append(f"internal error while reading the graph around the findings ({type(exc).__name__}: "
-                                f"{detail}); please report this with the file")
+            result.notes.append(
+                f"internal error while reading the graph around the findings ({type(exc).__name__}: "
+                f"{detail}); please report this with the file"
+            )
         del graph  # freed here, before the recommendation (nothing below reads it)
         self.decider.apply_policy(result)
         if self.options.recommend and result.error is None:
@@ -209,8 +223,10 @@ class Linter:
             result.unknown_input_ranges.append(name)
             where = self.options.origins.get(f"input_ranges.{name}", f"--input-range {name}")
             inputs = ", ".join(repr(i) for i in graph.inputs[:8]) + (", ..." if len(graph.inputs) > 8 else "")
-            result.warnings.append(f"{result.path}: {where}: the model has no input or tensor named {name!r} "
-                                   f"(its inputs: {inputs or 'none'})")
+            result.warnings.append(
+                f"{result.path}: {where}: the model has no input or tensor named {name!r} "
+                f"(its inputs: {inputs or 'none'})"
+            )
 
 
 @contextmanager

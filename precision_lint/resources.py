@@ -1,4 +1,5 @@
 """Where the package's shipped data lives (platform table, schemas, converter notes, snippet templates...)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -2,6 +2,7 @@
 files, and the LintResult of one file that every reporter renders and the exit code reads.
 
 Reporters only render these records; levels are decided in :mod:`precision_lint.engine.decide`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -70,8 +71,9 @@ class Finding:
     def __post_init__(self) -> None:
         object.__setattr__(self, "estimates", MappingProxyType(dict(self.estimates)))
         object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
-        object.__setattr__(self, "measured", MappingProxyType({k: MappingProxyType(dict(v))
-                                                               for k, v in self.measured.items()}))
+        object.__setattr__(
+            self, "measured", MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.measured.items()})
+        )
 
     # Pickling (parallel runs send findings between processes): a mappingproxy cannot be pickled, its dict can.
     def __getstate__(self) -> Dict[str, Any]:
@@ -97,12 +99,16 @@ class Finding:
     def labelled_estimates(self) -> Tuple[Tuple[str, Estimate], ...]:
         """Estimates in reading order with human labels: the judged formats, the others, then the storage-only
         variants ('fp16-storage' reads 'fp16 storage only', i.e. fp32 arithmetic)."""
+
         def key(item):
             name = item[0]
             base = name.split("-")[0]
             return ("-" in name, base not in self.judged_for, base)
-        return tuple((k.replace("-storage", " storage only").replace("-sat", " saturating"), e)
-                     for k, e in sorted(self.estimates.items(), key=key))
+
+        return tuple(
+            (k.replace("-storage", " storage only").replace("-sat", " saturating"), e)
+            for k, e in sorted(self.estimates.items(), key=key)
+        )
 
     def with_level(self, level: str, judged_for: Tuple[str, ...]) -> "Finding":
         return replace(self, level=level, judged_for=judged_for)
@@ -216,8 +222,9 @@ class LintResult:
     def reported(self) -> List[Finding]:
         """Findings at info level or above for the formats in force, not suppressed or baselined, in output order."""
         hidden = {f.fingerprint for f, _ in self.suppressed} | {f.fingerprint for f in self.baselined}
-        return sorted((f for f in self.findings if f.level != "none" and f.fingerprint not in hidden),
-                      key=Finding.sort_key)
+        return sorted(
+            (f for f in self.findings if f.level != "none" and f.fingerprint not in hidden), key=Finding.sort_key
+        )
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.reported)
@@ -322,16 +329,25 @@ class Verdict:
         f = self.finding
         estimate = self.estimate_view()
         return {
-            "rule": f.rule_id, "name": f.rule_name, "node": f.node, "scope": f.scope, "op": f.op,
-            "class": f.failure_class, "level": self.level, "role": self.role, "format": self.fmt,
-            "needs": self.needs, "estimate": estimate, "per_op": list(self.formats.applied),
+            "rule": f.rule_id,
+            "name": f.rule_name,
+            "node": f.node,
+            "scope": f.scope,
+            "op": f.op,
+            "class": f.failure_class,
+            "level": self.level,
+            "role": self.role,
+            "format": self.fmt,
+            "needs": self.needs,
+            "estimate": estimate,
+            "per_op": list(self.formats.applied),
             "per_op_sources": list(self.formats.sources),
-            "cpu_fallback": self.formats.cpu_fallback, "approximations": list(self.approximations),
+            "cpu_fallback": self.formats.cpu_fallback,
+            "approximations": list(self.approximations),
             "conversion": self.formats.conversion if self.fmt == "fp16" else None,
             "known_bugs": [b.to_dict() for b in self.known_bugs],
             **({"basis": self.basis} if self.basis != "estimated" else {}),  # plain lint output unchanged
         }
-
 
 
 @dataclass(frozen=True)
@@ -381,14 +397,22 @@ class MnnNotes:
         return bool(self.converter or self.converter_always or self.issue_reports)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"converter": [{"ops": list(c.ops), "note": c.note} for c in self.converter],
-                "converter_always": list(self.converter_always),
-                "issue_reports": [{"summary": g.summary, "topic": g.topic,
-                                   "reports": [{"id": r.id, "url": r.url, "fixed_after": r.fixed_after}
-                                               for r in g.reports]} for g in self.issue_reports]}
+        return {
+            "converter": [{"ops": list(c.ops), "note": c.note} for c in self.converter],
+            "converter_always": list(self.converter_always),
+            "issue_reports": [
+                {
+                    "summary": g.summary,
+                    "topic": g.topic,
+                    "reports": [{"id": r.id, "url": r.url, "fixed_after": r.fixed_after} for r in g.reports],
+                }
+                for g in self.issue_reports
+            ],
+        }
 
 
 # ------------------------------------------------------------------ the recommendation (deploy/recommend.py builds it)
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -414,8 +438,14 @@ class PerOpFact:
     facts: Tuple[str, ...]
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"rule": self.rule, "node": self.node, "scope": self.scope, "op": self.op, "level": self.level,
-                "facts": list(self.facts)}
+        return {
+            "rule": self.rule,
+            "node": self.node,
+            "scope": self.scope,
+            "op": self.op,
+            "level": self.level,
+            "facts": list(self.facts),
+        }
 
 
 @dataclass(frozen=True)
@@ -441,11 +471,21 @@ class ModeAssessment:
 
     def to_dict(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {
-            "mode": self.mode, "precision": self.precision, "precision_value": self.precision_value,
-            "speed": self.speed, "supported": self.supported, "formats": dict(self.formats), "same_as": self.same_as,
-            "what": self.what, "source": self.source, "status": self.status, "max_level": self.max_level,
-            "blocking": [v.to_dict() for v in self.blocking], "concerns": [v.to_dict() for v in self.concerns],
-            "per_op": [p.to_dict() for p in self.per_op]}
+            "mode": self.mode,
+            "precision": self.precision,
+            "precision_value": self.precision_value,
+            "speed": self.speed,
+            "supported": self.supported,
+            "formats": dict(self.formats),
+            "same_as": self.same_as,
+            "what": self.what,
+            "source": self.source,
+            "status": self.status,
+            "max_level": self.max_level,
+            "blocking": [v.to_dict() for v in self.blocking],
+            "concerns": [v.to_dict() for v in self.concerns],
+            "per_op": [p.to_dict() for p in self.per_op],
+        }
         if self.basis is not None:
             d["basis"] = self.basis
         if self.run is not None:
@@ -465,8 +505,14 @@ class CpuFallback:
     why: str
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"rule": self.rule, "node": self.node, "scope": self.scope, "op": self.op, "modes": list(self.modes),
-                "why": self.why}
+        return {
+            "rule": self.rule,
+            "node": self.node,
+            "scope": self.scope,
+            "op": self.op,
+            "modes": list(self.modes),
+            "why": self.why,
+        }
 
 
 @dataclass(frozen=True)
@@ -484,9 +530,17 @@ class KnownBugHit:
     nodes: Tuple[str, ...]  # sorted
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"id": self.id, "title": self.title, "level": self.level, "versions": self.versions,
-                "symptom": self.symptom, "workaround": self.workaround, "unstable": self.unstable,
-                "modes": list(self.modes), "nodes": list(self.nodes)}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "level": self.level,
+            "versions": self.versions,
+            "symptom": self.symptom,
+            "workaround": self.workaround,
+            "unstable": self.unstable,
+            "modes": list(self.modes),
+            "nodes": list(self.nodes),
+        }
 
 
 @dataclass(frozen=True)
@@ -539,14 +593,26 @@ class PlatformChoice:
 
     def to_dict(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {
-            "platform": self.platform, "name": self.name, "os": self.os, "backend": self.backend,
-            "forward_type": self.forward_type, "mode": self.mode, "precision": self.precision,
-            "precision_value": self.precision_value, "safe": self.safe, "formats": dict(self.formats),
-            "equivalent": list(self.equivalent), "modes_differ": self.modes_differ,
+            "platform": self.platform,
+            "name": self.name,
+            "os": self.os,
+            "backend": self.backend,
+            "forward_type": self.forward_type,
+            "mode": self.mode,
+            "precision": self.precision,
+            "precision_value": self.precision_value,
+            "safe": self.safe,
+            "formats": dict(self.formats),
+            "equivalent": list(self.equivalent),
+            "modes_differ": self.modes_differ,
             "equivalent_groups": [list(g) for g in self.equivalent_groups],
-            "modes": [m.to_dict() for m in self.modes], "cpu_fallbacks": [c.to_dict() for c in self.cpu_fallbacks],
+            "modes": [m.to_dict() for m in self.modes],
+            "cpu_fallbacks": [c.to_dict() for c in self.cpu_fallbacks],
             "mode_independent": [v.to_dict() for v in self.mode_independent],
-            "known_bugs": [b.to_dict() for b in self.known_bugs], "notes": list(self.notes), "summary": self.summary}
+            "known_bugs": [b.to_dict() for b in self.known_bugs],
+            "notes": list(self.notes),
+            "summary": self.summary,
+        }
         if self.declared:
             # one shape for every consumer: `declared` is the first declared target of this platform (an object);
             # several on this platform add `declared_all`, every one in the order given
@@ -573,8 +639,12 @@ class Recommendation:
         return next((p for p in self.platforms if p.platform == platform_id), None)
 
     def to_dict(self) -> Dict[str, Any]:
-        d: Dict[str, Any] = {"fail_level": self.fail_level, "advisory": self.advisory, "targets": list(self.targets),
-                             "platforms": [p.to_dict() for p in self.platforms]}
+        d: Dict[str, Any] = {
+            "fail_level": self.fail_level,
+            "advisory": self.advisory,
+            "targets": list(self.targets),
+            "platforms": [p.to_dict() for p in self.platforms],
+        }
         if self.mnn_version is not None:
             d["mnn_version"] = self.mnn_version
         return d

@@ -12,6 +12,7 @@
 file) and its depth before returning it, refuses alias cycles, and checks the nesting from libyaml's flat event
 stream before libyaml composes anything.  Every problem is ``error(message)``: one clear line for the user.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List
@@ -22,8 +23,14 @@ MAX_NODES = 50_000  # YAML nodes with aliases expanded (the largest shipped rule
 MAX_DEPTH = 40  # nesting levels
 
 
-def load(text: str, where: str, error: Callable[[str], Exception], max_nodes: int = MAX_NODES,
-         max_depth: int = MAX_DEPTH, shipped: bool = False) -> Any:
+def load(
+    text: str,
+    where: str,
+    error: Callable[[str], Exception],
+    max_nodes: int = MAX_NODES,
+    max_depth: int = MAX_DEPTH,
+    shipped: bool = False,
+) -> Any:
     """The document in ``text`` (None when empty).  ``where`` names the file in messages; ``error`` makes the
     exception to raise.  yaml.YAMLError (invalid YAML) passes through for the caller's own message.
 
@@ -52,7 +59,7 @@ def load(text: str, where: str, error: Callable[[str], Exception], max_nodes: in
                 # Newer libyaml scans flow collections ahead and stops at its own depth limit before we see the
                 # events: judge the nesting from the text up to where it stopped, not from its wording.
                 mark = exc.problem_mark
-                if mark is not None and _flow_depth(text[:mark.index + 1]) > max_depth:
+                if mark is not None and _flow_depth(text[: mark.index + 1]) > max_depth:
                     raise error(f"{where}: YAML nests more than {max_depth} levels deep; refused") from None
                 raise
             loader_cls = fast
@@ -101,8 +108,9 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
-def check_size(root: Any, where: str, error: Callable[[str], Exception], max_nodes: int = MAX_NODES,
-               max_depth: int = MAX_DEPTH) -> None:
+def check_size(
+    root: Any, where: str, error: Callable[[str], Exception], max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH
+) -> None:
     """Expanded node count and depth of a composed YAML node graph, without expanding it (memoised by node)."""
     import yaml
 

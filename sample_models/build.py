@@ -5,6 +5,7 @@
 The .mnn files are made by MNN's own converter (the `_tools` C extension of the MNN wheel; MNN.tools is never
 imported: its logger installs packages and sends telemetry at import).
 """
+
 from __future__ import annotations
 
 import os
@@ -47,20 +48,24 @@ def clean_model() -> onnx.ModelProto:
     nodes = [
         helper.make_node("Conv", ["image", "conv1.weight", "conv1.bias"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
-        helper.make_node("Conv", ["r1", "conv2.weight", "conv2.bias"], ["c2"], name="conv2", pads=[1, 1, 1, 1],
-                         strides=[2, 2]),
+        helper.make_node(
+            "Conv", ["r1", "conv2.weight", "conv2.bias"], ["c2"], name="conv2", pads=[1, 1, 1, 1], strides=[2, 2]
+        ),
         helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
         helper.make_node("GlobalAveragePool", ["r2"], ["gap"], name="pool"),
         helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"),
         helper.make_node("MatMul", ["flat", "fc.weight"], ["logits"], name="classifier"),
     ]
     graph = helper.make_graph(
-        nodes, "clean_classifier",
+        nodes,
+        "clean_classifier",
         [helper.make_tensor_value_info("image", onnx.TensorProto.FLOAT, [1, 3, 64, 64])],
         [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, [1, 10])],
-        [w1, b1, w2, b2, fc])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="precision-lint samples")
+        [w1, b1, w2, b2, fc],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="precision-lint samples"
+    )
     model.ir_version = 8
     return model
 

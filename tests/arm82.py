@@ -3,6 +3,7 @@
 Without QEMU or the set-up, those tests are skipped on a developer's machine; with CI=true they fail instead, so CI
 can never pass by skipping them.  .ci/run installs qemu-user-static and runs `precision-lint setup-arm` first.
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@ that escapes ``main`` is printed to the captured stderr as a traceback and exits
 Tests of what a process does (imports, file descriptor 1, signals, the installed console script) keep using
 subprocesses: tests/test_no_side_effects.py, tests/test_startup.py, tests/test_precommit.py, the snippet runs.
 """
+
 from __future__ import annotations
 
 import os

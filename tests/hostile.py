@@ -6,6 +6,7 @@
 a message boundary are still valid protobuf); "error-or-ok" and "error-or-note" allow either, and ``text`` may list
 alternatives separated by "|".
 """
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,9 @@ def external_model(location: str) -> onnx.ModelProto:
     for k, v in (("location", location), ("offset", "0"), ("length", "16")):
         e = w.external_data.add()
         e.key, e.value = k, v
-    return _model([helper.make_node("Add", ["x", "mask"], ["y"], name="add_mask")], [_vi("x", [4])],
-                  [_vi("y", [4])], [w])
+    return _model(
+        [helper.make_node("Add", ["x", "mask"], ["y"], name="add_mask")], [_vi("x", [4])], [_vi("y", [4])], [w]
+    )
 
 
 # ----- raw protobuf, for structures the Python protobuf runtime refuses to build (nesting deeper than 100) -------
@@ -68,19 +70,27 @@ def _int_field(num: int, v: int) -> bytes:
 
 def nested_if(depth: int) -> bytes:
     """A ModelProto whose main graph is If(then: If(then: ...)) ``depth`` levels deep."""
-    leaf = helper.make_graph([helper.make_node("Identity", ["x"], ["o"], name="leaf")], "leaf", [],
-                             [_vi("o")]).SerializeToString()
+    leaf = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["o"], name="leaf")], "leaf", [], [_vi("o")]
+    ).SerializeToString()
     out = _vi("o").SerializeToString()
     g = leaf
     for n in range(depth):
         then_attr = _field(1, "then_branch") + _int_field(20, 5) + _field(6, g)
         else_attr = _field(1, "else_branch") + _int_field(20, 5) + _field(6, leaf)
-        node = _field(1, "c") + _field(2, "o") + _field(3, f"if{n}") + _field(4, "If") + _field(5, then_attr) + \
-            _field(5, else_attr)
+        node = (
+            _field(1, "c")
+            + _field(2, "o")
+            + _field(3, f"if{n}")
+            + _field(4, "If")
+            + _field(5, then_attr)
+            + _field(5, else_attr)
+        )
         g = _field(1, node) + _field(2, f"g{n}") + _field(12, out)
         if n == depth - 1:  # the outermost graph declares the inputs
-            g += _field(11, _vi("c", [], TensorProto.BOOL).SerializeToString()) + _field(11, _vi("x", [1])
-                                                                                          .SerializeToString())
+            g += _field(11, _vi("c", [], TensorProto.BOOL).SerializeToString()) + _field(
+                11, _vi("x", [1]).SerializeToString()
+            )
     return _int_field(1, 8) + _field(7, g) + _field(8, _field(1, "") + _int_field(2, 13))
 
 
@@ -100,8 +110,11 @@ def build_corpus(d: str) -> Dict[str, Expect]:
 
     write("empty.onnx", b"", ("error", "empty file"))
     write("empty.mnn", b"", ("error", "empty file"))
-    write("model.onnx", b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 123\n",
-          ("error", "Git LFS pointer"))
+    write(
+        "model.onnx",
+        b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 123\n",
+        ("error", "Git LFS pointer"),
+    )
     write("random.onnx", bytes(random.Random(7).randrange(256) for _ in range(4096)), ("error", None))
     write("random.mnn", bytes(random.Random(8).randrange(256) for _ in range(4096)), ("error", None))
     write("text.onnx", b"this is not a model\n" * 20, ("error", "not an ONNX or MNN model"))
@@ -125,31 +138,56 @@ def build_corpus(d: str) -> Dict[str, Expect]:
     struct.pack_into("<i", bad_vt2, root, root + 1000)  # vtable before the start of the file
     write("vtable_negative.mnn", bytes(bad_vt2), ("error", None))
     # external data: outside the model's directory, missing
-    write("ext_outside.onnx", external_model("../../etc/passwd").SerializeToString(),
-          ("error", "outside the model's directory"))
-    write("ext_absolute.onnx", external_model("/etc/passwd").SerializeToString(),
-          ("error", "outside the model's directory"))
+    write(
+        "ext_outside.onnx",
+        external_model("../../etc/passwd").SerializeToString(),
+        ("error", "outside the model's directory"),
+    )
+    write(
+        "ext_absolute.onnx",
+        external_model("/etc/passwd").SerializeToString(),
+        ("error", "outside the model's directory"),
+    )
     write("ext_missing.onnx", external_model("missing.bin").SerializeToString(), ("error", "not found"))
     # a cycle
-    cyc = _model([helper.make_node("Add", ["x", "b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")],
-                 [_vi("x", [4])], [_vi("a", [4])])
+    cyc = _model(
+        [helper.make_node("Add", ["x", "b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")],
+        [_vi("x", [4])],
+        [_vi("a", [4])],
+    )
     write("cycle.onnx", cyc.SerializeToString(), ("error", "has a cycle"))
     # absurd shapes
-    big = [2 ** 40] * 4
-    absurd = _model([helper.make_node("Softmax", ["x"], ["y"], name="s"),
-                     helper.make_node("ReduceMean", ["y"], ["z"], name="r", axes=[0, 1])],
-                    [_vi("x", big)], [_vi("z")])
+    big = [2**40] * 4
+    absurd = _model(
+        [
+            helper.make_node("Softmax", ["x"], ["y"], name="s"),
+            helper.make_node("ReduceMean", ["y"], ["z"], name="r", axes=[0, 1]),
+        ],
+        [_vi("x", big)],
+        [_vi("z")],
+    )
     write("absurd_shape.onnx", absurd.SerializeToString(), ("note", "implausible shapes"))
-    huge_init = onnx.TensorProto(name="c", data_type=TensorProto.FLOAT, dims=[2 ** 40, 2 ** 40])
-    write("absurd_initializer.onnx", _model([helper.make_node("Add", ["x", "c"], ["y"], name="a")], [_vi("x", [1])],
-                                            [_vi("y")], [huge_init]).SerializeToString(), ("error-or-note", "implausible shapes|malformed data"))
+    huge_init = onnx.TensorProto(name="c", data_type=TensorProto.FLOAT, dims=[2**40, 2**40])
+    write(
+        "absurd_initializer.onnx",
+        _model(
+            [helper.make_node("Add", ["x", "c"], ["y"], name="a")], [_vi("x", [1])], [_vi("y")], [huge_init]
+        ).SerializeToString(),
+        ("error-or-note", "implausible shapes|malformed data"),
+    )
     # nesting: 500 deep cannot be read (protobuf's limit is 100 messages, 3 per If level), 30 deep is read
     write("if_500_deep.onnx", nested_if(500), ("error", "nests too deeply"))
     write("if_30_deep.onnx", nested_if(30), ("ok", None))
     # unknown ops and domains
-    unknown = _model([helper.make_node("FooBar", ["x"], ["y"], name="f", domain="com.evil"),
-                      helper.make_node("NoSuchOp", ["y"], ["z"], name="z")], [_vi("x", [1])], [_vi("z")],
-                     opsets=(("", 13), ("com.evil", 1)))
+    unknown = _model(
+        [
+            helper.make_node("FooBar", ["x"], ["y"], name="f", domain="com.evil"),
+            helper.make_node("NoSuchOp", ["y"], ["z"], name="z"),
+        ],
+        [_vi("x", [1])],
+        [_vi("z")],
+        opsets=(("", 13), ("com.evil", 1)),
+    )
     write("unknown_ops.onnx", unknown.SerializeToString(), ("note", "ONNX does not define"))
     # names that are not UTF-8 (proto2 hands them back as bytes)
     weird = _model([helper.make_node("Relu", ["x"], ["y"], name="r")], [_vi("x", [1])], [_vi("y", [1])])

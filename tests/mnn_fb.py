@@ -3,6 +3,7 @@
 Written with ``flatbuffers.Builder`` from the layout facts (slot N of a table = its N-th field), a few lines per
 file, so a test can say exactly which field is odd.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -25,7 +26,7 @@ def table(b: flatbuffers.Builder, fields: Dict[int, Field]) -> int:
         if kind == "off":
             b.PrependUOffsetTRelativeSlot(slot, value, 0)
         elif kind == "i32":
-            b.PrependInt32Slot(slot, value, -(2 ** 31))  # an impossible default: always written
+            b.PrependInt32Slot(slot, value, -(2**31))  # an impossible default: always written
         elif kind == "i8":
             b.PrependInt8Slot(slot, value, -128)
         elif kind == "u8":
@@ -52,11 +53,22 @@ def strings(b: flatbuffers.Builder, items: Sequence[str]) -> int:
     return offsets(b, [b.CreateString(s) for s in items])
 
 
-def op(b: flatbuffers.Builder, type_code: int, name: str, inputs: Sequence[int] = (), outputs: Sequence[int] = (),
-       param: Optional[Tuple[int, int]] = None, external_path: Optional[str] = None) -> int:
+def op(
+    b: flatbuffers.Builder,
+    type_code: int,
+    name: str,
+    inputs: Sequence[int] = (),
+    outputs: Sequence[int] = (),
+    param: Optional[Tuple[int, int]] = None,
+    external_path: Optional[str] = None,
+) -> int:
     """An Op: slots 0 inputIndexes, 1 main_type, 2 main, 3 name, 4 outputIndexes, 5 type, 7 externalPath."""
-    f: Dict[int, Field] = {0: ("off", ints(b, inputs)), 3: ("off", b.CreateString(name)),
-                           4: ("off", ints(b, outputs)), 5: ("i32", type_code)}
+    f: Dict[int, Field] = {
+        0: ("off", ints(b, inputs)),
+        3: ("off", b.CreateString(name)),
+        4: ("off", ints(b, outputs)),
+        5: ("i32", type_code),
+    }
     if external_path is not None:
         f[7] = ("off", b.CreateString(external_path))
     if param is not None:
@@ -65,8 +77,13 @@ def op(b: flatbuffers.Builder, type_code: int, name: str, inputs: Sequence[int] 
     return table(b, f)
 
 
-def const_blob(b: flatbuffers.Builder, dims: Sequence[int], floats: Optional[Sequence[float]] = None,
-               external: Optional[Sequence[int]] = None, halves: Optional[Sequence[float]] = None) -> int:
+def const_blob(
+    b: flatbuffers.Builder,
+    dims: Sequence[int],
+    floats: Optional[Sequence[float]] = None,
+    external: Optional[Sequence[int]] = None,
+    halves: Optional[Sequence[float]] = None,
+) -> int:
     """A Blob: slots 0 dims, 2 dataType, 3 uint8s, 7 float32s, 9 external."""
     f: Dict[int, Field] = {0: ("off", ints(b, dims))}
     if floats is not None:
@@ -85,11 +102,20 @@ def input_param(b: flatbuffers.Builder, dims: Sequence[int]) -> int:
     return table(b, {0: ("off", ints(b, dims)), 1: ("i32", DT_FLOAT), 2: ("i8", 0)})
 
 
-def net(b: flatbuffers.Builder, ops: List[int], tensor_names: Sequence[str], outputs: Sequence[str] = (),
-        subgraphs: Sequence[int] = ()) -> bytes:
+def net(
+    b: flatbuffers.Builder,
+    ops: List[int],
+    tensor_names: Sequence[str],
+    outputs: Sequence[str] = (),
+    subgraphs: Sequence[int] = (),
+) -> bytes:
     """A Net: slots 2 extraInfo, 3 oplists, 4 outputName, 6 sourceType, 7 tensorName, 10 subgraphs."""
-    f: Dict[int, Field] = {3: ("off", offsets(b, ops)), 7: ("off", strings(b, tensor_names)),
-                           4: ("off", strings(b, outputs)), 6: ("i8", 3)}
+    f: Dict[int, Field] = {
+        3: ("off", offsets(b, ops)),
+        7: ("off", strings(b, tensor_names)),
+        4: ("off", strings(b, outputs)),
+        6: ("i8", 3),
+    }
     info = table(b, {2: ("off", b.CreateString("test"))})
     f[2] = ("off", info)
     if subgraphs:
@@ -98,11 +124,25 @@ def net(b: flatbuffers.Builder, ops: List[int], tensor_names: Sequence[str], out
     return bytes(b.Output())
 
 
-def subgraph(b: flatbuffers.Builder, name: str, tensor_names: Sequence[str], inputs: Sequence[int],
-             outputs: Sequence[int], nodes: List[int]) -> int:
+def subgraph(
+    b: flatbuffers.Builder,
+    name: str,
+    tensor_names: Sequence[str],
+    inputs: Sequence[int],
+    outputs: Sequence[int],
+    nodes: List[int],
+) -> int:
     """A SubGraphProto: slots 0 name, 1 inputs, 2 outputs, 3 tensors, 4 nodes."""
-    return table(b, {0: ("off", b.CreateString(name)), 1: ("off", ints(b, inputs)), 2: ("off", ints(b, outputs)),
-                     3: ("off", strings(b, tensor_names)), 4: ("off", offsets(b, nodes))})
+    return table(
+        b,
+        {
+            0: ("off", b.CreateString(name)),
+            1: ("off", ints(b, inputs)),
+            2: ("off", ints(b, outputs)),
+            3: ("off", strings(b, tensor_names)),
+            4: ("off", offsets(b, nodes)),
+        },
+    )
 
 
 def simple_model(extra_op=None) -> bytes:

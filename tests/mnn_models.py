@@ -4,6 +4,7 @@ Every .onnx in sample_models/ and sample_models/architectures/ is converted into
 is written next to the samples).  ``MNN.tools`` is never imported: sample_models/build.py calls the ``_tools``
 extension and keeps its console chatter off stdout.
 """
+
 from __future__ import annotations
 
 import glob
@@ -12,16 +13,19 @@ import os
 from typing import Dict, Optional, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLES = sorted(glob.glob(os.path.join(REPO, "sample_models", "*.onnx"))
-                 + glob.glob(os.path.join(REPO, "sample_models", "architectures", "*.onnx")))
+SAMPLES = sorted(
+    glob.glob(os.path.join(REPO, "sample_models", "*.onnx"))
+    + glob.glob(os.path.join(REPO, "sample_models", "architectures", "*.onnx"))
+)
 NAMES = [os.path.splitext(os.path.basename(p))[0] for p in SAMPLES]
 
 _cache: Dict[str, Dict[str, Tuple[str, str]]] = {}
 
 
 def _build_module():
-    spec = importlib.util.spec_from_file_location("sample_models_build",
-                                                  os.path.join(REPO, "sample_models", "build.py"))
+    spec = importlib.util.spec_from_file_location(
+        "sample_models_build", os.path.join(REPO, "sample_models", "build.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -3,6 +3,7 @@
 The ground truth is stored (calibration/ground_truth.json): these tests lint the corpus (.onnx and its .mnn from
 MNN's converter) and recompute the scores without QEMU.  A score below calibration/floors.json fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,21 +40,30 @@ def test_scores_hold_the_recorded_floors(scores):
 def test_the_measured_breakers_are_flagged_at_error_with_the_culprit(scores):
     flagged = {(r["model"], r["file"]) for r in scores["models"] if r["fmt"] == "fp16" and r["flagged"]}
     # the sum of squares that overflows (storage) / saturates (MNN's kernels): named in the .onnx and the .mnn
-    assert {("layernorm_sumsq_mul", "onnx"), ("layernorm_sumsq_mul", "mnn"),
-            ("layernorm_sumsq_pow", "onnx"), ("layernorm_sumsq_pow", "mnn"),
-            ("batchnorm_unfolded", "onnx"), ("gridsample_large", "onnx"), ("timestep_999", "onnx")} <= flagged
+    assert {
+        ("layernorm_sumsq_mul", "onnx"),
+        ("layernorm_sumsq_mul", "mnn"),
+        ("layernorm_sumsq_pow", "onnx"),
+        ("layernorm_sumsq_pow", "mnn"),
+        ("batchnorm_unfolded", "onnx"),
+        ("gridsample_large", "onnx"),
+        ("timestep_999", "onnx"),
+    } <= flagged
 
 
 def test_benign_probes_get_no_error(scores):
     for r in scores["models"]:
-        if r["model"] in ("softmax_exp_stable", "rope_bounded", "conv_net_benign", "batchnorm_unfolded") \
-                and not r["breaking"]:
+        if (
+            r["model"] in ("softmax_exp_stable", "rope_bounded", "conv_net_benign", "batchnorm_unfolded")
+            and not r["breaking"]
+        ):
             assert r["errors"] == [], r
 
 
 def test_docs_accuracy_is_generated_from_these_scores(ground_truth, scores):
-    assert scoring.DOC.read_text() == scoring.render(ground_truth, scores), \
+    assert scoring.DOC.read_text() == scoring.render(ground_truth, scores), (
         "docs/accuracy.md is stale: regenerate with PYTHONPATH=. python calibration/score.py"
+    )
 
 
 def test_probe_files_are_what_the_script_builds(tmp_path):
@@ -95,8 +105,10 @@ def test_sampling_ops_read_a_photograph_and_the_stored_measurement_is_reproduced
     measured = measure_model(entry, arm=False)
     stored = ground_truth["models"]["gridsample_pixel_sum"]["measured"]
     for key in ("fp16-storage", "bf16-storage", "fp16-storage-noise"):
-        assert (measured[key]["outputs"], measured[key]["breaking"]) == \
-            (stored[key]["outputs"], stored[key]["breaking"]), key
+        assert (measured[key]["outputs"], measured[key]["breaking"]) == (
+            stored[key]["outputs"],
+            stored[key]["breaking"],
+        ), key
     assert "photograph" in stored["fp16-storage"]["ran_on"] and "photograph" in stored["arm82-low"]["ran_on"]
     assert not stored["fp16-storage"]["breaking"]
     assert stored["fp16-storage-noise"]["breaking"] and stored["bf16-storage"]["breaking"]
@@ -142,8 +154,11 @@ def test_stored_arm_measurements_are_reproduced_on_the_kernels(ground_truth, arm
         measured = measure_model(entry, arm=True)["arm82-low"]
         stored = ground_truth["models"][name]["measured"]["arm82-low"]
         assert "fp16:1" in measured["ran_on"]
-        assert (measured["breaking"], measured["origins"], measured["outputs"]) == \
-            (stored["breaking"], stored["origins"], stored["outputs"]), name
+        assert (measured["breaking"], measured["origins"], measured["outputs"]) == (
+            stored["breaking"],
+            stored["origins"],
+            stored["outputs"],
+        ), name
 
 
 @pytest.mark.qemu
@@ -166,8 +181,9 @@ def test_in_kernel_claims_are_scored_only_where_a_measurement_sees_them(scores):
     lr = rows[("long_reduction", "onnx", "fp16")]
     assert [(e["rule"], e["measurable"]) for e in lr["errors"]] == [("A002", False)]
     gap = rows[("global_avgpool_112", "onnx", "fp16")]
-    assert gap["flagged"] and [(e["rule"], e["verdict"], e["measurable"]) for e in gap["errors"]] == \
-        [("A002", "confirmed", True)]
+    assert gap["flagged"] and [(e["rule"], e["verdict"], e["measurable"]) for e in gap["errors"]] == [
+        ("A002", "confirmed", True)
+    ]
 
 
 def test_an_error_on_a_node_that_breaks_inside_a_benign_model_is_not_false(scores):

@@ -1,4 +1,5 @@
 """The library API that the CLI is a thin layer over."""
+
 import os
 
 import pytest

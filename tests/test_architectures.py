@@ -4,6 +4,7 @@ on the models' own shapes and constants -- and nothing else (no findings on the 
 
 Only the catalogue's own families are asserted here (R, A, C, X, T, S); M rules are about .mnn files.
 """
+
 from __future__ import annotations
 
 import math
@@ -121,6 +122,7 @@ def test_declared_ranges_prove_or_clear(linter):
 
 # ----- numeric checks: the estimates against numpy running the same arithmetic on the models' shapes ------------
 
+
 def test_flow_warp_coordinates_in_fp16(linter):
     """/Add -> Gather -> Mul(2) -> Div(1023) -> Sub(1) in fp16, as the model computes its x grid."""
     flow = by_key(lint(linter, "flow_warp"))
@@ -171,7 +173,7 @@ def test_unet_groupnorm_variance_sum_in_fp16(linter):
     lanes = np.add.accumulate(sq.reshape(8, -1, 8), axis=1, dtype=np.float16)[:, -1, :]
     got = lanes.astype(np.float64).sum(axis=1)
     rel = np.abs(got - sq.astype(np.float64).sum(axis=1)) / sq.astype(np.float64).sum(axis=1)
-    assert est / 3 < float(np.sqrt(np.mean(rel ** 2))) < est * 3
+    assert est / 3 < float(np.sqrt(np.mean(rel**2))) < est * 3
     # and the overflow limit the message states: RMS 2.0 over 16384 squares
     x = np.full(16384, 2.01, dtype=np.float16)
     with np.errstate(over="ignore"):
@@ -190,7 +192,7 @@ def test_unet_attention_value_matmul_depth():
     prod = (p.astype(np.float16) * v.astype(np.float16)).astype(np.float16)
     acc = np.add.accumulate(prod, axis=1, dtype=np.float16)[:, -1].astype(np.float64)
     exact = prod.astype(np.float64).sum(axis=1)
-    rel = float(np.sqrt(np.mean((acc - exact) ** 2)) / np.sqrt(np.mean(exact ** 2)))
+    rel = float(np.sqrt(np.mean((acc - exact) ** 2)) / np.sqrt(np.mean(exact**2)))
     assert rel < 0.01 and numerics.dot_relative_error(4096, "fp16") < 0.01
 
 
@@ -214,22 +216,31 @@ def test_rules_scale_to_a_large_graph(tmp_path):
     from precision_lint.engine.runner import RuleRunner
 
     nodes, inits, x, d, blocks = [], [], "x", 16, 500
-    inits += [numpy_helper.from_array(np.array(2.0, np.float32), "two"),
-              numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
-              numpy_helper.from_array((np.eye(d) * 0.5).astype(np.float32), "w")]
+    inits += [
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+        numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
+        numpy_helper.from_array((np.eye(d) * 0.5).astype(np.float32), "w"),
+    ]
     for i in range(blocks):
-        nodes += [helper.make_node("Pow", [x, "two"], [f"p{i}"], name=f"pow{i}"),
-                  helper.make_node("ReduceMean", [f"p{i}"], [f"m{i}"], name=f"rm{i}", axes=[-1]),
-                  helper.make_node("Add", [f"m{i}", "eps"], [f"a{i}"], name=f"add{i}"),
-                  helper.make_node("Sqrt", [f"a{i}"], [f"s{i}"], name=f"sqrt{i}"),
-                  helper.make_node("Div", [x, f"s{i}"], [f"n{i}"], name=f"div{i}"),
-                  helper.make_node("MatMul", [f"n{i}", "w"], [f"mm{i}"], name=f"mm{i}"),
-                  helper.make_node("Sigmoid", [f"mm{i}"], [f"sg{i}"], name=f"sg{i}"),
-                  helper.make_node("Mul", [f"mm{i}", f"sg{i}"], [f"silu{i}"], name=f"silu{i}"),
-                  helper.make_node("Add", [x, f"silu{i}"], [f"r{i}"], name=f"res{i}")]
+        nodes += [
+            helper.make_node("Pow", [x, "two"], [f"p{i}"], name=f"pow{i}"),
+            helper.make_node("ReduceMean", [f"p{i}"], [f"m{i}"], name=f"rm{i}", axes=[-1]),
+            helper.make_node("Add", [f"m{i}", "eps"], [f"a{i}"], name=f"add{i}"),
+            helper.make_node("Sqrt", [f"a{i}"], [f"s{i}"], name=f"sqrt{i}"),
+            helper.make_node("Div", [x, f"s{i}"], [f"n{i}"], name=f"div{i}"),
+            helper.make_node("MatMul", [f"n{i}", "w"], [f"mm{i}"], name=f"mm{i}"),
+            helper.make_node("Sigmoid", [f"mm{i}"], [f"sg{i}"], name=f"sg{i}"),
+            helper.make_node("Mul", [f"mm{i}", f"sg{i}"], [f"silu{i}"], name=f"silu{i}"),
+            helper.make_node("Add", [x, f"silu{i}"], [f"r{i}"], name=f"res{i}"),
+        ]
         x = f"r{i}"
-    graph = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, d])],
-                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 8, d])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "big",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, d])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 8, d])],
+        inits,
+    )
     path = str(tmp_path / "big.onnx")
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     findings, notes = RuleRunner(select_rules(load_rules(), FAMILIES)).run(load_model(path))
@@ -246,8 +257,13 @@ def test_rules_scale_to_a_large_graph(tmp_path):
 EXPECTED_MNN = {
     "vit_tiny": {("S002", "info"): 1},  # erf GELU fused into MNN's tanh GELU (rule M003 reports that)
     "bert_tiny": {("R001", "error"): 1, ("R003", "warning"): 5, ("S002", "info"): 1},
-    "unet_block": {("A005", "error"): 3, ("C005", "warning"): 2, ("A001", "info"): 1, ("S002", "info"): 1,
-                   ("X002", "info"): 1},  # GroupNorm becomes LayerNorm; SiLU becomes Swish
+    "unet_block": {
+        ("A005", "error"): 3,
+        ("C005", "warning"): 2,
+        ("A001", "info"): 1,
+        ("S002", "info"): 1,
+        ("X002", "info"): 1,
+    },  # GroupNorm becomes LayerNorm; SiLU becomes Swish
     "flow_warp": {("C001", "error"): 1, ("C002", "error"): 1},  # the mesh is folded into a constant
     "mobilenet_tiny": {("A002", "warning"): 1},
     "llama_block": {("A001", "info"): 1, ("S002", "info"): 1, ("X002", "info"): 1},  # RoPE folded, RMSNorm fused
@@ -264,5 +280,6 @@ def test_findings_on_the_mnn_conversions(linter, tmp_path_factory, name):
     counts = {}
     for f in ours(result):
         counts[(f.rule_id, f.level)] = counts.get((f.rule_id, f.level), 0) + 1
-    assert counts == EXPECTED_MNN[name], "\n".join(f"{f.rule_id} [{f.level}] {f.node}: {f.message}"
-                                                   for f in ours(result))
+    assert counts == EXPECTED_MNN[name], "\n".join(
+        f"{f.rule_id} [{f.level}] {f.node}: {f.message}" for f in ours(result)
+    )

@@ -6,6 +6,7 @@ Facts (measured-arm82.md): GridSample ignores align_corners; fp32->fp16 conversi
 Exp results); a reduction runs in fp32 but saturates when an fp16 op reads it; the fp16 GEMM accumulates
 sequentially in fp16; a long Softmax row underflows to exact zeros.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,10 +27,11 @@ GRID_SIZES = (5, 7, 9, 11, 13, 17)
 def _gridsamples(align_corners: int) -> str:
     grids = ", ".join(f"float[1,{n},{n},2] grid{i}" for i, n in enumerate(GRID_SIZES))
     outs = ", ".join(f"float[1,3,{n},{n}] out{i}" for i, n in enumerate(GRID_SIZES))
-    body = "\n".join(f"  out{i} = GridSample <align_corners={align_corners}, mode=\"bilinear\", "
-                      f"padding_mode=\"zeros\"> (image, grid{i})" for i in range(len(GRID_SIZES)))
-    return (f'<ir_version: 8, opset_import: ["" : 16]>\ng (float[1,3,32,32] image, {grids}) => ({outs}) {{\n'
-            f"{body}\n}}")
+    body = "\n".join(
+        f'  out{i} = GridSample <align_corners={align_corners}, mode="bilinear", padding_mode="zeros"> (image, grid{i})'
+        for i in range(len(GRID_SIZES))
+    )
+    return f'<ir_version: 8, opset_import: ["" : 16]>\ng (float[1,3,32,32] image, {grids}) => ({outs}) {{\n{body}\n}}'
 
 
 MODELS = {
@@ -67,12 +69,15 @@ def _inputs():
     grid = {"image": rng.random((1, 3, 32, 32), dtype=np.float32)}
     grid.update({f"grid{i}": rng.uniform(-1, 1, (1, n, n, 2)).astype(np.float32) for i, n in enumerate(GRID_SIZES)})
     return {
-        "gridsample_ac0": grid, "gridsample_ac1": grid,
+        "gridsample_ac0": grid,
+        "gridsample_ac1": grid,
         "mask_constant": {"x": rng.standard_normal((1, 4, 128)).astype(np.float32)},
         "exp": {"x": np.linspace(8, 13, 64, dtype=np.float32)[None]},
         "reduce_then_mul": {"x": np.full((1, 4096), 30, np.float32)},  # sum 122880 > 65504
-        "matmul": {"a": rng.uniform(0, 1, (8, 2048)).astype(np.float32),
-                   "b": rng.uniform(0, 1, (2048, 8)).astype(np.float32)},
+        "matmul": {
+            "a": rng.uniform(0, 1, (8, 2048)).astype(np.float32),
+            "b": rng.uniform(0, 1, (2048, 8)).astype(np.float32),
+        },
         "softmax_long": {"x": rng.uniform(0, 16, (1, 8192)).astype(np.float32)},
     }
 
@@ -168,12 +173,13 @@ def test_matmul_accumulates_sequentially_in_fp16(measured):
     exact = a.astype(np.float64) @ b.astype(np.float64)
     acc = np.zeros((a.shape[0], b.shape[1]), np.float16)
     for k in range(a.shape[1]):  # product exact in fp32 (11+11 bits), sum rounded to fp16 at every step
-        acc = (acc.astype(np.float32) + a[:, k:k + 1].astype(np.float32) * b[k:k + 1, :].astype(np.float32)
-               ).astype(np.float16)
+        acc = (acc.astype(np.float32) + a[:, k : k + 1].astype(np.float32) * b[k : k + 1, :].astype(np.float32)).astype(
+            np.float16
+        )
     fp32_acc = (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
 
     def rms(y) -> float:
-        return float(np.sqrt(np.mean((y.astype(np.float64) - exact) ** 2) / np.mean(exact ** 2)))
+        return float(np.sqrt(np.mean((y.astype(np.float64) - exact) ** 2) / np.mean(exact**2)))
 
     assert abs(rms(low) - rms(acc)) < 0.1 * rms(acc)
     assert rms(low) > 20 * rms(fp32_acc)

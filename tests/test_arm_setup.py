@@ -1,4 +1,5 @@
 """setup-arm's private arm64 apt root: both apt source formats, checked with apt itself (no download)."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,13 @@ ONE_LINE = "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http:
 
 
 def _uris(conf) -> str:
-    proc = subprocess.run(["apt-get", "update", "--print-uris"], capture_output=True, text=True,
-                          env=dict(os.environ, APT_CONFIG=str(conf)), timeout=120)
+    proc = subprocess.run(
+        ["apt-get", "update", "--print-uris"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, APT_CONFIG=str(conf)),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -1,4 +1,5 @@
 """Interval analysis: sound bounds from constants, declared ranges and op semantics; tight only when reached."""
+
 import math
 
 import onnx
@@ -25,7 +26,9 @@ HEAD = '<ir_version: 8, opset_import: ["" : 17]>\n'
 
 
 def test_constants_declared_ranges_and_monotone_ops_are_tight(tmp_path):
-    g = graph_of(HEAD + """
+    g = graph_of(
+        HEAD
+        + """
     g (float[4] x) => (float[4] y, float[4] z, float[4] w) {
         c = Constant <value = float[4] {1, 2, 3, 4}> ()
         [scaled] s = Mul (x, c)
@@ -33,7 +36,9 @@ def test_constants_declared_ranges_and_monotone_ops_are_tight(tmp_path):
         twenty = Constant <value = float {20.0}> ()
         [times20] z = Mul (y, twenty)
         [exp] w = Exp (z)
-    }""", tmp_path)
+    }""",
+        tmp_path,
+    )
     b = Bounds(g, {"x": (-1.0, 2.0)})
     assert bound(g, b, "scaled") == (-4.0, 8.0, True)
     lo, hi, tight = bound(g, b, "exp")
@@ -45,21 +50,27 @@ def test_constants_declared_ranges_and_monotone_ops_are_tight(tmp_path):
 
 
 def test_range_shape_and_integer_mesh(tmp_path):
-    g = graph_of(HEAD + """
+    g = graph_of(
+        HEAD
+        + """
     g (float[1,3,8,8] x) => (float[5] r, int64[4] s) {
         a = Constant <value = float {0.0}> ()
         l = Constant <value = float {10.0}> ()
         d = Constant <value = float {2.0}> ()
         [rng] r = Range (a, l, d)
         [shape] s = Shape (x)
-    }""", tmp_path)
+    }""",
+        tmp_path,
+    )
     b = Bounds(g)
     assert bound(g, b, "rng") == (0.0, 8.0, True)  # 0, 2, 4, 6, 8: the limit itself is excluded
     assert bound(g, b, "shape") == (1.0, 8.0, True)
 
 
 def test_layernorm_and_linear_layers_are_sound_but_not_tight(tmp_path):
-    g = graph_of(HEAD + """
+    g = graph_of(
+        HEAD
+        + """
     g (float[1,4,16] x) => (float[1,4,3] y) {
         gamma = Constant <value = float[16] {2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2}> ()
         beta = Constant <value = float[16] {1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}> ()
@@ -67,7 +78,9 @@ def test_layernorm_and_linear_layers_are_sound_but_not_tight(tmp_path):
         w = Constant <value = float[16,3] {1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0,
                                          1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, 1,0,0, -1,0,0.5}> ()
         [proj] y = MatMul (n, w)
-    }""", tmp_path)
+    }""",
+        tmp_path,
+    )
     b = Bounds(g)
     lo, hi, tight = bound(g, b, "ln")
     assert hi == pytest.approx(math.sqrt(15) * 2 + 1) and lo == -hi and not tight
@@ -76,13 +89,17 @@ def test_layernorm_and_linear_layers_are_sound_but_not_tight(tmp_path):
 
 
 def test_stable_softmax_form_and_unknowns(tmp_path):
-    g = graph_of(HEAD + """
+    g = graph_of(
+        HEAD
+        + """
     g (float[1,8] x) => (float[1,8] y) {
         m = ReduceMax <axes=[-1]> (x)
         [shift] d = Sub (x, m)
         [exp] e = Exp (d)
         [relu] y = Relu (x)
-    }""", tmp_path)
+    }""",
+        tmp_path,
+    )
     b = Bounds(g)
     assert bound(g, b, "shift")[1] == 0.0
     assert bound(g, b, "exp")[:2] == (0.0, 1.0)
@@ -92,11 +109,15 @@ def test_stable_softmax_form_and_unknowns(tmp_path):
 def test_deep_graphs_do_not_recurse(tmp_path):
     n = 3000  # deeper than Python's recursion limit
     body = "\n".join(f"        a{i + 1} = Add (a{i}, one)" for i in range(n))
-    g = graph_of(HEAD + f"""
+    g = graph_of(
+        HEAD
+        + f"""
     g (float[1] a0) => (float[1] a{n}) {{
         one = Constant <value = float {{1.0}}> ()
 {body}
-    }}""", tmp_path)
+    }}""",
+        tmp_path,
+    )
     b = Bounds(g, {"a0": (0.0, 1.0)})
     last = g.tensors[f"a{n}"]
     assert b.of(last.name) == (float(n), float(n + 1))
@@ -117,7 +138,9 @@ def test_architecture_bounds(tmp_path):
 
 
 def test_unbounded_ends_stay_infinite_through_monotone_ops(tmp_path):
-    g = graph_of(HEAD + """
+    g = graph_of(
+        HEAD
+        + """
     g (float[1,8] x) => (float[1,1] y) {
         two = Constant <value = float {2.0}> ()
         sq = Pow (x, two)
@@ -125,20 +148,27 @@ def test_unbounded_ends_stay_infinite_through_monotone_ops(tmp_path):
         eps = Constant <value = float {1e-6}> ()
         a = Add (m, eps)
         [root] y = Sqrt (a)
-    }""", tmp_path)
+    }""",
+        tmp_path,
+    )
     b = Bounds(g)
     lo, hi, _ = bound(g, b, "root")
     assert lo == pytest.approx(1e-3) and math.isinf(hi)  # not 1e150: an unbounded input stays unbounded
 
 
 def test_integer_inputs_that_index_a_gather_table_are_bounded_by_its_rows(tmp_path):
-    g = graph_of(HEAD + """
+    g = graph_of(
+        HEAD
+        + """
     g (int64[1,16] position_ids, int64[1,16] free) => (float[1,16,8] pe, float[1,16] p, float[1,16] q) {
         table = Constant <value = float[64,8] {%s}> ()
         pe = Gather <axis = 0> (table, position_ids)
         [as_float] p = Cast <to = 1> (position_ids)
         [free_float] q = Cast <to = 1> (free)
-    }""" % ", ".join(["0.5"] * 512), tmp_path)
+    }"""
+        % ", ".join(["0.5"] * 512),
+        tmp_path,
+    )
     b = Bounds(g)
     assert bound(g, b, "as_float") == (-64.0, 63.0, False)  # ONNX allows negative indices; not proven reached
     assert bound(g, b, "free_float") is None

@@ -1,5 +1,6 @@
 """--calibration-data: activation ranges from one fp32 run on the user's inputs turn conditional findings into
 proven ones or silence them (ONNX Runtime for .onnx, MNN on the host for .mnn)."""
+
 from __future__ import annotations
 
 import os
@@ -44,14 +45,20 @@ def model(tmp_path):
 def data(tmp_path, scale: float) -> str:
     rng = np.random.default_rng(0)
     path = str(tmp_path / f"x{scale}.npz")
-    np.savez(path, a=(rng.uniform(-1, 1, (4, 1024)) * scale).astype(np.float32),
-             b=(rng.uniform(-1, 1, (4, 1024)) * scale).astype(np.float32))
+    np.savez(
+        path,
+        a=(rng.uniform(-1, 1, (4, 1024)) * scale).astype(np.float32),
+        b=(rng.uniform(-1, 1, (4, 1024)) * scale).astype(np.float32),
+    )
     return path
 
 
 def r006(path, ranges=None):
-    return [(f.node, f.level, f.conditional) for f in
-            Linter(Options(select=("R006",), input_ranges=ranges or {})).lint_file(path).findings if f.level != "none"]
+    return [
+        (f.node, f.level, f.conditional)
+        for f in Linter(Options(select=("R006",), input_ranges=ranges or {})).lint_file(path).findings
+        if f.level != "none"
+    ]
 
 
 def test_without_data_the_sum_of_squares_is_a_conditional_warning(model):
@@ -73,8 +80,13 @@ def test_the_mnn_conversion_runs_in_mnn_on_the_host(model, tmp_path):
 
 
 def run(*args):
-    p = subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "precision_lint", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        timeout=300,
+    )
     return p.returncode, p.stdout, p.stderr
 
 

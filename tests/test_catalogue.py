@@ -1,5 +1,6 @@
 """The rule catalogue: docs/rules.md is generated from the rule files and must be up to date; every rule carries
 the fields a catalogue entry needs."""
+
 import importlib.util
 import os
 

@@ -1,4 +1,5 @@
 """The CLI end to end, as a user runs it: exit codes, one-line errors, deterministic JSON, rule help."""
+
 import json
 import os
 import pathlib
@@ -19,8 +20,9 @@ def run(*args, cwd=None):
 
 
 def run_process(*args, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=120
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -98,8 +100,10 @@ def test_rule_and_rules_commands():
 
 def test_invalid_rule_file_names_the_field(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: Z001\nname: bad-rule\nclass: range\nsummary: s\ndescription: d\nfix: f\n"
-                   "match: {op: 42}\nmessage: m\ntests: [{model: x, expect: []}]\n")
+    bad.write_text(
+        "id: Z001\nname: bad-rule\nclass: range\nsummary: s\ndescription: d\nfix: f\n"
+        "match: {op: 42}\nmessage: m\ntests: [{model: x, expect: []}]\n"
+    )
     code, _, err = run("--rules", str(bad), GRIDSAMPLE)
     assert code == 2
     assert "bad.yaml" in err and "Z001" in err and "match.op" in err
@@ -110,7 +114,8 @@ def test_user_rule_directory_is_used(tmp_path):
     (tmp_path / "mine.yaml").write_text(
         "id: U001\nname: any-gridsample\nclass: coordinate\nsummary: every GridSample\n"
         "description: d\nfix: f\nmatch: {op: GridSample}\nmessage: 'found {node_name}'\n"
-        "tests: [{model: x, expect: []}]\n")
+        "tests: [{model: x, expect: []}]\n"
+    )
     code, out, _ = run("--rules", str(tmp_path), "--select", "U001", GRIDSAMPLE)
     assert "U001" in out and "found warp_sample" in out
 

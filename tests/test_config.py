@@ -1,4 +1,5 @@
 """Configuration: discovery, validation (one line naming the file and key, exit 2), mapping onto Options."""
+
 import os
 import shutil
 
@@ -21,8 +22,9 @@ def run(*args, cwd):
 
 
 def test_pyproject_table_is_found_upward_from_the_working_directory(project):
-    (project / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.precision-lint]\nfail_level = "warning"\n'
-                                            'tolerances = {gridsample_px = 4.0}\n')
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.precision-lint]\nfail_level = "warning"\ntolerances = {gridsample_px = 4.0}\n'
+    )
     sub = project / "models"
     assert find_config(str(sub)) == str(project / "pyproject.toml")
     o = load_options(start=str(sub))
@@ -42,10 +44,12 @@ def test_pyproject_without_our_table_is_skipped_and_the_dotfile_wins(project):
 
 def test_kebab_case_keys_are_accepted_and_mapped(project):
     cfg = project / ".precision-lint.yaml"
-    cfg.write_text("fail-level: warning\nselect: [C]\nlevel-overrides: {C001: warning}\n"
-                   "input-ranges: {image: [0, 1], flow: '-4:4'}\nplatforms: [ios-cpu]\n"
-                   "targets: ['ios-cpu:low']\nplatform-overrides: {ios-cpu: {note: custom}}\n"
-                   "per-path-ignores: {'legacy/**': [C001]}\nrule-dirs: [rules]\nbaseline: base.json\n")
+    cfg.write_text(
+        "fail-level: warning\nselect: [C]\nlevel-overrides: {C001: warning}\n"
+        "input-ranges: {image: [0, 1], flow: '-4:4'}\nplatforms: [ios-cpu]\n"
+        "targets: ['ios-cpu:low']\nplatform-overrides: {ios-cpu: {note: custom}}\n"
+        "per-path-ignores: {'legacy/**': [C001]}\nrule-dirs: [rules]\nbaseline: base.json\n"
+    )
     (project / "rules").mkdir()
     o = apply_config(Options(), load_config(str(cfg)))
     assert o.fail_level == "warning" and o.select == ("C",) and o.level_overrides == {"C001": "warning"}
@@ -56,28 +60,41 @@ def test_kebab_case_keys_are_accepted_and_mapped(project):
     assert o.rule_dirs == (str(project / "rules"),) and o.baseline == str(project / "base.json")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("selct: [C]\n", ".precision-lint.yaml: selct: unknown key (did you mean 'select'?)"),
-    ("select: C001\n", ".precision-lint.yaml: select: expected a list, got a string 'C001'"),
-    ("fail_level: fatal\n", ".precision-lint.yaml: fail_level: 'fatal' is not one of error, warning, info"),
-    ("tolerances: {gridsample_px: big}\n", ".precision-lint.yaml: tolerances.gridsample_px: expected a number"),
-    ("input_ranges: {image: [1]}\n", '.precision-lint.yaml: input_ranges.image: expected [LO, HI] or "LO:HI"'),
-    ("input_ranges: {image: [2, 1]}\n", ".precision-lint.yaml: input_ranges.image: LO must not exceed HI"),
-    ("suppressions: [{rule: C001, path: '*.onnx'}]\n",
-     ".precision-lint.yaml: suppressions[0]: missing required key 'reason'"),
-    ("suppressions: [{rule: C001, path: '*.onnx', reason: '  '}]\n",
-     ".precision-lint.yaml: suppressions[0].reason: a suppression needs a reason"),
-    ("suppressions: [{rule: C001, path: '*.onnx', reason: ok, nodes: x}]\n",
-     ".precision-lint.yaml: suppressions[0].nodes: unknown key (did you mean 'node'?)"),
-    ("fail-level: info\nfail_level: info\n", ".precision-lint.yaml: fail_level: given twice"),
-    ("rule_dirs: [missing]\n", ".precision-lint.yaml: rule_dirs[0]: rule directory 'missing' not found"),
-    ("select: [\n", ".precision-lint.yaml: invalid YAML (line 2"),
-    ("- a list\n", ".precision-lint.yaml: the file must be a mapping"),
-    ("per_path_ignores: {'m[z-a].onnx': [C001]}\n",
-     '.precision-lint.yaml: per_path_ignores."m[z-a].onnx": invalid glob'),
-    ("suppressions: [{rule: C001, path: '*.onnx', node: '[9-0]', reason: ok}]\n",
-     ".precision-lint.yaml: suppressions[0].node: invalid glob"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("selct: [C]\n", ".precision-lint.yaml: selct: unknown key (did you mean 'select'?)"),
+        ("select: C001\n", ".precision-lint.yaml: select: expected a list, got a string 'C001'"),
+        ("fail_level: fatal\n", ".precision-lint.yaml: fail_level: 'fatal' is not one of error, warning, info"),
+        ("tolerances: {gridsample_px: big}\n", ".precision-lint.yaml: tolerances.gridsample_px: expected a number"),
+        ("input_ranges: {image: [1]}\n", '.precision-lint.yaml: input_ranges.image: expected [LO, HI] or "LO:HI"'),
+        ("input_ranges: {image: [2, 1]}\n", ".precision-lint.yaml: input_ranges.image: LO must not exceed HI"),
+        (
+            "suppressions: [{rule: C001, path: '*.onnx'}]\n",
+            ".precision-lint.yaml: suppressions[0]: missing required key 'reason'",
+        ),
+        (
+            "suppressions: [{rule: C001, path: '*.onnx', reason: '  '}]\n",
+            ".precision-lint.yaml: suppressions[0].reason: a suppression needs a reason",
+        ),
+        (
+            "suppressions: [{rule: C001, path: '*.onnx', reason: ok, nodes: x}]\n",
+            ".precision-lint.yaml: suppressions[0].nodes: unknown key (did you mean 'node'?)",
+        ),
+        ("fail-level: info\nfail_level: info\n", ".precision-lint.yaml: fail_level: given twice"),
+        ("rule_dirs: [missing]\n", ".precision-lint.yaml: rule_dirs[0]: rule directory 'missing' not found"),
+        ("select: [\n", ".precision-lint.yaml: invalid YAML (line 2"),
+        ("- a list\n", ".precision-lint.yaml: the file must be a mapping"),
+        (
+            "per_path_ignores: {'m[z-a].onnx': [C001]}\n",
+            '.precision-lint.yaml: per_path_ignores."m[z-a].onnx": invalid glob',
+        ),
+        (
+            "suppressions: [{rule: C001, path: '*.onnx', node: '[9-0]', reason: ok}]\n",
+            ".precision-lint.yaml: suppressions[0].node: invalid glob",
+        ),
+    ],
+)
 def test_invalid_config_is_one_line_naming_file_and_key(project, text, expected, monkeypatch):
     monkeypatch.chdir(project)  # messages show the config path relative to the working directory
     (project / ".precision-lint.yaml").write_text(text)
@@ -93,8 +110,9 @@ def test_pyproject_errors_name_the_tool_table_key(project):
     (project / "pyproject.toml").write_text('[tool.precision-lint]\nfail-level = "warnin"\n')
     code, out, err = run("models", cwd=project)
     assert code == 2
-    assert err == ("error: pyproject.toml: tool.precision-lint.fail-level: 'warnin' is not one of error, warning, "
-                   "info\n")
+    assert err == (
+        "error: pyproject.toml: tool.precision-lint.fail-level: 'warnin' is not one of error, warning, info\n"
+    )
 
 
 def test_invalid_toml_is_reported_with_the_file(project):
@@ -103,17 +121,26 @@ def test_invalid_toml_is_reported_with_the_file(project):
     assert code == 2 and err.startswith("error: pyproject.toml: invalid TOML")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("select: [Z9]\n", ".precision-lint.yaml: select: unknown rule id or prefix 'Z9'"),
-    ("ignore: [C001, Q]\n", ".precision-lint.yaml: ignore: unknown rule id or prefix 'Q'"),
-    ("level_overrides: {X999: info}\n", ".precision-lint.yaml: level_overrides.X999: unknown rule id or prefix"),
-    ("per_path_ignores: {'legacy/*.onnx': [C001, K7]}\n",
-     ".precision-lint.yaml: per_path_ignores.\"legacy/*.onnx\": unknown rule id or prefix 'K7'"),
-    ("suppressions: [{rule: C999, path: '*.onnx', reason: accepted}]\n",
-     ".precision-lint.yaml: suppressions[0].rule: unknown rule id or prefix 'C999'"),
-    ("tolerances: {gridsample_pixels: 1}\n",
-     ".precision-lint.yaml: tolerances.gridsample_pixels: unknown tolerance 'gridsample_pixels'"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("select: [Z9]\n", ".precision-lint.yaml: select: unknown rule id or prefix 'Z9'"),
+        ("ignore: [C001, Q]\n", ".precision-lint.yaml: ignore: unknown rule id or prefix 'Q'"),
+        ("level_overrides: {X999: info}\n", ".precision-lint.yaml: level_overrides.X999: unknown rule id or prefix"),
+        (
+            "per_path_ignores: {'legacy/*.onnx': [C001, K7]}\n",
+            ".precision-lint.yaml: per_path_ignores.\"legacy/*.onnx\": unknown rule id or prefix 'K7'",
+        ),
+        (
+            "suppressions: [{rule: C999, path: '*.onnx', reason: accepted}]\n",
+            ".precision-lint.yaml: suppressions[0].rule: unknown rule id or prefix 'C999'",
+        ),
+        (
+            "tolerances: {gridsample_pixels: 1}\n",
+            ".precision-lint.yaml: tolerances.gridsample_pixels: unknown tolerance 'gridsample_pixels'",
+        ),
+    ],
+)
 def test_unknown_rule_ids_and_tolerances_in_config_name_file_and_key(project, text, expected, monkeypatch):
     monkeypatch.chdir(project)
     (project / ".precision-lint.yaml").write_text(text)
@@ -141,7 +168,7 @@ def test_explicit_config_file(project, tmp_path_factory):
     assert code == 0, out + err
     code, _, err = run("--config", "nope.yaml", "models", cwd=project)
     assert code == 2 and err == "error: nope.yaml: configuration file not found\n"
-    (project / "setup.toml").write_text('[tool.other]\nx = 1\n')
+    (project / "setup.toml").write_text("[tool.other]\nx = 1\n")
     code, _, err = run("--config", "setup.toml", "models", cwd=project)
     assert code == 2 and "no [tool.precision-lint] table" in err
 
@@ -181,8 +208,11 @@ def test_platform_files_are_relative_to_the_config_file(project, monkeypatch):
     o = load_options(start=str(project / "models"))
     assert o.platform_files == (str(project / "lint" / "platforms.yaml"),)
     (project / ".precision-lint.yaml").write_text("platform_files: [missing.yaml]\n")
-    with pytest.raises(ConfigError, match=r"^\.precision-lint\.yaml: platform_files\[0\]: platform file 'missing.yaml' "
-                                          r"not found"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^\.precision-lint\.yaml: platform_files\[0\]: platform file 'missing.yaml' "
+        r"not found",
+    ):
         load_options()
 
 
@@ -191,7 +221,8 @@ def test_rules_and_rule_commands_read_rule_dirs_from_config(tmp_path):
     (tmp_path / "my_rules").mkdir()
     (tmp_path / "my_rules" / "u.yaml").write_text(
         "id: U901\nname: every-gridsample\nclass: coordinate\nsummary: every GridSample, for the team\n"
-        "description: d\nfix: f\nmatch: {op: GridSample}\nmessage: m\ntests: [{model: x, expect: []}]\n")
+        "description: d\nfix: f\nmatch: {op: GridSample}\nmessage: m\ntests: [{model: x, expect: []}]\n"
+    )
     (tmp_path / ".precision-lint.yaml").write_text("rule_dirs: [my_rules]\n")
 
     def run(*args):

@@ -1,4 +1,5 @@
 """Constant statistics: the plain-Python path for small constants agrees with the numpy path for large ones."""
+
 import math
 
 import numpy as np
@@ -8,8 +9,9 @@ from hypothesis import given, settings, strategies as st
 from precision_lint.engine.constants import _array_stats, _small_stats
 
 special = st.sampled_from([0.0, -0.0, 1.0, -1.0, 65504.0, -65504.0, 1e-8, -3.0e38, math.inf, -math.inf, math.nan])
-values = st.lists(st.one_of(special, st.floats(-1e6, 1e6, width=32), st.integers(-10, 10).map(float)),
-                  min_size=1, max_size=16)
+values = st.lists(
+    st.one_of(special, st.floats(-1e6, 1e6, width=32), st.integers(-10, 10).map(float)), min_size=1, max_size=16
+)
 
 
 def _same(a, b):
@@ -22,7 +24,7 @@ def _same(a, b):
 @given(values, st.sampled_from([np.float32, np.float64, np.int64]))
 def test_small_and_array_statistics_agree(xs, dtype):
     if dtype is np.int64:
-        xs = [x for x in xs if math.isfinite(x) and abs(x) < 2.0 ** 62] or [0.0]
+        xs = [x for x in xs if math.isfinite(x) and abs(x) < 2.0**62] or [0.0]
     arr = np.asarray(xs, dtype=dtype)
     flat = arr.ravel() if arr.dtype.kind == "f" else arr.astype(np.float64).ravel()
     small = _small_stats([float(x) for x in arr.tolist()])

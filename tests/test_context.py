@@ -1,4 +1,5 @@
 """Fields and functions the rule language gained for the catalogue (context.py), evaluated on small graphs."""
+
 import onnx
 import pytest
 from onnx import parser
@@ -10,7 +11,7 @@ from precision_lint.model.loaders import load_model
 
 @pytest.fixture()
 def analysis(tmp_path):
-    model = parser.parse_model('''<ir_version: 8, opset_import: ["" : 13]>
+    model = parser.parse_model("""<ir_version: 8, opset_import: ["" : 13]>
     g (float[1,8] x, int64[4] idx) => (float[1,8] y, float[4] f, float[1,8] z) {
         w = Constant <value = float[8] {1e-6, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6}> ()
         wi = Identity (w)
@@ -19,7 +20,7 @@ def analysis(tmp_path):
         [first_add] y = Add (t, x)
         [as_float] f = Cast <to = 1> (idx)
         [second_add] z = Add (y, x)
-    }''')
+    }""")
     path = str(tmp_path / "m.onnx")
     onnx.save(model, path)
     g = load_model(path)
@@ -27,8 +28,9 @@ def analysis(tmp_path):
 
 
 def ev(analysis, text, node):
-    return Expression(text, FUNCTIONS).evaluate({"node": analysis.node(analysis.graph.ops[node]),
-                                                 "anchor": analysis.node(analysis.graph.ops[node])})
+    return Expression(text, FUNCTIONS).evaluate(
+        {"node": analysis.node(analysis.graph.ops[node]), "anchor": analysis.node(analysis.graph.ops[node])}
+    )
 
 
 def test_source_looks_through_identity(analysis):
@@ -66,8 +68,13 @@ def test_op_index_count_and_feeds(analysis):
 
 
 def test_estimator_functions_tolerate_unknowns():
-    for name, args in [("dot_error", (None, "fp16")), ("sum_error", (None, "fp16")), ("pow_limit", (None, "fp16")),
-                       ("absolute_grid_error", (None, 1024, 1, "fp16")), ("phase_error_table", (None, None, "fp16"))]:
+    for name, args in [
+        ("dot_error", (None, "fp16")),
+        ("sum_error", (None, "fp16")),
+        ("pow_limit", (None, "fp16")),
+        ("absolute_grid_error", (None, 1024, 1, "fp16")),
+        ("phase_error_table", (None, None, "fp16")),
+    ]:
         assert FUNCTIONS[name](*args) is None
     assert FUNCTIONS["acc_format"]("bf16") == "fp32"
     assert FUNCTIONS["log_floor"]("fp16") == pytest.approx(-16.64, abs=0.01)
@@ -79,15 +86,26 @@ def test_rms_of_constants_whose_squares_overflow_their_own_type(tmp_path):
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
-        [helper.make_node("Mul", ["x", "h"], ["a"], name="half"), helper.make_node("Mul", ["y", "f"], ["b"], name="single")],
-        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [3]),
-              helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT16, [3]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])],
-        [numpy_helper.from_array(np.array([300, -300, 1], np.float16), "h"),
-         numpy_helper.from_array(np.array([3e19, 0], np.float32), "f")])
+        [
+            helper.make_node("Mul", ["x", "h"], ["a"], name="half"),
+            helper.make_node("Mul", ["y", "f"], ["b"], name="single"),
+        ],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT16, [3]),
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [2]),
+        ],
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT16, [3]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, [2]),
+        ],
+        [
+            numpy_helper.from_array(np.array([300, -300, 1], np.float16), "h"),
+            numpy_helper.from_array(np.array([3e19, 0], np.float32), "f"),
+        ],
+    )
     path = str(tmp_path / "m.onnx")
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     a = Analysis(load_model(path), {})
-    assert ev(a, "node.input(1).rms", "half") == pytest.approx(((300 ** 2 * 2 + 1) / 3) ** 0.5)
-    assert ev(a, "node.input(1).rms", "single") == pytest.approx(3e19 / 2 ** 0.5, rel=1e-6)
+    assert ev(a, "node.input(1).rms", "half") == pytest.approx(((300**2 * 2 + 1) / 3) ** 0.5)
+    assert ev(a, "node.input(1).rms", "single") == pytest.approx(3e19 / 2**0.5, rel=1e-6)

@@ -1,6 +1,7 @@
 """One place decides (engine/decide.py): Options never change, verdicts do not depend on construction order, the
 policy applies in its documented order, SARIF's default levels are the decided ones, and verify's runs decide the
 recommendation for the modes they ran.  Real models only (the sample models and ONNX text)."""
+
 from __future__ import annotations
 
 import copy
@@ -27,6 +28,7 @@ def _levels(result):
 
 
 # --- Options are immutable; verdicts do not depend on which Linter was built first -------------------------------
+
 
 def test_options_are_unchanged_by_a_lint():
     options = Options(targets=("cuda:low_bf16",), tolerances={"gridsample_px": 0.25})
@@ -55,6 +57,7 @@ def test_options_cannot_be_changed_and_survive_pickling():
 
 # --- the policy, in its order ------------------------------------------------------------------------------------
 
+
 def test_policy_order_override_then_suppression_then_baseline(tmp_path):
     """Level override (3) before suppression (4) before baseline (5): the suppressed finding carries the overridden
     level, a suppressed finding is not counted as baselined, and the fail level (6) reads only what is reported."""
@@ -68,9 +71,14 @@ def test_policy_order_override_then_suppression_then_baseline(tmp_path):
     plain = Linter(Options(targets=("ios-cpu:low",))).lint_file(str(model))
     write_baseline(str(tmp_path / "baseline.json"), plain.reported)
     suppression = Suppression(rule="C001", path="*.onnx", reason="reviewed", origin="test")
-    options = Options(targets=("ios-cpu:low",), level_overrides={"C": "error", "C001": "warning"},
-                      suppressions=(suppression,), baseline=str(tmp_path / "baseline.json"), root=str(tmp_path),
-                      fail_level="warning")
+    options = Options(
+        targets=("ios-cpu:low",),
+        level_overrides={"C": "error", "C001": "warning"},
+        suppressions=(suppression,),
+        baseline=str(tmp_path / "baseline.json"),
+        root=str(tmp_path),
+        fail_level="warning",
+    )
     result = Linter(options).lint_file(str(model))
     ((finding, by),) = result.suppressed
     assert by is suppression and finding.level == "warning"  # the most specific override, then suppressed
@@ -85,9 +93,11 @@ def test_policy_order_override_then_suppression_then_baseline(tmp_path):
 
 # --- SARIF's default level is the decided level -------------------------------------------------------------------
 
+
 def test_sarif_default_levels_are_the_decided_levels(tmp_path):
-    (tmp_path / ".precision-lint.yaml").write_text("level_overrides: {C: info, gridsample-coordinates: warning}\n",
-                                                   encoding="utf-8")
+    (tmp_path / ".precision-lint.yaml").write_text(
+        "level_overrides: {C: info, gridsample-coordinates: warning}\n", encoding="utf-8"
+    )
     model = tmp_path / "gridsample_large.onnx"
     model.write_bytes(Path(SEED).read_bytes())
     out = run_cli("check", "--format", "sarif", "gridsample_large.onnx", cwd=tmp_path).stdout
@@ -115,6 +125,7 @@ def test_sarif_carries_the_mnn_notes(tmp_path):
 
 # --- verify's runs join the decision -------------------------------------------------------------------------------
 
+
 def test_verify_prints_the_normal_recommendation_for_targets_it_cannot_run():
     result = verify(SEED, ["x86-cpu:low"], lint=False)
     rec = result.recommendation["x86-cpu"]  # nothing ran: the estimate-based recommendation, said so
@@ -129,8 +140,9 @@ def test_measured_verdict_changes_the_recommendation_for_its_target(arm82, tmp_p
     the Arm82 kernel reads depends on the heap) cannot make this run differ from one to the next."""
     rng = np.random.default_rng(0)
     inputs = tmp_path / "centre.npz"
-    np.savez(inputs, image=rng.random((1, 3, 1024, 1024), dtype=np.float32),
-             grid=np.zeros((1, 256, 256, 2), np.float32))
+    np.savez(
+        inputs, image=rng.random((1, 3, 1024, 1024), dtype=np.float32), grid=np.zeros((1, 256, 256, 2), np.float32)
+    )
     estimated = Linter(Options(targets=("ios-cpu:low",))).lint_file(SEED).recommendation.platforms[0]
     assert estimated.mode == "normal" and estimated.basis is None and "basis" not in estimated.to_dict()
     result = verify(SEED, ["ios-cpu:low"], inputs=str(inputs))

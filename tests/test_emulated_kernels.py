@@ -3,6 +3,7 @@
 At fp32 arithmetic and accumulation each kernel must compute what ONNX Runtime computes for the same node (so the
 im2col, transposed-convolution, pooling and normalisation geometry is right); with fp16 accumulation a sum must be
 the sequential (or lanes-then-pairwise) fp16 sum it claims to be, term by term."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,9 +24,14 @@ def _ort(op, inputs, attrs=None, opset=17, n_out=1):
     outs = [f"o{j}" for j in range(n_out)]
     node = helper.make_node(op, names, outs, **(attrs or {}))
     graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-                      for n, a in zip(names, inputs)],
-        [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in outs])
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+            for n, a in zip(names, inputs)
+        ],
+        [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in outs],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return sess.run(None, dict(zip(names, inputs)))
@@ -36,13 +42,19 @@ def _x(*shape):
 
 
 CASES = [
-    ("Conv", [_x(2, 4, 9, 8), _x(6, 2, 3, 2), _x(6)],
-     dict(group=2, strides=[2, 1], pads=[1, 0, 2, 1], dilations=[1, 2])),
+    (
+        "Conv",
+        [_x(2, 4, 9, 8), _x(6, 2, 3, 2), _x(6)],
+        dict(group=2, strides=[2, 1], pads=[1, 0, 2, 1], dilations=[1, 2]),
+    ),
     ("Conv", [_x(1, 3, 7, 7), _x(4, 3, 3, 3)], dict(auto_pad="SAME_UPPER", strides=[2, 2])),
     ("Conv", [_x(1, 8, 5, 5), _x(8, 1, 3, 3)], dict(group=8, pads=[1, 1, 1, 1])),  # depthwise
     ("Conv", [_x(2, 3, 11), _x(5, 3, 4)], dict(strides=[3], pads=[2, 1])),  # 1-d
-    ("ConvTranspose", [_x(1, 4, 5, 6), _x(4, 3, 3, 2), _x(6)],
-     dict(group=2, strides=[2, 3], pads=[1, 0, 0, 1], output_padding=[1, 0])),
+    (
+        "ConvTranspose",
+        [_x(1, 4, 5, 6), _x(4, 3, 3, 2), _x(6)],
+        dict(group=2, strides=[2, 3], pads=[1, 0, 0, 1], output_padding=[1, 0]),
+    ),
     ("ConvTranspose", [_x(2, 3, 4, 4), _x(3, 2, 2, 2)], dict(dilations=[2, 2])),
     ("AveragePool", [_x(1, 2, 7, 6)], dict(kernel_shape=[3, 2], strides=[2, 2], pads=[1, 1, 1, 0])),
     ("AveragePool", [_x(1, 2, 7, 6)], dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1)),
@@ -68,8 +80,9 @@ def test_kernels_at_fp32_compute_what_onnx_runtime_computes(op, inputs, attrs):
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
-                                "ReduceLogSumExp"])
+@pytest.mark.parametrize(
+    "op", ["ReduceSum", "ReduceMean", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"]
+)
 def test_reductions_at_fp32_compute_what_onnx_runtime_computes(op):
     x = np.abs(_x(3, 4, 5)) + 0.1
     axes = np.array([0, 2], np.int64)
@@ -91,7 +104,7 @@ def test_fp16_dot_is_the_sequential_fp16_sum_of_fp16_products():
     got = k.dot(a, b, k.Formats("fp16", "fp16", 1))
     want = np.zeros((3, 2), np.float16)
     for i in range(300):
-        want = (want + (a[:, i:i + 1] * b[i:i + 1, :]).astype(np.float16)).astype(np.float16)
+        want = (want + (a[:, i : i + 1] * b[i : i + 1, :]).astype(np.float16)).astype(np.float16)
     assert np.array_equal(got, want.astype(np.float32))
     assert not np.array_equal(got, (a @ b).astype(np.float16).astype(np.float32))  # fp16 sums differ from fp32
 

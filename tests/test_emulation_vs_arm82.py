@@ -2,6 +2,7 @@
 platform table's formats (precision_lint/verify/emulated.py) to the .onnx; the same models run on MNN's Arm82 kernels under QEMU
 (one worker, Low and High).  Each case states how far the emulation may be from the measured error, and shows that
 emulating storage alone underestimates it where the table says the kernel accumulates in fp16."""
+
 from __future__ import annotations
 
 import os
@@ -18,25 +19,34 @@ pytestmark = pytest.mark.qemu
 
 MODELS = {
     # the measured fact: rms 2.36% = a numpy sequential fp16 sum (tests/test_arm82_facts.py)
-    "matmul": ("""<ir_version: 8, opset_import: ["" : 13]>
+    "matmul": (
+        """<ir_version: 8, opset_import: ["" : 13]>
         g (float[8,2048] a, float[2048,8] b) => (float[8,8] out) {
           out = MatMul (a, b)
-        }""", "android-cpu-armv82:low"),
+        }""",
+        "android-cpu-armv82:low",
+    ),
     # Pooling is on the Arm82 low-precision list: its sum of 12544 values runs in fp16
-    "average": ("""<ir_version: 8, opset_import: ["" : 13]>
+    "average": (
+        """<ir_version: 8, opset_import: ["" : 13]>
         g (float[1,8,112,112] x) => (float[1,8,1,1] out) {
           out = GlobalAveragePool (x)
-        }""", "ios-cpu:low"),
+        }""",
+        "ios-cpu:low",
+    ),
     # Softmax rows are fp32 inside (table); ReduceSum runs on the fp32 backup and its result saturates when the
     # fp16 Mul reads it
-    "softmax_sum": ("""<ir_version: 8, opset_import: ["" : 13]>
+    "softmax_sum": (
+        """<ir_version: 8, opset_import: ["" : 13]>
         g (float[4,8192] x) => (float[4,8192] probs, float[4,1] out) {
           probs = Softmax <axis=1> (x)
           axes = Constant <value = int64[1] {1}> ()
           total = ReduceSum <keepdims=1> (x, axes)
           half = Constant <value = float[1] {0.5}> ()
           out = Mul (total, half)
-        }""", "ios-cpu:low"),
+        }""",
+        "ios-cpu:low",
+    ),
 }
 
 
@@ -44,10 +54,13 @@ def _conv_model(path: str) -> None:
     """3x3 convolution, 256 channels (K = 2304), constant weight: MNN picks its own algorithm (Winograd)."""
     rng = np.random.default_rng(0)
     w = (rng.uniform(0, 1, (16, 256, 3, 3)) / 16).astype(np.float32)
-    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "g",
-                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 256, 16, 16])],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 16, 16, 16])],
-                              [numpy_helper.from_array(w, "w")])
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 256, 16, 16])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 16, 16, 16])],
+        [numpy_helper.from_array(w, "w")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.save(model, path)
@@ -55,11 +68,15 @@ def _conv_model(path: str) -> None:
 
 def _inputs():
     rng = np.random.default_rng(0)
-    return {"matmul": {"a": rng.uniform(0, 1, (8, 2048)).astype(np.float32),
-                       "b": rng.uniform(0, 1, (2048, 8)).astype(np.float32)},
-            "average": {"x": rng.uniform(0, 1, (1, 8, 112, 112)).astype(np.float32)},
-            "softmax_sum": {"x": rng.uniform(0, 16, (4, 8192)).astype(np.float32)},
-            "conv": {"x": rng.uniform(0, 1, (1, 256, 16, 16)).astype(np.float32)}}
+    return {
+        "matmul": {
+            "a": rng.uniform(0, 1, (8, 2048)).astype(np.float32),
+            "b": rng.uniform(0, 1, (2048, 8)).astype(np.float32),
+        },
+        "average": {"x": rng.uniform(0, 1, (1, 8, 112, 112)).astype(np.float32)},
+        "softmax_sum": {"x": rng.uniform(0, 16, (4, 8192)).astype(np.float32)},
+        "conv": {"x": rng.uniform(0, 1, (1, 256, 16, 16)).astype(np.float32)},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +110,12 @@ def compared(arm82, tmp_path_factory):
         np.savez(feeds, **inputs[name])
         full = verify(path, [targets[name]], inputs=feeds, lint=False, emulate=True).targets[0]
         storage = verify(path, [targets[name]], inputs=feeds, lint=False, emulate=True, storage_only=True).targets[0]
-        out[name] = {"measured": {n: _rel_l2(low[n], high[n]) for n in high},
-                     "emulated": {e.name: e.rel_l2 for e in full.outputs},
-                     "storage": {e.name: e.rel_l2 for e in storage.outputs},
-                     "applied": full.emulation["applied"]}
+        out[name] = {
+            "measured": {n: _rel_l2(low[n], high[n]) for n in high},
+            "emulated": {e.name: e.rel_l2 for e in full.outputs},
+            "storage": {e.name: e.rel_l2 for e in storage.outputs},
+            "applied": full.emulation["applied"],
+        }
     return out
 
 

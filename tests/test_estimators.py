@@ -1,4 +1,5 @@
 """The simulated estimators: stable, monotone in the length, consistent with the reference facts, and cheap."""
+
 import math
 
 import numpy as np
@@ -31,7 +32,7 @@ def test_dot_error_grows_like_sqrt_k_and_is_monotone():
     assert errs == sorted(errs)
     # a random walk of roundings: relative error about u * sqrt(k / 6) (u = 2^-11) within a factor of 2
     for k in (256, 4096, 65536):
-        model = 2 ** -11 * math.sqrt(k / 6)
+        model = 2**-11 * math.sqrt(k / 6)
         assert model / 2 < n.dot_relative_error(k, "fp16") < model * 2
     # ... and stable: the value does not depend on which random rows were drawn (a second draw agrees)
     rng = np.random.default_rng(7)
@@ -73,8 +74,8 @@ def test_absolute_coordinates_lose_a_quarter_pixel_at_1023():
 
 
 def test_arm_estimates_have_about_8_bits():
-    assert 2 ** -10 < n.estimate_relative_error("recip") < 2 ** -8
-    assert 2 ** -10 < n.estimate_relative_error("rsqrt") < 2 ** -8
+    assert 2**-10 < n.estimate_relative_error("recip") < 2**-8
+    assert 2**-10 < n.estimate_relative_error("rsqrt") < 2**-8
     assert n.frecpe(np.array([1.0]))[0] == pytest.approx(511 / 512)
     assert 1e-3 < n.sigmoid_estimate_error() < 4e-3
 
@@ -108,12 +109,17 @@ def test_precomputed_tables_match_fresh_simulations():
         row = accumulation_tables._tables()["sum"][f"{fmt}|{lanes}|{kind}|{acc}"]
         assert len(row) == accumulation_tables._SUM_MAX_LOG2
         for b in range(1, 11):
-            assert row[b - 1] == pytest.approx(accumulation_tables._sum_grid(b, fmt, lanes, kind, acc, accumulation_tables._TABLE_BUDGET), rel=1e-5)
+            assert row[b - 1] == pytest.approx(
+                accumulation_tables._sum_grid(b, fmt, lanes, kind, acc, accumulation_tables._TABLE_BUDGET), rel=1e-5
+            )
     for fmt, acc in n.TABLE_DOT_SERIES:
         row = accumulation_tables._tables()["dot"][f"{fmt}|{acc}"]
         assert len(row) == accumulation_tables._DOT_MAX_LOG2
         for b in range(1, 10):
-            assert row[b - 1] == pytest.approx(accumulation_tables._dot_grid(b, fmt, acc, accumulation_tables._TABLE_BUDGET), rel=1e-5)
+            assert row[b - 1] == pytest.approx(
+                accumulation_tables._dot_grid(b, fmt, acc, accumulation_tables._TABLE_BUDGET), rel=1e-5
+            )
     # the lint-time simulation (a smaller budget) agrees with the table within its noise
-    assert accumulation_tables._sum_grid(12, "fp16", 8, "positive", "fp16", accumulation_tables._SIM_BUDGET) == pytest.approx(
-        n.sum_relative_error(4096, "fp16"), rel=0.3)
+    assert accumulation_tables._sum_grid(
+        12, "fp16", 8, "positive", "fp16", accumulation_tables._SIM_BUDGET
+    ) == pytest.approx(n.sum_relative_error(4096, "fp16"), rel=0.3)

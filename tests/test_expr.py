@@ -1,5 +1,6 @@
 """The rule expression language: Python-like syntax, compiled from a validated tree (no eval of rule text),
 unknowns propagate."""
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -31,10 +32,21 @@ def test_unknown_propagates():
     assert ev("(1, 2)[5]") is None  # out of range reads as unknown
 
 
-@pytest.mark.parametrize("src", [
-    "__import__('os')", "().__class__", "(lambda: 1)()", "[x for x in (1, 2)]", "open('/etc/passwd')",
-    "a.__dict__", "x := 1", "f'{x}'", "{1: 2}", "eval('1')",
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        "__import__('os')",
+        "().__class__",
+        "(lambda: 1)()",
+        "[x for x in (1, 2)]",
+        "open('/etc/passwd')",
+        "a.__dict__",
+        "x := 1",
+        "f'{x}'",
+        "{1: 2}",
+        "eval('1')",
+    ],
+)
 def test_rejected_at_parse_time(src):
     with pytest.raises(ExprError):
         Expression(src, FUNCTIONS)
@@ -63,9 +75,14 @@ class _Box(View):
     def __init__(self, size):
         self._size = size
 
-    def f_size(self): return self._size
-    def f_half(self): return None if self._size is None else self._size / 2
-    def f_items(self): return (1, 2, 3)
+    def f_size(self):
+        return self._size
+
+    def f_half(self):
+        return None if self._size is None else self._size / 2
+
+    def f_items(self):
+        return (1, 2, 3)
 
     def m_scale(self, k):
         return None if self._size is None or k is None else self._size * k
@@ -74,21 +91,74 @@ class _Box(View):
         return self.m_scale
 
 
-_ATOMS = ["a", "b", "c", "s", "t", "box", "nobox", "true", "none", "0", "1", "2.5", "-3", "1e308", "'x'", "(1, 2)",
-          "missing"]
-_UNARY = ["-{}", "not {}", "+{}", "{}.size", "{}.half", "{}.scale(2)", "{}.items", "{}.nofield", "{}[1]", "{}[0:2]",
-          "known({})", "default({}, 7)", "abs({})", "max({}, 1)", "({},)"]
-_BINARY = ["{} + {}", "{} - {}", "{} * {}", "{} / {}", "{} // {}", "{} % {}", "{} ** {}", "{} and {}", "{} or {}",
-           "{} < {}", "{} == {}", "{} != {}", "{} >= {}", "{} in {}", "{} not in {}", "{} < {} <= 3",
-           "{} if a else {}", "{} if {} else none", "{} and {} or c"]
+_ATOMS = [
+    "a",
+    "b",
+    "c",
+    "s",
+    "t",
+    "box",
+    "nobox",
+    "true",
+    "none",
+    "0",
+    "1",
+    "2.5",
+    "-3",
+    "1e308",
+    "'x'",
+    "(1, 2)",
+    "missing",
+]
+_UNARY = [
+    "-{}",
+    "not {}",
+    "+{}",
+    "{}.size",
+    "{}.half",
+    "{}.scale(2)",
+    "{}.items",
+    "{}.nofield",
+    "{}[1]",
+    "{}[0:2]",
+    "known({})",
+    "default({}, 7)",
+    "abs({})",
+    "max({}, 1)",
+    "({},)",
+]
+_BINARY = [
+    "{} + {}",
+    "{} - {}",
+    "{} * {}",
+    "{} / {}",
+    "{} // {}",
+    "{} % {}",
+    "{} ** {}",
+    "{} and {}",
+    "{} or {}",
+    "{} < {}",
+    "{} == {}",
+    "{} != {}",
+    "{} >= {}",
+    "{} in {}",
+    "{} not in {}",
+    "{} < {} <= 3",
+    "{} if a else {}",
+    "{} if {} else none",
+    "{} and {} or c",
+]
 
 
 def _expressions():
-    return st.recursive(st.sampled_from(_ATOMS),
-                        lambda inner: st.one_of(st.tuples(st.sampled_from(_UNARY), inner).map(lambda x: x[0].format(x[1])),
-                                                st.tuples(st.sampled_from(_BINARY), inner, inner, inner).map(
-                                                    lambda x: x[0].format(*x[1:]))),
-                        max_leaves=8)
+    return st.recursive(
+        st.sampled_from(_ATOMS),
+        lambda inner: st.one_of(
+            st.tuples(st.sampled_from(_UNARY), inner).map(lambda x: x[0].format(x[1])),
+            st.tuples(st.sampled_from(_BINARY), inner, inner, inner).map(lambda x: x[0].format(*x[1:])),
+        ),
+        max_leaves=8,
+    )
 
 
 def _outcome(expr, run, env):
@@ -100,13 +170,15 @@ def _outcome(expr, run, env):
     return ("value", repr(v))
 
 
-_ENV_VALUES = st.fixed_dictionaries({
-    "a": st.sampled_from([None, 0, 1, -2, 3.5, float("inf"), float("nan"), True, "x", (1, 2)]),
-    "b": st.sampled_from([None, 0, 2, 1e308, -0.5, False, "xy", ()]),
-    "c": st.sampled_from([None, 1, 2 ** 62, 0.25]),
-    "s": st.sampled_from(["ab", "", None]),
-    "t": st.sampled_from([(1, None, 3), (), None]),
-})
+_ENV_VALUES = st.fixed_dictionaries(
+    {
+        "a": st.sampled_from([None, 0, 1, -2, 3.5, float("inf"), float("nan"), True, "x", (1, 2)]),
+        "b": st.sampled_from([None, 0, 2, 1e308, -0.5, False, "xy", ()]),
+        "c": st.sampled_from([None, 1, 2**62, 0.25]),
+        "s": st.sampled_from(["ab", "", None]),
+        "t": st.sampled_from([(1, None, 3), (), None]),
+    }
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -140,6 +212,7 @@ def test_rule_text_never_reaches_the_generated_source(monkeypatch):
         return real_compile(source, *args, **kwargs)
 
     import builtins
+
     monkeypatch.setattr(builtins, "compile", spy)
     src = "weird_name_xyz + 'payload__import__' if box.size > 3 else 0"
     expr = Expression(src, FUNCTIONS)

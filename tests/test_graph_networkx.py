@@ -1,4 +1,5 @@
 """ModelGraph.to_networkx(): the graph users and graph algorithms get, the same from .onnx and its .mnn."""
+
 import os
 
 import networkx as nx

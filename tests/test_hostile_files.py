@@ -2,6 +2,7 @@
 are read only when they are regular files of a sane size, numbers in them cannot end the run, a configuration reaches
 nothing outside its project, model errors never quote another file's bytes, and reports are written only where the
 user asked.  Every problem is one line naming the file, exit 2."""
+
 import json
 import os
 import shutil
@@ -36,9 +37,15 @@ def _bounded_memory():  # a regression must fail the test, not exhaust the machi
 
 def run(*args, cwd, timeout=60):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
-                          cwd=str(cwd), timeout=timeout, env=env,
-                          preexec_fn=_bounded_memory if os.name == "posix" else None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=str(cwd),
+        timeout=timeout,
+        env=env,
+        preexec_fn=_bounded_memory if os.name == "posix" else None,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -112,8 +119,11 @@ def _number_files(tmp_path: Path, digits: int):
         "config-toml": ("--config", "c.toml", f"[tool.precision-lint]\ntolerances = {{gridsample_px = {n}}}\n"),
         "config-select": ("--config", "s.yaml", f"select: [{n}]\n"),
         "baseline": ("--baseline", "b.json", f'{{"baseline_version": {n}, "findings": []}}'),
-        "baseline-entry": ("--baseline", "e.json",
-                           f'{{"baseline_version": 1, "findings": [{{"rule": {n}, "path": "a", "node": "b"}}]}}'),
+        "baseline-entry": (
+            "--baseline",
+            "e.json",
+            f'{{"baseline_version": 1, "findings": [{{"rule": {n}, "path": "a", "node": "b"}}]}}',
+        ),
         "platforms": ("--platforms-file", "p.yaml", f"x: {n}\n"),
     }
     out = {"rules": ("--rules", "rules/r.yaml", None)}
@@ -124,8 +134,9 @@ def _number_files(tmp_path: Path, digits: int):
 
 
 @pytest.mark.parametrize("digits", [5000, 4000])
-@pytest.mark.parametrize("which", ["config-yaml", "config-toml", "config-select", "baseline", "baseline-entry",
-                                   "platforms", "rules"])
+@pytest.mark.parametrize(
+    "which", ["config-yaml", "config-toml", "config-select", "baseline", "baseline-entry", "platforms", "rules"]
+)
 def test_huge_integers_are_one_line_naming_the_file(tmp_path, digits, which):
     """5000 digits: beyond Python's int_max_str_digits (a usage error naming no file, or an internal error);
     4000 digits: parsed, then an OverflowError where it became a float."""
@@ -195,9 +206,14 @@ def test_outputs_inside_the_project_and_named_outside_it_are_written(tmp_path):
 SECRET = "ghp_0123456789abcdefSECRET"
 
 
-@pytest.mark.parametrize("content", [f"https://alice:{SECRET}@github.com\n".encode(),
-                                     b"\x08\x05" + SECRET.encode() * 3,
-                                     b"\x10\x00\x00\x00" + SECRET.encode() * 4])
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"https://alice:{SECRET}@github.com\n".encode(),
+        b"\x08\x05" + SECRET.encode() * 3,
+        b"\x10\x00\x00\x00" + SECRET.encode() * 4,
+    ],
+)
 @pytest.mark.parametrize("ext", [".onnx", ".mnn"])
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_model_symlinked_to_another_file_never_quotes_it(tmp_path, content, ext, fmt):
@@ -212,14 +228,17 @@ def test_a_model_symlinked_to_another_file_never_quotes_it(tmp_path, content, ex
         assert part not in out + err, out + err
 
 
-@pytest.mark.parametrize("text, what", [
-    ("rule_dirs: [../outside]\n", "rule_dirs[0]"),
-    ("rule_dirs: [rules]\n", "rule_dirs[0]"),  # a directory inside whose rule file is a symlink out
-    ("rule_dirs: [../outside/creds.yaml]\n", "rule_dirs[0]"),
-    ("platform_files: [../outside/creds.yaml]\n", "platform_files[0]"),
-    ("baseline: ../outside/creds.yaml\n", "baseline"),
-    ("rule_dirs: [linked]\n", "rule_dirs[0]"),  # a symlink inside the project to a directory outside
-])
+@pytest.mark.parametrize(
+    "text, what",
+    [
+        ("rule_dirs: [../outside]\n", "rule_dirs[0]"),
+        ("rule_dirs: [rules]\n", "rule_dirs[0]"),  # a directory inside whose rule file is a symlink out
+        ("rule_dirs: [../outside/creds.yaml]\n", "rule_dirs[0]"),
+        ("platform_files: [../outside/creds.yaml]\n", "platform_files[0]"),
+        ("baseline: ../outside/creds.yaml\n", "baseline"),
+        ("rule_dirs: [linked]\n", "rule_dirs[0]"),  # a symlink inside the project to a directory outside
+    ],
+)
 def test_a_configuration_reaches_nothing_outside_its_project(tmp_path, text, what):
     outside, project = tmp_path / "outside", tmp_path / "project"
     outside.mkdir()
@@ -328,8 +347,11 @@ def test_markdown_names_stay_inside_their_code_spans(tmp_path, key):
 def test_rule_texts_from_a_repository_are_escaped(tmp_path, command):
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "r.yaml").write_text(RULE.replace("summary: s", 'summary: "s\\x1b[2Jclear\\u202e <img src=x>"')
-                                  .replace("description: d", 'description: "d\\x07\\x1b]0;t"'))
+    (rules / "r.yaml").write_text(
+        RULE.replace("summary: s", 'summary: "s\\x1b[2Jclear\\u202e <img src=x>"').replace(
+            "description: d", 'description: "d\\x07\\x1b]0;t"'
+        )
+    )
     code, out, err = run(*command, "--rules", rules, cwd=tmp_path)
     assert code == 0, err
     _no_raw_controls(out)

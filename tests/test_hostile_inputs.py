@@ -1,5 +1,6 @@
 """Broken and hostile model files (issue 7): each gives one clear line or note, exit 2 when unreadable, the run goes
 on with the other files, and nothing ever prints a traceback or reads outside the model's directory."""
+
 import os
 import subprocess
 import sys
@@ -47,8 +48,13 @@ def test_cli_lints_the_whole_corpus_with_good_files_reported_and_no_traceback(co
     d, expect = corpus
     good = [os.path.join(SAMPLES, g) for g in GOOD]
     files = [good[0]] + [os.path.join(d, n) for n in sorted(expect)] + [good[1]]
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--color", "never", *files],
-                          capture_output=True, text=True, cwd=str(tmp_path), timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--color", "never", *files],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     lines = proc.stderr.splitlines()
@@ -164,12 +170,22 @@ def test_long_cycle_is_found_in_bounded_time_and_is_one_error(tmp_path, linter):
     from onnx import TensorProto, helper
 
     n = 2000
-    nodes = [helper.make_node("Exp" if i % 7 == 0 else "Add", [f"t{(i - 1) % n}", "x"] if i % 7 else [f"t{i - 1}"],
-                              [f"t{i}"], name=f"n{i}") for i in range(n)]
+    nodes = [
+        helper.make_node(
+            "Exp" if i % 7 == 0 else "Add",
+            [f"t{(i - 1) % n}", "x"] if i % 7 else [f"t{i - 1}"],
+            [f"t{i}"],
+            name=f"n{i}",
+        )
+        for i in range(n)
+    ]
     nodes[0] = helper.make_node("Add", [f"t{n - 1}", "x"], ["t0"], name="n0")
-    g = helper.make_graph(nodes + [helper.make_node("Softmax", [f"t{n - 1}"], ["y"], name="sm")], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])])
+    g = helper.make_graph(
+        nodes + [helper.make_node("Softmax", [f"t{n - 1}"], ["y"], name="sm")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     path = tmp_path / "cycle.onnx"
     path.write_bytes(m.SerializeToString())

@@ -1,5 +1,6 @@
 """Hostile and unusual model files from issue 11: memory bombs, duplicate names, sparse and packed constants,
 cycles.  Each test builds its file with onnx.helper or the FlatBuffer helpers and fails on the code before the fix."""
+
 from __future__ import annotations
 
 import os
@@ -54,6 +55,7 @@ def counted_ops(monkeypatch):
     def init(self, *a, **k):
         original(self, *a, **k)
         self.ops = _CountingDict()
+
     monkeypatch.setattr(ModelGraph, "__init__", init)
     _CountingDict.probes = 0
     return _CountingDict
@@ -72,8 +74,10 @@ def test_duplicate_onnx_names_take_linear_work_and_get_deterministic_ids(tmp_pat
     assert len(set(ids)) == N_DUP + 1
     assert ids[:6] == ["dup", "dup#1", "dup#2", "dup#5", "dup#3", "dup#4"]
     assert ids[-1] == f"dup#{N_DUP}"  # dup#5 was taken by the literal name, so the last duplicate is one further
-    assert load_model(path) is not g and [o.id for o in sorted(load_model(path).ops.values(),
-                                                              key=lambda o: o.index)] == ids
+    assert (
+        load_model(path) is not g
+        and [o.id for o in sorted(load_model(path).ops.values(), key=lambda o: o.index)] == ids
+    )
 
 
 def test_many_references_to_one_mnn_op_take_linear_work(tmp_path, counted_ops):
@@ -89,15 +93,20 @@ def test_many_references_to_one_mnn_op_take_linear_work(tmp_path, counted_ops):
 
 # ----- item 11: valid models that were rejected ---------------------------------------------------------------------
 def _sparse_constant(values, indices, dims, name="c"):
-    sp = helper.make_sparse_tensor(numpy_helper.from_array(np.asarray(values), "v"),
-                                   numpy_helper.from_array(np.asarray(indices, np.int64), "i"), list(dims))
+    sp = helper.make_sparse_tensor(
+        numpy_helper.from_array(np.asarray(values), "v"),
+        numpy_helper.from_array(np.asarray(indices, np.int64), "i"),
+        list(dims),
+    )
     return helper.make_node("Constant", [], [name], name=name, sparse_value=sp)
 
 
 @pytest.mark.parametrize("indices", [[1, 5], [[0, 1], [1, 2]]], ids=["linear", "coordinates"])
 def test_sparse_constant_is_read_as_its_dense_value(tmp_path, indices):
-    nodes = [_sparse_constant(np.array([2.0, -3.0], np.float32), indices, [2, 3]),
-             helper.make_node("Add", ["x", "c"], ["y"], name="add")]
+    nodes = [
+        _sparse_constant(np.array([2.0, -3.0], np.float32), indices, [2, 3]),
+        helper.make_node("Add", ["x", "c"], ["y"], name="add"),
+    ]
     model = _model(nodes, [_vi("x", [2, 3])], [_vi("y", [2, 3])])
     onnx.checker.check_model(model, full_check=True)  # a valid model
     path = _save(tmp_path, model)
@@ -110,8 +119,10 @@ def test_sparse_constant_is_read_as_its_dense_value(tmp_path, indices):
 
 
 def test_sparse_constant_with_indices_outside_its_shape_is_one_error(tmp_path):
-    nodes = [_sparse_constant(np.array([2.0], np.float32), [7], [2, 3]),
-             helper.make_node("Add", ["x", "c"], ["y"], name="add")]
+    nodes = [
+        _sparse_constant(np.array([2.0], np.float32), [7], [2, 3]),
+        helper.make_node("Add", ["x", "c"], ["y"], name="add"),
+    ]
     path = _save(tmp_path, _model(nodes, [_vi("x", [2, 3])], [_vi("y", [2, 3])]))
     with pytest.raises(Exception) as info:
         _ = load_model(path).tensors["c"].value
@@ -154,23 +165,34 @@ def _memory_bombs(d) -> dict:
     """Small files that claim or compute gigabytes; {file name: what its lint must say in a note}."""
     bombs = {}
     # a sparse Constant of 2^40 elements
-    nodes = [_sparse_constant(np.array([1.0], np.float32), [0], [1 << 20, 1 << 20]),
-             helper.make_node("Softmax", ["c"], ["y"], name="s")]
+    nodes = [
+        _sparse_constant(np.array([1.0], np.float32), [0], [1 << 20, 1 << 20]),
+        helper.make_node("Softmax", ["c"], ["y"], name="s"),
+    ]
     bombs["sparse_2e40.onnx"] = (_model(nodes, [], [_vi("y")]), "not expanded")
     # a 1-D int64 sparse Constant of 2^40 elements used as a shape
-    nodes = [_sparse_constant(np.array([1], np.int64), [0], [1 << 40]),
-             helper.make_node("Reshape", ["x", "c"], ["y"], name="r")]
+    nodes = [
+        _sparse_constant(np.array([1], np.int64), [0], [1 << 40]),
+        helper.make_node("Reshape", ["x", "c"], ["y"], name="r"),
+    ]
     bombs["sparse_shape_2e40.onnx"] = (_model(nodes, [_vi("x", [4])], [_vi("y")]), "data propagation skipped")
     # a value_info that declares a shape tensor of 2^40 elements
-    nodes = [helper.make_node("Shape", ["x"], ["s"], name="sh"),
-             helper.make_node("Concat", ["s", "s"], ["y"], name="cat", axis=0)]
-    bombs["value_info_2e40.onnx"] = (_model(nodes, [_vi("x", [1 << 20, 1 << 20])], [_vi("y", None, TensorProto.INT64)],
-                                            value_info=[_vi("s", [1 << 40], TensorProto.INT64)]),
-                                     "data propagation skipped")
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="sh"),
+        helper.make_node("Concat", ["s", "s"], ["y"], name="cat", axis=0),
+    ]
+    bombs["value_info_2e40.onnx"] = (
+        _model(
+            nodes,
+            [_vi("x", [1 << 20, 1 << 20])],
+            [_vi("y", None, TensorProto.INT64)],
+            value_info=[_vi("s", [1 << 40], TensorProto.INT64)],
+        ),
+        "data propagation skipped",
+    )
     # 23 chained Concat(c, c) after a Shape: data propagation doubles the value each time (2^24 values)
     nodes = [helper.make_node("Shape", ["x"], ["c0"], name="sh")]
-    nodes += [helper.make_node("Concat", [f"c{k}", f"c{k}"], [f"c{k + 1}"], name=f"cat{k}", axis=0)
-              for k in range(23)]
+    nodes += [helper.make_node("Concat", [f"c{k}", f"c{k}"], [f"c{k + 1}"], name=f"cat{k}", axis=0) for k in range(23)]
     nodes.append(helper.make_node("Cast", ["c23"], ["y"], name="cast", to=TensorProto.FLOAT))
     bombs["concat_chain.onnx"] = (_model(nodes, [_vi("x", [2, 3])], [_vi("y")]), "data propagation skipped")
     # the same chain inside a local function, whose intermediate tensors no value_info describes
@@ -178,8 +200,11 @@ def _memory_bombs(d) -> dict:
     body += [helper.make_node("Concat", [f"c{k}", f"c{k}"], [f"c{k + 1}"], axis=0) for k in range(23)]
     body.append(helper.make_node("Size", ["c23"], ["n"]))
     fn = helper.make_function("local", "grow", ["x"], ["n"], body, [helper.make_opsetid("", 13)])
-    m = _model([helper.make_node("grow", ["x"], ["y"], name="call", domain="local")], [_vi("x", [2, 3])],
-               [_vi("y", None, TensorProto.INT64)])
+    m = _model(
+        [helper.make_node("grow", ["x"], ["y"], name="call", domain="local")],
+        [_vi("x", [2, 3])],
+        [_vi("y", None, TensorProto.INT64)],
+    )
     m.opset_import.append(helper.make_opsetid("local", 1))
     m.functions.append(fn)
     bombs["function_concat_chain.onnx"] = (m, "data propagation skipped")
@@ -202,9 +227,15 @@ def test_memory_bombs_lint_normally_within_a_memory_limit(tmp_path):
     good = os.path.join(ROOT, "sample_models", "gridsample_large.onnx")
     files = [os.path.join(str(tmp_path), n) for n in sorted(bombs)] + [good]
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--format", "json", "--exit-zero", *files],
-                          capture_output=True, text=True, timeout=300, preexec_fn=_limit_memory, env=env,
-                          cwd=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--format", "json", "--exit-zero", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_limit_memory,
+        env=env,
+        cwd=str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]  # no file is unreadable, none ran out of memory
     assert proc.stderr == ""
     report = {os.path.basename(f["path"]): f for f in json.loads(proc.stdout)["files"]}
@@ -223,10 +254,12 @@ def test_data_propagation_still_runs_on_ordinary_models(tmp_path):
     starts = numpy_helper.from_array(np.array([0], np.int64), "starts")
     ends = numpy_helper.from_array(np.array([1], np.int64), "ends")
     minus1 = numpy_helper.from_array(np.array([-1], np.int64), "minus1")
-    nodes = [helper.make_node("Shape", ["x"], ["s"], name="sh"),
-             helper.make_node("Slice", ["s", "starts", "ends"], ["b"], name="sl"),
-             helper.make_node("Concat", ["b", "minus1"], ["shape"], name="cat", axis=0),
-             helper.make_node("Reshape", ["x", "shape"], ["y"], name="rs")]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="sh"),
+        helper.make_node("Slice", ["s", "starts", "ends"], ["b"], name="sl"),
+        helper.make_node("Concat", ["b", "minus1"], ["shape"], name="cat", axis=0),
+        helper.make_node("Reshape", ["x", "shape"], ["y"], name="rs"),
+    ]
     path = _save(tmp_path, _model(nodes, [_vi("x", [3, 4, 5])], [_vi("y")], [starts, ends, minus1], opset=17))
     g = load_model(path)
     assert g.metadata["shape_inference"] == "ok" and not g.notes

@@ -2,6 +2,7 @@
 model, file names that are not UTF-8 or look like options, directories nested deeper than Python's recursion
 limit, malformed graphs.  Everything goes through the CLI, in a subprocess or in-process where a test needs to
 inject a failing reporter."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,14 @@ BERT = os.path.join(SAMPLES, "architectures", "bert_tiny.onnx")  # estimates of 
 def run(*args, cwd=None, **kw):
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("PRECISION_LINT_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "precision_lint", "--color", "never", *args], capture_output=True,
-                          cwd=cwd, env=env, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--color", "never", *args],
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        **kw,
+    )
 
 
 # ----- item 2: markdown on infinite estimates; one model's rendering failure loses nothing else -------------------
@@ -54,8 +61,10 @@ def test_a_reporter_failure_on_one_model_keeps_every_other_models_report(tmp_pat
     assert ex.value.code == 2
     err = capsys.readouterr().err.splitlines()
     bad = os.path.join(str(d), "bad.onnx")
-    assert err == [f"error: {bad}: internal error while writing the markdownfailingonbad report (ValueError: "
-                   f"cannot render this one); the report leaves this model out; please report it"]
+    assert err == [
+        f"error: {bad}: internal error while writing the markdownfailingonbad report (ValueError: "
+        f"cannot render this one); the report leaves this model out; please report it"
+    ]
     text = out.read_text(encoding="utf-8")
     assert "`a.onnx`" in text and "`c.onnx`" in text and "`bad.onnx`" not in text
 
@@ -84,9 +93,17 @@ def non_utf8_dir(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("fmt,shown", [("text", "a_\\xff.onnx"), ("json", "a_\\udcff.onnx"),
-                                       ("sarif", "a_%FF.onnx"), ("markdown", "a_\\xff.onnx"),
-                                       ("junit", "a_\\xff.onnx"), ("github", "a_\\xff.onnx")])
+@pytest.mark.parametrize(
+    "fmt,shown",
+    [
+        ("text", "a_\\xff.onnx"),
+        ("json", "a_\\udcff.onnx"),
+        ("sarif", "a_%FF.onnx"),
+        ("markdown", "a_\\xff.onnx"),
+        ("junit", "a_\\xff.onnx"),
+        ("github", "a_\\xff.onnx"),
+    ],
+)
 def test_a_file_name_that_is_not_utf8_is_reported_escaped_and_the_run_goes_on(non_utf8_dir, fmt, shown):
     proc = run("--format", fmt, "models", cwd=str(non_utf8_dir))
     out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # valid UTF-8, strictly
@@ -106,8 +123,9 @@ def test_a_baseline_records_a_non_utf8_name_and_reads_it_back(non_utf8_dir):
     assert proc.returncode == 2  # c_\xfe.onnx is unreadable; the baseline is still written
     text = (non_utf8_dir / "baseline.json").read_text(encoding="utf-8")
     assert '"models/a_\\udcff.onnx"' in text
-    proc = run("--baseline", "baseline.json", "models/b.onnx", os.fsencode("models/a_\udcff.onnx"),
-               cwd=str(non_utf8_dir))
+    proc = run(
+        "--baseline", "baseline.json", "models/b.onnx", os.fsencode("models/a_\udcff.onnx"), cwd=str(non_utf8_dir)
+    )
     assert proc.returncode == 0, proc.stderr
     assert b"2 in the baseline" in proc.stdout
 
@@ -162,8 +180,10 @@ def test_after_double_dash_subcommand_and_option_names_are_paths(tmp_path):
 def _deep_tree(base, depth: int, model: str) -> None:
     """base/d/d/.../d (depth levels) with ``model`` at the bottom as m.onnx, built by a child process that moves
     down with chdir (paths longer than PATH_MAX cannot be named from the top)."""
-    code = ("import os, shutil, sys\nos.chdir(sys.argv[1])\nfor _ in range(int(sys.argv[2])):\n"
-            "    os.mkdir('d'); os.chdir('d')\nshutil.copy(sys.argv[3], 'm.onnx')\n")
+    code = (
+        "import os, shutil, sys\nos.chdir(sys.argv[1])\nfor _ in range(int(sys.argv[2])):\n"
+        "    os.mkdir('d'); os.chdir('d')\nshutil.copy(sys.argv[3], 'm.onnx')\n"
+    )
     subprocess.run([sys.executable, "-c", code, str(base), str(depth), model], check=True, timeout=120)
 
 
@@ -207,17 +227,20 @@ def test_an_onnx_graph_with_a_cycle_is_exit_2_with_one_line_in_every_format(tmp_
 
     vi = helper.make_tensor_value_info
     nodes = [helper.make_node("Add", ["x", "b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2")]
-    m = helper.make_model(helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, [4])],
-                                            [vi("a", TensorProto.FLOAT, [4])]),
-                          opset_imports=[helper.make_opsetid("", 13)])
+    m = helper.make_model(
+        helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, [4])], [vi("a", TensorProto.FLOAT, [4])]),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
     with pytest.raises(onnx.checker.ValidationError):
         onnx.checker.check_model(m)  # what onnx itself says of it
     onnx.save(m, str(tmp_path / "cycle.onnx"))
     good = os.path.join(SAMPLES, "gridsample_large.onnx")
     proc = run("--format", fmt, "cycle.onnx", good, cwd=str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.decode().splitlines() == ["error: cycle.onnx: the graph has a cycle ('n2' -> 'n1' -> 'n2'); "
-                                                 "ONNX graphs must be acyclic, so the file is malformed"]
+    assert proc.stderr.decode().splitlines() == [
+        "error: cycle.onnx: the graph has a cycle ('n2' -> 'n1' -> 'n2'); "
+        "ONNX graphs must be acyclic, so the file is malformed"
+    ]
     assert b"warp_sample" in proc.stdout  # the rest of the run is reported
     if fmt not in ("text", "github"):  # documents that list unreadable files
         assert b"the graph has a cycle" in proc.stdout

@@ -1,5 +1,6 @@
 """The HTML report (parsed with html.parser, rendered with headless Chromium), the neighbourhood it draws, the
 layered layout, the measured-error chart, node identity in every format, and the review checklist's additions."""
+
 import hashlib
 import io
 import json
@@ -34,8 +35,14 @@ g (float[1,3,1024,1024] x, float[1,256,256,2] base) => (float[1,3,256,256] y) {
 
 def run(*args, cwd=ROOT):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env=env,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -59,6 +66,7 @@ class Node:
 
 class TreeBuilder(HTMLParser):
     """A DOM-like tree from html.parser; void elements do not nest."""
+
     VOID = {"meta", "br", "img", "input", "link", "hr"}
 
     def __init__(self):
@@ -159,8 +167,12 @@ def test_html_report_parses_and_draws_every_finding_with_its_culprit(tmp_path):
     # the deployment code for the declared target's platform, collapsed
     (block,) = sections[0].iter("details")
     assert next(block.iter("summary")).all_text() == "Deployment code for ios-cpu (Precision_Normal)"
-    assert [p.all_text() for p in block.iter("p")] == ["C++ Session API", "C++ Module API", "Python",
-                                                       "MNN command-line tools"]
+    assert [p.all_text() for p in block.iter("p")] == [
+        "C++ Session API",
+        "C++ Module API",
+        "Python",
+        "MNN command-line tools",
+    ]
     assert "Precision_Normal" in "".join(c.all_text() for c in block.iter("code"))
     # identity of the exact file
     assert hashlib.sha256(GRIDSAMPLE.read_bytes()).hexdigest() in sections[0].all_text()
@@ -180,7 +192,7 @@ def test_hostile_names_are_text_in_the_html(tmp_path):
     assert "y&amp;<u>" in names  # an entity in a name stays the five characters it is
     # each SVG is well-formed XML on its own (an SVG viewer or an editor can take it)
     start = text.index('<svg xmlns="http://www.w3.org/2000/svg" class="graph"')
-    ET.fromstring(text[start:text.index("</svg>", start) + 6])
+    ET.fromstring(text[start : text.index("</svg>", start) + 6])
 
 
 def test_same_results_give_the_same_html_bytes(tmp_path):
@@ -221,10 +233,15 @@ def _branches_model(branches=30, length=7):
         heads.append(prev)
     nodes.append(helper.make_node("Sum", heads, ["grid"], name="grid_sum"))
     nodes.append(helper.make_node("GridSample", ["x", "grid"], ["y"], name="warp", align_corners=0))
-    g = helper.make_graph(nodes, "branches", [
-        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 1024, 1024]),
-        helper.make_tensor_value_info("base", TensorProto.FLOAT, [1, 256, 256, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 256, 256])])
+    g = helper.make_graph(
+        nodes,
+        "branches",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 1024, 1024]),
+            helper.make_tensor_value_info("base", TensorProto.FLOAT, [1, 256, 256, 2]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 256, 256])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 16)])
     m.ir_version = 8
     return m
@@ -272,7 +289,7 @@ def test_without_collapsing_the_neighbourhood_would_be_200_boxes(tmp_path, monke
 
     path = tmp_path / "branches.onnx"
     onnx.save(_branches_model(), str(path))
-    monkeypatch.setattr(neighbourhood, "CHAIN_MIN", 10 ** 6)
+    monkeypatch.setattr(neighbourhood, "CHAIN_MIN", 10**6)
     result = Linter(Options(neighbourhoods=True)).lint_file(str(path))
     hood = next(iter(result.extras["neighbourhoods"].values()))
     assert sum(n["kind"] == "op" for n in hood["nodes"]) == 212
@@ -305,8 +322,18 @@ def test_layered_layout_in_python():
     from precision_lint.reporters.graph_layout import layout
 
     sizes = {n: (40.0 + 10 * (i % 3), 30.0) for i, n in enumerate("abcdefgh")}
-    edges = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("a", "d"), ("d", "e"), ("f", "e"), ("e", "g"),
-             ("e", "h"), ("c", "h")]
+    edges = [
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "d"),
+        ("c", "d"),
+        ("a", "d"),
+        ("d", "e"),
+        ("f", "e"),
+        ("e", "g"),
+        ("e", "h"),
+        ("c", "h"),
+    ]
     lay = layout(sizes, edges, use_dot=False)
     assert lay.engine == "python"
     _check_layered(lay, sizes, edges)
@@ -336,7 +363,7 @@ def test_graphviz_dot_lays_out_when_installed():
 def test_error_chart_marks_the_first_node_over_tolerance():
     from precision_lint.reporters.error_chart import error_chart, first_over
 
-    points = [{"node": f"n{d}", "depth": d, "rel_error": 1e-6 * 4 ** d, "tolerance": 1e-2} for d in range(10)]
+    points = [{"node": f"n{d}", "depth": d, "rel_error": 1e-6 * 4**d, "tolerance": 1e-2} for d in range(10)]
     points.append({"node": HOSTILE, "depth": 12, "rel_error": float("inf"), "tolerance": 1e-2})
     points.append({"node": "exact", "depth": 0, "rel_error": 0.0, "tolerance": 1e-2})
     assert first_over(points)["node"] == "n7"  # 1e-6 * 4**7 = 0.016 > 0.01; n6 = 0.004 is not
@@ -365,7 +392,8 @@ def test_measured_errors_appear_in_the_report_when_present():
     result = linter.lint_file(str(GRIDSAMPLE))
     result.extras["verify"] = {
         "nodes": [{"node": "warp_sample", "depth": 1, "rel_error": 0.03, "tolerance": 0.01}],
-        "outputs": [{"name": "warped", "rel_error": 0.03, "tolerance": 0.01}]}
+        "outputs": [{"name": "warped", "rel_error": 0.03, "tolerance": 0.01}],
+    }
     stream = io.StringIO()
     reporter = get_reporter("html")(stream, {"rules": linter.rules, "root": str(ROOT), "use_dot": False})
     reporter.file(result)
@@ -391,11 +419,14 @@ def test_every_format_says_where_the_node_is(tmp_path):
     _, out, _ = run("--isolated", "-v", BERT)
     assert f"    at: {mask['node_path']} · writes tensor '/Mul_output_0'" in out
     _, out, _ = run("--isolated", "--format", "markdown", BERT)
-    assert "  - Where: path `input attention_mask -> Unsqueeze -> Unsqueeze -> Cast -> Sub -> Mul` · writes " \
+    assert (
+        "  - Where: path `input attention_mask -> Unsqueeze -> Unsqueeze -> Cast -> Sub -> Mul` · writes "
         "tensor `/Mul_output_0`" in out
+    )
     text = html_report([BERT], tmp_path)
-    assert "Path: <code>input attention_mask -&gt; Unsqueeze -&gt; Unsqueeze -&gt; Cast -&gt; Sub -&gt; Mul</code>" \
-        in text
+    assert (
+        "Path: <code>input attention_mask -&gt; Unsqueeze -&gt; Unsqueeze -&gt; Cast -&gt; Sub -&gt; Mul</code>" in text
+    )
 
 
 def test_a_node_named_by_a_number_is_found_from_a_named_ancestor(tmp_path):
@@ -403,12 +434,20 @@ def test_a_node_named_by_a_number_is_found_from_a_named_ancestor(tmp_path):
     import onnx
     from onnx import helper, TensorProto
 
-    nodes = [helper.make_node("Relu", ["x"], ["a"], name="encoder.layer.0/attention/proj"),
-             helper.make_node("Add", ["a", "m"], ["b"], name="6"),
-             helper.make_node("Softmax", ["b"], ["y"], name="LayerNorm44", axis=-1)]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8]),
-                                       helper.make_tensor_value_info("m", TensorProto.FLOAT, [1, 8])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="encoder.layer.0/attention/proj"),
+        helper.make_node("Add", ["a", "m"], ["b"], name="6"),
+        helper.make_node("Softmax", ["b"], ["y"], name="LayerNorm44", axis=-1),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8]),
+            helper.make_tensor_value_info("m", TensorProto.FLOAT, [1, 8]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
     path = tmp_path / "named.onnx"
@@ -465,8 +504,16 @@ def _chromium():
 
 
 def _browser(chromium, *args):
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--no-first-run", "--hide-scrollbars", *args]
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--hide-scrollbars",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 
@@ -476,9 +523,9 @@ def _png_is_not_blank(path):
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     pos, idat = 8, b""
     while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        if data[pos + 4:pos + 8] == b"IDAT":
-            idat += data[pos + 8:pos + 8 + length]
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        if data[pos + 4 : pos + 8] == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + length]
         pos += 12 + length
     pixels = zlib.decompress(idat)
     return width, height, len(set(pixels[:: max(1, len(pixels) // 200000)]))
@@ -490,13 +537,19 @@ def test_chromium_renders_every_model_and_finding(tmp_path):
     report = tmp_path / "report.html"
     # A copy with a probe script (the report itself runs none): the browser's own layout says what is visible.
     probe = tmp_path / "probe.html"
-    probe.write_text(text.replace("</body>", """<script>
+    probe.write_text(
+        text.replace(
+            "</body>",
+            """<script>
 for (const el of document.querySelectorAll('section.model, article.finding, article.finding svg, .culprit rect')) {
   const r = el.getBoundingClientRect();
   el.setAttribute('data-box', Math.round(r.width) + 'x' + Math.round(r.height));
 }
 document.body.setAttribute('data-probed', 'yes');
-</script></body>"""), encoding="utf-8")
+</script></body>""",
+        ),
+        encoding="utf-8",
+    )
     proc = _browser(chromium, "--dump-dom", probe.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = parse(proc.stdout)

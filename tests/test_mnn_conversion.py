@@ -3,6 +3,7 @@
 A catch-all test rule puts a finding on every operator; the notes must land exactly on the patterns MNN's
 converter rewrites, never on .mnn findings, and never on findings of converter rules.
 """
+
 from __future__ import annotations
 
 import onnx

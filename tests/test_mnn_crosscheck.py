@@ -9,6 +9,7 @@
    of the same rule and levels; a finding on an op the converter creates from a pattern of the ONNX model
    (``produces`` in data/mnn_conversion.yaml: a fused LayerNorm, Gelu, Swish) needs no ONNX counterpart.
 """
+
 from __future__ import annotations
 
 import os
@@ -155,9 +156,10 @@ def test_onnx_and_mnn_findings_are_equivalent(tmp_path_factory, name, variant):
         if m.op in created:  # an op the converter made from a pattern of this ONNX model (fused LayerNorm...)
             continue
         problems.append(f"{m.rule_id} on {m.node!r} only in the .mnn: {m.message}")
-    assert not problems, (f"{name}: findings differ between .onnx and .mnn; explain each in "
-                          f"precision_lint/data/mnn_conversion.yaml or docs/mnn.md 'Known differences':\n  "
-                          + "\n  ".join(problems))
+    assert not problems, (
+        f"{name}: findings differ between .onnx and .mnn; explain each in "
+        f"precision_lint/data/mnn_conversion.yaml or docs/mnn.md 'Known differences':\n  " + "\n  ".join(problems)
+    )
 
 
 def test_known_differences_table_is_read():

@@ -2,6 +2,7 @@
 
 Models are converted by MNN's own converter (sample_models/build.py; never MNN.tools) into temporary directories.
 """
+
 from __future__ import annotations
 
 import os
@@ -89,9 +90,13 @@ def test_constants_are_bit_exact(models):
 
 def test_intermediate_shapes_are_propagated(models):
     """MNN stores no intermediate shapes; the rules' inputs (softmax axes, GridSample sizes...) are recovered."""
-    expect = {"vit_tiny": ("Softmax", (1, 4, 197, 197)), "bert_tiny": ("Softmax", (1, 4, 128, 128)),
-              "unet_block": ("Softmax", (1, 4096, 4096)), "llama_block": ("Softmax", (1, 4, 2048, 2048)),
-              "flow_warp": ("GridSample", (1, 3, 512, 1024))}
+    expect = {
+        "vit_tiny": ("Softmax", (1, 4, 197, 197)),
+        "bert_tiny": ("Softmax", (1, 4, 128, 128)),
+        "unet_block": ("Softmax", (1, 4096, 4096)),
+        "llama_block": ("Softmax", (1, 4, 2048, 2048)),
+        "flow_warp": ("GridSample", (1, 3, 512, 1024)),
+    }
     for name, (op_type, shape) in expect.items():
         g = load_mnn(models[name][1])
         assert g.notes == [], (name, g.notes)
@@ -173,10 +178,16 @@ zoo (float[1,8,16,16] x, float[1,8,8,2] grid, float[1,4,32] t, int64[1,4] ids)
 ZOO_EXPECT = {
     "gs": ("GridSample", "GridSample", {"mode": "nearest", "padding_mode": "border", "align_corners": 1}),
     "rz": ("Resize", "Interp", {"mode": "linear", "coordinate_transformation_mode": "align_corners"}),
-    "rz2": ("Resize", "Interp", {"mode": "cubic", "coordinate_transformation_mode": "half_pixel",
-                                 "cubic_coeff_a": -0.75}),
-    "rz3": ("Resize", "Interp", {"mode": "nearest", "nearest_mode": "floor",
-                                 "coordinate_transformation_mode": "asymmetric"}),
+    "rz2": (
+        "Resize",
+        "Interp",
+        {"mode": "cubic", "coordinate_transformation_mode": "half_pixel", "cubic_coeff_a": -0.75},
+    ),
+    "rz3": (
+        "Resize",
+        "Interp",
+        {"mode": "nearest", "nearest_mode": "floor", "coordinate_transformation_mode": "asymmetric"},
+    ),
     "rs": ("ReduceSum", "Reduction/SUM", {"axes": [1], "keepdims": 1}),
     "rm": ("ReduceMean", "Reduction/MEAN", {"axes": [2]}),
     "rp": ("ReduceProd", "Reduction/PROD", {"axes": [2]}),
@@ -191,16 +202,24 @@ ZOO_EXPECT = {
     "gmp": ("GlobalMaxPool", "Pooling3D", {}),
     "ct": ("ConvTranspose", "Deconvolution", {"in_channels": 8, "out_channels": 4, "kernel_shape": [2, 2]}),
     "dw": ("Conv", "ConvolutionDepthwise", {"group": 8, "reduction_depth": 9}),
-    "ex": ("Exp", "UnaryOp/EXP", {}), "lg": ("Log", "UnaryOp/LOG", {}),
+    "ex": ("Exp", "UnaryOp/EXP", {}),
+    "lg": ("Log", "UnaryOp/LOG", {}),
     "rsq": ("Rsqrt", "UnaryOp/RSQRT", {}),  # the converter fuses Reciprocal(Sqrt(x))
-    "sg": ("Sigmoid", "UnaryOp/SIGMOID", {}), "th": ("Tanh", "UnaryOp/TANH", {}),
+    "sg": ("Sigmoid", "UnaryOp/SIGMOID", {}),
+    "th": ("Tanh", "UnaryOp/TANH", {}),
     "pw": ("Square", "UnaryOp/SQUARE", {}),  # Pow(x, 2) becomes SQUARE
-    "mx": ("Max", "BinaryOp/MAXIMUM", {}), "mn": ("Min", "BinaryOp/MINIMUM", {}), "ab": ("Abs", "UnaryOp/ABS", {}),
+    "mx": ("Max", "BinaryOp/MAXIMUM", {}),
+    "mn": ("Min", "BinaryOp/MINIMUM", {}),
+    "ab": ("Abs", "UnaryOp/ABS", {}),
     "mm": ("MatMul", "MatMul", {"transA": 0, "transB": 0}),
-    "el": ("Elu", "ELU", {"alpha": 0.5}), "cl": ("Clip", "ReLU6", {"min": 0.0, "max": 6.0}),
-    "lr": ("LeakyRelu", "ReLU", {"alpha": 0.125}), "er": ("Erf", "UnaryOp/ERF", {}),
-    "cst": ("Cast", "Cast", {"to": "float32"}), "rl": ("Relu", "ReLU", {}),
-    "sub": ("Sub", "BinaryOp/SUB", {}), "dv": ("Div", "BinaryOp/REALDIV", {}),
+    "el": ("Elu", "ELU", {"alpha": 0.5}),
+    "cl": ("Clip", "ReLU6", {"min": 0.0, "max": 6.0}),
+    "lr": ("LeakyRelu", "ReLU", {"alpha": 0.125}),
+    "er": ("Erf", "UnaryOp/ERF", {}),
+    "cst": ("Cast", "Cast", {"to": "float32"}),
+    "rl": ("Relu", "ReLU", {}),
+    "sub": ("Sub", "BinaryOp/SUB", {}),
+    "dv": ("Div", "BinaryOp/REALDIV", {}),
 }
 
 
@@ -303,8 +322,15 @@ def test_external_path_outside_the_model_directory_is_refused(tmp_path):
     inner.mkdir()
 
     def const(b):
-        return fb.op(b, fb.CONST, "z", outputs=[2], param=(fb.P_BLOB, fb.const_blob(b, [2000], external=[0, 8000])),
-                     external_path="../secret.weight")
+        return fb.op(
+            b,
+            fb.CONST,
+            "z",
+            outputs=[2],
+            param=(fb.P_BLOB, fb.const_blob(b, [2000], external=[0, 8000])),
+            external_path="../secret.weight",
+        )
+
     path = inner / "m.mnn"
     path.write_bytes(fb.simple_model(const))
     g = load_mnn(str(path))
@@ -368,6 +394,7 @@ def test_loop_body_is_walked_with_scoped_names(tmp_path):
 def test_unknown_op_type_and_parameter_become_notes(tmp_path):
     def future_op(b):
         return fb.op(b, 777, "z", inputs=[1], outputs=[2], param=(200, fb.table(b, {0: ("i32", 1)})))
+
     path = tmp_path / "future.mnn"
     path.write_bytes(fb.simple_model(future_op))
     g = load_mnn(str(path))
@@ -380,8 +407,10 @@ def test_unknown_op_type_and_parameter_become_notes(tmp_path):
 
 def test_unknown_binary_subtype_keeps_its_mnn_name(tmp_path):
     def binary(b):
-        return fb.op(b, fb.BINARY_OP, "z", inputs=[1, 1], outputs=[2],
-                     param=(fb.P_BINARY, fb.table(b, {0: ("i32", 99)})))
+        return fb.op(
+            b, fb.BINARY_OP, "z", inputs=[1, 1], outputs=[2], param=(fb.P_BINARY, fb.table(b, {0: ("i32", 99)}))
+        )
+
     path = tmp_path / "b.mnn"
     path.write_bytes(fb.simple_model(binary))
     z = load_mnn(str(path)).ops["z"]
@@ -396,12 +425,19 @@ def test_format_is_sniffed_from_content(tmp_path):
 
 # ----- the lint path -------------------------------------------------------------------------------------------------
 def test_lint_path_imports_neither_mnn_nor_onnx():
-    code = ("import sys; from precision_lint.api import lint; "
-            "r = lint(sys.argv[1]); assert r.findings; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('MNN', '_tools', '_mnncengine', 'onnx')); "
-            "print(bad)")
-    out = subprocess.run([sys.executable, "-c", code, os.path.join(SAMPLES, "gridsample_large.mnn")],
-                         capture_output=True, text=True, cwd=REPO, check=True)
+    code = (
+        "import sys; from precision_lint.api import lint; "
+        "r = lint(sys.argv[1]); assert r.findings; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('MNN', '_tools', '_mnncengine', 'onnx')); "
+        "print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, os.path.join(SAMPLES, "gridsample_large.mnn")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     assert out.stdout.strip() == "[]", out.stdout
 
 
@@ -409,8 +445,7 @@ def test_cli_reports_the_same_gridsample_finding_for_mnn_and_onnx():
     exe = os.path.join(os.path.dirname(sys.executable), "precision-lint")
     if not os.path.exists(exe):
         pytest.skip("console script not installed")
-    out = subprocess.run([exe, os.path.join(SAMPLES, "gridsample_large.mnn")], capture_output=True, text=True,
-                         cwd=REPO)
+    out = subprocess.run([exe, os.path.join(SAMPLES, "gridsample_large.mnn")], capture_output=True, text=True, cwd=REPO)
     assert "C001" in out.stdout and "warped" in out.stdout and out.returncode != 0, out.stdout + out.stderr
     linter = Linter(Options())
     on_onnx = linter.lint_file(os.path.join(SAMPLES, "gridsample_large.onnx")).reported

@@ -4,6 +4,7 @@ say what could not be read: never a hang, a crash or a traceback.
 Truncations of real converted files at many offsets, random bytes and random overwrites (hypothesis, bounded
 example counts), and hand-built hostile FlatBuffers (bad offsets, huge vectors, cycles, unknown members).
 """
+
 from __future__ import annotations
 
 import os
@@ -76,8 +77,11 @@ def test_random_bytes(tmp_path, data):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)),
-                      min_size=1, max_size=12))
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)), min_size=1, max_size=12
+    )
+)
 def test_random_overwrites_of_a_real_model(tmp_path, edits):
     data = bytearray(pathlib.Path(CLEAN).read_bytes())
     for pos, value in edits:
@@ -86,7 +90,7 @@ def test_random_overwrites_of_a_real_model(tmp_path, edits):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pos=st.integers(min_value=0), word=st.integers(min_value=0, max_value=2 ** 32 - 1))
+@given(pos=st.integers(min_value=0), word=st.integers(min_value=0, max_value=2**32 - 1))
 def test_random_32bit_offsets_in_a_real_model(tmp_path, pos, word):
     data = bytearray(pathlib.Path(CLEAN).read_bytes())
     pos = (pos % (len(data) // 4)) * 4  # aligned: where offsets and lengths live
@@ -120,6 +124,7 @@ def test_huge_vector_length(tmp_path):
 def test_tensor_index_out_of_range(tmp_path):
     def bad(b):
         return fb.op(b, fb.UNARY_OP, "z", inputs=[42], outputs=[2], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 7)})))
+
     with pytest.raises(ModelLoadError, match="refers to tensor 42"):
         load_mnn(write(tmp_path, fb.simple_model(bad)))
 
@@ -139,8 +144,10 @@ def test_tflite_file(tmp_path):
 def test_convert_tensor_cycle_is_bounded(tmp_path):
     b = flatbuffers.Builder(256)
     conv = fb.table(b, {0: ("i8", 0), 1: ("i8", 2)})
-    ops = [fb.op(b, fb.CONVERT_TENSOR, "a", inputs=[0], outputs=[1], param=(fb.P_CONVERT, conv)),
-           fb.op(b, fb.CONVERT_TENSOR, "b", inputs=[1], outputs=[0], param=(fb.P_CONVERT, conv))]
+    ops = [
+        fb.op(b, fb.CONVERT_TENSOR, "a", inputs=[0], outputs=[1], param=(fb.P_CONVERT, conv)),
+        fb.op(b, fb.CONVERT_TENSOR, "b", inputs=[1], outputs=[0], param=(fb.P_CONVERT, conv)),
+    ]
     assert outcome(write(tmp_path, fb.net(b, ops, ["p", "q"], outputs=["q"]))) in ("error", "graph")
 
 
@@ -149,6 +156,7 @@ def test_subgraph_that_contains_itself(tmp_path):
 
     def if_param(name):
         return fb.table(b, {0: ("off", b.CreateString(name)), 1: ("off", b.CreateString(name))})
+
     inner = fb.op(b, fb.IF, "inner", inputs=[0], outputs=[1], param=(fb.P_IF, if_param("loop")))
     sg = fb.subgraph(b, "loop", ["c", "y"], [0], [1], [inner])
     outer = fb.op(b, fb.IF, "outer", inputs=[0], outputs=[1], param=(fb.P_IF, if_param("loop")))
@@ -159,14 +167,19 @@ def test_subgraph_that_contains_itself(tmp_path):
 def test_missing_subgraph_is_a_note(tmp_path):
     b = flatbuffers.Builder(256)
     p = fb.table(b, {0: ("off", b.CreateString("nowhere"))})
-    g = load_mnn(write(tmp_path, fb.net(b, [fb.op(b, fb.IF, "if", inputs=[0], outputs=[1], param=(fb.P_IF, p))],
-                                       ["c", "y"], outputs=["y"])))
+    g = load_mnn(
+        write(
+            tmp_path,
+            fb.net(b, [fb.op(b, fb.IF, "if", inputs=[0], outputs=[1], param=(fb.P_IF, p))], ["c", "y"], outputs=["y"]),
+        )
+    )
     assert any("'nowhere' is referenced but not stored" in n for n in g.notes)
 
 
 def test_const_whose_dims_do_not_match_its_data(tmp_path):
     def const(b):
         return fb.op(b, fb.CONST, "z", outputs=[2], param=(fb.P_BLOB, fb.const_blob(b, [1 << 30], floats=[1, 2])))
+
     g = load_mnn(write(tmp_path, fb.simple_model(const)))
     assert g.tensors["z"].value is None
     assert any("holds 2 values but its dims" in n for n in g.notes)
@@ -181,14 +194,17 @@ def test_empty_and_tiny_files(tmp_path):
 def test_duplicate_op_names_get_unique_ids(tmp_path):
     def second_softmax(b):
         return fb.op(b, fb.SOFTMAX, "y", inputs=[1], outputs=[2], param=(fb.P_AXIS, fb.table(b, {0: ("i32", -1)})))
+
     g = load_mnn(write(tmp_path, fb.simple_model(second_softmax)))
     assert sorted(g.ops) == ["y", "y#1"] and g.ops["y#1"].inputs == ["y"]
 
 
 def test_cycle_is_a_note(tmp_path):
     b = flatbuffers.Builder(256)
-    ops = [fb.op(b, fb.UNARY_OP, "a", inputs=[1], outputs=[0], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 7)}))),
-           fb.op(b, fb.UNARY_OP, "b", inputs=[0], outputs=[1], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 7)})))]
+    ops = [
+        fb.op(b, fb.UNARY_OP, "a", inputs=[1], outputs=[0], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 7)}))),
+        fb.op(b, fb.UNARY_OP, "b", inputs=[0], outputs=[1], param=(fb.P_UNARY, fb.table(b, {0: ("i32", 7)}))),
+    ]
     path = write(tmp_path, fb.net(b, ops, ["p", "q"], outputs=["q"]))
     g = load_mnn(path)
     assert any("the graph has a cycle" in n for n in g.notes)

@@ -6,6 +6,7 @@ nothing, write nothing, start nothing, never import ``MNN.tools`` (its import pi
 telemetry) and, on the lint path, not even ``MNN``; a .mnn-only run does not import onnx, and ``--version`` and
 ``rule C001`` import neither onnx nor MNN.
 """
+
 import json
 import os
 import shutil
@@ -59,8 +60,9 @@ def run_audited(args, cwd):
     env = dict(os.environ)
     for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         env.pop(k, None)
-    proc = subprocess.run([sys.executable, "-c", HARNESS, *args], capture_output=True, text=True, cwd=str(cwd),
-                          timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", HARNESS, *args], capture_output=True, text=True, cwd=str(cwd), timeout=300, env=env
+    )
     err, _, audit = proc.stderr.rpartition("@@AUDIT@@")
     assert audit, proc.stderr[-3000:]
     rec = json.loads(audit)
@@ -90,8 +92,7 @@ def model_dir(tmp_path_factory):
 def _assert_quiet(rec, model_dir, cwd):
     assert rec["net"] == [], rec["net"]
     assert rec["spawn"] == [], rec["spawn"]
-    bad = [w for w in rec["writes"] if not (w.endswith(".pyc") or ".pyc." in w) or str(model_dir) in w
-           or str(cwd) in w]
+    bad = [w for w in rec["writes"] if not (w.endswith(".pyc") or ".pyc." in w) or str(model_dir) in w or str(cwd) in w]
     assert bad == [], bad
     assert "MNN.tools" not in rec["imports"] and "_tools" not in rec["imports"]
     assert "Traceback" not in rec["stderr"]
@@ -105,7 +106,8 @@ def test_lint_run_connects_to_nothing_writes_nothing_and_imports_no_mnn(model_di
     assert json.loads(rec["stdout"])
     _assert_quiet(rec, model_dir, tmp_path)
     assert not any(m == "MNN" or m.startswith("MNN.") for m in rec["imports"]), sorted(
-        m for m in rec["imports"] if "MNN" in m)
+        m for m in rec["imports"] if "MNN" in m
+    )
     assert _snapshot(str(model_dir)) == before  # nothing created or touched, no __pycache__ next to the models
     assert _snapshot(str(tmp_path)) == cwd_before
 

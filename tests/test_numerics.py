@@ -1,4 +1,5 @@
 """Number formats and estimators against the facts in the reference (re-derived independently here)."""
+
 import math
 
 import numpy as np
@@ -9,14 +10,14 @@ from precision_lint import numerics as n
 
 
 def test_format_constants():
-    assert n.FP16.max == 65504.0 and n.FP16.min_normal == 2 ** -14 and n.FP16.min_subnormal == 2 ** -24
-    assert n.FP16.eps == 2 ** -10 and n.BF16.eps == 2 ** -7
+    assert n.FP16.max == 65504.0 and n.FP16.min_normal == 2**-14 and n.FP16.min_subnormal == 2**-24
+    assert n.FP16.eps == 2**-10 and n.BF16.eps == 2**-7
     assert n.FP16.int_exact_limit == 2048 and n.BF16.int_exact_limit == 256
     assert n.FP16.exp_overflow == pytest.approx(11.09, abs=0.01)
     assert n.BF16.max == pytest.approx(3.39e38, rel=1e-2)
 
 
-@pytest.mark.parametrize("x,ulp", [(512, 0.5), (1024, 1), (2048, 2), (4096, 4), (1.0, 2 ** -10)])
+@pytest.mark.parametrize("x,ulp", [(512, 0.5), (1024, 1), (2048, 2), (4096, 4), (1.0, 2**-10)])
 def test_fp16_ulp(x, ulp):
     assert n.FP16.ulp(x) == ulp
 
@@ -74,21 +75,32 @@ def test_storage_errors_shared_pass_equals_separate_calls():
     from precision_lint.numerics import constant_storage_error, constant_storage_errors
 
     rng = np.random.default_rng(3)
-    for v in (rng.normal(0, 1e-4, 1000).astype(np.float32), np.array([1e-7, 70000.0, 0.0], np.float32),
-              rng.normal(0, 1, 50).astype(np.float16), np.zeros(4, np.float32), np.array([np.inf, 1e-6], np.float32)):
+    for v in (
+        rng.normal(0, 1e-4, 1000).astype(np.float32),
+        np.array([1e-7, 70000.0, 0.0], np.float32),
+        rng.normal(0, 1, 50).astype(np.float16),
+        np.zeros(4, np.float32),
+        np.array([np.inf, 1e-6], np.float32),
+    ):
         for fmt in ("fp16", "bf16"):
-            assert constant_storage_errors(v, fmt, (False, True)) == \
-                [constant_storage_error(v, fmt, False), constant_storage_error(v, fmt, True)]
+            assert constant_storage_errors(v, fmt, (False, True)) == [
+                constant_storage_error(v, fmt, False),
+                constant_storage_error(v, fmt, True),
+            ]
 
 
 @settings(max_examples=200, deadline=None)
-@given(scale_exp=st.integers(-30, 4), tiny_share=st.floats(0.0, 1.0), size=st.integers(1, 300),
-       seed=st.integers(0, 2 ** 32 - 1))
+@given(
+    scale_exp=st.integers(-30, 4),
+    tiny_share=st.floats(0.0, 1.0),
+    size=st.integers(1, 300),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_subnormal_share_bounds_the_storage_error(scale_exp, tiny_share, size, seed):
     """R005 skips the rounding simulation when subnormal_share is small: the bound it relies on must hold for
     weights of any scale, with any mix of normal and subnormal values."""
     rng = np.random.default_rng(seed)
-    v = (rng.standard_normal(size) * 10.0 ** scale_exp).astype(np.float32)
+    v = (rng.standard_normal(size) * 10.0**scale_exp).astype(np.float32)
     tiny = rng.random(size) < tiny_share
     v[tiny] = (rng.standard_normal(int(tiny.sum())) * 1e-6).astype(np.float32)
     for fmt in ("fp16", "bf16"):

@@ -1,4 +1,5 @@
 """ONNX -> ModelGraph: constants, shapes, subgraphs, lazy external data, opset differences."""
+
 import os
 import pathlib
 
@@ -17,12 +18,15 @@ def save(model, path):
 
 
 def test_constants_become_tensor_values_not_operators(tmp_path):
-    p = save(parser.parse_model("""
+    p = save(
+        parser.parse_model("""
         <ir_version: 8, opset_import: ["" : 13]>
         g (float[2,4] x) => (float[2,4] y) {
           c = Constant <value = float {1e-12}> ()
           [add] y = Add (x, c)
-        }"""), tmp_path / "m.onnx")
+        }"""),
+        tmp_path / "m.onnx",
+    )
     g = load_model(p)
     assert [o.op for o in g.operators()] == ["Add"]
     add = g.by_op("Add")[0]
@@ -32,12 +36,15 @@ def test_constants_become_tensor_values_not_operators(tmp_path):
 
 
 def test_shape_inference_fills_intermediate_shapes(tmp_path):
-    p = save(parser.parse_model("""
+    p = save(
+        parser.parse_model("""
         <ir_version: 8, opset_import: ["" : 13]>
         g (float[1,3,64,64] x) => (float[1,3,64,64] y) {
           a = Relu (x)
           [sm] y = Softmax <axis=1> (a)
-        }"""), tmp_path / "m.onnx")
+        }"""),
+        tmp_path / "m.onnx",
+    )
     g = load_model(p)
     assert g.metadata["shape_inference"] == "ok"
     assert g.shape(g.by_op("Softmax")[0], 0) == (1, 3, 64, 64)
@@ -45,16 +52,23 @@ def test_shape_inference_fills_intermediate_shapes(tmp_path):
 
 def test_softmax_axis_default_depends_on_opset(tmp_path):
     for opset, axis in ((11, 1), (13, -1)):
-        p = save(parser.parse_model(f"""
+        p = save(
+            parser.parse_model(f"""
             <ir_version: 7, opset_import: ["" : {opset}]>
-            g (float[1,3,8] x) => (float[1,3,8] y) {{ y = Softmax (x) }}"""), tmp_path / f"s{opset}.onnx")
+            g (float[1,3,8] x) => (float[1,3,8] y) {{ y = Softmax (x) }}"""),
+            tmp_path / f"s{opset}.onnx",
+        )
         assert load_model(p).by_op("Softmax")[0].attrs["axis"] == axis
 
 
 def test_upsample_is_canonical_resize_and_opset7_loads(tmp_path):
     node = helper.make_node("Upsample", ["x"], ["y"], name="up", scales=[1.0, 1.0, 2.0, 2.0], mode="nearest")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8, 8])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8, 8])],
+    )
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 7)])
     m.ir_version = 3
     g = load_model(save(m, tmp_path / "up.onnx"))
@@ -63,14 +77,28 @@ def test_upsample_is_canonical_resize_and_opset7_loads(tmp_path):
 
 
 def test_subgraph_nodes_are_included_with_scoped_names(tmp_path):
-    then_g = helper.make_graph([helper.make_node("Exp", ["x"], ["t"], name="inner_exp")], "then", [],
-                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, [4])])
-    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"], name="inner_neg")], "else", [],
-                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, [4])])
+    then_g = helper.make_graph(
+        [helper.make_node("Exp", ["x"], ["t"], name="inner_exp")],
+        "then",
+        [],
+        [helper.make_tensor_value_info("t", TensorProto.FLOAT, [4])],
+    )
+    else_g = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["e"], name="inner_neg")],
+        "else",
+        [],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, [4])],
+    )
     node = helper.make_node("If", ["cond"], ["y"], name="branch", then_branch=then_g, else_branch=else_g)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
-                                            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
     g = load_model(save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "if.onnx"))
     exp = g.by_op("Exp")[0]
     assert exp.scope == "branch/then_branch" and exp.name == "inner_exp"
@@ -84,12 +112,18 @@ def test_subgraph_nodes_are_included_with_scoped_names(tmp_path):
 def _external_model(tmp_path, location="weights.bin", write=True):
     w = numpy_helper.from_array(np.full((4,), -1e9, np.float32), "mask")
     node = helper.make_node("Add", ["x", "mask"], ["y"], name="add_mask")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [w])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [w],
+    )
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     path = tmp_path / "ext.onnx"
-    onnx.save(m, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin",
-              size_threshold=0)
+    onnx.save(
+        m, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0
+    )
     if location != "weights.bin":
         m2 = onnx.load(str(path), load_external_data=False)
         for e in m2.graph.initializer[0].external_data:
@@ -154,7 +188,9 @@ def test_shapes_without_data_propagation_are_those_data_propagation_gives(tmp_pa
     g = load_model(p)
     assert g.metadata["shape_inference"] == "ok"
     full = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
-    expected = {vi.name: tuple(d.dim_value for d in vi.type.tensor_type.shape.dim)
-                for vi in (*full.graph.value_info, *full.graph.output)}
+    expected = {
+        vi.name: tuple(d.dim_value for d in vi.type.tensor_type.shape.dim)
+        for vi in (*full.graph.value_info, *full.graph.output)
+    }
     outputs = [o for op in g.operators() for o in op.outputs if o]
     assert outputs and all(g.tensors[o].shape == expected[o] for o in outputs)

@@ -4,6 +4,7 @@ Each model is the small case measured on MNN 3.6.1's real ARMv8.2 kernels (refer
 onnx.helper and converted with MNN's own converter; `precision-lint MODEL --target ios-cpu:low` must give the
 verdict the kernel gives.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,24 +40,43 @@ def gridsample(path, width, align=0, rank=4):
     else:
         x, grid, y = [1, 3, width, width], [1, 16, 16, 2], [1, 3, 16, 16]
     g = h.make_graph(
-        [h.make_node("GridSample", ["x", "grid"], ["y"], name="gs", align_corners=align, mode="bilinear",
-                     padding_mode="zeros")], "g",
+        [
+            h.make_node(
+                "GridSample",
+                ["x", "grid"],
+                ["y"],
+                name="gs",
+                align_corners=align,
+                mode="bilinear",
+                padding_mode="zeros",
+            )
+        ],
+        "g",
         [h.make_tensor_value_info("x", T.FLOAT, x), h.make_tensor_value_info("grid", T.FLOAT, grid)],
-        [h.make_tensor_value_info("y", T.FLOAT, y)])
+        [h.make_tensor_value_info("y", T.FLOAT, y)],
+    )
     return _save(g, path, 20 if rank == 5 else 16)
 
 
 def masked_softmax(path, value=-1e9):
     g = h.make_graph(
-        [h.make_node("Sub", ["one", "keep"], ["inv"], name="invert"),
-         h.make_node("Mul", ["inv", "neg"], ["bias"], name="mask_scale"),
-         h.make_node("Add", ["scores", "bias"], ["masked"], name="mask_add"),
-         h.make_node("Softmax", ["masked"], ["p"], name="attn_softmax", axis=-1)], "g",
-        [h.make_tensor_value_info("scores", T.FLOAT, [1, 4, 8, 128]),
-         h.make_tensor_value_info("keep", T.FLOAT, [1, 1, 1, 128])],
+        [
+            h.make_node("Sub", ["one", "keep"], ["inv"], name="invert"),
+            h.make_node("Mul", ["inv", "neg"], ["bias"], name="mask_scale"),
+            h.make_node("Add", ["scores", "bias"], ["masked"], name="mask_add"),
+            h.make_node("Softmax", ["masked"], ["p"], name="attn_softmax", axis=-1),
+        ],
+        "g",
+        [
+            h.make_tensor_value_info("scores", T.FLOAT, [1, 4, 8, 128]),
+            h.make_tensor_value_info("keep", T.FLOAT, [1, 1, 1, 128]),
+        ],
         [h.make_tensor_value_info("p", T.FLOAT, [1, 4, 8, 128])],
-        initializer=[nh.from_array(np.array([value], np.float32), "neg"),
-                     nh.from_array(np.array([1.0], np.float32), "one")])
+        initializer=[
+            nh.from_array(np.array([value], np.float32), "neg"),
+            nh.from_array(np.array([1.0], np.float32), "one"),
+        ],
+    )
     return _save(g, path, 13)
 
 
@@ -64,22 +84,32 @@ def square_layernorm(path, reduce="sum", d=4096):
     """LayerNorm written out as E[x^2] - E[x]^2, the mean of squares as ReduceSum(x*x) * (1/D) or ReduceMean(x*x)."""
     nodes = [h.make_node("Mul", ["x", "x"], ["sq"], name="square")]
     if reduce == "sum":
-        nodes += [h.make_node("ReduceSum", ["sq", "axes"], ["s"], name="sum_sq", keepdims=1),
-                  h.make_node("Mul", ["s", "inv_d"], ["ms"], name="mean_sq")]
+        nodes += [
+            h.make_node("ReduceSum", ["sq", "axes"], ["s"], name="sum_sq", keepdims=1),
+            h.make_node("Mul", ["s", "inv_d"], ["ms"], name="mean_sq"),
+        ]
     else:
         nodes += [h.make_node("ReduceMean", ["sq"], ["ms"], name="mean_sq", axes=[-1], keepdims=1)]
-    nodes += [h.make_node("ReduceMean", ["x"], ["mu"], name="mean", axes=[-1], keepdims=1),
-              h.make_node("Mul", ["mu", "mu"], ["mu2"], name="mean2"),
-              h.make_node("Sub", ["ms", "mu2"], ["var"], name="var"),
-              h.make_node("Add", ["var", "eps"], ["ve"], name="add_eps"),
-              h.make_node("Sqrt", ["ve"], ["sd"], name="std"),
-              h.make_node("Sub", ["x", "mu"], ["xc"], name="center"),
-              h.make_node("Div", ["xc", "sd"], ["y"], name="norm")]
-    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [8, d])],
-                     [h.make_tensor_value_info("y", T.FLOAT, [8, d])],
-                     initializer=[nh.from_array(np.array([-1], np.int64), "axes"),
-                                  nh.from_array(np.array([1.0 / d], np.float32), "inv_d"),
-                                  nh.from_array(np.array([1e-5], np.float32), "eps")])
+    nodes += [
+        h.make_node("ReduceMean", ["x"], ["mu"], name="mean", axes=[-1], keepdims=1),
+        h.make_node("Mul", ["mu", "mu"], ["mu2"], name="mean2"),
+        h.make_node("Sub", ["ms", "mu2"], ["var"], name="var"),
+        h.make_node("Add", ["var", "eps"], ["ve"], name="add_eps"),
+        h.make_node("Sqrt", ["ve"], ["sd"], name="std"),
+        h.make_node("Sub", ["x", "mu"], ["xc"], name="center"),
+        h.make_node("Div", ["xc", "sd"], ["y"], name="norm"),
+    ]
+    g = h.make_graph(
+        nodes,
+        "g",
+        [h.make_tensor_value_info("x", T.FLOAT, [8, d])],
+        [h.make_tensor_value_info("y", T.FLOAT, [8, d])],
+        initializer=[
+            nh.from_array(np.array([-1], np.int64), "axes"),
+            nh.from_array(np.array([1.0 / d], np.float32), "inv_d"),
+            nh.from_array(np.array([1e-5], np.float32), "eps"),
+        ],
+    )
     return _save(g, path, 13)
 
 
@@ -111,6 +141,7 @@ def _levels(file_doc, rule=None):
 
 
 # ------------------------------------------------------------------------------------------------- the done-when cases
+
 
 @pytest.mark.parametrize("fmt", ["onnx", "mnn"])
 @pytest.mark.parametrize("name", ["gs32", "gs1024"])
@@ -180,23 +211,36 @@ def test_reduce_mean_of_squares_is_fine_where_reductions_run_in_fp32(cases, fmt)
 
 # ------------------------------------------------------------------------------------------------- the table's facts
 
+
 def test_table_states_the_measured_armv82_facts():
     table = load_platforms()
     for pid in ("ios-cpu", "android-cpu-armv82"):
         low = table[pid].modes["low"]
         assert (low.conversion, low.accumulation_order, low.kernels, low.lowp_only) == (
-            "saturate", "sequential", "arm82", "arm82")
+            "saturate",
+            "sequential",
+            "arm82",
+            "arm82",
+        )
         assert "measured-arm82.md" in low.measured and "measured-arm82.md" in low.facts["conversion_measured"]
         # Low_BF16 is fp32 in the released CPU builds
         assert table[pid].modes["low_bf16"].signature() == table[pid].modes["normal"].signature()
     # only CUDA holds bf16 data today
-    bf16 = sorted(f"{p.id}:{m.name}" for p in table.values() for m in p.supported_modes
-                  if "bf16" in (m.storage, m.arithmetic, m.accumulation))
+    bf16 = sorted(
+        f"{p.id}:{m.name}"
+        for p in table.values()
+        for m in p.supported_modes
+        if "bf16" in (m.storage, m.arithmetic, m.accumulation)
+    )
     assert bf16 == ["cuda:low_bf16"]
     # conversion is not assumed to saturate anywhere it was not measured
     # (android-cpu-bf16's Low is the ARMv8.2 build's, inherited with `extends`: the same measured kernels)
-    others = {m.conversion for p in table.values() for m in p.supported_modes
-              if p.id not in ("ios-cpu", "android-cpu-armv82", "android-cpu-bf16")}
+    others = {
+        m.conversion
+        for p in table.values()
+        for m in p.supported_modes
+        if p.id not in ("ios-cpu", "android-cpu-armv82", "android-cpu-bf16")
+    }
     assert others == {"unknown"}
     # Vulkan's image build stores fp32 activations at every precision; only its conv shaders compute in fp16
     vk = table["android-vulkan"]
@@ -211,7 +255,12 @@ def test_reductions_fall_back_to_fp32_and_keep_saturating_storage():
     op = p.op_ref(type("F", (), {"op": "ReduceSum", "source_op": "", "evidence": {}})())
     f = p.formats_for_op("low", op)
     assert (f.storage, f.arithmetic, f.accumulation, f.conversion, f.kernels) == (
-        "fp16", "fp32", "fp32", "saturate", None)
+        "fp16",
+        "fp32",
+        "fp32",
+        "saturate",
+        None,
+    )
     assert f.cpu_fallback
 
 

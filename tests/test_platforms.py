@@ -1,4 +1,5 @@
 """The platform table: schema, completeness, citations, user files and overrides, `precision-lint platforms`."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,18 @@ from precision_lint.deploy.platforms import MODES, load_platforms, parse_mode
 
 from cli_runner import run_cli
 
-REQUIRED = {"android-cpu-armv82", "android-cpu-armv80", "ios-cpu", "ios-metal", "android-opencl", "android-vulkan",
-            "x86-cpu", "cuda", "ios-coreml", "android-nnapi"}
+REQUIRED = {
+    "android-cpu-armv82",
+    "android-cpu-armv80",
+    "ios-cpu",
+    "ios-metal",
+    "android-opencl",
+    "android-vulkan",
+    "x86-cpu",
+    "cuda",
+    "ios-coreml",
+    "android-nnapi",
+}
 
 
 def test_builtin_table_is_complete_and_cited():
@@ -50,7 +61,8 @@ def test_parse_mode():
 
 def test_platform_file_adds_and_overrides(tmp_path):
     f = tmp_path / "mine.yaml"
-    f.write_text("""
+    f.write_text(
+        """
 platforms:
   - id: my-cpu-bf16
     extends: android-cpu-armv82
@@ -66,7 +78,9 @@ platforms:
         source: mnn-precision.md:19
   - id: android-opencl
     notes: ["our phones: Adreno 740"]
-""".replace("same_as: null\n        ", ""), encoding="utf-8")
+""".replace("same_as: null\n        ", ""),
+        encoding="utf-8",
+    )
     t = load_platforms([str(f)])
     bf = t["my-cpu-bf16"].modes["low_bf16"]
     assert (bf.storage, bf.arithmetic, bf.speed) == ("fp32", "bf16", 2)
@@ -83,8 +97,10 @@ def test_config_overrides_are_validated_with_their_origin():
     assert t["ios-metal"].modes["normal"].accumulation == "fp16"
     assert t["ios-metal"].modes["low"].accumulation == "fp16"  # same_as: normal follows
     with pytest.raises(ConfigError, match=r"cfg.yaml:3: platform_overrides.ios-metal"):
-        load_platforms(overrides={"ios-metal": {"modes": {"normal": {"storage": "fp8"}}}},
-                       overrides_origin="cfg.yaml:3: platform_overrides")
+        load_platforms(
+            overrides={"ios-metal": {"modes": {"normal": {"storage": "fp8"}}}},
+            overrides_origin="cfg.yaml:3: platform_overrides",
+        )
     with pytest.raises(ConfigError, match="needs name, backend, forward_type, modes"):
         load_platforms(overrides={"new-npu": {"os": "android"}})
 
@@ -120,8 +136,18 @@ def test_platforms_file_flag_on_check(tmp_path):
     f = tmp_path / "mine.yaml"
     f.write_text("platforms:\n  - id: lab-npu\n    extends: android-nnapi\n    name: Lab NPU\n", encoding="utf-8")
     sample = Path(__file__).resolve().parent.parent / "sample_models" / "clean.onnx"
-    out = run_cli(str(sample), "--platforms-file", str(f), "--platform", "lab-npu", "--snippets", "none",
-                  "--color", "never", cwd=tmp_path)
+    out = run_cli(
+        str(sample),
+        "--platforms-file",
+        str(f),
+        "--platform",
+        "lab-npu",
+        "--snippets",
+        "none",
+        "--color",
+        "never",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert "lab-npu  Precision_Low" in out.stdout
 

@@ -5,6 +5,7 @@ pre-commit hook.  A commit that adds the GridSample sample model is blocked; a c
 The snapshot is a throwaway git repository with the package's files as they are in this working tree (what the
 rest of the suite tests), committed, because a pre-commit ``rev`` must name a commit.
 """
+
 import os
 import shutil
 import subprocess
@@ -24,15 +25,19 @@ def _env(tmp: Path) -> dict:
     env = dict(os.environ)
     env.pop("PRE_COMMIT", None)
     gitconfig = tmp / "gitconfig"
-    gitconfig.write_text("[user]\n\tname = precision-lint tests\n\temail = tests@example.invalid\n"
-                         "[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n")
-    env.update({
-        "GIT_CONFIG_GLOBAL": str(gitconfig),  # no hooksPath or signing from the developer's own config
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "PRE_COMMIT_HOME": str(tmp / "pre-commit-home"),  # a fresh store: the hook is installed from scratch
-        "PRE_COMMIT_COLOR": "never",
-        "NO_COLOR": "1",
-    })
+    gitconfig.write_text(
+        "[user]\n\tname = precision-lint tests\n\temail = tests@example.invalid\n"
+        "[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n"
+    )
+    env.update(
+        {
+            "GIT_CONFIG_GLOBAL": str(gitconfig),  # no hooksPath or signing from the developer's own config
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "PRE_COMMIT_HOME": str(tmp / "pre-commit-home"),  # a fresh store: the hook is installed from scratch
+            "PRE_COMMIT_COLOR": "never",
+            "NO_COLOR": "1",
+        }
+    )
     return env
 
 
@@ -70,7 +75,8 @@ def hooked_repo(tmp_path_factory):
     project.mkdir()
     _git(project, env, "init", "-q")
     (project / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {hook_repo.as_posix()}\n    rev: {rev}\n    hooks:\n      - id: precision-lint\n")
+        f"repos:\n  - repo: {hook_repo.as_posix()}\n    rev: {rev}\n    hooks:\n      - id: precision-lint\n"
+    )
     (project / "README.md").write_text("models\n")
     _git(project, env, "add", ".pre-commit-config.yaml", "README.md")
     _git(project, env, "commit", "-q", "-m", "init", "--no-verify")
@@ -88,8 +94,12 @@ def _commit(project: Path, env, message: str):
 
 
 def test_manifest_is_valid():
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "validate-manifest",
-                           str(ROOT / ".pre-commit-hooks.yaml")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -126,7 +136,8 @@ def test_gridsample_model_blocks_the_commit(hooked_repo):
     assert "models/warp.onnx" in _git(project, env, "diff", "--cached", "--name-only")
     (project / ".precision-lint.yaml").write_text(
         "suppressions:\n  - rule: C001\n    path: models/warp.onnx\n    node: warp_sample\n"
-        "    reason: the app runs this model at Precision_High on every platform\n")
+        "    reason: the app runs this model at Precision_High on every platform\n"
+    )
     _git(project, env, "add", ".precision-lint.yaml")
     code, out = _commit(project, env, "add the warp model, accepted")
     assert code == 0, out  # (pre-commit shows a passing hook's output only with --verbose)
@@ -148,9 +159,11 @@ def test_a_configuration_change_alone_relints_the_models(hooked_repo):
     project, env = hooked_repo
     (project / "models").mkdir(exist_ok=True)
     shutil.copy(SAMPLES / "gridsample_large.onnx", project / "models" / "cfg.onnx")
-    accept = ("suppressions:\n"
-              "  - {rule: C001, path: models/warp.onnx, node: warp_sample, reason: runs at Precision_High}\n"
-              "  - {rule: C001, path: models/cfg.onnx, node: warp_sample, reason: runs at Precision_High}\n")
+    accept = (
+        "suppressions:\n"
+        "  - {rule: C001, path: models/warp.onnx, node: warp_sample, reason: runs at Precision_High}\n"
+        "  - {rule: C001, path: models/cfg.onnx, node: warp_sample, reason: runs at Precision_High}\n"
+    )
     (project / ".precision-lint.yaml").write_text(accept)
     _git(project, env, "add", "models/cfg.onnx", ".precision-lint.yaml")
     code, out = _commit(project, env, "add cfg, accepted")

@@ -1,4 +1,5 @@
 """The recommender on the real sample models (ONNX and their MNN conversions), and per-op platform facts."""
+
 from __future__ import annotations
 
 import json
@@ -53,21 +54,42 @@ def test_gridsample_not_low_on_arm82_cpus(model):
 
 
 def test_gridsample_text_report_says_why(tmp_path):
-    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--platform", "ios-cpu,android-cpu-armv82",
-                  "--snippets", "python", "--color", "never", "--explain", cwd=tmp_path)
+    out = run_cli(
+        str(SAMPLES / "gridsample_large.onnx"),
+        "--platform",
+        "ios-cpu,android-cpu-armv82",
+        "--snippets",
+        "python",
+        "--color",
+        "never",
+        "--explain",
+        cwd=tmp_path,
+    )
     assert out.returncode == 1
     text = out.stdout
     assert "ios-cpu             Precision_Normal" in text or "ios-cpu  " in text
-    assert ("Low (fp16 throughout) is unsafe: C001 node 'warp_sample' (GridSample, coordinate): fp16 "
-            "storage/arithmetic -> error, estimate 0.375 px") in text
+    assert (
+        "Low (fp16 throughout) is unsafe: C001 node 'warp_sample' (GridSample, coordinate): fp16 "
+        "storage/arithmetic -> error, estimate 0.375 px"
+    ) in text
     assert "Normal, High and Low_BF16 are the same here (fp32 throughout)" in text
     assert '"precision": 0,  # Precision_Normal' in text
     # without --explain: the reason in a few words, one line per platform
-    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--platform", "ios-cpu,android-cpu-armv82",
-                  "--snippets", "none", "--color", "never", cwd=tmp_path)
+    out = run_cli(
+        str(SAMPLES / "gridsample_large.onnx"),
+        "--platform",
+        "ios-cpu,android-cpu-armv82",
+        "--snippets",
+        "none",
+        "--color",
+        "never",
+        cwd=tmp_path,
+    )
     rows = [line.split(None, 2) for line in out.stdout.splitlines() if line.startswith("  ")]
-    assert rows == [["ios-cpu", "Precision_Normal", "Low is unsafe: C001 'warp_sample'"],
-                    ["android-cpu-armv82", "Precision_Normal", "Low is unsafe: C001 'warp_sample'"]]
+    assert rows == [
+        ["ios-cpu", "Precision_Normal", "Low is unsafe: C001 'warp_sample'"],
+        ["android-cpu-armv82", "Precision_Normal", "Low is unsafe: C001 'warp_sample'"],
+    ]
 
 
 def test_clean_model_gets_low_where_low_is_fastest():
@@ -77,13 +99,19 @@ def test_clean_model_gets_low_where_low_is_fastest():
         modes = table[pid].modes
         fastest = max(m.speed for m in modes.values() if m.supported)
         low_strictly_fastest = modes["low"].speed == fastest and all(
-            m.speed < fastest for n, m in modes.items() if n != "low" and m.supported
-            and m.signature() != modes["low"].signature())
+            m.speed < fastest
+            for n, m in modes.items()
+            if n != "low" and m.supported and m.signature() != modes["low"].signature()
+        )
         if low_strictly_fastest and modes["low"].signature() != modes["normal"].signature():
             assert p.mode == "low", pid
         assert p.safe, pid
-    assert {pid for pid, p in recs.items() if p.mode == "low"} >= {"ios-cpu", "android-cpu-armv82",
-                                                                       "android-opencl", "cuda"}
+    assert {pid for pid, p in recs.items() if p.mode == "low"} >= {
+        "ios-cpu",
+        "android-cpu-armv82",
+        "android-opencl",
+        "cuda",
+    }
 
 
 @pytest.mark.parametrize("model", ["long_reduction.onnx", "long_reduction.mnn"])
@@ -122,8 +150,9 @@ def test_range_and_accumulation_stay_distinct(tmp_path):
         }""")
     path = tmp_path / "both.onnx"
     onnx.save(model, path)
-    result = precision_lint.lint(str(path), platforms=["android-vulkan", "android-opencl", "cuda"],
-                                 fail_level="warning")
+    result = precision_lint.lint(
+        str(path), platforms=["android-vulkan", "android-opencl", "cuda"], fail_level="warning"
+    )
     classes = {f.rule_id: f.failure_class for f in result.findings}
     assert "range" in classes.values() and "accumulation" in classes.values(), classes
     recs = {p.platform: p for p in result.recommendation.platforms}
@@ -161,13 +190,26 @@ def test_recommendation_is_deterministic_json():
 @pytest.mark.parametrize("model", ["gridsample_large.onnx", "long_reduction.mnn"])
 def test_json_recommendation_is_the_records_to_dict(model, tmp_path):
     """--format json prints the typed records' to_dict(), the same on every run (byte-identical documents)."""
-    args = (str(SAMPLES / model), "--format", "json", "--target", "ios-cpu:low", "--target", "ios-cpu:normal",
-            "--platform", "android-opencl", "--snippets", "all")
+    args = (
+        str(SAMPLES / model),
+        "--format",
+        "json",
+        "--target",
+        "ios-cpu:low",
+        "--target",
+        "ios-cpu:normal",
+        "--platform",
+        "android-opencl",
+        "--snippets",
+        "all",
+    )
     first, second = run_cli(*args, cwd=tmp_path), run_cli(*args, cwd=tmp_path)
     assert first.stdout == second.stdout
     (f,) = json.loads(first.stdout)["files"]
-    result = precision_lint.Linter(precision_lint.Options(
-        targets=("ios-cpu:low", "ios-cpu:normal"), platforms=("android-opencl",), snippets=("all",))
+    result = precision_lint.Linter(
+        precision_lint.Options(
+            targets=("ios-cpu:low", "ios-cpu:normal"), platforms=("android-opencl",), snippets=("all",)
+        )
     ).lint_file(str(SAMPLES / model))
     assert f["recommendation"] == json.loads(json.dumps(result.recommendation.to_dict()))
     assert f["snippets"] == {pid: s.to_dict() for pid, s in result.snippets.items()}
@@ -178,26 +220,56 @@ def test_json_recommendation_is_the_records_to_dict(model, tmp_path):
 def test_every_declared_mode_of_a_platform_is_judged(tmp_path):
     """Two targets on one platform: both declared modes get a verdict (the recommender used to keep the first)."""
     r = precision_lint.Linter(precision_lint.Options(targets=("ios-cpu:low", "ios-cpu:normal"))).lint_file(
-        str(SAMPLES / "gridsample_large.onnx"))
+        str(SAMPLES / "gridsample_large.onnx")
+    )
     (p,) = r.recommendation.platforms
     assert [(d.mode, d.safe) for d in p.declared] == [("low", False), ("normal", True)]
     assert p.declared[0].max_level == "error"
     d = p.to_dict()  # `declared` keeps its shape (the first); `declared_all` lists every declared mode
     assert d["declared"]["mode"] == "low" and [x["mode"] for x in d["declared_all"]] == ["low", "normal"]
-    one = precision_lint.Linter(precision_lint.Options(targets=("ios-cpu:low",))).lint_file(
-        str(SAMPLES / "gridsample_large.onnx")).recommendation.platforms[0].to_dict()["declared"]
+    one = (
+        precision_lint.Linter(precision_lint.Options(targets=("ios-cpu:low",)))
+        .lint_file(str(SAMPLES / "gridsample_large.onnx"))
+        .recommendation.platforms[0]
+        .to_dict()["declared"]
+    )
     assert one == {"mode": "low", "precision": "Precision_Low", "safe": False, "max_level": "error"}
     # both verdicts in the short text table
-    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--target", "ios-cpu:normal",
-                  "--color", "never", cwd=tmp_path)
+    out = run_cli(
+        str(SAMPLES / "gridsample_large.onnx"),
+        "--target",
+        "ios-cpu:low",
+        "--target",
+        "ios-cpu:normal",
+        "--color",
+        "never",
+        cwd=tmp_path,
+    )
     (row,) = [line for line in out.stdout.splitlines() if line.startswith("  ios-cpu")]
     assert "declared Low: UNSAFE (error)" in row and "declared Normal: safe" in row, row
-    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--target", "ios-cpu:normal",
-                  "--color", "never", "--explain", cwd=tmp_path)
+    out = run_cli(
+        str(SAMPLES / "gridsample_large.onnx"),
+        "--target",
+        "ios-cpu:low",
+        "--target",
+        "ios-cpu:normal",
+        "--color",
+        "never",
+        "--explain",
+        cwd=tmp_path,
+    )
     assert "declared target ios-cpu:low (Precision_Low) is UNSAFE" in out.stdout
     assert "declared target ios-cpu:normal (Precision_Normal) is safe" in out.stdout
-    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--target", "ios-cpu:normal",
-                  "--format", "markdown", cwd=tmp_path)
+    out = run_cli(
+        str(SAMPLES / "gridsample_large.onnx"),
+        "--target",
+        "ios-cpu:low",
+        "--target",
+        "ios-cpu:normal",
+        "--format",
+        "markdown",
+        cwd=tmp_path,
+    )
     assert "The declared target `ios-cpu:low` is **unsafe** (reaches error)" in out.stdout
     assert "The declared target `ios-cpu:normal` is safe" in out.stdout
 
@@ -205,8 +277,9 @@ def test_every_declared_mode_of_a_platform_is_judged(tmp_path):
 def test_fail_level_and_level_overrides_shape_the_choice():
     r = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx"), platforms=["ios-cpu"], fail_level="warning")
     assert r.recommendation.platforms[0].mode == "normal"
-    r = precision_lint.lint(str(SAMPLES / "gridsample_large.onnx"), platforms=["ios-cpu"],
-                            level_overrides={"C001": "warning"})
+    r = precision_lint.lint(
+        str(SAMPLES / "gridsample_large.onnx"), platforms=["ios-cpu"], level_overrides={"C001": "warning"}
+    )
     p = r.recommendation.platforms[0]
     assert p.mode == "low"  # the team accepted C001 as a warning: Low is allowed
     assert _mode(p, "low").concerns[0].level == "warning"

@@ -1,5 +1,6 @@
 """Output formats: SARIF against the official schema, fingerprints, GitHub annotations and escaping, JUnit,
 Markdown checklist, --output, colour, and byte-identical JSON and SARIF across runs."""
+
 import json
 import os
 import shutil
@@ -38,8 +39,14 @@ def run(*args, cwd=ROOT, env=None):
 
 def run_process(*args, cwd=ROOT, env=None):
     """A real process: colour depends on its terminal and environment."""
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env=env,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -145,8 +152,10 @@ def test_json_and_sarif_are_identical_whether_linted_in_parallel_or_not(repo):
 def test_github_escaping_rules():
     assert escape_data("100% done\r\nnext") == "100%25 done%0D%0Anext"
     assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
-    assert command("error", "x: y, z", file="m/a,b.onnx", title="C001 t: x") == \
-        "::error file=m/a%2Cb.onnx,title=C001 t%3A x::x: y, z"
+    assert (
+        command("error", "x: y, z", file="m/a,b.onnx", title="C001 t: x")
+        == "::error file=m/a%2Cb.onnx,title=C001 t%3A x::x: y, z"
+    )
 
 
 def test_github_annotations(repo):
@@ -188,13 +197,21 @@ def test_markdown_checklist_for_the_gridsample_sample():
     code, out, err = run("--isolated", "--format", "markdown", GRIDSAMPLE.relative_to(ROOT))
     assert code == 1, err
     assert out.startswith("# Precision review: `gridsample_large.onnx`\n")
-    for heading in ("## Findings", "## MNN precision per platform", "### iOS CPU", "### Android OpenCL GPU",
-                    "## Before release: cross-platform consistency checks", "## MNN version notes"):
+    for heading in (
+        "## Findings",
+        "## MNN precision per platform",
+        "### iOS CPU",
+        "### Android OpenCL GPU",
+        "## Before release: cross-platform consistency checks",
+        "## MNN version notes",
+    ):
         assert "\n" + heading in out, heading
     finding = next(line for line in out.splitlines() if line.startswith("- [ ] **C001"))
     assert "`warp_sample`" in finding and "**error**" in finding
-    assert ("Estimate: fp16 0.375 px (error) · bf16 3.49 px (error) · fp16 storage only 0.125 px (warning) · "
-            "bf16 storage only 1 px (error) — tolerance 0.25 px") in out
+    assert (
+        "Estimate: fp16 0.375 px (error) · bf16 3.49 px (error) · fp16 storage only 0.125 px (warning) · "
+        "bf16 storage only 1 px (error) — tolerance 0.25 px"
+    ) in out
     assert "  - Fix: Keep GridSample" in out
     # the per-platform recommendation: iOS CPU at Normal, not Low; OpenCL at Normal (fp32 arithmetic), with the
     # 0.125 px of the fp16-stored grid still listed
@@ -202,8 +219,10 @@ def test_markdown_checklist_for_the_gridsample_sample():
     assert "- [ ] Deploy with `Precision_Normal`" in ios and "- [ ] Not `Precision_Low`" in ios
     opencl = out.split("### Android OpenCL GPU")[1].split("\n### ")[0]
     assert "- [ ] Deploy with `Precision_Normal`" in opencl
-    assert "- [ ] Still reported at `Precision_Normal`: C001 `warp_sample` (GridSample): fp16 storage → warning, " \
+    assert (
+        "- [ ] Still reported at `Precision_Normal`: C001 `warp_sample` (GridSample): fp16 storage → warning, "
         "0.125 px" in opencl
+    )
     # release checks for the coordinate class, and the known issues with links
     assert "Sampling positions (GridSample" in out and "(here: `warp_sample`)" in out
     assert "[alibaba/MNN#3253](https://github.com/alibaba/MNN/issues/3253)" in out
@@ -213,8 +232,14 @@ def test_markdown_checklist_for_the_gridsample_sample():
 
 
 def test_markdown_for_an_mnn_model_names_the_converter_version():
-    code, out, _ = run("--isolated", "--format", "markdown", "--platform", "ios-cpu",
-                       (SAMPLES / "gridsample_large.mnn").relative_to(ROOT))
+    code, out, _ = run(
+        "--isolated",
+        "--format",
+        "markdown",
+        "--platform",
+        "ios-cpu",
+        (SAMPLES / "gridsample_large.mnn").relative_to(ROOT),
+    )
     assert "Converted by MNN **3.6.1** (from the file)" in out
     assert "### iOS CPU" in out and "### Android OpenCL" not in out  # one section per requested platform
 
@@ -269,6 +294,7 @@ def test_colour_follows_color_no_color_and_force_color(repo):
     assert "\x1b[" in out
     _, out, _ = run_process("--isolated", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1", NO_COLOR="1"))
     assert "\x1b[" not in out
-    _, out, _ = run_process("--isolated", "--color", "never", "models/warp.onnx", cwd=repo,
-                            env=dict(env, FORCE_COLOR="1"))
+    _, out, _ = run_process(
+        "--isolated", "--color", "never", "models/warp.onnx", cwd=repo, env=dict(env, FORCE_COLOR="1")
+    )
     assert "\x1b[" not in out

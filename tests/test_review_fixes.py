@@ -1,4 +1,5 @@
 """Defects a review of the merged features found where they meet; each test failed before its fix."""
+
 import json
 import os
 import shutil
@@ -13,13 +14,25 @@ SEED = os.path.join(SAMPLES, "gridsample_large.onnx")
 
 
 def run(*args, cwd=None, stdin=None, stdout=subprocess.PIPE):
-    return subprocess.run([sys.executable, "-m", "precision_lint", *args], cwd=cwd, input=stdin, stdout=stdout,
-                          stderr=subprocess.PIPE, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "precision_lint", *args],
+        cwd=cwd,
+        input=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
 
 
-@pytest.mark.parametrize("args", [["--format", "sarif", "-o", "seed.onnx", "seed.onnx"],
-                                  ["--write-baseline", "./seed.onnx", "seed.onnx"],
-                                  ["--format", "html", "-o", "seed.onnx", "."]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--format", "sarif", "-o", "seed.onnx", "seed.onnx"],
+        ["--write-baseline", "./seed.onnx", "seed.onnx"],
+        ["--format", "html", "-o", "seed.onnx", "."],
+    ],
+)
 def test_outputs_never_overwrite_a_model_of_the_run(tmp_path, args):
     shutil.copy(SEED, tmp_path / "seed.onnx")
     before = (tmp_path / "seed.onnx").read_bytes()
@@ -130,8 +143,9 @@ def test_converter_notes_and_issue_reports_reach_json_as_markdown_shows_them():
     bert = os.path.join(SAMPLES, "architectures", "bert_tiny.onnx")
     doc = json.loads(run("--format", "json", bert).stdout)
     notes = doc["files"][0]["mnn_notes"]
-    assert notes["issue_reports"] and all(r["url"].startswith("https://") for g in notes["issue_reports"]
-                                          for r in g["reports"])
+    assert notes["issue_reports"] and all(
+        r["url"].startswith("https://") for g in notes["issue_reports"] for r in g["reports"]
+    )
     markdown = run("--format", "markdown", bert).stdout.decode()
     for group in notes["issue_reports"]:
         for report in group["reports"]:

@@ -1,5 +1,6 @@
 """Rule files are untrusted (issue 7): YAML is loaded safely and bounded, expressions cannot call or import anything,
 a rule's work on a model is bounded, and a malicious rule file is one clear line with exit 2."""
+
 import os
 import subprocess
 import sys
@@ -62,7 +63,9 @@ def test_deep_nesting_is_refused(tmp_path, kind):
     if kind == "flow":
         body = "match: {op: Relu}\nreferences: " + "[" * 20000 + "]" * 20000 + "\n"
     elif kind == "block":
-        body = "match: {op: Relu}\nextra:\n" + "".join("  " * (i + 1) + "a:\n" for i in range(200)) + "  " * 201 + "b: 1\n"
+        body = (
+            "match: {op: Relu}\nextra:\n" + "".join("  " * (i + 1) + "a:\n" for i in range(200)) + "  " * 201 + "b: 1\n"
+        )
     else:
         body = "match:\n" + "".join("  " * (i + 1) + "upstream:\n" for i in range(100)) + "  " * 101 + "op: Relu\n"
     with pytest.raises(RuleError, match="nests"):
@@ -89,39 +92,45 @@ def test_rule_file_that_is_a_fifo_or_device_is_refused(tmp_path):
 
 
 # ----- expressions ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("src", [
-    "__import__('os').system('true')",
-    "().__class__.__bases__[0].__subclasses__()",
-    "node.__class__",
-    "node._op",
-    "(lambda: 1)()",
-    "[x for x in (1, 2)]",
-    "{x: 1 for x in (1, 2)}",
-    "f'{node}'",
-    "open('/etc/passwd')",
-    "eval('1')",
-    "getattr(node, 'op')",
-    "x := 1",
-    "node.attr.__globals__",
-    "min(*(1, 2))",
-    "print(1)",
-    "-" * 1999 + "1",
-    "(" * 1000 + "1" + ")" * 1000,
-    "'\\x00'\x00",
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        "__import__('os').system('true')",
+        "().__class__.__bases__[0].__subclasses__()",
+        "node.__class__",
+        "node._op",
+        "(lambda: 1)()",
+        "[x for x in (1, 2)]",
+        "{x: 1 for x in (1, 2)}",
+        "f'{node}'",
+        "open('/etc/passwd')",
+        "eval('1')",
+        "getattr(node, 'op')",
+        "x := 1",
+        "node.attr.__globals__",
+        "min(*(1, 2))",
+        "print(1)",
+        "-" * 1999 + "1",
+        "(" * 1000 + "1" + ")" * 1000,
+        "'\\x00'\x00",
+    ],
+)
 def test_expressions_cannot_call_import_or_escape(src):
     with pytest.raises(ExprError):
         Expression(src, FUNCTIONS)
 
 
-@pytest.mark.parametrize("src", [
-    "10 ** 10 ** 10",
-    "2 ** 100000",
-    "'x' * 1000000000",
-    "(1,) * 1000000000",
-    "'%s' % 'x'",
-    "int('9' * 5000)",
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        "10 ** 10 ** 10",
+        "2 ** 100000",
+        "'x' * 1000000000",
+        "(1,) * 1000000000",
+        "'%s' % 'x'",
+        "int('9' * 5000)",
+    ],
+)
 def test_expressions_with_huge_results_fail_cleanly_or_saturate(src):
     e = Expression(src, FUNCTIONS)
     try:
@@ -143,11 +152,13 @@ def test_integers_stay_small_whatever_the_expression():
     assert all(not isinstance(v, int) or v.bit_length() <= MAX_INT_BITS for v in env.values())
     assert Expression("prod((" + ", ".join(["99999999"] * 100) + "))", FUNCTIONS).evaluate({}) == float("inf")
     assert Expression("floor(1e300)", FUNCTIONS).evaluate({}) == 1e300
-    assert Expression("2 * 3", FUNCTIONS).evaluate({}) == 6 and isinstance(Expression("2 * 3", FUNCTIONS).evaluate({}), int)
+    assert Expression("2 * 3", FUNCTIONS).evaluate({}) == 6 and isinstance(
+        Expression("2 * 3", FUNCTIONS).evaluate({}), int
+    )
 
 
 def test_rule_with_too_many_expression_nodes_is_refused(tmp_path):
-    lets = "".join(f"  v{i}: \"" + " + ".join(["1"] * 100) + "\"\n" for i in range(40))
+    lets = "".join(f'  v{i}: "' + " + ".join(["1"] * 100) + '"\n' for i in range(40))
     with pytest.raises(RuleError, match="X901.*too large"):
         load_rule_file(_rule(tmp_path, "match: {op: Relu}\nlet:\n" + lets))
 
@@ -164,8 +175,24 @@ def test_thirty_chained_squarings_finish(tmp_path):
     """740 bytes of `let` that squared an integer 30 times ran for minutes (2^30-digit numbers)."""
     lets = "  a0: '3'\n" + "".join(f"  a{i}: 'a{i - 1} * a{i - 1}'\n" for i in range(1, 31))
     rules = _hostile_let_rule(tmp_path, lets, "{a30}", "evidence: [a30]\n")
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--isolated", "--rules", str(rules), "--select",
-                           "X901", "--format", "json", CLEAN], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "precision_lint",
+            "--isolated",
+            "--rules",
+            str(rules),
+            "--select",
+            "X901",
+            "--format",
+            "json",
+            CLEAN,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     import json
 
     doc = json.loads(proc.stdout)
@@ -178,8 +205,24 @@ def test_huge_integer_in_message_or_evidence_keeps_the_report(tmp_path, fmt):
     """A 5,400-digit let value used to be an internal error on every model (message) or no JSON at all (evidence)."""
     lets = "  a: '" + "9" * 600 + "'\n  big: 'a * a * a * a * a * a * a * a * a'\n"
     rules = _hostile_let_rule(tmp_path, lets, "value {big}", "evidence: [big]\n")
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--isolated", "--rules", str(rules), "--select",
-                           "X901", "--format", fmt, CLEAN], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "precision_lint",
+            "--isolated",
+            "--rules",
+            str(rules),
+            "--select",
+            "X901",
+            "--format",
+            fmt,
+            CLEAN,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "internal error" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
     assert "value inf" in proc.stdout
@@ -191,8 +234,12 @@ def test_huge_integer_in_message_or_evidence_keeps_the_report(tmp_path, fmt):
 
 def test_an_integer_format_spec_on_a_float_renders_instead_of_failing(tmp_path):
     rules = _hostile_let_rule(tmp_path, "  a: '1.5'\n  b: '2 ** 64'\n", "{a:d} {b:x}")
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--isolated", "--rules", str(rules), "--select",
-                           "X901", "-q", CLEAN], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--isolated", "--rules", str(rules), "--select", "X901", "-q", CLEAN],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and "internal error" not in proc.stderr, proc.stderr
     assert ": 1.5 1.84e+19" in proc.stdout, proc.stdout
 
@@ -242,8 +289,12 @@ def _chain_model(tmp_path, n=3000):
         ins = [prev, "x"] if op != "Relu" else [prev]
         nodes.append(helper.make_node(op, ins, [f"t{i}"], name=f"n{i}"))
         prev = f"t{i}"
-    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
-                          [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, 8])])
+    g = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, 8])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     path = tmp_path / "chain.onnx"
     path.write_bytes(m.SerializeToString())
@@ -255,7 +306,9 @@ def test_pathological_pattern_stops_with_a_note(tmp_path):
     from precision_lint.api import Linter, Options
     from precision_lint.engine import runner
 
-    rule = _rule(tmp_path, """\
+    rule = _rule(
+        tmp_path,
+        """\
         match:
           op: "*"
           upstream:
@@ -265,7 +318,8 @@ def test_pathological_pattern_stops_with_a_note(tmp_path):
               op: "*"
               depth: 64
               upstream: {op: Add, depth: 64, where: "node.name == 'never'"}
-        """)  # every op exists in the model (an absent one lets the runner skip the rule without matching)
+        """,
+    )  # every op exists in the model (an absent one lets the runner skip the rule without matching)
     path = _chain_model(tmp_path)
     steps = []
     orig = runner.Matching.match
@@ -298,8 +352,13 @@ def test_malicious_rule_file_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "evil.yaml").write_text(HEADER + "match: {op: Relu, where: \"__import__('os').system('touch pwned')\"}\n")
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--rules", str(bad), CLEAN],
-                          capture_output=True, text=True, cwd=str(tmp_path), timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--rules", str(bad), CLEAN],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        timeout=120,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "evil.yaml" in lines[0], proc.stderr
@@ -315,15 +374,19 @@ def _bomb(key: str, indent: str = "") -> str:
     return f"{key}:\n" + "\n".join(levels) + "\n"
 
 
-@pytest.mark.parametrize("name,text,problem", [
-    (".precision-lint.yaml", _bomb("ignore"), "expands to more than"),
-    (".precision-lint.yaml", "select: " + "[" * 5000 + "]" * 5000 + "\n", "nests"),
-    ("pyproject.toml", "[tool.precision-lint]\nselect = " + "[" * 3000 + "]" * 3000 + "\n", "nests too deeply"),
-])
+@pytest.mark.parametrize(
+    "name,text,problem",
+    [
+        (".precision-lint.yaml", _bomb("ignore"), "expands to more than"),
+        (".precision-lint.yaml", "select: " + "[" * 5000 + "]" * 5000 + "\n", "nests"),
+        ("pyproject.toml", "[tool.precision-lint]\nselect = " + "[" * 3000 + "]" * 3000 + "\n", "nests too deeply"),
+    ],
+)
 def test_hostile_configuration_is_one_line_exit_2(tmp_path, name, text, problem):
     (tmp_path / name).write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", CLEAN], capture_output=True, text=True,
-                          cwd=str(tmp_path), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", CLEAN], capture_output=True, text=True, cwd=str(tmp_path), timeout=60
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0], proc.stderr
@@ -331,8 +394,13 @@ def test_hostile_configuration_is_one_line_exit_2(tmp_path, name, text, problem)
 
 def test_deeply_nested_baseline_is_one_line_exit_2(tmp_path):
     (tmp_path / "base.json").write_text("[" * 100000 + "]" * 100000)
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--baseline", "base.json", CLEAN],
-                          capture_output=True, text=True, cwd=str(tmp_path), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--baseline", "base.json", CLEAN],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        timeout=60,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.strip().startswith("error: base.json: ") and len(proc.stderr.strip().splitlines()) == 1
 

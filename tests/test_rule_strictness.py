@@ -1,5 +1,6 @@
 """Issue 12: typos in a rule fail loudly at load time, each rule sees only its own tolerances, and the most
 specific of --select / --ignore decides."""
+
 import os
 import subprocess
 import sys
@@ -33,15 +34,21 @@ def _rule(tmp_path, body, name="probe.yaml"):
     return p
 
 
-@pytest.mark.parametrize("body,problem", [
-    ("tolerances: {sum_rel: {default: 0.1, unit: relative, description: d}}\n"
-     "match: {op: ReduceSum}\nlevel: {error: 'node.n_inputs > tol.sum_rel_eror'}\n", "tol.sum_rel_eror"),
-    ("match: {op: ReduceSum, where: \"node.attrs('axes') == 1\"}\n", "'attrs'"),
-    ("match: {op: Divide}\n", "'Divide'"),
-    ("match: {op: ReduceSum, producer: {op: Sqaure}}\n", "'Sqaure'"),
-    ("match: {op: ReduceSum}\nlet: {n: node.input(0).shpe}\n", "'shpe'"),
-    ("match: {op: ReduceSum, where: 'model.fromat == 1'}\n", "'fromat'"),
-])
+@pytest.mark.parametrize(
+    "body,problem",
+    [
+        (
+            "tolerances: {sum_rel: {default: 0.1, unit: relative, description: d}}\n"
+            "match: {op: ReduceSum}\nlevel: {error: 'node.n_inputs > tol.sum_rel_eror'}\n",
+            "tol.sum_rel_eror",
+        ),
+        ("match: {op: ReduceSum, where: \"node.attrs('axes') == 1\"}\n", "'attrs'"),
+        ("match: {op: Divide}\n", "'Divide'"),
+        ("match: {op: ReduceSum, producer: {op: Sqaure}}\n", "'Sqaure'"),
+        ("match: {op: ReduceSum}\nlet: {n: node.input(0).shpe}\n", "'shpe'"),
+        ("match: {op: ReduceSum, where: 'model.fromat == 1'}\n", "'fromat'"),
+    ],
+)
 def test_typos_are_load_errors_naming_the_file(tmp_path, body, problem):
     with pytest.raises(RuleError) as exc:
         load_rule_file(_rule(tmp_path, body))
@@ -52,8 +59,12 @@ def test_a_typo_is_exit_2_on_the_command_line(tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()
     _rule(rules, "match: {op: Divide}\n")
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "--rules", str(rules), SEED],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--rules", str(rules), SEED],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Div" in proc.stderr  # names the close match
 
@@ -77,8 +88,9 @@ def test_known_ops_cover_both_loaders_vocabularies():
 def test_rule_names_are_unique(tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "dup.yaml").write_text(HEADER.replace("X950", "X951").replace("strict-probe", "long-reduction")
-                                    + "match: {op: ReduceSum}\n")
+    (rules / "dup.yaml").write_text(
+        HEADER.replace("X950", "X951").replace("strict-probe", "long-reduction") + "match: {op: ReduceSum}\n"
+    )
     with pytest.raises(RuleError, match="already rule A002"):
         load_rules([str(rules)])
     names = [r.name for r in load_rules()]
@@ -93,8 +105,10 @@ def _a002_levels(**options):
 def test_a_user_rule_cannot_move_a_builtin_threshold(tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "mine.yaml").write_text(HEADER + "tolerances: {reduction_rel: {default: 10, unit: relative, description: d}}\n"
-                                     "match: {op: Softmax}\nlevel: {error: 'tol.reduction_rel > 100'}\n")
+    (rules / "mine.yaml").write_text(
+        HEADER + "tolerances: {reduction_rel: {default: 10, unit: relative, description: d}}\n"
+        "match: {op: Softmax}\nlevel: {error: 'tol.reduction_rel > 100'}\n"
+    )
     assert _a002_levels() == ["error"]
     assert _a002_levels(rule_dirs=(str(rules),)) == ["error"]
 
@@ -105,14 +119,17 @@ def test_a_tolerance_can_be_set_for_one_rule():
     assert _a002_levels(tolerances={"reduction_rel": 100.0}) == []  # unqualified: every rule that declares it
 
 
-@pytest.mark.parametrize("select,ignore,expected", [
-    (("C001",), ("C",), True),    # the more specific selector wins (ruff)
-    (("C",), ("C001",), False),
-    (("C0",), ("C",), True),
-    (("C",), ("C",), False),      # a tie: ignore wins
-    ((), ("C001",), False),
-    (("gridsample-coordinates",), ("C",), True),  # a rule's name is as specific as its id
-])
+@pytest.mark.parametrize(
+    "select,ignore,expected",
+    [
+        (("C001",), ("C",), True),  # the more specific selector wins (ruff)
+        (("C",), ("C001",), False),
+        (("C0",), ("C",), True),
+        (("C",), ("C",), False),  # a tie: ignore wins
+        ((), ("C001",), False),
+        (("gridsample-coordinates",), ("C",), True),  # a rule's name is as specific as its id
+    ],
+)
 def test_most_specific_selector_wins(select, ignore, expected):
     result = Linter(Options(select=select, ignore=ignore)).lint_file(SEED)
     assert any(f.rule_id == "C001" for f in result.findings) is expected

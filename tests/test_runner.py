@@ -1,4 +1,5 @@
 """The rule runner skips a rule when the model lacks an op its pattern needs, and only then."""
+
 import textwrap
 
 import onnx
@@ -27,24 +28,27 @@ match:
 
 
 # Fails on every anchor it reaches (dim('x') is not an integer), so a note shows whether anchors were visited.
-RULE = _rule_text("X950", """\
+RULE = _rule_text(
+    "X950",
+    """\
     op: Add
     where: "node.output(0).dim('x') == 1"
     any:
       - downstream: {op: GridSample, depth: 4}
       - consumer: {op: [Resize, RoiAlign]}
-    """)
+    """,
+)
 
-WITH_ADD_ONLY = '''<ir_version: 8, opset_import: ["" : 16]>
+WITH_ADD_ONLY = """<ir_version: 8, opset_import: ["" : 16]>
 g (float[1,2,4,4] x, float[1,4,4,2] grid) => (float[1,2,4,4] y) {
     [plus] y = Add (x, x)
-}'''
+}"""
 
-WITH_GRIDSAMPLE = '''<ir_version: 8, opset_import: ["" : 16]>
+WITH_GRIDSAMPLE = """<ir_version: 8, opset_import: ["" : 16]>
 g (float[1,2,4,4] x, float[1,4,4,2] grid) => (float[1,2,4,4] y) {
     [plus] g2 = Add (grid, grid)
     [warp] y = GridSample (x, g2)
-}'''
+}"""
 
 
 def _run(tmp_path, model_text):
@@ -79,16 +83,19 @@ def test_can_match_follows_relations_all_and_any():
     assert r009.match.can_match({"Relu"}.__contains__)  # op: "*" needs nothing in particular
 
 
-SOURCE_OP_RULE = _rule_text("X951", """\
+SOURCE_OP_RULE = _rule_text(
+    "X951",
+    """\
     source_op: Resize
     where: "node.source_op == 'Resize' or node.op + 1 > 0"
-    """)
+    """,
+)
 
-UPSAMPLE = '''<ir_version: 4, opset_import: ["" : 9]>
+UPSAMPLE = """<ir_version: 4, opset_import: ["" : 9]>
 g (float[1,1,2,2] x) => (float[1,1,4,4] y) {
     s = Constant <value = float[4] {1, 1, 2, 2}> ()
     [up] y = Upsample <mode = "nearest"> (x, s)
-}'''
+}"""
 
 
 def test_the_op_test_comes_before_the_condition(tmp_path):

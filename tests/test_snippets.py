@@ -7,6 +7,7 @@ falls back to the CPU when the requested backend is missing ("Can't Find type=3 
 configuration code, the precision value and the model loading are all exercised; only the backend differs.
 MNN is imported only in subprocesses (its import prints to file descriptor 1).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,12 +47,13 @@ def _run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("model", ["gridsample_large.onnx", "clean.onnx", "long_reduction.onnx",
-                                   "gridsample_large.mnn", "long_reduction.mnn"])
+@pytest.mark.parametrize(
+    "model",
+    ["gridsample_large.onnx", "clean.onnx", "long_reduction.onnx", "gridsample_large.mnn", "long_reduction.mnn"],
+)
 def test_every_printed_python_snippet_runs_as_printed(model, tmp_path):
     shutil.copy(SAMPLES / model, tmp_path / model)
-    out = _cli([model, "--snippets", "python", "--platform", ",".join(load_platforms()), "--color", "never"],
-               tmp_path)
+    out = _cli([model, "--snippets", "python", "--platform", ",".join(load_platforms()), "--color", "never"], tmp_path)
     assert out.returncode in (0, 1), out.stderr
     blocks = [body for lang, body in _printed_blocks(out.stdout) if lang == "python"]
     assert len(blocks) == len(load_platforms()), out.stdout[-2000:]
@@ -121,6 +123,7 @@ def test_cli_snippet_encodes_the_tools_arguments():
 
 # ------------------------------------------------------------------------------------------------------------ C++
 
+
 def _header_identifiers() -> set:
     """MNN identifiers known to exist: the checked-in list, or every word of the real headers when available."""
     if HEADERS is not None:
@@ -132,10 +135,44 @@ def _header_identifiers() -> set:
     return {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
 
 
-_CPP_STD = {"include", "int", "main", "return", "if", "for", "const", "auto", "std", "shared_ptr", "vector", "string",
-            "memset", "nullptr", "float", "void", "cstring", "memory", "MNN", "second", "push_back", "h", "hpp",
-            "input", "output", "inputs", "outputs", "host", "info", "net", "session", "config", "backendConfig",
-            "runtime", "result", "bytes"}
+_CPP_STD = {
+    "include",
+    "int",
+    "main",
+    "return",
+    "if",
+    "for",
+    "const",
+    "auto",
+    "std",
+    "shared_ptr",
+    "vector",
+    "string",
+    "memset",
+    "nullptr",
+    "float",
+    "void",
+    "cstring",
+    "memory",
+    "MNN",
+    "second",
+    "push_back",
+    "h",
+    "hpp",
+    "input",
+    "output",
+    "inputs",
+    "outputs",
+    "host",
+    "info",
+    "net",
+    "session",
+    "config",
+    "backendConfig",
+    "runtime",
+    "result",
+    "bytes",
+}
 
 
 def _all_cpp_snippets():
@@ -163,8 +200,10 @@ def _compiler():
     return shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
 
-@pytest.mark.skipif(_compiler() is None or HEADERS is None,
-                    reason="needs a C++ compiler and MNN_INCLUDE_DIR (an MNN 3.6.1 include/ directory)")
+@pytest.mark.skipif(
+    _compiler() is None or HEADERS is None,
+    reason="needs a C++ compiler and MNN_INCLUDE_DIR (an MNN 3.6.1 include/ directory)",
+)
 def test_cpp_snippets_compile_against_mnn_headers(tmp_path):
     seen = set()
     for name, code in _all_cpp_snippets():
@@ -174,8 +213,12 @@ def test_cpp_snippets_compile_against_mnn_headers(tmp_path):
         seen.add(body)
         src = tmp_path / f"{len(seen)}.cpp"
         src.write_text(code, encoding="utf-8")
-        r = subprocess.run([_compiler(), "-std=c++11", "-fsyntax-only", f"-I{HEADERS}", str(src)],
-                           capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [_compiler(), "-std=c++11", "-fsyntax-only", f"-I{HEADERS}", str(src)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 0, f"{name}:\n{code}\n{r.stderr[-3000:]}"
 
 
@@ -185,19 +228,32 @@ def _engine_link_args():
 
     spec = importlib.util.find_spec("_mnncengine")
     libdir, ldlib = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("LDLIBRARY")
-    if spec is None or not spec.origin or not sysconfig.get_config_var("Py_ENABLE_SHARED") or not libdir or \
-            not ldlib or not (Path(libdir) / ldlib).exists():
+    if (
+        spec is None
+        or not spec.origin
+        or not sysconfig.get_config_var("Py_ENABLE_SHARED")
+        or not libdir
+        or not ldlib
+        or not (Path(libdir) / ldlib).exists()
+    ):
         return None
     pylib = re.sub(r"^lib|\.so.*$", "", ldlib)
     engine_dir = str(Path(spec.origin).parent)
     # the manylinux wheel is built with the pre-C++11 std::string ABI
-    return ["-D_GLIBCXX_USE_CXX11_ABI=0", spec.origin, f"-L{libdir}", f"-l{pylib}", f"-Wl,-rpath,{libdir}",
-            f"-Wl,-rpath,{engine_dir}"]
+    return [
+        "-D_GLIBCXX_USE_CXX11_ABI=0",
+        spec.origin,
+        f"-L{libdir}",
+        f"-l{pylib}",
+        f"-Wl,-rpath,{libdir}",
+        f"-Wl,-rpath,{engine_dir}",
+    ]
 
 
-@pytest.mark.skipif(_compiler() is None or HEADERS is None or _engine_link_args() is None,
-                    reason="needs a C++ compiler, MNN_INCLUDE_DIR and a shared libpython to link the MNN wheel's "
-                           "engine")
+@pytest.mark.skipif(
+    _compiler() is None or HEADERS is None or _engine_link_args() is None,
+    reason="needs a C++ compiler, MNN_INCLUDE_DIR and a shared libpython to link the MNN wheel's engine",
+)
 @pytest.mark.parametrize("model", ["gridsample_large.mnn", "clean.mnn"])
 def test_cpp_snippets_link_and_run_on_the_sample_models(model, tmp_path):
     shutil.copy(SAMPLES / model, tmp_path / model)
@@ -206,8 +262,12 @@ def test_cpp_snippets_link_and_run_on_the_sample_models(model, tmp_path):
         for kind, code in snippets_for(model, table[pid], "low", ("cpp_session", "cpp_module")).items():
             src, exe = tmp_path / f"{pid}-{kind}.cpp", tmp_path / f"{pid}-{kind}"
             src.write_text(code, encoding="utf-8")
-            r = subprocess.run([_compiler(), "-std=c++11", f"-I{HEADERS}", str(src), "-o", str(exe),
-                                *_engine_link_args()], capture_output=True, text=True, timeout=300)
+            r = subprocess.run(
+                [_compiler(), "-std=c++11", f"-I{HEADERS}", str(src), "-o", str(exe), *_engine_link_args()],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             assert r.returncode == 0, r.stderr[-3000:]
             run = subprocess.run([str(exe)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
             assert run.returncode == 0, f"{pid} {kind}: {run.stdout[-1000:]} {run.stderr[-1000:]}"

@@ -5,6 +5,7 @@ parsed with onnx's generated protobuf classes and decoded with numpy, and onnx i
 (shape inference, float8/int4 values, unknown operator names).  Each check runs in a fresh interpreter, since the
 process boundary (what a fresh ``precision-lint`` run imports) is what is tested.
 """
+
 import json
 import os
 import subprocess
@@ -22,8 +23,9 @@ HEAVY = ("onnx", "ml_dtypes", "MNN", "_tools", "networkx", "onnxruntime", "jsons
 
 def run_fresh(code: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -122,8 +124,9 @@ print(json.dumps(out))
 def _identity_model(inits, path):
     nodes = [helper.make_node("Identity", [i.name], [i.name + "_out"]) for i in inits]
     outputs = [helper.make_tensor_value_info(i.name + "_out", i.data_type, list(i.dims)) for i in inits]
-    m = helper.make_model(helper.make_graph(nodes, "g", [], outputs, initializer=inits),
-                          opset_imports=[helper.make_opsetid("", 21)])
+    m = helper.make_model(
+        helper.make_graph(nodes, "g", [], outputs, initializer=inits), opset_imports=[helper.make_opsetid("", 21)]
+    )
     onnx.save(m, str(path))
     return str(path)
 
@@ -133,20 +136,26 @@ def test_initializers_decode_with_numpy_and_ml_dtypes_only_for_the_types_that_ne
     f8 = [0.5, -1.75, 448.0, 0.0]
     i4 = [-8, -1, 0, 7, 3]
     raw_bf16 = (np.array(bf16, dtype=np.float32).view(np.uint32) >> 16).astype("<u2").tobytes()  # top halves
-    plain = _identity_model([
-        helper.make_tensor("bf16_fields", TensorProto.BFLOAT16, [4], bf16),
-        helper.make_tensor("bf16_raw", TensorProto.BFLOAT16, [4], raw_bf16, raw=True),
-        helper.make_tensor("f16_fields", TensorProto.FLOAT16, [2], [0.5, -65504.0]),
-        helper.make_tensor("u8_fields", TensorProto.UINT8, [3], [0, 7, 255]),
-        helper.make_tensor("bool_fields", TensorProto.BOOL, [2], [True, False]),
-        helper.make_tensor("i64_fields", TensorProto.INT64, [2], [-(2 ** 40), 3]),
-        helper.make_tensor("f64_fields", TensorProto.DOUBLE, [1], [1e-300]),
-        helper.make_tensor("f32_raw", TensorProto.FLOAT, [2], np.array([0.25, -4.0], "<f4").tobytes(), raw=True),
-    ], tmp_path / "plain.onnx")
-    exotic = _identity_model([
-        helper.make_tensor("f8", TensorProto.FLOAT8E4M3FN, [4], f8),
-        helper.make_tensor("i4", TensorProto.INT4, [5], i4),
-    ], tmp_path / "exotic.onnx")
+    plain = _identity_model(
+        [
+            helper.make_tensor("bf16_fields", TensorProto.BFLOAT16, [4], bf16),
+            helper.make_tensor("bf16_raw", TensorProto.BFLOAT16, [4], raw_bf16, raw=True),
+            helper.make_tensor("f16_fields", TensorProto.FLOAT16, [2], [0.5, -65504.0]),
+            helper.make_tensor("u8_fields", TensorProto.UINT8, [3], [0, 7, 255]),
+            helper.make_tensor("bool_fields", TensorProto.BOOL, [2], [True, False]),
+            helper.make_tensor("i64_fields", TensorProto.INT64, [2], [-(2**40), 3]),
+            helper.make_tensor("f64_fields", TensorProto.DOUBLE, [1], [1e-300]),
+            helper.make_tensor("f32_raw", TensorProto.FLOAT, [2], np.array([0.25, -4.0], "<f4").tobytes(), raw=True),
+        ],
+        tmp_path / "plain.onnx",
+    )
+    exotic = _identity_model(
+        [
+            helper.make_tensor("f8", TensorProto.FLOAT8E4M3FN, [4], f8),
+            helper.make_tensor("i4", TensorProto.INT4, [5], i4),
+        ],
+        tmp_path / "exotic.onnx",
+    )
 
     out = json.loads(run_fresh(DECODE, plain, exotic).stdout.strip().splitlines()[-1])
     assert out[plain]["imported"] == []  # numpy types and bfloat16: neither onnx nor ml_dtypes
@@ -155,7 +164,7 @@ def test_initializers_decode_with_numpy_and_ml_dtypes_only_for_the_types_that_ne
     assert vals["f16_fields"] == {"dtype": "float16", "value": [0.5, -65504.0]}
     assert vals["u8_fields"] == {"dtype": "uint8", "value": [0.0, 7.0, 255.0]}
     assert vals["bool_fields"] == {"dtype": "bool", "value": [1.0, 0.0]}
-    assert vals["i64_fields"] == {"dtype": "int64", "value": [float(-(2 ** 40)), 3.0]}
+    assert vals["i64_fields"] == {"dtype": "int64", "value": [float(-(2**40)), 3.0]}
     assert vals["f64_fields"] == {"dtype": "float64", "value": [1e-300]}
     assert vals["f32_raw"] == {"dtype": "float32", "value": [0.25, -4.0]}
 

@@ -1,4 +1,5 @@
 """Declared targets: levels and the exit code reflect exactly the declared configurations."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,9 +68,14 @@ def test_softmax_rows_are_fp32_on_arm82_low(tmp_path):
 
 def test_reduction_targets_and_exit_codes(tmp_path):
     model = str(SAMPLES / "long_reduction.onnx")
-    for target, level, code in (("android-cpu-armv82:low", "none", 0), ("android-opencl:normal", "error", 1),
-                                ("android-opencl:high", "none", 0), ("x86-cpu:low", "none", 0),
-                                ("android-vulkan:normal", "none", 0), ("ios-metal:normal", "error", 1)):
+    for target, level, code in (
+        ("android-cpu-armv82:low", "none", 0),
+        ("android-opencl:normal", "error", 1),
+        ("android-opencl:high", "none", 0),
+        ("x86-cpu:low", "none", 0),
+        ("android-vulkan:normal", "none", 0),
+        ("ios-metal:normal", "error", 1),
+    ):
         assert _level(model, target)["token_mean"][0] == level, target
         out = run_cli(model, "--target", target, "-q", "--snippets", "none", cwd=tmp_path)
         assert out.returncode == code, (target, out.stdout, out.stderr)
@@ -85,8 +91,12 @@ def test_bf16_target_judges_bf16(tmp_path):
     assert r.recommendation.advisory is False
     assert [p.platform for p in r.recommendation.platforms] == ["cuda"]  # the targets' platforms
     (declared,) = r.recommendation.platforms[0].declared
-    assert declared.to_dict() == {"mode": "low_bf16", "precision": "Precision_Low_BF16", "safe": False,
-                                  "max_level": "error"}
+    assert declared.to_dict() == {
+        "mode": "low_bf16",
+        "precision": "Precision_Low_BF16",
+        "safe": False,
+        "max_level": "error",
+    }
 
 
 def test_level_on_targets_keeps_estimates_and_identity():
@@ -106,12 +116,29 @@ def test_targets_from_config_name_the_file(tmp_path):
 
 
 def test_summary_names_the_targets(tmp_path):
-    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--snippets", "none",
-                  "--color", "never", cwd=tmp_path)
+    out = run_cli(
+        str(SAMPLES / "gridsample_large.onnx"),
+        "--target",
+        "ios-cpu:low",
+        "--snippets",
+        "none",
+        "--color",
+        "never",
+        cwd=tmp_path,
+    )
     assert out.returncode == 1
     assert "levels judged for the declared targets: ios-cpu:low" in out.stdout
     row = next(line for line in out.stdout.splitlines() if line.startswith("  ios-cpu "))
     assert row.endswith("declared Low: UNSAFE (error)")  # the short table says it in a few words
-    out = run_cli(str(SAMPLES / "gridsample_large.onnx"), "--target", "ios-cpu:low", "--snippets", "none",
-                  "--color", "never", "--explain", cwd=tmp_path)
+    out = run_cli(
+        str(SAMPLES / "gridsample_large.onnx"),
+        "--target",
+        "ios-cpu:low",
+        "--snippets",
+        "none",
+        "--color",
+        "never",
+        "--explain",
+        cwd=tmp_path,
+    )
     assert "declared target ios-cpu:low (Precision_Low) is UNSAFE" in out.stdout

@@ -1,5 +1,6 @@
 """What a new user trips on (issue 11, items 16-21): the fix text, compact output, silent no-ops, messages,
 conventions (statistics, GitLab Code Quality, stdin, --extend-select)."""
+
 import json
 import os
 import pathlib
@@ -20,12 +21,19 @@ UNFILLED = re.compile(r"\{[^{}]*\}")
 
 
 def run(*args, cwd=None, stdin=None):
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, cwd=cwd or ROOT,
-                          timeout=120, input=stdin, env=dict(os.environ, PYTHONPATH=ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", *args],
+        capture_output=True,
+        cwd=cwd or ROOT,
+        timeout=120,
+        input=stdin,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
 
 
 # ------------------------------------------------------------------------------------------------ 19: messages
+
 
 @pytest.mark.parametrize("rule", load_rules(), ids=lambda r: r.id)
 def test_no_rule_template_leaves_a_placeholder_unformatted(rule):
@@ -52,11 +60,11 @@ def test_r008_message_states_the_logit_gap(tmp_path):
 
     import precision_lint
 
-    model = parser.parse_model('''<ir_version: 8, opset_import: ["" : 13]>
+    model = parser.parse_model("""<ir_version: 8, opset_import: ["" : 13]>
       g (float[1,1000] logits) => (float[1,1000] logp) {
         p = Softmax <axis=-1> (logits)
         [log_probs] logp = Log (p)
-      }''')
+      }""")
     path = str(tmp_path / "logsm.onnx")
     onnx.save(model, path)
     (f,) = [f for f in precision_lint.lint(path).findings if f.rule_id == "R008"]
@@ -84,6 +92,7 @@ def test_sarif_help_uri_points_at_this_projects_rule_catalogue(monkeypatch):
 
 # ------------------------------------------------------------------------------------------ 16: the whole fix
 
+
 def _fix_lines(out):
     lines, inside = [], False
     for line in out.splitlines():
@@ -105,7 +114,7 @@ def test_explain_prints_the_whole_fix_wrapped():
     (c001,) = [r for r in load_rules() if r.id == "C001"]
     lines = _fix_lines(out)
     assert len(lines) > 1 and all(len(line) <= FIX_WIDTH for line in lines)
-    assert " ".join(" ".join(lines).split())[len("fix: "):] == " ".join(c001.fix.split())
+    assert " ".join(" ".join(lines).split())[len("fix: ") :] == " ".join(c001.fix.split())
 
 
 @pytest.mark.parametrize("rule", load_rules(), ids=lambda r: r.id)
@@ -123,6 +132,7 @@ def test_quick_start_names_modes_only_in_the_recommendation():
 
 
 # ------------------------------------------------------------------------------------- 17: compact by default
+
 
 def test_default_text_is_findings_then_one_short_table():
     code, out, err = run(GRIDSAMPLE)
@@ -185,6 +195,7 @@ def test_documented_output_is_what_the_command_prints(doc, command, shown):
 
 # ------------------------------------------------------------------------------------------- 18: silent no-ops
 
+
 def test_no_arguments_is_a_usage_error_with_the_help_on_stderr():
     code, out, err = run()
     assert code == 2 and out == ""
@@ -210,7 +221,8 @@ def test_an_input_range_no_model_has_is_one_error_line_per_model(tmp_path):
     code, out, err = run(GRIDSAMPLE, CLEAN, "--input-range", "grid=-1:1", "--fail-level", "error", "--exit-zero")
     assert code == 0
     assert err.strip().splitlines() == [
-        f"warning: {CLEAN}: --input-range grid: the model has no input or tensor named 'grid' (its inputs: 'image')"]
+        f"warning: {CLEAN}: --input-range grid: the model has no input or tensor named 'grid' (its inputs: 'image')"
+    ]
 
 
 def test_a_per_path_ignore_glob_that_matches_nothing_is_reported(project):
@@ -222,6 +234,7 @@ def test_a_per_path_ignore_glob_that_matches_nothing_is_reported(project):
 
 
 # ------------------------------------------------------------------------------------------ 21: conventions
+
 
 def test_statistics_counts_findings_per_rule():
     code, out, _ = run(SAMPLES, "--statistics", "-q")

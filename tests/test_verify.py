@@ -1,5 +1,6 @@
 """`precision-lint verify`: measured runs on MNN's Arm82 kernels (marked qemu), and everything that needs no QEMU:
 inputs, targets that cannot or need not be measured, the converter check against ONNX Runtime, the metrics."""
+
 from __future__ import annotations
 
 import json
@@ -43,11 +44,18 @@ MASKED_SOFTMAX = """<ir_version: 8, opset_import: ["" : 13]>
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "precision_lint", *args], capture_output=True, text=True,
-                          cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO, **(env or {})), timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "precision_lint", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO, **(env or {})),
+        timeout=600,
+    )
 
 
 # --- measured on the emulated Arm82 kernels -------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def seed_result(arm82):
@@ -136,6 +144,7 @@ def test_cortex_a72_control_is_refused_as_fp16_not_active(arm82, tmp_path):
 
 # --- no QEMU needed --------------------------------------------------------------------------------------------------
 
+
 def test_x86_and_gpu_targets_are_not_measured(models):
     mnn = models["clean"][1]
     result = verify(mnn, ["x86-cpu:low", "android-opencl:low"], lint=False)
@@ -147,19 +156,21 @@ def test_x86_and_gpu_targets_are_not_measured(models):
 
 def test_missing_setup_is_one_line_exit_2_and_downloads_nothing(models, tmp_path):
     cache = tmp_path / "no-cache"
-    proc = _cli("verify", models["clean"][1], "--target", "ios-cpu:low",
-                env={"PRECISION_LINT_ARM_CACHE": str(cache)})
+    proc = _cli("verify", models["clean"][1], "--target", "ios-cpu:low", env={"PRECISION_LINT_ARM_CACHE": str(cache)})
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "precision-lint setup-arm" in lines[0]
     assert not cache.exists()
 
 
-@pytest.mark.parametrize("content, problem", [
-    ({"picture": np.zeros((1, 3, 64, 64), np.float32)}, "unknown picture"),
-    ({"image": np.zeros((1, 3, 32, 32), np.float32)}, "shape [1, 3, 32, 32]"),
-    ({"image": np.zeros((1, 3, 64, 64), np.int64)}, "int64"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ({"picture": np.zeros((1, 3, 64, 64), np.float32)}, "unknown picture"),
+        ({"image": np.zeros((1, 3, 32, 32), np.float32)}, "shape [1, 3, 32, 32]"),
+        ({"image": np.zeros((1, 3, 64, 64), np.int64)}, "int64"),
+    ],
+)
 def test_wrong_inputs_are_one_line_exit_2(models, tmp_path, content, problem):
     path = tmp_path / "inputs.npz"
     np.savez(path, **content)
@@ -205,8 +216,12 @@ def test_metrics_flag_new_non_finite_values_and_rel_l2():
 def test_dynamic_dimensions_take_the_given_inputs_and_default_to_1(tmp_path):
     from arm82 import build as build_model
 
-    onnx_path = build_model(tmp_path, "dyn", """<ir_version: 8, opset_import: ["" : 13]>
-        g (float[N,8] x) => (float[N,8] y) { y = Relu (x) }""").replace(".mnn", ".onnx")
+    onnx_path = build_model(
+        tmp_path,
+        "dyn",
+        """<ir_version: 8, opset_import: ["" : 13]>
+        g (float[N,8] x) => (float[N,8] y) { y = Relu (x) }""",
+    ).replace(".mnn", ".onnx")
     generated = verify(onnx_path, ["x86-cpu:low"], lint=False)
     assert "[1, 8]" in generated.inputs["x"] and "dynamic dimensions set to 1" in generated.inputs["x"]
     path = tmp_path / "batch.npz"
@@ -224,8 +239,9 @@ SIGMOID = """<ir_version: 8, opset_import: ["" : 13]>
 def test_armv80_low_is_measured_without_fp16_and_shows_the_sigmoid_estimate(arm82, tmp_path):
     """ARMv8.0 (QEMU cortex-a72, fp16:0 as on the target): Low computes fp32 but swaps in an approximate Sigmoid."""
     model = build(tmp_path, "sigmoid", SIGMOID)
-    result = verify(model, ["android-cpu-armv80:low", "android-cpu-armv80:normal"], input_ranges={"x": (-8.0, 8.0)},
-                    lint=False)
+    result = verify(
+        model, ["android-cpu-armv80:low", "android-cpu-armv80:normal"], input_ranges={"x": (-8.0, 8.0)}, lint=False
+    )
     low, normal = result.targets
     assert low.status == MEASURED and "fp16:0" in low.device_line.replace(" ", "")
     assert 1e-4 < low.outputs[0].rel_l2 < 1e-2 and low.outputs[0].top1 is None

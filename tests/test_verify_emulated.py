@@ -1,6 +1,7 @@
 """verify's emulation from the platform table (precision_lint/verify/emulated.py): storage, arithmetic and
 accumulation formats per op, on tiny real models, without QEMU.  tests/test_emulation_vs_arm82.py compares the
 emulation with MNN's real ARMv8.2 kernels."""
+
 from __future__ import annotations
 
 import json
@@ -44,10 +45,13 @@ def _conv(tmp_path) -> str:
     """A 3x3 convolution over 512 channels (K = 4608) with a constant weight."""
     rng = np.random.default_rng(0)
     w = (rng.uniform(0, 1, (8, 512, 3, 3)) / 32).astype(np.float32)
-    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], name="wide_conv")],
-                              "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 512, 8, 8])],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 8, 8])],
-                              [numpy_helper.from_array(w, "w")])
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], name="wide_conv")],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 512, 8, 8])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8, 8, 8])],
+        [numpy_helper.from_array(w, "w")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     path = str(tmp_path / "conv.onnx")
@@ -73,8 +77,7 @@ def test_fp16_accumulation_of_a_long_matmul_is_far_above_storage_only(tmp_path):
     assert full.outputs[0].rel_l2 > 0.03 and full.exceeded and full.origins[0].node == "long_dot"
     assert storage.outputs[0].rel_l2 < 1e-3 and not storage.exceeded
     assert full.outputs[0].rel_l2 > 50 * storage.outputs[0].rel_l2
-    assert full.message.startswith("emulated from the platform table (storage, arithmetic, accumulation), "
-                                   "not measured")
+    assert full.message.startswith("emulated from the platform table (storage, arithmetic, accumulation), not measured")
 
 
 def test_a_target_that_accumulates_in_fp32_gives_the_storage_only_result(tmp_path):
@@ -154,11 +157,15 @@ def test_the_report_names_the_formats_applied_and_never_says_measured(tmp_path):
 def test_a_model_the_reference_evaluator_cannot_run_falls_back_to_storage_and_says_so(tmp_path):
     """An ONNX Runtime contrib op (com.microsoft Gelu) is unknown to ONNX's reference evaluator: the target is still
     emulated, storage only, and the report says why."""
-    path = _save(tmp_path, "contrib", """<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
+    path = _save(
+        tmp_path,
+        "contrib",
+        """<ir_version: 8, opset_import: ["" : 13, "com.microsoft" : 1]>
         g (float[8,512] a, float[512,8] b) => (float[8,8] out) {
           prod = MatMul (a, b)
           out = com.microsoft.Gelu (prod)
-        }""")
+        }""",
+    )
     low = _run(path, ["android-opencl:low"], ranges={"a": (0.0, 1.0), "b": (0.0, 1.0)}).targets[0]
     assert low.status == EMULATED and low.emulation["applied"] == ["storage"]
     assert "reference evaluator could not run the model" in low.emulation["fallback"]

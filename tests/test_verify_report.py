@@ -1,5 +1,6 @@
 """`verify` rendered by the lint reporters: a finding's ``measured`` block in SARIF, Markdown and HTML, the measured
 error chart, and a plain lint's JSON unchanged.  The QEMU run happens once per session (``seed_review``)."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,27 @@ from precision_lint.api import Linter, Options
 REPO = os.path.dirname(SAMPLES)
 SEED = os.path.join(SAMPLES, "gridsample_large.onnx")
 # The keys a finding had before verify existed: a plain lint's JSON keeps exactly these (byte-identical output).
-FINDING_KEYS = {"rule", "name", "level", "judged_for", "path", "node", "scope", "op", "source_op", "class",
-                "message", "estimates", "evidence", "assumptions", "notes", "fix", "fingerprint", "node_path",
-                "output"}
+FINDING_KEYS = {
+    "rule",
+    "name",
+    "level",
+    "judged_for",
+    "path",
+    "node",
+    "scope",
+    "op",
+    "source_op",
+    "class",
+    "message",
+    "estimates",
+    "evidence",
+    "assumptions",
+    "notes",
+    "fix",
+    "fingerprint",
+    "node_path",
+    "output",
+}
 
 
 @pytest.fixture(scope="session")
@@ -98,9 +117,26 @@ def test_html_parses_and_draws_the_measured_error_chart(seed_review):
 @pytest.mark.qemu
 def test_cli_writes_the_sarif_report_to_a_file_and_exits_1(arm82, tmp_path):
     out = tmp_path / "verify.sarif"
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "verify", SEED, "--target", "ios-cpu:low",
-                           "--format", "sarif", "-o", str(out)], capture_output=True, text=True, cwd=REPO,
-                          env=dict(os.environ, PYTHONPATH=REPO), timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "precision_lint",
+            "verify",
+            SEED,
+            "--target",
+            "ios-cpu:low",
+            "--format",
+            "sarif",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(out.read_text())  # nothing but the document: no "device supports" line from MNN
     assert doc["runs"][0]["results"][0]["properties"]["measured"]["ios-cpu:low"]["verdict"] == "confirmed"
@@ -111,8 +147,12 @@ def test_emulated_results_are_never_called_measured(tmp_path):
     """An emulated block reads 'emulated on', in every format."""
     from precision_lint.results import measured_line
 
-    block = {"verdict": "confirmed", "basis": "emulated", "rel_l2": 0.05,
-             "on": "emulated from the platform table: ONNX Runtime with Android OpenCL GPU's storage formats"}
+    block = {
+        "verdict": "confirmed",
+        "basis": "emulated",
+        "rel_l2": 0.05,
+        "on": "emulated from the platform table: ONNX Runtime with Android OpenCL GPU's storage formats",
+    }
     line = measured_line("android-opencl:low", block)
     assert line.startswith("emulated on android-opencl:low (emulated from the platform table")
     assert "measured" not in line
@@ -128,8 +168,14 @@ def test_plain_lint_json_has_no_measured_key():
         with_measured = replace(f, measured={"ios-cpu:low": {"verdict": "confirmed", "basis": "measured"}}).to_dict()
         assert with_measured.pop("measured") == {"ios-cpu:low": {"basis": "measured", "verdict": "confirmed"}}
         assert json.dumps(with_measured, sort_keys=True) == json.dumps(d, sort_keys=True)
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", SEED, "--format", "json"], capture_output=True,
-                          text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", SEED, "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        timeout=600,
+    )
     assert '"measured"' not in proc.stdout and json.loads(proc.stdout)
 
 
@@ -146,9 +192,25 @@ def test_measured_findings_survive_pickling():
 def test_verify_json_of_an_onnx_is_only_the_document():
     """Converting the .onnx imports MNN's converter, which prints "The device supports: ..." to fd 1: it must stay
     out of the JSON on stdout (it came first, before this was fixed)."""
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", "verify", SEED, "--target", "x86-cpu:low",
-                           "--no-lint", "--format", "json"], capture_output=True, text=True, cwd=REPO,
-                          env=dict(os.environ, PYTHONPATH=REPO), timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "precision_lint",
+            "verify",
+            SEED,
+            "--target",
+            "x86-cpu:low",
+            "--no-lint",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["targets"][0]["status"] == "fp32-only"
 
@@ -159,14 +221,21 @@ def test_text_explain_shows_the_measured_line():
     from precision_lint.reporters.text import TextReporter
 
     result = Linter(Options(targets=("ios-cpu:low",))).lint_file(SEED)
-    block = {"verdict": "confirmed", "basis": "measured", "on": "MNN 3.6.1 Arm82 kernels under QEMU, fp16:1",
-             "rel_l2": 0.290412, "max_abs": 0.800607}
+    block = {
+        "verdict": "confirmed",
+        "basis": "measured",
+        "on": "MNN 3.6.1 Arm82 kernels under QEMU, fp16:1",
+        "rel_l2": 0.290412,
+        "max_abs": 0.800607,
+    }
     result.findings = [replace(f, measured={"ios-cpu:low": block}) for f in result.findings]
     shown = {}
     for explain in (True, False):
         out = io.StringIO()
         TextReporter(out, {"explain": explain}).file(result)
         shown[explain] = out.getvalue()
-    assert ("    measured on ios-cpu:low (MNN 3.6.1 Arm82 kernels under QEMU, fp16:1): confirmed, rel-L2 0.29, "
-            "max abs 0.801") in shown[True]
+    assert (
+        "    measured on ios-cpu:low (MNN 3.6.1 Arm82 kernels under QEMU, fp16:1): confirmed, rel-L2 0.29, "
+        "max abs 0.801"
+    ) in shown[True]
     assert "measured on" not in shown[False]

@@ -1,5 +1,6 @@
 """Suppressions (with reasons, unused ones reported), baselines (keyed by rule, path and node name), many models
 (directories, parallel runs in deterministic order, progress)."""
+
 import json
 import re
 import shutil
@@ -53,8 +54,9 @@ def run(*args, cwd):
 
 def run_process(*args, cwd):
     """A real process: what reaches a terminal depends on it."""
-    proc = subprocess.run([sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -70,35 +72,41 @@ def save(text: str, path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------------ path globs
-@pytest.mark.parametrize("pattern, path, hit", [
-    ("*.onnx", "a/b/c.onnx", True),  # no slash: the file name in any directory
-    ("models/*.onnx", "models/a.onnx", True),
-    ("models/*.onnx", "models/sub/a.onnx", False),  # * stays in one segment
-    ("models/**/*.onnx", "models/sub/deep/a.onnx", True),
-    ("models/**/*.onnx", "models/a.onnx", True),
-    ("models/", "models/sub/a.mnn", True),
-    ("/a.onnx", "sub/a.onnx", False),
-    ("./models/a.onnx", "models/a.onnx", True),
-    ("m[0-9].onnx", "x/m3.onnx", True),
-    ("m[!0-9].onnx", "m3.onnx", False),
-])
+@pytest.mark.parametrize(
+    "pattern, path, hit",
+    [
+        ("*.onnx", "a/b/c.onnx", True),  # no slash: the file name in any directory
+        ("models/*.onnx", "models/a.onnx", True),
+        ("models/*.onnx", "models/sub/a.onnx", False),  # * stays in one segment
+        ("models/**/*.onnx", "models/sub/deep/a.onnx", True),
+        ("models/**/*.onnx", "models/a.onnx", True),
+        ("models/", "models/sub/a.mnn", True),
+        ("/a.onnx", "sub/a.onnx", False),
+        ("./models/a.onnx", "models/a.onnx", True),
+        ("m[0-9].onnx", "x/m3.onnx", True),
+        ("m[!0-9].onnx", "m3.onnx", False),
+    ],
+)
 def test_path_globs(pattern, path, hit):
     assert path_matches(pattern, path) is hit
 
 
-@pytest.mark.parametrize("pattern, path, hit", [
-    ("**/x.onnx", "x.onnx", True),
-    ("**/x.onnx", "a/b/x.onnx", True),
-    ("a/**", "a/b/c", True),
-    ("a/**b", "a/x/yb", True),  # ** without / crosses directories
-    ("*", "a/b", True),  # unanchored: the file name
-    ("a/*", "a/b/c", False),
-    ("m?.onnx", "m/.onnx", False),  # ? stays in a segment
-    ("m[]x].onnx", "m].onnx", True),
-    ("m[!]x].onnx", "mz.onnx", True),
-    ("m[.onnx", "m[.onnx", True),  # an unclosed [ is literal
-    ("m[a-c-].onnx", "m-.onnx", True),
-])
+@pytest.mark.parametrize(
+    "pattern, path, hit",
+    [
+        ("**/x.onnx", "x.onnx", True),
+        ("**/x.onnx", "a/b/x.onnx", True),
+        ("a/**", "a/b/c", True),
+        ("a/**b", "a/x/yb", True),  # ** without / crosses directories
+        ("*", "a/b", True),  # unanchored: the file name
+        ("a/*", "a/b/c", False),
+        ("m?.onnx", "m/.onnx", False),  # ? stays in a segment
+        ("m[]x].onnx", "m].onnx", True),
+        ("m[!]x].onnx", "mz.onnx", True),
+        ("m[.onnx", "m[.onnx", True),  # an unclosed [ is literal
+        ("m[a-c-].onnx", "m-.onnx", True),
+    ],
+)
 def test_path_glob_details(pattern, path, hit):
     assert path_matches(pattern, path) is hit
 
@@ -115,20 +123,31 @@ def test_node_globs_cross_slashes_and_match_whole_names():
 def test_globs_match_in_linear_time(kind):
     """`*a` x14 + `b` against a long name backtracked exponentially (minutes).  The child process is given a
     generous time limit only so that the old code fails instead of hanging the suite."""
-    code = ("from precision_lint.workflow.suppress import Suppression, path_matches\n"
-            "p = '*a' * 14 + 'b'\n"
-            "name = 'a' * 60 + '.onnx'\n"
-            + ("print(path_matches(p, 'dir/' + name))\n" if kind == "path" else
-               "print(Suppression('C', '*', 'r', node='*a' * 40 + 'b').matches('C001', 'x', name))\n"))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=str(Path(__file__).resolve().parent.parent))
+    code = (
+        "from precision_lint.workflow.suppress import Suppression, path_matches\n"
+        "p = '*a' * 14 + 'b'\n"
+        "name = 'a' * 60 + '.onnx'\n"
+        + (
+            "print(path_matches(p, 'dir/' + name))\n"
+            if kind == "path"
+            else "print(Suppression('C', '*', 'r', node='*a' * 40 + 'b').matches('C001', 'x', name))\n"
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     assert proc.stdout.strip() == "False", proc.stderr
 
 
 # ---------------------------------------------------------------------------------------------------- suppressions
 def test_suppression_hides_the_finding_with_its_reason(project):
     (project / ".precision-lint.yaml").write_text(
-        "suppressions:\n  - {rule: C001, path: models/warp.onnx, node: 'warp_*', reason: grid computed in fp32}\n")
+        "suppressions:\n  - {rule: C001, path: models/warp.onnx, node: 'warp_*', reason: grid computed in fp32}\n"
+    )
     code, out, err = run("models", cwd=project)
     assert code == 0, out + err
     assert not findings(out) and "1 suppressed" in out and err == ""
@@ -144,7 +163,8 @@ def test_suppression_hides_the_finding_with_its_reason(project):
 
 def test_suppressed_findings_still_count_for_the_recommendation(project):
     (project / ".precision-lint.yaml").write_text(
-        "suppressions:\n  - {rule: C001, path: models/warp.onnx, reason: accepted}\n")
+        "suppressions:\n  - {rule: C001, path: models/warp.onnx, reason: accepted}\n"
+    )
     _, out, _ = run("--format", "json", "--platform", "ios-cpu", "models/warp.onnx", cwd=project)
     rec = json.loads(out)["files"][0]["recommendation"]
     # the model's numerics did not change: still not Precision_Low (which a clean model gets on iOS CPU)
@@ -155,7 +175,8 @@ def test_unused_suppressions_are_reported_with_file_and_key(project):
     (project / ".precision-lint.yaml").write_text(
         "suppressions:\n"
         "  - {rule: C001, path: models/warp.onnx, node: other_node, reason: stale}\n"
-        "  - {rule: C001, path: models/typo/*.onnx, reason: mistyped path}\n")
+        "  - {rule: C001, path: models/typo/*.onnx, reason: mistyped path}\n"
+    )
     code, out, err = run("models", cwd=project)
     assert code == 1 and "models/warp.onnx: C001" in out  # the node glob did not match: still reported
     assert err.splitlines() == [
@@ -166,10 +187,17 @@ def test_unused_suppressions_are_reported_with_file_and_key(project):
     ]
     _, out, _ = run("--format", "json", "models", cwd=project)
     unused = json.loads(out)["unused_suppressions"]
-    assert [u["origin"] for u in unused] == [".precision-lint.yaml: suppressions[0]",
-                                             ".precision-lint.yaml: suppressions[1]"]
-    assert unused[1] == {"rule": "C001", "path": "models/typo/*.onnx", "node": "*", "reason": "mistyped path",
-                         "origin": ".precision-lint.yaml: suppressions[1]"}
+    assert [u["origin"] for u in unused] == [
+        ".precision-lint.yaml: suppressions[0]",
+        ".precision-lint.yaml: suppressions[1]",
+    ]
+    assert unused[1] == {
+        "rule": "C001",
+        "path": "models/typo/*.onnx",
+        "node": "*",
+        "reason": "mistyped path",
+        "origin": ".precision-lint.yaml: suppressions[1]",
+    }
     _, out, _ = run("--format", "sarif", "models", cwd=project)
     notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert sum("matched no finding" in n["message"]["text"] for n in notes) == 2
@@ -179,7 +207,8 @@ def test_suppression_for_a_model_not_in_this_run_is_not_called_unused(project):
     """pre-commit lints only the changed files: suppressions for the others are not stale."""
     (project / ".precision-lint.yaml").write_text(
         "suppressions:\n  - {rule: C001, path: models/warp.onnx, reason: accepted}\n"
-        "  - {rule: C001, path: models/gone.onnx, reason: the model was deleted}\n")
+        "  - {rule: C001, path: models/gone.onnx, reason: the model was deleted}\n"
+    )
     code, out, err = run("models/clean.onnx", cwd=project)
     assert code == 0
     assert "suppressions[0]" not in err  # warp.onnx exists, it just was not linted
@@ -198,7 +227,9 @@ def test_baseline_reports_only_new_findings(project):
     assert code == 0 and "wrote 2 findings to the baseline baseline.json" in err
     entries = json.loads((project / "baseline.json").read_text())["findings"]
     assert [(e["rule"], e["path"], e["node"]) for e in entries] == [
-        ("C001", "models/net.onnx", "warp"), ("C001", "models/warp.onnx", "warp_sample")]
+        ("C001", "models/net.onnx", "warp"),
+        ("C001", "models/warp.onnx", "warp_sample"),
+    ]
     assert all(set(e) == {"rule", "path", "scope", "node", "level", "message"} for e in entries)  # no indices
     code, out, _ = run("--baseline", "baseline.json", "models", cwd=project)
     assert code == 0 and not findings(out) and "2 in the baseline" in out
@@ -228,12 +259,15 @@ def test_baseline_files_are_deterministic(project):
     assert (project / "a.json").read_bytes() == (project / "b.json").read_bytes()
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "baseline.json: baseline file not found (create it with --write-baseline baseline.json)"),
-    ("{", "baseline.json: baseline is not valid JSON"),
-    ('{"findings": []}', "baseline.json: baseline_version None is not supported"),
-    ('[1]', "baseline.json: not a precision-lint baseline"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "baseline.json: baseline file not found (create it with --write-baseline baseline.json)"),
+        ("{", "baseline.json: baseline is not valid JSON"),
+        ('{"findings": []}', "baseline.json: baseline_version None is not supported"),
+        ("[1]", "baseline.json: not a precision-lint baseline"),
+    ],
+)
 def test_bad_baseline_is_one_line(project, content, message):
     if content is not None:
         (project / "baseline.json").write_text(content)
@@ -265,8 +299,7 @@ def test_parallel_results_equal_sequential_ones_in_input_order(many):
     auto = list(lint_paths(linter, paths, jobs=None))
     for results in (par, auto):
         assert [r.path for r in results] == paths
-        assert [[f.to_dict() for f in r.reported] for r in results] == [[f.to_dict() for f in r.reported]
-                                                                         for r in seq]
+        assert [[f.to_dict() for f in r.reported] for r in results] == [[f.to_dict() for f in r.reported] for r in seq]
         assert [r.error for r in results] == [r.error for r in seq]
         assert [r.extras for r in results] == [r.extras for r in seq]
     assert seq[-1].error is not None

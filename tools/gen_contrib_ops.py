@@ -3,6 +3,7 @@
 
 The rule loader accepts these names in `op:` besides ONNX's own (data/onnx_ops.txt, tools/gen_onnx_ops.py) and the
 MNN loader's.  Regenerate after upgrading onnxruntime: `python tools/gen_contrib_ops.py`."""
+
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "precision_lint" / "data" / "ort_contrib_ops.txt"
@@ -15,6 +16,8 @@ def names():
 
 
 if __name__ == "__main__":
-    OUT.write_text("# ONNX Runtime contrib operator names, made by tools/gen_contrib_ops.py\n"
-                   + "\n".join(names()) + "\n", encoding="utf-8")
+    OUT.write_text(
+        "# ONNX Runtime contrib operator names, made by tools/gen_contrib_ops.py\n" + "\n".join(names()) + "\n",
+        encoding="utf-8",
+    )
     print(f"{OUT}: {len(names())} names")

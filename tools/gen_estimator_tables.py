@@ -9,6 +9,7 @@ simulations.
 
     python tools/gen_estimator_tables.py
 """
+
 import json
 import os
 import sys

@@ -2,6 +2,7 @@
 write what it prints now under it.  tests/test_usability.py fails while an example is stale; review the diff.
 
     python tools/refresh_doc_examples.py"""
+
 import os
 import re
 import shlex
@@ -20,8 +21,13 @@ def refresh(name: str) -> int:
 
     def rerun(m):
         nonlocal changed
-        proc = subprocess.run([sys.executable, "-m", "precision_lint", *shlex.split(m.group(1))[1:]],
-                              capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+        proc = subprocess.run(
+            [sys.executable, "-m", "precision_lint", *shlex.split(m.group(1))[1:]],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+        )
         changed += proc.stdout != m.group(2)
         return f"```\n$ {m.group(1)}\n{proc.stdout}```"
 

@@ -5,6 +5,7 @@
 
 (rule-view fields ``f_*`` are reached by the expression interpreter, tests and fixtures by pytest, commands by click)
 """
+
 # Reporters are registered by module and class name (precision_lint/reporters/__init__.py: REPORTERS).
 GithubReporter, GitlabReporter, HtmlReporter, JsonReporter, JunitReporter, SarifReporter, TextReporter  # noqa
 # click calls these on the group class.

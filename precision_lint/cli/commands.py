@@ -1,4 +1,5 @@
 """Command line: a thin layer that turns flags into Options, runs the Linter and hands results to a reporter."""
+
 from __future__ import annotations
 
 import codecs
@@ -126,72 +127,190 @@ def _observe(paths, data: str, inputs) -> Dict[str, Tuple[float, float]]:
 
 @cli.command("check")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...")
-@click.option("--format", "fmt", default="text", show_default=True,
-              help=f"Output format: {_format_names()}.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the report to FILE (the text report still goes to the terminal).")
-@click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default=None,
-              help="Exit 1 when a finding is at or above this level.  [default: error]")
+@click.option("--format", "fmt", default="text", show_default=True, help=f"Output format: {_format_names()}.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report to FILE (the text report still goes to the terminal).",
+)
+@click.option(
+    "--fail-level",
+    type=click.Choice(["error", "warning", "info"]),
+    default=None,
+    help="Exit 1 when a finding is at or above this level.  [default: error]",
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (still 2 for unreadable input).")
-@click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True),
-              help="Extra rule directory or file (repeatable).")
-@click.option("--select", multiple=True, help="Only these rule ids, prefixes or names, comma-separated (e.g. C,R001); "
-              "with --ignore, the more specific selector wins.")
-@click.option("--extend-select", multiple=True,
-              help="Rule ids or prefixes to add to the selection (of --select or the configuration), comma-separated.")
+@click.option(
+    "--rules",
+    "rule_dirs",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Extra rule directory or file (repeatable).",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    help="Only these rule ids, prefixes or names, comma-separated (e.g. C,R001); "
+    "with --ignore, the more specific selector wins.",
+)
+@click.option(
+    "--extend-select",
+    multiple=True,
+    help="Rule ids or prefixes to add to the selection (of --select or the configuration), comma-separated.",
+)
 @click.option("--ignore", multiple=True, help="Skip these rule ids, prefixes or names, comma-separated.")
-@click.option("--tolerance", multiple=True, metavar="NAME=VALUE",
-              help="Override a rule tolerance, e.g. gridsample_px=0.5 (every rule that declares it) or "
-              "C001.gridsample_px=0.5 (that rule only); see `precision-lint rule ID`.")
-@click.option("--input-range", multiple=True, metavar="NAME=LO:HI",
-              help="Declare the value range of a model input, e.g. image=0:1 (turns conditional findings into "
-                   "proven ones or silences them).")
-@click.option("--calibration-data", "calibration_data", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Run the model once in fp32 on these inputs (.npz by input name, or .npy; one model only) and "
-                   "judge the rules with the value range every tensor reached.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="Read configuration from FILE instead of the nearest .precision-lint.yaml or pyproject.toml "
-                   "[tool.precision-lint] above the working directory.")
+@click.option(
+    "--tolerance",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a rule tolerance, e.g. gridsample_px=0.5 (every rule that declares it) or "
+    "C001.gridsample_px=0.5 (that rule only); see `precision-lint rule ID`.",
+)
+@click.option(
+    "--input-range",
+    multiple=True,
+    metavar="NAME=LO:HI",
+    help="Declare the value range of a model input, e.g. image=0:1 (turns conditional findings into "
+    "proven ones or silences them).",
+)
+@click.option(
+    "--calibration-data",
+    "calibration_data",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Run the model once in fp32 on these inputs (.npz by input name, or .npy; one model only) and "
+    "judge the rules with the value range every tensor reached.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Read configuration from FILE instead of the nearest .precision-lint.yaml or pyproject.toml "
+    "[tool.precision-lint] above the working directory.",
+)
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
-@click.option("--baseline", type=click.Path(dir_okay=False),
-              help="Report only findings that are not recorded in this baseline file.")
-@click.option("--write-baseline", type=click.Path(dir_okay=False, writable=True),
-              help="Record the current findings in FILE and exit 0 (2 if a model is unreadable).")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=None,
-              help="Worker processes.  [default: parallel only when the run is long enough to gain from it]")
-@click.option("--progress/--no-progress", default=None,
-              help="Show a progress line on stderr.  [default: on a terminal, for several files]")
-@click.option("--platform", "platform_names", multiple=True, metavar="NAME",
-              help="Recommend an MNN precision for these platforms (repeatable, comma-separated; default: the "
-                   "--target platforms, else all; see `precision-lint platforms`).")
-@click.option("--target", "target_specs", multiple=True, metavar="PLATFORM:MODE",
-              help="Declare a deployment, e.g. ios-cpu:low (repeatable): levels and the exit code are judged for "
-                   "exactly these configurations.")
-@click.option("--mnn-version", metavar="VERSION",
-              help="The MNN version you deploy (e.g. 3.6.1): decides which known kernel bugs apply (default: the "
-                   "version the platform table was checked against; config key mnn_version).")
-@click.option("--platforms-file", "platform_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Extra or overriding platform table (YAML, the layout of the built-in one; repeatable).")
-@click.option("--snippets", "snippet_kinds", default="auto", metavar="KINDS",
-              help="Deployment code for the recommended mode: python, cpp, cli, all, none (comma-separated).  "
-                   "[default: all with --platform/--target (always in JSON), else none]")
-@click.option("--html-link", metavar="URL",
-              help="Markdown: where the HTML report of the same run is (default: the -o file's name with .html).")
-@click.option("--statistics", is_flag=True,
-              help="After the text report, the number of findings per rule (count, id, name), most frequent first.")
-@click.option("--stdin-filename", metavar="PATH",
-              help="The name to report for a model read from standard input (MODEL `-`); per-path settings match it.")
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="Report only findings that are not recorded in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Record the current findings in FILE and exit 0 (2 if a model is unreadable).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes.  [default: parallel only when the run is long enough to gain from it]",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress line on stderr.  [default: on a terminal, for several files]",
+)
+@click.option(
+    "--platform",
+    "platform_names",
+    multiple=True,
+    metavar="NAME",
+    help="Recommend an MNN precision for these platforms (repeatable, comma-separated; default: the "
+    "--target platforms, else all; see `precision-lint platforms`).",
+)
+@click.option(
+    "--target",
+    "target_specs",
+    multiple=True,
+    metavar="PLATFORM:MODE",
+    help="Declare a deployment, e.g. ios-cpu:low (repeatable): levels and the exit code are judged for "
+    "exactly these configurations.",
+)
+@click.option(
+    "--mnn-version",
+    metavar="VERSION",
+    help="The MNN version you deploy (e.g. 3.6.1): decides which known kernel bugs apply (default: the "
+    "version the platform table was checked against; config key mnn_version).",
+)
+@click.option(
+    "--platforms-file",
+    "platform_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Extra or overriding platform table (YAML, the layout of the built-in one; repeatable).",
+)
+@click.option(
+    "--snippets",
+    "snippet_kinds",
+    default="auto",
+    metavar="KINDS",
+    help="Deployment code for the recommended mode: python, cpp, cli, all, none (comma-separated).  "
+    "[default: all with --platform/--target (always in JSON), else none]",
+)
+@click.option(
+    "--html-link",
+    metavar="URL",
+    help="Markdown: where the HTML report of the same run is (default: the -o file's name with .html).",
+)
+@click.option(
+    "--statistics",
+    is_flag=True,
+    help="After the text report, the number of findings per rule (count, id, name), most frequent first.",
+)
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="The name to report for a model read from standard input (MODEL `-`); per-path settings match it.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only the finding lines, no precision table or summary.")
-@click.option("--explain", is_flag=True,
-              help="Under each finding its estimates, assumptions, notes and fix; the full precision recommendation "
-                   "with the reasons per mode.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Under each finding its estimates, assumptions, notes and fix; the full precision recommendation "
+    "with the reasons per mode.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="--explain, and loader notes (shape inference, skipped ops).")
-@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
-              help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).")
-def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_select, ignore, tolerance, input_range,
-          calibration_data, config_file, isolated, baseline, write_baseline, jobs, progress, platform_names,
-          target_specs, mnn_version, platform_files, snippet_kinds, html_link, statistics, stdin_filename, quiet, explain, verbose,
-          color) -> None:
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour text output (auto: only on a terminal; honours NO_COLOR and FORCE_COLOR).",
+)
+def check(
+    models,
+    fmt,
+    output,
+    fail_level,
+    exit_zero,
+    rule_dirs,
+    select,
+    extend_select,
+    ignore,
+    tolerance,
+    input_range,
+    calibration_data,
+    config_file,
+    isolated,
+    baseline,
+    write_baseline,
+    jobs,
+    progress,
+    platform_names,
+    target_specs,
+    mnn_version,
+    platform_files,
+    snippet_kinds,
+    html_link,
+    statistics,
+    stdin_filename,
+    quiet,
+    explain,
+    verbose,
+    color,
+) -> None:
     """Lint MODEL files (.onnx, .mnn; directories and globs are walked; `-` reads one model from standard input).
 
     A configuration file given as MODEL (.precision-lint.yaml, or a pyproject.toml with [tool.precision-lint])
@@ -211,8 +330,23 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
         options = load_options(config_file, isolated)  # defaults, then the config file; flags override below
     except PrecisionLintError as exc:
         _fail(str(exc))
-    options = _with_flags(options, rule_dirs, select, extend_select, ignore, tolerance, input_range, fail_level,
-                          baseline, mnn_version, platform_names, target_specs, platform_files, snippet_kinds, fmt)
+    options = _with_flags(
+        options,
+        rule_dirs,
+        select,
+        extend_select,
+        ignore,
+        tolerance,
+        input_range,
+        fail_level,
+        baseline,
+        mnn_version,
+        platform_names,
+        target_specs,
+        platform_files,
+        snippet_kinds,
+        fmt,
+    )
     declared_ranges = dict(options.input_ranges)
     if html_link is None and output and fmt == "markdown":
         html_link = os.path.splitext(os.path.basename(output))[0] + ".html"
@@ -226,8 +360,13 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
 
     def cannot_list(directory: str, exc: OSError) -> None:
         unlisted.append(directory)
-        click.echo(visible(f"error: {directory}: cannot list the directory ({exc.strerror or exc}); its models "
-                           f"are not linted"), err=True)
+        click.echo(
+            visible(
+                f"error: {directory}: cannot list the directory ({exc.strerror or exc}); its models are not linted"
+            ),
+            err=True,
+        )
+
     try:
         inputs = resolve(list(models), stdin_filename=stdin_filename, on_error=cannot_list)
     except PrecisionLintError as exc:
@@ -258,16 +397,28 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
     try:
         from ..reporters.recommendation import text_section
 
-        common = {"quiet": quiet, "explain": explain or verbose, "verbose": verbose, "rules": linter.rules,
-                  "options": options, "decider": linter.decider, "root": repository_root(), "text_sections": [text_section],
-                  "snippet_hint": True, "html_link": html_link}
+        common = {
+            "quiet": quiet,
+            "explain": explain or verbose,
+            "verbose": verbose,
+            "rules": linter.rules,
+            "options": options,
+            "decider": linter.decider,
+            "root": repository_root(),
+            "text_sections": [text_section],
+            "snippet_hint": True,
+            "html_link": html_link,
+        }
         reporter = reporter_cls(out_stream, dict(common, color=_use_color(color, out_stream)))
         terminal = None
         if output and fmt != "text":  # the report goes to the file, the human summary to the terminal
             terminal = get_reporter("text")(sys.stdout, dict(common, color=_use_color(color, sys.stdout)))
         reporters = [r for r in (reporter, terminal) if r is not None]
-        summary = RunSummary(judged_for=linter.deployment.judged_formats, fail_level=options.fail_level,
-                             targets=tuple(str(t) for t in linter.deployment.targets))
+        summary = RunSummary(
+            judged_for=linter.deployment.judged_formats,
+            fail_level=options.fail_level,
+            targets=tuple(str(t) for t in linter.deployment.targets),
+        )
         for r in reporters:
             r.start()
         # automatic: only for runs that last (0.5 s); --progress: from the first file
@@ -317,8 +468,9 @@ def check(models, fmt, output, fail_level, exit_zero, rule_dirs, select, extend_
             n = write(write_baseline, all_findings(results))
         except PrecisionLintError as exc:
             _fail(str(exc))
-        click.echo(f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}",
-                   err=True)
+        click.echo(
+            f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}", err=True
+        )
         sys.exit(EXIT_ERROR if summary.unreadable or render_failures or unlisted else EXIT_CLEAN)
     if summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted:
         sys.exit(EXIT_ERROR)
@@ -342,8 +494,23 @@ def _check_outputs(output, write_baseline, root, models: Sequence[str] = ()) -> 
         check_output_path(path, what, root)
 
 
-def _with_flags(options, rule_dirs, select, extend_select, ignore, tolerance, input_range, fail_level, baseline,
-                mnn_version, platform_names, target_specs, platform_files, snippet_kinds, fmt):
+def _with_flags(
+    options,
+    rule_dirs,
+    select,
+    extend_select,
+    ignore,
+    tolerance,
+    input_range,
+    fail_level,
+    baseline,
+    mnn_version,
+    platform_names,
+    target_specs,
+    platform_files,
+    snippet_kinds,
+    fmt,
+):
     """``options`` (defaults and configuration) with the command line's flags over them: a new Options."""
     changes: Dict[str, Any] = {"rule_dirs": tuple(options.rule_dirs) + tuple(rule_dirs)}
     origins = dict(options.origins)  # a value the command line gives no longer comes from the config file
@@ -444,7 +611,7 @@ def _print_statistics(results, stream) -> None:
 
 def _fails(summary, fail_level: str) -> bool:
     order = ("info", "warning", "error")
-    return any(summary.counts.get(lvl, 0) for lvl in order[order.index(fail_level):])
+    return any(summary.counts.get(lvl, 0) for lvl in order[order.index(fail_level) :])
 
 
 def _fail(message: str) -> None:
@@ -463,8 +630,12 @@ def _rule_dirs(rule_dirs, config_file, isolated) -> Tuple[str, ...]:
 
 _config_options = [
     click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True), help="Extra rule directory."),
-    click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                 help="Read rule_dirs from FILE instead of the nearest configuration."),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        help="Read rule_dirs from FILE instead of the nearest configuration.",
+    ),
     click.option("--isolated", is_flag=True, help="Ignore configuration files."),
 ]
 
@@ -491,8 +662,13 @@ def rules_cmd(rule_dirs, config_file, isolated, fmt) -> None:
 
 @cli.command("platforms")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option("--platforms-file", "platform_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Extra or overriding platform table (YAML; repeatable).")
+@click.option(
+    "--platforms-file",
+    "platform_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Extra or overriding platform table (YAML; repeatable).",
+)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read platform_overrides from FILE.")
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -506,8 +682,11 @@ def platforms_cmd(names, platform_files, config_file, isolated, fmt, verbose) ->
 
     try:
         options = load_options(config_file, isolated)
-        table = load_platforms(tuple(platform_files), options.platform_overrides,
-                               options.origins.get("platform_overrides", "platform_overrides"))
+        table = load_platforms(
+            tuple(platform_files),
+            options.platform_overrides,
+            options.origins.get("platform_overrides", "platform_overrides"),
+        )
         click.echo(platforms_output(table.select(_split_csv(names), "platform"), fmt, verbose), nl=False)
     except PrecisionLintError as exc:
         _fail(str(exc))
@@ -546,8 +725,10 @@ def test_rules_cmd(rule_dirs, select, verbose) -> None:
             results.append(r)
             if not r.passed or r.skipped or verbose:
                 mark = "skip" if r.skipped else "ok  " if r.passed else "FAIL"
-                click.echo(f"{mark} {r.rule_id} #{r.index} {visible(r.name)}"
-                           + (f": {visible(r.skipped)}" if r.skipped else ""))
+                click.echo(
+                    f"{mark} {r.rule_id} #{r.index} {visible(r.name)}"
+                    + (f": {visible(r.skipped)}" if r.skipped else "")
+                )
             for problem in r.problems:
                 click.echo(f"     {visible(problem)}")
         from ..engine.rules import load_rules
@@ -561,17 +742,26 @@ def test_rules_cmd(rule_dirs, select, verbose) -> None:
         click.echo(f"FAIL {visible(problem)}")
     failed = sum(not r.passed for r in results)
     skipped = sum(bool(r.skipped) for r in results)
-    click.echo(f"{len({r.rule_id for r in results})} rule(s), {len(results)} case(s): {failed} failing"
-               + (f", {skipped} skipped" if skipped else "")
-               + (f", {len(coverage)} rule(s) lacking a case" if coverage else ""))
+    click.echo(
+        f"{len({r.rule_id for r in results})} rule(s), {len(results)} case(s): {failed} failing"
+        + (f", {skipped} skipped" if skipped else "")
+        + (f", {len(coverage)} rule(s) lacking a case" if coverage else "")
+    )
     sys.exit(1 if failed or coverage else 0)
 
 
 @cli.command("new-rule")
 @click.argument("rule_id")
 @click.argument("name")
-@click.option("-d", "--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="Where to write RULE_ID-NAME.yaml.")
+@click.option(
+    "-d",
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to write RULE_ID-NAME.yaml.",
+)
 def new_rule_cmd(rule_id, name, directory) -> None:
     """Start a rule: write a commented template with one triggering and one clean test case.
 
@@ -589,8 +779,10 @@ def new_rule_cmd(rule_id, name, directory) -> None:
     taken = {r.id: r for r in load_rules()} | {r.name: r for r in load_rules()}
     if rule_id in taken or name in taken:
         clash = taken.get(rule_id) or taken[name]
-        _fail(f"{rule_id if rule_id in taken else name}: already built-in rule {clash.id} {clash.name}; "
-              f"choose another id and name")
+        _fail(
+            f"{rule_id if rule_id in taken else name}: already built-in rule {clash.id} {clash.name}; "
+            f"choose another id and name"
+        )
     path = os.path.join(directory, f"{rule_id}-{name}.yaml")
     if os.path.lexists(path):
         _fail(f"{path}: already exists; not overwritten")
@@ -609,9 +801,10 @@ def _escape_undecodable(exc: UnicodeError):
     which bytes the name holds."""
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
-    bad = exc.object[exc.start:exc.end]
-    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}"
-                   for c in bad), exc.end
+    bad = exc.object[exc.start : exc.end]
+    return "".join(
+        f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}" for c in bad
+    ), exc.end
 
 
 OUTPUT_ERRORS = "precision-lint-escape"
@@ -629,35 +822,89 @@ def _escaping_output() -> None:
 
 @cli.command("verify")
 @click.argument("model", metavar="MODEL")
-@click.option("--target", "target_specs", multiple=True, metavar="PLATFORM:MODE",
-              help="Deployment to measure (repeatable, comma-separated).  [default: ios-cpu:low]")
-@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Input values: .npz keyed by input name, or .npy for a one-input model.  [default: seeded "
-                   "random values from --input-range and what the graph implies]")
-@click.option("--input-range", multiple=True, metavar="NAME=LO:HI",
-              help="Range of a generated input, e.g. image=0:1 (repeatable).")
-@click.option("--tolerance", type=click.FloatRange(min=0), default=None, metavar="REL_L2",
-              help="Largest acceptable rel-L2 error of a tensor against Precision_High.  [default: 0.01]")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "markdown", "html"]), default="text",
-              show_default=True, help="text and json: the verify report; sarif, markdown and html: the lint report "
-                                      "of the model with each finding's measured verdict (and, in html, the "
-                                      "measured error per node drawn along the graph).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Write the report to FILE (the text summary still goes to the terminal).")
+@click.option(
+    "--target",
+    "target_specs",
+    multiple=True,
+    metavar="PLATFORM:MODE",
+    help="Deployment to measure (repeatable, comma-separated).  [default: ios-cpu:low]",
+)
+@click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Input values: .npz keyed by input name, or .npy for a one-input model.  [default: seeded "
+    "random values from --input-range and what the graph implies]",
+)
+@click.option(
+    "--input-range",
+    multiple=True,
+    metavar="NAME=LO:HI",
+    help="Range of a generated input, e.g. image=0:1 (repeatable).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="REL_L2",
+    help="Largest acceptable rel-L2 error of a tensor against Precision_High.  [default: 0.01]",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "markdown", "html"]),
+    default="text",
+    show_default=True,
+    help="text and json: the verify report; sarif, markdown and html: the lint report "
+    "of the model with each finding's measured verdict (and, in html, the "
+    "measured error per node drawn along the graph).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write the report to FILE (the text summary still goes to the terminal).",
+)
 @click.option("--timings", is_flag=True, help="Add the time of each step to the JSON report (text always shows it).")
-@click.option("--qemu-cpu", default="max", show_default=True, metavar="CPU",
-              help="QEMU CPU model for ARM runs; `cortex-a72` (no fp16 arithmetic) is a control that must be refused.")
+@click.option(
+    "--qemu-cpu",
+    default="max",
+    show_default=True,
+    metavar="CPU",
+    help="QEMU CPU model for ARM runs; `cortex-a72` (no fp16 arithmetic) is a control that must be refused.",
+)
 @click.option("--no-lint", is_flag=True, help="Measure only: do not run the static rules on the model.")
-@click.option("--emulate", is_flag=True,
-              help="Emulate every target from the platform table (an .onnx), the ARM CPUs too, instead of running "
-                   "their kernels: to compare the emulation with a measured run.")
-@click.option("--storage-only", is_flag=True,
-              help="Emulations round the storage formats only (arithmetic and accumulation kept fp32: the lower "
-                   "bound).")
-@click.option("--progress/--no-progress", default=None,
-              help="Show the current step on stderr.  [default: on a terminal]")
-def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, output, timings, qemu_cpu, no_lint,
-               emulate, storage_only, progress) -> None:
+@click.option(
+    "--emulate",
+    is_flag=True,
+    help="Emulate every target from the platform table (an .onnx), the ARM CPUs too, instead of running "
+    "their kernels: to compare the emulation with a measured run.",
+)
+@click.option(
+    "--storage-only",
+    is_flag=True,
+    help="Emulations round the storage formats only (arithmetic and accumulation kept fp32: the lower bound).",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Show the current step on stderr.  [default: on a terminal]"
+)
+def verify_cmd(
+    model,
+    target_specs,
+    inputs_file,
+    input_range,
+    tolerance,
+    fmt,
+    output,
+    timings,
+    qemu_cpu,
+    no_lint,
+    emulate,
+    storage_only,
+    progress,
+) -> None:
     """Run MODEL (.mnn, or .onnx converted with MNN's converter) on MNN's real kernels at each target's precision
     and at Precision_High, and report the error per output and per node.
 
@@ -696,10 +943,19 @@ def verify_cmd(model, target_specs, inputs_file, input_range, tolerance, fmt, ou
         width[0] = len(line)
 
     try:
-        result = verify(model, targets, inputs_file,
-                        parse_input_ranges(input_range), DEFAULT_TOLERANCE if tolerance is None else tolerance,
-                        qemu_cpu, lint=not no_lint, progress=status if show else None,
-                        review=fmt in ("markdown", "html"), emulate=emulate, storage_only=storage_only)
+        result = verify(
+            model,
+            targets,
+            inputs_file,
+            parse_input_ranges(input_range),
+            DEFAULT_TOLERANCE if tolerance is None else tolerance,
+            qemu_cpu,
+            lint=not no_lint,
+            progress=status if show else None,
+            review=fmt in ("markdown", "html"),
+            emulate=emulate,
+            storage_only=storage_only,
+        )
     except PrecisionLintError as exc:
         if width[0]:
             sys.stderr.write("\r" + " " * width[0] + "\r")
@@ -740,11 +996,20 @@ def _verify_lint_report(result, fmt, targets) -> Tuple[str, List[str]]:
     options = Options(targets=tuple(targets), recommend=False)
     linter = Linter(options)
     buffer = io.StringIO()
-    reporter = get_reporter(fmt)(buffer, {"rules": linter.rules, "options": options, "decider": linter.decider,
-                                          "root": repository_root(), "explain": True})
+    reporter = get_reporter(fmt)(
+        buffer,
+        {
+            "rules": linter.rules,
+            "options": options,
+            "decider": linter.decider,
+            "root": repository_root(),
+            "explain": True,
+        },
+    )
     lint_result = as_lint_result(result)
-    summary = RunSummary(judged_for=linter.deployment.judged_formats,
-                         targets=tuple(str(t) for t in linter.deployment.targets))
+    summary = RunSummary(
+        judged_for=linter.deployment.judged_formats, targets=tuple(str(t) for t in linter.deployment.targets)
+    )
     summary.add(lint_result)
     reporter.start()
     failures = file_isolated(reporter, lint_result)
@@ -753,9 +1018,12 @@ def _verify_lint_report(result, fmt, targets) -> Tuple[str, List[str]]:
 
 
 @cli.command("setup-arm")
-@click.option("--mnn-version", default=None, metavar="VERSION",
-              help="The MNN release to fetch for aarch64.  [default: the version the platform table was checked "
-                   "against]")
+@click.option(
+    "--mnn-version",
+    default=None,
+    metavar="VERSION",
+    help="The MNN release to fetch for aarch64.  [default: the version the platform table was checked against]",
+)
 @click.option("--force", is_flag=True, help="Rebuild the environment even if one is already set up.")
 def setup_arm_cmd(mnn_version, force) -> None:
     """Set up MNN's ARMv8.2 fp16 kernels for `verify` on this x86-64 machine, once.
@@ -797,8 +1065,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if os.environ.get("PRECISION_LINT_DEBUG"):
             raise
         detail = (str(exc).strip().splitlines() or [""])[0][:200]
-        _fail(f"internal error ({type(exc).__name__}: {detail}); please report it (PRECISION_LINT_DEBUG=1 shows the "
-              f"traceback)")
+        _fail(
+            f"internal error ({type(exc).__name__}: {detail}); please report it (PRECISION_LINT_DEBUG=1 shows the "
+            f"traceback)"
+        )
 
 
 if __name__ == "__main__":

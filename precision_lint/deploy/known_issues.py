@@ -10,6 +10,7 @@ and the finding's evidence matches the bug's ``when`` values.
 
 Nothing here imports MNN.
 """
+
 from __future__ import annotations
 
 import re
@@ -93,10 +94,18 @@ class KernelBug:
         return (kernels is not None and kernels in self.kernels) or backend in self.backends
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"id": self.id, "title": self.title, "level": self.level, "versions": self.versions(),
-                "symptom": self.symptom, "workaround": self.workaround, "unstable": self.unstable,
-                "adds": {"value": self.adds[0], "unit": self.adds[1]} if self.adds else None,
-                "source": self.source, "evidence": self.evidence}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "level": self.level,
+            "versions": self.versions(),
+            "symptom": self.symptom,
+            "workaround": self.workaround,
+            "unstable": self.unstable,
+            "adds": {"value": self.adds[0], "unit": self.adds[1]} if self.adds else None,
+            "source": self.source,
+            "evidence": self.evidence,
+        }
 
 
 @lru_cache(maxsize=1)
@@ -117,16 +126,30 @@ def kernel_bugs() -> Tuple[KernelBug, ...]:
     out = []
     for b in data().get("kernel_bugs", []):
         where = f"known_issues.yaml: kernel bug {b.get('id')}"
-        out.append(KernelBug(
-            id=b["id"], title=b["title"], ops=frozenset(b["ops"]), level=b["level"], symptom=b["symptom"],
-            workaround=b["workaround"], source=b["source"], evidence=b["evidence"],
-            rules=frozenset(b.get("rules", ())), kernels=frozenset(b.get("kernels", ())), backends=frozenset(b.get("backends", ())), rank=b.get("rank"),
-            when=tuple((k, tuple(v)) for k, v in sorted((b.get("when") or {}).items())),
-            dtypes=tuple(b.get("dtypes", ())),
-            first_affected=parse_version(b["first_affected"], where) if b.get("first_affected") else None,
-            last_affected=parse_version(b["last_affected"], where) if b.get("last_affected") else None,
-            checked_at=b.get("checked_at", ""), fixed_by=b.get("fixed_by", ""), unstable=bool(b.get("unstable")),
-            adds=(float(b["adds"]["value"]), str(b["adds"]["unit"])) if b.get("adds") else None))
+        out.append(
+            KernelBug(
+                id=b["id"],
+                title=b["title"],
+                ops=frozenset(b["ops"]),
+                level=b["level"],
+                symptom=b["symptom"],
+                workaround=b["workaround"],
+                source=b["source"],
+                evidence=b["evidence"],
+                rules=frozenset(b.get("rules", ())),
+                kernels=frozenset(b.get("kernels", ())),
+                backends=frozenset(b.get("backends", ())),
+                rank=b.get("rank"),
+                when=tuple((k, tuple(v)) for k, v in sorted((b.get("when") or {}).items())),
+                dtypes=tuple(b.get("dtypes", ())),
+                first_affected=parse_version(b["first_affected"], where) if b.get("first_affected") else None,
+                last_affected=parse_version(b["last_affected"], where) if b.get("last_affected") else None,
+                checked_at=b.get("checked_at", ""),
+                fixed_by=b.get("fixed_by", ""),
+                unstable=bool(b.get("unstable")),
+                adds=(float(b["adds"]["value"]), str(b["adds"]["unit"])) if b.get("adds") else None,
+            )
+        )
     return tuple(out)
 
 
@@ -151,12 +174,23 @@ def bugs_on(platform: Any, bugs: Sequence[KernelBug] = ()) -> List[Tuple[KernelB
     return out
 
 
-def may_concern(rule_id: str, op: str, source_op: str, rank: Optional[int], evidence: Mapping[str, Any],
-                bugs: Sequence[KernelBug]) -> bool:
+def may_concern(
+    rule_id: str, op: str, source_op: str, rank: Optional[int], evidence: Mapping[str, Any], bugs: Sequence[KernelBug]
+) -> bool:
     """Whether any of ``bugs`` decides this rule candidate on some platform (the runner keeps such candidates)."""
     names = frozenset(n for n in (op, source_op) if n)
     return any(b.concerns(rule_id, names, rank, evidence) for b in bugs)
 
 
-__all__ = ["KernelBug", "parse_version", "version_text", "kernel_bugs", "kernel_bug", "bugs_for_version",
-           "bugs_on", "issue_reports", "data", "may_concern"]
+__all__ = [
+    "KernelBug",
+    "parse_version",
+    "version_text",
+    "kernel_bugs",
+    "kernel_bug",
+    "bugs_for_version",
+    "bugs_on",
+    "issue_reports",
+    "data",
+    "may_concern",
+]

@@ -4,6 +4,7 @@ A model linted as .onnx is often deployed as .mnn.  The converter fuses, folds a
 finding on the ONNX graph may not exist, or may look different, in the converted model; the note says which.
 The patterns use the rule matcher, so they read like rules and are matched by the same engine.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,16 @@ def conversions() -> Tuple[Conversion, ...]:
         missing = {"id", "summary", "note", "match"} - set(d)
         if missing:
             raise ValueError(f"{where}: missing {sorted(missing)}")
-        out.append(Conversion(d["id"], d["summary"], " ".join(d["note"].split()), _matcher(d["match"], where),
-                              bool(d.get("constant_subgraph")), tuple(d.get("produces", ()))))
+        out.append(
+            Conversion(
+                d["id"],
+                d["summary"],
+                " ".join(d["note"].split()),
+                _matcher(d["match"], where),
+                bool(d.get("constant_subgraph")),
+                tuple(d.get("produces", ())),
+            )
+        )
     return tuple(out)
 
 
@@ -57,8 +66,10 @@ class _Matcher:
 
         self.graph = graph
         self.analysis = Analysis(graph, {})
-        self.base = {"tol": Namespace({}, "tolerance"),
-                     "model": Namespace({"format": "onnx", "fp16_converted": False}, "model field")}
+        self.base = {
+            "tol": Namespace({}, "tolerance"),
+            "model": Namespace({"format": "onnx", "fp16_converted": False}, "model field"),
+        }
         self.folded = _constant_ops(graph)
 
     def hits(self, op: Operator) -> List[Conversion]:
@@ -122,7 +133,15 @@ def _constant_ops(graph: ModelGraph) -> Set[str]:
             if t is None or t.is_input or not (t.is_const or (t.producer in done)):
                 ok = False
                 break
-        if ok and op.op not in ("If", "Loop", "Scan", "RandomUniform", "RandomNormal", "RandomUniformLike",
-                                "RandomNormalLike", "Multinomial"):
+        if ok and op.op not in (
+            "If",
+            "Loop",
+            "Scan",
+            "RandomUniform",
+            "RandomNormal",
+            "RandomUniformLike",
+            "RandomNormalLike",
+            "Multinomial",
+        ):
             done.add(op.id)
     return done

@@ -1,14 +1,24 @@
 """What MNN's converter does to this model and which known MNN issue reports concern it, matched once per model
 (data/known_issues.yaml) so that every format gets the same list (a typed :class:`~precision_lint.results.MnnNotes`):
 Markdown renders it, JSON carries it as ``mnn_notes``, SARIF in the run's ``properties.mnnNotes``.  Kernel bugs are matched by the recommender (they change levels); these notes change none."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..results import ConverterNote, IssueGroup, IssueReport, MnnNotes, Recommendation
 
-BACKEND_NAME = {"CPU": "CPU", "METAL": "Metal", "OPENCL": "OpenCL", "VULKAN": "Vulkan", "CUDA": "CUDA",
-                "NN": "CoreML", "NNAPI": "NNAPI", "TRT": "TensorRT", "HIAI": "HiAI"}
+BACKEND_NAME = {
+    "CPU": "CPU",
+    "METAL": "Metal",
+    "OPENCL": "OpenCL",
+    "VULKAN": "Vulkan",
+    "CUDA": "CUDA",
+    "NN": "CoreML",
+    "NNAPI": "NNAPI",
+    "TRT": "TensorRT",
+    "HIAI": "HiAI",
+}
 
 
 def model_ops(metadata: Mapping[str, Any], findings) -> List[str]:

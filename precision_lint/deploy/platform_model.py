@@ -1,6 +1,7 @@
 """The platform model as data types: MNN's precision modes, per-op formats, a platform's modes with their per-op
 exceptions, approximations and fallbacks, and the table of platforms.  Built from YAML by
 :mod:`precision_lint.deploy.platforms`; nothing here reads files."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,18 +11,43 @@ from ..errors import ConfigError
 
 # MNN's BackendConfig::PrecisionMode, in MNN's order (include/MNN/MNNForwardType.h; mnn-precision.md:7-8).
 MODES = ("normal", "high", "low", "low_bf16")
-PRECISION_ENUM = {"normal": "Precision_Normal", "high": "Precision_High", "low": "Precision_Low",
-                  "low_bf16": "Precision_Low_BF16"}
+PRECISION_ENUM = {
+    "normal": "Precision_Normal",
+    "high": "Precision_High",
+    "low": "Precision_Low",
+    "low_bf16": "Precision_Low_BF16",
+}
 PRECISION_VALUE = {"normal": 0, "high": 1, "low": 2, "low_bf16": 3}
 # MNNForwardType values (include/MNN/MNNForwardType.h), for MNN's command-line tools' forwardType argument.
-FORWARD_TYPE_VALUE = {"MNN_FORWARD_CPU": 0, "MNN_FORWARD_METAL": 1, "MNN_FORWARD_CUDA": 2, "MNN_FORWARD_OPENCL": 3,
-                      "MNN_FORWARD_AUTO": 4, "MNN_FORWARD_NN": 5, "MNN_FORWARD_OPENGL": 6, "MNN_FORWARD_VULKAN": 7,
-                      "MNN_FORWARD_USER_0": 8, "MNN_FORWARD_USER_1": 9}
-_MODE_ALIASES = {"normal": "normal", "precision_normal": "normal", "0": "normal",
-                 "high": "high", "precision_high": "high", "1": "high",
-                 "low": "low", "precision_low": "low", "2": "low",
-                 "low_bf16": "low_bf16", "lowbf16": "low_bf16", "low-bf16": "low_bf16", "precision_low_bf16": "low_bf16",
-                 "bf16": "low_bf16", "3": "low_bf16"}
+FORWARD_TYPE_VALUE = {
+    "MNN_FORWARD_CPU": 0,
+    "MNN_FORWARD_METAL": 1,
+    "MNN_FORWARD_CUDA": 2,
+    "MNN_FORWARD_OPENCL": 3,
+    "MNN_FORWARD_AUTO": 4,
+    "MNN_FORWARD_NN": 5,
+    "MNN_FORWARD_OPENGL": 6,
+    "MNN_FORWARD_VULKAN": 7,
+    "MNN_FORWARD_USER_0": 8,
+    "MNN_FORWARD_USER_1": 9,
+}
+_MODE_ALIASES = {
+    "normal": "normal",
+    "precision_normal": "normal",
+    "0": "normal",
+    "high": "high",
+    "precision_high": "high",
+    "1": "high",
+    "low": "low",
+    "precision_low": "low",
+    "2": "low",
+    "low_bf16": "low_bf16",
+    "lowbf16": "low_bf16",
+    "low-bf16": "low_bf16",
+    "precision_low_bf16": "low_bf16",
+    "bf16": "low_bf16",
+    "3": "low_bf16",
+}
 
 
 def parse_mode(text: str) -> str:
@@ -42,9 +68,12 @@ class OpMatch:
     rules: frozenset = frozenset()  # rule ids (approximations only)
 
     def matches(self, op: "OpRef") -> bool:
-        hit = ("*" in self.ops or bool(self.ops & op.names)
-               or (op.mnn_type is not None and op.mnn_type in self.mnn_types)
-               or (op.rule_id is not None and op.rule_id in self.rules))
+        hit = (
+            "*" in self.ops
+            or bool(self.ops & op.names)
+            or (op.mnn_type is not None and op.mnn_type in self.mnn_types)
+            or (op.rule_id is not None and op.rule_id in self.rules)
+        )
         if hit and self.rank is not None:
             return op.rank == self.rank
         return hit
@@ -137,9 +166,18 @@ class Mode:
 
     def signature(self) -> Tuple[Any, ...]:
         """What the mode does numerically: two modes with equal signatures behave identically."""
-        return (self.supported, self.storage, self.arithmetic, self.accumulation, self.lowp_types,
-                self.op_exceptions, tuple(a.id for a in self.approximations), self.conversion,
-                self.accumulation_order, self.kernels)
+        return (
+            self.supported,
+            self.storage,
+            self.arithmetic,
+            self.accumulation,
+            self.lowp_types,
+            self.op_exceptions,
+            tuple(a.id for a in self.approximations),
+            self.conversion,
+            self.accumulation_order,
+            self.kernels,
+        )
 
     def reduced(self) -> int:
         """How many of storage/arithmetic/accumulation are below fp32 (0 = all fp32)."""
@@ -189,8 +227,12 @@ class Platform:
         mnn_type = self.runtime_types.get(op)
         if mnn_type is None and head and head != op:
             mnn_type = self.runtime_types.get(head, head)
-        return OpRef(names=names, mnn_type=mnn_type, rank=_rank(getattr(finding, "evidence", {}) or {}),
-                     rule_id=getattr(finding, "rule_id", None))
+        return OpRef(
+            names=names,
+            mnn_type=mnn_type,
+            rank=_rank(getattr(finding, "evidence", {}) or {}),
+            rule_id=getattr(finding, "rule_id", None),
+        )
 
     def formats_for(self, mode: str, finding: Any) -> OpFormats:
         """The formats the finding's operator really runs with in ``mode`` on this platform."""
@@ -206,8 +248,10 @@ class Platform:
         kernels = m.kernels
         if m.lowp_types is not None and op.mnn_type is not None and op.mnn_type not in m.lowp_types:
             if (arith, acc) != ("fp32", "fp32"):
-                fallback = (f"MNN op type {op.mnn_type} is not in the {m.lowp_only} low-precision list: it runs on "
-                            f"an fp32 CPU backup")
+                fallback = (
+                    f"MNN op type {op.mnn_type} is not in the {m.lowp_only} low-precision list: it runs on "
+                    f"an fp32 CPU backup"
+                )
                 arith, acc = "fp32", "fp32"
                 kernels = None
                 applied.append(fallback)
@@ -245,22 +289,44 @@ class Platform:
                 continue
             m = self.modes[name]
             modes[name] = {
-                "precision": m.precision_enum, "supported": m.supported, "speed": m.speed,
-                "formats": m.formats_dict(), "same_as": m.same_as, "what": m.what, "source": m.source,
-                "lowp_only": m.lowp_only, "conversion": m.conversion, "accumulation_order": m.accumulation_order,
-                "kernels": m.kernels, "measured": m.measured, "facts": dict(sorted(m.facts.items())),
+                "precision": m.precision_enum,
+                "supported": m.supported,
+                "speed": m.speed,
+                "formats": m.formats_dict(),
+                "same_as": m.same_as,
+                "what": m.what,
+                "source": m.source,
+                "lowp_only": m.lowp_only,
+                "conversion": m.conversion,
+                "accumulation_order": m.accumulation_order,
+                "kernels": m.kernels,
+                "measured": m.measured,
+                "facts": dict(sorted(m.facts.items())),
                 "op_exceptions": [_exception_dict(e) for e in m.op_exceptions],
                 "approximations": [_approx_dict(a) for a in m.approximations],
             }
-        return {"id": self.id, "name": self.name, "description": self.description, "os": self.os,
-                "backend": self.backend, "forward_type": self.forward_type, "source": self.source,
-                "notes": list(self.notes), "approximations": [_approx_dict(a) for a in self.approximations],
-                "cpu_fallback": [_exception_dict(e) for e in self.cpu_fallback], "modes": modes}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "os": self.os,
+            "backend": self.backend,
+            "forward_type": self.forward_type,
+            "source": self.source,
+            "notes": list(self.notes),
+            "approximations": [_approx_dict(a) for a in self.approximations],
+            "cpu_fallback": [_exception_dict(e) for e in self.cpu_fallback],
+            "modes": modes,
+        }
 
 
 def _exception_dict(e: OpException) -> Dict[str, Any]:
-    d: Dict[str, Any] = {"ops": sorted(e.match.ops), "mnn_types": sorted(e.match.mnn_types), "what": e.what,
-                         "source": e.source}
+    d: Dict[str, Any] = {
+        "ops": sorted(e.match.ops),
+        "mnn_types": sorted(e.match.mnn_types),
+        "what": e.what,
+        "source": e.source,
+    }
     if e.match.rank is not None:
         d["rank"] = e.match.rank
     for k in ("storage", "arithmetic", "accumulation", "measured"):
@@ -270,8 +336,15 @@ def _exception_dict(e: OpException) -> Dict[str, Any]:
 
 
 def _approx_dict(a: Approximation) -> Dict[str, Any]:
-    return {"id": a.id, "ops": sorted(a.match.ops), "mnn_types": sorted(a.match.mnn_types),
-            "rules": sorted(a.match.rules), "what": a.what, "source": a.source, "measured": a.measured}
+    return {
+        "id": a.id,
+        "ops": sorted(a.match.ops),
+        "mnn_types": sorted(a.match.mnn_types),
+        "rules": sorted(a.match.rules),
+        "what": a.what,
+        "source": a.source,
+        "measured": a.measured,
+    }
 
 
 def _rank(evidence: Mapping[str, Any]) -> Optional[int]:
@@ -288,8 +361,9 @@ def _rank(evidence: Mapping[str, Any]) -> Optional[int]:
 class PlatformTable(Mapping[str, Platform]):
     """Platforms by id, in table order (built-ins first, then user additions)."""
 
-    def __init__(self, platforms: Sequence[Platform], runtime_types: Mapping[str, str],
-                 mnn_version: Optional[str] = None):
+    def __init__(
+        self, platforms: Sequence[Platform], runtime_types: Mapping[str, str], mnn_version: Optional[str] = None
+    ):
         self._by_id = {p.id: p for p in platforms}
         self.runtime_types = dict(runtime_types)
         self.mnn_version = mnn_version  # the MNN version the built-in table was checked against
@@ -307,8 +381,9 @@ class PlatformTable(Mapping[str, Platform]):
         """The platform called ``name`` or a ConfigError naming the known ones."""
         if name in self._by_id:
             return self._by_id[name]
-        raise ConfigError(f"{where}: unknown platform {name!r} (known: {', '.join(self._by_id)}; "
-                          f"see `precision-lint platforms`)")
+        raise ConfigError(
+            f"{where}: unknown platform {name!r} (known: {', '.join(self._by_id)}; see `precision-lint platforms`)"
+        )
 
     def select(self, names: Iterable[str] = (), where: str = "--platform") -> List[Platform]:
         names = list(dict.fromkeys(names))

@@ -14,6 +14,7 @@ other value replaces it; a new platform may start from another with ``extends: I
 This module reads and merges the YAML; the types it builds live in :mod:`.platform_model`.  Nothing here
 imports MNN.
 """
+
 from __future__ import annotations
 
 import copy
@@ -109,8 +110,12 @@ def _merge(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
-def load_platforms(files: Sequence[str] = (), overrides: Optional[Mapping[str, Any]] = None,
-                   overrides_origin: str = "platform_overrides", builtin: bool = True) -> PlatformTable:
+def load_platforms(
+    files: Sequence[str] = (),
+    overrides: Optional[Mapping[str, Any]] = None,
+    overrides_origin: str = "platform_overrides",
+    builtin: bool = True,
+) -> PlatformTable:
     """The built-in table, then each platform file in order, then ``overrides`` (platform id -> entry).
 
     Raises ConfigError naming the file (or ``overrides_origin``) for anything invalid.
@@ -162,18 +167,33 @@ def load_platforms(files: Sequence[str] = (), overrides: Optional[Mapping[str, A
 
 
 def _match(d: Mapping[str, Any]) -> OpMatch:
-    return OpMatch(ops=frozenset(d.get("ops", ())), mnn_types=frozenset(d.get("mnn_types", ())),
-                   rank=d.get("rank"), rules=frozenset(d.get("rules", ())))
+    return OpMatch(
+        ops=frozenset(d.get("ops", ())),
+        mnn_types=frozenset(d.get("mnn_types", ())),
+        rank=d.get("rank"),
+        rules=frozenset(d.get("rules", ())),
+    )
 
 
 def _approximations(items: Iterable[Mapping[str, Any]]) -> Tuple[Approximation, ...]:
-    return tuple(Approximation(a["id"], a["what"], _match(a), a.get("source", ""), a.get("measured", ""))
-                 for a in items)
+    return tuple(
+        Approximation(a["id"], a["what"], _match(a), a.get("source", ""), a.get("measured", "")) for a in items
+    )
 
 
 def _exceptions(items: Iterable[Mapping[str, Any]]) -> Tuple[OpException, ...]:
-    return tuple(OpException(_match(e), e["what"], e.get("source", ""), e.get("storage"), e.get("arithmetic"),
-                             e.get("accumulation"), e.get("measured", "")) for e in items)
+    return tuple(
+        OpException(
+            _match(e),
+            e["what"],
+            e.get("source", ""),
+            e.get("storage"),
+            e.get("arithmetic"),
+            e.get("accumulation"),
+            e.get("measured", ""),
+        )
+        for e in items
+    )
 
 
 def _resolve_mode(name: str, modes: Mapping[str, Any], where: str, seen: Tuple[str, ...] = ()) -> Dict[str, Any]:
@@ -185,23 +205,34 @@ def _resolve_mode(name: str, modes: Mapping[str, Any], where: str, seen: Tuple[s
         return dict(d)
     if ref in seen or ref == name:
         raise ConfigError(f"{where}: modes.{name}: same_as forms a cycle ({' -> '.join(seen + (name, ref))})")
-    base = {k: v for k, v in _resolve_mode(ref, modes, where, seen + (name,)).items()
-            if k not in ("source", "what", "same_as")}
+    base = {
+        k: v
+        for k, v in _resolve_mode(ref, modes, where, seen + (name,)).items()
+        if k not in ("source", "what", "same_as")
+    }
     out = _merge(base, d)
     return out
 
 
-def _build(pid: str, d: Mapping[str, Any], where: str, runtime_types: Mapping[str, str],
-           lowp_lists: Mapping[str, Sequence[str]]) -> Platform:
+def _build(
+    pid: str,
+    d: Mapping[str, Any],
+    where: str,
+    runtime_types: Mapping[str, str],
+    lowp_lists: Mapping[str, Sequence[str]],
+) -> Platform:
     missing = [k for k in _PLATFORM_REQUIRED if k not in d]
     if missing:
-        raise ConfigError(f"{where}: a new platform needs {', '.join(missing)} (or `extends: ID` to start from "
-                          f"an existing platform)")
+        raise ConfigError(
+            f"{where}: a new platform needs {', '.join(missing)} (or `extends: ID` to start from an existing platform)"
+        )
     raw_modes = d["modes"]
     absent = [m for m in MODES if m not in raw_modes]
     if absent:
-        raise ConfigError(f"{where}: modes: every precision mode must be described (missing: {', '.join(absent)}; "
-                          f"use `same_as: normal` or `supported: false`)")
+        raise ConfigError(
+            f"{where}: modes: every precision mode must be described (missing: {', '.join(absent)}; "
+            f"use `same_as: normal` or `supported: false`)"
+        )
     modes: Dict[str, Mode] = {}
     for name in MODES:
         m = _resolve_mode(name, raw_modes, where)
@@ -212,20 +243,42 @@ def _build(pid: str, d: Mapping[str, Any], where: str, runtime_types: Mapping[st
                 raise ConfigError(f"{where}: modes.{name}: missing {', '.join(lacking)}")
         lowp = m.get("lowp_only")
         if lowp is not None and lowp not in lowp_lists:
-            raise ConfigError(f"{where}: modes.{name}: lowp_only {lowp!r} is not a lowp_op_lists entry "
-                              f"(known: {', '.join(sorted(lowp_lists))})")
+            raise ConfigError(
+                f"{where}: modes.{name}: lowp_only {lowp!r} is not a lowp_op_lists entry "
+                f"(known: {', '.join(sorted(lowp_lists))})"
+            )
         modes[name] = Mode(
-            name=name, supported=supported, speed=m.get("speed", 0), storage=m.get("storage", "fp32"),
-            arithmetic=m.get("arithmetic", "fp32"), accumulation=m.get("accumulation", "fp32"), lowp_only=lowp,
+            name=name,
+            supported=supported,
+            speed=m.get("speed", 0),
+            storage=m.get("storage", "fp32"),
+            arithmetic=m.get("arithmetic", "fp32"),
+            accumulation=m.get("accumulation", "fp32"),
+            lowp_only=lowp,
             lowp_types=frozenset(lowp_lists[lowp]) if lowp else None,
             op_exceptions=_exceptions(m.get("op_exceptions", ())),
-            approximations=_approximations(m.get("approximations", ())), what=m.get("what", ""),
-            source=m.get("source", ""), same_as=raw_modes[name].get("same_as"),
-            conversion=m.get("conversion", "unknown"), accumulation_order=m.get("accumulation_order", "unknown"),
-            kernels=m.get("kernels"), measured=m.get("measured", ""),
-            facts={k: m[k] for k in _MODE_FACTS if k in m})
+            approximations=_approximations(m.get("approximations", ())),
+            what=m.get("what", ""),
+            source=m.get("source", ""),
+            same_as=raw_modes[name].get("same_as"),
+            conversion=m.get("conversion", "unknown"),
+            accumulation_order=m.get("accumulation_order", "unknown"),
+            kernels=m.get("kernels"),
+            measured=m.get("measured", ""),
+            facts={k: m[k] for k in _MODE_FACTS if k in m},
+        )
     return Platform(
-        id=pid, name=d["name"], backend=d["backend"], forward_type=d["forward_type"], modes=modes,
-        description=d.get("description", ""), os=d.get("os", ""), source=d.get("source", ""),
-        notes=tuple(d.get("notes", ())), approximations=_approximations(d.get("approximations", ())),
-        cpu_fallback=_exceptions(d.get("cpu_fallback", ())), runtime_types=runtime_types, origin=where)
+        id=pid,
+        name=d["name"],
+        backend=d["backend"],
+        forward_type=d["forward_type"],
+        modes=modes,
+        description=d.get("description", ""),
+        os=d.get("os", ""),
+        source=d.get("source", ""),
+        notes=tuple(d.get("notes", ())),
+        approximations=_approximations(d.get("approximations", ())),
+        cpu_fallback=_exceptions(d.get("cpu_fallback", ())),
+        runtime_types=runtime_types,
+        origin=where,
+    )

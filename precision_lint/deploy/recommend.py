@@ -65,12 +65,26 @@ when dumped, lists in a fixed order)::
 
 Nothing here imports MNN.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..results import (LEVEL_RANK, CpuFallback, DeclaredMode, KnownBugHit, MeasuredRun, ModeAssessment, PerOpFact,
-                       PlatformChoice, Recommendation, RunOutcome, Verdict, at_least, max_level)
+from ..results import (
+    LEVEL_RANK,
+    CpuFallback,
+    DeclaredMode,
+    KnownBugHit,
+    MeasuredRun,
+    ModeAssessment,
+    PerOpFact,
+    PlatformChoice,
+    Recommendation,
+    RunOutcome,
+    Verdict,
+    at_least,
+    max_level,
+)
 from .platforms import MODES, PRECISION_ENUM, PRECISION_VALUE, Platform
 
 # mode -> the decided verdict of every finding of the file in that mode (engine/decide.Decider.recommend)
@@ -83,9 +97,13 @@ def _mode_sort_key(platform: Platform, name: str) -> Tuple[Any, ...]:
     return (-m.speed, m.reduced(), len(m.approximations), MODES.index(name))
 
 
-def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: str = "error",
-                       declared: Sequence[str] = (), runs: Optional[Mapping[str, MeasuredRun]] = None
-                       ) -> PlatformChoice:
+def recommend_platform(
+    by_mode: ModeVerdicts,
+    platform: Platform,
+    fail_level: str = "error",
+    declared: Sequence[str] = (),
+    runs: Optional[Mapping[str, MeasuredRun]] = None,
+) -> PlatformChoice:
     """The recommendation for one platform from its decided verdicts (its JSON layout is in the module docstring);
     ``declared``: the modes declared as targets on this platform, in the order given; ``runs``: `verify` runs by
     target ("ios-cpu:low"), which decide their mode (None: a plain lint, no basis)."""
@@ -104,9 +122,15 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
     for name in order:
         m = platform.modes[name]
         entry: Dict[str, Any] = {
-            "mode": name, "precision": PRECISION_ENUM[name], "precision_value": PRECISION_VALUE[name],
-            "speed": m.speed, "supported": m.supported, "formats": m.formats_dict(), "same_as": m.same_as,
-            "what": m.what, "source": m.source,
+            "mode": name,
+            "precision": PRECISION_ENUM[name],
+            "precision_value": PRECISION_VALUE[name],
+            "speed": m.speed,
+            "supported": m.supported,
+            "formats": m.formats_dict(),
+            "same_as": m.same_as,
+            "what": m.what,
+            "source": m.source,
         }
         per_mode[name] = entry
         if not m.supported:
@@ -130,17 +154,36 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
         if run is not None:
             entry["basis"] = run.basis
             entry["run"] = RunOutcome(run.target, run.exceeded, run.why)
-        entry.update(status="rejected" if rejected else "safe", max_level=worst,
-                     blocking=tuple(_sorted(blocking)), concerns=tuple(_sorted(concerns)))
-        entry["per_op"] = tuple(PerOpFact(v.finding.rule_id, v.finding.node, v.finding.scope, v.finding.op, v.level,
-                                          tuple(v.formats.applied))
-                                for v in _sorted(dependent) if v.formats.applied and not v.formats.cpu_fallback)
+        entry.update(
+            status="rejected" if rejected else "safe",
+            max_level=worst,
+            blocking=tuple(_sorted(blocking)),
+            concerns=tuple(_sorted(concerns)),
+        )
+        entry["per_op"] = tuple(
+            PerOpFact(
+                v.finding.rule_id, v.finding.node, v.finding.scope, v.finding.op, v.level, tuple(v.formats.applied)
+            )
+            for v in _sorted(dependent)
+            if v.formats.applied and not v.formats.cpu_fallback
+        )
         evaluated[name] = (worst, len(blocking) + (run is not None and run.exceeded), dependent)
         for v in dependent:
             for b in v.known_bugs:
-                kb = known.setdefault(b.id, {"id": b.id, "title": b.title, "level": b.level, "versions": b.versions(),
-                                             "symptom": b.symptom, "workaround": b.workaround,
-                                             "unstable": b.unstable, "modes": [], "nodes": []})
+                kb = known.setdefault(
+                    b.id,
+                    {
+                        "id": b.id,
+                        "title": b.title,
+                        "level": b.level,
+                        "versions": b.versions(),
+                        "symptom": b.symptom,
+                        "workaround": b.workaround,
+                        "unstable": b.unstable,
+                        "modes": [],
+                        "nodes": [],
+                    },
+                )
                 if name not in kb["modes"]:
                     kb["modes"].append(name)
                 if v.finding.node not in kb["nodes"]:
@@ -149,8 +192,17 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
             if v.formats.cpu_fallback:
                 f = v.finding
                 key = (f.rule_id, f.scope, f.node)
-                fb = fallbacks.setdefault(key, {"rule": f.rule_id, "node": f.node, "scope": f.scope, "op": f.op,
-                                                "modes": [], "why": v.formats.cpu_fallback})
+                fb = fallbacks.setdefault(
+                    key,
+                    {
+                        "rule": f.rule_id,
+                        "node": f.node,
+                        "scope": f.scope,
+                        "op": f.op,
+                        "modes": [],
+                        "why": v.formats.cpu_fallback,
+                    },
+                )
                 fb["modes"].append(name)
     safe = [n for n in order if per_mode[n]["status"] == "safe"]
     if safe:
@@ -163,13 +215,18 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
     modes = {n: ModeAssessment(**per_mode[n]) for n in order}
     cm = platform.modes[chosen]
     equivalent = tuple(n for n in group_of.get(chosen, [chosen]) if n != chosen)
-    known_bugs = tuple(KnownBugHit(**dict(known[k], modes=tuple(known[k]["modes"]),
-                                          nodes=tuple(sorted(known[k]["nodes"])))) for k in sorted(known))
+    known_bugs = tuple(
+        KnownBugHit(**dict(known[k], modes=tuple(known[k]["modes"]), nodes=tuple(sorted(known[k]["nodes"]))))
+        for k in sorted(known)
+    )
     declared_modes = []
     for name in dict.fromkeys(declared):  # every declared mode of the platform, once each, in the order given
         d = modes[name]
-        declared_modes.append(DeclaredMode(name, PRECISION_ENUM[name],
-                                           d.status == "safe" or (d.status == "chosen" and is_safe), d.max_level))
+        declared_modes.append(
+            DeclaredMode(
+                name, PRECISION_ENUM[name], d.status == "safe" or (d.status == "chosen" and is_safe), d.max_level
+            )
+        )
     ran = [modes[n] for n in order if modes[n].basis]
     basis = why = None
     if after_verify:  # which basis the choice had (measured, emulated or estimated), and why
@@ -177,16 +234,31 @@ def recommend_platform(by_mode: ModeVerdicts, platform: Platform, fail_level: st
         why = _why(modes, chosen, ran)
     formats = cm.formats_dict()
     return PlatformChoice(
-        platform=platform.id, name=platform.name, os=platform.os, backend=platform.backend,
-        forward_type=platform.forward_type, mode=chosen, precision=PRECISION_ENUM[chosen],
-        precision_value=PRECISION_VALUE[chosen], safe=is_safe, formats=formats, equivalent=equivalent,
-        equivalent_groups=tuple(tuple(g) for g in groups), modes_differ=len(groups) > 1,
+        platform=platform.id,
+        name=platform.name,
+        os=platform.os,
+        backend=platform.backend,
+        forward_type=platform.forward_type,
+        mode=chosen,
+        precision=PRECISION_ENUM[chosen],
+        precision_value=PRECISION_VALUE[chosen],
+        safe=is_safe,
+        formats=formats,
+        equivalent=equivalent,
+        equivalent_groups=tuple(tuple(g) for g in groups),
+        modes_differ=len(groups) > 1,
         summary=_summary(chosen, formats, equivalent, len(groups) > 1, is_safe, known_bugs, platform, fail_level),
         modes=tuple(modes[n] for n in order),
-        cpu_fallbacks=tuple(CpuFallback(**dict(fallbacks[k], modes=tuple(fallbacks[k]["modes"])))
-                            for k in sorted(fallbacks)),
-        mode_independent=tuple(_sorted(mode_independent)), known_bugs=known_bugs, notes=tuple(platform.notes),
-        declared=tuple(declared_modes), basis=basis, why=why)
+        cpu_fallbacks=tuple(
+            CpuFallback(**dict(fallbacks[k], modes=tuple(fallbacks[k]["modes"]))) for k in sorted(fallbacks)
+        ),
+        mode_independent=tuple(_sorted(mode_independent)),
+        known_bugs=known_bugs,
+        notes=tuple(platform.notes),
+        declared=tuple(declared_modes),
+        basis=basis,
+        why=why,
+    )
 
 
 def _basis(chosen: ModeAssessment, ran: Sequence[ModeAssessment]) -> str:
@@ -203,8 +275,10 @@ def _why(modes: Mapping[str, ModeAssessment], chosen: str, ran: Sequence[ModeAss
         state = "over tolerance" if m.run.exceeded else "within tolerance"
         parts.append(f"{m.precision} {m.basis} {state} on these inputs" + (f": {m.run.why}" if m.run.why else ""))
     if not modes[chosen].basis:
-        parts.append(f"{PRECISION_ENUM[chosen]} estimated from the rules and the platform table (nothing ran "
-                     f"{'at this mode' if ran else 'on this platform'})")
+        parts.append(
+            f"{PRECISION_ENUM[chosen]} estimated from the rules and the platform table (nothing ran "
+            f"{'at this mode' if ran else 'on this platform'})"
+        )
     return "; ".join(parts)
 
 
@@ -219,12 +293,22 @@ def _fmt_formats(formats: Mapping[str, str]) -> str:
     return f"{s} storage, {a} arithmetic, {c} accumulation"
 
 
-def _summary(chosen: str, formats: Mapping[str, str], equivalent: Sequence[str], modes_differ: bool, safe: bool,
-             known_bugs: Sequence[KnownBugHit], platform: Platform, fail_level: str) -> str:
+def _summary(
+    chosen: str,
+    formats: Mapping[str, str],
+    equivalent: Sequence[str],
+    modes_differ: bool,
+    safe: bool,
+    known_bugs: Sequence[KnownBugHit],
+    platform: Platform,
+    fail_level: str,
+) -> str:
     parts = [f"{PRECISION_ENUM[chosen]} ({_fmt_formats(formats)})"]
     if not modes_differ:
-        parts.append(f"every precision mode computes the same on {platform.name} ({_fmt_formats(formats)}): "
-                     "the setting makes no difference")
+        parts.append(
+            f"every precision mode computes the same on {platform.name} ({_fmt_formats(formats)}): "
+            "the setting makes no difference"
+        )
     elif equivalent:
         names = [PRECISION_ENUM[n] for n in [chosen, *equivalent]]
         parts.append(f"{' and '.join(names)} are the same here")
@@ -237,9 +321,14 @@ def _summary(chosen: str, formats: Mapping[str, str], equivalent: Sequence[str],
     return "; ".join(parts)
 
 
-def recommend(verdicts: Mapping[str, ModeVerdicts], platforms: Sequence[Platform], fail_level: str = "error",
-              targets: Sequence[Any] = (), mnn_version: Optional[str] = None,
-              runs: Optional[Mapping[str, MeasuredRun]] = None) -> Recommendation:
+def recommend(
+    verdicts: Mapping[str, ModeVerdicts],
+    platforms: Sequence[Platform],
+    fail_level: str = "error",
+    targets: Sequence[Any] = (),
+    mnn_version: Optional[str] = None,
+    runs: Optional[Mapping[str, MeasuredRun]] = None,
+) -> Recommendation:
     """The recommendation for one file on each platform (its JSON layout, ``to_dict()``, in the module docstring).
 
     ``verdicts``: platform id -> mode -> the decided verdicts of every finding of the file, suppressed ones included
@@ -252,7 +341,11 @@ def recommend(verdicts: Mapping[str, ModeVerdicts], platforms: Sequence[Platform
         pid, mode = (t.platform, t.mode) if hasattr(t, "platform") else str(t).split(":", 1)
         declared.setdefault(pid, []).append(mode)
     return Recommendation(
-        fail_level=fail_level, advisory=not targets, targets=tuple(str(t) for t in targets),
-        platforms=tuple(recommend_platform(verdicts.get(p.id, {}), p, fail_level, declared.get(p.id, ()), runs)
-                        for p in platforms),
-        mnn_version=mnn_version)
+        fail_level=fail_level,
+        advisory=not targets,
+        targets=tuple(str(t) for t in targets),
+        platforms=tuple(
+            recommend_platform(verdicts.get(p.id, {}), p, fail_level, declared.get(p.id, ()), runs) for p in platforms
+        ),
+        mnn_version=mnn_version,
+    )

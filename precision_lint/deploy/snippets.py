@@ -10,6 +10,7 @@ line, ``_tools.mnnconvert`` in Python; never ``MNN.tools``) and loads the result
 snippets load, and the code per kind asked for); in JSON: ``{"mode": "normal", "precision": "Precision_Normal",
 "model": "<the .mnn>", "python": "...", "cpp_session": "...", "cpp_module": "...", "cli": "..."}``.  Nothing here imports MNN.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,11 +26,20 @@ from ..results import PlatformSnippets, Recommendation
 
 KINDS = ("python", "cpp_session", "cpp_module", "cli")
 # --snippets choices -> kinds
-CHOICES: Dict[str, Tuple[str, ...]] = {"python": ("python",), "cpp": ("cpp_session", "cpp_module"),
-                                       "cli": ("cli",), "all": KINDS, "none": ()}
+CHOICES: Dict[str, Tuple[str, ...]] = {
+    "python": ("python",),
+    "cpp": ("cpp_session", "cpp_module"),
+    "cli": ("cli",),
+    "all": KINDS,
+    "none": (),
+}
 LANGUAGE = {"python": "python", "cpp_session": "cpp", "cpp_module": "cpp", "cli": "sh"}
-TITLE = {"python": "Python", "cpp_session": "C++ Session API", "cpp_module": "C++ Module API",
-         "cli": "MNN command-line tools"}
+TITLE = {
+    "python": "Python",
+    "cpp_session": "C++ Session API",
+    "cpp_module": "C++ Module API",
+    "cli": "MNN command-line tools",
+}
 
 
 def kinds_for(choices: Iterable[str]) -> Tuple[str, ...]:
@@ -72,14 +82,23 @@ def _c_string(text: str) -> str:
 def _fields(model_path: str, model_format: str, platform: Platform, mode: str) -> Dict[str, str]:
     mnn_model = mnn_path_for(model_path) if model_format == "onnx" else model_path
     convert = model_format == "onnx"
-    sh_convert = (f"MNNConvert -f ONNX --modelFile {shlex.quote(model_path)} --MNNModel {shlex.quote(mnn_model)} "
-                  f"--bizCode biz")
+    sh_convert = (
+        f"MNNConvert -f ONNX --modelFile {shlex.quote(model_path)} --MNNModel {shlex.quote(mnn_model)} --bizCode biz"
+    )
     fields = {
-        "platform_name": platform.name, "platform_id": platform.id, "backend": platform.backend,
-        "forward_type": platform.forward_type, "forward_type_value": str(platform.forward_type_value),
-        "precision_enum": PRECISION_ENUM[mode], "precision_value": str(PRECISION_VALUE[mode]), "mode": mode,
-        "py_model": repr(mnn_model), "py_source": repr(model_path), "cpp_model": _c_string(mnn_model),
-        "sh_model": shlex.quote(mnn_model), "sh_convert": sh_convert,
+        "platform_name": platform.name,
+        "platform_id": platform.id,
+        "backend": platform.backend,
+        "forward_type": platform.forward_type,
+        "forward_type_value": str(platform.forward_type_value),
+        "precision_enum": PRECISION_ENUM[mode],
+        "precision_value": str(PRECISION_VALUE[mode]),
+        "mode": mode,
+        "py_model": repr(mnn_model),
+        "py_source": repr(model_path),
+        "cpp_model": _c_string(mnn_model),
+        "sh_model": shlex.quote(mnn_model),
+        "sh_convert": sh_convert,
         "cpp_convert": f"Convert the model first: {sh_convert}" if convert else f"Model: {mnn_model}",
         "cli_convert": f"{sh_convert}\n" if convert else "",
     }
@@ -88,8 +107,9 @@ def _fields(model_path: str, model_format: str, platform: Platform, mode: str) -
     return fields
 
 
-def snippets_for(model_path: str, platform: Platform, mode: str, kinds: Sequence[str] = KINDS,
-                 model_format: str = "") -> Dict[str, str]:
+def snippets_for(
+    model_path: str, platform: Platform, mode: str, kinds: Sequence[str] = KINDS, model_format: str = ""
+) -> Dict[str, str]:
     """Snippet text per kind for running ``model_path`` on ``platform`` at precision ``mode``."""
     fmt = model_format or ("onnx" if model_path.lower().endswith(".onnx") else "mnn")
     fields = _fields(model_path, fmt, platform, mode)
@@ -97,15 +117,23 @@ def snippets_for(model_path: str, platform: Platform, mode: str, kinds: Sequence
     return {k: t[k].substitute(fields) for k in kinds}
 
 
-def snippets_for_recommendation(model_path: str, model_format: str, recommendation: Recommendation,
-                                platforms: Mapping[str, Platform], kinds: Sequence[str]) -> Dict[str, PlatformSnippets]:
+def snippets_for_recommendation(
+    model_path: str,
+    model_format: str,
+    recommendation: Recommendation,
+    platforms: Mapping[str, Platform],
+    kinds: Sequence[str],
+) -> Dict[str, PlatformSnippets]:
     """``LintResult.snippets``: per platform id, the snippets for the recommended mode."""
     out: Dict[str, PlatformSnippets] = {}
     if not kinds:
         return out
     for rec in recommendation.platforms:
         p = platforms[rec.platform]
-        out[p.id] = PlatformSnippets(rec.mode, PRECISION_ENUM[rec.mode],
-                                     mnn_path_for(model_path) if model_format == "onnx" else model_path,
-                                     snippets_for(model_path, p, rec.mode, kinds, model_format))
+        out[p.id] = PlatformSnippets(
+            rec.mode,
+            PRECISION_ENUM[rec.mode],
+            mnn_path_for(model_path) if model_format == "onnx" else model_path,
+            snippets_for(model_path, p, rec.mode, kinds, model_format),
+        )
     return out

@@ -10,6 +10,7 @@ levels are judged for fp16, and the recommendation is advice.
     >>> judged_formats_for(["x86-cpu:low"])       # fp32 throughout: fp16 rules have nothing to say
     ()
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,9 @@ def parse_target(text: Union[str, Target], table: Optional[PlatformTable] = None
     return Target(platform.id, m)
 
 
-def parse_targets(texts: Iterable[Union[str, Target]], table: Optional[PlatformTable] = None,
-                  where: str = "--target") -> Tuple[Target, ...]:
+def parse_targets(
+    texts: Iterable[Union[str, Target]], table: Optional[PlatformTable] = None, where: str = "--target"
+) -> Tuple[Target, ...]:
     table = table if table is not None else load_platforms()
     out: List[Target] = []
     for t in texts:
@@ -58,8 +60,7 @@ def parse_targets(texts: Iterable[Union[str, Target]], table: Optional[PlatformT
     return tuple(out)
 
 
-def judged_formats_for(targets: Iterable[Union[str, Target]], table: Optional[PlatformTable] = None
-                       ) -> Tuple[str, ...]:
+def judged_formats_for(targets: Iterable[Union[str, Target]], table: Optional[PlatformTable] = None) -> Tuple[str, ...]:
     """The reduced formats (fp16, bf16) any op can get on the declared targets, in ``findings.FORMATS`` order.
 
     This is the coarse view the rule runner uses for a first level; ``engine/decide.py`` then applies the per-op

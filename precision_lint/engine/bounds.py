@@ -10,6 +10,7 @@ MatMul's sum of |weights| x max|x| or a LayerNorm's sqrt(N) are sound but not ti
 
 Bounds are computed on demand per tensor, without recursion (deep graphs are fine), and memoised.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,18 +28,67 @@ _INF = math.inf
 
 # Ops with an output range whatever the input; for monotone ones the input's range narrows it (see _UNARY).
 _FIXED: Dict[str, Interval] = {
-    "Sigmoid": (0.0, 1.0), "HardSigmoid": (0.0, 1.0), "Softmax": (0.0, 1.0), "Tanh": (-1.0, 1.0),
-    "Sin": (-1.0, 1.0), "Cos": (-1.0, 1.0), "Erf": (-1.0, 1.0), "Relu6": (0.0, 6.0), "Sign": (-1.0, 1.0),
-    "LogSoftmax": (-_INF, 0.0), "Softsign": (-1.0, 1.0), "Equal": (0.0, 1.0), "Greater": (0.0, 1.0),
-    "Less": (0.0, 1.0), "GreaterOrEqual": (0.0, 1.0), "LessOrEqual": (0.0, 1.0), "Not": (0.0, 1.0),
-    "And": (0.0, 1.0), "Or": (0.0, 1.0), "Xor": (0.0, 1.0), "IsNaN": (0.0, 1.0), "IsInf": (0.0, 1.0),
+    "Sigmoid": (0.0, 1.0),
+    "HardSigmoid": (0.0, 1.0),
+    "Softmax": (0.0, 1.0),
+    "Tanh": (-1.0, 1.0),
+    "Sin": (-1.0, 1.0),
+    "Cos": (-1.0, 1.0),
+    "Erf": (-1.0, 1.0),
+    "Relu6": (0.0, 6.0),
+    "Sign": (-1.0, 1.0),
+    "LogSoftmax": (-_INF, 0.0),
+    "Softsign": (-1.0, 1.0),
+    "Equal": (0.0, 1.0),
+    "Greater": (0.0, 1.0),
+    "Less": (0.0, 1.0),
+    "GreaterOrEqual": (0.0, 1.0),
+    "LessOrEqual": (0.0, 1.0),
+    "Not": (0.0, 1.0),
+    "And": (0.0, 1.0),
+    "Or": (0.0, 1.0),
+    "Xor": (0.0, 1.0),
+    "IsNaN": (0.0, 1.0),
+    "IsInf": (0.0, 1.0),
 }
 # Data movement and convex combinations: the output stays within the input's range.
-_PASS = frozenset({"Cast", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Expand",
-                   "ConvertTensor", "Slice", "Gather", "Tile", "MaxPool", "GlobalMaxPool", "Dropout", "Split",
-                   "ReduceMax", "ReduceMin", "ReduceMean", "AveragePool", "GlobalAveragePool", "Resize",
-                   "DepthToSpace", "SpaceToDepth", "GatherElements", "GatherND", "Upsample", "Compress",
-                   "ReverseSequence", "Reverse", "MaxUnpool", "Col2Im", "SequenceAt"})
+_PASS = frozenset(
+    {
+        "Cast",
+        "Reshape",
+        "Transpose",
+        "Squeeze",
+        "Unsqueeze",
+        "Flatten",
+        "Identity",
+        "Expand",
+        "ConvertTensor",
+        "Slice",
+        "Gather",
+        "Tile",
+        "MaxPool",
+        "GlobalMaxPool",
+        "Dropout",
+        "Split",
+        "ReduceMax",
+        "ReduceMin",
+        "ReduceMean",
+        "AveragePool",
+        "GlobalAveragePool",
+        "Resize",
+        "DepthToSpace",
+        "SpaceToDepth",
+        "GatherElements",
+        "GatherND",
+        "Upsample",
+        "Compress",
+        "ReverseSequence",
+        "Reverse",
+        "MaxUnpool",
+        "Col2Im",
+        "SequenceAt",
+    }
+)
 
 
 def _sigmoid(v: float) -> float:
@@ -58,15 +108,30 @@ def _gelu(v: float) -> float:
 
 # Monotone non-decreasing unary functions: the image of [lo, hi] is [f(lo), f(hi)].
 _UNARY = {
-    "Exp": math.exp, "Log": lambda v: math.log(v) if v > 0 else -_INF, "Sqrt": lambda v: math.sqrt(max(v, 0.0)),
-    "Floor": math.floor, "Ceil": math.ceil, "Round": round, "Softplus": _softplus, "Atan": math.atan,
-    "Sigmoid": _sigmoid, "Tanh": math.tanh, "Erf": math.erf, "Softsign": lambda v: v / (1.0 + abs(v)),
-    "Relu": lambda v: max(v, 0.0), "Asinh": math.asinh, "Sinh": math.sinh,
+    "Exp": math.exp,
+    "Log": lambda v: math.log(v) if v > 0 else -_INF,
+    "Sqrt": lambda v: math.sqrt(max(v, 0.0)),
+    "Floor": math.floor,
+    "Ceil": math.ceil,
+    "Round": round,
+    "Softplus": _softplus,
+    "Atan": math.atan,
+    "Sigmoid": _sigmoid,
+    "Tanh": math.tanh,
+    "Erf": math.erf,
+    "Softsign": lambda v: v / (1.0 + abs(v)),
+    "Relu": lambda v: max(v, 0.0),
+    "Asinh": math.asinh,
+    "Sinh": math.sinh,
 }
 # Functions with a minimum below zero: the image of [lo, hi] is [max(min_value, f(lo)) or min_value, f(hi)].
-_DIP = {"Gelu": (-0.170041, _gelu), "HardSwish": (-0.375, lambda v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0),
-        "Mish": (-0.308754, lambda v: v * math.tanh(_softplus(v))),
-        "Swish": (-0.278465, lambda v: v * _sigmoid(v)), "Silu": (-0.278465, lambda v: v * _sigmoid(v))}
+_DIP = {
+    "Gelu": (-0.170041, _gelu),
+    "HardSwish": (-0.375, lambda v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0),
+    "Mish": (-0.308754, lambda v: v * math.tanh(_softplus(v))),
+    "Swish": (-0.278465, lambda v: v * _sigmoid(v)),
+    "Silu": (-0.278465, lambda v: v * _sigmoid(v)),
+}
 _DIP_ARGMIN = {"Gelu": -0.751791, "HardSwish": -1.5, "Mish": -1.19214, "Swish": -1.27846, "Silu": -1.27846}
 
 
@@ -341,13 +406,11 @@ class Bounds:
                 return None
             return (0.0 if x[0] <= 0 <= x[1] else min(x[0] * x[0], x[1] * x[1]), max(x[0] * x[0], x[1] * x[1]), x[2])
         if kind == "Abs":
-            return None if x is None else (0.0 if x[0] <= 0 <= x[1] else min(abs(x[0]), abs(x[1])),
-                                           _abs_max(x), x[2])
+            return None if x is None else (0.0 if x[0] <= 0 <= x[1] else min(abs(x[0]), abs(x[1])), _abs_max(x), x[2])
         if kind == "Square":  # MNN's spelling of x * x and Pow(x, 2)
             if x is None:
                 return (0.0, _INF, True)
-            return (0.0 if x[0] <= 0 <= x[1] else min(x[0] * x[0], x[1] * x[1]), max(x[0] * x[0], x[1] * x[1]),
-                    x[2])
+            return (0.0 if x[0] <= 0 <= x[1] else min(x[0] * x[0], x[1] * x[1]), max(x[0] * x[0], x[1] * x[1]), x[2])
         if kind == "Reciprocal":
             if x is None or x[0] <= 0 <= x[1]:
                 return None
@@ -380,12 +443,26 @@ class Bounds:
                 n = float(np.prod(si, dtype=np.float64))
                 return (n, n, True)
             return (float(min(si)), float(max(si)), True)
-        if kind in ("ReduceSum", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp", "ReduceLogSum",
-                    "CumSum", "ReduceProd"):
+        if kind in (
+            "ReduceSum",
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceSumSquare",
+            "ReduceLogSumExp",
+            "ReduceLogSum",
+            "CumSum",
+            "ReduceProd",
+        ):
             return self._reduction(op, kind, x)
-        if kind in ("LayerNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization",
-                    "SkipSimplifiedLayerNormalization", "InstanceNormalization", "GroupNormalization",
-                    "RMSNormalization"):
+        if kind in (
+            "LayerNormalization",
+            "SimplifiedLayerNormalization",
+            "SkipLayerNormalization",
+            "SkipSimplifiedLayerNormalization",
+            "InstanceNormalization",
+            "GroupNormalization",
+            "RMSNormalization",
+        ):
             return self._normalization(op, kind)
         if kind == "BatchNormalization":
             return self._batchnorm(op, x)
@@ -460,22 +537,26 @@ class Bounds:
             if ip > 0 and ip % 2 == 0:
                 m = _abs_max((lo, hi))
                 low = 0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)) ** ip
-                return (low, _safe(lambda v: v ** ip, m), tight)
+                return (low, _safe(lambda v: v**ip, m), tight)
             if ip > 0:
-                return (_safe(lambda v: v ** ip, lo), _safe(lambda v: v ** ip, hi), tight)
+                return (_safe(lambda v: v**ip, lo), _safe(lambda v: v**ip, hi), tight)
             if lo > 0:  # negative integer power of a positive value: decreasing
-                return (_safe(lambda v: v ** ip, hi), _safe(lambda v: v ** ip, lo), tight)
+                return (_safe(lambda v: v**ip, hi), _safe(lambda v: v**ip, lo), tight)
             return None
         if lo < 0:
             return None  # a fractional power of a negative value is NaN
         if p > 0:
-            return (lo ** p, _safe(lambda v: v ** p, hi), tight)
-        return (hi ** p if hi > 0 else _INF, lo ** p if lo > 0 else _INF, tight)
+            return (lo**p, _safe(lambda v: v**p, hi), tight)
+        return (hi**p if hi > 0 else _INF, lo**p if lo > 0 else _INF, tight)
 
     def _range(self, op: Operator) -> Optional[Bound]:
         start, limit, delta = (self._const(op, i) for i in range(3))
-        if start is not None and limit is not None and delta is not None and start.size == limit.size == \
-                delta.size == 1:
+        if (
+            start is not None
+            and limit is not None
+            and delta is not None
+            and start.size == limit.size == delta.size == 1
+        ):
             s, l, d = float(start.ravel()[0]), float(limit.ravel()[0]), float(delta.ravel()[0])
             if d == 0:
                 return None
@@ -660,6 +741,8 @@ class Bounds:
         if rhs is None or rhs.producer is None:
             return False
         p = g.ops[rhs.producer]
-        return p.op in ("ReduceMax", "ArgMax") and bool(p.inputs) and \
-            g.source_of(p.inputs[0]).name == g.source_of(op.inputs[0]).name
-
+        return (
+            p.op in ("ReduceMax", "ArgMax")
+            and bool(p.inputs)
+            and g.source_of(p.inputs[0]).name == g.source_of(op.inputs[0]).name
+        )

@@ -2,6 +2,7 @@
 
 Weights can be hundreds of MB and may be re-read from disk on each use (graph.KEEP_VALUE_BYTES), so the statistics
 are taken in the constant's own float type, in as few passes as possible, and cached on the tensor."""
+
 from __future__ import annotations
 
 import math
@@ -63,10 +64,14 @@ def _small_stats(values: List[float]) -> Dict[str, Any]:
         max_abs = max(mags)
         extreme = values[mags.index(max_abs)]
     return {
-        "min": math.nan if has_nan else min(values), "max": math.nan if has_nan else max(values),
-        "nan_min": min(clean) if clean else math.nan, "nan_max": max(clean) if clean else math.nan,
-        "max_abs": max_abs, "min_abs_nonzero": min(nonzero) if nonzero else None,
-        "scalar": values[0] if len(values) == 1 else None, "extreme": extreme,
+        "min": math.nan if has_nan else min(values),
+        "max": math.nan if has_nan else max(values),
+        "nan_min": min(clean) if clean else math.nan,
+        "nan_max": max(clean) if clean else math.nan,
+        "max_abs": max_abs,
+        "min_abs_nonzero": min(nonzero) if nonzero else None,
+        "scalar": values[0] if len(values) == 1 else None,
+        "extreme": extreme,
         "all_integer": len(finite) == len(values) and all(math.floor(x) == x for x in values),
         "_size": len(values),
     }
@@ -101,7 +106,14 @@ def _array_stats(f: np.ndarray) -> Dict[str, Any]:
         finite = f[np.isfinite(f)]
         all_integer = bool(finite.size == f.size and np.all(np.floor(finite) == finite))
     return {
-        "min": lo, "max": hi, "nan_min": nan_lo, "nan_max": nan_hi, "max_abs": max_abs,
-        "min_abs_nonzero": min_nz, "scalar": float(f[0]) if f.size == 1 else None, "extreme": extreme,
-        "all_integer": all_integer, "_size": f.size,
+        "min": lo,
+        "max": hi,
+        "nan_min": nan_lo,
+        "nan_max": nan_hi,
+        "max_abs": max_abs,
+        "min_abs_nonzero": min_nz,
+        "scalar": float(f[0]) if f.size == 1 else None,
+        "extreme": extreme,
+        "all_integer": all_integer,
+        "_size": f.size,
     }

@@ -1,4 +1,5 @@
 """What rule expressions can see: views of operators and tensors, and the registered functions."""
+
 from __future__ import annotations
 
 import math
@@ -11,7 +12,6 @@ from ..model.graph import ModelGraph, Operator, Tensor
 from .bounds import Bounds
 from .constants import abs_values, constant_stats, flat_values
 from .expr import EvalError, View
-
 
 
 class Analysis:
@@ -80,9 +80,31 @@ def _int_or_none(i: Any) -> Optional[int]:
 
 
 class NodeView(View):
-    FIELDS = frozenset({"op", "source_op", "name", "domain", "scope", "n_inputs", "n_outputs", "attr", "has_attr",
-                        "input", "output", "producer", "consumers", "consumer_ops", "id",
-                        "const_inputs", "max_const_abs", "widest_const", "op_index", "op_count", "feeds"})
+    FIELDS = frozenset(
+        {
+            "op",
+            "source_op",
+            "name",
+            "domain",
+            "scope",
+            "n_inputs",
+            "n_outputs",
+            "attr",
+            "has_attr",
+            "input",
+            "output",
+            "producer",
+            "consumers",
+            "consumer_ops",
+            "id",
+            "const_inputs",
+            "max_const_abs",
+            "widest_const",
+            "op_index",
+            "op_count",
+            "feeds",
+        }
+    )
 
     def __init__(self, analysis: Analysis, op: Operator):
         self._a = analysis
@@ -93,14 +115,29 @@ class NodeView(View):
     def operator(self) -> Operator:
         return self._op
 
-    def f_op(self): return self._op.op
-    def f_source_op(self): return self._op.source_op
-    def f_name(self): return self._op.name
-    def f_id(self): return self._op.id
-    def f_domain(self): return self._op.domain
-    def f_scope(self): return self._op.scope
-    def f_n_inputs(self): return sum(1 for i in self._op.inputs if i)
-    def f_n_outputs(self): return sum(1 for o in self._op.outputs if o)
+    def f_op(self):
+        return self._op.op
+
+    def f_source_op(self):
+        return self._op.source_op
+
+    def f_name(self):
+        return self._op.name
+
+    def f_id(self):
+        return self._op.id
+
+    def f_domain(self):
+        return self._op.domain
+
+    def f_scope(self):
+        return self._op.scope
+
+    def f_n_inputs(self):
+        return sum(1 for i in self._op.inputs if i)
+
+    def f_n_outputs(self):
+        return sum(1 for o in self._op.outputs if o)
 
     # Methods: ``f_NAME`` gives the callable a rule calls; compiled expressions call ``m_NAME(view, ...)`` directly.
     def m_attr(self, name: str, default: Any = None) -> Any:
@@ -141,8 +178,9 @@ class NodeView(View):
         return lambda: tuple(self._a.node(c) for c in self._a.graph.consumers(self._op))
 
     def f_const_inputs(self):
-        return lambda: tuple(self._a.tensor(self._a.graph.tensors[i]) for i in self._op.inputs
-                             if i and self._a.graph.tensors[i].is_const)
+        return lambda: tuple(
+            self._a.tensor(self._a.graph.tensors[i]) for i in self._op.inputs if i and self._a.graph.tensors[i].is_const
+        )
 
     def f_widest_const(self):
         """The float constant input with the largest magnitude (None if there is none)."""
@@ -185,6 +223,7 @@ class NodeView(View):
     def f_feeds(self):
         """``node.feeds(target, i)``: whether this node's output reaches input ``i`` of node ``target`` within
         ``depth`` operators (default 16), e.g. whether an Add ends up in a GridSample's grid."""
+
         def feeds(target, i, depth=16):
             if target is None:
                 return None
@@ -203,6 +242,7 @@ class NodeView(View):
                 if o.id == self._op.id:
                     return True
             return False
+
         return feeds
 
 
@@ -215,24 +255,70 @@ def _square_safe(f: np.ndarray, max_abs: float) -> np.ndarray:
 
 
 class TensorView(View):
-    FIELDS = frozenset({"name", "shape", "rank", "dtype", "stored_dtype", "is_const", "is_input", "size", "dim",
-                        "min", "max", "max_abs", "min_abs_nonzero", "scalar", "producer", "n_consumers", "lo",
-                        "hi", "bounded", "frac_outside", "count_below", "all_integer", "extreme", "tight", "hi_abs",
-                        "is_float", "is_int", "source", "storage_error", "lost_fraction", "rms",
-                        "subnormal_share"})
+    FIELDS = frozenset(
+        {
+            "name",
+            "shape",
+            "rank",
+            "dtype",
+            "stored_dtype",
+            "is_const",
+            "is_input",
+            "size",
+            "dim",
+            "min",
+            "max",
+            "max_abs",
+            "min_abs_nonzero",
+            "scalar",
+            "producer",
+            "n_consumers",
+            "lo",
+            "hi",
+            "bounded",
+            "frac_outside",
+            "count_below",
+            "all_integer",
+            "extreme",
+            "tight",
+            "hi_abs",
+            "is_float",
+            "is_int",
+            "source",
+            "storage_error",
+            "lost_fraction",
+            "rms",
+            "subnormal_share",
+        }
+    )
 
     def __init__(self, analysis: Analysis, t: Tensor):
         self._a = analysis
         self._t = t
 
-    def f_name(self): return self._t.name
-    def f_shape(self): return None if self._t.shape is None else tuple(self._t.shape)
-    def f_rank(self): return self._t.rank
-    def f_dtype(self): return self._t.dtype
-    def f_stored_dtype(self): return self._t.stored_dtype or self._t.dtype
-    def f_is_const(self): return self._t.is_const
-    def f_is_input(self): return self._t.is_input
-    def f_n_consumers(self): return len(self._t.consumers)
+    def f_name(self):
+        return self._t.name
+
+    def f_shape(self):
+        return None if self._t.shape is None else tuple(self._t.shape)
+
+    def f_rank(self):
+        return self._t.rank
+
+    def f_dtype(self):
+        return self._t.dtype
+
+    def f_stored_dtype(self):
+        return self._t.stored_dtype or self._t.dtype
+
+    def f_is_const(self):
+        return self._t.is_const
+
+    def f_is_input(self):
+        return self._t.is_input
+
+    def f_n_consumers(self):
+        return len(self._t.consumers)
 
     def f_size(self):
         s = self._t.shape
@@ -247,6 +333,7 @@ class TensorView(View):
             if s is None or not (-len(s) <= i < len(s)):
                 return None
             return s[i]
+
         return dim
 
     def f_producer(self):
@@ -263,31 +350,48 @@ class TensorView(View):
         s = self._stats()
         return None if not s else s.get(key)
 
-    def f_min(self): return self._stat("min")
-    def f_max(self): return self._stat("max")
-    def f_max_abs(self): return self._stat("max_abs")
-    def f_min_abs_nonzero(self): return self._stat("min_abs_nonzero")
-    def f_scalar(self): return self._stat("scalar")
-    def f_all_integer(self): return self._stat("all_integer")
-    def f_extreme(self): return self._stat("extreme")
+    def f_min(self):
+        return self._stat("min")
+
+    def f_max(self):
+        return self._stat("max")
+
+    def f_max_abs(self):
+        return self._stat("max_abs")
+
+    def f_min_abs_nonzero(self):
+        return self._stat("min_abs_nonzero")
+
+    def f_scalar(self):
+        return self._stat("scalar")
+
+    def f_all_integer(self):
+        return self._stat("all_integer")
+
+    def f_extreme(self):
+        return self._stat("extreme")
 
     def f_frac_outside(self):
         """Fraction of a constant's values whose magnitude exceeds ``limit``."""
+
         def frac(limit):
             s = self._stats()
             if not s:
                 return None
             return float(np.count_nonzero(self._absvals() > limit)) / s["_size"]
+
         return frac
 
     def f_count_below(self):
         """Number of non-zero values whose magnitude is below ``limit``."""
+
         def count(limit):
             s = self._stats()
             if not s:
                 return None
             a = self._absvals()
             return int(np.count_nonzero((a > 0) & (a < limit)))
+
         return count
 
     def f_lo(self):
@@ -345,16 +449,20 @@ class TensorView(View):
     def f_storage_error(self):
         """``t.storage_error(fmt, ftz=False)``: relative L2 error of a constant after storage in fmt (inf when a
         value overflows); ``ftz`` also flushes subnormals to zero, as many GPUs and NPUs do."""
+
         def err(fmt, ftz=False):
             r = self._storage(fmt, ftz)
             return None if r is None else r[0]
+
         return err
 
     def f_lost_fraction(self):
         """``t.lost_fraction(fmt, ftz=False)``: fraction of a constant's non-zero values that become 0 in fmt."""
+
         def lost(fmt, ftz=False):
             r = self._storage(fmt, ftz)
             return None if r is None else r[1]
+
         return lost
 
     def f_subnormal_share(self):
@@ -362,6 +470,7 @@ class TensorView(View):
         what flushing them to zero loses.  Rounding the rest costs at most the format's unit roundoff, so this
         bounds ``storage_error`` from above (within that roundoff) at a fraction of the cost: two passes instead
         of the rounding simulation.  Rules use it to skip the simulation on ordinary weights (R005)."""
+
         def share(fmt):
             s = self._stats()
             if not s:
@@ -378,6 +487,7 @@ class TensorView(View):
                     v = self._t.value
                     s[key] = numerics.subnormal_share(flat_values(v), fmt, rms)
             return s[key]
+
         return share
 
     def f_rms(self):
@@ -401,11 +511,13 @@ class TensorView(View):
 # Functions.  Each tolerates None arguments by returning None (unknown stays unknown).
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def _none_safe(f: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args):
         if any(a is None for a in args):
             return None
         return f(*args)
+
     wrapped.__name__ = f.__name__
     wrapped.__doc__ = f.__doc__
     return wrapped
@@ -461,19 +573,26 @@ FUNCTIONS: Dict[str, Callable[..., Any]] = {
     "eps_fate": _none_safe(numerics.eps_fate),
     "relative_rounding": _none_safe(numerics.relative_rounding),
     # estimators
-    "gridsample_error": _none_safe(lambda size, align, fmt, part="total":
-                                   numerics.gridsample_pixel_error(int(size), bool(align), fmt, part)),
+    "gridsample_error": _none_safe(
+        lambda size, align, fmt, part="total": numerics.gridsample_pixel_error(int(size), bool(align), fmt, part)
+    ),
     "coordinate_error": _none_safe(lambda m, fmt: numerics.coordinate_error(float(m), fmt)),
     "resize_error": _none_safe(lambda i, o, mode, fmt: numerics.resize_coordinate_error(int(i), int(o), mode, fmt)),
-    "sum_error": _none_safe(lambda n, fmt, kind="positive", acc=None, lanes=8:
-                            numerics.sum_relative_error(int(n), fmt, int(lanes), kind, acc)),
+    "sum_error": _none_safe(
+        lambda n, fmt, kind="positive", acc=None, lanes=8: numerics.sum_relative_error(
+            int(n), fmt, int(lanes), kind, acc
+        )
+    ),
     "dot_error": _none_safe(lambda k, fmt, acc=None: numerics.dot_relative_error(int(k), fmt, acc)),
     "acc_format": _none_safe(numerics.accumulator_for),
     "phase_error": _none_safe(lambda n, fmt, dim=64: numerics.phase_error(int(n), fmt, int(dim))),
     "phase_error_table": lambda n, freqs, fmt: _phase_table(n, freqs, fmt),
     "sin_error": _none_safe(lambda m, fmt: numerics.sin_argument_error(float(m), fmt)),
-    "absolute_grid_error": _none_safe(lambda m, size, align, fmt, part="chain":
-                                      numerics.absolute_grid_error(float(m), int(size), bool(align), fmt, part)),
+    "absolute_grid_error": _none_safe(
+        lambda m, size, align, fmt, part="chain": numerics.absolute_grid_error(
+            float(m), int(size), bool(align), fmt, part
+        )
+    ),
     "square_overflow_rms": _none_safe(lambda n, fmt: numerics.square_sum_overflow_rms(int(n), fmt)),
     "variance_ratio": _none_safe(lambda fmt, rel=0.1: numerics.variance_cancellation_ratio(fmt, float(rel))),
     "pow_limit": _none_safe(lambda p, fmt: numerics.power_overflow_limit(float(p), fmt)),

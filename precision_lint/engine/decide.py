@@ -27,6 +27,7 @@ targets it is the worst over the targets' (platform, mode) verdicts.
 5. the baseline: findings it records are hidden the same way (a suppressed finding is not counted as baselined);
 6. the fail level: ``LintResult.failed`` (the exit code) is true when a reported finding reaches it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -54,6 +55,7 @@ MEASURED_LEVEL = {"confirmed": "error", "found": "error", "refuted": "none", "in
 
 # -- judging: one finding, one platform, one mode -------------------------------------------------------------------
 
+
 def judge(finding: Finding, platform: Any, mode: str, formats: Any = None, bugs: Sequence[Any] = ()) -> Verdict:
     """The level ``finding`` has when the model runs on ``platform`` at precision ``mode``, from its estimates, the
     platform's per-op facts and the kernel bugs ``bugs`` of the deployed MNN version (``formats``: the operator's
@@ -71,8 +73,12 @@ def _bugs_here(finding: Finding, platform: Any, formats: Any, bugs: Sequence[Any
     if not bugs:
         return ()
     ref = platform.op_ref(finding)
-    return tuple(b for b in bugs if b.runs_on(formats.kernels, platform.backend)
-                 and b.concerns(finding.rule_id, ref.names, ref.rank, finding.evidence))
+    return tuple(
+        b
+        for b in bugs
+        if b.runs_on(formats.kernels, platform.backend)
+        and b.concerns(finding.rule_id, ref.names, ref.rank, finding.evidence)
+    )
 
 
 def _judge_formats(finding: Finding, formats: Any) -> Verdict:
@@ -83,16 +89,24 @@ def _judge_formats(finding: Finding, formats: Any) -> Verdict:
         return Verdict(finding, level, "converter", None, formats)
     if cls == "approximation" and formats.approximations:
         level = max_level(*(e.level for e in finding.estimates.values())) if finding.estimates else finding.level
-        return Verdict(finding, level, "approximation", formats.arithmetic, formats,
-                       tuple(a.id for a in formats.approximations))
+        return Verdict(
+            finding, level, "approximation", formats.arithmetic, formats, tuple(a.id for a in formats.approximations)
+        )
     variant = _storage_only(finding, formats)
     if variant is None:
         variant = _saturating(finding, formats)
     if variant is not None:
         # fp16 storage with fp32 arithmetic (GPU Normal modes, ops on an fp32 CPU backup): the rule's storage-only
         # estimate; fp32 -> fp16 saturating at +-65504 (ARMv8.2 CPU): the rule's saturating variant
-        return Verdict(finding, variant.level, "storage", formats.storage, formats,
-                       tuple(a.id for a in formats.approximations), estimate_key=variant.fmt)
+        return Verdict(
+            finding,
+            variant.level,
+            "storage",
+            formats.storage,
+            formats,
+            tuple(a.id for a in formats.approximations),
+            estimate_key=variant.fmt,
+        )
     roles = ROLES.get(cls, ("storage", "arithmetic", "accumulation"))
     level, fmt = "none", formats.get(roles[0])
     for role in roles:
@@ -195,6 +209,7 @@ def level_for_formats(finding: Finding, judged: Sequence[str]) -> Finding:
 
 # -- the deployment, resolved once from Options -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Deployment:
     """What the Options say about the deployment, resolved once (Options themselves never change)."""
@@ -217,12 +232,19 @@ def resolve_deployment(options: Any) -> Deployment:
     from ..deploy.targets import judged_formats_for, parse_targets
 
     origins = options.origins
-    table = load_platforms(tuple(options.platform_files), options.platform_overrides,
-                           overrides_origin=origins.get("platform_overrides", "platform_overrides"))
+    table = load_platforms(
+        tuple(options.platform_files),
+        options.platform_overrides,
+        overrides_origin=origins.get("platform_overrides", "platform_overrides"),
+    )
     targets = parse_targets(options.targets, table, origins.get("targets", "--target"))
     declared = options.mnn_version
-    mnn_version = version_text(parse_version(declared if declared is not None else str(table.mnn_version or ""),
-                                             origins.get("mnn_version", "--mnn-version")))
+    mnn_version = version_text(
+        parse_version(
+            declared if declared is not None else str(table.mnn_version or ""),
+            origins.get("mnn_version", "--mnn-version"),
+        )
+    )
     # the declared targets' platforms are always listed (their verdict decides the exit code), then --platform's
     names = tuple(dict.fromkeys(tuple(options.platforms) + tuple(t.platform for t in targets)))
     platforms = tuple(table.select(names, origins.get("platforms", "--platform")))
@@ -231,11 +253,19 @@ def resolve_deployment(options: Any) -> Deployment:
         kinds = tuple(kinds_for(options.snippets or ()))
     except ValueError as exc:
         raise ConfigError(f"{origins.get('snippets', '--snippets')}: {exc}") from None
-    return Deployment(table, tuple(targets), platforms, mnn_version, tuple(bugs_for_version(parse_version(mnn_version))),
-                      judged, kinds)
+    return Deployment(
+        table,
+        tuple(targets),
+        platforms,
+        mnn_version,
+        tuple(bugs_for_version(parse_version(mnn_version))),
+        judged,
+        kinds,
+    )
 
 
 # -- the decider: judging and policy for one Linter --------------------------------------------------------------------
+
 
 class Decider:
     """Built once per Linter from its Options; decides every file's levels, recommendation and report set."""
@@ -335,15 +365,19 @@ class Decider:
         by_target = None if runs is None else {r.target: r for r in runs}
         table: Dict[str, Dict[str, List[Verdict]]] = {}
         for p in d.platforms:
-            table[p.id] = {m: [self.verdict(verdicts, f, p, m) for f in result.findings]
-                           for m in MODES if m in p.modes and p.modes[m].supported}
+            table[p.id] = {
+                m: [self.verdict(verdicts, f, p, m) for f in result.findings]
+                for m in MODES
+                if m in p.modes and p.modes[m].supported
+            }
         rec = recommend(table, d.platforms, self.options.fail_level, d.targets, d.mnn_version, by_target)
         result.recommendation = rec
         if d.snippet_kinds:
             from ..deploy.snippets import snippets_for_recommendation
 
             result.snippets = snippets_for_recommendation(
-                result.path, result.metadata.get("format", ""), rec, d.table, d.snippet_kinds)
+                result.path, result.metadata.get("format", ""), rec, d.table, d.snippet_kinds
+            )
 
 
 def rule_level(rule: Any, overrides: Mapping[str, str]) -> str:

@@ -8,6 +8,7 @@ from a pull request cannot run code, read files, or spin the linter.
 Unknown values are ``None`` and propagate: ``None + 1`` is None, ``None > 3`` is None, and a condition that is None
 does not match (rules that want otherwise say ``default(x, ...)`` or ``known(x)``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,17 +38,47 @@ class EvalError(ValueError):
 
 
 _BINOPS: Dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
 }
 _CMPOPS: Dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
-    ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
 }
 _ALLOWED = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.BinOp, ast.Compare,
-    ast.IfExp, ast.Call, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple, ast.Subscript, ast.Slice,
-    ast.Attribute, *_BINOPS, *_CMPOPS,
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Compare,
+    ast.IfExp,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    ast.Subscript,
+    ast.Slice,
+    ast.Attribute,
+    *_BINOPS,
+    *_CMPOPS,
 )
 
 
@@ -97,6 +128,7 @@ def _class_method(cls: type, name: str, src: str) -> Optional[Callable[..., Any]
         if not callable(m):
             raise EvalError(f"{name!r} is a field, not a method, in {src!r}")
         return m(*args)
+
     return call
 
 
@@ -144,8 +176,9 @@ class Expression:
         except SyntaxError as exc:
             raise ExprError(f"syntax error in {self.source!r}: {exc.msg}") from None
         except (ValueError, RecursionError, MemoryError):  # NUL bytes; nesting the parser itself refuses
-            raise ExprError(f"expression cannot be parsed (nests too deeply or holds NUL bytes): "
-                            f"{self.source[:80]!r}") from None
+            raise ExprError(
+                f"expression cannot be parsed (nests too deeply or holds NUL bytes): {self.source[:80]!r}"
+            ) from None
         nodes = list(ast.walk(tree))
         self.size = len(nodes)  # an upper bound on the work of one evaluation (the language has no loops)
         if len(nodes) > MAX_NODES:
@@ -261,10 +294,20 @@ class Expression:
                 raise EvalError(f"{attr!r} is a field, not a method, in {src!r}")
             return m
 
-        return {"bounded": _bounded, "unknown_name": unknown_name, "negate": negate, "plus": plus,
-                "binop": self._binop, "compare_error": compare_error, "too_long": too_long,
-                "max_sequence": MAX_SEQUENCE, "slice": slice_, "index": self._index_value,
-                "field": field, "method": method}
+        return {
+            "bounded": _bounded,
+            "unknown_name": unknown_name,
+            "negate": negate,
+            "plus": plus,
+            "binop": self._binop,
+            "compare_error": compare_error,
+            "too_long": too_long,
+            "max_sequence": MAX_SEQUENCE,
+            "slice": slice_,
+            "index": self._index_value,
+            "field": field,
+            "method": method,
+        }
 
     # ----- interpreter ----------------------------------------------------------------------------------------
     # The validated tree is turned once into a tree of Python closures, one per syntax node (no eval, no code
@@ -286,6 +329,7 @@ class Expression:
                 if name in special:
                     return special[name]
                 raise EvalError(f"unknown name {name!r} in {src!r}")
+
             return name_
         if isinstance(n, ast.BoolOp):
             values = [self._compile(v) for v in n.values]
@@ -305,6 +349,7 @@ class Expression:
                 if unknown:
                     return None
                 return is_and
+
             return boolop
         if isinstance(n, ast.UnaryOp):
             operand = self._compile(n.operand)
@@ -319,6 +364,7 @@ class Expression:
                 if not _is_num(v):
                     raise EvalError(f"unary minus on {type(v).__name__} in {src!r}")
                 return -v if op is ast.USub else +v
+
             return unary
         if isinstance(n, ast.BinOp):
             left, right, op = self._compile(n.left), self._compile(n.right), type(n.op)
@@ -335,6 +381,7 @@ class Expression:
                 if t is None:
                     return None
                 return body(env) if t else orelse(env)
+
             return ifexp
         if isinstance(n, (ast.List, ast.Tuple)):
             elts = [self._compile(e) for e in n.elts]
@@ -344,12 +391,12 @@ class Expression:
                 if too_long:
                     raise EvalError("sequence literal too long")
                 return tuple(f(env) for f in elts)
+
             return seq
         if isinstance(n, ast.Subscript):
             base = self._compile(n.value)
             if isinstance(n.slice, ast.Slice):
-                parts = [None if p is None else self._compile(p) for p in (n.slice.lower, n.slice.upper,
-                                                                             n.slice.step)]
+                parts = [None if p is None else self._compile(p) for p in (n.slice.lower, n.slice.upper, n.slice.step)]
 
                 def slice_(env):
                     b = base(env)
@@ -359,6 +406,7 @@ class Expression:
                     if not isinstance(b, (tuple, str)):
                         raise EvalError(f"cannot slice {type(b).__name__}")
                     return b[slice(*bounds)]
+
                 return slice_
             key = self._compile(n.slice)
             return lambda env: self._index(base(env), key, env)
@@ -380,6 +428,7 @@ class Expression:
                 if getter is not None:
                     fast[type(b)] = getter
                 return b.get_field(attr)
+
             return attribute
         if isinstance(n, ast.Call):
             args = [self._compile(a) for a in n.args]
@@ -407,6 +456,7 @@ class Expression:
                 if not callable(m):
                     raise EvalError(f"{attr!r} is a field, not a method, in {src!r}")
                 return _bounded(m(*values))
+
             return method
         raise EvalError(f"cannot evaluate {type(n).__name__}")  # unreachable: validated at parse time
 
@@ -446,8 +496,9 @@ class Expression:
                 try:
                     ok = _CMPOPS[op](left, right)
                 except TypeError:
-                    raise EvalError(f"cannot compare {type(left).__name__} with {type(right).__name__} "
-                                    f"in {self.source!r}") from None
+                    raise EvalError(
+                        f"cannot compare {type(left).__name__} with {type(right).__name__} in {self.source!r}"
+                    ) from None
             if not ok:
                 return False
             left = right

@@ -14,6 +14,7 @@ the interpreter, with the same error messages.
 An expression whose generated code Python cannot compile (nesting beyond the compiler's limits) keeps the closure
 interpreter: ``generate`` returns None.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,8 +27,16 @@ MAX_DEPTH = 40
 
 _SPECIAL = {"true": True, "false": False, "none": None, "null": None}
 _BINOP_NAMES = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
-_CMP_SOURCE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-               ast.In: "in", ast.NotIn: "not in"}
+_CMP_SOURCE = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
 
 
 _NUMBERS = itertools.count(1)
@@ -168,8 +177,9 @@ class _Generator:
             self.line("else:")
             self.indent()
             if isinstance(n.slice, ast.Slice):
-                bounds = [self.slot(None) if p is None else self.emit(p)
-                          for p in (n.slice.lower, n.slice.upper, n.slice.step)]
+                bounds = [
+                    self.slot(None) if p is None else self.emit(p) for p in (n.slice.lower, n.slice.upper, n.slice.step)
+                ]
                 self.line(f"{r} = {self.slot(h['slice'])}({base}, {', '.join(bounds)})")
             else:
                 key = self.emit(n.slice)
@@ -204,8 +214,10 @@ class _Generator:
                 self.line(f"    {r} = None")
                 self.line("else:")
                 self.line(f"    {m} = {cache}.get(type({base}))")
-                self.line(f"    {r} = {m}({''.join(a + ', ' for a in [base, *args])}) if {m} is not None "
-                          f"else {slow}({base}, {attr}, {cache})({', '.join(args)})")
+                self.line(
+                    f"    {r} = {m}({''.join(a + ', ' for a in [base, *args])}) if {m} is not None "
+                    f"else {slow}({base}, {attr}, {cache})({', '.join(args)})"
+                )
             self.line(f"if type({r}) is int:")
             self.line(f"    {r} = {bounded}({r})")
             return r
@@ -220,9 +232,15 @@ def generate(expr: Any, helpers: Mapping[str, Any]) -> Optional[Callable[[Mappin
     except (_TooDeep, RecursionError):
         return None
     params = "".join(f", k{i}=k{i}" for i in range(len(gen.slots)))
-    source = "\n".join([f"def make({', '.join(f'k{i}' for i in range(len(gen.slots)))}):",
-                        f"  def evaluate(env{params}):", *["  " + ln for ln in gen.lines],
-                        f"      return {result}", "  return evaluate"])
+    source = "\n".join(
+        [
+            f"def make({', '.join(f'k{i}' for i in range(len(gen.slots)))}):",
+            f"  def evaluate(env{params}):",
+            *["  " + ln for ln in gen.lines],
+            f"      return {result}",
+            "  return evaluate",
+        ]
+    )
     try:
         # a name per function: profilers key functions by (file, line, name), and would merge every expression
         code = compile(source, f"<rule expression {next(_NUMBERS)}>", "exec")

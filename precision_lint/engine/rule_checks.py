@@ -1,6 +1,7 @@
 """What a rule may name, checked when it loads: operator names some loader produces, the fields of views, the model
 namespace and the tolerances the rule declares, message placeholders.  A typo is a load error naming the field,
 never a rule that silently never fires."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,9 @@ _SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,3}[,_]?(\.\d{1,2})?[eEfFgGdxXs%]?$"
 # Names every expression may use without declaring them.
 # `saturating`: true while the runner evaluates a rule's saturating variant (fp32 -> fp16 clamps at +-65504, as on
 # ARMv8.2 CPUs); rules that read it get an extra estimate 'fp16-sat', used on platforms whose conversion saturates.
-BUILTIN_NAMES = frozenset({"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null",
-                           "saturating"})
+BUILTIN_NAMES = frozenset(
+    {"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null", "saturating"}
+)
 MODEL_FIELDS = frozenset({"format", "fp16_converted"})  # what the runner's `model` namespace holds
 
 
@@ -32,8 +34,11 @@ def known_op_names() -> frozenset:
 
     names = {op for _, op in listed_ops()}  # data/onnx_ops.txt, as the ONNX loader reads it
     contrib = data_path("ort_contrib_ops.txt")
-    names |= {line.strip() for line in contrib.read_text(encoding="utf-8").splitlines()
-              if line.strip() and not line.startswith("#")}
+    names |= {
+        line.strip()
+        for line in contrib.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     names |= set(mnn_schema.OP_TYPES.values())
     names |= {v[0] for v in mnn_ops.BINARY.values()} | {v[0] for v in mnn_ops.UNARY.values()}
     names |= set(mnn_ops.REDUCE.values()) | set(mnn_ops.ELTWISE.values()) | set(mnn_ops.RENAMED.values())
@@ -52,8 +57,10 @@ def check_ops(ops: Optional[frozenset], field_path: str) -> None:
 
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ExprError(f"field {field_path}: no loader produces an operator named {name!r}{hint}; "
-                            f"match a custom or unmapped operator with source_op")
+            raise ExprError(
+                f"field {field_path}: no loader produces an operator named {name!r}{hint}; "
+                f"match a custom or unmapped operator with source_op"
+            )
 
 
 def check_template(text: str, known: Iterable[str], field_path: str) -> None:
@@ -61,8 +68,10 @@ def check_template(text: str, known: Iterable[str], field_path: str) -> None:
     # A brace group that is not a placeholder would be printed as it stands ({-x:.3g}): compute it in `let`.
     for group in re.findall(r"\{[^{}]*\}", text):
         if not _TEMPLATE.fullmatch(group):
-            raise ExprError(f"field {field_path}: {group} is not a placeholder ({{NAME}}, {{NAME.field}} or "
-                            f"{{NAME:spec}}); compute expressions in `let`")
+            raise ExprError(
+                f"field {field_path}: {group} is not a placeholder ({{NAME}}, {{NAME.field}} or "
+                f"{{NAME:spec}}); compute expressions in `let`"
+            )
     for m in _TEMPLATE.finditer(text):
         name, spec = m.group(1).split(".")[0], m.group(2)
         if any(part.startswith("_") for part in m.group(1).split(".")):
@@ -73,8 +82,13 @@ def check_template(text: str, known: Iterable[str], field_path: str) -> None:
             raise ExprError(f"field {field_path}: invalid format spec {spec!r} in {{{m.group(0)}}}")
 
 
-def check_expression(e: Expression, known: Iterable[str], field_path: str, tolerances: Iterable[str] = None,
-                     node_names: Iterable[str] = ()) -> None:
+def check_expression(
+    e: Expression,
+    known: Iterable[str],
+    field_path: str,
+    tolerances: Iterable[str] = None,
+    node_names: Iterable[str] = (),
+) -> None:
     unknown = sorted(set(e.names) - set(known))
     if unknown:
         raise ExprError(f"field {field_path}: unknown name {unknown[0]!r} in {e.source!r}")
@@ -90,22 +104,29 @@ def _check_fields(e: Expression, field_path: str, tolerances: Optional[Iterable[
     for base, name in sorted(e.fields, key=lambda f: (f[0] or "", f[1])):
         if base == "tol":
             if tolerances is not None and name not in tolerances:
-                raise ExprError(f"field {field_path}: tol.{name} is not a tolerance this rule declares "
-                                f"(declared: {', '.join(sorted(tolerances)) or 'none'}) in {e.source!r}")
+                raise ExprError(
+                    f"field {field_path}: tol.{name} is not a tolerance this rule declares "
+                    f"(declared: {', '.join(sorted(tolerances)) or 'none'}) in {e.source!r}"
+                )
         elif base == "model":
             if name not in MODEL_FIELDS:
-                raise ExprError(f"field {field_path}: model has no field {name!r} (known: "
-                                f"{', '.join(sorted(MODEL_FIELDS))}) in {e.source!r}")
+                raise ExprError(
+                    f"field {field_path}: model has no field {name!r} (known: "
+                    f"{', '.join(sorted(MODEL_FIELDS))}) in {e.source!r}"
+                )
         elif base in nodes:
             if name not in NodeView.FIELDS:
-                raise ExprError(f"field {field_path}: an operator has no field {name!r} (known: "
-                                f"{', '.join(sorted(NodeView.FIELDS))}) in {e.source!r}")
+                raise ExprError(
+                    f"field {field_path}: an operator has no field {name!r} (known: "
+                    f"{', '.join(sorted(NodeView.FIELDS))}) in {e.source!r}"
+                )
         elif name not in any_view:
             raise ExprError(f"field {field_path}: no operator or tensor has a field {name!r} in {e.source!r}")
 
 
-def check_names_in_matcher(m: Matcher, known: Iterable[str], path: str, tolerances: Iterable[str] = None,
-                            root: Optional[Matcher] = None) -> None:
+def check_names_in_matcher(
+    m: Matcher, known: Iterable[str], path: str, tolerances: Iterable[str] = None, root: Optional[Matcher] = None
+) -> None:
     # Inside a match, let names are not yet computed: only node/anchor/tol and bound names are visible.
     root = root or m
     visible = set(BUILTIN_NAMES) | set(m.bound_names())

@@ -1,6 +1,7 @@
 """Running a rule's own test cases (the sqlfluff model: cases are rule data), for `precision-lint test-rules` and
 the test suite.  Each case is an ONNX model in ONNX's text syntax, optionally converted to .mnn with MNN's converter,
 linted with only that rule selected; the findings must be exactly the expected ones."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -82,9 +83,13 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
         convert_to_mnn(path, dst, list(case["convert"]))
         path = dst
     opts = case.get("options", {})
-    options = Options(rule_dirs=tuple(rule_dirs), select=(rule.id,), tolerances=dict(opts.get("tolerances", {})),
-                      input_ranges={k: tuple(v) for k, v in opts.get("input_ranges", {}).items()},
-                      targets=tuple(opts.get("targets", ())))  # targets decide the judged formats (engine/decide)
+    options = Options(
+        rule_dirs=tuple(rule_dirs),
+        select=(rule.id,),
+        tolerances=dict(opts.get("tolerances", {})),
+        input_ranges={k: tuple(v) for k, v in opts.get("input_ranges", {}).items()},
+        targets=tuple(opts.get("targets", ())),
+    )  # targets decide the judged formats (engine/decide)
     result = Linter(options).lint_file(path)
     if result.error is not None:
         return [f"{label}: {result.error}"]
@@ -120,8 +125,9 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
     return problems
 
 
-def run(rule_dirs: Sequence[str] = (), builtin: bool = True, select: Optional[Sequence[str]] = None
-        ) -> Iterator[CaseResult]:
+def run(
+    rule_dirs: Sequence[str] = (), builtin: bool = True, select: Optional[Sequence[str]] = None
+) -> Iterator[CaseResult]:
     """Every case of the selected rules, in rule order."""
     from ..workflow.selectors import check_rule_ids, select_rules
 
@@ -144,7 +150,7 @@ def run(rule_dirs: Sequence[str] = (), builtin: bool = True, select: Optional[Se
             yield CaseResult(rule.id, i, str(case.get("name", f"case {i}")), rule.source, tuple(problems), skipped)
 
 
-TEMPLATE = '''\
+TEMPLATE = """\
 id: {rule_id}
 name: {name}
 class: range            # range | accumulation | coordinate | approximation | converter | type-support
@@ -185,7 +191,7 @@ tests:
     options:
       input_ranges: {{x: [0.0, 1.0]}}
     expect: []
-'''
+"""
 
 
 def new_rule_text(rule_id: str, name: str) -> str:

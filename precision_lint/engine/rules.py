@@ -4,6 +4,7 @@ name is checked in :mod:`.rule_checks`; which rules run is chosen in :mod:`preci
 A rule file holds one rule (a mapping) or several (a list of mappings).  Every problem is reported as
 ``<file>: rule <id>: <field>: <problem>`` so the author knows where to look.
 """
+
 from __future__ import annotations
 
 import json
@@ -252,8 +253,14 @@ def _expr(value: Any, field_path: str) -> Expression:
 def _matcher(doc: Mapping[str, Any], path: str) -> Matcher:
     check_ops(_ops(doc.get("op")), f"{path}.op")
     check_ops(_ops(doc.get("through")), f"{path}.through")
-    m = Matcher(ops=_ops(doc.get("op")), source_ops=_ops(doc.get("source_op")), bind=doc.get("as"),
-                input=doc.get("input"), depth=doc.get("depth", DEFAULT_DEPTH), through=_ops(doc.get("through")))
+    m = Matcher(
+        ops=_ops(doc.get("op")),
+        source_ops=_ops(doc.get("source_op")),
+        bind=doc.get("as"),
+        input=doc.get("input"),
+        depth=doc.get("depth", DEFAULT_DEPTH),
+        through=_ops(doc.get("through")),
+    )
     if "where" in doc:
         m.where = _expr(doc["where"], f"{path}.where")
     for rel in RELATIONS:
@@ -269,12 +276,23 @@ def _matcher(doc: Mapping[str, Any], path: str) -> Matcher:
 def _build(doc: Dict[str, Any], source: str) -> Rule:
     match = _matcher(doc["match"], "match")
     rule = Rule(
-        id=doc["id"], name=doc["name"], failure_class=doc["class"], summary=doc["summary"].strip(),
-        description=doc["description"].strip(), fix=doc["fix"].strip(), match=match, message=doc["message"].strip(),
-        source=source, why=doc.get("why", "").strip(), example=doc.get("example", "").rstrip(),
-        references=tuple(doc.get("references", ())), formats=tuple(doc.get("formats", ("fp16", "bf16"))),
-        applies_to=tuple(doc.get("applies_to", ("onnx", "mnn"))), tolerances=dict(doc.get("tolerances", {})),
-        tests=list(doc["tests"]), raw=doc,
+        id=doc["id"],
+        name=doc["name"],
+        failure_class=doc["class"],
+        summary=doc["summary"].strip(),
+        description=doc["description"].strip(),
+        fix=doc["fix"].strip(),
+        match=match,
+        message=doc["message"].strip(),
+        source=source,
+        why=doc.get("why", "").strip(),
+        example=doc.get("example", "").rstrip(),
+        references=tuple(doc.get("references", ())),
+        formats=tuple(doc.get("formats", ("fp16", "bf16"))),
+        applies_to=tuple(doc.get("applies_to", ("onnx", "mnn"))),
+        tolerances=dict(doc.get("tolerances", {})),
+        tests=list(doc["tests"]),
+        raw=doc,
     )
     known = set(BUILTIN_NAMES) | set(match.bound_names())
 
@@ -318,11 +336,16 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
             check_template(item["text"], template_names, f"{key}.{i}.text")
             getattr(rule, key).append(ConditionalText(when, item["text"].strip()))
     check_template(rule.message, template_names, "message")
-    per_finding = [e for _, e in rule.let] + [e for _, e in rule.levels] + \
-        [e for e in (rule.estimate_value, rule.estimate_storage) if e is not None] + \
-        [c.when for c in rule.assumptions + rule.notes if c.when is not None]
+    per_finding = (
+        [e for _, e in rule.let]
+        + [e for _, e in rule.levels]
+        + [e for e in (rule.estimate_value, rule.estimate_storage) if e is not None]
+        + [c.when for c in rule.assumptions + rule.notes if c.when is not None]
+    )
     size = sum(e.size for e in per_finding)
     if size > MAX_FINDING_EXPRESSION_NODES:
-        raise ExprError(f"its expressions are too large ({size} syntax nodes in let, estimate, level and when; "
-                        f"at most {MAX_FINDING_EXPRESSION_NODES})")
+        raise ExprError(
+            f"its expressions are too large ({size} syntax nodes in let, estimate, level and when; "
+            f"at most {MAX_FINDING_EXPRESSION_NODES})"
+        )
     return rule

@@ -1,4 +1,5 @@
 """Runs rules over a ModelGraph: anchor lookup by op, relation matching, estimates per format, findings."""
+
 from __future__ import annotations
 
 import math
@@ -135,8 +136,11 @@ def _render_value(v: Any, spec: Optional[str]) -> str:
     if isinstance(v, bool):
         return str(v).lower()
     if isinstance(v, tuple):
-        return "x".join(_render_value(x, None) for x in v) if all(isinstance(x, int) or x is None for x in v) \
+        return (
+            "x".join(_render_value(x, None) for x in v)
+            if all(isinstance(x, int) or x is None for x in v)
             else "[" + ", ".join(_render_value(x, spec) for x in v) + "]"
+        )
     if isinstance(v, float):
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
@@ -194,9 +198,13 @@ def rule_tolerances(rule: Rule, overrides: Mapping[str, float]) -> Dict[str, flo
 
 
 class RuleRunner:
-    def __init__(self, rules: Sequence[Rule], tolerances: Optional[Mapping[str, float]] = None,
-                 judged_formats: Sequence[str] = ("fp16",),
-                 keep: Optional[Callable[[str, str, str, Optional[int], Mapping[str, Any]], bool]] = None):
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        tolerances: Optional[Mapping[str, float]] = None,
+        judged_formats: Sequence[str] = ("fp16",),
+        keep: Optional[Callable[[str, str, str, Optional[int], Mapping[str, Any]], bool]] = None,
+    ):
         self.rules = list(rules)
         # Each rule sees only its own tolerances: a user rule that declares `reduction_rel` cannot move A002's.
         self.rule_tolerances = {r.id: rule_tolerances(r, tolerances or {}) for r in self.rules}
@@ -212,8 +220,12 @@ class RuleRunner:
         analysis = Analysis(graph, self.tolerances, input_ranges)
         findings: List[Finding] = []
         notes: List[str] = []
-        base = {"tol": Namespace(self.tolerances, "tolerance"), "model": Namespace(
-            {"format": graph.format, "fp16_converted": bool(graph.metadata.get("fp16_converted"))}, "model field")}
+        base = {
+            "tol": Namespace(self.tolerances, "tolerance"),
+            "model": Namespace(
+                {"format": graph.format, "fp16_converted": bool(graph.metadata.get("fp16_converted"))}, "model field"
+            ),
+        }
         model_view = base["model"]
         for rule in self.rules:
             if graph.format not in rule.applies_to or not rule.match.can_match(graph.has_op):
@@ -261,9 +273,11 @@ class RuleRunner:
                 except _Budget:
                     overruns += 1
                     if overruns >= MAX_BUDGET_OVERRUNS:
-                        stopped = (f"rule {rule.id} stopped on this model: its pattern exceeded the budget of "
-                                   f"{MATCH_BUDGET} matching steps per node on {overruns} nodes (last '{op.name}'); "
-                                   f"findings of this rule may be incomplete")
+                        stopped = (
+                            f"rule {rule.id} stopped on this model: its pattern exceeded the budget of "
+                            f"{MATCH_BUDGET} matching steps per node on {overruns} nodes (last '{op.name}'); "
+                            f"findings of this rule may be incomplete"
+                        )
                         break
                     continue
                 except EvalError as exc:
@@ -272,14 +286,18 @@ class RuleRunner:
                 finally:
                     steps += matching.steps if matching is not None else 0
                     if steps > rule_budget and not stopped:
-                        stopped = (f"rule {rule.id} stopped on this model after {steps} matching steps (budget "
-                                   f"{rule_budget} for {len(graph)} operators); findings of this rule may be "
-                                   f"incomplete")
+                        stopped = (
+                            f"rule {rule.id} stopped on this model after {steps} matching steps (budget "
+                            f"{rule_budget} for {len(graph)} operators); findings of this rule may be "
+                            f"incomplete"
+                        )
                 if f is not None:
                     findings.append(f)
             if overruns and not stopped:
-                notes.append(f"rule {rule.id} skipped {overruns} node(s): its pattern exceeded the budget of "
-                             f"{MATCH_BUDGET} matching steps per node")
+                notes.append(
+                    f"rule {rule.id} skipped {overruns} node(s): its pattern exceeded the budget of "
+                    f"{MATCH_BUDGET} matching steps per node"
+                )
             if stopped:
                 notes.append(stopped)
             if failures:
@@ -318,8 +336,7 @@ class RuleRunner:
     def _finding(self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any]) -> Optional[Finding]:
         for name, e in rule.let:
             env[name] = e.evaluate(env)
-        assumptions = tuple(render(a.text, env) for a in rule.assumptions
-                            if a.when is None or a.when.evaluate(env))
+        assumptions = tuple(render(a.text, env) for a in rule.assumptions if a.when is None or a.when.evaluate(env))
         estimates: Dict[str, Estimate] = {}
         for fmt in rule.formats:
             estimates[fmt] = self._estimate(rule, rule.estimate_value, env, fmt, bool(assumptions), fmt)
@@ -331,8 +348,9 @@ class RuleRunner:
                 estimates[key] = self._estimate(rule, rule.estimate_storage, env, fmt, bool(assumptions), key)
         if rule.saturation_sensitive and "fp16" in rule.formats:
             # fp32 -> fp16 saturating at +-65504 (ARMv8.2 CPU): the recommender uses it where the platform says so
-            estimates["fp16-sat"] = self._estimate(rule, rule.estimate_value, dict(env, saturating=True), "fp16",
-                                                   bool(assumptions), "fp16-sat")
+            estimates["fp16-sat"] = self._estimate(
+                rule, rule.estimate_value, dict(env, saturating=True), "fp16", bool(assumptions), "fp16-sat"
+            )
         if all(e.level == "none" for e in estimates.values()) and not self._kept(rule, node, env):
             return None
         env.setdefault("err_fp16", None)
@@ -343,10 +361,21 @@ class RuleRunner:
         env["op"] = op.op
         notes = tuple(render(n.text, env) for n in rule.notes if n.when is None or n.when.evaluate(env))
         finding = Finding(
-            rule_id=rule.id, rule_name=rule.name, level="none", path=graph.path, node=op.name, op=op.op,
-            source_op=op.source_op, failure_class=rule.failure_class, message=render(rule.message, env),
-            fix=rule.fix, scope=op.scope, estimates=estimates,
-            evidence={k: _plain(env.get(k)) for k in rule.evidence}, assumptions=assumptions, notes=notes,
+            rule_id=rule.id,
+            rule_name=rule.name,
+            level="none",
+            path=graph.path,
+            node=op.name,
+            op=op.op,
+            source_op=op.source_op,
+            failure_class=rule.failure_class,
+            message=render(rule.message, env),
+            fix=rule.fix,
+            scope=op.scope,
+            estimates=estimates,
+            evidence={k: _plain(env.get(k)) for k in rule.evidence},
+            assumptions=assumptions,
+            notes=notes,
             judged_for=(),
         )
         # The rule gives a level per format (its estimates); the finding's level is decided in engine/decide.py.

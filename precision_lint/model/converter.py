@@ -1,5 +1,6 @@
 """ONNX -> MNN with MNN's own converter (the ``_tools`` C extension of the MNN package; never ``MNN.tools``, whose
 logger pip-installs a package and sends telemetry at import)."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ def convert_to_mnn(src: str, dst: str, extra: Sequence[str] = ()) -> None:
                 import _tools
             except ImportError:
                 raise ConversionError(f"{src}: converting to MNN needs the MNN package (pip install MNN)") from None
-            rc = _tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", src, "--MNNModel", dst,
-                                    "--bizCode", "biz", *extra])
+            rc = _tools.mnnconvert(
+                ["mnnconvert", "-f", "ONNX", "--modelFile", src, "--MNNModel", dst, "--bizCode", "biz", *extra]
+            )
     finally:
         os.dup2(fd, 1)
         os.close(fd)

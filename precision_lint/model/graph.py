@@ -7,6 +7,7 @@ lint path never imports networkx (a quarter of a second of start-up).  Constant-
 and ``Constant`` nodes, MNN ``Const`` ops) are not operators here: their values sit on the tensor, so the same
 model reads the same way whichever format it came in.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -64,8 +65,13 @@ class Tensor:
             self._value = v
         return self._value
 
-    def set_value(self, value: Optional[np.ndarray] = None, loader: Optional[Callable[[], np.ndarray]] = None,
-                  origin: Optional[str] = None, reload: bool = False) -> None:
+    def set_value(
+        self,
+        value: Optional[np.ndarray] = None,
+        loader: Optional[Callable[[], np.ndarray]] = None,
+        origin: Optional[str] = None,
+        reload: bool = False,
+    ) -> None:
         self.is_const = True
         if self._recent is not None and self._recent[0] == self.name:
             self._recent[0] = self._recent[1] = None  # the cached read is of the old value
@@ -249,11 +255,24 @@ class ModelGraph:
             import networkx as nx
 
             g = nx.DiGraph(path=self.path, format=self.format)
-            g.add_nodes_from((o.id, {"op": o.op, "source_op": o.source_op, "name": o.name, "scope": o.scope,
-                                     "index": o.index, "inputs": tuple(o.inputs), "outputs": tuple(o.outputs)})
-                             for o in self.ops.values())
-            g.add_edges_from((p, c, {"tensors": tuple(names)}) for p, out in self._succ.items()
-                             for c, names in out.items())
+            g.add_nodes_from(
+                (
+                    o.id,
+                    {
+                        "op": o.op,
+                        "source_op": o.source_op,
+                        "name": o.name,
+                        "scope": o.scope,
+                        "index": o.index,
+                        "inputs": tuple(o.inputs),
+                        "outputs": tuple(o.outputs),
+                    },
+                )
+                for o in self.ops.values()
+            )
+            g.add_edges_from(
+                (p, c, {"tensors": tuple(names)}) for p, out in self._succ.items() for c, names in out.items()
+            )
             self._nx = g
         return self._nx
 
@@ -271,8 +290,9 @@ class ModelGraph:
         t = self.output_tensor(op, i) if output else self.input_tensor(op, i)
         return None if t is None else t.shape
 
-    def walk(self, op: Operator, direction: str, depth: int, through: Optional[Iterable[str]] = None,
-             limit: int = 10000) -> Iterator[Tuple[Operator, int]]:
+    def walk(
+        self, op: Operator, direction: str, depth: int, through: Optional[Iterable[str]] = None, limit: int = 10000
+    ) -> Iterator[Tuple[Operator, int]]:
         """Breadth-first operators upstream or downstream of ``op`` (not including it), with their distance.
 
         ``through``: when given, the walk continues only past operators of these types (others are yielded but
@@ -336,5 +356,5 @@ class ModelGraph:
             seen[n] = len(path)
             path.append(n)
             n = next(p for p in self._pred[n] if p in left)
-        cycle = path[seen[n]:][::-1]
+        cycle = path[seen[n] :][::-1]
         return cycle[:limit]

@@ -1,4 +1,5 @@
 """What a review signs off on: the exact file (sha256, size) and its interface (inputs and outputs with shapes)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,12 @@ def model_identity(path: str, graph: ModelGraph) -> Dict[str, Any]:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(CHUNK), b""):
             digest.update(block)
-    return {"sha256": digest.hexdigest(), "size": os.path.getsize(path),
-            "inputs": _tensors(graph, graph.inputs), "outputs": _tensors(graph, graph.outputs)}
+    return {
+        "sha256": digest.hexdigest(),
+        "size": os.path.getsize(path),
+        "inputs": _tensors(graph, graph.inputs),
+        "outputs": _tensors(graph, graph.outputs),
+    }
 
 
 def _tensors(graph: ModelGraph, names: List[str]) -> List[Dict[str, Any]]:

@@ -7,6 +7,7 @@
   constants that feed them, its consumers a few hops on, with shapes and dtypes on the edges, constant values or
   ranges, and long single-file chains collapsed into one box.  Plain JSON-ready data, bounded in size.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,17 @@ CHAIN_MIN = 3  # runs of at least this many one-in one-out operators become one 
 SMALL_CONST = 8  # constants with at most this many values show them
 MAX_FINDINGS = 200  # neighbourhoods per model (a report with more is not read finding by finding)
 
-_DTYPE = {"float32": "f32", "float16": "f16", "bfloat16": "bf16", "float64": "f64", "int64": "i64", "int32": "i32",
-          "int8": "i8", "uint8": "u8", "bool": "bool"}
+_DTYPE = {
+    "float32": "f32",
+    "float16": "f16",
+    "bfloat16": "bf16",
+    "float64": "f64",
+    "int64": "i64",
+    "int32": "i32",
+    "int8": "i8",
+    "uint8": "u8",
+    "bool": "bool",
+}
 _GENERATED = re.compile(r"[/_:.\-]*([A-Za-z]*?)[_:.\-]*\d*")
 
 
@@ -120,8 +130,16 @@ def neighbourhood(graph: ModelGraph, culprit: Operator) -> Dict[str, Any]:
     cut = 0
     for oid in members:
         op = graph.ops[oid]
-        nodes.append({"id": ids[oid], "kind": "op", "label": op.op, "name": op.name, "culprit": oid == culprit.id,
-                      "detail": op.source_op if op.source_op != op.op else ""})
+        nodes.append(
+            {
+                "id": ids[oid],
+                "kind": "op",
+                "label": op.op,
+                "name": op.name,
+                "culprit": oid == culprit.id,
+                "detail": op.source_op if op.source_op != op.op else "",
+            }
+        )
         expand = oid == culprit.id or oid in up  # inputs of consumers are not followed
         for name in op.inputs:
             t = graph.tensors.get(name) if name else None
@@ -138,25 +156,53 @@ def neighbourhood(graph: ModelGraph, culprit: Operator) -> Dict[str, Any]:
                     extra.setdefault(t.name, node)
                     edges.setdefault((extra[t.name]["id"], ids[oid]), []).append(t)
             elif t.is_input or not t.producer:
-                extra.setdefault(t.name, {"id": f"x{len(extra)}", "kind": "input", "label": t.name, "name": t.name,
-                                          "culprit": False, "detail": _type(t)})
+                extra.setdefault(
+                    t.name,
+                    {
+                        "id": f"x{len(extra)}",
+                        "kind": "input",
+                        "label": t.name,
+                        "name": t.name,
+                        "culprit": False,
+                        "detail": _type(t),
+                    },
+                )
                 edges.setdefault((extra[t.name]["id"], ids[oid]), []).append(t)
             else:  # produced outside the drawn part
                 cut += 1
                 key = f"\x00more:{oid}"
-                extra.setdefault(key, {"id": f"x{len(extra)}", "kind": "more", "label": "…", "name": "",
-                                       "culprit": False, "detail": "more producers"})
+                extra.setdefault(
+                    key,
+                    {
+                        "id": f"x{len(extra)}",
+                        "kind": "more",
+                        "label": "…",
+                        "name": "",
+                        "culprit": False,
+                        "detail": "more producers",
+                    },
+                )
                 edges.setdefault((extra[key]["id"], ids[oid]), []).append(t)
         for name in op.outputs:
             t = graph.tensors.get(name) if name else None
             if t is not None and t.is_output:
                 key = f"\x00out:{name}"
-                extra.setdefault(key, {"id": f"x{len(extra)}", "kind": "output", "label": name, "name": name,
-                                       "culprit": False, "detail": _type(t)})
+                extra.setdefault(
+                    key,
+                    {
+                        "id": f"x{len(extra)}",
+                        "kind": "output",
+                        "label": name,
+                        "name": name,
+                        "culprit": False,
+                        "detail": _type(t),
+                    },
+                )
                 edges.setdefault((ids[oid], extra[key]["id"]), []).append(t)
     nodes += list(extra.values())
-    edge_list = [{"from": a, "to": b, "label": _edge_label(ts), "tensors": [t.name for t in ts]}
-                 for (a, b), ts in edges.items()]
+    edge_list = [
+        {"from": a, "to": b, "label": _edge_label(ts), "tensors": [t.name for t in ts]} for (a, b), ts in edges.items()
+    ]
     nodes, edge_list = bundle_parallel(*collapse_chains(nodes, edge_list))
     return {"nodes": nodes, "edges": edge_list, "cut": cut, "operators": len(members)}
 
@@ -195,9 +241,14 @@ def collapse_chains(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]) ->
         gone.update(run)
         ops = [by_id[r]["label"] for r in run]
         shown = ops if len(ops) <= 4 else ops[:2] + ["…"] + ops[-1:]
-        chain = {"id": f"c{len(new_nodes)}", "kind": "chain", "label": f"{len(run)} ops: " + " → ".join(shown),
-                 "name": " → ".join(f"{by_id[r]['label']} {by_id[r]['name']}" for r in run), "culprit": False,
-                 "detail": ""}
+        chain = {
+            "id": f"c{len(new_nodes)}",
+            "kind": "chain",
+            "label": f"{len(run)} ops: " + " → ".join(shown),
+            "name": " → ".join(f"{by_id[r]['label']} {by_id[r]['name']}" for r in run),
+            "culprit": False,
+            "detail": "",
+        }
         new_nodes.append(chain)
         first_in, last_out = ins[run[0]][0], outs[run[-1]][0]
         new_edges += [dict(first_in, to=chain["id"]), dict(last_out, **{"from": chain["id"]})]
@@ -230,8 +281,16 @@ def bundle_parallel(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]) ->
         ops = sum(int(m["label"].split(" ", 1)[0]) if m["kind"] == "chain" else 1 for m in members)
         kinds = list(dict.fromkeys(m["label"].split(": ", 1)[-1] for m in members))
         what = kinds[0] if len(kinds) == 1 else f"{kinds[0]}, …"
-        bundles.append({"id": bid, "kind": "chain", "label": f"{len(members)} parallel, {ops} ops: {what}",
-                        "name": " | ".join(m["name"] for m in members), "culprit": False, "detail": ""})
+        bundles.append(
+            {
+                "id": bid,
+                "kind": "chain",
+                "label": f"{len(members)} parallel, {ops} ops: {what}",
+                "name": " | ".join(m["name"] for m in members),
+                "culprit": False,
+                "detail": "",
+            }
+        )
         merged.update((m["id"], bid) for m in members)
     if not merged:
         return nodes, edges

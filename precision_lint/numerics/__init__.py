@@ -6,6 +6,7 @@ a model with a hundred GridSample nodes of one size pays once.  One module per k
 are stored), `accumulation` (sums and dot products), `coordinates` (sampling positions, phases), `kernels` (hardware
 approximations), `storage` (constants); this package re-exports what rules and platforms call.
 """
+
 from .accumulation import (  # noqa: F401
     TABLE_DOT_SERIES,
     TABLE_SUM_SERIES,

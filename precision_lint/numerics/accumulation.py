@@ -1,5 +1,6 @@
 """Error of sums and dot products accumulated in a reduced format, simulated with numpy (every partial sum rounded) and
 tabulated for large sizes (data/estimates.json, tools/gen_estimator_tables.py)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ from ..resources import data_path
 from .formats import ACCUMULATOR, FP32, get_format, numpy_dtype
 
 
-def lane_sums(terms: np.ndarray, lanes: int, acc: str, start: Optional[np.ndarray] = None,
-              by_term: bool = False) -> np.ndarray:
+def lane_sums(
+    terms: np.ndarray, lanes: int, acc: str, start: Optional[np.ndarray] = None, by_term: bool = False
+) -> np.ndarray:
     """The ``lanes`` running sums of each row of ``terms`` (shape (S, n)) held in ``acc``: lane j adds every lanes-th
     term (j, j+lanes, ...) one after another, each addition rounded to ``acc`` (lanes=1: one sequential sum).
     ``start`` (S, lanes) continues earlier partial sums, so a long sum can be fed in chunks.  Each term is rounded
@@ -78,6 +80,8 @@ def _terms(kind: str, shape, rng: np.random.Generator) -> np.ndarray:
     if kind == "squares":  # squares of N(0,1) activations: the sum in a variance or an L2 norm
         return rng.standard_normal(shape) ** 2
     return 1.0 - rng.uniform(0.0, 1.0, shape)  # "positive": (0, 1], softmax numerators, means of activations
+
+
 # Simulations stay below this many simulated terms (all rows together): a few milliseconds each.  The series the
 # shipped rules use are precomputed with a 64x larger budget (more rows, steadier RMS) into data/estimates.json
 # by tools/gen_estimator_tables.py; the tests check that table against fresh simulations.
@@ -103,6 +107,8 @@ def _tabled(series: str, key: str, b: int) -> Optional[float]:
     if values is not None and 1 <= b <= len(values):
         return float(values[b - 1])
     return None
+
+
 _SUM_MAX_LOG2 = 21  # sums up to 2**21 terms are simulated; longer ones extrapolated
 _DOT_MAX_LOG2 = 16  # dot products up to 2**16 (enough rows for a stable RMS); longer ones scaled by sqrt(k)
 
@@ -113,7 +119,7 @@ def _log_interpolate(n: int, grid: Callable[[int], float], max_log2: int) -> flo
     if n == 1 << (b + 1):
         return grid(b + 1)
     lo, hi = grid(b), grid(b + 1)
-    t = (math.log2(n) - b)
+    t = math.log2(n) - b
     return lo + (hi - lo) * t
 
 
@@ -135,7 +141,7 @@ def _sum_grid(b: int, fmt: str, lanes: int, kind: str, acc: str, budget: int = 0
     if np.isinf(got).any():
         return float("inf")
     rel = (got - exact) / exact
-    return max(float(min(np.sqrt(np.mean(rel ** 2)), 1.0)), shorter)
+    return max(float(min(np.sqrt(np.mean(rel**2)), 1.0)), shorter)
 
 
 @lru_cache(maxsize=1024)
@@ -205,21 +211,26 @@ def dot_relative_error(k: int, fmt: str, acc: Optional[str] = None) -> float:
     if k <= max_k:
         return _log_interpolate(k, lambda b: _dot_grid(b, fmt, acc), _DOT_MAX_LOG2)
     return _dot_grid(_DOT_MAX_LOG2, fmt, acc) * math.sqrt(k / max_k)
+
+
 # The series the shipped rules use: (fmt, lanes, kind, acc) for sums, (fmt, acc) for dot products.
 TABLE_SUM_SERIES = [("fp16", 8, "positive", "fp16"), ("fp16", 8, "squares", "fp16"), ("fp16", 8, "ones", "fp16")]
 TABLE_DOT_SERIES = [("fp16", "fp16")]
 
 
-def build_tables(budget: int = _TABLE_BUDGET, max_sum_log2: int = _SUM_MAX_LOG2,
-                 max_dot_log2: int = _DOT_MAX_LOG2) -> Dict[str, Dict[str, list]]:
+def build_tables(
+    budget: int = _TABLE_BUDGET, max_sum_log2: int = _SUM_MAX_LOG2, max_dot_log2: int = _DOT_MAX_LOG2
+) -> Dict[str, Dict[str, list]]:
     """Simulate the tabled series with ``budget`` terms per point (tools/gen_estimator_tables.py writes them)."""
     out: Dict[str, Dict[str, list]] = {"sum": {}, "dot": {}}
     for fmt, lanes, kind, acc in TABLE_SUM_SERIES:
         out["sum"][f"{fmt}|{lanes}|{kind}|{acc}"] = [
-            float(f"{_sum_grid(b, fmt, lanes, kind, acc, budget):.6g}") for b in range(1, max_sum_log2 + 1)]
+            float(f"{_sum_grid(b, fmt, lanes, kind, acc, budget):.6g}") for b in range(1, max_sum_log2 + 1)
+        ]
     for fmt, acc in TABLE_DOT_SERIES:
-        out["dot"][f"{fmt}|{acc}"] = [float(f"{_dot_grid(b, fmt, acc, budget):.6g}")
-                                      for b in range(1, max_dot_log2 + 1)]
+        out["dot"][f"{fmt}|{acc}"] = [
+            float(f"{_dot_grid(b, fmt, acc, budget):.6g}") for b in range(1, max_dot_log2 + 1)
+        ]
     return out
 
 

@@ -1,5 +1,6 @@
 """Errors of computed coordinates and phases: GridSample and Resize sampling positions, absolute pixel grids,
 positional encodings and Sin/Cos arguments."""
+
 from __future__ import annotations
 
 import math
@@ -50,6 +51,8 @@ def coordinate_error(max_value: float, fmt: str) -> float:
     if max_value is None or max_value <= 0:
         return 0.0
     return get_format(fmt).ulp(max_value) / 2.0
+
+
 # Coordinate errors are computed at every output position up to this many; beyond, at a bounded sample (a declared
 # output width of 2^28 took 16 GB and 200 s).
 MAX_POSITIONS = 1 << 16
@@ -111,8 +114,10 @@ def phase_error_freqs(max_position: float, freqs: tuple, fmt: str) -> float:
     pos = _phase_positions(int(math.ceil(max_position)), fr.size)
     exact = pos[:, None] * fr[None, :]
     arg = f.round(f.round(pos)[:, None] * f.round(fr)[None, :])
-    err = max(float(np.max(np.abs(f.round(np.sin(arg)) - np.sin(exact)))),
-              float(np.max(np.abs(f.round(np.cos(arg)) - np.cos(exact)))))
+    err = max(
+        float(np.max(np.abs(f.round(np.sin(arg)) - np.sin(exact)))),
+        float(np.max(np.abs(f.round(np.cos(arg)) - np.cos(exact)))),
+    )
     return min(err, 2.0)
 
 
@@ -125,6 +130,8 @@ def freqs_key(values: np.ndarray, limit: int = 256) -> tuple:
         idx = np.unique(np.concatenate([np.linspace(0, v.size - 1, limit - 1).astype(int), [v.size - 1]]))
         v = v[idx]
     return tuple(float(x) for x in v)
+
+
 MAX_ENCODING_DIM = 1 << 16  # position-encoding widths are a few thousand at most
 
 

@@ -1,5 +1,6 @@
 """Number formats (fp32, fp16, bf16): their constants, how a value is stored in each, and the limits that follow
 (overflow of exp and powers, the log floor, eps and integers that vanish)."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,7 @@ class FloatFormat:
     @property
     def eps(self) -> float:
         """Spacing of representable numbers at 1.0."""
-        return 2.0 ** -self.mantissa_bits
+        return 2.0**-self.mantissa_bits
 
     @property
     def unit_roundoff(self) -> float:
@@ -46,9 +47,11 @@ class FloatFormat:
 
     def round(self, x):
         return ROUNDERS[self.name](np.asarray(x, dtype=np.float64))
-FP32 = FloatFormat("fp32", 8, 23, float(np.finfo(np.float32).max), 2.0 ** -126, 2.0 ** -149)
-FP16 = FloatFormat("fp16", 5, 10, 65504.0, 2.0 ** -14, 2.0 ** -24)
-BF16 = FloatFormat("bf16", 8, 7, float.fromhex("0x1.fep127"), 2.0 ** -126, 2.0 ** -133)
+
+
+FP32 = FloatFormat("fp32", 8, 23, float(np.finfo(np.float32).max), 2.0**-126, 2.0**-149)
+FP16 = FloatFormat("fp16", 5, 10, 65504.0, 2.0**-14, 2.0**-24)
+BF16 = FloatFormat("bf16", 8, 7, float.fromhex("0x1.fep127"), 2.0**-126, 2.0**-133)
 FORMATS: Dict[str, FloatFormat] = {f.name: f for f in (FP32, FP16, BF16)}
 
 
@@ -78,8 +81,13 @@ def _round_bf16(x: np.ndarray) -> np.ndarray:
     out = rounded.view(np.float32).astype(np.float64)
     out = np.where(np.isnan(f), np.nan, out)
     return out.reshape(np.shape(x))
-ROUNDERS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"fp32": _round_fp32, "fp16": _round_fp16,
-                                                             "bf16": _round_bf16}
+
+
+ROUNDERS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "fp32": _round_fp32,
+    "fp16": _round_fp16,
+    "bf16": _round_bf16,
+}
 
 
 def stored(value: float, fmt: str, saturate: bool = False) -> float:
@@ -94,6 +102,8 @@ def stored_saturating(value: float, fmt: str) -> float:
     """As :func:`stored`, but clamped at the largest finite value (MNN's fp32->fp16 conversion on ARM)."""
     f = get_format(fmt)
     return float(f.round(np.clip(np.float64(value), -f.max, f.max)))
+
+
 # ----- accumulation ---------------------------------------------------------------------------------------------
 # Which accumulator a backend running in a format uses.  fp16 kernels on the targets this linter serves do accumulate
 # in fp16 (ARMv8.2 NEON `fmla .8h` in MNN's ARM82 GEMM/conv, OpenCL and Metal reductions below Precision_High, the

@@ -1,5 +1,6 @@
 """Errors of the approximations kernels use: tanh-GELU, the ARM reciprocal and reciprocal-square-root estimates
 (FRECPE/FRSQRTE), fast sigmoid."""
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,7 @@ def gelu_tanh_error() -> float:
     x = np.linspace(-10.0, 10.0, 40001)
     erf = np.array([math.erf(v / math.sqrt(2.0)) for v in x])
     exact = 0.5 * x * (1.0 + erf)
-    approx = 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    approx = 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
     return float(np.max(np.abs(approx - exact)))
 
 

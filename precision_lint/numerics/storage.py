@@ -1,4 +1,5 @@
 """Error of storing constants (weights, eps, scales) in a reduced format, with and without subnormal flushing."""
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,9 @@ def _storage_errors_f32(v: np.ndarray, fmt: str, f, flush_modes: Tuple[bool, ...
             rounded = v.astype(np.float16).astype(np.float32)
         else:
             bits = v.view(np.uint32)
-            rounded = ((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)) \
-                .view(np.float32)
+            rounded = (
+                (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+            ).view(np.float32)
     scale = np.float32(1.0 / m) if m < 1e38 else np.float32(1.0)
     nz = None
     norm2 = None

@@ -3,6 +3,7 @@
 Each reporter has the flake8 formatter life: ``start()``, ``file(result)`` per model, ``stop(summary)``.
 They are looked up by name and imported lazily, so `--format text` never imports the SARIF code.
 """
+
 from __future__ import annotations
 
 import importlib

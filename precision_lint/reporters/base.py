@@ -1,4 +1,5 @@
 """The reporter life cycle and the run summary every reporter receives."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,10 @@ class RunSummary:
     def judged_text(self) -> str:
         if self.targets:
             return f"levels judged for the declared targets: {', '.join(self.targets)}"
-        return ("levels judged for fp16, the reduced format most mobile targets use; "
-                "--target PLATFORM:MODE judges your deployment")
+        return (
+            "levels judged for fp16, the reduced format most mobile targets use; "
+            "--target PLATFORM:MODE judges your deployment"
+        )
 
 
 class Reporter:
@@ -79,13 +82,14 @@ def report_path(path: str, root: Optional[str]) -> str:
     return relative_path(path, root)
 
 
-
 def render_failure(reporter: Reporter, result: LintResult, exc: BaseException) -> str:
     """The one line the CLI prints when a reporter cannot render one model (a bug: the model was linted)."""
     detail = (str(exc).strip().splitlines() or [""])[0][:200]
     name = type(reporter).__name__.replace("Reporter", "").lower() or "report"
-    return (f"{result.path}: internal error while writing the {name} report ({type(exc).__name__}: {detail}); "
-            f"the report leaves this model out; please report it")
+    return (
+        f"{result.path}: internal error while writing the {name} report ({type(exc).__name__}: {detail}); "
+        f"the report leaves this model out; please report it"
+    )
 
 
 def file_isolated(reporter: Reporter, result: LintResult) -> List[str]:

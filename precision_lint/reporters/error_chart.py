@@ -4,6 +4,7 @@ the tolerance drawn as a line, the first node over its tolerance marked.
 Input: a list of ``{"node": str, "depth": int, "rel_error": float, "tolerance": float}`` (what a ``verify`` run
 measures per node; ``op`` is optional).  Pure rendering: nothing is computed here but the axes.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,49 +43,62 @@ def error_chart(points: Sequence[Mapping[str, Any]], title: str = "Measured rela
         return LEFT + (d - d0) / (d1 - d0) * pw
 
     def y(e: float) -> float:
-        e = min(max(e, 10.0 ** lo), 10.0 ** hi)  # inf is drawn at the top
+        e = min(max(e, 10.0**lo), 10.0**hi)  # inf is drawn at the top
         return TOP + (hi - math.log10(e)) / (hi - lo) * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{W:.0f}" height="{H:.0f}" '
-           f'viewBox="0 0 {W:.0f} {H:.0f}" role="img"><title>{escape(title)}</title>',
-           f'<text class="ctitle" x="{LEFT:.0f}" y="15">{escape(title)}</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{W:.0f}" height="{H:.0f}" '
+        f'viewBox="0 0 {W:.0f} {H:.0f}" role="img"><title>{escape(title)}</title>',
+        f'<text class="ctitle" x="{LEFT:.0f}" y="15">{escape(title)}</text>',
+    ]
     for k in range(lo, hi + 1):  # decades
-        yy = y(10.0 ** k)
-        out.append(f'<line class="grid" x1="{LEFT:.0f}" x2="{W - RIGHT:.0f}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
-                   f'<text class="tick" x="{LEFT - 6:.0f}" y="{yy + 4:.1f}" text-anchor="end">1e{k}</text>')
+        yy = y(10.0**k)
+        out.append(
+            f'<line class="grid" x1="{LEFT:.0f}" x2="{W - RIGHT:.0f}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
+            f'<text class="tick" x="{LEFT - 6:.0f}" y="{yy + 4:.1f}" text-anchor="end">1e{k}</text>'
+        )
     for d in sorted(set(_ticks(d0, d1))):
         out.append(f'<text class="tick" x="{x(d):.1f}" y="{H - BOTTOM + 16:.0f}" text-anchor="middle">{d:g}</text>')
-    out.append(f'<text class="axis" x="{LEFT + pw / 2:.0f}" y="{H - 6:.0f}" text-anchor="middle">depth '
-               f'(operators from the inputs)</text>')
-    out.append(f'<text class="axis" transform="translate(14 {TOP + ph / 2:.0f}) rotate(-90)" '
-               f'text-anchor="middle">relative error</text>')
+    out.append(
+        f'<text class="axis" x="{LEFT + pw / 2:.0f}" y="{H - 6:.0f}" text-anchor="middle">depth '
+        f"(operators from the inputs)</text>"
+    )
+    out.append(
+        f'<text class="axis" transform="translate(14 {TOP + ph / 2:.0f}) rotate(-90)" '
+        f'text-anchor="middle">relative error</text>'
+    )
     # tolerance: a step line through the points' own tolerances, in depth order
     order = sorted(range(len(pts)), key=lambda i: (depths[i], i))
-    tol_pts = [(x(depths[i]), y(_num(pts[i].get("tolerance"), 0.0))) for i in order
-               if _num(pts[i].get("tolerance"), 0.0) > 0]
+    tol_pts = [
+        (x(depths[i]), y(_num(pts[i].get("tolerance"), 0.0))) for i in order if _num(pts[i].get("tolerance"), 0.0) > 0
+    ]
     if tol_pts:
-        out.append('<polyline class="tolerance" points="'
-                   + " ".join(f"{a:.1f},{b:.1f}" for a, b in tol_pts) + '"/>')
+        out.append('<polyline class="tolerance" points="' + " ".join(f"{a:.1f},{b:.1f}" for a, b in tol_pts) + '"/>')
         out.append(f'<text class="tick tol" x="{LEFT + 4:.0f}" y="{tol_pts[0][1] - 4:.1f}">tolerance</text>')
-    out.append('<polyline class="series" points="' + " ".join(f"{x(depths[i]):.1f},{y(errs[i]):.1f}"
-                                                              for i in order) + '"/>')
+    out.append(
+        '<polyline class="series" points="' + " ".join(f"{x(depths[i]):.1f},{y(errs[i]):.1f}" for i in order) + '"/>'
+    )
     first = first_over(pts)
     for i in order:
         p = pts[i]
         over = _num(p["rel_error"]) > _num(p.get("tolerance"), math.inf)
         label = f"{p.get('node', '')} ({p.get('op', '')})" if p.get("op") else str(p.get("node", ""))
-        out.append(f'<circle class="{"over" if over else "ok"}" cx="{x(depths[i]):.1f}" cy="{y(errs[i]):.1f}" '
-                   f'r="3"><title>{escape(label)}: {_fmt(p["rel_error"])} (tolerance '
-                   f'{_fmt(p.get("tolerance"))})</title></circle>')
+        out.append(
+            f'<circle class="{"over" if over else "ok"}" cx="{x(depths[i]):.1f}" cy="{y(errs[i]):.1f}" '
+            f'r="3"><title>{escape(label)}: {_fmt(p["rel_error"])} (tolerance '
+            f"{_fmt(p.get('tolerance'))})</title></circle>"
+        )
     if first is not None:
         fx, fy = x(_num(first["depth"])), y(max(_num(first["rel_error"]), FLOOR))
         # the label sits in the top margin, a dashed line down to the point: it never covers the series
         anchor = "end" if fx > LEFT + pw * 0.6 else "start"
         ly = TOP - 2
-        out.append(f'<line class="leader" x1="{fx:.1f}" x2="{fx:.1f}" y1="{ly + 3:.1f}" y2="{fy - 7:.1f}"/>'
-                   f'<circle class="first" cx="{fx:.1f}" cy="{fy:.1f}" r="7"/>'
-                   f'<text class="first" x="{fx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">first over '
-                   f'tolerance: {escape(str(first.get("node", "")))}</text>')
+        out.append(
+            f'<line class="leader" x1="{fx:.1f}" x2="{fx:.1f}" y1="{ly + 3:.1f}" y2="{fy - 7:.1f}"/>'
+            f'<circle class="first" cx="{fx:.1f}" cy="{fy:.1f}" r="7"/>'
+            f'<text class="first" x="{fx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">first over '
+            f"tolerance: {escape(str(first.get('node', '')))}</text>"
+        )
     out.append("</svg>")
     return "\n".join(out)
 

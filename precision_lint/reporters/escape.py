@@ -5,6 +5,7 @@ A node name or file name is attacker-controlled: ``\\n::error ...`` on a line of
 ill-formed, a lone surrogate (a file name that is not UTF-8) cannot be written.  Such characters are shown as visible
 escapes (``\\x1b``, ``\\n``, ``\\u202e``), never passed through.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """`precision-lint rules` and `precision-lint rule ID`: the rule files are the single source of these texts."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,12 @@ def find_rule(rule_id: str, rule_dirs: Sequence[str] = ()) -> Rule:
 def list_rules(rule_dirs: Sequence[str] = (), fmt: str = "text") -> str:
     rules = load_rules(rule_dirs)
     if fmt == "json":
-        return json.dumps([{"id": r.id, "name": r.name, "class": r.failure_class, "summary": r.summary}
-                           for r in rules], indent=2) + "\n"
+        return (
+            json.dumps(
+                [{"id": r.id, "name": r.name, "class": r.failure_class, "summary": r.summary} for r in rules], indent=2
+            )
+            + "\n"
+        )
     if fmt == "markdown":
         from .markdown import code, md
 
@@ -104,13 +109,20 @@ def rule_help(r: Rule, with_source: bool = True) -> str:
     section("Example", r.example)
     section("Fix", r.fix)
     if r.estimate_value is not None:
-        section("Estimate", f"{r.estimate_quantity or 'error'} [{r.estimate_unit}], per number format "
-                            f"({', '.join(r.formats)})")
+        section(
+            "Estimate",
+            f"{r.estimate_quantity or 'error'} [{r.estimate_unit}], per number format ({', '.join(r.formats)})",
+        )
     if r.tolerances:
-        section("Tolerances (override with --tolerance NAME=VALUE or in config)",
-                "\n".join(f"{k} = {v['default']:g} {v.get('unit', '')}".rstrip() + "\n"
-                          + textwrap.indent(textwrap.fill(v["description"], 100), "    ")
-                          for k, v in sorted(r.tolerances.items())))
+        section(
+            "Tolerances (override with --tolerance NAME=VALUE or in config)",
+            "\n".join(
+                f"{k} = {v['default']:g} {v.get('unit', '')}".rstrip()
+                + "\n"
+                + textwrap.indent(textwrap.fill(v["description"], 100), "    ")
+                for k, v in sorted(r.tolerances.items())
+            ),
+        )
     section("References", "\n".join(r.references))
     if with_source:
         out.append(f"Defined in {r.source}")

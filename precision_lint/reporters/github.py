@@ -6,6 +6,7 @@ Levels map to ``error``, ``warning`` and ``notice``.  Escaping follows the runne
 ``\\r`` and ``\\n`` become ``%25``, ``%0D`` and ``%0A``; in properties ``:`` and ``,`` are escaped too (``%3A``,
 ``%2C``); every other control character is shown as an escape (``\\x1b``).  Paths are relative to the repository root, which is what the runner resolves ``file=`` against.
 """
+
 from __future__ import annotations
 
 from .base import Reporter, RunSummary, report_path
@@ -39,10 +40,16 @@ class GithubReporter(Reporter):
         for f in result.reported:
             where = f"node '{f.node}'" + (f" in {f.scope}" if f.scope else "")
             message = f"{where} ({f.op}): {f.message}" + (f"\nFix: {' '.join(f.fix.split())}" if f.fix else "")
-            self.write(command(COMMAND[f.level], message, file=path, line="1",
-                               title=f"{f.rule_id} {f.rule_name} ({f.node})"))
+            self.write(
+                command(COMMAND[f.level], message, file=path, line="1", title=f"{f.rule_id} {f.rule_name} ({f.node})")
+            )
 
     def stop(self, summary: RunSummary) -> None:
         for s in summary.unused_suppressions:
-            self.write(command("warning", f"suppression ({s.describe()}) matched no finding",
-                               title=f"precision-lint: unused suppression {s.origin}"))
+            self.write(
+                command(
+                    "warning",
+                    f"suppression ({s.describe()}) matched no finding",
+                    title=f"precision-lint: unused suppression {s.origin}",
+                )
+            )

@@ -5,6 +5,7 @@ a compact Sugiyama-style layout in pure Python: longest-path layers (sources mov
 consumer), dummy nodes on long edges, barycentre ordering sweeps, then x positions pulled towards the neighbours'
 mean without overlaps.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,14 +43,18 @@ def layout(sizes: Dict[str, Tuple[float, float]], edges: Sequence[Tuple[str, str
 # ------------------------------------------------------------------------------------------------ Graphviz dot
 def _dot_layout(sizes: Dict[str, Tuple[float, float]], edges: Sequence[Tuple[str, str]]) -> Optional[Layout]:
     names = {nid: f"n{k}" for k, nid in enumerate(sizes)}  # dot sees no user text at all
-    lines = ["digraph G {", f"graph [rankdir=TB, nodesep={NODE_GAP / 72:.3f}, ranksep={RANK_GAP / 72:.3f}];",
-             "node [shape=box, fixedsize=true, label=\"\"];"]
+    lines = [
+        "digraph G {",
+        f"graph [rankdir=TB, nodesep={NODE_GAP / 72:.3f}, ranksep={RANK_GAP / 72:.3f}];",
+        'node [shape=box, fixedsize=true, label=""];',
+    ]
     lines += [f"{names[n]} [width={w / 72:.3f}, height={h / 72:.3f}];" for n, (w, h) in sizes.items()]
     lines += [f"{names[a]} -> {names[b]};" for a, b in edges]
     lines.append("}")
     try:
-        proc = subprocess.run(["dot", "-Tjson0"], input="\n".join(lines), capture_output=True, text=True,
-                              timeout=DOT_TIMEOUT, check=False)
+        proc = subprocess.run(
+            ["dot", "-Tjson0"], input="\n".join(lines), capture_output=True, text=True, timeout=DOT_TIMEOUT, check=False
+        )
         if proc.returncode != 0:
             return None
         doc = json.loads(proc.stdout)
@@ -89,8 +94,7 @@ def _dot_points(pos: str, bh: float) -> List[Point]:
 
 
 # ----------------------------------------------------------------------------------------------- pure Python
-def layered_layout(sizes: Dict[str, Tuple[float, float]], edges: Sequence[Tuple[str, str]],
-                   sweeps: int = 8) -> Layout:
+def layered_layout(sizes: Dict[str, Tuple[float, float]], edges: Sequence[Tuple[str, str]], sweeps: int = 8) -> Layout:
     import networkx as nx
 
     g = nx.DiGraph()
@@ -144,20 +148,26 @@ def layered_layout(sizes: Dict[str, Tuple[float, float]], edges: Sequence[Tuple[
     for (a, b), path in chains.items():
         routes[(a, b)] = [centres[n] for n in path]
     total_w = max((xs[n] + width[n] / 2 for n in layer), default=0.0) + MARGIN
-    return Layout(total_w, y - RANK_GAP + MARGIN if ranks else 2 * MARGIN,
-                  {n: c for n, c in centres.items() if n in sizes}, routes)
+    return Layout(
+        total_w,
+        y - RANK_GAP + MARGIN if ranks else 2 * MARGIN,
+        {n: c for n, c in centres.items() if n in sizes},
+        routes,
+    )
 
 
-def _order_by_barycentre(ranks: List[List[str]], up: Dict[str, List[str]], down: Dict[str, List[str]],
-                         sweeps: int) -> None:
+def _order_by_barycentre(
+    ranks: List[List[str]], up: Dict[str, List[str]], down: Dict[str, List[str]], sweeps: int
+) -> None:
     """Reorder each rank by the mean position of its neighbours in the rank above (then below), keeping the
     order that crossed least."""
+
     def crossings() -> int:
         total = 0
         for r in range(len(ranks) - 1):
             pos = {n: i for i, n in enumerate(ranks[r + 1])}
             lines = [(i, pos[m]) for i, n in enumerate(ranks[r]) for m in down[n]]
-            total += sum(1 for k, (a, b) in enumerate(lines) for c, d in lines[k + 1:] if (a - c) * (b - d) < 0)
+            total += sum(1 for k, (a, b) in enumerate(lines) for c, d in lines[k + 1 :] if (a - c) * (b - d) < 0)
         return total
 
     best, best_cross = [list(r) for r in ranks], crossings()
@@ -181,8 +191,13 @@ def _order_by_barycentre(ranks: List[List[str]], up: Dict[str, List[str]], down:
     ranks[:] = best
 
 
-def _x_positions(ranks: List[List[str]], up: Dict[str, List[str]], down: Dict[str, List[str]],
-                 width: Dict[str, float], rounds: int = 6) -> Dict[str, float]:
+def _x_positions(
+    ranks: List[List[str]],
+    up: Dict[str, List[str]],
+    down: Dict[str, List[str]],
+    width: Dict[str, float],
+    rounds: int = 6,
+) -> Dict[str, float]:
     """Pack each rank left to right, then pull nodes towards their neighbours' mean x, keeping order and gaps."""
     xs: Dict[str, float] = {}
     for r in ranks:

@@ -1,5 +1,6 @@
 """A finding's neighbourhood (neighbourhood.py) drawn as inline SVG: boxes for operators, inputs, outputs and
 constants, tensor types on the edges, the culprit in red.  Every name is escaped: model files are hostile."""
+
 from __future__ import annotations
 
 from html import escape
@@ -11,7 +12,12 @@ CHAR_W, LINE_H, PAD = 6.7, 14.0, 8.0  # 11px monospace
 LABEL_CHAR_W = 6.1  # edge labels: 10px monospace
 MAX_CHARS = 34
 _STYLE = {  # kind -> css class; colours are in the report's stylesheet
-    "op": "op", "input": "io", "output": "io", "const": "const", "chain": "chain", "more": "more",
+    "op": "op",
+    "input": "io",
+    "output": "io",
+    "const": "const",
+    "chain": "chain",
+    "more": "more",
 }
 
 
@@ -21,7 +27,7 @@ def shorten(text: str, limit: int = MAX_CHARS) -> str:
     if len(text) <= limit:
         return text
     head = (limit - 1) * 2 // 5
-    return text[:head] + "…" + text[-(limit - 1 - head):]
+    return text[:head] + "…" + text[-(limit - 1 - head) :]
 
 
 def _lines(n: Mapping[str, Any]) -> List[Tuple[str, str]]:
@@ -64,36 +70,42 @@ def draw(hood: Mapping[str, Any], uid: str, use_dot: bool = True) -> str:
         pts = _route(lay, sizes, e["from"], e["to"])
         if not pts:
             continue
-        out.append(f'<path class="edge" d="{_path(pts, lay.curved)}" marker-end="url(#arrow-{uid})">'
-                   f'<title>{escape(", ".join(e.get("tensors", [])))}</title></path>')
+        out.append(
+            f'<path class="edge" d="{_path(pts, lay.curved)}" marker-end="url(#arrow-{uid})">'
+            f"<title>{escape(', '.join(e.get('tensors', [])))}</title></path>"
+        )
         source_kind = kinds.get(e["from"])  # inputs and constants show their type in their box
         if e.get("label") and source_kind not in ("input", "const", "more") and (e["from"], e["label"]) not in labelled:
             labelled.add((e["from"], e["label"]))
             x, y = _near_start(pts)
             right = max(right, x + 4 + len(shorten(e["label"], 40)) * LABEL_CHAR_W + PAD)
-            labels.append(f'<text class="elabel" x="{x + 4:.1f}" y="{y:.1f}">{escape(shorten(e["label"], 40))}'
-                          f'</text>')
+            labels.append(f'<text class="elabel" x="{x + 4:.1f}" y="{y:.1f}">{escape(shorten(e["label"], 40))}</text>')
     out += labels
     for n in nodes:
         cx, cy = lay.centres[n["id"]]
         bw, bh = sizes[n["id"]]
         cls = "node " + _STYLE.get(n["kind"], "op") + (" culprit" if n.get("culprit") else "")
-        title = " ".join(x for x in (n["label"], n.get("name") if n.get("name") != n["label"] else "",
-                                     n.get("detail", "")) if x)
-        out.append(f'<g class="{cls}" data-node="{escape(n.get("name") or n["label"])}">'
-                   f'<title>{escape(title)}</title>'
-                   f'<rect x="{cx - bw / 2:.1f}" y="{cy - bh / 2:.1f}" width="{bw:.1f}" height="{bh:.1f}" '
-                   f'rx="{9 if n["kind"] in ("input", "output") else 3}"/>')
+        title = " ".join(
+            x for x in (n["label"], n.get("name") if n.get("name") != n["label"] else "", n.get("detail", "")) if x
+        )
+        out.append(
+            f'<g class="{cls}" data-node="{escape(n.get("name") or n["label"])}">'
+            f"<title>{escape(title)}</title>"
+            f'<rect x="{cx - bw / 2:.1f}" y="{cy - bh / 2:.1f}" width="{bw:.1f}" height="{bh:.1f}" '
+            f'rx="{9 if n["kind"] in ("input", "output") else 3}"/>'
+        )
         y = cy - bh / 2 + PAD / 2 + LINE_H - 3
         for css, text in lines[n["id"]]:
             out.append(f'<text class="{css}" x="{cx:.1f}" y="{y:.1f}">{escape(text)}</text>')
             y += LINE_H
         out.append("</g>")
     w = max(w, right)  # edge labels may reach past the rightmost box
-    head = [f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{w:.0f}" height="{h:.0f}" '
-            f'viewBox="0 0 {w:.1f} {h:.1f}" role="img" data-layout="{lay.engine}">',
-            f'<defs><marker id="arrow-{uid}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-            f'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" class="arrowhead"/></marker></defs>']
+    head = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{w:.0f}" height="{h:.0f}" '
+        f'viewBox="0 0 {w:.1f} {h:.1f}" role="img" data-layout="{lay.engine}">',
+        f'<defs><marker id="arrow-{uid}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        f'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" class="arrowhead"/></marker></defs>',
+    ]
     return "\n".join(head + out + ["</svg>"])
 
 
@@ -110,8 +122,11 @@ def _route(lay: Layout, sizes: Dict[str, Tuple[float, float]], a: str, b: str) -
 def _path(pts: Sequence[Tuple[float, float]], curved: bool) -> str:
     head = f"M{pts[0][0]:.1f},{pts[0][1]:.1f}"
     if curved and len(pts) >= 4 and (len(pts) - 1) % 3 == 0:
-        return head + "".join(f"C{pts[i][0]:.1f},{pts[i][1]:.1f} {pts[i + 1][0]:.1f},{pts[i + 1][1]:.1f} "
-                              f"{pts[i + 2][0]:.1f},{pts[i + 2][1]:.1f}" for i in range(1, len(pts) - 2, 3))
+        return head + "".join(
+            f"C{pts[i][0]:.1f},{pts[i][1]:.1f} {pts[i + 1][0]:.1f},{pts[i + 1][1]:.1f} "
+            f"{pts[i + 2][0]:.1f},{pts[i + 2][1]:.1f}"
+            for i in range(1, len(pts) - 2, 3)
+        )
     if len(pts) == 2:
         return head + f"L{pts[1][0]:.1f},{pts[1][1]:.1f}"
     # a polyline through dummy nodes: vertical tangents make it read as a flowing line

@@ -1,4 +1,5 @@
 """Machine output: one JSON document for the run, deterministic (sorted keys, no timestamps, stable order)."""
+
 from __future__ import annotations
 
 import json
@@ -46,9 +47,14 @@ class JsonReporter(Reporter):
             "fail_level": summary.fail_level,
             "files": [result_to_dict(r) for r in self.results],
             "unused_suppressions": [s.to_dict() for s in summary.unused_suppressions],
-            "summary": {"files": summary.files, "unreadable": summary.unreadable, **summary.counts,
-                        "suppressed": summary.suppressed, "baselined": summary.baselined,
-                        "failed": summary.failed},
+            "summary": {
+                "files": summary.files,
+                "unreadable": summary.unreadable,
+                **summary.counts,
+                "suppressed": summary.suppressed,
+                "baselined": summary.baselined,
+                "failed": summary.failed,
+            },
         }
         self.stream.write(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False, default=_default) + "\n")
 

@@ -17,6 +17,7 @@ Per model:
 Everything shown comes from the results, the rule files and those data files; nothing is analysed here.
 The output is deterministic (no dates, no absolute paths inside the repository).
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,7 @@ def code(text: str) -> str:
     (CommonMark), and line breaks are shown as ``\\n``, so a name cannot close the span or end the paragraph."""
     t = visible(text)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", t)), default=0) + 1)
-    pad = " " if t.startswith("`") or t.endswith("`") or (t.startswith(" ") and t.endswith(" ") and t.strip()) \
-        else ""
+    pad = " " if t.startswith("`") or t.endswith("`") or (t.startswith(" ") and t.endswith(" ") and t.strip()) else ""
     return f"{fence}{pad}{t}{pad}{fence}"
 
 
@@ -90,8 +90,11 @@ def _verdict(v: Verdict) -> str:
     where = code(f.node) + (f" in {code(f.scope)}" if f.scope else "")
     how = f"{v.fmt} {v.role}" if v.fmt else v.role
     est = v.estimate_view()
-    est_text = f", {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}" if est and \
-        est.get("value") is not None else ""
+    est_text = (
+        f", {_num(est['value'])}{(' ' + est['unit']) if est.get('unit') else ''}"
+        if est and est.get("value") is not None
+        else ""
+    )
     return f"{md(f.rule_id)} {where} ({md(f.op)}): {md(how)} → {md(v.level)}{md(est_text)}"
 
 
@@ -118,27 +121,43 @@ class MarkdownReporter(Reporter):
         out: List[str] = []
         if many:
             c = summary.counts
-            out += ["# Precision review", "",
-                    f"{_plural(summary.files, 'model')}: {_plural(c.get('error', 0), 'error')}, "
-                    f"{_plural(c.get('warning', 0), 'warning')}, {c.get('info', 0)} info "
-                    f"({md(summary.judged_text())}).  precision-lint {__version__}.", ""]
+            out += [
+                "# Precision review",
+                "",
+                f"{_plural(summary.files, 'model')}: {_plural(c.get('error', 0), 'error')}, "
+                f"{_plural(c.get('warning', 0), 'warning')}, {c.get('info', 0)} info "
+                f"({md(summary.judged_text())}).  precision-lint {__version__}.",
+                "",
+            ]
             if self.options.get("html_link"):
                 out += [_html_link(self.options["html_link"]), ""]
             for res in self.results:
-                out.append(f"- [{md(report_path(res.path, root))}](#{_anchor(_title(res, root))})"
-                           + (f" — {_counts_text(res)}" if res.error is None else " — unreadable"))
+                out.append(
+                    f"- [{md(report_path(res.path, root))}](#{_anchor(_title(res, root))})"
+                    + (f" — {_counts_text(res)}" if res.error is None else " — unreadable")
+                )
             out.append("")
         from ..model.neighbourhood import onnx_origins
 
         origins = onnx_origins(self.results)
         for res in self.results:
-            out += ModelSection(res, root, rules, opts, summary, level=2 if many else 1,
-                                html_link=None if many else self.options.get("html_link"), origins=origins).lines()
+            out += ModelSection(
+                res,
+                root,
+                rules,
+                opts,
+                summary,
+                level=2 if many else 1,
+                html_link=None if many else self.options.get("html_link"),
+                origins=origins,
+            ).lines()
         if summary.unused_suppressions:
             h = "##" if many else "#"
             out += [f"{h} Unused suppressions", ""]
-            out += [f"- [ ] Remove or fix {md(s.origin)} ({md(s.describe())}): it matched no finding"
-                    for s in summary.unused_suppressions]
+            out += [
+                f"- [ ] Remove or fix {md(s.origin)} ({md(s.describe())}): it matched no finding"
+                for s in summary.unused_suppressions
+            ]
             out.append("")
         self.stream.write("\n".join(out).rstrip() + "\n")
 
@@ -158,13 +177,21 @@ def _counts_text(res: LintResult) -> str:
         counts[f.level] += 1
     if not any(counts.values()):
         return "no findings"
-    return (f"{_plural(counts['error'], 'error')}, {_plural(counts['warning'], 'warning')}, "
-            f"{counts['info']} info")
+    return f"{_plural(counts['error'], 'error')}, {_plural(counts['warning'], 'warning')}, {counts['info']} info"
 
 
 class ModelSection:
-    def __init__(self, res: LintResult, root: str, rules: Mapping[str, Any], options: Any, summary: RunSummary,
-                 level: int = 1, html_link: Optional[str] = None, origins: Optional[Mapping[Any, Any]] = None):
+    def __init__(
+        self,
+        res: LintResult,
+        root: str,
+        rules: Mapping[str, Any],
+        options: Any,
+        summary: RunSummary,
+        level: int = 1,
+        html_link: Optional[str] = None,
+        origins: Optional[Mapping[Any, Any]] = None,
+    ):
         self.res = res
         self.html_link = html_link
         self.origins = origins or {}
@@ -208,8 +235,9 @@ class ModelSection:
         elif self.summary.targets:
             judged = "the declared targets " + ", ".join(code(t) for t in self.summary.targets)
         else:
-            judged = ("fp16, the reduced format most mobile targets use (declare targets with `--target` "
-                      "for your deployment)")
+            judged = (
+                "fp16, the reduced format most mobile targets use (declare targets with `--target` for your deployment)"
+            )
         rows = [("Format", f"{md(what)}, {_plural(m.get('operators', 0), 'operator')}")]
         if producer:
             rows.append(("Producer", md(producer)))
@@ -220,8 +248,11 @@ class ModelSection:
             if ident.get(key):
                 rows.append((title, ", ".join(f"{code(t['name'])} {md(_tensor_type(t))}" for t in ident[key])))
         rows.append(("MNN version", self._mnn_version_text()))
-        rows += [("Levels judged for", judged), ("Result", self._result_text()),
-                 ("Checked with", f"precision-lint {__version__}")]
+        rows += [
+            ("Levels judged for", judged),
+            ("Result", self._result_text()),
+            ("Checked with", f"precision-lint {__version__}"),
+        ]
         if self.html_link:
             rows.append(("HTML report", _html_link(self.html_link, bare=True)))
         hidden = []
@@ -231,7 +262,7 @@ class ModelSection:
             hidden.append(f"{len(self.res.baselined)} recorded in the baseline")
         if hidden:
             rows.append(("Not listed", "; ".join(hidden)))
-        return ([f"| Model | {code(self.path)} |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""])
+        return [f"| Model | {code(self.path)} |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""]
 
     def _mnn_version_text(self) -> str:
         """The converter's version for an .mnn file; the version the deployment declares (when the options
@@ -261,10 +292,15 @@ class ModelSection:
         rep = self.res.reported
         out = [f"{self.sub} Findings", ""]
         if not rep:
-            return out + ["No operator in this model changes its result beyond the rules' tolerances in the "
-                          "formats judged.", ""]
-        out += ["Tick a finding when it is fixed in the model, or accepted: then add a suppression with the reason "
-                "to the project's configuration so that CI stays green.", ""]
+            return out + [
+                "No operator in this model changes its result beyond the rules' tolerances in the formats judged.",
+                "",
+            ]
+        out += [
+            "Tick a finding when it is fixed in the model, or accepted: then add a suppression with the reason "
+            "to the project's configuration so that CI stays green.",
+            "",
+        ]
         for f in rep:
             out += self._finding(f)
         out.append("")
@@ -273,10 +309,13 @@ class ModelSection:
     def _finding(self, f: Finding) -> List[str]:
         where = f"node {code(f.node)}" + (f" in {code(f.scope)}" if f.scope else "")
         op = f.op if f.op == f.source_op or not f.source_op else f"{f.op}, MNN {f.source_op}"
-        lines = [f"- [ ] **{f.rule_id} {md(f.rule_name)}** · {LEVEL_BADGE.get(f.level, f.level)} · {where} "
-                 f"({md(op)})  ", f"  {md(f.message)}"]
+        lines = [
+            f"- [ ] **{f.rule_id} {md(f.rule_name)}** · {LEVEL_BADGE.get(f.level, f.level)} · {where} ({md(op)})  ",
+            f"  {md(f.message)}",
+        ]
         locator = ([f"path {code(f.node_path)}"] if f.node_path else []) + (
-            [f"writes tensor {code(f.output)}"] if f.output else [])
+            [f"writes tensor {code(f.output)}"] if f.output else []
+        )
         origin = self.origins.get((self.res.path, f.fingerprint))
         if origin:
             locator.append(f"converted from ONNX node {code(origin[1])} in {code(report_path(origin[0], self.root))}")
@@ -312,13 +351,18 @@ class ModelSection:
         out = [f"{self.sub} Measured by precision-lint verify", ""]
         for r in runs:
             status = str(r.get("status", ""))
-            verdict = {True: "over tolerance", False: "within tolerance"}[bool(r.get("exceeded"))] \
-                if status in ("measured", "emulated") else "no measurement"
+            verdict = (
+                {True: "over tolerance", False: "within tolerance"}[bool(r.get("exceeded"))]
+                if status in ("measured", "emulated")
+                else "no measurement"
+            )
             how = "emulated" if status == "emulated" else status  # the message names what was emulated
             out.append(f"- {code(str(r.get('target', '')))}: {md(how)}, {verdict}: {md(str(r.get('message', '')))}")
         for o in v.get("outputs") or []:
-            out.append(f"- output {code(str(o.get('name', '')))} on {code(str(v.get('target', '')))}: rel-L2 "
-                       f"{_num(o.get('rel_error'))} (tolerance {_num(o.get('tolerance'))})")
+            out.append(
+                f"- output {code(str(o.get('name', '')))} on {code(str(v.get('target', '')))}: rel-L2 "
+                f"{_num(o.get('rel_error'))} (tolerance {_num(o.get('tolerance'))})"
+            )
         return out + [""]
 
     def _estimate(self, f: Finding) -> str:
@@ -346,9 +390,12 @@ class ModelSection:
         rec = self.rec
         out = [f"{self.sub} MNN precision per platform", ""]
         if rec.advisory:
-            out += [f"The fastest precision mode with no finding at {rec.fail_level} level, for "
-                    f"every platform below.  Declare your deployment (`--target ios-cpu:low`, or `targets` in the "
-                    f"configuration) to judge it instead of getting advice.", ""]
+            out += [
+                f"The fastest precision mode with no finding at {rec.fail_level} level, for "
+                f"every platform below.  Declare your deployment (`--target ios-cpu:low`, or `targets` in the "
+                f"configuration) to judge it instead of getting advice.",
+                "",
+            ]
         else:
             out += [f"Declared targets: {', '.join(code(t) for t in rec.targets)}.", ""]
         out += ["| Platform | Deploy with | Numerics | Unsafe here |", "|---|---|---|---|"]
@@ -356,8 +403,7 @@ class ModelSection:
             unsafe = [m for m in p.modes if m.status == "rejected"]
             unsafe_text = ", ".join(_SHORT[m.mode] for m in unsafe) or "—"
             deploy = code(p.precision) + ("" if p.safe else " ⚠ no safe mode")
-            out.append(f"| {md(p.name)} ({code(p.platform)}) | {deploy} | {md(_formats(p.formats))} "
-                       f"| {unsafe_text} |")
+            out.append(f"| {md(p.name)} ({code(p.platform)}) | {deploy} | {md(_formats(p.formats))} | {unsafe_text} |")
         out.append("")
         snippets = self.res.snippets or {}
         for p in rec.platforms:
@@ -389,8 +435,10 @@ class ModelSection:
                 groups.setdefault(key, []).append(m)
         if not p.safe:
             reasons = [_verdict(v) for v in chosen.blocking]
-            out.append(f"- [ ] Unsafe even at {code(p.precision)}: {'; '.join(reasons)} — no precision mode "
-                       f"fixes this here: run these operators on another backend, or change the model")
+            out.append(
+                f"- [ ] Unsafe even at {code(p.precision)}: {'; '.join(reasons)} — no precision mode "
+                f"fixes this here: run these operators on another backend, or change the model"
+            )
         for (formats, reasons), ms in groups.items():
             names = _or([code(m.precision) for m in ms])
             shown = "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else "")
@@ -400,9 +448,11 @@ class ModelSection:
         for v in p.mode_independent:
             out.append(f"- [ ] Whatever the mode: {_verdict(v)}")
         for fb in p.cpu_fallbacks:
-            out.append(f"- [ ] CPU fallback: {md(fb.rule)} node {code(fb.node)} "
-                       f"({md(fb.op)}) runs on the CPU in {', '.join(fb.modes)}: "
-                       f"{md(_strip_refs(fb.why))}")
+            out.append(
+                f"- [ ] CPU fallback: {md(fb.rule)} node {code(fb.node)} "
+                f"({md(fb.op)}) runs on the CPU in {', '.join(fb.modes)}: "
+                f"{md(_strip_refs(fb.why))}"
+            )
         for n in p.notes:
             out.append(f"- Note: {md(_strip_refs(n))}")
         if snippet:
@@ -410,8 +460,16 @@ class ModelSection:
 
             for kind in ("cpp_session", "cpp_module", "python", "cli"):
                 if snippet.code.get(kind):
-                    out += ["", f"<details><summary>{TITLE[kind]} for {code(p.precision)}</summary>", "",
-                            f"```{LANGUAGE[kind]}", snippet.code[kind].rstrip(), "```", "", "</details>"]
+                    out += [
+                        "",
+                        f"<details><summary>{TITLE[kind]} for {code(p.precision)}</summary>",
+                        "",
+                        f"```{LANGUAGE[kind]}",
+                        snippet.code[kind].rstrip(),
+                        "```",
+                        "",
+                        "</details>",
+                    ]
         out.append("")
         return out
 
@@ -419,13 +477,18 @@ class ModelSection:
         rep = self.res.reported
         out = [f"{self.sub} Precision (judged for fp16)", ""]
         if not rep:
-            return out + ["- [ ] No finding in fp16: the model can run with fp16 activations (GPU backends at "
-                          "Normal or Low, ARMv8.2 CPUs at Low) as far as the rules can tell", ""]
+            return out + [
+                "- [ ] No finding in fp16: the model can run with fp16 activations (GPU backends at "
+                "Normal or Low, ARMv8.2 CPUs at Low) as far as the rules can tell",
+                "",
+            ]
         return out + [
             "- [ ] Backends that store or compute activations in fp16 (MNN's GPU backends at Precision_Normal and "
             "Precision_Low, ARMv8.2 CPUs at Precision_Low) need the fixes above, or Precision_High for this model",
             "- [ ] Run `precision-lint --platform NAME` (see `precision-lint platforms`) for the precision to deploy "
-            "with on each of your platforms", ""]
+            "with on each of your platforms",
+            "",
+        ]
 
     # ---------------------------------------------------------------- release checks
     def _consistency(self) -> List[str]:
@@ -437,8 +500,9 @@ class ModelSection:
             text = checks["classes"].get(cls)
             if text:
                 nodes = sorted({f.node for f in self.res.reported if f.failure_class == cls})
-                shown = ", ".join(code(n) for n in nodes[:4]) + (f" and {len(nodes) - 4} more" if len(nodes) > 4
-                                                                  else "")
+                shown = ", ".join(code(n) for n in nodes[:4]) + (
+                    f" and {len(nodes) - 4} more" if len(nodes) > 4 else ""
+                )
                 out.append(f"- [ ] {md(text)} (here: {shown})")
         out.append("")
         return out
@@ -446,8 +510,11 @@ class ModelSection:
     # ---------------------------------------------------------------- MNN versions and known issues
     def _mnn_version(self) -> Optional[str]:
         m = self.res.metadata
-        return m.get("converter_version") or m.get("mnn_version") or (
-            m.get("producer_version") if m.get("format") == "mnn" else None)
+        return (
+            m.get("converter_version")
+            or m.get("mnn_version")
+            or (m.get("producer_version") if m.get("format") == "mnn" else None)
+        )
 
     def _mnn_notes(self) -> List[str]:
         m = self.res.metadata
@@ -460,14 +527,20 @@ class ModelSection:
         facts = f"the platform facts behind this review are for MNN {table_version}" if table_version else ""
         if m.get("format") == "mnn":
             v = self._mnn_version()
-            out.append(f"- Converted by MNN **{md(v or 'unknown')}** (from the file){'; ' + facts if facts else ''}."
-                       f"  Run it with the same MNN version on every platform.")
+            out.append(
+                f"- Converted by MNN **{md(v or 'unknown')}** (from the file){'; ' + facts if facts else ''}."
+                f"  Run it with the same MNN version on every platform."
+            )
             if m.get("fp16_converted"):
-                out.append("- [ ] The file was converted with `--fp16`: every float constant is stored as fp16 "
-                           "(clamped to ±65504, tiny values flushed to 0) whatever precision it runs at")
+                out.append(
+                    "- [ ] The file was converted with `--fp16`: every float constant is stored as fp16 "
+                    "(clamped to ±65504, tiny values flushed to 0) whatever precision it runs at"
+                )
         else:
-            out.append(f"- Not converted yet: record the MNN version you convert with and use the same version at "
-                       f"run time on every platform{'; ' + facts if facts else ''}.")
+            out.append(
+                f"- Not converted yet: record the MNN version you convert with and use the same version at "
+                f"run time on every platform{'; ' + facts if facts else ''}."
+            )
             for c in notes.converter:
                 out.append(f"- Conversion ({', '.join(c.ops)}): {md(c.note)}")
             for note in notes.converter_always:
@@ -480,14 +553,22 @@ class ModelSection:
                 bugs.setdefault(b.id, []).append(f"{plat.platform} at {modes}")
                 texts[b.id] = f"{b.title} (MNN {b.versions}): {b.symptom}; workaround: {b.workaround}"
         if bugs:
-            out += ["", f"Known MNN kernel bugs that apply to this model on MNN "
-                        f"{md(str(self.rec.mnn_version or '?'))} (--mnn-version):", ""]
+            out += [
+                "",
+                f"Known MNN kernel bugs that apply to this model on MNN "
+                f"{md(str(self.rec.mnn_version or '?'))} (--mnn-version):",
+                "",
+            ]
             for bid in sorted(bugs):
                 out.append(f"- [ ] {code(bid)} on {md('; '.join(bugs[bid]))}: {md(texts[bid])}")
         issues = [(g.summary, g.topic, g.reports) for g in notes.issue_reports]
         if issues:
-            out += ["", "Known MNN issue reports that apply to this model's operators, findings or platforms "
-                        "(check whether your MNN version has the fix):", ""]
+            out += [
+                "",
+                "Known MNN issue reports that apply to this model's operators, findings or platforms "
+                "(check whether your MNN version has the fix):",
+                "",
+            ]
             topics: Dict[str, List[str]] = {}
             for summary, topic, items in issues:
                 links = ", ".join(f"[{it.id}]({it.url})" for it in items)
@@ -507,9 +588,15 @@ class ModelSection:
     def _sign_off(self) -> List[str]:
         targets = (list(self.rec.targets) if self.rec else []) or list(self.summary.targets)
         scope = f"for {', '.join(code(t) for t in targets)}" if targets else "for the platforms above"
-        return [f"{self.sub} Sign-off", "",
-                f"- [ ] Every item above is ticked, or accepted with a suppression and its reason, {scope}",
-                "- Reviewer: _name_", "- Date: _YYYY-MM-DD_", "- Decision: _approved / changes needed_", ""]
+        return [
+            f"{self.sub} Sign-off",
+            "",
+            f"- [ ] Every item above is ticked, or accepted with a suppression and its reason, {scope}",
+            "- Reviewer: _name_",
+            "- Date: _YYYY-MM-DD_",
+            "- Decision: _approved / changes needed_",
+            "",
+        ]
 
 
 def _html_link(url: str, bare: bool = False) -> str:
@@ -556,4 +643,3 @@ def _platform_table_version() -> Optional[str]:
         return str(_data("platforms.yaml").get("mnn_version") or "") or None
     except (OSError, AttributeError):
         return None
-

@@ -4,6 +4,7 @@ records in results.py) and platform data; never analyses anything.
 
 The text reporter calls :func:`text_section` for every file when the CLI puts it into ``options["text_sections"]``.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,10 @@ def recommendation_lines(rec: Recommendation, color=lambda key, text: text) -> L
     """The recommendation section for one file, as lines (no trailing newlines)."""
     lines: List[str] = []
     if rec.advisory:
-        head = (f"MNN precision per platform (advice: the fastest mode with no finding at {rec.fail_level} level; "
-                f"declare --target PLATFORM:MODE to judge your deployment):")
+        head = (
+            f"MNN precision per platform (advice: the fastest mode with no finding at {rec.fail_level} level; "
+            f"declare --target PLATFORM:MODE to judge your deployment):"
+        )
     else:
         head = f"MNN precision per platform (declared targets: {', '.join(rec.targets)}):"
     lines.append(head)
@@ -95,8 +98,9 @@ def recommendation_lines(rec: Recommendation, color=lambda key, text: text) -> L
         if not p.safe:
             for v in chosen.blocking[:MAX_REASONS]:
                 detail.append(f"still at {_names([p.mode, *p.equivalent])}: {verdict_text(v)}")
-            detail.append(f"no precision mode fixes this on {p.name}: run these ops on another backend, or "
-                          f"change the model")
+            detail.append(
+                f"no precision mode fixes this on {p.name}: run these ops on another backend, or change the model"
+            )
         if p.safe:
             concerns = chosen.concerns
             for v in concerns[:MAX_REASONS]:
@@ -108,15 +112,19 @@ def recommendation_lines(rec: Recommendation, color=lambda key, text: text) -> L
         for v in p.mode_independent[:MAX_REASONS]:
             detail.append(f"in every mode (converter): {verdict_text(v)}")
         for fb in p.cpu_fallbacks:
-            modes = "all modes" if len(fb.modes) >= len([m for m in p.modes if m.supported]) else \
-                ", ".join(_SHORT[m] for m in fb.modes)
+            modes = (
+                "all modes"
+                if len(fb.modes) >= len([m for m in p.modes if m.supported])
+                else ", ".join(_SHORT[m] for m in fb.modes)
+            )
             detail.append(f"{fb.rule} node '{fb.node}' ({fb.op}) runs on the CPU ({modes}): {fb.why}")
         for d in p.declared:
             detail.append(_declared_text(p, d, color))
         for b in p.known_bugs:
             modes = _names([m for m in MODES if m in b.modes])
-            detail.append(f"known MNN bug {b.id} at {modes} (MNN {b.versions}): {b.symptom}; "
-                          f"workaround: {b.workaround}")
+            detail.append(
+                f"known MNN bug {b.id} at {modes} (MNN {b.versions}): {b.symptom}; workaround: {b.workaround}"
+            )
         for n in p.notes:
             detail.append(f"note: {n}")
         lines += [color("dim", f"      {d}") for d in detail]
@@ -144,12 +152,13 @@ def short_reason(p: PlatformChoice) -> Tuple[str, bool]:
     if not p.safe:
         reason, limited = f"no mode is safe: {_who(chosen.blocking)}", True
     else:
-        rejected = [g for g in _groups_fastest_first(p)
-                    if p.mode not in g and by_mode[g[0]].status == "rejected"]
+        rejected = [g for g in _groups_fastest_first(p) if p.mode not in g and by_mode[g[0]].status == "rejected"]
         if rejected:
             g = rejected[0]
-            reason, limited = f"{_names(g)} {'is' if len(g) == 1 else 'are'} unsafe: " \
-                              f"{_who(by_mode[g[0]].blocking)}", True
+            reason, limited = (
+                f"{_names(g)} {'is' if len(g) == 1 else 'are'} unsafe: {_who(by_mode[g[0]].blocking)}",
+                True,
+            )
         elif not p.modes_differ:
             reason, limited = "every mode computes the same here", False
         elif chosen.concerns:
@@ -186,8 +195,13 @@ def compact_lines(rec: Recommendation, every_row: bool, color=lambda key, text: 
         lines.append(f"  {color('bold', p.platform.ljust(width))}  {p.precision:<18} {mark}")
     folded = len(rows) - len(shown)
     if folded:
-        lines.append(color("dim", f"  {folded} other platform{'s' if folded != 1 else ''}: the fastest mode, nothing "
-                                  f"limits it (--explain or --platform NAME lists {'them' if folded != 1 else 'it'})"))
+        lines.append(
+            color(
+                "dim",
+                f"  {folded} other platform{'s' if folded != 1 else ''}: the fastest mode, nothing "
+                f"limits it (--explain or --platform NAME lists {'them' if folded != 1 else 'it'})",
+            )
+        )
     return lines
 
 
@@ -249,6 +263,7 @@ def text_section(reporter: Any, result: Any) -> None:
 
 # ------------------------------------------------------------------------------------------- `precision-lint platforms`
 
+
 def platforms_text(platforms: Sequence[Platform], verbose: bool = False) -> str:
     """The platform table: per platform and mode, storage/arithmetic/accumulation formats and speed rank."""
     out: List[str] = []
@@ -260,32 +275,45 @@ def platforms_text(platforms: Sequence[Platform], verbose: bool = False) -> str:
         for name in MODES:
             m = p.modes[name]
             if not m.supported:
-                out.append(f"    {PRECISION_ENUM[name]:<19} not supported ({m.what})" if m.what else
-                           f"    {PRECISION_ENUM[name]:<19} not supported")
+                out.append(
+                    f"    {PRECISION_ENUM[name]:<19} not supported ({m.what})"
+                    if m.what
+                    else f"    {PRECISION_ENUM[name]:<19} not supported"
+                )
                 continue
             same = [n for n in groups.get(name, [name]) if n != name]
             extra = f"  = {', '.join(_SHORT[n] for n in same)}" if same else ""
             conv = ""
-            if "fp16" in (m.storage, m.arithmetic) or any(e.storage == "fp16" or e.arithmetic == "fp16"
-                                                          for e in m.op_exceptions):
-                conv = "  fp32->fp16 " + {"saturate": "saturates", "overflow": "overflows"}.get(
-                    m.conversion, "overflow assumed") + (" (measured)" if m.facts.get("conversion_measured") else "")
-            out.append(f"    {PRECISION_ENUM[name]:<19} S {m.storage:<4} C {m.arithmetic:<4} Acc {m.accumulation:<4} "
-                       f"speed {m.speed}{extra}{conv}")
+            if "fp16" in (m.storage, m.arithmetic) or any(
+                e.storage == "fp16" or e.arithmetic == "fp16" for e in m.op_exceptions
+            ):
+                conv = (
+                    "  fp32->fp16 "
+                    + {"saturate": "saturates", "overflow": "overflows"}.get(m.conversion, "overflow assumed")
+                    + (" (measured)" if m.facts.get("conversion_measured") else "")
+                )
+            out.append(
+                f"    {PRECISION_ENUM[name]:<19} S {m.storage:<4} C {m.arithmetic:<4} Acc {m.accumulation:<4} "
+                f"speed {m.speed}{extra}{conv}"
+            )
             if verbose:
                 if m.what:
                     out.append(f"        {m.what}")
                 if m.measured:
                     out.append(f"        measured: {m.measured}")
-                for key, label in (("conversion_source", "conversion (source)"),
-                                   ("conversion_measured", "conversion (measured)"),
-                                   ("fallback_conversion", "fallback"),
-                                   ("accumulation_measured", f"accumulation ({m.accumulation_order}, measured)")):
+                for key, label in (
+                    ("conversion_source", "conversion (source)"),
+                    ("conversion_measured", "conversion (measured)"),
+                    ("fallback_conversion", "fallback"),
+                    ("accumulation_measured", f"accumulation ({m.accumulation_order}, measured)"),
+                ):
                     if m.facts.get(key):
                         out.append(f"        {label}: {m.facts[key]}")
                 for e in m.op_exceptions:
-                    out.append(f"        per-op: {', '.join(sorted(e.match.ops or e.match.mnn_types))}: {e.what}"
-                               + (f" (measured: {e.measured})" if e.measured else ""))
+                    out.append(
+                        f"        per-op: {', '.join(sorted(e.match.ops or e.match.mnn_types))}: {e.what}"
+                        + (f" (measured: {e.measured})" if e.measured else "")
+                    )
                 if m.lowp_only:
                     out.append(f"        ops outside the {m.lowp_only} low-precision list run on an fp32 CPU backup")
                 for a in m.approximations:
@@ -309,9 +337,11 @@ def platforms_text(platforms: Sequence[Platform], verbose: bool = False) -> str:
             if p.source:
                 out.append(f"    source: {p.source}")
     out.append("")
-    out.append("S = storage of activations, C = arithmetic, Acc = accumulation (GEMM/conv/reductions); higher speed "
-               "is faster; fp32->fp16: what a value beyond +-65504 becomes in fp16 (overflow is assumed where it was "
-               "not measured). Known bugs: data/known_issues.yaml. Use -v for per-op facts, sources and measurements.")
+    out.append(
+        "S = storage of activations, C = arithmetic, Acc = accumulation (GEMM/conv/reductions); higher speed "
+        "is faster; fp32->fp16: what a value beyond +-65504 becomes in fp16 (overflow is assumed where it was "
+        "not measured). Known bugs: data/known_issues.yaml. Use -v for per-op facts, sources and measurements."
+    )
     return "\n".join(out) + "\n"
 
 
@@ -328,5 +358,12 @@ def platforms_output(platforms: Sequence[Platform], fmt: str = "text", verbose: 
     return platforms_json(platforms) if fmt == "json" else platforms_text(platforms, verbose)
 
 
-__all__ = ["text_section", "recommendation_lines", "compact_lines", "short_reason", "snippet_blocks", "verdict_text",
-           "platforms_output"]
+__all__ = [
+    "text_section",
+    "recommendation_lines",
+    "compact_lines",
+    "short_reason",
+    "snippet_blocks",
+    "verdict_text",
+    "platforms_output",
+]

@@ -14,6 +14,7 @@ What GitHub needs, and what this writes:
 
 The output is deterministic: sorted keys, no timestamps, no absolute paths for files inside the repository.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -88,12 +89,14 @@ class SarifReporter(Reporter):
         mnn_notes: List[Dict[str, Any]] = []  # what the converter does, MNN issue reports: as JSON and Markdown have
         for res in self.results:
             if res.error is not None:
-                notifications.append({
-                    "level": "error",
-                    "message": {"text": res.error.message},
-                    "locations": [{"physicalLocation": {"artifactLocation": artifact_uri(res.path, root)}}],
-                    "descriptor": {"id": "unreadable-model"},
-                })
+                notifications.append(
+                    {
+                        "level": "error",
+                        "message": {"text": res.error.message},
+                        "locations": [{"physicalLocation": {"artifactLocation": artifact_uri(res.path, root)}}],
+                        "descriptor": {"id": "unreadable-model"},
+                    }
+                )
                 continue
             for f in res.reported:
                 results.append(self._result(f, root, index))
@@ -101,27 +104,42 @@ class SarifReporter(Reporter):
             if notes:
                 mnn_notes.append({"artifactLocation": artifact_uri(res.path, root), "notes": notes.to_dict()})
         for s in summary.unused_suppressions:
-            notifications.append({"level": "warning",
-                                  "message": {"text": f"{s.origin}: suppression ({s.describe()}) matched no finding"},
-                                  "descriptor": {"id": "unused-suppression"}})
+            notifications.append(
+                {
+                    "level": "warning",
+                    "message": {"text": f"{s.origin}: suppression ({s.describe()}) matched no finding"},
+                    "descriptor": {"id": "unused-suppression"},
+                }
+            )
         invocation: Dict[str, Any] = {"executionSuccessful": summary.unreadable == 0}
         if notifications:
             invocation["toolExecutionNotifications"] = notifications
         doc = {
             "$schema": SARIF_SCHEMA,
             "version": "2.1.0",
-            "runs": [{
-                "tool": {"driver": {"name": "precision-lint", "version": __version__,
-                                    "semanticVersion": __version__,
-                                    "rules": [rule_descriptor(r, rule_level(r, overrides)) for r in rules]}},
-                "invocations": [invocation],
-                "results": results,
-                "properties": {"judgedFor": list(summary.judged_for), "targets": list(summary.targets),
-                               **({"mnnNotes": mnn_notes} if mnn_notes else {})},
-            }],
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "precision-lint",
+                            "version": __version__,
+                            "semanticVersion": __version__,
+                            "rules": [rule_descriptor(r, rule_level(r, overrides)) for r in rules],
+                        }
+                    },
+                    "invocations": [invocation],
+                    "results": results,
+                    "properties": {
+                        "judgedFor": list(summary.judged_for),
+                        "targets": list(summary.targets),
+                        **({"mnnNotes": mnn_notes} if mnn_notes else {}),
+                    },
+                }
+            ],
         }
-        self.stream.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False,
-                                     default=str) + "\n")
+        self.stream.write(
+            json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+        )
 
     def _result(self, f: Finding, root: str, index: Dict[str, int]) -> Dict[str, Any]:
         where = f"node '{f.node}'" + (f" in {f.scope}" if f.scope else "")
@@ -130,15 +148,25 @@ class SarifReporter(Reporter):
             "ruleId": f.rule_id,
             "level": SARIF_LEVEL[f.level],
             "message": {"text": f"{where} ({f.op}): {f.message}"},
-            "locations": [{
-                "physicalLocation": {"artifactLocation": artifact_uri(f.path, root), "region": {"startLine": 1}},
-                "logicalLocations": [{"name": f.node, "fullyQualifiedName": f"{f.scope}/{f.node}" if f.scope
-                                      else f.node, "kind": "member"}],
-            }],
+            "locations": [
+                {
+                    "physicalLocation": {"artifactLocation": artifact_uri(f.path, root), "region": {"startLine": 1}},
+                    "logicalLocations": [
+                        {
+                            "name": f.node,
+                            "fullyQualifiedName": f"{f.scope}/{f.node}" if f.scope else f.node,
+                            "kind": "member",
+                        }
+                    ],
+                }
+            ],
             # primaryLocationLineHash too: GitHub's uploader fills it from line 1 when it is missing
             "partialFingerprints": {FINGERPRINT_KEY: fp, "primaryLocationLineHash": f"{fp[:16]}:1"},
             "properties": {
-                "op": f.op, "sourceOp": f.source_op, "failureClass": f.failure_class, "judgedFor": list(f.judged_for),
+                "op": f.op,
+                "sourceOp": f.source_op,
+                "failureClass": f.failure_class,
+                "judgedFor": list(f.judged_for),
                 "estimates": {k: v.to_dict() for k, v in sorted(f.estimates.items())},
                 "fix": f.fix,
             },
@@ -156,4 +184,3 @@ class SarifReporter(Reporter):
         if f.rule_id in index:
             r["ruleIndex"] = index[f.rule_id]
         return r
-

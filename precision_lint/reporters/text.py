@@ -1,6 +1,7 @@
 """Human output: one clickable line per finding (path: CODE [level] node 'name' (Op): message), a short precision
 table per model, then a summary.  ``explain`` (--explain, -v) adds each finding's estimate, assumptions, notes and whole
 fix, and the full recommendation with its reasons."""
+
 from __future__ import annotations
 
 import textwrap
@@ -10,8 +11,13 @@ from ..api import LintResult
 from .base import Reporter, RunSummary
 from .escape import terminal
 
-_COLORS: Dict[str, str] = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m", "dim": "\033[2m",
-                           "bold": "\033[1m"}
+_COLORS: Dict[str, str] = {
+    "error": "\033[31m",
+    "warning": "\033[33m",
+    "info": "\033[36m",
+    "dim": "\033[2m",
+    "bold": "\033[1m",
+}
 _RESET = "\033[0m"
 FIX_WIDTH = 110  # columns a wrapped fix may use (the finding lines themselves are never wrapped: they stay clickable)
 
@@ -32,11 +38,13 @@ class TextReporter(Reporter):
         if result.error is not None:
             return  # errors go to stderr from the CLI, one line each
         for f in result.reported:
-            est = "; ".join(f"{fmt} {_fmt(e.value)}{(' ' + e.unit) if e.unit and e.value is not None else ''}"
-                            for fmt, e in f.labelled_estimates() if e.value is not None)
+            est = "; ".join(
+                f"{fmt} {_fmt(e.value)}{(' ' + e.unit) if e.unit and e.value is not None else ''}"
+                for fmt, e in f.labelled_estimates()
+                if e.value is not None
+            )
             where = f"node '{f.node}'" + (f" in {f.scope}" if f.scope else "")
-            line = (f"{f.path}: {self._c('bold', f.rule_id)} [{self._c(f.level, f.level)}] {where} ({f.op}): "
-                    f"{f.message}")
+            line = f"{f.path}: {self._c('bold', f.rule_id)} [{self._c(f.level, f.level)}] {where} ({f.op}): {f.message}"
             self.write(line)
             if quiet or not self.options.get("explain"):
                 continue
@@ -47,8 +55,12 @@ class TextReporter(Reporter):
             details += [f"note: {n}" for n in f.notes]
             details += list(f.measured_lines())
             if self.options.get("verbose") and (f.node_path or f.output):  # searchable identity (MNN names nodes "6")
-                details.append("at: " + " · ".join(([f.node_path] if f.node_path else [])
-                                                  + ([f"writes tensor '{f.output}'"] if f.output else [])))
+                details.append(
+                    "at: "
+                    + " · ".join(
+                        ([f.node_path] if f.node_path else []) + ([f"writes tensor '{f.output}'"] if f.output else [])
+                    )
+                )
             for d in details:
                 self.write(self._c("dim", f"    {d}"))
             for line in wrap_fix(f.fix):
@@ -67,9 +79,11 @@ class TextReporter(Reporter):
         parts = [f"{'All checks passed: ' if clean else ''}{summary.files} file{'s' if summary.files != 1 else ''}"]
         if summary.unreadable:
             parts.append(f"{summary.unreadable} unreadable")
-        parts += [f"{c.get('error', 0)} error{'s' if c.get('error', 0) != 1 else ''}",
-                  f"{c.get('warning', 0)} warning{'s' if c.get('warning', 0) != 1 else ''}",
-                  f"{c.get('info', 0)} info"]
+        parts += [
+            f"{c.get('error', 0)} error{'s' if c.get('error', 0) != 1 else ''}",
+            f"{c.get('warning', 0)} warning{'s' if c.get('warning', 0) != 1 else ''}",
+            f"{c.get('info', 0)} info",
+        ]
         if summary.suppressed:
             parts.append(f"{summary.suppressed} suppressed")
         if summary.baselined:
@@ -82,8 +96,9 @@ def wrap_fix(fix: str, width: int = FIX_WIDTH) -> List[str]:
     lines: List[str] = []
     for block in (b for b in fix.strip().split("\n\n") if b.strip()):
         first = "    fix: " if not lines else "         "
-        lines += textwrap.wrap(" ".join(block.split()), width, initial_indent=first, subsequent_indent=" " * 9,
-                               break_on_hyphens=False)
+        lines += textwrap.wrap(
+            " ".join(block.split()), width, initial_indent=first, subsequent_indent=" " * 9, break_on_hyphens=False
+        )
     return lines
 
 

@@ -1,4 +1,5 @@
 """Renders a verify result (verify.VerifyResult) as text or JSON.  Only renders: every number comes from verify."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,11 @@ def to_text(result, timings: bool = True) -> str:
     for name, how in sorted(result.inputs.items()):
         out.append(f"    {_safe(name)}: {_safe(how)}")
     for t in result.targets:
-        verdict = {True: "OVER TOLERANCE", False: "within tolerance"}[t.exceeded] \
-            if t.status in (MEASURED, EMULATED) else ("REFUSED" if t.status == FP16_INACTIVE else "no run")
+        verdict = (
+            {True: "OVER TOLERANCE", False: "within tolerance"}[t.exceeded]
+            if t.status in (MEASURED, EMULATED)
+            else ("REFUSED" if t.status == FP16_INACTIVE else "no run")
+        )
         if t.status == EMULATED:
             verdict = f"emulated, {verdict}"
         out.append(f"  {t.target}: {verdict}: {_safe(t.message)}")
@@ -45,14 +49,18 @@ def to_text(result, timings: bool = True) -> str:
             out.append(f"    output {_safe(e.name)}: {_metrics(e)}{'  <- over' if e.over else ''}")
         if t.origins:
             first = t.origins[0]
-            out.append(f"    error starts at {_safe(first.op)} {_safe(first.node)!r} (tensor {_safe(first.name)}): "
-                       f"{_metrics(first)}")
+            out.append(
+                f"    error starts at {_safe(first.op)} {_safe(first.node)!r} (tensor {_safe(first.name)}): "
+                f"{_metrics(first)}"
+            )
             for e in t.origins[1:]:
                 out.append(f"    also starts at {_safe(e.op)} {_safe(e.node)!r}: {_metrics(e)}")
         worst = sorted((e for e in t.nodes if e.rel_l2 == e.rel_l2), key=lambda e: -e.rel_l2)[:3]
         if worst:
-            out.append("    largest intermediate errors: " + "; ".join(
-                f"{_safe(e.node)} ({_safe(e.op)}) {e.rel_l2:.3g}" for e in worst))
+            out.append(
+                "    largest intermediate errors: "
+                + "; ".join(f"{_safe(e.node)} ({_safe(e.op)}) {e.rel_l2:.3g}" for e in worst)
+            )
     cr = result.cross_runtime
     if cr:
         out.append(f"  converter check: {_safe(cr['message'])}")
@@ -61,26 +69,40 @@ def to_text(result, timings: bool = True) -> str:
     if result.findings:
         out.append("  static findings:")
         for f in result.findings:
-            verdicts = "; ".join(f"{t}: {m['verdict']}" + (" (emulated)" if m.get("basis") == "emulated" else "")
-                                 + (f" (rel-L2 {m['rel_l2']})" if "rel_l2" in m else "")
-                                 for t, m in sorted(f.measured.items())) or "no measured target"
+            verdicts = (
+                "; ".join(
+                    f"{t}: {m['verdict']}"
+                    + (" (emulated)" if m.get("basis") == "emulated" else "")
+                    + (f" (rel-L2 {m['rel_l2']})" if "rel_l2" in m else "")
+                    for t, m in sorted(f.measured.items())
+                )
+                or "no measured target"
+            )
             out.append(f"    {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {verdicts}")
     for f in result.new_findings:
         out.append(f"  {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {_safe(f.message)}")
     for platform, rec in sorted(result.recommendation.items()):
-        out.append(f"  recommendation ({rec['basis']}): {platform}: Precision_{rec['mode'].capitalize()}: "
-                   f"{_safe(rec['why'])}")
+        out.append(
+            f"  recommendation ({rec['basis']}): {platform}: Precision_{rec['mode'].capitalize()}: {_safe(rec['why'])}"
+        )
     if timings and result.timings:
         out.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
     code = result.exit_code
     if code == 0 and not any(t.status == MEASURED for t in result.targets):
         out.append("verdict: nothing measured here (no target's kernels run on this machine)")
         return "\n".join(out) + "\n"
-    if code == 1 and not any(t.exceeded and t.status == MEASURED for t in result.targets) \
-            and not (result.cross_runtime or {}).get("exceeded"):
+    if (
+        code == 1
+        and not any(t.exceeded and t.status == MEASURED for t in result.targets)
+        and not (result.cross_runtime or {}).get("exceeded")
+    ):
         out.append("verdict: emulated error over tolerance (from the platform table, not measured)")
         return "\n".join(out) + "\n"
-    out.append({0: "verdict: within tolerance on every measured or emulated target",
-                1: "verdict: measured error over tolerance",
-                2: "verdict: fp16 not active, nothing measured"}[code])
+    out.append(
+        {
+            0: "verdict: within tolerance on every measured or emulated target",
+            1: "verdict: measured error over tolerance",
+            2: "verdict: fp16 not active, nothing measured",
+        }[code]
+    )
     return "\n".join(out) + "\n"

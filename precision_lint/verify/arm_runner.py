@@ -5,6 +5,7 @@ A session holds the runs of one verify; :func:`execute` writes their inputs as .
 "The device supports: ..." line, printed to fd 1, is kept: ``fp16:1`` in it is the proof that ARMv8.2 fp16
 arithmetic was available to the run.  Without it, Precision_Low computes fp32 and nothing was measured.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,12 +54,19 @@ class Emulation:
 
     def env(self) -> Dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
-        return dict(keep, PYTHONPATH=str(self.cache / self.manifest["site"]), PYTHONNOUSERSITE="1",
-                    PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
+        return dict(
+            keep,
+            PYTHONPATH=str(self.cache / self.manifest["site"]),
+            PYTHONNOUSERSITE="1",
+            PYTHONDONTWRITEBYTECODE="1",
+            OMP_NUM_THREADS="1",
+        )
 
     def describe(self) -> str:
-        return (f"MNN {self.manifest.get('mnn_version')} aarch64 under {self.manifest.get('qemu', 'QEMU')} "
-                f"(-cpu {self.cpu})")
+        return (
+            f"MNN {self.manifest.get('mnn_version')} aarch64 under {self.manifest.get('qemu', 'QEMU')} "
+            f"(-cpu {self.cpu})"
+        )
 
 
 @dataclass
@@ -75,8 +83,12 @@ class Outcome:
         return "fp16:1" in self.device_line.replace(" ", "")
 
 
-def execute(runs: Sequence[Run], emulation: Optional[Emulation] = None, timeout: float = 1800.0,
-            progress: Optional[Callable[[str], None]] = None) -> Outcome:
+def execute(
+    runs: Sequence[Run],
+    emulation: Optional[Emulation] = None,
+    timeout: float = 1800.0,
+    progress: Optional[Callable[[str], None]] = None,
+) -> Outcome:
     """Runs ``runs`` in one worker: on the host's Python when ``emulation`` is None, else under QEMU.
     ``progress`` receives a line as each run starts ("run 2/3: low")."""
     import numpy as np
@@ -87,16 +99,26 @@ def execute(runs: Sequence[Run], emulation: Optional[Emulation] = None, timeout:
         for i, r in enumerate(runs):
             inp, out = tmpdir / f"in{i}.npz", tmpdir / f"out{i}.npz"
             np.savez(inp, **r.inputs)
-            job["runs"].append({"id": r.id, "model": str(Path(r.model).resolve()), "precision": PRECISION[r.precision],
-                                "inputs": str(inp), "input_names": list(r.inputs), "outputs": list(r.outputs),
-                                "intermediates": list(r.intermediates), "out": str(out)})
+            job["runs"].append(
+                {
+                    "id": r.id,
+                    "model": str(Path(r.model).resolve()),
+                    "precision": PRECISION[r.precision],
+                    "inputs": str(inp),
+                    "input_names": list(r.inputs),
+                    "outputs": list(r.outputs),
+                    "intermediates": list(r.intermediates),
+                    "out": str(out),
+                }
+            )
         (tmpdir / "job.json").write_text(json.dumps(job), encoding="utf-8")
         if emulation is None:
             import importlib.util
 
             if importlib.util.find_spec("MNN") is None:  # an optional dependency: say which, not a worker traceback
-                raise RunError("running the model on this machine needs the MNN package "
-                               "(pip install 'precision-lint[mnn]')")
+                raise RunError(
+                    "running the model on this machine needs the MNN package (pip install 'precision-lint[mnn]')"
+                )
             cmd, env = [sys.executable, str(WORKER)], None
         else:
             cmd, env = emulation.command() + [str(WORKER)], emulation.env()
@@ -105,12 +127,16 @@ def execute(runs: Sequence[Run], emulation: Optional[Emulation] = None, timeout:
         seconds = time.monotonic() - t
         report_path = tmpdir / "report.json"
         if returncode != 0 or not report_path.is_file():
-            tail = ([ln for ln in stderr.strip().splitlines() if not ln.startswith("progress: ")] or ["no message"])
+            tail = [ln for ln in stderr.strip().splitlines() if not ln.startswith("progress: ")] or ["no message"]
             raise RunError(f"the MNN worker failed (exit {returncode}): {tail[-1][:300]}")
         report = json.loads(report_path.read_text(encoding="utf-8"))
         m = _DEVICE_LINE.search(stdout)
-        outcome = Outcome(device_line=m.group(0).strip() if m else "", seconds=seconds,
-                          import_seconds=report.get("import_seconds", 0.0), mnn_version=report.get("mnn_version", ""))
+        outcome = Outcome(
+            device_line=m.group(0).strip() if m else "",
+            seconds=seconds,
+            import_seconds=report.get("import_seconds", 0.0),
+            mnn_version=report.get("mnn_version", ""),
+        )
         for i, res in enumerate(report["runs"]):
             outcome.results[res["id"]] = res
             if "error" not in res:
@@ -135,7 +161,7 @@ def _run_worker(cmd: List[str], env, timeout: float, tmpdir: Path, progress) -> 
                 for line in proc.stderr:
                     lines.append(line)
                     if progress is not None and line.startswith("progress: "):
-                        progress(line[len("progress: "):].strip())
+                        progress(line[len("progress: ") :].strip())
                 returncode = proc.wait()
             finally:
                 timer.cancel()
@@ -150,9 +176,14 @@ def probe(cache: Path, manifest: Dict, cpu: str = "max") -> str:
     """The "device supports" line of ``import MNN`` in the emulated Python (set-up's self-test)."""
     emu = Emulation(cache, manifest, cpu)
     try:
-        proc = subprocess.run(emu.command() + ["-c", "import MNN, numpy; MNN.nn.create_runtime_manager("
-                                               "({'backend': 'CPU', 'precision': 2},))"],
-                              capture_output=True, text=True, env=emu.env(), timeout=600)
+        proc = subprocess.run(
+            emu.command()
+            + ["-c", "import MNN, numpy; MNN.nn.create_runtime_manager(({'backend': 'CPU', 'precision': 2},))"],
+            capture_output=True,
+            text=True,
+            env=emu.env(),
+            timeout=600,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         raise RunError(f"cannot run the emulated Python: {exc}") from None
     m = _DEVICE_LINE.search(proc.stdout)

@@ -14,6 +14,7 @@ docs/verify.md.
 
 After set-up nothing is downloaded again: ``verify`` reads the manifest and runs offline.
 """
+
 from __future__ import annotations
 
 import glob
@@ -49,8 +50,10 @@ def cache_dir() -> Path:
     return Path(base).resolve() / "precision-lint" / "arm82"
 
 
-MISSING_HINT = ("run `precision-lint setup-arm` once (needs apt's qemu-user-static and pip; about 200 MB under "
-                "{cache}; set PRECISION_LINT_ARM_CACHE to put it elsewhere)")
+MISSING_HINT = (
+    "run `precision-lint setup-arm` once (needs apt's qemu-user-static and pip; about 200 MB under "
+    "{cache}; set PRECISION_LINT_ARM_CACHE to put it elsewhere)"
+)
 
 
 def load_manifest(cache: Optional[Path] = None) -> Dict:
@@ -67,13 +70,19 @@ def load_manifest(cache: Optional[Path] = None) -> Dict:
     if not python.is_file():
         raise SetupError(f"{path}: its Python {python} is missing; " + MISSING_HINT.format(cache=cache))
     if shutil.which(QEMU) is None:
-        raise SetupError(f"{QEMU} not found on PATH: install Debian's qemu-user-static "
-                         f"(`sudo apt-get install qemu-user-static`) or run `precision-lint setup-arm`")
+        raise SetupError(
+            f"{QEMU} not found on PATH: install Debian's qemu-user-static "
+            f"(`sudo apt-get install qemu-user-static`) or run `precision-lint setup-arm`"
+        )
     return manifest
 
 
-def setup(mnn_version: str = DEFAULT_MNN_VERSION, cache: Optional[Path] = None, force: bool = False,
-          say: Callable[[str], None] = print) -> Dict:
+def setup(
+    mnn_version: str = DEFAULT_MNN_VERSION,
+    cache: Optional[Path] = None,
+    force: bool = False,
+    say: Callable[[str], None] = print,
+) -> Dict:
     """Builds the cache (see the module docstring) and returns its manifest.  Idempotent: a finished set-up for the
     same MNN version is kept unless ``force``."""
     cache = cache or cache_dir()
@@ -120,8 +129,10 @@ def setup(mnn_version: str = DEFAULT_MNN_VERSION, cache: Optional[Path] = None, 
     line = probe(cache, manifest)
     timings["probe"] = time.monotonic() - t
     if "fp16:1" not in line.replace(" ", ""):
-        raise SetupError(f"the emulated MNN did not report fp16 arithmetic ({line!r}); the set-up in {cache} "
-                         f"cannot measure ARMv8.2 Low")
+        raise SetupError(
+            f"the emulated MNN did not report fp16 arithmetic ({line!r}); the set-up in {cache} "
+            f"cannot measure ARMv8.2 Low"
+        )
     manifest["device_line"] = line
     manifest["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
     (cache / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -134,8 +145,10 @@ def _ensure_qemu(say) -> None:
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
-        raise SetupError(f"{QEMU} not found: install Debian/Ubuntu's qemu-user-static first "
-                         f"(`sudo apt-get install qemu-user-static`), then run `precision-lint setup-arm` again")
+        raise SetupError(
+            f"{QEMU} not found: install Debian/Ubuntu's qemu-user-static first "
+            f"(`sudo apt-get install qemu-user-static`), then run `precision-lint setup-arm` again"
+        )
     say("installing qemu-user-static with apt-get (the only package installed on the host)")
     for cmd in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "qemu-user-static"]):
         _run(cmd, "apt-get")
@@ -178,8 +191,14 @@ def apt_root(root: Path, etc: str = "/etc/apt") -> Path:
 
     Both source formats are copied: deb822 ``sources.list.d/*.sources`` (Debian 12's default) and one-line
     ``sources.list`` / ``sources.list.d/*.list``; other files there (e.g. ``*.disabled``) are not sources."""
-    for sub in ("etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/apt/lists/partial",
-                "var/cache/apt/archives/partial", "var/lib/dpkg"):
+    for sub in (
+        "etc/apt/sources.list.d",
+        "etc/apt/apt.conf.d",
+        "etc/apt/preferences.d",
+        "var/lib/apt/lists/partial",
+        "var/cache/apt/archives/partial",
+        "var/lib/dpkg",
+    ):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "var/lib/dpkg/status").write_text("", encoding="utf-8")
     n = 0
@@ -193,16 +212,22 @@ def apt_root(root: Path, etc: str = "/etc/apt") -> Path:
     if not n:
         raise SetupError(f"no apt sources found in {etc}/sources.list or {etc}/sources.list.d/")
     conf = root / "apt.conf"
-    conf.write_text("\n".join([
-        f'Dir "{root}/";',
-        f'Dir::State::status "{root}/var/lib/dpkg/status";',
-        'Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d/";',
-        'Dir::Etc::Trusted "/etc/apt/trusted.gpg";',
-        'APT::Architecture "arm64";',
-        'APT::Architectures { "arm64"; };',
-        'Debug::NoLocking "true";',
-        'APT::Install-Recommends "false";',
-        ""]), encoding="utf-8")
+    conf.write_text(
+        "\n".join(
+            [
+                f'Dir "{root}/";',
+                f'Dir::State::status "{root}/var/lib/dpkg/status";',
+                'Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d/";',
+                'Dir::Etc::Trusted "/etc/apt/trusted.gpg";',
+                'APT::Architecture "arm64";',
+                'APT::Architectures { "arm64"; };',
+                'Debug::NoLocking "true";',
+                'APT::Install-Recommends "false";',
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
     return conf
 
 
@@ -212,13 +237,27 @@ def _fetch_wheels(cache: Path, mnn_version: str, pyver: str, say) -> List[str]:
     have = sorted(p.name.lower() for p in wheels.glob("*.whl"))
     want_mnn = f"mnn-{mnn_version}-"
     tag = "cp" + pyver.replace(".", "")
-    if not (any(n.startswith(want_mnn) and tag in n for n in have) and any(n.startswith("numpy-") and tag in n
-                                                                            for n in have)):
+    if not (
+        any(n.startswith(want_mnn) and tag in n for n in have)
+        and any(n.startswith("numpy-") and tag in n for n in have)
+    ):
         for p in wheels.glob("*.whl"):
             p.unlink()
         say(f"pip download MNN=={mnn_version} and numpy for aarch64 Python {pyver} into {wheels}")
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
-               "--only-binary=:all:", "--python-version", pyver, "-d", str(wheels)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            pyver,
+            "-d",
+            str(wheels),
+        ]
         for plat in WHEEL_PLATFORMS:
             cmd += ["--platform", plat]
         _run(cmd + [f"MNN=={mnn_version}", "numpy"], "pip download")

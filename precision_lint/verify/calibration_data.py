@@ -6,6 +6,7 @@ The observed [min, max] of every float tensor (finite values) is handed to the r
 conditional finding ("if the RMS of x exceeds 11.3") becomes a proven one or disappears.  The ranges are what
 these inputs reached, not a bound for other inputs.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Tuple
@@ -26,8 +27,13 @@ def observed_ranges(model_path: str, data_path: str) -> Dict[str, Tuple[float, f
 
     graph = load_model(model_path)
     feeds = verify_inputs.read(data_path, verify_inputs.specs(graph, {}), model_path)
-    names = [o for op in graph.operators() if not op.scope for o in op.outputs
-             if o and o in graph.tensors and (graph.tensors[o].dtype or "float32").startswith("float")]
+    names = [
+        o
+        for op in graph.operators()
+        if not op.scope
+        for o in op.outputs
+        if o and o in graph.tensors and (graph.tensors[o].dtype or "float32").startswith("float")
+    ]
     if detect_format(model_path) == "onnx":
         arrays = _run_onnx(model_path, feeds, names)
     else:
@@ -50,8 +56,9 @@ def _run_onnx(path: str, feeds, names):
     from onnx import helper
 
     if importlib.util.find_spec("onnxruntime") is None:
-        raise CalibrationDataError(f"{path}: --calibration-data on an .onnx needs onnxruntime "
-                                   f"(pip install 'precision-lint[verify]')") from None
+        raise CalibrationDataError(
+            f"{path}: --calibration-data on an .onnx needs onnxruntime (pip install 'precision-lint[verify]')"
+        ) from None
     model = onnx.load(path)
     have = {o.name for o in model.graph.output}
     for n in names:
@@ -62,8 +69,10 @@ def _run_onnx(path: str, feeds, names):
     try:
         return ort_run.run(ort_run.session(model), feeds)
     except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own errors: one line
-        raise CalibrationDataError(f"{path}: ONNX Runtime could not run the model on the calibration data: "
-                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise CalibrationDataError(
+            f"{path}: ONNX Runtime could not run the model on the calibration data: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
 
 
 def _run_mnn(path: str, feeds, graph, names):

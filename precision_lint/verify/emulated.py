@@ -21,6 +21,7 @@ When every op of the target computes in fp32 (arithmetic and accumulation), only
 runs the Cast-paired model (about 10x faster than the reference evaluator).  The reference is the same engine on
 the unmodified model, so only the formats differ.
 """
+
 from __future__ import annotations
 
 import time
@@ -60,18 +61,30 @@ class Emulation:
 
     @property
     def applied(self) -> List[str]:
-        return [k for k, on in (("storage", self.stored), ("arithmetic", self.arithmetic),
-                                ("accumulation", self.accumulation)) if on]
+        return [
+            k
+            for k, on in (
+                ("storage", self.stored),
+                ("arithmetic", self.arithmetic),
+                ("accumulation", self.accumulation),
+            )
+            if on
+        ]
 
     def label(self) -> str:
         return f"emulated from the platform table ({', '.join(self.applied) or 'nothing reduced'})"
 
     def to_dict(self) -> Dict:
-        return {"applied": self.applied, "stored_tensors": self.stored, "saturated_tensors": self.saturated,
-                "arithmetic_ops": dict(sorted(self.arithmetic.items())),
-                "accumulation_ops": dict(sorted(self.accumulation.items())),
-                "accumulation_not_modelled": dict(sorted(self.not_modelled.items())), "engine": self.engine,
-                **({"fallback": self.fallback} if self.fallback else {})}
+        return {
+            "applied": self.applied,
+            "stored_tensors": self.stored,
+            "saturated_tensors": self.saturated,
+            "arithmetic_ops": dict(sorted(self.arithmetic.items())),
+            "accumulation_ops": dict(sorted(self.accumulation.items())),
+            "accumulation_not_modelled": dict(sorted(self.not_modelled.items())),
+            "engine": self.engine,
+            **({"fallback": self.fallback} if self.fallback else {}),
+        }
 
 
 def _saturating(platform, mode: str) -> bool:
@@ -149,8 +162,13 @@ def op_plan(graph, platform, mode: str) -> Dict[str, OpPlan]:
     return plan
 
 
-def emulated_model(source, plan: Dict[str, str], extra_outputs: List[str], saturate: Set[str] = frozenset(),
-                   edges: Optional[Dict[Tuple[str, str], str]] = None):
+def emulated_model(
+    source,
+    plan: Dict[str, str],
+    extra_outputs: List[str],
+    saturate: Set[str] = frozenset(),
+    edges: Optional[Dict[Tuple[str, str], str]] = None,
+):
     """The ONNX model ``source`` (a path, or a ModelProto left unchanged) with Cast round trips after every tensor in
     ``plan`` and before the readers of ``edges`` ((tensor, reader's first output) -> format; see StoragePlan), a
     Clip to +-65504 first for the tensors in ``saturate``, and ``extra_outputs`` (intermediate tensors) added as
@@ -171,19 +189,26 @@ def emulated_model(source, plan: Dict[str, str], extra_outputs: List[str], satur
     casts: Dict[str, List] = {}
     edges = edges or {}
     if saturate and opset >= 11:
-        g.initializer.extend([numpy_helper.from_array(np.array(-FP16_MAX, np.float32), "__fp16_lowest"),
-                              numpy_helper.from_array(np.array(FP16_MAX, np.float32), "__fp16_max")])
+        g.initializer.extend(
+            [
+                numpy_helper.from_array(np.array(-FP16_MAX, np.float32), "__fp16_lowest"),
+                numpy_helper.from_array(np.array(FP16_MAX, np.float32), "__fp16_max"),
+            ]
+        )
+
     def pair(name: str, raw: str, fmt: str, out: str) -> List:
         nodes = []
         if name in saturate:
             clip_in = ["__fp16_lowest", "__fp16_max"] if opset >= 11 else []
             clip_attrs = {} if opset >= 11 else {"min": -FP16_MAX, "max": FP16_MAX}
-            nodes.append(helper.make_node("Clip", [raw] + clip_in, [f"{out}__clamped"], name=f"{out}__saturate",
-                                          **clip_attrs))
+            nodes.append(
+                helper.make_node("Clip", [raw] + clip_in, [f"{out}__clamped"], name=f"{out}__saturate", **clip_attrs)
+            )
             raw = f"{out}__clamped"
-        return nodes + [helper.make_node("Cast", [raw], [f"{out}__stored"], to=REDUCED[fmt], name=f"{out}__to_{fmt}"),
-                        helper.make_node("Cast", [f"{out}__stored"], [out], to=TensorProto.FLOAT,
-                                         name=f"{out}__from_{fmt}")]
+        return nodes + [
+            helper.make_node("Cast", [raw], [f"{out}__stored"], to=REDUCED[fmt], name=f"{out}__to_{fmt}"),
+            helper.make_node("Cast", [f"{out}__stored"], [out], to=TensorProto.FLOAT, name=f"{out}__from_{fmt}"),
+        ]
 
     for name, fmt in plan.items():
         if name in inits and fmt == "fp16":  # a weight stored in fp16: round its values once
@@ -219,8 +244,8 @@ def emulated_model(source, plan: Dict[str, str], extra_outputs: List[str], satur
                 node.output[i] = f"{out}{_RAW}"
         nodes.append(node)
         for out in node.output:
-            if out.endswith(_RAW) and out[:-len(_RAW)] in casts:
-                nodes += casts[out[:-len(_RAW)]]
+            if out.endswith(_RAW) and out[: -len(_RAW)] in casts:
+                nodes += casts[out[: -len(_RAW)]]
     del g.node[:]
     g.node.extend(nodes)
     known = {o.name for o in g.output}
@@ -235,12 +260,14 @@ def _opset(model) -> int:
 
 
 def _names(model, extra_outputs: List[str]) -> List[str]:
-    return [o.name for o in model.graph.output] + [n for n in extra_outputs
-                                                   if n not in {o.name for o in model.graph.output}]
+    return [o.name for o in model.graph.output] + [
+        n for n in extra_outputs if n not in {o.name for o in model.graph.output}
+    ]
 
 
-def run(path: str, graph, platform, mode: str, feeds, outputs: List[str], inter: List[str],
-        storage_only: bool = False) -> Tuple[Dict[str, object], Dict[str, object], Emulation]:
+def run(
+    path: str, graph, platform, mode: str, feeds, outputs: List[str], inter: List[str], storage_only: bool = False
+) -> Tuple[Dict[str, object], Dict[str, object], Emulation]:
     """(emulated arrays, fp32 arrays, what was applied), by tensor name.
 
     ONNX Runtime when only storage applies (``storage_only``, or every op computes in fp32 on the target), else
@@ -264,9 +291,12 @@ def run(path: str, graph, platform, mode: str, feeds, outputs: List[str], inter:
             names = _names(reference, floats)
             return ({n: got[n] for n in names if n in got}, {n: want[n] for n in names if n in want}, info)
         except Exception as exc:  # the evaluator lacks an op or an attribute: say so, emulate storage only
-            info = Emulation(stored=len(plan), saturated=len(plan.saturate),
-                             fallback=f"the reference evaluator could not run the model ({type(exc).__name__}: "
-                                      f"{str(exc).splitlines()[0][:160] if str(exc) else ''}): storage only")
+            info = Emulation(
+                stored=len(plan),
+                saturated=len(plan.saturate),
+                fallback=f"the reference evaluator could not run the model ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:160] if str(exc) else ''}): storage only",
+            )
     info.engine = "ONNX Runtime (CPU) with Cast round trips"
     # without graph optimisation: the Cast pairs must not be fused away
     got = ort_run.run(ort_run.session(emulated, optimize=False), feeds, renamed)
@@ -275,8 +305,9 @@ def run(path: str, graph, platform, mode: str, feeds, outputs: List[str], inter:
     return got, want, info
 
 
-def _evaluate(model, feeds, ops: Dict[str, OpPlan], info: Emulation,
-              renamed: Optional[Dict[str, str]] = None) -> Dict[str, object]:
+def _evaluate(
+    model, feeds, ops: Dict[str, OpPlan], info: Emulation, renamed: Optional[Dict[str, str]] = None
+) -> Dict[str, object]:
     """Every tensor of ``model`` computed by ONNX's reference evaluator, the ops of ``ops`` with reduced formats.
     ``renamed``: graph input -> the feed's name (as ort_run.run)."""
     import numpy as np
@@ -313,7 +344,7 @@ def _override(op_type: str, opset: int, ops: Dict[str, OpPlan], info: Emulation)
 
     def _run(self, *args, **attrs):
         out = self.onnx_node.output[0]
-        p = ops.get(out[:-len(_RAW)] if out.endswith(_RAW) else out)
+        p = ops.get(out[: -len(_RAW)] if out.endswith(_RAW) else out)
         if op_type == "GridSample":
             if p is None:  # fp32, but vectorised: the evaluator's own loops over every output pixel in Python
                 fast = kernels.EMULATED["GridSample"](kernels.Formats("fp32", "fp32", 1), *args, **attrs)
@@ -327,14 +358,18 @@ def _override(op_type: str, opset: int, ops: Dict[str, OpPlan], info: Emulation)
         kernel = kernels.EMULATED.get(op_type)
         result = None
         if kernel is not None:
-            result = kernel(f, *args, _opset=opset, **attrs) if op_type in ("Softmax", "LogSoftmax") \
+            result = (
+                kernel(f, *args, _opset=opset, **attrs)
+                if op_type in ("Softmax", "LogSoftmax")
                 else kernel(f, *args, **attrs)
+            )
         reducing = op_type in kernels.ACCUMULATING
         if result is None:
             if op_type in kernels.MOVING:
                 return base._run(self, *args, **attrs)
-            result = kernels.round_floats(base._run(self, *kernels.round_floats(args, p.arithmetic), **attrs),
-                                          p.arithmetic)
+            result = kernels.round_floats(
+                base._run(self, *kernels.round_floats(args, p.arithmetic), **attrs), p.arithmetic
+            )
             if reducing and p.accumulation != "fp32":
                 info.not_modelled[op_type] = info.not_modelled.get(op_type, 0) + 1
         elif reducing and p.accumulation != "fp32":
@@ -343,8 +378,9 @@ def _override(op_type: str, opset: int, ops: Dict[str, OpPlan], info: Emulation)
             info.arithmetic[op_type] = info.arithmetic.get(op_type, 0) + 1
         first = next((a for a in args if hasattr(a, "dtype") and a.dtype.kind == "f"), None)
         if first is not None:
-            result = tuple(r.astype(first.dtype, copy=False) if hasattr(r, "dtype") and r.dtype.kind == "f" else r
-                           for r in result)
+            result = tuple(
+                r.astype(first.dtype, copy=False) if hasattr(r, "dtype") and r.dtype.kind == "f" else r for r in result
+            )
         return tuple(result)
 
     return type(op_type, (base,), {"op_domain": "", "_run": _run})

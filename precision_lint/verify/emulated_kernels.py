@@ -23,6 +23,7 @@ What is modelled, per op whose platform-table formats are below fp32:
 
 Every array is float32 in and out; values are exactly representable in the formats they were rounded to.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -33,20 +34,103 @@ from ..numerics.accumulation import combine_lanes, lane_sums
 from ..numerics.formats import get_format, numpy_dtype
 
 # Ops that sum many terms (the table's accumulation format applies to them).  Those in EMULATED have a kernel here.
-ACCUMULATING = frozenset({
-    "MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum", "ReduceSum", "ReduceMean", "ReduceL1", "ReduceL2",
-    "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ReduceProd", "Sum", "Mean", "Softmax", "LogSoftmax",
-    "LayerNormalization", "InstanceNormalization", "GroupNormalization", "RMSNormalization",
-    "MeanVarianceNormalization", "GlobalAveragePool", "AveragePool", "LpPool", "GlobalLpPool", "LpNormalization",
-    "CumSum", "Attention", "LSTM", "GRU", "RNN", "MatMulInteger", "QLinearMatMul", "QLinearConv", "ConvInteger"})
+ACCUMULATING = frozenset(
+    {
+        "MatMul",
+        "Gemm",
+        "Conv",
+        "ConvTranspose",
+        "Einsum",
+        "ReduceSum",
+        "ReduceMean",
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceSumSquare",
+        "ReduceLogSum",
+        "ReduceLogSumExp",
+        "ReduceProd",
+        "Sum",
+        "Mean",
+        "Softmax",
+        "LogSoftmax",
+        "LayerNormalization",
+        "InstanceNormalization",
+        "GroupNormalization",
+        "RMSNormalization",
+        "MeanVarianceNormalization",
+        "GlobalAveragePool",
+        "AveragePool",
+        "LpPool",
+        "GlobalLpPool",
+        "LpNormalization",
+        "CumSum",
+        "Attention",
+        "LSTM",
+        "GRU",
+        "RNN",
+        "MatMulInteger",
+        "QLinearMatMul",
+        "QLinearConv",
+        "ConvInteger",
+    }
+)
 # Ops that only move or select values: reduced arithmetic does not round them (their inputs were stored already).
-MOVING = frozenset({
-    "Reshape", "Transpose", "Concat", "Slice", "Gather", "GatherElements", "GatherND", "Squeeze", "Unsqueeze",
-    "Flatten", "Identity", "Expand", "Tile", "Split", "Pad", "Shape", "Size", "Cast", "CastLike", "Where",
-    "ScatterND", "ScatterElements", "DepthToSpace", "SpaceToDepth", "Constant", "ConstantOfShape", "Range",
-    "NonZero", "TopK", "ArgMax", "ArgMin", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not",
-    "And", "Or", "Xor", "IsNaN", "IsInf", "Dropout", "MaxPool", "GlobalMaxPool", "ReduceMax", "ReduceMin", "Max",
-    "Min", "Relu", "Trilu", "OneHot"})
+MOVING = frozenset(
+    {
+        "Reshape",
+        "Transpose",
+        "Concat",
+        "Slice",
+        "Gather",
+        "GatherElements",
+        "GatherND",
+        "Squeeze",
+        "Unsqueeze",
+        "Flatten",
+        "Identity",
+        "Expand",
+        "Tile",
+        "Split",
+        "Pad",
+        "Shape",
+        "Size",
+        "Cast",
+        "CastLike",
+        "Where",
+        "ScatterND",
+        "ScatterElements",
+        "DepthToSpace",
+        "SpaceToDepth",
+        "Constant",
+        "ConstantOfShape",
+        "Range",
+        "NonZero",
+        "TopK",
+        "ArgMax",
+        "ArgMin",
+        "Equal",
+        "Greater",
+        "Less",
+        "GreaterOrEqual",
+        "LessOrEqual",
+        "Not",
+        "And",
+        "Or",
+        "Xor",
+        "IsNaN",
+        "IsInf",
+        "Dropout",
+        "MaxPool",
+        "GlobalMaxPool",
+        "ReduceMax",
+        "ReduceMin",
+        "Max",
+        "Min",
+        "Relu",
+        "Trilu",
+        "OneHot",
+    }
+)
 _CHUNK = 1 << 22  # terms per chunk of a long dot product: bounds the memory of a big GEMM or convolution
 
 
@@ -115,13 +199,14 @@ def dot(a: np.ndarray, b: np.ndarray, f: Formats) -> np.ndarray:
     part = None
     with np.errstate(over="ignore", invalid="ignore"):
         for k0 in range(0, k, step):
-            terms = ak[k0:k0 + step, ..., :, None] * bk[k0:k0 + step, ..., None, :]  # (chunk, ..., M, N), fp32
+            terms = ak[k0 : k0 + step, ..., :, None] * bk[k0 : k0 + step, ..., None, :]  # (chunk, ..., M, N), fp32
             part = lane_sums(terms.reshape(-1, s), f.lanes, f.accumulation, part, by_term=True)
     sums = combine_lanes(part, f.accumulation)
     return sums.astype(np.float32).reshape(batch + (m, n))
 
 
 # --------------------------------------------------------------------------------------------- the ops' kernels
+
 
 def _matmul(f: Formats, a, b, **_):
     a, b = f.r(a), f.r(b)
@@ -175,9 +260,12 @@ def conv_nd(x, w, f: Formats, group: int = 1, strides=None, pads=None, dilations
     xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)])
     span = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     win = sliding_window_view(xp, span, axis=tuple(range(2, 2 + nd)))  # (N, C, *positions, *span)
-    win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)
-              + tuple(slice(None, None, d) for d in dilations)]  # (N, C, *out, *kernel)
-    out = win.shape[2:2 + nd]
+    win = win[
+        (slice(None), slice(None))
+        + tuple(slice(None, None, s) for s in strides)
+        + tuple(slice(None, None, d) for d in dilations)
+    ]  # (N, C, *out, *kernel)
+    out = win.shape[2 : 2 + nd]
     kprod = int(np.prod(kernel, dtype=np.int64))
     cg, mg = c // group, m // group
     wg = np.swapaxes(w.reshape(group, mg, cg * kprod), -1, -2)  # (G, K, Mg)
@@ -185,8 +273,8 @@ def conv_nd(x, w, f: Formats, group: int = 1, strides=None, pads=None, dilations
     rows = max(1, _CHUNK // max(row, 1)) if out else 1
     blocks = []
     for r0 in range(0, out[0] if out else 1, rows):
-        part = win[:, :, r0:r0 + rows] if out else win
-        sub = part.shape[2:2 + nd]
+        part = win[:, :, r0 : r0 + rows] if out else win
+        sub = part.shape[2 : 2 + nd]
         positions = int(np.prod(sub, dtype=np.int64))
         cols = part.reshape((n, group, cg) + sub + tuple(kernel))
         cols = np.moveaxis(cols, 2, 2 + nd)  # (N, G, *sub, Cg, *kernel): K in (channel, kernel...) order
@@ -197,8 +285,19 @@ def conv_nd(x, w, f: Formats, group: int = 1, strides=None, pads=None, dilations
     return y.reshape((n, m) + out)
 
 
-def _conv(f: Formats, x, w, b=None, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
-          strides=None, **_):
+def _conv(
+    f: Formats,
+    x,
+    w,
+    b=None,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    pads=None,
+    strides=None,
+    **_,
+):
     x, w = f.r(x), f.r(w)
     nd = x.ndim - 2
     strides = list(strides or [1] * nd)
@@ -210,8 +309,21 @@ def _conv(f: Formats, x, w, b=None, auto_pad="NOTSET", dilations=None, group=1, 
     return (y,)
 
 
-def _conv_transpose(f: Formats, x, w, b=None, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
-                    output_padding=None, output_shape=None, pads=None, strides=None, **_):
+def _conv_transpose(
+    f: Formats,
+    x,
+    w,
+    b=None,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    output_padding=None,
+    output_shape=None,
+    pads=None,
+    strides=None,
+    **_,
+):
     """ConvTranspose as the convolution it equals: the input with stride-1 zeros inserted between its values, padded
     by dilation x (kernel - 1) - pad, convolved with the flipped kernel (the zeros add exactly)."""
     if (auto_pad or "NOTSET") != "NOTSET" or output_shape:
@@ -279,6 +391,7 @@ def _reduce(kind: str):
         if not attrs.get("keepdims", 1):
             y = np.squeeze(y, axis=tuple(a % x.ndim for a in axes))
         return (y,)
+
     return run
 
 
@@ -304,6 +417,7 @@ def _softmax(log: bool):
         with np.errstate(divide="ignore", invalid="ignore"):
             y = f.r(shifted - f.r(np.log(total))) if log else f.r(e / total)
         return (y.reshape(shape),)
+
     return run
 
 
@@ -341,8 +455,18 @@ def _global_average_pool(f: Formats, x, **_):
     return (f.r(sum_along(x, axes, f) / np.float32(np.prod(x.shape[2:]))),)
 
 
-def _average_pool(f: Formats, x, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None,
-                  kernel_shape=None, pads=None, strides=None, **_):
+def _average_pool(
+    f: Formats,
+    x,
+    auto_pad="NOTSET",
+    ceil_mode=0,
+    count_include_pad=0,
+    dilations=None,
+    kernel_shape=None,
+    pads=None,
+    strides=None,
+    **_,
+):
     if ceil_mode or (auto_pad or "NOTSET") != "NOTSET" or any(d != 1 for d in (dilations or [])):
         return None
     x = f.r(x)
@@ -353,8 +477,7 @@ def _average_pool(f: Formats, x, auto_pad="NOTSET", ceil_mode=0, count_include_p
     if count_include_pad:
         count = np.float32(np.prod(kernel_shape))
     else:  # the number of real (unpadded) values in each window
-        count = conv_nd(np.ones((1, 1) + x.shape[2:], np.float32), ones, Formats("fp32", "fp32", 1), 1, strides,
-                        pads)
+        count = conv_nd(np.ones((1, 1) + x.shape[2:], np.float32), ones, Formats("fp32", "fp32", 1), 1, strides, pads)
     y = f.r(summed / count)
     return (y.reshape((n, c) + y.shape[2:]),)
 
@@ -363,6 +486,7 @@ def _steps(body: Callable):
     def run(f: Formats, x, **attrs):
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             return (body(f, f.r(x), attrs),)
+
     return run
 
 
@@ -416,19 +540,39 @@ def _grid_sample(f: Formats, x, grid, align_corners=0, mode="linear", padding_mo
 
 # op type -> kernel(formats, *inputs, **attributes) -> outputs (None: not emulated for these attributes)
 EMULATED: Dict[str, Callable] = {
-    "MatMul": _matmul, "Gemm": _gemm, "Conv": _conv, "ConvTranspose": _conv_transpose, "Sum": _sum,
-    "Softmax": _softmax(False), "LogSoftmax": _softmax(True), "LayerNormalization": _layer_norm,
-    "InstanceNormalization": _instance_norm, "GlobalAveragePool": _global_average_pool,
-    "AveragePool": _average_pool, "GridSample": _grid_sample,
+    "MatMul": _matmul,
+    "Gemm": _gemm,
+    "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
+    "Sum": _sum,
+    "Softmax": _softmax(False),
+    "LogSoftmax": _softmax(True),
+    "LayerNormalization": _layer_norm,
+    "InstanceNormalization": _instance_norm,
+    "GlobalAveragePool": _global_average_pool,
+    "AveragePool": _average_pool,
+    "GridSample": _grid_sample,
     "Sigmoid": _steps(lambda f, x, a: f.r(np.float32(1.0) / f.r(np.float32(1.0) + f.r(np.exp(-x))))),
     "Softplus": _steps(lambda f, x, a: f.r(np.log(f.r(np.float32(1.0) + f.r(np.exp(x)))))),
     "Gelu": _steps(_gelu_steps),
-    **{k: _reduce(k) for k in ("ReduceSum", "ReduceMean", "ReduceL1", "ReduceL2", "ReduceSumSquare",
-                               "ReduceLogSum", "ReduceLogSumExp")},
+    **{
+        k: _reduce(k)
+        for k in (
+            "ReduceSum",
+            "ReduceMean",
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceSumSquare",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+        )
+    },
 }
 
 
 def round_floats(values: Sequence, fmt: str) -> Tuple:
     """Float arrays of ``values`` rounded to ``fmt`` (others, e.g. int64 indices, unchanged)."""
-    return tuple(round_to(v, fmt).astype(v.dtype, copy=False) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
-                 else v for v in values)
+    return tuple(
+        round_to(v, fmt).astype(v.dtype, copy=False) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+        for v in values
+    )

@@ -5,6 +5,7 @@ What the graph implies, in order: a declared ``--input-range``; a GridSample gri
 a Gather table -> [0, rows); a name containing "mask" -> 0/1; other integers -> [0, 10); other floats -> [0, 1]
 (the stated default: an image in [0, 1]).  The report shows what each input was.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,10 @@ def specs(graph, ranges: Mapping[str, Tuple[float, float]]) -> List[InputSpec]:
     inputs = [t for t in graph.tensors.values() if t.is_input and not t.is_const]
     unknown = sorted(set(ranges) - {t.name for t in inputs})
     if unknown:
-        raise InputError(f"{graph.path}: --input-range names {', '.join(unknown)}, not an input of the model "
-                         f"(inputs: {', '.join(t.name for t in inputs)})")
+        raise InputError(
+            f"{graph.path}: --input-range names {', '.join(unknown)}, not an input of the model "
+            f"(inputs: {', '.join(t.name for t in inputs)})"
+        )
     out = []
     for t in inputs:
         dtype = t.dtype or "float32"
@@ -77,8 +80,9 @@ def generate(input_specs: List[InputSpec], path: str) -> Dict[str, "object"]:
     out = {}
     for s in input_specs:
         if s.shape == (-1,):
-            raise InputError(f"{path}: the shape of input {s.name!r} is unknown; give its values with "
-                             f"--inputs FILE.npz")
+            raise InputError(
+                f"{path}: the shape of input {s.name!r} is unknown; give its values with --inputs FILE.npz"
+            )
         shape = tuple(1 if d < 0 else d for d in s.shape)  # a dynamic dimension gets 1 (stated in the report)
         if s.dtype.startswith(("int", "uint")) or s.dtype == "bool" or "mask" in s.why:
             a = rng.integers(int(s.low), int(s.high) + 1, size=shape)
@@ -97,8 +101,10 @@ def read(file: str, input_specs: List[InputSpec], model_path: str) -> Dict[str, 
     try:
         if file.endswith(".npy"):
             if len(input_specs) != 1:
-                raise InputError(f"{file}: a .npy holds one array, but {model_path} has {len(input_specs)} inputs "
-                                 f"({', '.join(s.name for s in input_specs)}); use an .npz keyed by input name")
+                raise InputError(
+                    f"{file}: a .npy holds one array, but {model_path} has {len(input_specs)} inputs "
+                    f"({', '.join(s.name for s in input_specs)}); use an .npz keyed by input name"
+                )
             data = {input_specs[0].name: np.load(file, allow_pickle=False)}
         else:
             with np.load(file, allow_pickle=False) as z:
@@ -111,10 +117,18 @@ def read(file: str, input_specs: List[InputSpec], model_path: str) -> Dict[str, 
     extra = sorted(set(data) - names)
     missing = sorted(names - set(data))
     if extra or missing:
-        raise InputError(f"{file}: inputs do not match {model_path}: "
-                         + "; ".join(p for p in (f"unknown {', '.join(extra)}" if extra else "",
-                                                  f"missing {', '.join(missing)}" if missing else "") if p)
-                         + f" (model inputs: {', '.join(sorted(names))})")
+        raise InputError(
+            f"{file}: inputs do not match {model_path}: "
+            + "; ".join(
+                p
+                for p in (
+                    f"unknown {', '.join(extra)}" if extra else "",
+                    f"missing {', '.join(missing)}" if missing else "",
+                )
+                if p
+            )
+            + f" (model inputs: {', '.join(sorted(names))})"
+        )
     out = {}
     for s in input_specs:
         a = data[s.name]
@@ -135,6 +149,8 @@ def _shape(shape) -> str:
 def describe(input_specs: List[InputSpec], given: Optional[str]) -> Dict[str, str]:
     if given:
         return {s.name: f"from {os.path.basename(given)}" for s in input_specs}
-    return {s.name: f"{_shape(tuple(1 if d < 0 else d for d in s.shape))} {s.dtype} seeded uniform in "
-                    f"[{s.low:g}, {s.high:g}] ({s.why})" + ("; dynamic dimensions set to 1" if -1 in s.shape else "")
-            for s in input_specs}
+    return {
+        s.name: f"{_shape(tuple(1 if d < 0 else d for d in s.shape))} {s.dtype} seeded uniform in "
+        f"[{s.low:g}, {s.high:g}] ({s.why})" + ("; dynamic dimensions set to 1" if -1 in s.shape else "")
+        for s in input_specs
+    }

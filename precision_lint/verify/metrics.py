@@ -9,6 +9,7 @@
 A tensor is *over* when rel_l2 exceeds the tolerance or the target has non-finite values the reference has not.
 The origin of an error is a tensor that is over while every measured ancestor is within tolerance (networkx).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,9 +33,18 @@ class TensorError:
     over: bool
 
     def to_dict(self) -> Dict:
-        d = {"tensor": self.name, "node": self.node, "op": self.op, "max_abs": _num(self.max_abs),
-             "max_rel": _num(self.max_rel), "rel_l2": _num(self.rel_l2), "nan": self.nan, "inf": self.inf,
-             "ref_nonfinite": self.ref_nonfinite, "over_tolerance": self.over}
+        d = {
+            "tensor": self.name,
+            "node": self.node,
+            "op": self.op,
+            "max_abs": _num(self.max_abs),
+            "max_rel": _num(self.max_rel),
+            "rel_l2": _num(self.rel_l2),
+            "nan": self.nan,
+            "inf": self.inf,
+            "ref_nonfinite": self.ref_nonfinite,
+            "over_tolerance": self.over,
+        }
         if self.top1 is not None:
             d["top1_agreement"] = _num(self.top1)
         return d
@@ -46,8 +56,9 @@ def _num(v: float):
     return float(f"{v:.6g}")
 
 
-def compare(name: str, target, reference, tolerance: float, op: str = "", node: str = "",
-            classifier: bool = False) -> TensorError:
+def compare(
+    name: str, target, reference, tolerance: float, op: str = "", node: str = "", classifier: bool = False
+) -> TensorError:
     import numpy as np
 
     t = np.asarray(target, dtype=np.float64)

@@ -7,6 +7,7 @@ runtime at the requested precision, reads the inputs from an .npz and writes the
 MNN prints its "The device supports: ..." line to fd 1; the caller keeps that stream as the proof of what ran, so
 this script writes its own report to the job's ``report`` file, never to stdout.
 """
+
 import json
 import sys
 import time

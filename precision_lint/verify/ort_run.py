@@ -1,5 +1,6 @@
 """Running an ONNX model in ONNX Runtime on the CPU, as verify, its emulation and --calibration-data do: quiet,
 optionally without graph optimisation (emulation's Cast pairs must not be fused away), inputs fed by name."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional

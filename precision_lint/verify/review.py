@@ -1,6 +1,7 @@
 """A verify run as a LintResult, so that the lint reporters (SARIF, Markdown, HTML) render it: the static findings
 with their ``measured`` blocks, the V001 findings, and ``extras["verify"]``, the error per node and per output of the
 first target that ran (a measured one if any; an emulated one is labelled so), for the HTML error chart."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -30,15 +31,25 @@ def chart_data(result: VerifyResult) -> Optional[Dict[str, Any]]:
     """``{"target", "on", "basis", "nodes": [{node, op, depth, rel_error, tolerance}], "outputs": [...]}`` of the
     first measured target (else the first emulated one), and ``"runs"``: per declared target what ran and what it
     showed (status, over tolerance or not, the message with QEMU's version and MNN's device line)."""
-    runs = [{"target": t.target, "status": t.status, "exceeded": t.exceeded, "on": t.on, "message": t.message}
-            for t in result.targets]
+    runs = [
+        {"target": t.target, "status": t.status, "exceeded": t.exceeded, "on": t.on, "message": t.message}
+        for t in result.targets
+    ]
     ran = [t for t in result.targets if t.status == MEASURED] or [t for t in result.targets if t.status == EMULATED]
     if not ran:
         return {"runs": runs, "nodes": [], "outputs": []} if runs else None
     tr = ran[0]
-    nodes = [{"node": e.node or e.name, "op": e.op, "depth": result.depths[e.name], "rel_error": e.rel_l2,
-              "tolerance": result.tolerance}
-             for e in tr.nodes + tr.outputs if e.name in result.depths]  # outputs too: a one-operator model
+    nodes = [
+        {
+            "node": e.node or e.name,
+            "op": e.op,
+            "depth": result.depths[e.name],
+            "rel_error": e.rel_l2,
+            "tolerance": result.tolerance,
+        }
+        for e in tr.nodes + tr.outputs
+        if e.name in result.depths
+    ]  # outputs too: a one-operator model
     nodes.sort(key=lambda p: (p["depth"], p["node"]))
     outputs = [{"name": e.name, "rel_error": e.rel_l2, "tolerance": result.tolerance} for e in tr.outputs]
     return {"target": tr.target, "on": tr.on, "basis": tr.status, "nodes": nodes, "outputs": outputs, "runs": runs}

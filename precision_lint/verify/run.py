@@ -13,6 +13,7 @@ compare, per output and per intermediate tensor.
 Static findings of the linter on the same model are confirmed or refuted by the measured tensors; the origins of
 measured errors that no rule flagged become findings ``V001``.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,10 +63,15 @@ class TargetResult:
     def to_dict(self) -> Dict:
         d = {"target": self.target, "status": self.status, "message": self.message}
         if self.status in (MEASURED, FP16_INACTIVE, EMULATED):
-            d.update(ran_on=self.ran_on, on=self.on, device=self.device_line, exceeded=self.exceeded,
-                     outputs=[e.to_dict() for e in self.outputs],
-                     first_over_tolerance=[e.to_dict() for e in self.origins],
-                     nodes=[e.to_dict() for e in self.nodes])
+            d.update(
+                ran_on=self.ran_on,
+                on=self.on,
+                device=self.device_line,
+                exceeded=self.exceeded,
+                outputs=[e.to_dict() for e in self.outputs],
+                first_over_tolerance=[e.to_dict() for e in self.origins],
+                nodes=[e.to_dict() for e in self.nodes],
+            )
         if self.emulation is not None:
             d["emulation"] = self.emulation
         return d
@@ -97,20 +103,36 @@ class VerifyResult:
         return 0
 
     def to_dict(self, timings: bool = False) -> Dict:
-        d = {"path": self.path, "model_run": self.model_run, "tolerance": {"rel_l2": self.tolerance},
-             "inputs": dict(sorted(self.inputs.items())), "targets": [t.to_dict() for t in self.targets],
-             "cross_runtime": self.cross_runtime, "findings": [f.to_dict() for f in self.findings],
-             "new_findings": [f.to_dict() for f in self.new_findings], "exit_code": self.exit_code,
-             "recommendation": self.recommendation}
+        d = {
+            "path": self.path,
+            "model_run": self.model_run,
+            "tolerance": {"rel_l2": self.tolerance},
+            "inputs": dict(sorted(self.inputs.items())),
+            "targets": [t.to_dict() for t in self.targets],
+            "cross_runtime": self.cross_runtime,
+            "findings": [f.to_dict() for f in self.findings],
+            "new_findings": [f.to_dict() for f in self.new_findings],
+            "exit_code": self.exit_code,
+            "recommendation": self.recommendation,
+        }
         if timings:
             d["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
         return d
 
 
-def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional[str] = None,
-           input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None, tolerance: float = DEFAULT_TOLERANCE,
-           qemu_cpu: str = "max", lint: bool = True, progress: Optional[Callable[[str], None]] = None,
-           review: bool = False, emulate: bool = False, storage_only: bool = False) -> VerifyResult:
+def verify(
+    path: str,
+    targets: Sequence[str] = DEFAULT_TARGETS,
+    inputs: Optional[str] = None,
+    input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    qemu_cpu: str = "max",
+    lint: bool = True,
+    progress: Optional[Callable[[str], None]] = None,
+    review: bool = False,
+    emulate: bool = False,
+    storage_only: bool = False,
+) -> VerifyResult:
     """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input.
     ``progress`` receives a short line as each step starts (the CLI shows it on a terminal).  ``review`` also
     reads what a Markdown/HTML review report shows of the model (its identity, the graph around each finding).
@@ -143,13 +165,24 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         graph = load_model(run_model)
         source = source or graph  # node names as the user's file spells them
         specs = verify_inputs.specs(source, input_ranges or {})  # from the user's file: its dynamic dims
-        feeds = (verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path))
-        result = VerifyResult(path=path, tolerance=tolerance, inputs=verify_inputs.describe(specs, inputs),
-                              targets=[], timings=timings, model_run=os.path.basename(run_model))
+        feeds = verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path)
+        result = VerifyResult(
+            path=path,
+            tolerance=tolerance,
+            inputs=verify_inputs.describe(specs, inputs),
+            targets=[],
+            timings=timings,
+            model_run=os.path.basename(run_model),
+        )
         result.depths = {**tensor_depths(source), **tensor_depths(graph)}
         outputs = [t.name for t in graph.tensors.values() if t.is_output]
-        inter = [o for op in graph.operators() if not op.scope for o in op.outputs
-                 if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const]
+        inter = [
+            o
+            for op in graph.operators()
+            if not op.scope
+            for o in op.outputs
+            if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const
+        ]
 
         arm = [t for t in parsed if t.platform in ARM82_PLATFORMS and not emulate]
         if arm:
@@ -162,12 +195,26 @@ def verify(path: str, targets: Sequence[str] = DEFAULT_TARGETS, inputs: Optional
         for t in parsed:
             name = str(t)
             if t.platform in FP32_PLATFORMS:
-                by_target[name] = TargetResult(name, FP32_ONLY, f"every precision mode computes fp32 on "
-                                               f"{table[t.platform].name} (bit-identical, measured): nothing to verify")
+                by_target[name] = TargetResult(
+                    name,
+                    FP32_ONLY,
+                    f"every precision mode computes fp32 on "
+                    f"{table[t.platform].name} (bit-identical, measured): nothing to verify",
+                )
             elif emulate or (t.platform not in ARM82_PLATFORMS and t.platform not in ARMV80_PLATFORMS):
                 say(f"{name}: emulating the platform table's formats")
-                by_target[name], seconds = _emulate(path, fmt, source, table[t.platform], t.mode, name, feeds,
-                                                    tolerance, storage_only, measurable=emulate)
+                by_target[name], seconds = _emulate(
+                    path,
+                    fmt,
+                    source,
+                    table[t.platform],
+                    t.mode,
+                    name,
+                    feeds,
+                    tolerance,
+                    storage_only,
+                    measurable=emulate,
+                )
                 timings[f"emulation_{name}"] = seconds
         result.targets = [by_target[str(t)] for t in parsed]
         if fmt == "onnx":
@@ -209,8 +256,9 @@ def _recommend(result: "VerifyResult", targets: Sequence[str], linter=None, lint
         lint_result = LintResult(path=result.path)
     verdicts = verdicts if verdicts is not None else linter.decider.verdicts()
     linter.decider.recommend(lint_result, verdicts, measured_runs(result.targets))
-    result.recommendation = {p.platform: {"mode": p.mode, "basis": p.basis, "why": p.why}
-                             for p in lint_result.recommendation.platforms}
+    result.recommendation = {
+        p.platform: {"mode": p.mode, "basis": p.basis, "why": p.why} for p in lint_result.recommendation.platforms
+    }
 
 
 def convert_onnx(src: str, dst: str) -> None:
@@ -223,8 +271,20 @@ def convert_onnx(src: str, dst: str) -> None:
         raise VerifyError(str(exc)) from None
 
 
-def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu,
-                 fp16_target: bool, say: Callable[[str], None]) -> None:
+def _measure_arm(
+    result,
+    arm,
+    graph,
+    source,
+    run_model,
+    feeds,
+    outputs,
+    inter,
+    tolerance,
+    qemu_cpu,
+    fp16_target: bool,
+    say: Callable[[str], None],
+) -> None:
     """One emulated worker for ``arm`` (targets of one CPU model): High as the reference, then each mode."""
     from .arm_runner import Emulation, Run, execute
     from .arm_setup import cache_dir, load_manifest
@@ -258,24 +318,41 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
             if tensor in arrays and tensor in ref:
                 op = producer.get(tensor)
                 kind = op.op if op else ""
-                errors[tensor] = compare(tensor, arrays[tensor], ref[tensor], tolerance, kind, op.name if op else "",
-                                         classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind))
-        tr = TargetResult(name, MEASURED, "", ran_on=ran_on, device_line=outcome.device_line,
-                          outputs=[errors[o] for o in outputs if o in errors],
-                          nodes=[errors[o] for o in inter if o in errors])
+                errors[tensor] = compare(
+                    tensor,
+                    arrays[tensor],
+                    ref[tensor],
+                    tolerance,
+                    kind,
+                    op.name if op else "",
+                    classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind),
+                )
+        tr = TargetResult(
+            name,
+            MEASURED,
+            "",
+            ran_on=ran_on,
+            device_line=outcome.device_line,
+            outputs=[errors[o] for o in outputs if o in errors],
+            nodes=[errors[o] for o in inter if o in errors],
+        )
         tr.origins = origins(graph, errors)
         if not fp16_target:
             if outcome.fp16:  # the emulated CPU would have picked the Arm82 kernels: not this target's
                 tr.status = NOT_VERIFIABLE
                 tr.message = f"not verifiable here: -cpu {qemu_cpu} reported fp16 arithmetic, unlike {name}"
             else:
-                tr.message = (f"measured on MNN's ARMv8.0 kernels ({ran_on}; {outcome.device_line}): no fp16 "
-                              f"arithmetic, as on the target")
+                tr.message = (
+                    f"measured on MNN's ARMv8.0 kernels ({ran_on}; {outcome.device_line}): no fp16 "
+                    f"arithmetic, as on the target"
+                )
                 tr.on = f"MNN {version} ARMv8.0 kernels {where} (-cpu {qemu_cpu}), no fp16 arithmetic"
         elif t.mode == "low" and not outcome.fp16:
             tr.status = FP16_INACTIVE
-            tr.message = (f"fp16 not active: MNN reported no fp16 arithmetic ({outcome.device_line or 'no device line'}), "
-                          f"so Precision_Low computed fp32 here; nothing about {name} was measured")
+            tr.message = (
+                f"fp16 not active: MNN reported no fp16 arithmetic ({outcome.device_line or 'no device line'}), "
+                f"so Precision_Low computed fp32 here; nothing about {name} was measured"
+            )
         elif t.mode == "low":
             tr.message = f"measured on MNN's Arm82 fp16 kernels ({ran_on}; {outcome.device_line})"
             tr.on = f"MNN {version} Arm82 kernels {where}, fp16:1"
@@ -287,25 +364,42 @@ def _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, t
         result.targets.append(tr)
 
 
-def _emulate(path, fmt, source, platform, mode, name, feeds, tolerance, storage_only=False,
-             measurable=False) -> Tuple[TargetResult, float]:
+def _emulate(
+    path, fmt, source, platform, mode, name, feeds, tolerance, storage_only=False, measurable=False
+) -> Tuple[TargetResult, float]:
     """A target emulated from the platform table (.onnx only): (its result, seconds).  ``measurable``: the target's
     kernels could have run here, and emulation was asked for (``--emulate``)."""
-    unmeasured = (f"{platform.name}: emulation asked for (--emulate) instead of the real kernels" if measurable
-                  else f"{platform.name} kernels cannot run on this machine")
+    unmeasured = (
+        f"{platform.name}: emulation asked for (--emulate) instead of the real kernels"
+        if measurable
+        else f"{platform.name} kernels cannot run on this machine"
+    )
     if fmt != "onnx":
-        return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}, and the emulation needs the "
-                                                  f".onnx; the static findings stand unmeasured"), 0.0
+        return TargetResult(
+            name,
+            NOT_VERIFIABLE,
+            f"not verifiable here: {unmeasured}, and the emulation needs the "
+            f".onnx; the static findings stand unmeasured",
+        ), 0.0
     from . import emulated as verify_emulated
 
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
-        return TargetResult(name, NOT_VERIFIABLE, f"not verifiable here: {unmeasured}; the emulation needs "
-                                                  f"onnxruntime (pip install 'precision-lint[verify]')"), 0.0
+        return TargetResult(
+            name,
+            NOT_VERIFIABLE,
+            f"not verifiable here: {unmeasured}; the emulation needs "
+            f"onnxruntime (pip install 'precision-lint[verify]')",
+        ), 0.0
     outputs = [t.name for t in source.tensors.values() if t.is_output]
-    inter = [o for op in source.operators() if not op.scope for o in op.outputs
-             if o and o not in outputs and o in source.tensors and not source.tensors[o].is_const]
+    inter = [
+        o
+        for op in source.operators()
+        if not op.scope
+        for o in op.outputs
+        if o and o not in outputs and o in source.tensors and not source.tensors[o].is_const
+    ]
     got, ref, info = verify_emulated.run(path, source, platform, mode, feeds, outputs, inter, storage_only)
     producer = {o: op for op in source.operators() for o in op.outputs}
     errors = {}
@@ -313,23 +407,39 @@ def _emulate(path, fmt, source, platform, mode, name, feeds, tolerance, storage_
         if tensor in got and tensor in ref:
             op = producer.get(tensor)
             kind = op.op if op else ""
-            errors[tensor] = compare(tensor, got[tensor], ref[tensor], tolerance, kind, op.name if op else "",
-                                     classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind))
-    tr = TargetResult(name, EMULATED, f"{info.label()}, not measured: {unmeasured}; {_emulation_summary(info)}",
-                      ran_on=info.engine, on=f"{info.label()}: {platform.name} at {mode}",
-                      outputs=[errors[o] for o in outputs if o in errors],
-                      nodes=[errors[o] for o in inter if o in errors], emulation=info.to_dict())
+            errors[tensor] = compare(
+                tensor,
+                got[tensor],
+                ref[tensor],
+                tolerance,
+                kind,
+                op.name if op else "",
+                classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind),
+            )
+    tr = TargetResult(
+        name,
+        EMULATED,
+        f"{info.label()}, not measured: {unmeasured}; {_emulation_summary(info)}",
+        ran_on=info.engine,
+        on=f"{info.label()}: {platform.name} at {mode}",
+        outputs=[errors[o] for o in outputs if o in errors],
+        nodes=[errors[o] for o in inter if o in errors],
+        emulation=info.to_dict(),
+    )
     tr.origins = origins(source, errors)
     return tr, info.seconds
 
 
 def _emulation_summary(info) -> str:
     """What the emulation rounded, in words (the counts are in the JSON's ``emulation`` block)."""
+
     def ops(counts: Dict[str, int]) -> str:
         return ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(counts.items()))
 
-    parts = [f"{info.stored} tensors stored in fp16/bf16" + (f" ({info.saturated} converted with saturation at "
-                                                                  f"+-65504)" if info.saturated else "")]
+    parts = [
+        f"{info.stored} tensors stored in fp16/bf16"
+        + (f" ({info.saturated} converted with saturation at +-65504)" if info.saturated else "")
+    ]
     if info.arithmetic:
         parts.append(f"reduced arithmetic in {ops(info.arithmetic)}")
     if info.accumulation:
@@ -339,8 +449,11 @@ def _emulation_summary(info) -> str:
     if info.fallback:
         parts.append(info.fallback)
     if not info.arithmetic and not info.accumulation:
-        parts.append("arithmetic and accumulation fp32" + ("" if info.fallback else " on this target")
-                     + ": a lower bound where the kernels compute in fp16")
+        parts.append(
+            "arithmetic and accumulation fp32"
+            + ("" if info.fallback else " on this target")
+            + ": a lower bound where the kernels compute in fp16"
+        )
     parts.append("kernel algorithms (Winograd...) and approximations are not emulated")
     return "; ".join(parts)
 
@@ -361,27 +474,49 @@ def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
 
     got = ort_run.run(ort_run.session(path), feeds)
     names = list(got)
-    errors = [compare(n, outcome.arrays["host"][n], got[n], CROSS_RUNTIME_TOLERANCE) for n in names
-              if n in outcome.arrays["host"]]
+    errors = [
+        compare(n, outcome.arrays["host"][n], got[n], CROSS_RUNTIME_TOLERANCE)
+        for n in names
+        if n in outcome.arrays["host"]
+    ]
     missing = [n for n in names if n not in outcome.arrays["host"]]
     exceeded = any(e.over for e in errors) or bool(missing)
-    msg = (f"MNN {outcome.mnn_version} (host, Precision_High) vs ONNX Runtime {ort.__version__} (fp32): "
-           + ("the converted model disagrees" if exceeded else "agree within tolerance"))
+    msg = f"MNN {outcome.mnn_version} (host, Precision_High) vs ONNX Runtime {ort.__version__} (fp32): " + (
+        "the converted model disagrees" if exceeded else "agree within tolerance"
+    )
     if missing:
         msg += f"; outputs missing from the .mnn: {', '.join(missing)}"
-    return {"status": "measured", "message": msg, "tolerance": {"rel_l2": CROSS_RUNTIME_TOLERANCE},
-            "exceeded": exceeded, "outputs": [e.to_dict() for e in errors]}
+    return {
+        "status": "measured",
+        "message": msg,
+        "tolerance": {"rel_l2": CROSS_RUNTIME_TOLERANCE},
+        "exceeded": exceeded,
+        "outputs": [e.to_dict() for e in errors],
+    }
 
 
-def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_graph,
-                     input_ranges: Mapping[str, Tuple[float, float]], review: bool = False) -> None:
+def _attach_findings(
+    result: VerifyResult,
+    path: str,
+    targets: List[str],
+    lint_graph,
+    input_ranges: Mapping[str, Tuple[float, float]],
+    review: bool = False,
+) -> None:
     """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
     errors that no finding covers become V001 findings."""
     from ..api import Linter, LintResult, Options
     from ..deploy.targets import parse_target
 
-    linter = Linter(Options(targets=tuple(targets), input_ranges=dict(input_ranges), recommend=False,
-                            identity=review, neighbourhoods=review))
+    linter = Linter(
+        Options(
+            targets=tuple(targets),
+            input_ranges=dict(input_ranges),
+            recommend=False,
+            identity=review,
+            neighbourhoods=review,
+        )
+    )
     lint_result = linter.lint_file(path)
     table = linter.deployment.table
     if lint_result.error is not None:
@@ -399,8 +534,12 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
             errs = {e.name: e for e in tr.outputs + tr.nodes}
             seen = [errs[n] for n in outputs_of.get((f.scope, f.node), ()) if n in errs]
             if not seen:
-                block[tr.target] = {"verdict": "not observed", "basis": tr.status, "on": tr.on,
-                                    "why": "its tensors were fused or renamed by the converter"}
+                block[tr.target] = {
+                    "verdict": "not observed",
+                    "basis": tr.status,
+                    "on": tr.on,
+                    "why": "its tensors were fused or renamed by the converter",
+                }
                 continue
             worst = max(seen, key=lambda e: (e.over, e.rel_l2 if e.rel_l2 == e.rel_l2 else float("inf")))
             covered.update(e.name for e in seen)
@@ -418,20 +557,31 @@ def _attach_findings(result: VerifyResult, path: str, targets: List[str], lint_g
             if e.name in covered or e.name in new:
                 continue
             new[e.name] = Finding(
-                rule_id="V001", rule_name="measured-precision-error", level="error", path=path, node=e.node or e.name,
-                op=e.op, source_op=e.op, failure_class="measured",
-                message=(f"measured on {tr.target}: {e.op or 'tensor'} output {e.name!r} differs from Precision_High "
-                         f"by rel-L2 {e.rel_l2:.3g} (max abs {e.max_abs:.3g}, {e.nan} NaN, {e.inf} inf) while "
-                         f"its inputs are within tolerance; no static rule flagged it"),
+                rule_id="V001",
+                rule_name="measured-precision-error",
+                level="error",
+                path=path,
+                node=e.node or e.name,
+                op=e.op,
+                source_op=e.op,
+                failure_class="measured",
+                message=(
+                    f"measured on {tr.target}: {e.op or 'tensor'} output {e.name!r} differs from Precision_High "
+                    f"by rel-L2 {e.rel_l2:.3g} (max abs {e.max_abs:.3g}, {e.nan} NaN, {e.inf} inf) while "
+                    f"its inputs are within tolerance; no static rule flagged it"
+                ),
                 fix="Run this model at Precision_High on the target, or keep this op in fp32.",
-                evidence={"target": tr.target, **e.to_dict()}, judged_for=("fp16",),
-                measured={tr.target: {"verdict": "found", "basis": tr.status, "on": tr.on, **e.to_dict()}})
+                evidence={"target": tr.target, **e.to_dict()},
+                judged_for=("fp16",),
+                measured={tr.target: {"verdict": "found", "basis": tr.status, "on": tr.on, **e.to_dict()}},
+            )
     result.new_findings = sorted(new.values(), key=Finding.sort_key)
     lint_result.findings = list(result.findings)  # the reported ones, now with what was measured
     result.lint = lint_result
     # the recommendation judges every finding, V001 included, with what each run showed of it
-    judged = LintResult(path=lint_result.path, findings=list(result.findings) + list(result.new_findings),
-                        metadata=lint_result.metadata)
+    judged = LintResult(
+        path=lint_result.path, findings=list(result.findings) + list(result.new_findings), metadata=lint_result.metadata
+    )
     _recommend(result, targets, linter, judged, verdicts)
     from ..deploy.mnn_notes import mnn_notes
 

@@ -1,6 +1,7 @@
 """What the command line's MODEL arguments stand for: model files, directories and globs (files.collect), a
 configuration file (the models it governs: how the pre-commit hook re-lints when only the configuration changed),
 and ``-`` (a model read from standard input)."""
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,12 @@ def _configures_precision_lint(path: str) -> bool:
     return has_tool_table(Path(path))  # parsed, not searched: a comment naming the table is not the table
 
 
-def resolve(args: List[str], stdin: Optional[BinaryIO] = None, stdin_filename: Optional[str] = None,
-            on_error: Optional[Callable[[str, OSError], None]] = None) -> Inputs:
+def resolve(
+    args: List[str],
+    stdin: Optional[BinaryIO] = None,
+    stdin_filename: Optional[str] = None,
+    on_error: Optional[Callable[[str, OSError], None]] = None,
+) -> Inputs:
     """``on_error(directory, exc)`` hears about a directory the walk cannot list (see files.collect)."""
     from .files import collect
 
@@ -95,8 +100,9 @@ def _stdin_to_file(out: Inputs, stdin: Optional[BinaryIO], name: Optional[str]) 
                 break
             total += len(chunk)
             if total > MAX_STDIN_BYTES:
-                raise ModelLoadError(f"{name or STDIN}: more than {MAX_STDIN_BYTES >> 30} GiB on standard input; "
-                                     f"not read")
+                raise ModelLoadError(
+                    f"{name or STDIN}: more than {MAX_STDIN_BYTES >> 30} GiB on standard input; not read"
+                )
             fh.write(chunk)
     out.display[path] = name or STDIN
     return path

@@ -5,6 +5,7 @@ model is re-exported.  Paths are stored relative to the baseline file's director
 repository root still matches when the linter runs from a subdirectory.  The file is sorted JSON: it diffs well and is
 byte-identical when the findings are.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,10 @@ def load_baseline(path: str) -> Baseline:
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise ConfigError(f"{path}: not a precision-lint baseline (no 'findings' list)")
     if doc.get("baseline_version") != BASELINE_VERSION:
-        raise ConfigError(f"{path}: baseline_version {doc.get('baseline_version')!r} is not supported "
-                          f"(expected {BASELINE_VERSION}); write it again with --write-baseline")
+        raise ConfigError(
+            f"{path}: baseline_version {doc.get('baseline_version')!r} is not supported "
+            f"(expected {BASELINE_VERSION}); write it again with --write-baseline"
+        )
     keys = set()
     for i, e in enumerate(doc["findings"]):
         try:
@@ -70,10 +73,19 @@ def baseline_document(findings: Iterable[Finding], baseline_path: str) -> dict:
     entries = {}
     for f in findings:
         rule, path, scope, node = finding_key(f, base_dir)
-        entries[(path, rule, scope, node)] = {"rule": rule, "path": path, "scope": scope, "node": node,
-                                              "level": f.level, "message": f.message}
-    return {"tool": "precision-lint", "baseline_version": BASELINE_VERSION,
-            "findings": [entries[k] for k in sorted(entries)]}
+        entries[(path, rule, scope, node)] = {
+            "rule": rule,
+            "path": path,
+            "scope": scope,
+            "node": node,
+            "level": f.level,
+            "message": f.message,
+        }
+    return {
+        "tool": "precision-lint",
+        "baseline_version": BASELINE_VERSION,
+        "findings": [entries[k] for k in sorted(entries)],
+    }
 
 
 def write_baseline(path: str, findings: Iterable[Finding]) -> int:

@@ -8,6 +8,7 @@ this project is developed on: a worker costs about 0.5 s to import and 0.2 s to 
 win from about 1.5 s of remaining single-process work on (details in docs/integrations.md).  Output does not depend
 on where a file was linted: results are yielded in input order either way.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,9 @@ def _lint_in_worker(path: str) -> LintResult:
     return _WORKER.lint_file(path)
 
 
-def lint_paths(linter: Linter, paths: Sequence[str], jobs: Optional[int] = 1,
-               names: Optional[Dict[str, str]] = None) -> Iterator[LintResult]:
+def lint_paths(
+    linter: Linter, paths: Sequence[str], jobs: Optional[int] = 1, names: Optional[Dict[str, str]] = None
+) -> Iterator[LintResult]:
     """Lint ``paths`` and yield their results in the order given.
 
     ``jobs``: 1 (or 0) lints in this process; N > 1 uses N worker processes; None decides from the run itself
@@ -83,8 +85,9 @@ def _pool(linter: Linter, paths: List[str], jobs: int) -> Iterator[LintResult]:
         ctx.set_forkserver_preload(_PRELOAD)  # workers fork from a server that has imported these once
     done = 0
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=ctx, initializer=_init_worker,
-                                 initargs=(linter.options,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(paths)), mp_context=ctx, initializer=_init_worker, initargs=(linter.options,)
+        ) as pool:
             # map keeps the input order; chunks of one spread uneven model sizes across the workers
             for result in pool.map(_lint_in_worker, paths, chunksize=1):
                 done += 1
@@ -139,4 +142,3 @@ class Progress:
         self.stream.write(f"\r\033[K[{self.done:>{width}}/{self.total}] {name}")
         self.stream.flush()
         self._shown = True
-

@@ -8,6 +8,7 @@ globs) are relative to the file's directory, the project root.
 
 Every problem is one line naming the file and the key: ``pyproject.toml: tool.precision-lint.select: ...``.
 """
+
 from __future__ import annotations
 
 import json
@@ -133,8 +134,9 @@ def load_config(path: str) -> Config:
             doc = {}
     cfg = Config(path=shown, data={}, key_prefix=prefix, root=str(p.resolve().parent), spelled={})
     if not isinstance(doc, dict):
-        raise ConfigError(f"{shown}: {prefix.rstrip('.') or 'the file'} must be a mapping of keys to values, "
-                          f"not {type(doc).__name__}")
+        raise ConfigError(
+            f"{shown}: {prefix.rstrip('.') or 'the file'} must be a mapping of keys to values, not {type(doc).__name__}"
+        )
     for key, value in doc.items():
         norm = str(key).replace("-", "_")
         if norm in cfg.data:
@@ -162,7 +164,7 @@ def _validate(cfg: Config) -> None:
     loc = _key_path(e.absolute_path)
     if loc.startswith("input_ranges.") and len(e.absolute_path) >= 2:
         loc = _key_path(list(e.absolute_path)[:2])
-        raise ConfigError(f"{cfg.where(loc)}: expected [LO, HI] or \"LO:HI\", got {_short_repr(e.instance)}")
+        raise ConfigError(f'{cfg.where(loc)}: expected [LO, HI] or "LO:HI", got {_short_repr(e.instance)}')
     if e.validator == "additionalProperties":
         known = sorted(e.schema.get("properties", {}))
         extra = sorted(set(e.instance) - set(known))
@@ -182,8 +184,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{cfg.where(loc)}: must not be empty")
     if e.validator == "type":
         expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
-        raise ConfigError(f"{cfg.where(loc)}: expected {_article(expected)}, got {_kind(e.instance)} "
-                          f"{_short_repr(e.instance)}")
+        raise ConfigError(
+            f"{cfg.where(loc)}: expected {_article(expected)}, got {_kind(e.instance)} {_short_repr(e.instance)}"
+        )
     raise ConfigError(f"{cfg.where(loc)}: {e.message}")
 
 
@@ -207,8 +210,14 @@ def _did_you_mean(name: str, known: List[str]) -> str:
 
 
 def _article(kind: str) -> str:
-    names = {"array": "a list", "object": "a mapping", "string": "a string", "number": "a number",
-             "integer": "an integer", "boolean": "true or false"}
+    names = {
+        "array": "a list",
+        "object": "a mapping",
+        "string": "a string",
+        "number": "a number",
+        "integer": "an integer",
+        "boolean": "true or false",
+    }
     return names.get(kind, kind)
 
 
@@ -256,8 +265,7 @@ def apply_config(options, cfg: Config):
         origins["platform_overrides"] = cfg.where("platform_overrides")
     for name, value in d.get("tolerances", {}).items():
         if not math.isfinite(float(value)) or float(value) < 0:  # NaN would silence every comparison
-            raise ConfigError(f"{cfg.where(f'tolerances.{_q(name)}')}: {value!r} is not a finite, non-negative "
-                              f"number")
+            raise ConfigError(f"{cfg.where(f'tolerances.{_q(name)}')}: {value!r} is not a finite, non-negative number")
         tolerances[name] = float(value)
         origins[f"tolerances.{name}"] = cfg.where(f"tolerances.{_q(name)}")
     for name, value in d.get("input_ranges", {}).items():
@@ -279,16 +287,30 @@ def apply_config(options, cfg: Config):
     for i, s in enumerate(d.get("suppressions", ())):
         _check_glob(cfg, f"suppressions[{i}].path", s["path"], path=True)
         _check_glob(cfg, f"suppressions[{i}].node", s.get("node", "*"), path=False)
-        sups.append(Suppression(rule=s["rule"], path=s["path"], node=s.get("node", "*"), reason=s["reason"].strip(),
-                                origin=cfg.where(f"suppressions[{i}]")))
+        sups.append(
+            Suppression(
+                rule=s["rule"],
+                path=s["path"],
+                node=s.get("node", "*"),
+                reason=s["reason"].strip(),
+                origin=cfg.where(f"suppressions[{i}]"),
+            )
+        )
     o["suppressions"] = tuple(sups)
     if "baseline" in d:
         o["baseline"] = os.path.normpath(os.path.join(cfg.root, d["baseline"]))
         _inside_project(cfg, "baseline", "baseline", d["baseline"], o["baseline"])
         origins["baseline"] = cfg.where("baseline")
-    return replace(options, origins=origins, tolerances=tolerances, input_ranges=input_ranges,
-                   level_overrides=level_overrides, platform_overrides=platform_overrides,
-                   per_path_ignores=per_path_ignores, **o)
+    return replace(
+        options,
+        origins=origins,
+        tolerances=tolerances,
+        input_ranges=input_ranges,
+        level_overrides=level_overrides,
+        platform_overrides=platform_overrides,
+        per_path_ignores=per_path_ignores,
+        **o,
+    )
 
 
 def _check_glob(cfg: Config, key: str, pattern: str, path: bool) -> None:
@@ -306,7 +328,7 @@ def _range(value: Any, cfg: Config, key: str) -> Tuple[float, float]:
         try:
             lo, hi = float(lo_s), float(hi_s)
         except ValueError:
-            raise ConfigError(f"{cfg.where(key)}: expected \"LO:HI\" or [LO, HI], got {value!r}") from None
+            raise ConfigError(f'{cfg.where(key)}: expected "LO:HI" or [LO, HI], got {value!r}') from None
     else:
         lo, hi = float(value[0]), float(value[1])
     if lo > hi:
@@ -334,8 +356,9 @@ def _config_paths(cfg, d: Dict[str, Any], key: str, what: str, exists) -> Tuple[
     for i, rel in enumerate(d.get(key, ())):
         p = os.path.normpath(os.path.join(cfg.root, rel))
         if not exists(p):
-            raise ConfigError(f"{cfg.where(f'{key}[{i}]')}: {what} {rel!r} not found "
-                              f"(relative to {_display(Path(cfg.root)) or '.'})")
+            raise ConfigError(
+                f"{cfg.where(f'{key}[{i}]')}: {what} {rel!r} not found (relative to {_display(Path(cfg.root)) or '.'})"
+            )
         _inside_project(cfg, f"{key}[{i}]", what, rel, p)
         out.append(p)
     return tuple(out)
@@ -358,6 +381,8 @@ def _inside_project(cfg: Config, key: str, what: str, rel: str, path: str) -> No
         if not inside:
             if candidate != path:
                 rel, what = f"{rel}/{os.path.basename(candidate)}", "rule file"
-            raise ConfigError(f"{cfg.where(key)}: {what} {rel!r} leads outside the project "
-                              f"({_display(Path(cfg.root)) or '.'}); a configuration may only name files inside "
-                              f"its own directory (pass it on the command line instead)")
+            raise ConfigError(
+                f"{cfg.where(key)}: {what} {rel!r} leads outside the project "
+                f"({_display(Path(cfg.root)) or '.'}); a configuration may only name files inside "
+                f"its own directory (pass it on the command line instead)"
+            )

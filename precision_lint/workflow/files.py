@@ -1,5 +1,6 @@
 """Which files a run lints (explicit paths as given, directories walked for models, globs expanded), and how the
 user's other files (configuration, rule files, baselines, platform tables) are read."""
+
 from __future__ import annotations
 
 import glob
@@ -44,8 +45,13 @@ def collect(paths: Iterable[str], on_error: Optional[Callable[[str, OSError], No
 MAX_USER_FILE_BYTES = 1 << 20  # configuration, rule, baseline and platform files are text of a few KiB
 
 
-def read_user_bytes(path: str, what: str, error: Callable[[str], Exception] = ConfigError,
-                    limit: int = MAX_USER_FILE_BYTES, shown: str = "") -> bytes:
+def read_user_bytes(
+    path: str,
+    what: str,
+    error: Callable[[str], Exception] = ConfigError,
+    limit: int = MAX_USER_FILE_BYTES,
+    shown: str = "",
+) -> bytes:
     """The bytes of ``path``, a regular file of at most ``limit`` bytes; anything else is ``error(one line)``
     naming the file (``shown``, default ``path``) and what it should have been (``what``: "baseline file").
 
@@ -85,8 +91,13 @@ def read_user_bytes(path: str, what: str, error: Callable[[str], Exception] = Co
         os.close(fd)
 
 
-def read_user_text(path: str, what: str, error: Callable[[str], Exception] = ConfigError,
-                   limit: int = MAX_USER_FILE_BYTES, shown: str = "") -> str:
+def read_user_text(
+    path: str,
+    what: str,
+    error: Callable[[str], Exception] = ConfigError,
+    limit: int = MAX_USER_FILE_BYTES,
+    shown: str = "",
+) -> str:
     """:func:`read_user_bytes` decoded as UTF-8 (a BOM is dropped); bytes that are not UTF-8 are one line."""
     data = read_user_bytes(path, what, error, limit, shown)
     try:
@@ -148,8 +159,10 @@ def check_output_path(path: str, what: str, root: str) -> None:
         except OSError:
             st = None
         if st is None or stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
-            raise ConfigError(f"{path}: is a symlink (or under one) that leads outside the project "
-                              f"{root}; the {what} is not written through it")
+            raise ConfigError(
+                f"{path}: is a symlink (or under one) that leads outside the project "
+                f"{root}; the {what} is not written through it"
+            )
 
 
 def _inside(path: str, root: str) -> bool:

@@ -11,6 +11,7 @@ path globs), ``[abc]``, ``[a-z]``, ``[!a-z]`` (one character of a set; ``]`` fir
 Invalid globs (a reversed range such as ``[z-a]``) raise :class:`GlobError` when compiled, so the configuration
 that holds one reports it with the file and key.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -3,6 +3,7 @@
 Every place that matches rules by selector (select/ignore, level overrides, per-path ignores, suppressions, SARIF's
 default levels, which rules run) uses these functions, so one precedence holds everywhere: the most specific selector wins
 (an exact id or name beats every prefix, a longer prefix beats a shorter one), as in ruff."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence

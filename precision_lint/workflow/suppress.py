@@ -8,6 +8,7 @@ globs are matched against the whole node name (``*`` matches ``/`` there, since
 exporters put scopes in node names).  Both are matched in linear time (see globs.py): a glob from a pull request
 cannot hang the run.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,15 +32,17 @@ class Suppression:
     def matches(self, rule_id: str, relpath: str, node: str, rule_name: str = "") -> bool:
         from .selectors import matches
 
-        return (matches(rule_id, rule_name, (self.rule,)) and self.matches_path(relpath)
-                and compile_name_glob(self.node).match(node))
+        return (
+            matches(rule_id, rule_name, (self.rule,))
+            and self.matches_path(relpath)
+            and compile_name_glob(self.node).match(node)
+        )
 
     def describe(self) -> str:
         return f"rule {self.rule}, path {self.path!r}, node {self.node!r}"
 
     def to_dict(self) -> dict:
-        return {"rule": self.rule, "path": self.path, "node": self.node, "reason": self.reason,
-                "origin": self.origin}
+        return {"rule": self.rule, "path": self.path, "node": self.node, "reason": self.reason, "origin": self.origin}
 
 
 def relative_path(path: str, root: Optional[str]) -> str:
@@ -68,8 +71,9 @@ def ignored_rules(per_path_ignores, relpath: str) -> List[str]:
     return out
 
 
-def unused_suppressions(suppressions: Sequence[Suppression], used: Iterable[Suppression], linted: Sequence[str],
-                        root: Optional[str]) -> List[Suppression]:
+def unused_suppressions(
+    suppressions: Sequence[Suppression], used: Iterable[Suppression], linted: Sequence[str], root: Optional[str]
+) -> List[Suppression]:
     """Suppressions that hid nothing in this run.  One whose path glob matches none of the linted files is unused
     only if it matches no model file under the project root either: a run over a few changed files (pre-commit)
     does not call the suppressions for the other models unused, but a mistyped glob is reported."""

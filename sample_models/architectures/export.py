@@ -52,7 +52,7 @@ class ViTAttention(nn.Module):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
-        self.scale = self.head_dim ** -0.5
+        self.scale = self.head_dim**-0.5
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
 
@@ -129,9 +129,11 @@ class BertEmbeddings(nn.Module):
         seq_len = input_ids.shape[1]
         position_ids = torch.arange(seq_len, dtype=torch.long).unsqueeze(0)
         token_type_ids = torch.zeros_like(input_ids)
-        emb = (self.word_embeddings(input_ids)
-               + self.position_embeddings(position_ids)
-               + self.token_type_embeddings(token_type_ids))
+        emb = (
+            self.word_embeddings(input_ids)
+            + self.position_embeddings(position_ids)
+            + self.token_type_embeddings(token_type_ids)
+        )
         return self.LayerNorm(emb)
 
 
@@ -235,9 +237,9 @@ class AttnBlock(nn.Module):
         q, k, v = self.q(h), self.k(h), self.v(h)
         b, c, hh, ww = q.shape
         q = q.reshape(b, c, hh * ww).permute(0, 2, 1)  # b, hw, c
-        k = k.reshape(b, c, hh * ww)                     # b, c, hw
-        w = torch.bmm(q, k) * (int(c) ** (-0.5))         # b, hw, hw
-        w = F.softmax(w, dim=2)                          # softmax over 4096 keys
+        k = k.reshape(b, c, hh * ww)  # b, c, hw
+        w = torch.bmm(q, k) * (int(c) ** (-0.5))  # b, hw, hw
+        w = F.softmax(w, dim=2)  # softmax over 4096 keys
         v = v.reshape(b, c, hh * ww)
         h = torch.bmm(v, w.permute(0, 2, 1)).reshape(b, c, hh, ww)
         return x + self.proj_out(h)
@@ -277,8 +279,7 @@ class FlowWarp(nn.Module):
         vx = 2.0 * vgrid[:, 0, :, :] / max(W - 1, 1) - 1.0
         vy = 2.0 * vgrid[:, 1, :, :] / max(H - 1, 1) - 1.0
         vgrid = torch.stack((vx, vy), dim=1).permute(0, 2, 3, 1)  # B,H,W,2
-        warped = F.grid_sample(image, vgrid, mode="bilinear", padding_mode="zeros",
-                               align_corners=True)
+        warped = F.grid_sample(image, vgrid, mode="bilinear", padding_mode="zeros", align_corners=True)
         return warped + self.refine2(F.relu(self.refine1(warped)))
 
 
@@ -341,7 +342,7 @@ class RMSNorm(nn.Module):
 
 def rotate_half(x):
     x1 = x[..., : x.shape[-1] // 2]
-    x2 = x[..., x.shape[-1] // 2:]
+    x2 = x[..., x.shape[-1] // 2 :]
     return torch.cat((-x2, x1), dim=-1)
 
 
@@ -410,31 +411,65 @@ class LlamaBlock(nn.Module):
 def _specs():
     torch.manual_seed(0)
     specs = []
-    specs.append(dict(name="vit_tiny", model=ViTTiny(),
-                      args=(torch.randn(1, 3, 224, 224),),
-                      inputs=["pixel_values"], outputs=["logits"]))
+    specs.append(
+        dict(
+            name="vit_tiny",
+            model=ViTTiny(),
+            args=(torch.randn(1, 3, 224, 224),),
+            inputs=["pixel_values"],
+            outputs=["logits"],
+        )
+    )
     ids = torch.randint(0, 1000, (1, 128), dtype=torch.long)
     mask = torch.ones(1, 128, dtype=torch.long)
     mask[:, 100:] = 0
-    specs.append(dict(name="bert_tiny", model=BertTiny(),
-                      args=(ids, mask),
-                      inputs=["input_ids", "attention_mask"],
-                      outputs=["last_hidden_state", "pooler_output"]))
-    specs.append(dict(name="unet_block", model=UNetBlock(),
-                      args=(torch.randn(1, 32, 64, 64), torch.tensor([500.0])),
-                      inputs=["latent", "timestep"], outputs=["out"]))
-    specs.append(dict(name="flow_warp", model=FlowWarp(),
-                      dynamic={"image": {2: 512, 3: 1024}, "flow": {2: 512, 3: 1024},
-                               "warped": {2: 512, 3: 1024}},
-                      args=(torch.randn(1, 3, 512, 1024), torch.randn(1, 2, 512, 1024) * 4.0),
-                      inputs=["image", "flow"], outputs=["warped"]))
-    specs.append(dict(name="mobilenet_tiny", model=MobileNetTiny(),
-                      args=(torch.randn(1, 3, 224, 224),),
-                      inputs=["input"], outputs=["logits"]))
-    specs.append(dict(name="llama_block", model=LlamaBlock(),
-                      dynamic={"hidden_states": {1: 2048}, "out_hidden_states": {1: 2048}},
-                      args=(torch.randn(1, 2048, 64),),
-                      inputs=["hidden_states"], outputs=["out_hidden_states"]))
+    specs.append(
+        dict(
+            name="bert_tiny",
+            model=BertTiny(),
+            args=(ids, mask),
+            inputs=["input_ids", "attention_mask"],
+            outputs=["last_hidden_state", "pooler_output"],
+        )
+    )
+    specs.append(
+        dict(
+            name="unet_block",
+            model=UNetBlock(),
+            args=(torch.randn(1, 32, 64, 64), torch.tensor([500.0])),
+            inputs=["latent", "timestep"],
+            outputs=["out"],
+        )
+    )
+    specs.append(
+        dict(
+            name="flow_warp",
+            model=FlowWarp(),
+            dynamic={"image": {2: 512, 3: 1024}, "flow": {2: 512, 3: 1024}, "warped": {2: 512, 3: 1024}},
+            args=(torch.randn(1, 3, 512, 1024), torch.randn(1, 2, 512, 1024) * 4.0),
+            inputs=["image", "flow"],
+            outputs=["warped"],
+        )
+    )
+    specs.append(
+        dict(
+            name="mobilenet_tiny",
+            model=MobileNetTiny(),
+            args=(torch.randn(1, 3, 224, 224),),
+            inputs=["input"],
+            outputs=["logits"],
+        )
+    )
+    specs.append(
+        dict(
+            name="llama_block",
+            model=LlamaBlock(),
+            dynamic={"hidden_states": {1: 2048}, "out_hidden_states": {1: 2048}},
+            args=(torch.randn(1, 2048, 64),),
+            inputs=["hidden_states"],
+            outputs=["out_hidden_states"],
+        )
+    )
     return specs
 
 
@@ -490,11 +525,14 @@ def _fold_shape_arithmetic(model):
             if n.op_type == "Shape" and n.input[0] in shapes:
                 attrs = {a.name: a.i for a in n.attribute}
                 shp = shapes[n.input[0]]
-                vals = [np.array(shp[attrs.get("start", 0):attrs.get("end", len(shp))],
-                                 dtype=np.int64)]
-            elif (n.op_type not in _KEEP_OPS and n.op_type != "Constant" and n.input
-                  and all(i == "" or i in consts for i in n.input)
-                  and all(consts[i].size <= _MAX_FOLD_ELEMS for i in n.input if i)):
+                vals = [np.array(shp[attrs.get("start", 0) : attrs.get("end", len(shp))], dtype=np.int64)]
+            elif (
+                n.op_type not in _KEEP_OPS
+                and n.op_type != "Constant"
+                and n.input
+                and all(i == "" or i in consts for i in n.input)
+                and all(consts[i].size <= _MAX_FOLD_ELEMS for i in n.input if i)
+            ):
                 feeds = {i: consts[i] for i in n.input if i}
                 vals = ReferenceEvaluator(n).run(None, feeds)
                 if any(np.asarray(v).size > _MAX_FOLD_ELEMS for v in vals):
@@ -503,9 +541,15 @@ def _fold_shape_arithmetic(model):
                 new_nodes.append(n)
                 continue
             for k, (out, v) in enumerate(zip(n.output, vals)):
-                new_nodes.append(helper.make_node(
-                    "Constant", [], [out], name=f"{n.name}_folded{k if k else ''}",
-                    value=numpy_helper.from_array(np.asarray(v), out)))
+                new_nodes.append(
+                    helper.make_node(
+                        "Constant",
+                        [],
+                        [out],
+                        name=f"{n.name}_folded{k if k else ''}",
+                        value=numpy_helper.from_array(np.asarray(v), out),
+                    )
+                )
             changed = True
         del model.graph.node[:]
         model.graph.node.extend(new_nodes)
@@ -533,12 +577,18 @@ def export_all(out_dir: str = OUT_DIR, only=None):
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                model, spec["args"], path,
-                dynamo=False, opset_version=OPSET,
-                input_names=spec["inputs"], output_names=spec["outputs"],
-                dynamic_axes=({k: {a: f"{k}_dim{a}" for a in v}
-                               for k, v in spec["dynamic"].items()}
-                              if spec.get("dynamic") else None),
+                model,
+                spec["args"],
+                path,
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=spec["inputs"],
+                output_names=spec["outputs"],
+                dynamic_axes=(
+                    {k: {a: f"{k}_dim{a}" for a in v} for k, v in spec["dynamic"].items()}
+                    if spec.get("dynamic")
+                    else None
+                ),
             )
         m = onnx.load(path)
         if spec.get("dynamic"):

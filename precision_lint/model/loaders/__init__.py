@@ -1,4 +1,5 @@
 """Load a model file into a ModelGraph, choosing the reader from the file's content, not its extension."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,10 @@ def detect_format(path: str) -> str:
     if size == 0:
         raise ModelLoadError(f"{path}: empty file")
     if head.startswith(LFS_PREFIX):
-        raise ModelLoadError(f"{path}: this is a Git LFS pointer, not the model; run `git lfs pull` (or check out "
-                             f"with LFS) before linting")
+        raise ModelLoadError(
+            f"{path}: this is a Git LFS pointer, not the model; run `git lfs pull` (or check out "
+            f"with LFS) before linting"
+        )
     if _looks_like_onnx(head):
         return "onnx"
     if _looks_like_flatbuffer(path, head, size):

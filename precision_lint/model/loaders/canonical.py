@@ -3,6 +3,7 @@
 Only attributes whose default changes numerics or shape reasoning are listed.  Values follow the newest opset;
 ``opset_defaults`` fixes the few whose default moved between opsets.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -15,19 +16,35 @@ DEFAULTS: Dict[str, Dict[str, Any]] = {
     "GroupNormalization": {"epsilon": 1e-5},
     "InstanceNormalization": {"epsilon": 1e-5},
     "BatchNormalization": {"epsilon": 1e-5},
-    "Resize": {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
-               "nearest_mode": "round_prefer_floor", "cubic_coeff_a": -0.75},
-    "ReduceSum": {"keepdims": 1}, "ReduceMean": {"keepdims": 1}, "ReduceL2": {"keepdims": 1},
-    "ReduceL1": {"keepdims": 1}, "ReduceLogSumExp": {"keepdims": 1}, "ReduceSumSquare": {"keepdims": 1},
-    "ReduceProd": {"keepdims": 1}, "ReduceMax": {"keepdims": 1}, "ReduceMin": {"keepdims": 1},
+    "Resize": {
+        "mode": "nearest",
+        "coordinate_transformation_mode": "half_pixel",
+        "nearest_mode": "round_prefer_floor",
+        "cubic_coeff_a": -0.75,
+    },
+    "ReduceSum": {"keepdims": 1},
+    "ReduceMean": {"keepdims": 1},
+    "ReduceL2": {"keepdims": 1},
+    "ReduceL1": {"keepdims": 1},
+    "ReduceLogSumExp": {"keepdims": 1},
+    "ReduceSumSquare": {"keepdims": 1},
+    "ReduceProd": {"keepdims": 1},
+    "ReduceMax": {"keepdims": 1},
+    "ReduceMin": {"keepdims": 1},
     "ReduceLogSum": {"keepdims": 1},
     "CumSum": {"exclusive": 0, "reverse": 0},
     "ArgMax": {"axis": 0, "keepdims": 1, "select_last_index": 0},
     "ArgMin": {"axis": 0, "keepdims": 1, "select_last_index": 0},
     "TopK": {"axis": -1, "largest": 1, "sorted": 1},
     "Gelu": {"approximate": "none"},
-    "RoiAlign": {"mode": "avg", "output_height": 1, "output_width": 1, "sampling_ratio": 0, "spatial_scale": 1.0,
-                 "coordinate_transformation_mode": "half_pixel"},
+    "RoiAlign": {
+        "mode": "avg",
+        "output_height": 1,
+        "output_width": 1,
+        "sampling_ratio": 0,
+        "spatial_scale": 1.0,
+        "coordinate_transformation_mode": "half_pixel",
+    },
     "LpNormalization": {"axis": -1, "p": 2},
     "Conv": {"group": 1},
     "Gemm": {"transA": 0, "transB": 0, "alpha": 1.0, "beta": 1.0},

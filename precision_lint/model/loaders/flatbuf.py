@@ -8,6 +8,7 @@ so any loop over a vector is bounded by the file size.
 
 Fields are addressed by slot (declaration order in the schema): slot N lives at vtable offset 4 + 2*N.
 """
+
 from __future__ import annotations
 
 import struct
@@ -26,13 +27,32 @@ _UOFF_AT = N.UOffsetTFlags.packer_type.unpack_from
 
 # Scalar kinds by short name: (flags, bytewidth).
 SCALARS = {
-    "bool": N.BoolFlags, "u8": N.Uint8Flags, "i8": N.Int8Flags, "u16": N.Uint16Flags, "i16": N.Int16Flags,
-    "u32": N.Uint32Flags, "i32": N.Int32Flags, "i64": N.Int64Flags, "u64": N.Uint64Flags,
-    "f32": N.Float32Flags, "f64": N.Float64Flags,
+    "bool": N.BoolFlags,
+    "u8": N.Uint8Flags,
+    "i8": N.Int8Flags,
+    "u16": N.Uint16Flags,
+    "i16": N.Int16Flags,
+    "u32": N.Uint32Flags,
+    "i32": N.Int32Flags,
+    "i64": N.Int64Flags,
+    "u64": N.Uint64Flags,
+    "f32": N.Float32Flags,
+    "f64": N.Float64Flags,
 }
 NUMPY = {k: N.to_numpy_type(v) if k != "bool" else np.dtype(np.bool_) for k, v in SCALARS.items()}
-_STRUCT = {"bool": "?", "u8": "B", "i8": "b", "u16": "H", "i16": "h", "u32": "I", "i32": "i", "i64": "q",
-           "u64": "Q", "f32": "f", "f64": "d"}  # little-endian, as FlatBuffers store them
+_STRUCT = {
+    "bool": "?",
+    "u8": "B",
+    "i8": "b",
+    "u16": "H",
+    "i16": "h",
+    "u32": "I",
+    "i32": "i",
+    "i64": "q",
+    "u64": "Q",
+    "f32": "f",
+    "f64": "d",
+}  # little-endian, as FlatBuffers store them
 
 
 class FlatBufferError(Exception):
@@ -112,8 +132,9 @@ class Tab:
             return 0
         target = p + _UOFF_AT(self._d, p)[0]
         if target + 4 > self.buf.size:
-            raise FlatBufferError(f"{self.what}.{what or f'field{slot}'} points to byte {target}, past the end of "
-                                  f"the file")
+            raise FlatBufferError(
+                f"{self.what}.{what or f'field{slot}'} points to byte {target}, past the end of the file"
+            )
         return target
 
     def table(self, slot: int, what: str) -> Optional["Tab"]:
@@ -128,8 +149,7 @@ class Tab:
         n = _UOFF_AT(self._d, t)[0]
         start = t + _UOFF
         if n * width > self.buf.size - start:
-            raise FlatBufferError(f"{self.what}.{what}: vector of {n} items at byte {t} runs past the end of the "
-                                  f"file")
+            raise FlatBufferError(f"{self.what}.{what}: vector of {n} items at byte {t} runs past the end of the file")
         return start, n
 
     def vector(self, slot: int, kind: str, what: str = "vector") -> np.ndarray:
@@ -158,9 +178,8 @@ class Tab:
     def _string_at(self, t: int, what: str) -> str:
         n = _UOFF_AT(self._d, t)[0]
         if n > self.buf.size - t - _UOFF:
-            raise FlatBufferError(f"{self.what}.{what}: string of {n} bytes at byte {t} runs past the end of the "
-                                  f"file")
-        return bytes(self.buf.data[t + _UOFF:t + _UOFF + n]).decode("utf-8", "replace")
+            raise FlatBufferError(f"{self.what}.{what}: string of {n} bytes at byte {t} runs past the end of the file")
+        return bytes(self.buf.data[t + _UOFF : t + _UOFF + n]).decode("utf-8", "replace")
 
     def _offsets(self, slot: int, what: str) -> List[int]:
         start, n = self._vector(slot, _UOFF, what)

@@ -7,6 +7,7 @@ float32 on first use, the way MNN expands them at load time, and the tensor reco
 External weights (``--saveExternalData``) live in ``<model>.weight`` or in the file an op's ``externalPath`` names;
 they are read only from inside the model's directory, and only when a rule asks for the value.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,7 @@ class ExternalFile:
         self.size = 0
         self.problem = ""
         if not (full == base or full.startswith(base + os.sep)):
-            self.problem = (f"external weight file {self.name!r} is outside the model's directory; refusing to "
-                            f"read it")
+            self.problem = f"external weight file {self.name!r} is outside the model's directory; refusing to read it"
         elif not os.path.isfile(full):
             self.problem = f"external weight file {self.name!r} not found next to the model"
         else:
@@ -75,6 +75,7 @@ class ExternalFile:
             with open(path, "rb") as fh:  # type: ignore[arg-type]
                 fh.seek(offset)
                 return fh.read(length)
+
         return read
 
 
@@ -120,8 +121,9 @@ class PayloadReader:
             if not dims and n == 1:
                 shape = ()
             else:
-                return Payload(shape, _runtime(np_name), np_name, None,
-                               f"holds {n} values but its dims {list(dims)} need {count}")
+                return Payload(
+                    shape, _runtime(np_name), np_name, None, f"holds {n} values but its dims {list(dims)} need {count}"
+                )
         return Payload(shape, _runtime(np_name), np_name, _from_array(raw, np_name, shape), "")
 
     @staticmethod
@@ -150,8 +152,9 @@ class PayloadReader:
             return None
         return _from_array(v, "float32", shape if shape is not None and _prod(shape) == len(v) else (len(v),))
 
-    def external_floats(self, ef: ExternalFile, offset: int, length: int, np_name: str,
-                        shape: Optional[Tuple[int, ...]]) -> Payload:
+    def external_floats(
+        self, ef: ExternalFile, offset: int, length: int, np_name: str, shape: Optional[Tuple[int, ...]]
+    ) -> Payload:
         problem = ef.span_problem(offset, length)
         if problem:
             return Payload(shape, "float32", np_name, None, problem)
@@ -162,8 +165,9 @@ class PayloadReader:
         return Payload(shape, "float32", np_name, _decode_later(ef.reader(offset, length), np_name, shape, count), "")
 
 
-def conv_weight(reader: PayloadReader, conv: Tab, external_path: Optional[str],
-                shape: Optional[Tuple[int, ...]], n_bias: int) -> Tuple[Payload, Optional[Payload]]:
+def conv_weight(
+    reader: PayloadReader, conv: Tab, external_path: Optional[str], shape: Optional[Tuple[int, ...]], n_bias: int
+) -> Tuple[Payload, Optional[Payload]]:
     """Weight and bias of a Convolution2D table: inline fp32, fp16 (``--fp16``: IDSTQuan type 3), quantised or
     external.  ``shape`` is the ONNX-style weight shape when the channel counts are known."""
     quan = conv.table(S.CONV2D["quanParameter"], "quanParameter")
@@ -184,8 +188,9 @@ def conv_weight(reader: PayloadReader, conv: Tab, external_path: Optional[str],
             if n % 2:
                 return Payload(shape, "float32", "float16", None, "fp16 weight buffer has an odd length"), bias
             count = n // 2
-            return Payload(_fit(shape, count), "float32", "float16",
-                           _from_array(raw.view("<u2"), "float16", _fit(shape, count))), bias
+            return Payload(
+                _fit(shape, count), "float32", "float16", _from_array(raw.view("<u2"), "float16", _fit(shape, count))
+            ), bias
         if len(ext) >= 4:  # [offset, weight bytes, alpha bytes, bias bytes, index bytes]
             ef = reader.external(external_path)
             w = reader.external_floats(ef, ext[0], ext[1], "float16", shape)
@@ -195,8 +200,9 @@ def conv_weight(reader: PayloadReader, conv: Tab, external_path: Optional[str],
         return Payload(shape, "float32", "float16", None, "fp16 weights have no payload"), bias
     n = conv.vector_len(S.CONV2D["weight"], "f32")
     if n:
-        return Payload(_fit(shape, n), "float32", "float32",
-                       reader.floats(conv, S.CONV2D["weight"], _fit(shape, n))), bias
+        return Payload(
+            _fit(shape, n), "float32", "float32", reader.floats(conv, S.CONV2D["weight"], _fit(shape, n))
+        ), bias
     if len(ext) >= 3:  # [offset, weight bytes, bias bytes]
         ef = reader.external(external_path)
         w = reader.external_floats(ef, ext[0], ext[1], "float32", shape)
@@ -216,10 +222,17 @@ def _runtime(np_name: str) -> str:
 
 
 _PAYLOAD_SLOT = {
-    "float32": (S.BLOB["float32s"], "f32"), "float16": (S.BLOB["uint8s"], "u8"),
-    "bfloat16": (S.BLOB["uint8s"], "u8"), "int32": (S.BLOB["int32s"], "i32"), "int64": (S.BLOB["int64s"], "i64"),
-    "uint8": (S.BLOB["uint8s"], "u8"), "int8": (S.BLOB["int8s"], "i8"), "bool": (S.BLOB["int32s"], "i32"),
-    "int16": (S.BLOB["int32s"], "i32"), "uint16": (S.BLOB["int32s"], "i32"), "float64": (S.BLOB["float32s"], "f32"),
+    "float32": (S.BLOB["float32s"], "f32"),
+    "float16": (S.BLOB["uint8s"], "u8"),
+    "bfloat16": (S.BLOB["uint8s"], "u8"),
+    "int32": (S.BLOB["int32s"], "i32"),
+    "int64": (S.BLOB["int64s"], "i64"),
+    "uint8": (S.BLOB["uint8s"], "u8"),
+    "int8": (S.BLOB["int8s"], "i8"),
+    "bool": (S.BLOB["int32s"], "i32"),
+    "int16": (S.BLOB["int32s"], "i32"),
+    "uint16": (S.BLOB["int32s"], "i32"),
+    "float64": (S.BLOB["float32s"], "f32"),
 }
 
 
@@ -235,6 +248,7 @@ def _from_array(v: np.ndarray, np_name: str, shape: Optional[Tuple[int, ...]]) -
     def load() -> np.ndarray:
         out = _widen(v, np_name)
         return out.reshape(shape) if shape is not None else out
+
     return load
 
 
@@ -247,5 +261,5 @@ def _decode_later(read: Callable[[], bytes], np_name: str, shape: Optional[Tuple
             return None  # the file changed since it was checked: value unknown rather than wrong
         out = _widen(v, np_name)
         return out.reshape(shape) if shape is not None else out
-    return load
 
+    return load

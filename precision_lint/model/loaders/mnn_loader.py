@@ -13,6 +13,7 @@ What the reader does to make an MNN graph read like its ONNX source (docs/mnn.md
 * Shapes: the file stores only input dims and constant dims; ``mnn_shapes`` propagates the rest where it can and
   the graph notes say how far it got.
 """
+
 from __future__ import annotations
 
 import struct
@@ -27,12 +28,20 @@ from .flatbuf import Buffer, FlatBufferError, Tab
 from .mnn_data import Payload, PayloadReader, conv_weight
 from .mnn_ops import canonical
 
-_CONV_TYPES = {"Convolution": "Conv", "ConvolutionDepthwise": "Conv", "Deconvolution": "ConvTranspose",
-               "DeconvolutionDepthwise": "ConvTranspose"}
+_CONV_TYPES = {
+    "Convolution": "Conv",
+    "ConvolutionDepthwise": "Conv",
+    "Deconvolution": "ConvTranspose",
+    "DeconvolutionDepthwise": "ConvTranspose",
+}
 _CHANNELS_FIRST = {0, 2}  # NCHW, NC4HW4: the same logical axis order
 _CHANNELS_LAST = {1, 3}  # NHWC, NHWC4
-_SUBGRAPH_ROLES = (("then_graph", "then_branch"), ("else_graph", "else_branch"), ("cond_graph", "cond"),
-                   ("body_graph", "body"))
+_SUBGRAPH_ROLES = (
+    ("then_graph", "then_branch"),
+    ("else_graph", "else_branch"),
+    ("cond_graph", "cond"),
+    ("body_graph", "body"),
+)
 
 
 def load_mnn(path: str) -> ModelGraph:
@@ -50,8 +59,9 @@ def load_mnn(path: str) -> ModelGraph:
         raise ModelLoadError(f"{path}: not a valid MNN model: subgraphs nest too deeply to read") from None
     except (struct.error, ValueError, IndexError, OverflowError, TypeError) as exc:
         # Defence in depth: the table reader checks every offset, but a file must never end in a traceback.
-        raise ModelLoadError(f"{path}: not a valid MNN model: malformed FlatBuffer ({type(exc).__name__}: "
-                             f"{str(exc)[:200]})") from None
+        raise ModelLoadError(
+            f"{path}: not a valid MNN model: malformed FlatBuffer ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
 
 
 @dataclass
@@ -111,8 +121,10 @@ class _Reader:
         cycle = g.find_cycle()
         if cycle:  # MNN executes ops in file order: a cycle means a malformed file
             names = " -> ".join(g.ops[i].name for i in cycle + cycle[:1])
-            g.notes.append(f"the graph has a cycle ({names}); MNN graphs are acyclic, so the file is malformed: "
-                           f"relations and value ranges were followed only until they repeat")
+            g.notes.append(
+                f"the graph has a cycle ({names}); MNN graphs are acyclic, so the file is malformed: "
+                f"relations and value ranges were followed only until they repeat"
+            )
         from .mnn_shapes import propagate
 
         propagate(g)
@@ -122,13 +134,17 @@ class _Reader:
         info = net.table(S.NET["extraInfo"], "extraInfo")
         version = info.string(S.EXTRA_INFO["version"], "version") if info is not None else None
         src = net.scalar(S.NET["sourceType"], "i8", 0)
-        self.graph.metadata.update({
-            "producer": "MNN converter", "producer_version": version or "", "mnn_version": version,
-            "source_type": S.NET_SOURCES.get(src, f"NetSource{src}"),
-            "biz_code": net.string(S.NET["bizCode"], "bizCode") or "",
-            "mnn_uuid": net.string(S.NET["mnn_uuid"], "mnn_uuid"),
-            "usage": {0: "INFERENCE", 1: "TRAIN", 2: "INFERENCE_STATIC"}.get(net.scalar(S.NET["usage"], "i8", 0)),
-        })
+        self.graph.metadata.update(
+            {
+                "producer": "MNN converter",
+                "producer_version": version or "",
+                "mnn_version": version,
+                "source_type": S.NET_SOURCES.get(src, f"NetSource{src}"),
+                "biz_code": net.string(S.NET["bizCode"], "bizCode") or "",
+                "mnn_uuid": net.string(S.NET["mnn_uuid"], "mnn_uuid"),
+                "usage": {0: "INFERENCE", 1: "TRAIN", 2: "INFERENCE_STATIC"}.get(net.scalar(S.NET["usage"], "i8", 0)),
+            }
+        )
 
     def _dangling(self) -> List[str]:
         """Outputs when the file lists none: tensors some op produces and no op reads."""
@@ -136,10 +152,12 @@ class _Reader:
         return [t.name for t in g.tensors.values() if t.producer and not t.consumers and not t.is_const]
 
     # ----- one graph ------------------------------------------------------------------------------------------
-    def _graph(self, ops: List[Tab], names: List[str], scope: str, bind: Dict[str, str],
-               outputs: Sequence[str]) -> Tuple[List[str], List[str]]:
+    def _graph(
+        self, ops: List[Tab], names: List[str], scope: str, bind: Dict[str, str], outputs: Sequence[str]
+    ) -> Tuple[List[str], List[str]]:
         """Add one (sub)graph.  ``bind`` maps names of this graph to tensors of the enclosing one.  Returns the
         graph's input and output tensor names after rewiring."""
+
         def local(n: str) -> str:
             if n in bind:
                 return bind[n]
@@ -198,8 +216,11 @@ class _Reader:
             src = info.scalar(0, "i8", 0) if info is not None else 0  # TensorConvertInfo: 0 source, 1 dest
             dst = info.scalar(1, "i8", 0) if info is not None else 0
             if (src in _CHANNELS_LAST) != (dst in _CHANNELS_LAST) and {src, dst} <= _CHANNELS_FIRST | _CHANNELS_LAST:
-                r.params = {"perm": [0, 3, 1, 2] if src in _CHANNELS_LAST else [0, 2, 3, 1],
-                            "from_format": S.DATA_FORMATS.get(src), "to_format": S.DATA_FORMATS.get(dst)}
+                r.params = {
+                    "perm": [0, 3, 1, 2] if src in _CHANNELS_LAST else [0, 2, 3, 1],
+                    "from_format": S.DATA_FORMATS.get(src),
+                    "to_format": S.DATA_FORMATS.get(dst),
+                }
                 continue  # a real axis permutation: kept as a Transpose
             x, y = r.inputs[0], r.outputs[0]
             if not x or not y or x == y:
@@ -219,6 +240,7 @@ class _Reader:
                     break
                 n = nxt
             return n
+
         return resolve
 
     # ----- constants and inputs -------------------------------------------------------------------------------
@@ -262,8 +284,17 @@ class _Reader:
         self.counter += 1
         # unique before the weight tensors are named after it
         op_id = self.graph.unique_id(f"{scope}/{r.name}" if scope else r.name)
-        op = Operator(id=op_id, op=op_name, name=r.name, source_op=source_op, inputs=list(r.inputs),
-                      outputs=list(r.outputs), attrs=attrs, scope=scope, index=self.counter)
+        op = Operator(
+            id=op_id,
+            op=op_name,
+            name=r.name,
+            source_op=source_op,
+            inputs=list(r.inputs),
+            outputs=list(r.outputs),
+            attrs=attrs,
+            scope=scope,
+            index=self.counter,
+        )
         if r.param is not None:
             self._weights(r, op)
         self.graph.add_operator(op)
@@ -299,8 +330,9 @@ class _Reader:
             elif len(ext) >= 3:  # [offset, gamma bytes, beta bytes]
                 ef = self.payloads.external(ext_path)
                 self._param_input(op, "gamma", self.payloads.external_floats(ef, ext[0], ext[1], "float32", None))
-                self._param_input(op, "beta",
-                                  self.payloads.external_floats(ef, ext[0] + ext[1], ext[2], "float32", None))
+                self._param_input(
+                    op, "beta", self.payloads.external_floats(ef, ext[0] + ext[1], ext[2], "float32", None)
+                )
 
     def _param_input(self, op: Operator, role: str, p: Payload) -> None:
         name = f"{op.id}/{role}"
@@ -343,9 +375,22 @@ class _Reader:
                 v = _const_ints(g, op.inputs[2]) if len(op.inputs) > 2 else [0]
                 if v:
                     op.attrs["axis"] = v[0]
-            elif op.op in ("Unsqueeze", "Squeeze", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
-                           "ReduceProd", "ReduceL1", "ReduceSumSquare") and not op.attrs.get("axes") \
-                    and len(op.inputs) > 1:
+            elif (
+                op.op
+                in (
+                    "Unsqueeze",
+                    "Squeeze",
+                    "ReduceSum",
+                    "ReduceMean",
+                    "ReduceMax",
+                    "ReduceMin",
+                    "ReduceProd",
+                    "ReduceL1",
+                    "ReduceSumSquare",
+                )
+                and not op.attrs.get("axes")
+                and len(op.inputs) > 1
+            ):
                 v = _const_ints(g, op.inputs[1])
                 if v is not None:
                     op.attrs["axes"] = v
@@ -360,12 +405,15 @@ class _Reader:
         notes = self.graph.notes
         if self.unknown_types:
             kinds = ", ".join(f"{k} x{n}" for k, n in sorted(self.unknown_types.items()))
-            notes.append(f"op types unknown to this reader (written by a newer MNN?): {kinds}; they are kept under "
-                         f"their numeric type and rules cannot interpret them")
+            notes.append(
+                f"op types unknown to this reader (written by a newer MNN?): {kinds}; they are kept under "
+                f"their numeric type and rules cannot interpret them"
+            )
         if self.unknown_params:
             kinds = ", ".join(f"{k} x{n}" for k, n in sorted(self.unknown_params.items()))
-            notes.append(f"op parameter tables unknown to this reader (newer MNN?): {kinds}; their attributes "
-                         f"were not read")
+            notes.append(
+                f"op parameter tables unknown to this reader (newer MNN?): {kinds}; their attributes were not read"
+            )
         for problem, tensors in sorted(self.value_problems.items()):
             first = ", ".join(repr(t) for t in tensors[:3]) + (" ..." if len(tensors) > 3 else "")
             notes.append(f"constant values unknown for {len(tensors)} tensor(s): {problem} ({first})")

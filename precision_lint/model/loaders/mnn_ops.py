@@ -5,6 +5,7 @@ as ints) and returns ``(op, source_op, attrs)``.  Ops with no ONNX counterpart k
 UnaryOp subtypes without one take TensorFlow's spelling (Rsqrt, Square, FloorDiv...), and the rare rest keep
 ``BinaryOp/NAME``.  The table in docs/mnn.md lists every mapping.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -14,48 +15,137 @@ from .canonical import opset_defaults
 
 # BinaryOp subtypes: MNN name -> (ONNX op, extra attrs).  Subtypes missing here keep "BinaryOp/NAME".
 BINARY = {
-    "ADD": ("Add", {}), "SUB": ("Sub", {}), "MUL": ("Mul", {}), "DIV": ("Div", {}), "REALDIV": ("Div", {}),
-    "POW": ("Pow", {}), "MINIMUM": ("Min", {}), "MAXIMUM": ("Max", {}), "GREATER": ("Greater", {}),
-    "GREATER_EQUAL": ("GreaterOrEqual", {}), "LESS": ("Less", {}), "LESS_EQUAL": ("LessOrEqual", {}),
-    "EQUAL": ("Equal", {}), "FLOORMOD": ("Mod", {"fmod": 0}), "MOD": ("Mod", {"fmod": 1}),
-    "LOGICALOR": ("Or", {}), "LOGICALXOR": ("Xor", {}), "BITWISE_AND": ("BitwiseAnd", {}),
-    "BITWISE_OR": ("BitwiseOr", {}), "BITWISE_XOR": ("BitwiseXor", {}),
-    "LEFTSHIFT": ("BitShift", {"direction": "LEFT"}), "RIGHTSHIFT": ("BitShift", {"direction": "RIGHT"}),
+    "ADD": ("Add", {}),
+    "SUB": ("Sub", {}),
+    "MUL": ("Mul", {}),
+    "DIV": ("Div", {}),
+    "REALDIV": ("Div", {}),
+    "POW": ("Pow", {}),
+    "MINIMUM": ("Min", {}),
+    "MAXIMUM": ("Max", {}),
+    "GREATER": ("Greater", {}),
+    "GREATER_EQUAL": ("GreaterOrEqual", {}),
+    "LESS": ("Less", {}),
+    "LESS_EQUAL": ("LessOrEqual", {}),
+    "EQUAL": ("Equal", {}),
+    "FLOORMOD": ("Mod", {"fmod": 0}),
+    "MOD": ("Mod", {"fmod": 1}),
+    "LOGICALOR": ("Or", {}),
+    "LOGICALXOR": ("Xor", {}),
+    "BITWISE_AND": ("BitwiseAnd", {}),
+    "BITWISE_OR": ("BitwiseOr", {}),
+    "BITWISE_XOR": ("BitwiseXor", {}),
+    "LEFTSHIFT": ("BitShift", {"direction": "LEFT"}),
+    "RIGHTSHIFT": ("BitShift", {"direction": "RIGHT"}),
     # No ONNX counterpart: TensorFlow's spelling, which MNN's subtypes follow.
-    "FLOORDIV": ("FloorDiv", {}), "SquaredDifference": ("SquaredDifference", {}), "ATAN2": ("Atan2", {}),
+    "FLOORDIV": ("FloorDiv", {}),
+    "SquaredDifference": ("SquaredDifference", {}),
+    "ATAN2": ("Atan2", {}),
     "NOTEQUAL": ("NotEqual", {}),
 }
 UNARY = {
-    "ABS": ("Abs", {}), "NEG": ("Neg", {}), "FLOOR": ("Floor", {}), "CEIL": ("Ceil", {}), "SQRT": ("Sqrt", {}),
-    "EXP": ("Exp", {}), "LOG": ("Log", {}), "SIN": ("Sin", {}), "COS": ("Cos", {}), "TAN": ("Tan", {}),
-    "ASIN": ("Asin", {}), "ACOS": ("Acos", {}), "ATAN": ("Atan", {}), "RECIPROCAL": ("Reciprocal", {}),
-    "BNLL": ("Softplus", {}), "ACOSH": ("Acosh", {}), "SINH": ("Sinh", {}), "ASINH": ("Asinh", {}),
-    "ATANH": ("Atanh", {}), "SIGN": ("Sign", {}), "ROUND": ("Round", {}), "COSH": ("Cosh", {}), "ERF": ("Erf", {}),
-    "SIGMOID": ("Sigmoid", {}), "TANH": ("Tanh", {}), "HARDSWISH": ("HardSwish", {}),
+    "ABS": ("Abs", {}),
+    "NEG": ("Neg", {}),
+    "FLOOR": ("Floor", {}),
+    "CEIL": ("Ceil", {}),
+    "SQRT": ("Sqrt", {}),
+    "EXP": ("Exp", {}),
+    "LOG": ("Log", {}),
+    "SIN": ("Sin", {}),
+    "COS": ("Cos", {}),
+    "TAN": ("Tan", {}),
+    "ASIN": ("Asin", {}),
+    "ACOS": ("Acos", {}),
+    "ATAN": ("Atan", {}),
+    "RECIPROCAL": ("Reciprocal", {}),
+    "BNLL": ("Softplus", {}),
+    "ACOSH": ("Acosh", {}),
+    "SINH": ("Sinh", {}),
+    "ASINH": ("Asinh", {}),
+    "ATANH": ("Atanh", {}),
+    "SIGN": ("Sign", {}),
+    "ROUND": ("Round", {}),
+    "COSH": ("Cosh", {}),
+    "ERF": ("Erf", {}),
+    "SIGMOID": ("Sigmoid", {}),
+    "TANH": ("Tanh", {}),
+    "HARDSWISH": ("HardSwish", {}),
     # GELU is the tanh approximation in MNN; GELU_STANDARD the exact erf form.
-    "GELU": ("Gelu", {"approximate": "tanh"}), "GELU_STANDARD": ("Gelu", {"approximate": "none"}),
+    "GELU": ("Gelu", {"approximate": "tanh"}),
+    "GELU_STANDARD": ("Gelu", {"approximate": "none"}),
     "SILU": ("Swish", {"alpha": 1.0}),
     # No ONNX counterpart: TensorFlow's spelling, which MNN's subtypes follow.
-    "RSQRT": ("Rsqrt", {}), "SQUARE": ("Square", {}), "LOG1P": ("Log1p", {}), "EXPM1": ("Expm1", {}),
-    "ERFC": ("Erfc", {}), "ERFINV": ("Erfinv", {}),
+    "RSQRT": ("Rsqrt", {}),
+    "SQUARE": ("Square", {}),
+    "LOG1P": ("Log1p", {}),
+    "EXPM1": ("Expm1", {}),
+    "ERFC": ("Erfc", {}),
+    "ERFINV": ("Erfinv", {}),
 }
-REDUCE = {"SUM": "ReduceSum", "ASUM": "ReduceL1", "SUMSQ": "ReduceSumSquare", "MEAN": "ReduceMean",
-          "MAXIMUM": "ReduceMax", "MINIMUM": "ReduceMin", "PROD": "ReduceProd"}
+REDUCE = {
+    "SUM": "ReduceSum",
+    "ASUM": "ReduceL1",
+    "SUMSQ": "ReduceSumSquare",
+    "MEAN": "ReduceMean",
+    "MAXIMUM": "ReduceMax",
+    "MINIMUM": "ReduceMin",
+    "PROD": "ReduceProd",
+}
 ELTWISE = {"SUM": "Sum", "PROD": "Mul", "MAXIMUM": "Max", "SUB": "Sub"}
 # Same meaning, different name (no attributes to translate).
 RENAMED = {
-    "AbsVal": "Abs", "Exp": "Exp", "Log": "Log", "Sigmoid": "Sigmoid", "TanH": "Tanh", "Concat": "Concat",
-    "Shape": "Shape", "Size": "Size", "Tile": "Tile", "BroadcastTo": "Expand", "Where": "Where", "Select": "Where",
-    "GatherND": "GatherND", "GatherElements": "GatherElements", "ScatterNd": "ScatterND",
-    "ScatterElements": "ScatterElements", "Identity": "Identity", "Dropout": "Dropout", "Range": "Range",
-    "Unique": "Unique", "EyeLike": "EyeLike", "Det": "Det", "ReverseSequence": "ReverseSequence",
-    "NonMaxSuppressionV2": "NonMaxSuppression", "RandomNormal": "RandomNormal", "Col2Im": "Col2Im",
-    "LSTM": "LSTM", "RNNSequenceGRU": "GRU", "Stft": "STFT", "Transpose": "Transpose", "Reshape": "Reshape",
-    "Squeeze": "Squeeze", "Unsqueeze": "Unsqueeze", "ExpandDims": "Unsqueeze", "SliceTf": "Slice",
-    "StridedSlice": "Slice", "GatherV2": "Gather", "Gather": "Gather", "Slice": "Split", "Permute": "Transpose",
-    "Attention": "Attention", "If": "If", "While": "Loop", "Padding": "Pad", "OneHot": "OneHot", "LRN": "LRN",
-    "SpaceToDepth": "SpaceToDepth", "DepthToSpace": "DepthToSpace", "ZerosLike": "ZerosLike", "PReLU": "PRelu",
-    "Bnll": "Softplus", "ROIPooling": "MaxRoiPool",
+    "AbsVal": "Abs",
+    "Exp": "Exp",
+    "Log": "Log",
+    "Sigmoid": "Sigmoid",
+    "TanH": "Tanh",
+    "Concat": "Concat",
+    "Shape": "Shape",
+    "Size": "Size",
+    "Tile": "Tile",
+    "BroadcastTo": "Expand",
+    "Where": "Where",
+    "Select": "Where",
+    "GatherND": "GatherND",
+    "GatherElements": "GatherElements",
+    "ScatterNd": "ScatterND",
+    "ScatterElements": "ScatterElements",
+    "Identity": "Identity",
+    "Dropout": "Dropout",
+    "Range": "Range",
+    "Unique": "Unique",
+    "EyeLike": "EyeLike",
+    "Det": "Det",
+    "ReverseSequence": "ReverseSequence",
+    "NonMaxSuppressionV2": "NonMaxSuppression",
+    "RandomNormal": "RandomNormal",
+    "Col2Im": "Col2Im",
+    "LSTM": "LSTM",
+    "RNNSequenceGRU": "GRU",
+    "Stft": "STFT",
+    "Transpose": "Transpose",
+    "Reshape": "Reshape",
+    "Squeeze": "Squeeze",
+    "Unsqueeze": "Unsqueeze",
+    "ExpandDims": "Unsqueeze",
+    "SliceTf": "Slice",
+    "StridedSlice": "Slice",
+    "GatherV2": "Gather",
+    "Gather": "Gather",
+    "Slice": "Split",
+    "Permute": "Transpose",
+    "Attention": "Attention",
+    "If": "If",
+    "While": "Loop",
+    "Padding": "Pad",
+    "OneHot": "OneHot",
+    "LRN": "LRN",
+    "SpaceToDepth": "SpaceToDepth",
+    "DepthToSpace": "DepthToSpace",
+    "ZerosLike": "ZerosLike",
+    "PReLU": "PRelu",
+    "Bnll": "Softplus",
+    "ROIPooling": "MaxRoiPool",
 }
 
 Attrs = Dict[str, Any]
@@ -97,9 +187,13 @@ def _conv_attrs(c: Attrs) -> Attrs:
         pads = [c.get("padY", 0), c.get("padX", 0), c.get("padY", 0), c.get("padX", 0)]
     group = max(int(c.get("group", 1) or 1), 1)
     attrs: Attrs = {
-        "kernel_shape": kernel, "strides": [c.get("strideY", 1), c.get("strideX", 1)],
-        "dilations": [c.get("dilateY", 1), c.get("dilateX", 1)], "pads": pads, "group": group,
-        "in_channels": c.get("inputCount", 0), "out_channels": c.get("outputCount", 0),
+        "kernel_shape": kernel,
+        "strides": [c.get("strideY", 1), c.get("strideX", 1)],
+        "dilations": [c.get("dilateY", 1), c.get("dilateX", 1)],
+        "pads": pads,
+        "group": group,
+        "in_channels": c.get("inputCount", 0),
+        "out_channels": c.get("outputCount", 0),
         "auto_pad": {1: "VALID", 2: "SAME_UPPER"}.get(c.get("padMode", 0), "NOTSET"),
     }
     if attrs["in_channels"]:
@@ -116,9 +210,15 @@ def _conv_attrs(c: Attrs) -> Attrs:
 def _conv3d_attrs(c: Attrs) -> Attrs:
     group = max(int(c.get("group", 1) or 1), 1)
     kernel = list(c.get("kernels") or ())
-    attrs: Attrs = {"kernel_shape": kernel, "strides": list(c.get("strides") or ()),
-                    "dilations": list(c.get("dilates") or ()), "pads": list(c.get("pads") or ()), "group": group,
-                    "in_channels": c.get("inputCount", 0), "out_channels": c.get("outputCount", 0)}
+    attrs: Attrs = {
+        "kernel_shape": kernel,
+        "strides": list(c.get("strides") or ()),
+        "dilations": list(c.get("dilates") or ()),
+        "pads": list(c.get("pads") or ()),
+        "group": group,
+        "in_channels": c.get("inputCount", 0),
+        "out_channels": c.get("outputCount", 0),
+    }
     if kernel and attrs["in_channels"]:
         n = attrs["in_channels"] // group
         for k in kernel:
@@ -131,19 +231,31 @@ def _interp(p: Attrs) -> Attrs:
     rtype = p.get("resizeType", 0)
     mode = {1: "nearest", 2: "linear", 3: "cubic", 4: "nearest"}.get(rtype, "linear")
     ctm = S.CTM.get(p.get("ctm", 0), "NotSet")
-    ctm_name = {"AlignCorners": "align_corners", "HalfPixels": "half_pixel",
-                "PytorchHalfPixels": "pytorch_half_pixel", "Asymmetric": "asymmetric",
-                "TensorflowHalfPixels": "tf_half_pixel_for_nn",
-                "TensorflowCropAndResize": "tf_crop_and_resize"}.get(ctm)
+    ctm_name = {
+        "AlignCorners": "align_corners",
+        "HalfPixels": "half_pixel",
+        "PytorchHalfPixels": "pytorch_half_pixel",
+        "Asymmetric": "asymmetric",
+        "TensorflowHalfPixels": "tf_half_pixel_for_nn",
+        "TensorflowCropAndResize": "tf_crop_and_resize",
+    }.get(ctm)
     if ctm_name is None:  # files written before `ctm` existed carry only the two flags
-        ctm_name = "align_corners" if p.get("alignCorners") else (
-            "half_pixel" if p.get("halfPixelCenters") else "asymmetric")
-    attrs: Attrs = {"mode": mode, "coordinate_transformation_mode": ctm_name,
-                    "cubic_coeff_a": p.get("cubicCoeffA", -0.75)}
+        ctm_name = (
+            "align_corners" if p.get("alignCorners") else ("half_pixel" if p.get("halfPixelCenters") else "asymmetric")
+        )
+    attrs: Attrs = {
+        "mode": mode,
+        "coordinate_transformation_mode": ctm_name,
+        "cubic_coeff_a": p.get("cubicCoeffA", -0.75),
+    }
     if mode == "nearest":
         attrs["nearest_mode"] = "floor" if rtype == 1 else "round_prefer_floor"
-    for key, name in (("outputHeight", "output_height"), ("outputWidth", "output_width"),
-                      ("heightScale", "height_scale"), ("widthScale", "width_scale")):
+    for key, name in (
+        ("outputHeight", "output_height"),
+        ("outputWidth", "output_width"),
+        ("heightScale", "height_scale"),
+        ("widthScale", "width_scale"),
+    ):
         if p.get(key):
             attrs[name] = p[key]
     return attrs
@@ -154,13 +266,19 @@ def _pool(type_name: str, p: Attrs) -> Tuple[str, Attrs]:
     if p.get("isGlobal"):
         return ("GlobalMaxPool" if is_max else "GlobalAveragePool"), {}
     if type_name == "Pooling3D":
-        attrs = {"kernel_shape": list(p.get("kernels") or ()), "strides": list(p.get("strides") or ()),
-                 "pads": list(p.get("pads") or ())}
+        attrs = {
+            "kernel_shape": list(p.get("kernels") or ()),
+            "strides": list(p.get("strides") or ()),
+            "pads": list(p.get("pads") or ()),
+        }
     else:
         pads = list(p.get("pads") or ()) or [p.get("padY", 0), p.get("padX", 0), p.get("padY", 0), p.get("padX", 0)]
-        attrs = {"kernel_shape": [p.get("kernelY", 0), p.get("kernelX", 0)],
-                 "strides": [p.get("strideY", 0), p.get("strideX", 0)], "pads": pads,
-                 "ceil_mode": int(bool(p.get("ceilModel", True)))}
+        attrs = {
+            "kernel_shape": [p.get("kernelY", 0), p.get("kernelX", 0)],
+            "strides": [p.get("strideY", 0), p.get("strideX", 0)],
+            "pads": pads,
+            "ceil_mode": int(bool(p.get("ceilModel", True))),
+        }
     if not is_max:
         attrs["count_include_pad"] = int(p.get("countType", 0) == 1)
     attrs["auto_pad"] = {1: "VALID", 2: "SAME_UPPER"}.get(p.get("padType", 0), "NOTSET")
@@ -169,15 +287,21 @@ def _pool(type_name: str, p: Attrs) -> Tuple[str, Attrs]:
 
 def _simple(op: str, **rename: str) -> Callable[[Attrs], Tuple[str, Attrs]]:
     """An op whose attributes are MNN fields under other names."""
+
     def f(p: Attrs) -> Tuple[str, Attrs]:
         return op, {new: p[old] for old, new in rename.items() if old in p}
+
     return f
 
 
 def _layer_norm(p: Attrs) -> Tuple[str, Attrs]:
     axes = list(p.get("axis") or ()) or [-1]
-    attrs: Attrs = {"axis": min(axes) if all(a < 0 for a in axes) else axes[0], "axes": axes,
-                    "epsilon": p.get("epsilon", 0.0), "rms_norm": int(bool(p.get("useRMSNorm")))}
+    attrs: Attrs = {
+        "axis": min(axes) if all(a < 0 for a in axes) else axes[0],
+        "axes": axes,
+        "epsilon": p.get("epsilon", 0.0),
+        "rms_norm": int(bool(p.get("useRMSNorm"))),
+    }
     if p.get("group", 1) > 1:
         attrs["num_groups"] = p["group"]
     return "LayerNormalization", attrs
@@ -186,16 +310,19 @@ def _layer_norm(p: Attrs) -> Tuple[str, Attrs]:
 def _grid_sample(p: Attrs) -> Tuple[str, Attrs]:
     return "GridSample", {
         "mode": {0: "bilinear", 1: "nearest"}.get(p.get("mode", 0), f"mode{p.get('mode')}"),
-        "padding_mode": {0: "zeros", 1: "border", 2: "reflection"}.get(p.get("paddingMode", 0),
-                                                                         f"mode{p.get('paddingMode')}"),
+        "padding_mode": {0: "zeros", 1: "border", 2: "reflection"}.get(
+            p.get("paddingMode", 0), f"mode{p.get('paddingMode')}"
+        ),
         "align_corners": int(bool(p.get("alignCorners"))),
     }
 
 
 def _roi_align(p: Attrs) -> Tuple[str, Attrs]:
     return "RoiAlign", {
-        "output_height": p.get("pooledHeight", 1), "output_width": p.get("pooledWidth", 1),
-        "sampling_ratio": max(p.get("samplingRatio", 0), 0), "spatial_scale": p.get("spatialScale", 1.0),
+        "output_height": p.get("pooledHeight", 1),
+        "output_width": p.get("pooledWidth", 1),
+        "sampling_ratio": max(p.get("samplingRatio", 0), 0),
+        "spatial_scale": p.get("spatialScale", 1.0),
         "mode": "max" if p.get("poolType", 1) == 0 else "avg",
         "coordinate_transformation_mode": "half_pixel" if p.get("aligned") else "output_half_pixel",
     }
@@ -213,6 +340,7 @@ def _cast(p: Attrs) -> Tuple[str, Attrs]:
 def _argmax(op: str) -> Callable[[Attrs], Tuple[str, Attrs]]:
     def f(p: Attrs) -> Tuple[str, Attrs]:
         return op, {"axis": p.get("axis", 0), "keepdims": 0}
+
     return f
 
 
@@ -240,8 +368,14 @@ def _batch_matmul(p: Attrs) -> Tuple[str, Attrs]:
 
 
 def _inner_product(p: Attrs) -> Tuple[str, Attrs]:
-    return "Gemm", {"transA": 0, "transB": 0 if p.get("transpose") else 1, "alpha": 1.0, "beta": 1.0,
-                    "out_channels": p.get("outputCount", 0), "axis": p.get("axis", 1)}
+    return "Gemm", {
+        "transA": 0,
+        "transB": 0 if p.get("transpose") else 1,
+        "alpha": 1.0,
+        "beta": 1.0,
+        "out_channels": p.get("outputCount", 0),
+        "axis": p.get("axis", 1),
+    }
 
 
 def _eltwise(p: Attrs) -> Tuple[str, Attrs]:
@@ -271,22 +405,46 @@ PARAM_MAPPERS: Dict[str, Callable[[Attrs], Tuple[str, Attrs]]] = {
     "Unsqueeze": _simple("Unsqueeze", squeezeDims="axes"),
     "ExpandDims": _simple("Unsqueeze", axis="axis"),
     "Gather": _simple("Gather", axis="axis"),
-    "StridedSlice": _simple("Slice", beginMask="begin_mask", endMask="end_mask", ellipsisMask="ellipsis_mask",
-                            newAxisMask="new_axis_mask", shrinkAxisMask="shrink_axis_mask", fromType="from_type"),
+    "StridedSlice": _simple(
+        "Slice",
+        beginMask="begin_mask",
+        endMask="end_mask",
+        ellipsisMask="ellipsis_mask",
+        newAxisMask="new_axis_mask",
+        shrinkAxisMask="shrink_axis_mask",
+        fromType="from_type",
+    ),
     "Reshape": _simple("Reshape", dims="dims"),
-    "Pack": _simple("Pack", axis="axis"), "Unpack": _simple("Unpack", axis="axis"),
+    "Pack": _simple("Pack", axis="axis"),
+    "Unpack": _simple("Unpack", axis="axis"),
     "Slice": _simple("Split", axis="axis", slicePoints="split_points"),
     "GroupNorm": _simple("GroupNormalization", epsilon="epsilon", group="num_groups", bSwish="fused_swish"),
     "InstanceNorm": _simple("InstanceNormalization", epsilon="epsilon"),
     "BatchNorm": _simple("BatchNormalization", epsilon="epsilon"),
-    "ReLU": _relu, "ReLU6": _simple("Clip", minValue="min", maxValue="max"),
-    "ELU": _simple("Elu", alpha="alpha"), "Selu": _simple("Selu", scale="gamma", alpha="alpha"),
-    "Cast": _cast, "ArgMax": _argmax("ArgMax"), "ArgMin": _argmax("ArgMin"), "TopKV2": _topk,
-    "CumSum": _cumsum, "CumProd": lambda p: ("CumProd", {"exclusive": int(bool(p.get("exclusive"))),
-                                                       "reverse": int(bool(p.get("reverse")))}),
-    "LayerNorm": _layer_norm, "GridSample": _grid_sample, "ROIAlign": _roi_align, "Attention": _attention,
-    "MatMul": _matmul, "BatchMatMul": _batch_matmul, "InnerProduct": _inner_product, "Eltwise": _eltwise,
-    "Padding": _pad, "Extra": _extra, "Plugin": lambda p: (f"Plugin/{p.get('type') or '?'}", {}),
+    "ReLU": _relu,
+    "ReLU6": _simple("Clip", minValue="min", maxValue="max"),
+    "ELU": _simple("Elu", alpha="alpha"),
+    "Selu": _simple("Selu", scale="gamma", alpha="alpha"),
+    "Cast": _cast,
+    "ArgMax": _argmax("ArgMax"),
+    "ArgMin": _argmax("ArgMin"),
+    "TopKV2": _topk,
+    "CumSum": _cumsum,
+    "CumProd": lambda p: (
+        "CumProd",
+        {"exclusive": int(bool(p.get("exclusive"))), "reverse": int(bool(p.get("reverse")))},
+    ),
+    "LayerNorm": _layer_norm,
+    "GridSample": _grid_sample,
+    "ROIAlign": _roi_align,
+    "Attention": _attention,
+    "MatMul": _matmul,
+    "BatchMatMul": _batch_matmul,
+    "InnerProduct": _inner_product,
+    "Eltwise": _eltwise,
+    "Padding": _pad,
+    "Extra": _extra,
+    "Plugin": lambda p: (f"Plugin/{p.get('type') or '?'}", {}),
     "LRN": _simple("LRN", localSize="size", alpha="alpha", beta="beta", bias="bias"),
     "DepthToSpace": _simple("DepthToSpace", blockSize="blocksize"),
     "SpaceToDepth": _simple("SpaceToDepth", blockSize="blocksize"),

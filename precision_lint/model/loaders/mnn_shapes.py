@@ -8,6 +8,7 @@ Those values are never turned into graph constants: the file does not hold them.
 Each op either gets exact output shapes or stays unknown; nothing is guessed.  A dim that the file leaves open
 (-1 input dims) is None and stays None through the ops that keep it.
 """
+
 from __future__ import annotations
 
 import math
@@ -107,7 +108,11 @@ def _same(c: _Ctx, op: Operator) -> Result:
 
 
 _INT_BINARY: Dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Min": np.minimum, "Max": np.maximum,
+    "Add": np.add,
+    "Sub": np.subtract,
+    "Mul": np.multiply,
+    "Min": np.minimum,
+    "Max": np.maximum,
     "Div": lambda a, b: np.trunc(a / b).astype(np.int64) if not (b == 0).any() else None,
     "FloorDiv": lambda a, b: np.floor_divide(a, b) if not (b == 0).any() else None,
     "Mod": lambda a, b: np.mod(a, b) if not (b == 0).any() else None,
@@ -197,7 +202,7 @@ def _flatten(c: _Ctx, op: Operator) -> Result:
     if end == 0:
         return [((_size(s[:axis]), _size(s[axis:])), None)]
     end = _axis(end, len(s))
-    return [(s[:axis] + (_size(s[axis:end + 1]),) + s[end + 1:], None)]
+    return [(s[:axis] + (_size(s[axis : end + 1]),) + s[end + 1 :], None)]
 
 
 def _squeeze(c: _Ctx, op: Operator) -> Result:
@@ -311,7 +316,7 @@ def _gather(c: _Ctx, op: Operator) -> Result:
         v = np.take(c.value(op, 0), c.value(op, 1).astype(np.int64), axis=axis)
     except (_Unknown, IndexError):
         pass
-    return [(data[:axis] + idx + data[axis + 1:], v)]
+    return [(data[:axis] + idx + data[axis + 1 :], v)]
 
 
 def _matmul(c: _Ctx, op: Operator) -> Result:
@@ -372,11 +377,16 @@ def _conv(c: _Ctx, op: Operator) -> Result:
         outpad = list(a.get("output_padding") or [0] * spatial)[-spatial:]
         for i in range(spatial):
             n = x[2 + i]
-            dims.append(None if n is None else (n - 1) * strides[i] - pads[i] - pads[i + spatial]
-                        + dil[i] * (k[i] - 1) + 1 + outpad[i])
+            dims.append(
+                None
+                if n is None
+                else (n - 1) * strides[i] - pads[i] - pads[i + spatial] + dil[i] * (k[i] - 1) + 1 + outpad[i]
+            )
     else:
-        dims = [_window(x[2 + i], k[i], strides[i], dil[i], pads[i] + pads[i + spatial], False, same)
-                for i in range(spatial)]
+        dims = [
+            _window(x[2 + i], k[i], strides[i], dil[i], pads[i] + pads[i + spatial], False, same)
+            for i in range(spatial)
+        ]
     return [((x[0], out_c) + tuple(dims), None)]
 
 
@@ -394,8 +404,10 @@ def _pool(c: _Ctx, op: Operator) -> Result:
     if len(pads) != 2 * spatial:
         pads = [0] * 2 * spatial
     same = a.get("auto_pad", "NOTSET").startswith("SAME")
-    dims = [_window(x[2 + i], k[i], strides[i] or 1, 1, pads[i] + pads[i + spatial], bool(a.get("ceil_mode")), same)
-            for i in range(spatial)]
+    dims = [
+        _window(x[2 + i], k[i], strides[i] or 1, 1, pads[i] + pads[i + spatial], bool(a.get("ceil_mode")), same)
+        for i in range(spatial)
+    ]
     return [(x[:2] + tuple(dims), None)]
 
 
@@ -406,16 +418,22 @@ def _resize(c: _Ctx, op: Operator) -> Result:
         v = c.value(op, 1)
         if v.size == len(x):
             if np.issubdtype(v.dtype, np.floating):
-                return [(tuple(None if d is None else int(math.floor(d * float(s))) for d, s in zip(x, v.ravel())),
-                         None)]
+                return [
+                    (tuple(None if d is None else int(math.floor(d * float(s))) for d, s in zip(x, v.ravel())), None)
+                ]
             return [(tuple(int(s) for s in v.ravel()), None)]
         raise _Unknown()
     if a.get("output_height") and a.get("output_width") and len(x) == 4:
         return [(x[:2] + (a["output_height"], a["output_width"]), None)]
     if a.get("height_scale") and a.get("width_scale") and len(x) == 4:
         h, w = x[2], x[3]
-        return [(x[:2] + (None if h is None else int(h * a["height_scale"]),
-                          None if w is None else int(w * a["width_scale"])), None)]
+        return [
+            (
+                x[:2]
+                + (None if h is None else int(h * a["height_scale"]), None if w is None else int(w * a["width_scale"])),
+                None,
+            )
+        ]
     raise _Unknown()
 
 
@@ -490,7 +508,7 @@ def _split(c: _Ctx, op: Operator) -> Result:
         sizes = [d // n_out] * n_out
     else:
         raise _Unknown()
-    return [(x[:axis] + (s,) + x[axis + 1:], None) for s in sizes]
+    return [(x[:axis] + (s,) + x[axis + 1 :], None) for s in sizes]
 
 
 def _pack(c: _Ctx, op: Operator) -> Result:
@@ -516,38 +534,153 @@ def _depth_space(c: _Ctx, op: Operator) -> Result:
         raise _Unknown()
     n, ch, h, w = x
     if op.op == "DepthToSpace":
-        return [((n, None if ch is None else ch // (b * b), None if h is None else h * b,
-                  None if w is None else w * b), None)]
-    return [((n, None if ch is None else ch * b * b, None if h is None else h // b,
-              None if w is None else w // b), None)]
+        return [
+            (
+                (n, None if ch is None else ch // (b * b), None if h is None else h * b, None if w is None else w * b),
+                None,
+            )
+        ]
+    return [
+        ((n, None if ch is None else ch * b * b, None if h is None else h // b, None if w is None else w // b), None)
+    ]
 
 
-_SAME = frozenset({
-    "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Gelu", "Swish", "Erf", "Sin", "Cos",
-    "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Clip", "Softmax", "LogSoftmax",
-    "LayerNormalization", "GroupNormalization", "InstanceNormalization", "BatchNormalization", "Identity", "Dropout",
-    "Elu", "Selu", "HardSwish", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "PRelu", "CumSum", "CumProd",
-    "Softplus", "Scale", "LRN", "Normalize", "Cast", "ZerosLike", "Not", "Rsqrt", "Square", "Log1p", "Expm1", "Erfc",
-    "Erfinv",
-})
-_BINARY = frozenset({
-    "Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Mod", "Equal", "Greater", "GreaterOrEqual", "Less",
-    "LessOrEqual", "And", "Or", "Xor", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "Sum", "Where",
-    "FloorDiv", "SquaredDifference", "Atan2", "NotEqual",
-})
+_SAME = frozenset(
+    {
+        "Relu",
+        "LeakyRelu",
+        "Sigmoid",
+        "Tanh",
+        "Exp",
+        "Log",
+        "Sqrt",
+        "Neg",
+        "Abs",
+        "Gelu",
+        "Swish",
+        "Erf",
+        "Sin",
+        "Cos",
+        "Tan",
+        "Asin",
+        "Acos",
+        "Atan",
+        "Sinh",
+        "Cosh",
+        "Asinh",
+        "Acosh",
+        "Atanh",
+        "Clip",
+        "Softmax",
+        "LogSoftmax",
+        "LayerNormalization",
+        "GroupNormalization",
+        "InstanceNormalization",
+        "BatchNormalization",
+        "Identity",
+        "Dropout",
+        "Elu",
+        "Selu",
+        "HardSwish",
+        "Reciprocal",
+        "Floor",
+        "Ceil",
+        "Round",
+        "Sign",
+        "PRelu",
+        "CumSum",
+        "CumProd",
+        "Softplus",
+        "Scale",
+        "LRN",
+        "Normalize",
+        "Cast",
+        "ZerosLike",
+        "Not",
+        "Rsqrt",
+        "Square",
+        "Log1p",
+        "Expm1",
+        "Erfc",
+        "Erfinv",
+    }
+)
+_BINARY = frozenset(
+    {
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Pow",
+        "Min",
+        "Max",
+        "Mod",
+        "Equal",
+        "Greater",
+        "GreaterOrEqual",
+        "Less",
+        "LessOrEqual",
+        "And",
+        "Or",
+        "Xor",
+        "BitShift",
+        "BitwiseAnd",
+        "BitwiseOr",
+        "BitwiseXor",
+        "Sum",
+        "Where",
+        "FloorDiv",
+        "SquaredDifference",
+        "Atan2",
+        "NotEqual",
+    }
+)
 _RULES: Dict[str, Callable[[_Ctx, Operator], Result]] = {
-    "Shape": _shape_op, "Rank": _rank, "Size": _size_op, "Reshape": _reshape, "Transpose": _transpose,
-    "Flatten": _flatten, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Concat": _concat, "Slice": _slice,
-    "Gather": _gather, "MatMul": _matmul, "Gemm": _gemm, "Conv": _conv, "ConvTranspose": _conv,
-    "MaxPool": _pool, "AveragePool": _pool, "GlobalAveragePool": _pool, "GlobalMaxPool": _pool,
-    "Resize": _resize, "ReduceSum": _reduce, "ReduceMean": _reduce, "ReduceMax": _reduce, "ReduceMin": _reduce,
-    "ReduceProd": _reduce, "ReduceL1": _reduce, "ReduceSumSquare": _reduce, "ArgMax": _arg, "ArgMin": _arg,
-    "TopK": _topk, "GridSample": _grid_sample, "Range": _range, "Fill": _fill, "Tile": _tile, "Expand": _expand,
-    "Split": _split, "Pack": _pack, "Pad": _pad, "DepthToSpace": _depth_space, "SpaceToDepth": _depth_space,
+    "Shape": _shape_op,
+    "Rank": _rank,
+    "Size": _size_op,
+    "Reshape": _reshape,
+    "Transpose": _transpose,
+    "Flatten": _flatten,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
+    "Concat": _concat,
+    "Slice": _slice,
+    "Gather": _gather,
+    "MatMul": _matmul,
+    "Gemm": _gemm,
+    "Conv": _conv,
+    "ConvTranspose": _conv,
+    "MaxPool": _pool,
+    "AveragePool": _pool,
+    "GlobalAveragePool": _pool,
+    "GlobalMaxPool": _pool,
+    "Resize": _resize,
+    "ReduceSum": _reduce,
+    "ReduceMean": _reduce,
+    "ReduceMax": _reduce,
+    "ReduceMin": _reduce,
+    "ReduceProd": _reduce,
+    "ReduceL1": _reduce,
+    "ReduceSumSquare": _reduce,
+    "ArgMax": _arg,
+    "ArgMin": _arg,
+    "TopK": _topk,
+    "GridSample": _grid_sample,
+    "Range": _range,
+    "Fill": _fill,
+    "Tile": _tile,
+    "Expand": _expand,
+    "Split": _split,
+    "Pack": _pack,
+    "Pad": _pad,
+    "DepthToSpace": _depth_space,
+    "SpaceToDepth": _depth_space,
 }
 _INT_OUT = frozenset({"Shape", "Rank", "Size", "ArgMax", "ArgMin"})
-_BOOL_OUT = frozenset({"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not",
-                       "NotEqual"})
+_BOOL_OUT = frozenset(
+    {"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "NotEqual"}
+)
 
 
 def _rule(op: Operator) -> Optional[Callable[[_Ctx, Operator], Result]]:
@@ -595,7 +728,8 @@ def propagate(g: ModelGraph) -> None:
         g.notes.append(
             f"MNN files store no shapes for intermediate tensors: shapes were propagated from the input dims, but "
             f"{sum(unknown.values())} of {total} operators have outputs of unknown shape ({kinds}); rules that "
-            f"need those shapes report conditional findings")
+            f"need those shapes report conditional findings"
+        )
 
 
 def _dtype(g: ModelGraph, op: Operator) -> None:

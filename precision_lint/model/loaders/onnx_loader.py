@@ -18,6 +18,7 @@ the file is parsed with onnx's generated protobuf classes (``onnx_proto.pb``) an
 ``onnx`` is imported only for shape inference, element types numpy lacks (float8, int4...), sparse constants and
 operator names newer than ``data/onnx_ops.txt``.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,17 +59,19 @@ def load_onnx(path: str) -> ModelGraph:
         model = _parse(path)
     except (DecodeError, RuntimeError, ValueError, TypeError, IndexError) as exc:
         if "MaxDepth" in str(exc) or "recursion" in str(exc).lower():
-            raise ModelLoadError(f"{path}: ONNX model nests too deeply (subgraphs or messages more than 100 levels "
-                                 f"deep, protobuf's limit); not read") from None
-        raise ModelLoadError(f"{path}: not a readable ONNX model (protobuf parse failed: {_one_line(exc)}; is the "
-                             f"file truncated?)") from None
+            raise ModelLoadError(
+                f"{path}: ONNX model nests too deeply (subgraphs or messages more than 100 levels "
+                f"deep, protobuf's limit); not read"
+            ) from None
+        raise ModelLoadError(
+            f"{path}: not a readable ONNX model (protobuf parse failed: {_one_line(exc)}; is the file truncated?)"
+        ) from None
     except RecursionError:
         raise ModelLoadError(f"{path}: ONNX model nests too deeply to read") from None
     except OSError as exc:
         raise ModelLoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not model.HasField("graph") or (not model.graph.node and not model.graph.input):
-        raise ModelLoadError(f"{path}: not an ONNX model (no graph found; the file may be truncated or another "
-                             f"format)")
+        raise ModelLoadError(f"{path}: not an ONNX model (no graph found; the file may be truncated or another format)")
     return _Builder(path, model).build()
 
 
@@ -163,9 +166,24 @@ def _one_line(exc: BaseException) -> str:
 # TensorProto element types numpy holds natively (onnx.TensorProto enum values -> numpy names, as onnx.helper's
 # tensor_dtype_to_np_dtype gives them); bfloat16 values are widened to float32 by the loader.
 _DTYPES: Dict[int, Optional[str]] = {
-    0: None, 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "object",
-    9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64", 15: "complex128",
-    16: "bfloat16"}
+    0: None,
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    4: "uint16",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    8: "object",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    12: "uint32",
+    13: "uint64",
+    14: "complex64",
+    15: "complex128",
+    16: "bfloat16",
+}
 
 
 def _np_dtype(elem_type: int) -> Optional[str]:
@@ -191,20 +209,45 @@ def _shape_of(type_proto) -> Tuple[Optional[Tuple[Optional[int], ...]], Optional
     dtype = _np_dtype(tt.elem_type) if tt.elem_type else None
     if not tt.HasField("shape"):
         return None, dtype
-    return tuple([d.dim_value if d.dim_value > 0 or d.WhichOneof("value") == "dim_value" and d.dim_value == 0
-                  else None for d in tt.shape.dim]), dtype
+    return tuple(
+        [
+            d.dim_value if d.dim_value > 0 or d.WhichOneof("value") == "dim_value" and d.dim_value == 0 else None
+            for d in tt.shape.dim
+        ]
+    ), dtype
 
 
 # TensorProto element types whose raw_data is a plain little-endian array (onnx.TensorProto enum values).
-_RAW_DTYPES = {1: np.dtype("<f4"), 2: np.dtype("u1"), 3: np.dtype("i1"), 4: np.dtype("<u2"), 5: np.dtype("<i2"),
-               6: np.dtype("<i4"), 7: np.dtype("<i8"), 9: np.dtype("?"), 10: np.dtype("<f2"), 11: np.dtype("<f8"),
-               12: np.dtype("<u4"), 13: np.dtype("<u8")}
+_RAW_DTYPES = {
+    1: np.dtype("<f4"),
+    2: np.dtype("u1"),
+    3: np.dtype("i1"),
+    4: np.dtype("<u2"),
+    5: np.dtype("<i2"),
+    6: np.dtype("<i4"),
+    7: np.dtype("<i8"),
+    9: np.dtype("?"),
+    10: np.dtype("<f2"),
+    11: np.dtype("<f8"),
+    12: np.dtype("<u4"),
+    13: np.dtype("<u8"),
+}
 # The typed field that holds those types' values when raw_data is empty (onnx.proto's TensorProto comments), with
 # the field's own item type; float16 items are the bit patterns.
-_FIELDS = {1: ("float_data", np.float32), 2: ("int32_data", np.int32), 3: ("int32_data", np.int32),
-           4: ("int32_data", np.int32), 5: ("int32_data", np.int32), 6: ("int32_data", np.int32),
-           7: ("int64_data", np.int64), 9: ("int32_data", np.int32), 10: ("int32_data", np.uint16),
-           11: ("double_data", np.float64), 12: ("uint64_data", np.uint64), 13: ("uint64_data", np.uint64)}
+_FIELDS = {
+    1: ("float_data", np.float32),
+    2: ("int32_data", np.int32),
+    3: ("int32_data", np.int32),
+    4: ("int32_data", np.int32),
+    5: ("int32_data", np.int32),
+    6: ("int32_data", np.int32),
+    7: ("int64_data", np.int64),
+    9: ("int32_data", np.int32),
+    10: ("int32_data", np.uint16),
+    11: ("double_data", np.float64),
+    12: ("uint64_data", np.uint64),
+    13: ("uint64_data", np.uint64),
+}
 
 
 def _from_field(tp, data_type: int, dims: Tuple[int, ...]) -> Optional[np.ndarray]:
@@ -214,8 +257,7 @@ def _from_field(tp, data_type: int, dims: Tuple[int, ...]) -> Optional[np.ndarra
     if len(values) != math.prod(dims):
         return None
     arr = np.asarray(values, dtype=item)
-    arr = arr.view(np.float16) if data_type == 10 else arr.astype(_RAW_DTYPES[data_type].newbyteorder("="),
-                                                                   copy=False)
+    arr = arr.view(np.float16) if data_type == 10 else arr.astype(_RAW_DTYPES[data_type].newbyteorder("="), copy=False)
     return arr.reshape(dims)
 
 
@@ -244,15 +286,18 @@ class _Builder:
     def build(self) -> ModelGraph:
         g = self.graph
         m = self.model
-        g.metadata.update({
-            "ir_version": int(m.ir_version), "opset": self.opset, "producer": _s(m.producer_name),
-            "producer_version": _s(m.producer_version),
-            "domains": sorted({_s(imp.domain) or "ai.onnx" for imp in m.opset_import}),
-        })
+        g.metadata.update(
+            {
+                "ir_version": int(m.ir_version),
+                "opset": self.opset,
+                "producer": _s(m.producer_name),
+                "producer_version": _s(m.producer_version),
+                "domains": sorted({_s(imp.domain) or "ai.onnx" for imp in m.opset_import}),
+            }
+        )
         graph_proto = self._inferred_graph()
         self._walk(graph_proto, scope="", outer={}, initializers=m.graph.initializer)
-        g.inputs = [n for n in (_s(i.name) for i in graph_proto.input)
-                    if n in g.tensors and not g.tensors[n].is_const]
+        g.inputs = [n for n in (_s(i.name) for i in graph_proto.input) if n in g.tensors and not g.tensors[n].is_const]
         g.outputs = [_s(o.name) for o in graph_proto.output]
         self._add_notes()
         g.finish()
@@ -260,8 +305,10 @@ class _Builder:
         if cycle:  # onnx.checker rejects it too: a malformed model, not one to lint with a note
             names = " -> ".join(repr(g.ops[i].name)[:80] for i in cycle + cycle[:1])
             more = ", ..." if len(cycle) >= 8 else ""
-            raise ModelLoadError(f"{self.path}: the graph has a cycle ({names}{more}); ONNX graphs must be acyclic, "
-                                 f"so the file is malformed")
+            raise ModelLoadError(
+                f"{self.path}: the graph has a cycle ({names}{more}); ONNX graphs must be acyclic, "
+                f"so the file is malformed"
+            )
         return g
 
     def _add_notes(self) -> None:
@@ -270,13 +317,17 @@ class _Builder:
             items = sorted(self.unknown_ops.items(), key=lambda kv: (-kv[1], kv[0]))
             shown = ", ".join(f"{k} (x{n})" if n > 1 else k for k, n in items[:_MAX_NOTE_ITEMS])
             more = f" and {len(items) - _MAX_NOTE_ITEMS} more" if len(items) > _MAX_NOTE_ITEMS else ""
-            g.notes.append(f"{sum(self.unknown_ops.values())} operator(s) of a type ONNX does not define: "
-                           f"{shown}{more}; rules match them only by name and nothing is inferred through them")
+            g.notes.append(
+                f"{sum(self.unknown_ops.values())} operator(s) of a type ONNX does not define: "
+                f"{shown}{more}; rules match them only by name and nothing is inferred through them"
+            )
         if self.absurd:
             shown = ", ".join(self.absurd[:_MAX_NOTE_ITEMS])
             more = f" and {len(self.absurd) - _MAX_NOTE_ITEMS} more" if len(self.absurd) > _MAX_NOTE_ITEMS else ""
-            g.notes.append(f"implausible shapes (a dimension of 2^32 or more): {shown}{more}; the file may be corrupt, "
-                           f"and size-based estimates for these tensors are not meaningful")
+            g.notes.append(
+                f"implausible shapes (a dimension of 2^32 or more): {shown}{more}; the file may be corrupt, "
+                f"and size-based estimates for these tensors are not meaningful"
+            )
 
     # ----- shape inference on a weight-free skeleton ----------------------------------------------------------
     def _skeleton(self):
@@ -323,8 +374,10 @@ class _Builder:
             plain = infer(skeleton, check_type=False, strict_mode=False, data_prop=False)
         except Exception as exc:  # noqa: BLE001 - onnx raises many types; any failure just means fewer shapes
             self.graph.metadata["shape_inference"] = "failed"
-            self.graph.notes.append(f"ONNX shape inference failed ({_one_line(exc)}); shape-dependent rules use "
-                                    f"only the shapes stored in the file")
+            self.graph.notes.append(
+                f"ONNX shape inference failed ({_one_line(exc)}); shape-dependent rules use "
+                f"only the shapes stored in the file"
+            )
             return self.model.graph
         self.graph.metadata["shape_inference"] = "ok"
         total, largest = _propagated_size(plain.graph)  # holds the declared types too
@@ -334,10 +387,12 @@ class _Builder:
                 total, largest = total + in_functions, "inside the model's local functions"
         if total > MAX_PROPAGATED_VALUES:
             self.graph.metadata["shape_inference"] = "ok, without data propagation"
-            self.graph.notes.append(f"ONNX data propagation skipped: the model's 1-D integer (shape) tensors would "
-                                    f"hold {total:,} values (largest: {largest}), more than "
-                                    f"{MAX_PROPAGATED_VALUES:,}; shapes that depend on computed shape values stay "
-                                    f"unknown")
+            self.graph.notes.append(
+                f"ONNX data propagation skipped: the model's 1-D integer (shape) tensors would "
+                f"hold {total:,} values (largest: {largest}), more than "
+                f"{MAX_PROPAGATED_VALUES:,}; shapes that depend on computed shape values stay "
+                f"unknown"
+            )
             return plain.graph
         if not skeleton.functions and _stores_every_shape(plain.graph, values_only=True):
             # Data propagation computes the values of shape tensors only to fix dimensions that depend on them;
@@ -347,8 +402,10 @@ class _Builder:
         try:
             return infer(skeleton, check_type=False, strict_mode=False, data_prop=True).graph
         except Exception as exc:  # noqa: BLE001 - as above
-            self.graph.notes.append(f"ONNX data propagation failed ({_one_line(exc)}); shapes that depend on "
-                                    f"computed shape values stay unknown")
+            self.graph.notes.append(
+                f"ONNX data propagation failed ({_one_line(exc)}); shapes that depend on "
+                f"computed shape values stay unknown"
+            )
             return plain.graph
 
     # ----- one graph or subgraph ------------------------------------------------------------------------------
@@ -366,7 +423,7 @@ class _Builder:
         tensor = g.tensor
         for vi in gp.input:
             self._describe(tensor(local(_s(vi.name))), vi)
-        for init in (gp.initializer if initializers is None else initializers):
+        for init in gp.initializer if initializers is None else initializers:
             t = tensor(local(_s(init.name)))
             t.shape = tuple(int(d) for d in init.dims)
             t.dtype = _np_dtype(init.data_type)
@@ -475,8 +532,14 @@ class _Builder:
                 A = pb().AttributeProto  # the value as its declared type holds it (as onnx.helper reads it)
                 raw = {A.FLOAT: a.f, A.INT: a.i, A.FLOATS: a.floats, A.INTS: a.ints}.get(a.type)
                 try:
-                    v = None if raw is None else np.asarray(raw if a.type in (A.FLOAT, A.INT) else list(raw),
-                                                            dtype=np.float32 if "float" in a_name else np.int64)
+                    v = (
+                        None
+                        if raw is None
+                        else np.asarray(
+                            raw if a.type in (A.FLOAT, A.INT) else list(raw),
+                            dtype=np.float32 if "float" in a_name else np.int64,
+                        )
+                    )
                 except (TypeError, ValueError, OverflowError):
                     v = None
                 t.set_value(value=v, origin=f"Constant node {node_name}")
@@ -496,9 +559,11 @@ class _Builder:
         count = math.prod(dims) if all(d >= 0 for d in dims) else -1
         if count < 0 or count > MAX_DENSE_ELEMENTS:
             declared = f"{count:,}" if count >= 0 else "a negative number of"
-            self.graph.notes.append(f"sparse Constant {node_name!r} declares {declared} elements; its "
-                                    f"value is not expanded (more than {MAX_DENSE_ELEMENTS:,}), so rules treat it "
-                                    f"as unknown")
+            self.graph.notes.append(
+                f"sparse Constant {node_name!r} declares {declared} elements; its "
+                f"value is not expanded (more than {MAX_DENSE_ELEMENTS:,}), so rules treat it "
+                f"as unknown"
+            )
             t.set_value(value=None, origin=origin)
             return
         path = self.path
@@ -520,8 +585,10 @@ class _Builder:
                 out[indices] = values
                 return out.reshape(dims)
             except Exception as exc:  # noqa: BLE001 - malformed payloads raise assorted errors
-                raise ModelLoadError(f"{path}: Constant {node_name!r} has malformed sparse data "
-                                     f"({_one_line(exc)})") from None
+                raise ModelLoadError(
+                    f"{path}: Constant {node_name!r} has malformed sparse data ({_one_line(exc)})"
+                ) from None
+
         t.set_value(loader=dense, origin=origin)
 
     def _attributes(self, node) -> Tuple[Dict[str, Any], List[Tuple[str, Any]]]:
@@ -543,8 +610,11 @@ class _Builder:
             elif t == A.FLOATS:
                 attrs[name] = list(a.floats) if len(a.floats) <= MAX_ATTR_ITEMS else f"<{len(a.floats)} floats>"
             elif t == A.STRINGS:
-                attrs[name] = [bytes(x).decode("utf-8", "replace") for x in a.strings] \
-                    if len(a.strings) <= MAX_ATTR_ITEMS else f"<{len(a.strings)} strings>"
+                attrs[name] = (
+                    [bytes(x).decode("utf-8", "replace") for x in a.strings]
+                    if len(a.strings) <= MAX_ATTR_ITEMS
+                    else f"<{len(a.strings)} strings>"
+                )
             elif t == A.GRAPH:
                 subgraphs.append((name, a.g))
             elif t == A.GRAPHS:
@@ -615,15 +685,18 @@ class _Builder:
                         if values is not None:
                             return values
                 if tp.data_type == TensorProto.BFLOAT16:
-                    raw = np.frombuffer(tp.raw_data, dtype=np.uint16) if tp.raw_data else \
-                        np.asarray(tp.int32_data, dtype=np.uint32).astype(np.uint16)
+                    raw = (
+                        np.frombuffer(tp.raw_data, dtype=np.uint16)
+                        if tp.raw_data
+                        else np.asarray(tp.int32_data, dtype=np.uint32).astype(np.uint16)
+                    )
                     return (raw.astype(np.uint32) << 16).view(np.float32).reshape(tuple(tp.dims))
                 from onnx import numpy_helper  # float8, int4, typed fields...: onnx decodes them (with ml_dtypes)
 
                 return numpy_helper.to_array(tp)
             except Exception as exc:  # noqa: BLE001 - malformed tensor payloads raise assorted errors
-                raise ModelLoadError(f"{path}: tensor {_s(tp.name)!r} has malformed data ({_one_line(exc)})") \
-                    from None
+                raise ModelLoadError(f"{path}: tensor {_s(tp.name)!r} has malformed data ({_one_line(exc)})") from None
+
         return load
 
     def _external_file(self, location: str) -> Tuple[Optional[str], Optional[int]]:
@@ -646,12 +719,14 @@ class _Builder:
         location = info.get("location", "")
         where = f"{self.path}: initializer {_s(tp.name)!r}"
         if not location or "\x00" in location or os.path.isabs(location):
-            raise ModelLoadError(f"{where}: external data location {location!r} is outside the model's directory; "
-                                 f"refusing to read it")
+            raise ModelLoadError(
+                f"{where}: external data location {location!r} is outside the model's directory; refusing to read it"
+            )
         full, size = self._external_file(location)
         if full is None:
-            raise ModelLoadError(f"{where}: external data location {location!r} is outside the model's directory; "
-                                 f"refusing to read it")
+            raise ModelLoadError(
+                f"{where}: external data location {location!r} is outside the model's directory; refusing to read it"
+            )
         if size is None:
             raise ModelLoadError(f"{where}: external data file {location!r} not found next to the model")
         dtype = _np_dtype(tp.data_type)
@@ -669,8 +744,10 @@ class _Builder:
         except (ValueError, TypeError, OverflowError):
             raise ModelLoadError(f"{where}: external data offset/length are not numbers") from None
         if count < 0 or offset < 0 or length < 0 or offset + length > size or length != nbytes:
-            raise ModelLoadError(f"{where}: external data range offset={offset} length={length} does not fit "
-                                 f"{location!r} ({size} bytes) or the tensor's shape")
+            raise ModelLoadError(
+                f"{where}: external data range offset={offset} length={length} does not fit "
+                f"{location!r} ({size} bytes) or the tensor's shape"
+            )
         dims = tuple(int(d) for d in tp.dims)
 
         def load() -> np.ndarray:
@@ -687,6 +764,7 @@ class _Builder:
                 inline = pb().TensorProto(data_type=tp.data_type, dims=dims, raw_data=raw)
                 return numpy_helper.to_array(inline)
             return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(dims)
+
         return load
 
 

@@ -11,6 +11,7 @@ Which operators ONNX defines comes from onnx's C++ schema registry (``onnx.defs`
 the names it defined when the file was generated (``tools/gen_onnx_ops.py``); a name found there is known without
 the import, any other name is asked of ``onnx.defs`` (a newer onnx may define it).
 """
+
 from __future__ import annotations
 
 import importlib.util
