@@ -4,7 +4,8 @@ import onnx
 import pytest
 from onnx import parser
 
-from precision_lint.engine.context import FUNCTIONS, Analysis
+from precision_lint.engine.functions import FUNCTIONS
+from precision_lint.engine.views import Analysis
 from precision_lint.engine.expr import EvalError, Expression
 from precision_lint.model.loaders import load_model
 

@@ -4,7 +4,7 @@ unknowns propagate."""
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from precision_lint.engine.context import FUNCTIONS
+from precision_lint.engine.functions import FUNCTIONS
 from precision_lint.engine.expr import HOT_EVALUATIONS, EvalError, Expression, ExprError, View
 from precision_lint.engine.expr_codegen import generate
 

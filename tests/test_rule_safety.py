@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from precision_lint.engine.expr import Expression, ExprError, EvalError
-from precision_lint.engine.context import FUNCTIONS
+from precision_lint.engine.functions import FUNCTIONS
 from precision_lint.engine.rules import builtin_rules_dir, load_rule_file
 from precision_lint.errors import RuleError
 

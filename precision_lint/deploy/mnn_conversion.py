@@ -61,7 +61,7 @@ class _Matcher:
     """Evaluates the conversion patterns on the operators of one ONNX graph."""
 
     def __init__(self, graph: ModelGraph):
-        from ..engine.context import Analysis
+        from ..engine.views import Analysis
         from ..engine.expr import Namespace
 
         self.graph = graph

@@ -97,7 +97,7 @@ def check_expression(
 
 def _check_fields(e: Expression, field_path: str, tolerances: Optional[Iterable[str]], node_names: Iterable[str]):
     """Field typos (``node.attrs``, ``tol.sum_rel_eror``) are load errors, not findings that silently never fire."""
-    from .context import NodeView, TensorView
+    from .views import NodeView, TensorView
 
     nodes = {"node", "anchor"} | set(node_names)
     any_view = NodeView.FIELDS | TensorView.FIELDS

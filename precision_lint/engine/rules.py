@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from ..errors import RuleError
 from ..resources import data_path
-from .context import FUNCTIONS
+from .functions import FUNCTIONS
 from .expr import ExprError, Expression
 from .rule_checks import BUILTIN_NAMES, check_expression, check_names_in_matcher, check_ops, check_template
 

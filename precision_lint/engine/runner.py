@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from ..results import LEVEL_RANK, Estimate, Finding
 from ..model.graph import ModelGraph
-from .context import Analysis, NodeView
+from .views import Analysis, NodeView
 from .expr import EvalError, Namespace, View
 from .decide import level_for_formats
 from .rule_checks import _TEMPLATE
