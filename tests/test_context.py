@@ -1,4 +1,4 @@
-"""Fields and functions the rule language gained for the catalogue (context.py), evaluated on small graphs."""
+"""Fields and functions the rule language gained for the catalogue (engine/views.py, engine/functions.py), evaluated on small graphs."""
 
 import onnx
 import pytest
