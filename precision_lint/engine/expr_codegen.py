@@ -246,6 +246,8 @@ def generate(expr: Any, helpers: Mapping[str, Any]) -> Optional[Callable[[Mappin
         code = compile(source, f"<rule expression {next(_NUMBERS)}>", "exec")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
         return None
+    # The builtins the templates use.  Not a sandbox (code pasted here could reach os.system through
+    # object.__subclasses__ without any builtin): the safety is that rule text never becomes source.
     namespace: Dict[str, Any] = {"__builtins__": {"type": type, "float": float, "int": int, "TypeError": TypeError}}
     exec(code, namespace)  # noqa: S102 - our own templates; the rule's values are arguments (module docstring)
     return namespace["make"](*gen.slots)
