@@ -6,7 +6,7 @@ Reporters only render these records; levels are decided in :mod:`precision_lint.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
@@ -414,20 +414,28 @@ class MnnNotes:
 # ------------------------------------------------------------------ the recommendation (deploy/recommend.py builds it)
 
 
+class _FlatRecord:
+    """A record of plain values whose JSON is its fields in order, tuples as lists."""
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
 @dataclass(frozen=True)
-class RunOutcome:
+class RunOutcome(_FlatRecord):
     """What a `verify` run of one mode showed (the mode's ``run``)."""
 
     target: str
     exceeded: bool
     why: str
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"target": self.target, "exceeded": self.exceeded, "why": self.why}
-
 
 @dataclass(frozen=True)
-class PerOpFact:
+class PerOpFact(_FlatRecord):
     """Per-op platform facts that changed a flagged op's formats in one mode (CPU fallbacks excluded)."""
 
     rule: str
@@ -436,16 +444,6 @@ class PerOpFact:
     op: str
     level: str
     facts: Tuple[str, ...]
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "node": self.node,
-            "scope": self.scope,
-            "op": self.op,
-            "level": self.level,
-            "facts": list(self.facts),
-        }
 
 
 @dataclass(frozen=True)
@@ -494,7 +492,7 @@ class ModeAssessment:
 
 
 @dataclass(frozen=True)
-class CpuFallback:
+class CpuFallback(_FlatRecord):
     """A flagged op that runs on the CPU backup in some modes of a platform, and why."""
 
     rule: str
@@ -504,19 +502,9 @@ class CpuFallback:
     modes: Tuple[str, ...]
     why: str
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "node": self.node,
-            "scope": self.scope,
-            "op": self.op,
-            "modes": list(self.modes),
-            "why": self.why,
-        }
-
 
 @dataclass(frozen=True)
-class KnownBugHit:
+class KnownBugHit(_FlatRecord):
     """A known MNN kernel bug (data/known_issues.yaml) that applies to this model's ops on a platform."""
 
     id: str
@@ -529,31 +517,15 @@ class KnownBugHit:
     modes: Tuple[str, ...]  # the modes it applies in, fastest first
     nodes: Tuple[str, ...]  # sorted
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "level": self.level,
-            "versions": self.versions,
-            "symptom": self.symptom,
-            "workaround": self.workaround,
-            "unstable": self.unstable,
-            "modes": list(self.modes),
-            "nodes": list(self.nodes),
-        }
-
 
 @dataclass(frozen=True)
-class DeclaredMode:
+class DeclaredMode(_FlatRecord):
     """The verdict on a declared target (``--target platform:mode``)."""
 
     mode: str
     precision: str
     safe: bool
     max_level: str
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"mode": self.mode, "precision": self.precision, "safe": self.safe, "max_level": self.max_level}
 
 
 @dataclass(frozen=True)

@@ -313,20 +313,7 @@ def _measure_arm(
     for t in arm:
         name = str(t)
         arrays = outcome.arrays[t.mode if t.mode != "high" else "high"]
-        errors = {}
-        for tensor in list(outputs) + list(inter):
-            if tensor in arrays and tensor in ref:
-                op = producer.get(tensor)
-                kind = op.op if op else ""
-                errors[tensor] = compare(
-                    tensor,
-                    arrays[tensor],
-                    ref[tensor],
-                    tolerance,
-                    kind,
-                    op.name if op else "",
-                    classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind),
-                )
+        errors = _errors(list(outputs) + list(inter), arrays, ref, outputs, producer, tolerance)
         tr = TargetResult(
             name,
             MEASURED,
@@ -362,6 +349,25 @@ def _measure_arm(
         if notes:
             tr.message += "; " + "; ".join(notes) + ": only the outputs were compared"
         result.targets.append(tr)
+
+
+def _errors(tensors, got, ref, outputs, producer, tolerance) -> Dict:
+    """Per tensor that both runs produced: its error against the reference (measured and emulated runs alike)."""
+    errors = {}
+    for tensor in tensors:
+        if tensor in got and tensor in ref:
+            op = producer.get(tensor)
+            kind = op.op if op else ""
+            errors[tensor] = compare(
+                tensor,
+                got[tensor],
+                ref[tensor],
+                tolerance,
+                kind,
+                op.name if op else "",
+                classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind),
+            )
+    return errors
 
 
 def _emulate(
@@ -402,20 +408,7 @@ def _emulate(
     ]
     got, ref, info = verify_emulated.run(path, source, platform, mode, feeds, outputs, inter, storage_only)
     producer = {o: op for op in source.operators() for o in op.outputs}
-    errors = {}
-    for tensor in outputs + inter:
-        if tensor in got and tensor in ref:
-            op = producer.get(tensor)
-            kind = op.op if op else ""
-            errors[tensor] = compare(
-                tensor,
-                got[tensor],
-                ref[tensor],
-                tolerance,
-                kind,
-                op.name if op else "",
-                classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind),
-            )
+    errors = _errors(outputs + inter, got, ref, outputs, producer, tolerance)
     tr = TargetResult(
         name,
         EMULATED,
