@@ -175,14 +175,7 @@ def verify(
             model_run=os.path.basename(run_model),
         )
         result.depths = {**tensor_depths(source), **tensor_depths(graph)}
-        outputs = [t.name for t in graph.tensors.values() if t.is_output]
-        inter = [
-            o
-            for op in graph.operators()
-            if not op.scope
-            for o in op.outputs
-            if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const
-        ]
+        outputs, inter = _compared_tensors(graph)
 
         arm = [t for t in parsed if t.platform in ARM82_PLATFORMS and not emulate]
         if arm:
@@ -351,6 +344,20 @@ def _measure_arm(
         result.targets.append(tr)
 
 
+def _compared_tensors(graph) -> Tuple[List[str], List[str]]:
+    """(graph outputs, intermediate tensors) a run is compared on: every non-constant tensor an operator of the main
+    graph writes."""
+    outputs = [t.name for t in graph.tensors.values() if t.is_output]
+    inter = [
+        o
+        for op in graph.operators()
+        if not op.scope
+        for o in op.outputs
+        if o and o not in outputs and o in graph.tensors and not graph.tensors[o].is_const
+    ]
+    return outputs, inter
+
+
 def _errors(tensors, got, ref, outputs, producer, tolerance) -> Dict:
     """Per tensor that both runs produced: its error against the reference (measured and emulated runs alike)."""
     errors = {}
@@ -398,14 +405,7 @@ def _emulate(
             f"not verifiable here: {unmeasured}; the emulation needs "
             f"onnxruntime (pip install 'precision-lint[verify]')",
         ), 0.0
-    outputs = [t.name for t in source.tensors.values() if t.is_output]
-    inter = [
-        o
-        for op in source.operators()
-        if not op.scope
-        for o in op.outputs
-        if o and o not in outputs and o in source.tensors and not source.tensors[o].is_const
-    ]
+    outputs, inter = _compared_tensors(source)
     got, ref, info = verify_emulated.run(path, source, platform, mode, feeds, outputs, inter, storage_only)
     producer = {o: op for op in source.operators() for o in op.outputs}
     errors = _errors(outputs + inter, got, ref, outputs, producer, tolerance)
