@@ -13,6 +13,7 @@ from .expr import ExprError, Expression
 
 if TYPE_CHECKING:  # rules.py imports this module
     from .rules import Matcher
+
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,3})(?::([^{}]{0,16}))?\}")
 _SPEC = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,3}[,_]?(\.\d{1,2})?[eEfFgGdxXs%]?$")
 # Names every expression may use without declaring them.
