@@ -11,10 +11,11 @@ Per model and per node, three measurements (see calibration/emulate.py for the s
 - ``fp16-storage`` / ``bf16-storage``: ONNX Runtime, fp32 compute, every tensor rounded to the format;
 - ``arm82-low``: MNN's real ARMv8.2 fp16 kernels (Precision_Low) against Precision_High on the same emulated build,
   through ``precision_lint.verify.run`` (needs ``precision-lint setup-arm``; MNN printed ``fp16:1``).
-Inputs are uniform in each model's declared ranges (else what verify implies), seed 0, except the images that a
-sampling op (GridSample, Resize, RoiAlign) reads: those hold a photograph (calibration/natural_image.py), because
-uniform noise is the steepest possible image and makes any sub-pixel position error look breaking.  For those
-models the measurement on noise is kept too, as ``fp16-storage-noise`` / ``arm82-low-noise`` (not used as truth).
+Inputs are verify's generated ones: uniform in each model's declared ranges (else what verify implies), seed 0,
+except the images that a sampling op (GridSample, Resize, RoiAlign) reads: those hold a photograph
+(precision_lint/verify/natural_image.py), because uniform noise is the steepest possible image and makes any
+sub-pixel position error look breaking.  For those models the measurement on noise is kept too, as
+``fp16-storage-noise`` / ``arm82-low-noise`` (not used as truth).
 """
 
 from __future__ import annotations
@@ -131,17 +132,18 @@ def measure_model(entry: Dict, arm: bool) -> Dict:
     import onnxruntime as ort
 
     from calibration.emulate import measure
-    from calibration.natural_image import natural_feeds
     from precision_lint.model.loaders import load_model
-    from precision_lint.verify.inputs import generate, specs
+    from precision_lint.verify.inputs import describe, generate, specs
 
     path = str(ROOT / entry["file"])
     graph = load_model(path)
     ranges = {k: tuple(v) for k, v in entry["ranges"].items()}
-    noise = generate(specs(graph, ranges), path)
+    input_specs = specs(graph, ranges)
+    feeds = generate(input_specs, path)  # verify's inputs: the photograph where a sampling op reads an image
+    noise = generate(input_specs, path, natural=False)
     model = onnx.load(path)
-    feeds = dict(noise)
-    photo = natural_feeds(model, feeds, ranges)
+    described = describe(input_specs, None)
+    photo = {s.name: described[s.name] for s in input_specs if s.image is not None}
     runs = [("", feeds)] + ([("-noise", noise)] if photo else [])
     storage = {}
     for suffix, inputs in runs:

@@ -8,7 +8,7 @@ The two ways fp16 moves GridSample's sampling positions, at growing widths W (al
 - ``absolute``: the grid is built from absolute pixel coordinates (mesh + flow, flow uniform in [-1, 1], a WxW image), stored
   and normalised in fp16 (optical-flow warping), rule C002's estimate.
 Each runs in ONNX Runtime with every tensor stored in fp16 (calibration/emulate.py) against fp32, once on the
-photograph of calibration/natural_image.py and once on uniform noise, both in [0, 1], seed 0.  The "max px" column
+photograph of precision_lint/verify/natural_image.py and once on uniform noise, both in [0, 1], seed 0.  The "max px" column
 is the rules' own estimate (precision_lint.numerics), the quantity the ``gridsample_px`` tolerance bounds.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from calibration.emulate import measure  # noqa: E402
-from calibration.natural_image import fill  # noqa: E402
+from precision_lint.verify.natural_image import fill  # noqa: E402
 from precision_lint import numerics  # noqa: E402
 
 GRID = """<ir_version: 8, opset_import: ["" : 17]>

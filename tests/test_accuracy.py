@@ -95,13 +95,14 @@ def test_every_measured_breaker_is_flagged_and_no_benign_model_has_an_error(scor
 
 
 def test_sampling_ops_read_a_photograph_and_the_stored_measurement_is_reproduced(ground_truth):
-    """The image a GridSample reads is the photograph (natural_image.py), not noise: on it the 256-px pixel-sum
+    """The image a GridSample reads is the photograph (verify/natural_image.py), not noise: on it the 256-px pixel-sum
     warp holds in fp16 storage (0.156 px by C001) while on noise it breaks; the stored truth is what the script
     measures now.  (Its stored ARMv8.2 run breaks from the align_corners register bug: see the qemu test below.)"""
-    from calibration.natural_image import image_inputs
+    from precision_lint.model.loaders import load_model
+    from precision_lint.verify.natural_image import image_uses
 
     entry = next(e for e in corpus() if e["name"] == "gridsample_pixel_sum")
-    assert image_inputs(onnx.load(str(CORPUS_DIR / "gridsample_pixel_sum.onnx"))) == ("image",)
+    assert list(image_uses(load_model(str(CORPUS_DIR / "gridsample_pixel_sum.onnx")))) == ["image"]
     measured = measure_model(entry, arm=False)
     stored = ground_truth["models"]["gridsample_pixel_sum"]["measured"]
     for key in ("fp16-storage", "bf16-storage", "fp16-storage-noise"):
@@ -118,10 +119,10 @@ def test_the_photograph_is_mirror_tiled_not_resampled():
     """Larger inputs get the photograph mirrored at its edges (its own gradients, no interpolation), in range."""
     import numpy as np
 
-    from calibration.natural_image import FILE, fill, image_inputs
+    from precision_lint.model.loaders import load_model
+    from precision_lint.verify.natural_image import fill, image_uses, photograph
 
-    with np.load(FILE) as z:
-        photo = z["image"].astype(np.float32) / 255.0
+    photo = photograph()
     assert photo.shape == (3, 256, 256) and photo.std() > 0.1
     wide = fill((1, 4, 256, 768), 0.0, 1.0)
     assert np.array_equal(wide[0, :3, :, :256], photo)  # the photograph itself, pixel for pixel
@@ -130,8 +131,8 @@ def test_the_photograph_is_mirror_tiled_not_resampled():
     assert np.array_equal(wide[0, 3], wide[0, 0])  # channels repeat RGB
     scaled = fill((1, 3, 16, 16), -2.0, 2.0)
     assert scaled.min() >= -2.0 and scaled.max() <= 2.0 and scaled.dtype == np.float32
-    flow_warp = onnx.load(str(CORPUS_DIR.parent.parent / "sample_models" / "architectures" / "flow_warp.onnx"))
-    assert image_inputs(flow_warp) == ("image",)  # the image GridSample reads, not the flow
+    flow_warp = load_model(str(CORPUS_DIR.parent.parent / "sample_models" / "architectures" / "flow_warp.onnx"))
+    assert list(image_uses(flow_warp)) == ["image"]  # the image GridSample reads, not the flow
 
 
 def test_the_gridsample_sweep_in_the_docs_is_reproduced(ground_truth):

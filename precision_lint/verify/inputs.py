@@ -2,8 +2,12 @@
 the model, or generated deterministically (seed 0) from declared ranges and what the graph implies.
 
 What the graph implies, in order: a declared ``--input-range``; a GridSample grid -> [-1, 1]; integer indices into
-a Gather table -> [0, rows); a name containing "mask" -> 0/1; other integers -> [0, 10); other floats -> [0, 1]
-(the stated default: an image in [0, 1]).  The report shows what each input was.
+a Gather table -> [0, rows); a name containing "mask" -> 0/1; other integers -> [0, 10); other floats -> [0, 1].
+Values are seeded uniform in the range, except the image a sampling op reads (input 0 of GridSample, Resize,
+RoiAlign, Upsample, directly or through casts, transposes and element-wise normalisation): that gets a photograph
+scaled to the range (natural_image.py says why: on noise a sub-pixel position error looks breaking).  Every input's
+noise is drawn in the same order either way, so the other inputs hold the same values as without the photograph.
+The report shows what each input was.
 """
 
 from __future__ import annotations
@@ -13,8 +17,13 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..errors import PrecisionLintError
+from . import natural_image
+from .natural_image import ImageUse
 
 SEED = 0
+RANGE_GIVEN = "--input-range"
+MASK = "mask (0/1)"
+FLOAT_DEFAULT = "default for floats"
 
 
 class InputError(PrecisionLintError):
@@ -29,6 +38,7 @@ class InputSpec:
     low: float
     high: float
     why: str  # where the range came from
+    image: Optional[ImageUse] = None  # read as an image by a sampling op: generated as the photograph
 
 
 def specs(graph, ranges: Mapping[str, Tuple[float, float]]) -> List[InputSpec]:
@@ -40,6 +50,7 @@ def specs(graph, ranges: Mapping[str, Tuple[float, float]]) -> List[InputSpec]:
             f"{graph.path}: --input-range names {', '.join(unknown)}, not an input of the model "
             f"(inputs: {', '.join(t.name for t in inputs)})"
         )
+    images = natural_image.image_uses(graph)
     out = []
     for t in inputs:
         dtype = t.dtype or "float32"
@@ -47,10 +58,13 @@ def specs(graph, ranges: Mapping[str, Tuple[float, float]]) -> List[InputSpec]:
         integer = dtype.startswith(("int", "uint")) or dtype == "bool"
         if t.name in ranges:
             lo, hi = ranges[t.name]
-            why = "--input-range"
+            why = RANGE_GIVEN
         else:
             lo, hi, why = _implied(graph, t, integer)
-        out.append(InputSpec(t.name, shape, dtype, float(lo), float(hi), why))
+        image = images.get(t.name) if why in (RANGE_GIVEN, FLOAT_DEFAULT) else None
+        if image is not None:
+            why = f"image read by {image.reader}" + ("; range from --input-range" if why == RANGE_GIVEN else "")
+        out.append(InputSpec(t.name, shape, dtype, float(lo), float(hi), why, image))
     return out
 
 
@@ -67,13 +81,14 @@ def _implied(graph, tensor, integer: bool) -> Tuple[float, float, str]:
             if table is not None and table.shape and isinstance(table.shape[axis], int):
                 return 0.0, float(table.shape[axis] - 1), "indices below the Gather table's size"
     if "mask" in tensor.name.lower():
-        return 0.0, 1.0, "mask (0/1)"
+        return 0.0, 1.0, MASK
     if integer:
         return 0.0, 9.0, "default for integers"
-    return 0.0, 1.0, "default (uniform in [0, 1], like an image)"
+    return 0.0, 1.0, FLOAT_DEFAULT
 
 
-def generate(input_specs: List[InputSpec], path: str) -> Dict[str, "object"]:
+def generate(input_specs: List[InputSpec], path: str, natural: bool = True) -> Dict[str, "object"]:
+    """Seeded values per spec; ``natural``: the images a sampling op reads hold the photograph (else noise too)."""
     import numpy as np
 
     rng = np.random.default_rng(SEED)
@@ -84,11 +99,13 @@ def generate(input_specs: List[InputSpec], path: str) -> Dict[str, "object"]:
                 f"{path}: the shape of input {s.name!r} is unknown; give its values with --inputs FILE.npz"
             )
         shape = tuple(1 if d < 0 else d for d in s.shape)  # a dynamic dimension gets 1 (stated in the report)
-        if s.dtype.startswith(("int", "uint")) or s.dtype == "bool" or "mask" in s.why:
+        if s.dtype.startswith(("int", "uint")) or s.dtype == "bool" or s.why == MASK:
             a = rng.integers(int(s.low), int(s.high) + 1, size=shape)
             out[s.name] = a.astype(s.dtype if s.dtype != "bool" else "int32")
         else:
-            out[s.name] = rng.uniform(s.low, s.high, size=shape).astype(np.float32)
+            out[s.name] = rng.uniform(s.low, s.high, size=shape).astype(np.float32)  # drawn either way: see above
+            if natural and s.image is not None:
+                out[s.name] = natural_image.fill(shape, s.low, s.high, s.image.axes)
     return out
 
 
@@ -149,8 +166,14 @@ def _shape(shape) -> str:
 def describe(input_specs: List[InputSpec], given: Optional[str]) -> Dict[str, str]:
     if given:
         return {s.name: f"from {os.path.basename(given)}" for s in input_specs}
-    return {
-        s.name: f"{_shape(tuple(1 if d < 0 else d for d in s.shape))} {s.dtype} seeded uniform in "
-        f"[{s.low:g}, {s.high:g}] ({s.why})" + ("; dynamic dimensions set to 1" if -1 in s.shape else "")
-        for s in input_specs
-    }
+    out = {}
+    for s in input_specs:
+        shape = tuple(1 if d < 0 else d for d in s.shape)
+        values = (
+            natural_image.describe(shape, s.low, s.high, s.image)
+            if s.image is not None
+            else f"seeded uniform in [{s.low:g}, {s.high:g}]"
+        )
+        dynamic = "; dynamic dimensions set to 1" if -1 in s.shape else ""
+        out[s.name] = f"{_shape(shape)} {s.dtype} {values} ({s.why}){dynamic}"
+    return out
