@@ -429,6 +429,11 @@ class ModelPage:
                 if isinstance(r, Mapping)
             ]
             out.append("</tbody></table>")
+        inputs = v.get("inputs") or {}
+        if isinstance(inputs, Mapping) and inputs:  # what the runs were fed: --inputs, seeded noise, the photograph
+            out += ["<h3>Inputs</h3>", "<ul>"]
+            out += [f"<li><code>{escape(str(k))}</code>: {escape(str(how))}</li>" for k, how in inputs.items()]
+            out.append("</ul>")
         outputs = v.get("outputs") or []
         if outputs:
             out += [

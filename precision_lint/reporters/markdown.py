@@ -358,6 +358,9 @@ class ModelSection:
             )
             how = "emulated" if status == "emulated" else status  # the message names what was emulated
             out.append(f"- {code(str(r.get('target', '')))}: {md(how)}, {verdict}: {md(str(r.get('message', '')))}")
+        inputs = v.get("inputs") or {}
+        for name, how in inputs.items() if isinstance(inputs, Mapping) else ():
+            out.append(f"- input {code(str(name))}: {md(str(how))}")
         for o in v.get("outputs") or []:
             out.append(
                 f"- output {code(str(o.get('name', '')))} on {code(str(v.get('target', '')))}: rel-L2 "

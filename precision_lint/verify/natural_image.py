@@ -153,7 +153,8 @@ def describe(shape: Tuple[int, ...], low: float, high: float, use: ImageUse) -> 
     c, h, w = (shape[a] for a in use.axes[1:])
     chans = {1: "its luminance", 2: "its R and G channels", 3: "RGB"}.get(c, f"RGB repeated over {c} channels")
     layout = "" if use.axes == NCHW else f", channels on axis {use.axes[1]}"
-    return f"{SOURCE}, {chans}{layout}, mirror-tiled to {h}x{w}, scaled to [{low:g}, {high:g}]"
+    size = f"its central {h}x{w}" if h <= 256 and w <= 256 else f"mirror-tiled to {h}x{w}"
+    return f"{SOURCE}, {chans}{layout}, {size}, scaled to [{low:g}, {high:g}]"
 
 
 def extract(jpeg: str) -> None:

@@ -30,14 +30,16 @@ def as_lint_result(result: VerifyResult) -> LintResult:
 def chart_data(result: VerifyResult) -> Optional[Dict[str, Any]]:
     """``{"target", "on", "basis", "nodes": [{node, op, depth, rel_error, tolerance}], "outputs": [...]}`` of the
     first measured target (else the first emulated one), and ``"runs"``: per declared target what ran and what it
-    showed (status, over tolerance or not, the message with QEMU's version and MNN's device line)."""
+    showed (status, over tolerance or not, the message with QEMU's version and MNN's device line); ``"inputs"``: what
+    each input held (from --inputs, seeded noise, or the photograph)."""
+    inputs = dict(sorted(result.inputs.items()))
     runs = [
         {"target": t.target, "status": t.status, "exceeded": t.exceeded, "on": t.on, "message": t.message}
         for t in result.targets
     ]
     ran = [t for t in result.targets if t.status == MEASURED] or [t for t in result.targets if t.status == EMULATED]
     if not ran:
-        return {"runs": runs, "nodes": [], "outputs": []} if runs else None
+        return {"runs": runs, "nodes": [], "outputs": [], "inputs": inputs} if runs else None
     tr = ran[0]
     nodes = [
         {
@@ -52,4 +54,12 @@ def chart_data(result: VerifyResult) -> Optional[Dict[str, Any]]:
     ]  # outputs too: a one-operator model
     nodes.sort(key=lambda p: (p["depth"], p["node"]))
     outputs = [{"name": e.name, "rel_error": e.rel_l2, "tolerance": result.tolerance} for e in tr.outputs]
-    return {"target": tr.target, "on": tr.on, "basis": tr.status, "nodes": nodes, "outputs": outputs, "runs": runs}
+    return {
+        "target": tr.target,
+        "on": tr.on,
+        "basis": tr.status,
+        "nodes": nodes,
+        "outputs": outputs,
+        "runs": runs,
+        "inputs": inputs,
+    }
