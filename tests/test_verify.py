@@ -70,7 +70,9 @@ def test_seed_gridsample_at_low_is_measured_over_tolerance_and_named(seed_result
     assert low.exceeded and seed_result.exit_code == 1
     first = low.origins[0]
     assert (first.op, first.node) == ("GridSample", "warp_sample")
-    assert first.rel_l2 > 0.05  # the align_corners bug: a shift of up to a pixel, far beyond fp16 rounding
+    # the align_corners bug: a shift of up to a pixel, beyond fp16 rounding.  With the photograph as the image
+    # (generated inputs) it measures 0.060; fp16 coordinates alone, emulated (--emulate), give 0.024.
+    assert first.rel_l2 > 0.04
     rec = seed_result.recommendation["ios-cpu"]
     assert (rec["mode"], rec["basis"]) == ("normal", "measured") and "warp_sample" in rec["why"]
 

@@ -2,7 +2,7 @@
 
 Why: a sampling op (GridSample, Resize, RoiAlign, Upsample) that reads a position off by d pixels changes its output
 by about d times the image's local gradient.  Uniform noise is the steepest image there is (its rms difference
-between neighbouring pixels is 0.71 of its rms value, a photograph's about 0.14), so noise calls a sub-pixel error
+between neighbouring pixels is 0.71 of its rms value, this photograph's 0.137), so noise calls a sub-pixel error
 breaking that no camera image shows: the seed model (sample_models/gridsample_large.onnx) emulated at
 ``android-opencl:normal``, whose deployment the field report says matched, measures rel-L2 0.048 on noise and
 0.0096 on this photograph (docs/verify.md, *Inputs*).
@@ -10,11 +10,13 @@ breaking that no camera image shows: the seed model (sample_models/gridsample_la
 Which inputs get it (``image_uses``): a float graph input of rank 4 that a sampling op reads as its image (input 0),
 directly or through Cast, Identity, Transpose, Clip, Relu, Neg and arithmetic with a constant (normalisation:
 ``(x - mean) / std``); not through arithmetic with a computed tensor (a residual sum is a feature map).
-Not every image-shaped input: for a conv net's input noise and the photograph give errors that differ in both
-directions (measured in docs/verify.md: the photograph 2.9x higher on mobilenet_tiny at ``android-opencl:low``,
-lower on others) with no mechanism that makes noise systematically wrong there, while a rank-4 input with 1 or 3
-channels is as often a feature map, a depth map, a spectrogram or an attention bias as a photograph.  The
-sampling op is where the graph itself says "image read at positions", and where noise measurably misleads.
+
+Not every image-shaped input: for a conv net's input, noise and the photograph give errors that differ in both
+directions (docs/verify.md, *Inputs*: at ``android-opencl:low`` the photograph gives mobilenet_tiny 2.9x the
+error of noise, clean.onnx 0.6x), with no mechanism that makes noise systematically wrong there; and a rank-4
+input with 1 or 3 channels is as often a feature map, a depth map, a spectrogram or an attention bias as a
+photograph.  A sampling op is where the graph itself says "an image read at positions", and where noise
+measurably misleads.
 
 The photograph: the official US Navy portrait of Commodore Grace M. Hopper (1984; a work of the US federal
 government, public domain), as shipped in matplotlib's wheel (``matplotlib/mpl-data/sample_data/grace_hopper.jpg``,
