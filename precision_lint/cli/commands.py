@@ -835,7 +835,8 @@ def _escaping_output() -> None:
     type=click.Path(dir_okay=False),
     metavar="FILE",
     help="Input values: .npz keyed by input name, or .npy for a one-input model.  [default: seeded "
-    "random values from --input-range and what the graph implies]",
+    "random values from --input-range and what the graph implies; the image a GridSample/Resize/RoiAlign reads "
+    "is a photograph]",
 )
 @click.option(
     "--input-range",
