@@ -56,23 +56,27 @@ MEASURED_LEVEL = {"confirmed": "error", "found": "error", "refuted": "none", "in
 # -- judging: one finding, one platform, one mode -------------------------------------------------------------------
 
 
-def judge(finding: Finding, platform: Any, mode: str, formats: Any = None, bugs: Sequence[Any] = ()) -> Verdict:
+def judge(
+    finding: Finding, platform: Any, mode: str, formats: Any = None, bugs: Sequence[Any] = (), ref: Any = None
+) -> Verdict:
     """The level ``finding`` has when the model runs on ``platform`` at precision ``mode``, from its estimates, the
-    platform's per-op facts and the kernel bugs ``bugs`` of the deployed MNN version (``formats``: the operator's
-    formats there, when the caller already has them).  No policy: overrides are applied by :class:`Decider`."""
+    platform's per-op facts and the kernel bugs ``bugs`` of the deployed MNN version (``formats``, ``ref``: the
+    operator's formats there and its description, when the caller already has them).  No policy: overrides are
+    applied by :class:`Decider`."""
+    if ref is None:
+        ref = platform.op_ref(finding)
     if formats is None:
-        formats = platform.formats_for(mode, finding)
+        formats = platform.formats_for_op(mode, ref)
     v = _judge_formats(finding, formats)
-    hits = _bugs_here(finding, platform, formats, bugs)
+    hits = _bugs_here(finding, platform, formats, bugs, ref)
     if hits:
         v = replace(v, level=max_level(v.level, *(b.level for b in hits)), known_bugs=hits)
     return v
 
 
-def _bugs_here(finding: Finding, platform: Any, formats: Any, bugs: Sequence[Any]) -> Tuple[Any, ...]:
+def _bugs_here(finding: Finding, platform: Any, formats: Any, bugs: Sequence[Any], ref: Any) -> Tuple[Any, ...]:
     if not bugs:
         return ()
-    ref = platform.op_ref(finding)
     return tuple(
         b
         for b in bugs
@@ -154,17 +158,21 @@ class Verdicts:
     def __init__(self, bugs: Sequence[Any] = ()):
         self.bugs = tuple(bugs)
         self._verdicts: Dict[Tuple[str, str, str], Verdict] = {}
+        self._refs: Dict[Tuple[str, str], Any] = {}  # a finding's operator on a platform: the same in every mode
         self._formats: Dict[Tuple[str, str, Any], Any] = {}  # formats depend only on the op's description
 
     def get(self, finding: Finding, platform: Any, mode: str) -> Verdict:
-        key = (finding.fingerprint, platform.id, mode)
+        fingerprint = finding.fingerprint
+        key = (fingerprint, platform.id, mode)
         v = self._verdicts.get(key)
         if v is None:
-            ref = platform.op_ref(finding)
+            ref = self._refs.get(key[:2])
+            if ref is None:
+                ref = self._refs[key[:2]] = platform.op_ref(finding)
             formats = self._formats.get((platform.id, mode, ref))
             if formats is None:
                 formats = self._formats[(platform.id, mode, ref)] = platform.formats_for_op(mode, ref)
-            v = self._verdicts[key] = judge(finding, platform, mode, formats, self.bugs)
+            v = self._verdicts[key] = judge(finding, platform, mode, formats, self.bugs, ref)
         # the same finding, later enriched (where it is in the graph, what verify measured)
         return v if v.finding is finding else replace(v, finding=finding)
 
