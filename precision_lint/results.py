@@ -466,6 +466,18 @@ class ModeAssessment:
     per_op: Tuple[PerOpFact, ...] = ()
     basis: Optional[str] = None  # measured / emulated: only for a mode `verify` ran
     run: Optional[RunOutcome] = None
+    # rejected with a mode `verify` ran over tolerance, whose every format is at least as exact as this one's
+    inferred: Optional[str] = None
+
+    @property
+    def rejected_by_run(self) -> str:
+        """Why a run rejected this mode, in a few words ("" when no run did): its own run over tolerance, or one of
+        a mode at least as exact."""
+        if self.inferred:
+            return self.inferred
+        if self.run is not None and self.run.exceeded:
+            return f"{self.precision} {self.basis} over tolerance"
+        return ""
 
     def to_dict(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {
@@ -488,6 +500,8 @@ class ModeAssessment:
             d["basis"] = self.basis
         if self.run is not None:
             d["run"] = self.run.to_dict()
+        if self.inferred is not None:
+            d["inferred"] = self.inferred
         return d
 
 

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from precision_lint.api import Linter, Options
-from precision_lint.verify.run import verify
+from precision_lint.deploy.platforms import load_platforms
+from precision_lint.deploy.recommend import recommend_platform
+from precision_lint.verify.run import measured_runs, verify
 from precision_lint.workflow.suppress import Suppression
 
 from cli_runner import run_cli
@@ -155,6 +157,41 @@ def test_measured_verdict_changes_the_recommendation_for_its_target(arm82, tmp_p
     low = full.mode_named("low")
     assert (full.mode, full.basis, low.status, low.basis) == ("low", "measured", "chosen", "measured")
     assert [v.basis for v in low.concerns + low.blocking] in ([], ["measured"])
+
+
+def test_a_mode_at_most_as_exact_as_one_over_tolerance_is_never_recommended(tmp_path):
+    """OpenCL Normal (fp16 storage) emulated over tolerance on noise: without findings (--no-lint) Low looked safe and
+    was recommended, although it stores in fp16 too and computes in fp16 besides.  It is rejected with the run."""
+    rng = np.random.default_rng(0)
+    noise = tmp_path / "noise.npz"
+    np.savez(
+        noise,
+        image=rng.random((1, 3, 1024, 1024), dtype=np.float32),
+        grid=rng.uniform(-1, 1, (1, 256, 256, 2)).astype(np.float32),
+    )
+    result = verify(SEED, ["android-opencl:normal"], inputs=str(noise), lint=False)
+    (run,) = result.targets
+    assert run.status == "emulated" and run.exceeded
+    rec = result.recommendation["android-opencl"]
+    assert (rec["mode"], rec["basis"]) == ("high", "emulated") and "Precision_Low rejected" in rec["why"]
+    choice = recommend_platform({}, load_platforms()["android-opencl"], runs={run.target: measured_runs([run])[0]})
+    low = choice.mode_named("low")
+    assert low.status == "rejected" and not low.blocking and low.run is None
+    assert "Precision_Normal" in low.inferred and low.to_dict()["inferred"] == low.inferred
+    proc = run_cli("verify", SEED, "--target", "android-opencl:normal", "--no-lint", "--inputs", str(noise))
+    assert proc.returncode == 1 and "android-opencl: Precision_High" in proc.stdout
+
+
+def test_at_most_as_exact_follows_the_formats_of_the_table():
+    from precision_lint.deploy.recommend import at_most_as_exact
+
+    table = load_platforms()
+    opencl, cuda, cpu = table["android-opencl"].modes, table["cuda"].modes, table["ios-cpu"].modes
+    assert at_most_as_exact(opencl["low"], opencl["normal"]) and at_most_as_exact(opencl["normal"], opencl["high"])
+    assert not at_most_as_exact(opencl["normal"], opencl["low"])  # Normal computes in fp32
+    assert not at_most_as_exact(opencl["high"], opencl["normal"])  # Normal stores in fp16
+    assert not at_most_as_exact(cuda["low"], cuda["low_bf16"]) and not at_most_as_exact(cuda["low_bf16"], cuda["low"])
+    assert at_most_as_exact(cpu["low"], cpu["high"]) and not at_most_as_exact(cpu["high"], cpu["low"])
 
 
 def test_every_config_key_is_an_option():

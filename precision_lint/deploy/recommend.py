@@ -5,8 +5,9 @@ estimates, the platform table's per-op facts, known kernel bugs, level overrides
 emulated results for the modes that ran) and aggregates them: per mode the findings that block it (at or above the
 fail level) and those that concern it, the per-op facts, CPU fallbacks and kernel bugs that applied; then the fastest
 safe mode, or the least bad one.  A mode that `verify` ran is decided by that run: rejected when an output exceeded
-the tolerance, safe otherwise; the platform then says which basis its choice had (``basis``: measured, emulated or
-estimated).
+the tolerance, safe otherwise; a run over tolerance also rejects the modes that did not run and are at most as exact
+in every format (``at_most_as_exact``: OpenCL Low after Normal, whatever their findings say); the platform then says
+which basis its choice had (``basis``: measured, emulated or estimated).
 
 The recommendation for one file is a tree of typed, frozen records (results.py: ``Recommendation`` ->
 ``PlatformChoice`` -> ``ModeAssessment``, with ``Verdict``, ``CpuFallback``, ``KnownBugHit``, ``DeclaredMode``,
@@ -37,6 +38,8 @@ when dumped, lists in a fixed order)::
              "blocking": [VERDICT...],  # findings at or above fail_level in this mode (why it was rejected)
              "concerns": [VERDICT...],  # findings below fail_level but above none
              "basis": "measured", "run": {"target", "exceeded", "why"},   # only for a mode `verify` ran
+             "inferred": "at most as exact as Precision_Normal, which was emulated over tolerance",
+                                        # only for a mode rejected with a run of a mode at least as exact
              "per_op": [{"rule", "node", "scope", "op", "level", "facts": [...]}]}  # per-op platform facts that
                                         # changed a flagged op's formats in this mode (CPU fallbacks excluded)
           ],
@@ -85,7 +88,7 @@ from ..results import (
     at_least,
     max_level,
 )
-from .platforms import MODES, PRECISION_ENUM, PRECISION_VALUE, Platform
+from .platforms import MODES, PRECISION_ENUM, PRECISION_VALUE, Mode, Platform
 
 # mode -> the decided verdict of every finding of the file in that mode (engine/decide.Decider.recommend)
 ModeVerdicts = Mapping[str, Sequence[Verdict]]
@@ -204,6 +207,15 @@ def recommend_platform(
                     },
                 )
                 fb["modes"].append(name)
+    for name, r in _rejected_with_a_run(platform, order, per_mode, runs):
+        # a run over tolerance rejects every mode that is at most as exact, whatever their findings say
+        ran_mode = r.target.rsplit(":", 1)[1]
+        per_mode[name].update(
+            status="rejected",
+            inferred=f"at most as exact as {PRECISION_ENUM[ran_mode]}, which was {r.basis} over tolerance",
+        )
+        worst, count, dependent = evaluated[name]
+        evaluated[name] = (worst, count + 1, dependent)
     safe = [n for n in order if per_mode[n]["status"] == "safe"]
     if safe:
         chosen, is_safe = safe[0], True
@@ -261,6 +273,52 @@ def recommend_platform(
     )
 
 
+def _rejected_with_a_run(
+    platform: Platform, order: Sequence[str], per_mode: Mapping[str, Mapping[str, Any]], runs: Mapping[str, MeasuredRun]
+) -> List[Tuple[str, MeasuredRun]]:
+    """(mode, run) for each safe-looking mode that did not run while a mode at least as exact ran over tolerance."""
+    over = [
+        (n, runs[f"{platform.id}:{n}"])
+        for n in order
+        if runs.get(f"{platform.id}:{n}") and runs[f"{platform.id}:{n}"].exceeded
+    ]
+    out = []
+    for name in order:
+        if per_mode[name].get("status") != "safe" or f"{platform.id}:{name}" in runs:
+            continue
+        hit = next((run for n, run in over if at_most_as_exact(platform.modes[name], platform.modes[n])), None)
+        if hit is not None:
+            out.append((name, hit))
+    return out
+
+
+def at_most_as_exact(mode: Mode, than: Mode) -> bool:
+    """Whether every operator runs in ``mode`` with formats no more exact than in ``than``, as far as the table can
+    show it: each of storage, arithmetic and accumulation is the same or ``than`` has fp32 there; no per-op exception
+    of ``mode`` (nor its fp32 CPU backup for ops off its low-precision list) makes an op more exact than ``than`` does,
+    no exception of ``than`` makes one less exact than ``mode`` does, and ``than`` has no approximation ``mode``
+    lacks.  fp16 and bf16 are not comparable: neither is at most as exact as the other."""
+    roles = ("storage", "arithmetic", "accumulation")
+
+    def le(a: Optional[str], b: Optional[str]) -> bool:
+        return a is None or a == b or b == "fp32"
+
+    if not all(le(getattr(mode, x), getattr(than, x)) for x in roles):
+        return False
+    if mode.lowp_types is not None and mode.lowp_types != than.lowp_types:
+        if not (than.arithmetic == "fp32" and than.accumulation == "fp32"):
+            return False  # ops off mode's list run in fp32 there, perhaps in fp16 in ``than``
+    for ex in mode.op_exceptions:
+        if ex not in than.op_exceptions and not all(le(getattr(ex, x), getattr(than, x)) for x in roles):
+            return False
+    for ex in than.op_exceptions:
+        if ex not in mode.op_exceptions and not all(
+            le(getattr(mode, x), getattr(ex, x) or getattr(than, x)) for x in roles
+        ):
+            return False
+    return set(than.approximations) <= set(mode.approximations)
+
+
 def _basis(chosen: ModeAssessment, ran: Sequence[ModeAssessment]) -> str:
     """measured or emulated when a run decided the chosen mode or rejected a faster one, else estimated."""
     if chosen.basis:
@@ -274,6 +332,9 @@ def _why(modes: Mapping[str, ModeAssessment], chosen: str, ran: Sequence[ModeAss
     for m in ran:
         state = "over tolerance" if m.run.exceeded else "within tolerance"
         parts.append(f"{m.precision} {m.basis} {state} on these inputs" + (f": {m.run.why}" if m.run.why else ""))
+    for m in modes.values():
+        if m.inferred:
+            parts.append(f"{m.precision} rejected: {m.inferred}")
     if not modes[chosen].basis:
         parts.append(
             f"{PRECISION_ENUM[chosen]} estimated from the rules and the platform table (nothing ran "

@@ -434,7 +434,8 @@ class ModelSection:
         equivalent = set(p.equivalent)
         for m in p.modes:
             if m.status == "rejected" and m.mode not in equivalent:
-                key = (_formats(m.formats), tuple(_verdict(v) for v in m.blocking))
+                run = (md(m.rejected_by_run),) if m.rejected_by_run else ()
+                key = (_formats(m.formats), run + tuple(_verdict(v) for v in m.blocking))
                 groups.setdefault(key, []).append(m)
         if not p.safe:
             reasons = [_verdict(v) for v in chosen.blocking]

@@ -90,8 +90,9 @@ def recommendation_lines(rec: Recommendation, color=lambda key, text: text) -> L
             shown = m.blocking[:MAX_REASONS]
             more = len(m.blocking) - len(shown)
             verb = "is" if len(group) == 1 else "are"
-            detail.append(f"{_names(group)} ({_formats(m.formats)}) {verb} unsafe: {verdict_text(shown[0])}")
-            detail += [f"    also {verdict_text(v)}" for v in shown[1:]]
+            reasons = ([m.rejected_by_run] if m.rejected_by_run else []) + [verdict_text(v) for v in shown]
+            detail.append(f"{_names(group)} ({_formats(m.formats)}) {verb} unsafe: {reasons[0]}")
+            detail += [f"    also {r}" for r in reasons[1:]]
             if more:
                 detail.append(f"    and {more} more (see --format json)")
         chosen = by_mode[p.mode]
@@ -150,15 +151,15 @@ def short_reason(p: PlatformChoice) -> Tuple[str, bool]:
     by_mode = {m.mode: m for m in p.modes}
     chosen = by_mode[p.mode]
     if not p.safe:
-        reason, limited = f"no mode is safe: {_who(chosen.blocking)}", True
+        why = chosen.rejected_by_run if chosen.rejected_by_run and not chosen.blocking else _who(chosen.blocking)
+        reason, limited = f"no mode is safe: {why}", True
     else:
         rejected = [g for g in _groups_fastest_first(p) if p.mode not in g and by_mode[g[0]].status == "rejected"]
         if rejected:
             g = rejected[0]
-            reason, limited = (
-                f"{_names(g)} {'is' if len(g) == 1 else 'are'} unsafe: {_who(by_mode[g[0]].blocking)}",
-                True,
-            )
+            m = by_mode[g[0]]
+            why = m.rejected_by_run if m.rejected_by_run and not m.blocking else _who(m.blocking)
+            reason, limited = f"{_names(g)} {'is' if len(g) == 1 else 'are'} unsafe: {why}", True
         elif not p.modes_differ:
             reason, limited = "every mode computes the same here", False
         elif chosen.concerns:
