@@ -99,6 +99,57 @@ def test_shape_inference_runs_only_when_the_file_lacks_shapes(tmp_path):
     assert g.metadata["shape_inference"] == "ok" and g.tensors["a"].shape == (1, 3, 16, 16)
 
 
+# A lint of a file without stored shapes, then ``import onnx`` in the same process: the extension that inferred the
+# shapes is the package's own, and the package works (shape inference, checker, schemas, reference evaluator).
+UNSHAPED_THEN_ONNX = r"""
+import json, sys
+from precision_lint.api import Linter
+result = Linter().lint_file(sys.argv[1])
+out = {"imported": sorted(m for m in sys.modules if m.split(".")[0] in ("onnx", "ml_dtypes")),
+       "shape_inference": result.metadata["shape_inference"],
+       "findings": sorted([f.rule_id, f.node, f.level] for f in result.findings)}
+import onnx, onnx.checker, onnx.defs, onnx.shape_inference
+from onnx.reference import ReferenceEvaluator
+model = onnx.load(sys.argv[1])
+onnx.checker.check_model(model)
+out["same_extension"] = onnx.onnx_cpp2py_export is sys.modules["onnx.onnx_cpp2py_export"]
+out["value_info"] = len(onnx.shape_inference.infer_shapes(model).graph.value_info)
+out["relu_known"] = onnx.defs.has("Relu")
+ReferenceEvaluator(model)
+print(json.dumps(out))
+"""
+
+
+def test_a_file_without_shapes_is_inferred_by_onnx_s_extension_without_importing_onnx():
+    """The C++ shape inference loads in milliseconds; ``import onnx`` (ml_dtypes) cost most of such a lint."""
+    from precision_lint.api import Linter
+
+    path = os.path.join(SAMPLES, "clean.onnx")  # written without intermediate shapes
+    assert not onnx.load(path).graph.value_info
+    out = json.loads(run_fresh(UNSHAPED_THEN_ONNX, path).stdout)
+    assert [m for m in out["imported"] if not m.startswith("onnx.onnx_cpp2py_export")] == []
+    assert out["shape_inference"] == "ok"
+    assert out["findings"] == sorted([f.rule_id, f.node, f.level] for f in Linter().lint_file(path).findings)
+    assert out["same_extension"] and out["value_info"] > 0 and out["relu_known"]
+
+
+def test_shapes_inferred_through_the_extension_equal_onnx_s_inference(tmp_path):
+    from precision_lint.model.loaders import load_model
+
+    for name in ("architectures/bert_tiny.onnx", "architectures/unet_block.onnx", "architectures/vit_tiny.onnx"):
+        stored = onnx.load(os.path.join(SAMPLES, name))
+        bare = onnx.ModelProto()
+        bare.CopyFrom(stored)
+        del bare.graph.value_info[:]  # as a file without stored shapes: the loader infers them
+        onnx.save(bare, str(tmp_path / "bare.onnx"))
+        expected = load_model(os.path.join(SAMPLES, name))  # the shapes onnx inferred when the sample was written
+        got = load_model(str(tmp_path / "bare.onnx"))
+        assert got.metadata["shape_inference"] == "ok" and expected.metadata["shape_inference"] == "not needed"
+        assert {n: (t.shape, t.dtype) for n, t in got.tensors.items()} == {
+            n: (t.shape, t.dtype) for n, t in expected.tensors.items()
+        }, name
+
+
 DECODE = r"""
 import json, sys
 import numpy as np

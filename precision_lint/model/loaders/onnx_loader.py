@@ -14,9 +14,9 @@ initializers (shape constants, axes...) so that data propagation still works.  I
 already store a shape for every operator output (exporters usually do).
 
 The lint path never imports the ``onnx`` package itself (its import pulls ml_dtypes, most of a lint's start-up):
-the file is parsed with onnx's generated protobuf classes (``onnx_proto.pb``) and tensors are decoded with numpy.
-``onnx`` is imported only for shape inference, element types numpy lacks (float8, int4...), sparse constants and
-operator names newer than ``data/onnx_ops.txt``.
+the file is parsed with onnx's generated protobuf classes (``onnx_proto.pb``), tensors are decoded with numpy, and
+shape inference and operator names newer than ``data/onnx_ops.txt`` go to onnx's C++ extension (``onnx_proto.cpp``).
+``onnx`` is imported only for element types numpy lacks (float8, int4...) and sparse constants.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 from ...errors import ModelLoadError
 from ..graph import ModelGraph, Operator
 from .canonical import GRIDSAMPLE_MODES, opset_defaults
-from .onnx_proto import DEFAULT_DOMAINS as _DOMAINS_ONNX, is_known_op, pb
+from .onnx_proto import DEFAULT_DOMAINS as _DOMAINS_ONNX, cpp, is_known_op, pb
 
 # Initializers larger than this (bytes of payload) are left out of the shape-inference skeleton.
 SKELETON_MAX_INIT_BYTES = 4096
@@ -331,10 +331,8 @@ class _Builder:
 
     # ----- shape inference on a weight-free skeleton ----------------------------------------------------------
     def _skeleton(self):
-        from onnx import ModelProto, helper
-
         m = self.model
-        sk = ModelProto()
+        sk = pb().ModelProto()
         sk.ir_version = m.ir_version
         sk.opset_import.extend(m.opset_import)
         for f in ("functions",):
@@ -351,8 +349,14 @@ class _Builder:
                 dst.initializer.append(init)
             else:
                 name = _s(init.name)
-                if name not in have:
-                    dst.input.append(helper.make_tensor_value_info(name, init.data_type, list(init.dims)))
+                if name not in have:  # a typed graph input of the initializer's shape (onnx.helper's layout)
+                    vi = dst.input.add()
+                    vi.name = init.name
+                    tt = vi.type.tensor_type
+                    tt.elem_type = init.data_type
+                    tt.shape.SetInParent()
+                    for d in init.dims:
+                        tt.shape.dim.add().dim_value = d
                     have.add(name)
         return sk
 
@@ -365,13 +369,16 @@ class _Builder:
         if _stores_every_shape(self.model.graph):
             self.graph.metadata["shape_inference"] = "not needed"
             return self.model.graph
-        import onnx
-        import onnx.shape_inference
-
         skeleton = self._skeleton()
-        infer = onnx.shape_inference.infer_shapes
+        skeleton_bytes = skeleton.SerializeToString()
+
+        def infer(data_prop: bool):  # onnx.shape_inference.infer_shapes, through the C++ extension alone
+            inferred = pb().ModelProto()
+            inferred.ParseFromString(cpp().shape_inference.infer_shapes(skeleton_bytes, False, False, data_prop))
+            return inferred
+
         try:
-            plain = infer(skeleton, check_type=False, strict_mode=False, data_prop=False)
+            plain = infer(data_prop=False)
         except Exception as exc:  # noqa: BLE001 - onnx raises many types; any failure just means fewer shapes
             self.graph.metadata["shape_inference"] = "failed"
             self.graph.notes.append(
@@ -400,7 +407,7 @@ class _Builder:
             # to fix (the same value_info, checked in tests/test_onnx_loader.py), and it cost as much again.
             return plain.graph
         try:
-            return infer(skeleton, check_type=False, strict_mode=False, data_prop=True).graph
+            return infer(data_prop=True).graph
         except Exception as exc:  # noqa: BLE001 - as above
             self.graph.notes.append(
                 f"ONNX data propagation failed ({_one_line(exc)}); shapes that depend on "

@@ -7,13 +7,20 @@ private module name.  protobuf keeps one message class per descriptor in its def
 very ones ``onnx.ModelProto`` etc. name when ``onnx`` is imported later (for shape inference, exotic element types):
 messages pass between the two freely.
 
-Which operators ONNX defines comes from onnx's C++ schema registry (``onnx.defs``).  ``data/onnx_ops.txt`` holds
-the names it defined when the file was generated (``tools/gen_onnx_ops.py``); a name found there is known without
-the import, any other name is asked of ``onnx.defs`` (a newer onnx may define it).
+Shape inference and the operator schemas are onnx's C++ extension (``onnx/onnx_cpp2py_export*.so``, loaded in a few
+milliseconds), which needs nothing of the Python package either: ``cpp()`` loads it under its own name, so that a
+later ``import onnx`` finds it already loaded (loading it twice aborts the process: its types register once) and
+gets it as the package's attribute, as an ordinary import would have set it.
+
+Which operators ONNX defines comes from onnx's C++ schema registry (``defs``).  ``data/onnx_ops.txt`` holds the
+names it defined when the file was generated (``tools/gen_onnx_ops.py``); a name found there is known without
+asking, any other name is asked of the registry (a newer onnx may define it).
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -48,6 +55,63 @@ def pb():
     return onnx.onnx_ml_pb2
 
 
+_CPP_NAME = "onnx.onnx_cpp2py_export"
+
+
+@lru_cache(maxsize=None)
+def cpp():
+    """onnx's C++ extension module: ``cpp().shape_inference.infer_shapes(model_bytes, check_type, strict_mode,
+    data_prop)`` gives the inferred model's bytes; ``cpp().defs.has(op_type, domain)``."""
+    loaded = sys.modules.get(_CPP_NAME)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.find_spec("onnx") if "onnx" not in sys.modules else None
+    for where in list(spec.submodule_search_locations or []) if spec is not None else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(where, "onnx_cpp2py_export" + suffix)
+            if not os.path.isfile(path):
+                continue
+            loader = importlib.machinery.ExtensionFileLoader(_CPP_NAME, path)
+            ext_spec = importlib.util.spec_from_file_location(_CPP_NAME, path, loader=loader)
+            if ext_spec is None:
+                break
+            module = importlib.util.module_from_spec(ext_spec)
+            sys.modules[_CPP_NAME] = module
+            try:
+                loader.exec_module(module)
+            except BaseException:
+                del sys.modules[_CPP_NAME]
+                raise
+            sys.meta_path.insert(0, _AttachToPackage())
+            return module
+    import onnx.onnx_cpp2py_export  # the package is imported already, or an unusual installation
+
+    return onnx.onnx_cpp2py_export
+
+
+class _AttachToPackage(importlib.abc.MetaPathFinder):
+    """When ``onnx`` is imported after ``cpp()`` loaded its extension, the package gets the extension as its
+    ``onnx_cpp2py_export`` attribute (the import system sets that only for submodules it loads itself).  Only the
+    path finder's spec is wrapped; anything else about the import is left to the usual finders."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "onnx":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        exec_module = spec.loader.exec_module
+
+        def exec_and_attach(module):
+            exec_module(module)
+            module.onnx_cpp2py_export = sys.modules[_CPP_NAME]
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+        spec.loader.exec_module = exec_and_attach  # type: ignore[method-assign]
+        return spec
+
+
 def _data_path() -> str:
     return str(data_path("onnx_ops.txt"))
 
@@ -76,10 +140,8 @@ def is_known_op(op_type: str, domain: str) -> bool:
         return True
     hit = _ASKED.get((domain, op_type))
     if hit is None:
-        from onnx import defs  # names not in the list: a custom op, or one newer than the list
-
-        try:
-            hit = bool(defs.has(op_type, domain))
+        try:  # names not in the list: a custom op, or one newer than the list
+            hit = bool(cpp().defs.has(op_type, domain))
         except Exception:  # noqa: BLE001 - a name onnx cannot even look up is unknown
             hit = False
         if len(_ASKED) < 4096:  # names come from files: keep the cache bounded
