@@ -239,3 +239,20 @@ def test_text_explain_shows_the_measured_line():
         "max abs 0.801"
     ) in shown[True]
     assert "measured on" not in shown[False]
+
+
+def test_a_review_of_verify_no_lint_says_the_rules_did_not_run(tmp_path):
+    """Without the rules there are no findings, and the review must not read as if the rules had found none (it said
+    "No operator in this model changes its result..." and that the model could run in fp16)."""
+    from cli_runner import run_cli
+
+    for fmt in ("markdown", "html"):
+        out = tmp_path / f"review.{fmt}"
+        proc = run_cli(
+            "verify", SEED, "--target", "android-opencl:normal", "--no-lint", "--format", fmt, "-o", str(out)
+        )
+        assert proc.returncode == 0, proc.stderr
+        text = out.read_text(encoding="utf-8")
+        assert "did not run" in text and "not linted" in text
+        assert "No operator in this model changes" not in text and "No finding in fp16" not in text
+        assert "emulated" in text and "0.0096" in text  # the run is still reported (its output error)

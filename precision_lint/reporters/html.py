@@ -235,7 +235,9 @@ class ModelPage:
         out += self._platforms()
         rep = res.reported
         out.append(f"<h3>Findings ({len(rep)})</h3>")
-        if not rep:
+        if not rep and res.metadata.get("linted") is False:
+            out.append("<p>The rules did not run (<code>verify --no-lint</code>): only what the runs measured.</p>")
+        elif not rep:
             out.append(
                 "<p>No operator in this model changes its result beyond the rules' tolerances in the "
                 "formats judged.</p>"
@@ -257,13 +259,16 @@ class ModelPage:
         fmt = str(m.get("format") or "?").upper()
         n = m.get("operators", 0)
         what = fmt
-        if fmt == "ONNX":
+        if m.get("linted") is False:  # verify --no-lint: the file was not read for the rules
+            pass
+        elif fmt == "ONNX":
             what = f"ONNX, opset {m.get('opset', '?')}"
         elif fmt == "MNN":
             what = f"MNN, converted from {m.get('source_type', '?')} by MNN {m.get('mnn_version') or '?'}" + (
                 " with --fp16" if m.get("fp16_converted") else ""
             )
-        rows = [("Format", escape(f"{what}, {n} operator{'' if n == 1 else 's'}"))]
+        size = "not linted (verify --no-lint)" if m.get("linted") is False else f"{n} operator{'' if n == 1 else 's'}"
+        rows = [("Format", escape(f"{what}, {size}"))]
         producer = " ".join(str(x) for x in (m.get("producer"), m.get("producer_version")) if x)
         if producer:
             rows.append(("Producer", escape(producer)))

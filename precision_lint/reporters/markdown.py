@@ -214,7 +214,10 @@ class ModelSection:
         out += self._header()
         out += self._findings()
         out += self._verify()
-        out += self._platforms() if self.rec and self.rec.platforms else self._fp16_fallback()
+        if self.rec and self.rec.platforms:
+            out += self._platforms()
+        elif not _not_linted(self.res):  # without the rules there is nothing to say about fp16 here
+            out += self._fp16_fallback()
         out += self._consistency()
         out += self._mnn_notes()
         out += self._sign_off()
@@ -223,7 +226,9 @@ class ModelSection:
     def _header(self) -> List[str]:
         m = self.res.metadata
         fmt = (m.get("format") or "?").upper()
-        if fmt == "ONNX":
+        if m.get("linted") is False:  # verify --no-lint: the file was not read for the rules
+            what = fmt
+        elif fmt == "ONNX":
             what = f"ONNX, opset {m.get('opset', '?')}"
         elif fmt == "MNN":
             what = f"MNN, converted from {m.get('source_type', '?')} by MNN {self._mnn_version() or '?'}"
@@ -238,7 +243,12 @@ class ModelSection:
             judged = (
                 "fp16, the reduced format most mobile targets use (declare targets with `--target` for your deployment)"
             )
-        rows = [("Format", f"{md(what)}, {_plural(m.get('operators', 0), 'operator')}")]
+        size = (
+            "not linted (`verify --no-lint`)"
+            if m.get("linted") is False
+            else _plural(m.get("operators", 0), "operator")
+        )
+        rows = [("Format", f"{md(what)}, {size}")]
         if producer:
             rows.append(("Producer", md(producer)))
         ident = self.res.extras.get("identity") or {}
@@ -281,7 +291,7 @@ class ModelSection:
     def _result_text(self) -> str:
         rep = self.res.reported
         if not rep:
-            return "no findings"
+            return "the rules did not run (`verify --no-lint`)" if _not_linted(self.res) else "no findings"
         text = _counts_text(self.res)
         fail = getattr(self.options, "fail_level", "error")
         failing = sum(1 for f in rep if LEVELS.index(f.level) >= LEVELS.index(fail))
@@ -291,6 +301,8 @@ class ModelSection:
     def _findings(self) -> List[str]:
         rep = self.res.reported
         out = [f"{self.sub} Findings", ""]
+        if not rep and _not_linted(self.res):
+            return out + ["The rules did not run (`verify --no-lint`): only what the runs below measured.", ""]
         if not rep:
             return out + [
                 "No operator in this model changes its result beyond the rules' tolerances in the formats judged.",
@@ -647,3 +659,8 @@ def _platform_table_version() -> Optional[str]:
         return str(_data("platforms.yaml").get("mnn_version") or "") or None
     except (OSError, AttributeError):
         return None
+
+
+def _not_linted(res) -> bool:
+    """A review of `verify --no-lint`: the rules did not run, so no finding means nothing."""
+    return res.metadata.get("linted") is False
