@@ -150,6 +150,45 @@ def test_shapes_inferred_through_the_extension_equal_onnx_s_inference(tmp_path):
         }, name
 
 
+THREADS = r"""
+import json, sys, threading
+from precision_lint.api import Linter
+linter = Linter()
+paths = sys.argv[1:]
+barrier = threading.Barrier(len(paths))
+out = [None] * len(paths)
+def lint(i):
+    barrier.wait()  # every thread asks for the extension at once
+    r = linter.lint_file(paths[i])
+    out[i] = [r.metadata.get("shape_inference"), sorted([f.rule_id, f.node, f.level] for f in r.findings)]
+threads = [threading.Thread(target=lint, args=(i,)) for i in range(len(paths))]
+[t.start() for t in threads]
+[t.join() for t in threads]
+import onnx
+print(json.dumps({"runs": out, "attached": onnx.onnx_cpp2py_export is sys.modules["onnx.onnx_cpp2py_export"]}))
+"""
+
+
+def test_threads_that_lint_files_without_shapes_at_once_load_the_extension_once():
+    """The first call of onnx_proto.cpp() from several threads: one load (a second one aborts or fails), and no
+    thread reads a half-initialised module (that lint would silently go without shapes)."""
+    from precision_lint.api import Linter
+
+    path = os.path.join(SAMPLES, "clean.onnx")
+    out = json.loads(run_fresh(THREADS, *[path] * 6).stdout)
+    expected = ["ok", sorted([f.rule_id, f.node, f.level] for f in Linter().lint_file(path).findings)]
+    assert out["runs"] == [expected] * 6 and out["attached"]
+
+
+def test_operator_names_missing_from_the_list_are_asked_of_onnx_s_registry(monkeypatch):
+    from precision_lint.model.loaders import onnx_proto
+
+    monkeypatch.setattr(onnx_proto, "listed_ops", lambda: frozenset())  # as with an onnx newer than the list
+    monkeypatch.setattr(onnx_proto, "_ASKED", {})
+    assert onnx_proto.is_known_op("Relu", "") and onnx_proto.is_known_op("GridSample", "ai.onnx")
+    assert not onnx_proto.is_known_op("NoSuchOperator", "") and not onnx_proto.is_known_op("Relu", "custom.domain")
+
+
 DECODE = r"""
 import json, sys
 import numpy as np

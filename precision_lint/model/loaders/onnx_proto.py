@@ -19,11 +19,13 @@ asking, any other name is asked of the registry (a newer onnx may define it).
 
 from __future__ import annotations
 
+import importlib._bootstrap
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
 import sys
+import threading
 from functools import lru_cache
 from typing import Dict, FrozenSet, Tuple
 from ...resources import data_path
@@ -56,37 +58,45 @@ def pb():
 
 
 _CPP_NAME = "onnx.onnx_cpp2py_export"
+_CPP_LOCK = threading.Lock()
 
 
-@lru_cache(maxsize=None)
 def cpp():
     """onnx's C++ extension module: ``cpp().shape_inference.infer_shapes(model_bytes, check_type, strict_mode,
-    data_prop)`` gives the inferred model's bytes; ``cpp().defs.has(op_type, domain)``."""
-    loaded = sys.modules.get(_CPP_NAME)
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.find_spec("onnx") if "onnx" not in sys.modules else None
+    data_prop)`` gives the inferred model's bytes; ``cpp().defs.has_schema(op_type, domain)``.
+
+    Loaded once per process, whichever thread asks first (a second load aborts: its types register once), through
+    the import system's own loader, which holds the module's import lock and marks the module as initialising: an
+    ``import onnx`` in another thread meanwhile waits for it instead of loading it again."""
+    with _CPP_LOCK:
+        loaded = sys.modules.get(_CPP_NAME)
+        if loaded is not None and not getattr(getattr(loaded, "__spec__", None), "_initializing", False):
+            return loaded
+        load = getattr(importlib._bootstrap, "_load", None)  # what `import` runs for a spec, module lock included
+        spec = _extension_spec() if loaded is None and "onnx" not in sys.modules and load is not None else None
+        if spec is not None:
+            finder = _AttachToPackage()
+            sys.meta_path.insert(0, finder)
+            try:
+                return load(spec)
+            except BaseException:
+                sys.meta_path.remove(finder)
+                raise
+    import onnx.onnx_cpp2py_export  # noqa: F401 - the package imports (or imported) it, or an odd installation
+
+    return sys.modules[_CPP_NAME]
+
+
+def _extension_spec():
+    """The spec of onnx's extension module file, found without importing the package (None: not found)."""
+    spec = importlib.util.find_spec("onnx")
     for where in list(spec.submodule_search_locations or []) if spec is not None else []:
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             path = os.path.join(where, "onnx_cpp2py_export" + suffix)
-            if not os.path.isfile(path):
-                continue
-            loader = importlib.machinery.ExtensionFileLoader(_CPP_NAME, path)
-            ext_spec = importlib.util.spec_from_file_location(_CPP_NAME, path, loader=loader)
-            if ext_spec is None:
-                break
-            module = importlib.util.module_from_spec(ext_spec)
-            sys.modules[_CPP_NAME] = module
-            try:
-                loader.exec_module(module)
-            except BaseException:
-                del sys.modules[_CPP_NAME]
-                raise
-            sys.meta_path.insert(0, _AttachToPackage())
-            return module
-    import onnx.onnx_cpp2py_export  # the package is imported already, or an unusual installation
-
-    return onnx.onnx_cpp2py_export
+            if os.path.isfile(path):
+                loader = importlib.machinery.ExtensionFileLoader(_CPP_NAME, path)
+                return importlib.util.spec_from_file_location(_CPP_NAME, path, loader=loader)
+    return None
 
 
 class _AttachToPackage(importlib.abc.MetaPathFinder):
@@ -140,9 +150,10 @@ def is_known_op(op_type: str, domain: str) -> bool:
         return True
     hit = _ASKED.get((domain, op_type))
     if hit is None:
-        try:  # names not in the list: a custom op, or one newer than the list
-            hit = bool(cpp().defs.has(op_type, domain))
-        except Exception:  # noqa: BLE001 - a name onnx cannot even look up is unknown
+        schemas = cpp().defs  # names not in the list: a custom op, or one newer than the list
+        try:
+            hit = bool(schemas.has_schema(op_type, domain))
+        except (TypeError, ValueError, RuntimeError):  # a name the registry cannot even look up is unknown
             hit = False
         if len(_ASKED) < 4096:  # names come from files: keep the cache bounded
             _ASKED[(domain, op_type)] = hit
