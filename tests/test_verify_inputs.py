@@ -125,6 +125,29 @@ def test_the_image_is_found_through_a_transpose_and_normalisation_in_its_own_lay
     assert input_specs[0].image.reader == "Resize 'up'"
 
 
+@pytest.mark.parametrize("given", ["scales", "sizes", "axes"])
+def test_a_channels_last_image_resized_directly_gets_the_photograph_channels_last(tmp_path, given):
+    """A [1, H, W, 3] image resized on axes 1 and 2, said by 4 scales, by 4 sizes (int64, what exporters write for a
+    fixed output size) or by opset 18's ``axes`` attribute: the photograph's H and W on axes 1 and 2."""
+    if given == "sizes":
+        node = helper.make_node("Resize", ["pixels", "", "", "sizes"], ["y"], name="up", mode="linear")
+        inits = [helper.make_tensor("sizes", TensorProto.INT64, [4], [1, 80, 96, 3])]
+    elif given == "axes":
+        node = helper.make_node("Resize", ["pixels", "", "scales"], ["y"], name="up", mode="linear", axes=[1, 2])
+        inits = [_const("scales", [2, 2], [2])]
+    else:
+        node = helper.make_node("Resize", ["pixels", "", "scales"], ["y"], name="up", mode="linear")
+        inits = [_const("scales", [1, 2, 2, 1], [4])]
+    graph = helper.make_graph([node], "nhwc", [_float("pixels", [1, 40, 48, 3])], [_float("y", [1, 80, 96, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    onnx.checker.check_model(model)
+    path = str(tmp_path / "nhwc.onnx")
+    onnx.save(model, path)
+    input_specs, feeds, _ = _generated(path)
+    assert np.array_equal(feeds["pixels"], natural_image.fill((1, 3, 40, 48), 0.0, 1.0).transpose(0, 2, 3, 1))
+    assert "channels on axis 3" in describe(input_specs, None)["pixels"]
+
+
 def test_a_conv_nets_input_and_a_residual_feature_map_stay_noise(tmp_path):
     """Only what a sampling op reads as its image: a conv net's input stays seeded noise (the module docstring says
     why), and so does a tensor that reaches a Resize only after a sum with a computed tensor (a feature map)."""

@@ -111,13 +111,27 @@ def _through(graph, op, tensor: str, perm):
 
 def _sampled_axes(graph, op) -> Tuple[int, int, int, int]:
     """Which axes of the sampled tensor are N, C, H, W: NCHW (the ONNX layout of GridSample and RoiAlign), except a
-    Resize/Upsample whose constant scales resize axes 1 and 2 only (a channels-last image)."""
-    if op.op in ("Resize", "Upsample"):
-        for i in range(1, len(op.inputs)):
-            v = graph.const_value(op, i)
-            if v is not None and v.dtype.kind == "f" and v.size == 4:
-                resized = [a for a, s in enumerate(v.reshape(-1).tolist()) if s != 1]
-                return (0, 3, 1, 2) if resized == [1, 2] else NCHW
+    Resize/Upsample that resizes axes 1 and 2 (a channels-last image), as its ``axes`` attribute (opset 18), its
+    constant scales or its constant sizes (against the input's shape) say."""
+    if op.op not in ("Resize", "Upsample"):
+        return NCHW
+    axes = op.attrs.get("axes")
+    if isinstance(axes, (list, tuple)) and len(axes) == 2:
+        given = sorted(int(a) % 4 for a in axes)
+        return (0, 3, 1, 2) if given == [1, 2] else NCHW
+    shape = graph.shape(op, 0)
+    for i in range(1, len(op.inputs)):
+        v = graph.const_value(op, i)
+        if v is None or v.size != 4:
+            continue
+        values = v.reshape(-1).tolist()
+        if v.dtype.kind == "f":  # scales
+            resized = [a for a, s in enumerate(values) if s != 1]
+        elif v.dtype.kind in "iu" and shape is not None and len(shape) == 4:  # sizes
+            resized = [a for a, n in enumerate(values) if shape[a] is not None and n != shape[a]]
+        else:
+            continue
+        return (0, 3, 1, 2) if resized == [1, 2] else NCHW
     return NCHW
 
 
