@@ -573,6 +573,11 @@ class PlatformChoice:
     def mode_named(self, mode: str) -> ModeAssessment:
         return next(m for m in self.modes if m.mode == mode)
 
+    def rejected_by_run(self, mode: str) -> str:
+        """Why a `verify` run rejected ``mode`` ("" when none did): what the reports say of a declared target that
+        no finding makes unsafe."""
+        return self.mode_named(mode).rejected_by_run
+
     @property
     def chosen(self) -> ModeAssessment:
         return self.mode_named(self.mode)

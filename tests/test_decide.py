@@ -190,8 +190,56 @@ def test_at_most_as_exact_follows_the_formats_of_the_table():
     assert at_most_as_exact(opencl["low"], opencl["normal"]) and at_most_as_exact(opencl["normal"], opencl["high"])
     assert not at_most_as_exact(opencl["normal"], opencl["low"])  # Normal computes in fp32
     assert not at_most_as_exact(opencl["high"], opencl["normal"])  # Normal stores in fp16
-    assert not at_most_as_exact(cuda["low"], cuda["low_bf16"]) and not at_most_as_exact(cuda["low_bf16"], cuda["low"])
+    # bf16 keeps 8 mantissa bits to fp16's 11: what a run over tolerance in fp16 measured, bf16 rounds more coarsely
+    assert at_most_as_exact(cuda["low_bf16"], cuda["low"]) and not at_most_as_exact(cuda["low"], cuda["low_bf16"])
     assert at_most_as_exact(cpu["low"], cpu["high"]) and not at_most_as_exact(cpu["high"], cpu["low"])
+    metal = table["ios-metal"].modes  # Normal and Low compute the same there
+    assert at_most_as_exact(metal["low"], metal["normal"]) and at_most_as_exact(metal["normal"], metal["low"])
+
+
+def test_at_most_as_exact_compares_what_each_op_really_gets():
+    """Exceptions of both modes on the same op: Softmax in fp32 at Low and in fp16 at Normal makes Low more exact
+    there, whatever the modes' own formats say."""
+    from precision_lint.deploy.platform_model import OpException, OpMatch
+    from precision_lint.deploy.recommend import at_most_as_exact
+
+    modes = load_platforms()["android-opencl"].modes
+    softmax = OpMatch(ops=frozenset({"Softmax"}))
+    low = dataclasses.replace(
+        modes["low"], op_exceptions=(OpException(softmax, "in fp32", storage="fp32", arithmetic="fp32"),)
+    )
+    normal = dataclasses.replace(
+        modes["normal"], op_exceptions=(OpException(softmax, "in half", arithmetic="fp16", accumulation="fp16"),)
+    )
+    assert at_most_as_exact(modes["low"], modes["normal"]) and not at_most_as_exact(low, normal)
+
+
+def test_a_run_over_tolerance_in_fp16_rejects_bf16_too(tmp_path):
+    """CUDA Normal (fp16 matmul inputs) emulated over tolerance on a cancellation no rule flags: Low (fp16) and
+    Low_BF16 (bf16, coarser still) are rejected with it, and High is recommended (Low_BF16 was, and fails when run)."""
+    path = tmp_path / "cancel.onnx"
+    path.write_bytes(
+        __import__("onnx")
+        .parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[64,2] x) => (float[64,1] y) <float[2,1] w = {1.0, -1.0}, float[1] big = {1000.0}> {
+          t = Add (x, big)
+          y = MatMul (t, w)
+        }""")
+        .SerializeToString()
+    )
+    result = verify(str(path), ["cuda:normal"])
+    (run,) = result.targets
+    assert run.status == "emulated" and run.exceeded
+    rec = result.recommendation["cuda"]
+    assert rec["mode"] == "high" and "Precision_Low_BF16 rejected" in rec["why"]
+    # the reviews say why the declared target is unsafe: the run, not "reaches none" (no finding reaches anything)
+    for fmt in ("markdown", "html"):
+        out = tmp_path / f"review.{fmt}"
+        proc = run_cli("verify", str(path), "--target", "cuda:normal", "--format", fmt, "-o", str(out))
+        text = out.read_text(encoding="utf-8")
+        assert proc.returncode == 1 and "reaches none" not in text
+        assert "Normal emulated over tolerance" in text.replace("\\_", "_")
 
 
 def test_every_config_key_is_an_option():

@@ -214,8 +214,10 @@ def recommend_platform(
             status="rejected",
             inferred=f"at most as exact as {PRECISION_ENUM[ran_mode]}, which was {r.basis} over tolerance",
         )
+        # never a better "least bad" choice than the mode whose run rejected it
         worst, count, dependent = evaluated[name]
-        evaluated[name] = (worst, count + 1, dependent)
+        ran_worst, ran_count, _ = evaluated[ran_mode]
+        evaluated[name] = (max_level(worst, ran_worst), max(count, ran_count) + 1, dependent)
     safe = [n for n in order if per_mode[n]["status"] == "safe"]
     if safe:
         chosen, is_safe = safe[0], True
@@ -292,31 +294,37 @@ def _rejected_with_a_run(
     return out
 
 
+# mantissa bits 8, 11 and 24: the rounding error a format adds, which is what a run over tolerance measured
+_EXACTNESS = {"bf16": 0, "fp16": 1, "fp32": 2}
+_ROLES = ("storage", "arithmetic", "accumulation")
+
+
 def at_most_as_exact(mode: Mode, than: Mode) -> bool:
-    """Whether every operator runs in ``mode`` with formats no more exact than in ``than``, as far as the table can
-    show it: each of storage, arithmetic and accumulation is the same or ``than`` has fp32 there; no per-op exception
-    of ``mode`` (nor its fp32 CPU backup for ops off its low-precision list) makes an op more exact than ``than`` does,
-    no exception of ``than`` makes one less exact than ``mode`` does, and ``than`` has no approximation ``mode``
-    lacks.  fp16 and bf16 are not comparable: neither is at most as exact as the other."""
-    roles = ("storage", "arithmetic", "accumulation")
-
-    def le(a: Optional[str], b: Optional[str]) -> bool:
-        return a is None or a == b or b == "fp32"
-
-    if not all(le(getattr(mode, x), getattr(than, x)) for x in roles):
-        return False
-    if mode.lowp_types is not None and mode.lowp_types != than.lowp_types:
-        if not (than.arithmetic == "fp32" and than.accumulation == "fp32"):
-            return False  # ops off mode's list run in fp32 there, perhaps in fp16 in ``than``
-    for ex in mode.op_exceptions:
-        if ex not in than.op_exceptions and not all(le(getattr(ex, x), getattr(than, x)) for x in roles):
-            return False
-    for ex in than.op_exceptions:
-        if ex not in mode.op_exceptions and not all(
-            le(getattr(mode, x), getattr(ex, x) or getattr(than, x)) for x in roles
-        ):
+    """Whether every operator runs in ``mode`` with formats no more exact than in ``than``, whatever per-op facts
+    apply to it: for each of storage, arithmetic and accumulation, every format an op can get in ``mode`` (the
+    mode's own, its per-op exceptions', fp32 for ops off its low-precision list) has at most as many mantissa bits
+    as every format an op can get in ``than``; and ``than`` has no approximation ``mode`` lacks.  bf16 counts as
+    less exact than fp16 (8 mantissa bits against 11): a run over tolerance in fp16 rejects bf16 too, although bf16's
+    wider range could pass where fp16 overflowed (running that mode tells).  The CPU fallbacks of the platform are
+    the same in every mode and change nothing here."""
+    if mode.signature() == than.signature():
+        return True  # the same numerics (Metal's Normal and Low)
+    for role in _ROLES:
+        ours, theirs = _possible(mode, role), _possible(than, role)
+        if any(a not in _EXACTNESS for a in ours | theirs):
+            return False  # a format this comparison does not know
+        if max(_EXACTNESS[a] for a in ours) > min(_EXACTNESS[b] for b in theirs):
             return False
     return set(than.approximations) <= set(mode.approximations)
+
+
+def _possible(mode: Mode, role: str) -> set:
+    """Every format an operator can get for ``role`` in ``mode``."""
+    out = {getattr(mode, role)}
+    out.update(getattr(ex, role) for ex in mode.op_exceptions if getattr(ex, role))
+    if mode.lowp_types is not None and role != "storage":
+        out.add("fp32")  # ops off the low-precision list run on the fp32 CPU backup
+    return out
 
 
 def _basis(chosen: ModeAssessment, ran: Sequence[ModeAssessment]) -> str:

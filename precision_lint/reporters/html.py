@@ -169,9 +169,11 @@ class HtmlReporter(Reporter):
                 elif d.safe:
                     cells += '<td><span class="verdict safe">safe</span></td>'
                 else:
+                    owner = next(p for p in platforms if d in p.declared)
+                    why = owner.rejected_by_run(d.mode) or f"reaches {d.max_level}"
                     cells += (
-                        f'<td><span class="verdict unsafe">unsafe</span> reaches '
-                        f"{escape(str(d.max_level))}; use <code>{escape(_deploy(rec, t))}</code></td>"
+                        f'<td><span class="verdict unsafe">unsafe</span> {escape(why)}; '
+                        f"use <code>{escape(_deploy(rec, t))}</code></td>"
                     )
             if not targets:  # platforms grouped by the precision to deploy with
                 groups: Dict[str, List[str]] = {}
@@ -311,7 +313,8 @@ class ModelPage:
                 verdict = (
                     '<span class="verdict safe">safe</span>'
                     if d.safe
-                    else f'<span class="verdict unsafe">unsafe</span> reaches {escape(str(d.max_level))}'
+                    else f'<span class="verdict unsafe">unsafe</span> '
+                    f"{escape(p.rejected_by_run(d.mode) or 'reaches ' + str(d.max_level))}"
                 )
                 verdicts.append(f"<code>{escape(d.precision)}</code> {verdict}")
             declared = "<br>".join(verdicts) or "—"

@@ -439,7 +439,7 @@ class ModelSection:
         if p.basis:  # after `verify`: what the choice rests on (measured, emulated or estimated) and why
             out.append(f"- Basis: {p.basis} ({md(p.why or '')})")
         for d in p.declared:  # every declared mode of this platform
-            ok = "safe" if d.safe else f"**unsafe** (reaches {d.max_level})"
+            ok = "safe" if d.safe else f"**unsafe** ({md(p.rejected_by_run(d.mode)) or 'reaches ' + d.max_level})"
             out.append(f"- [ ] The declared target {code(p.platform + ':' + d.mode)} is {ok}")
         # rejected modes with the same numerics and the same reasons are one item
         groups: Dict[tuple, List[ModeAssessment]] = {}
@@ -450,7 +450,9 @@ class ModelSection:
                 key = (_formats(m.formats), run + tuple(_verdict(v) for v in m.blocking))
                 groups.setdefault(key, []).append(m)
         if not p.safe:
-            reasons = [_verdict(v) for v in chosen.blocking]
+            reasons = ([md(chosen.rejected_by_run)] if chosen.rejected_by_run else []) + [
+                _verdict(v) for v in chosen.blocking
+            ]
             out.append(
                 f"- [ ] Unsafe even at {code(p.precision)}: {'; '.join(reasons)} — no precision mode "
                 f"fixes this here: run these operators on another backend, or change the model"

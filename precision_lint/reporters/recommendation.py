@@ -58,7 +58,8 @@ def _groups_fastest_first(p: PlatformChoice) -> List[List[str]]:
 
 
 def _declared_text(p: PlatformChoice, d: DeclaredMode, color) -> str:
-    state = "safe" if d.safe else color("error", f"UNSAFE (worst finding: {d.max_level})")
+    why = p.rejected_by_run(d.mode) or f"worst finding: {d.max_level}"
+    state = "safe" if d.safe else color("error", f"UNSAFE ({why})")
     return f"declared target {p.platform}:{d.mode} ({d.precision}) is {state}"
 
 
@@ -172,7 +173,7 @@ def short_reason(p: PlatformChoice) -> Tuple[str, bool]:
     if p.cpu_fallbacks:
         extra.append(f"CPU fallback: {_who(p.cpu_fallbacks)}")
     for d in p.declared:  # every declared mode of this platform
-        state = "safe" if d.safe else f"UNSAFE ({d.max_level})"
+        state = "safe" if d.safe else f"UNSAFE ({p.rejected_by_run(d.mode) or d.max_level})"
         extra.append(f"declared {_SHORT[d.mode]}: {state}")
     if extra:
         if not limited and p.modes_differ:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import List
 
+from ..deploy.platforms import PRECISION_ENUM
 from ..verify.run import EMULATED, FP16_INACTIVE, MEASURED
 
 
@@ -83,7 +84,8 @@ def to_text(result, timings: bool = True) -> str:
         out.append(f"  {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {_safe(f.message)}")
     for platform, rec in sorted(result.recommendation.items()):
         out.append(
-            f"  recommendation ({rec['basis']}): {platform}: Precision_{rec['mode'].capitalize()}: {_safe(rec['why'])}"
+            f"  recommendation ({rec['basis']}): {platform}: {PRECISION_ENUM.get(rec['mode'], rec['mode'])}: "
+            f"{_safe(rec['why'])}"
         )
     if timings and result.timings:
         out.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
