@@ -19,3 +19,5 @@ dtypes, max_log2, exponent_bits  # noqa
 # Tests: pytest's module marks, html.parser callbacks, a reporter registered by name, names read for their shape.
 pytestmark, handle_starttag, handle_startendtag, handle_endtag, handle_data, MarkdownFailingOnBad  # noqa
 DT_INT32, if_op  # noqa
+# onnx_proto.py: the attribute `import onnx` sets on the package for a submodule it loads (read by onnx's users).
+onnx_cpp2py_export  # noqa
