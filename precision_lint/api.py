@@ -133,7 +133,11 @@ class Linter:
         self.decider = Decider(self.options)
         self.deployment = self.decider.deployment
         self.runner = RuleRunner(
-            self.rules, self.options.tolerances, self.deployment.judged_formats, keep=self.decider.bug_may_concern
+            self.rules,
+            self.options.tolerances,
+            self.deployment.judged_formats,
+            keep=self.decider.bug_may_concern,
+            keep_rules=self.decider.bug_rules,
         )
 
     def lint_file(self, path: str, name: Optional[str] = None) -> LintResult:

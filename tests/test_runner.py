@@ -108,3 +108,41 @@ def test_the_op_test_comes_before_the_condition(tmp_path):
     graph = load_model(path)
     assert graph.ops["up"].op == "Resize" and graph.ops["up"].source_op == "Upsample"
     assert RuleRunner(load_rule_file(rule_file)).run(graph) == ([], [])
+
+
+def _findings_without_memo(monkeypatch, path):
+    from precision_lint.api import Linter
+    from precision_lint.engine import runner
+
+    with monkeypatch.context() as m:
+        m.setattr(runner, "MEMO_LIMIT", 0)  # nothing remembered: every candidate evaluated
+        return Linter().lint_file(path).findings
+
+
+def test_remembered_estimates_are_the_estimates(monkeypatch, tmp_path):
+    """Candidates that read the same values share one evaluation of their estimates: the findings are those of
+    evaluating every candidate, on models whose candidates repeat (architectures) and where they differ only in
+    a value the estimate reads (K of MatMuls)."""
+    import os
+
+    from precision_lint.api import Linter
+
+    two_k = tmp_path / "two_k.onnx"
+    onnx.save(
+        parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+        g (float[8,16384] a, float[16384,8] b, float[8,64] c, float[64,8] d) => (float[8,8] y, float[8,8] z) {
+            [long] y = MatMul (a, b)
+            [short] z = MatMul (c, d)
+            [long2] w = MatMul (a, b)
+        }"""),
+        str(two_k),
+    )
+    samples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_models")
+    for path in [str(two_k)] + [
+        os.path.join(samples, "architectures", n) for n in ("bert_tiny.onnx", "llama_block.onnx", "vit_tiny.onnx")
+    ]:
+        remembered = Linter().lint_file(path).findings
+        assert [f.to_dict() for f in remembered] == [f.to_dict() for f in _findings_without_memo(monkeypatch, path)]
+    by_node = {f.node: f for f in Linter().lint_file(str(two_k)).findings if f.rule_id == "A003"}
+    assert set(by_node) == {"long", "long2"}  # K=64 stays below every level; K=16384 is info in fp16
+    assert by_node["long"].estimates == by_node["long2"].estimates and by_node["long"].level == "info"

@@ -294,6 +294,11 @@ class Decider:
 
         return select_rules(all_rules, options.select, options.ignore)
 
+    @property
+    def bug_rules(self) -> frozenset:
+        """The rules whose candidates a known kernel bug of the deployed version may decide (see bug_may_concern)."""
+        return frozenset(r for b in self.deployment.bugs for r in b.rules)
+
     def bug_may_concern(self, rule_id: str, op: str, source_op: str, rank: Any, evidence: Any) -> bool:
         """Whether a known kernel bug of the deployed version concerns this rule candidate on some platform: the
         rule runner keeps such candidates even when no format flags them (the bug decides per target)."""

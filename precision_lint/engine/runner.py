@@ -183,6 +183,45 @@ def _plain(v: Any) -> Any:
     return v
 
 
+# Distinct estimate inputs remembered per run (a few hundred in a 14k-operator transformer): bounded for hostile graphs.
+MEMO_LIMIT = 1 << 16
+# Names the estimate loop sets itself (or that are fixed for the whole run): never part of the memo key.
+_SET_BY_ESTIMATE = frozenset({"fmt", "err", "saturating", "tol", "unit"})
+_PLAIN_SCALARS = (type(None), bool, int, str)
+
+
+def _estimate_inputs(rule: Rule) -> Tuple[str, ...]:
+    """The names a rule's estimates and levels read, besides those the estimate loop sets."""
+    names = set()
+    for e in (rule.estimate_value, rule.estimate_storage, *(e for _, e in rule.levels)):
+        if e is not None:
+            names |= e.names
+    return tuple(sorted(names - _SET_BY_ESTIMATE))
+
+
+def _memo_key(rule_id: str, conditional: bool, names: Tuple[str, ...], env: Mapping[str, Any]) -> Optional[tuple]:
+    """The values ``names`` have in ``env``, exactly (type and bits), when all are plain data; else None."""
+    key: List[Any] = [rule_id, conditional]
+    for n in names:
+        k = _value_key(env.get(n))
+        if k is None:
+            return None
+        key.append(k)
+    return tuple(key)
+
+
+def _value_key(v: Any) -> Optional[tuple]:
+    t = type(v)
+    if t in _PLAIN_SCALARS:
+        return (t, v)
+    if t is float:
+        return (t, v.hex())  # exact: -0.0 and 0.0 apart (the expressions may tell them apart)
+    if t is tuple or t is list:
+        items = tuple(_value_key(x) for x in v)
+        return None if None in items else (t, items)
+    return None  # a view of the graph, a namespace, a numpy value: evaluated for each candidate
+
+
 def rule_tolerances(rule: Rule, overrides: Mapping[str, float]) -> Dict[str, float]:
     """The tolerances one rule sees: its declared defaults, then a user's ``NAME=value`` (every rule that declares
     NAME), then ``RULE.NAME=value`` (that rule only; the more specific setting wins)."""
@@ -204,6 +243,7 @@ class RuleRunner:
         tolerances: Optional[Mapping[str, float]] = None,
         judged_formats: Sequence[str] = ("fp16",),
         keep: Optional[Callable[[str, str, str, Optional[int], Mapping[str, Any]], bool]] = None,
+        keep_rules: Optional[frozenset] = None,
     ):
         self.rules = list(rules)
         # Each rule sees only its own tolerances: a user rule that declares `reduction_rel` cannot move A002's.
@@ -213,8 +253,12 @@ class RuleRunner:
             self.tolerances.update(values)
         self.judged = tuple(judged_formats)
         # keep(rule_id, op, source_op, rank, evidence): candidates no format flags are kept when it says so (known kernel
-        # bugs decide their level per target)
+        # bugs decide their level per target); keep_rules: the only rules it can say so of (None: any)
         self.keep = keep
+        self.keep_rules = keep_rules
+        # what each rule's estimates and levels read besides the format, the estimate and the tolerances: the values
+        # that key the estimates' memo (see _estimates)
+        self.estimate_inputs = {r.id: _estimate_inputs(r) for r in self.rules}
 
     def run(self, graph: ModelGraph, input_ranges=None) -> Tuple[List[Finding], List[str]]:
         analysis = Analysis(graph, self.tolerances, input_ranges)
@@ -227,6 +271,7 @@ class RuleRunner:
             ),
         }
         model_view = base["model"]
+        memo: Dict[Any, Dict[str, Estimate]] = {}  # a rule's estimates by the values they read (see _estimates)
         for rule in self.rules:
             if graph.format not in rule.applies_to or not rule.match.can_match(graph.has_op):
                 continue
@@ -269,7 +314,7 @@ class RuleRunner:
                         continue
                     env = dict(base, anchor=node, node=node, **unbound)
                     env.update(bindings)
-                    f = self._finding(rule, graph, node, env)
+                    f = self._finding(rule, graph, node, env, memo)
                 except _Budget:
                     overruns += 1
                     if overruns >= MAX_BUDGET_OVERRUNS:
@@ -327,30 +372,31 @@ class RuleRunner:
         return Estimate(key, None if err is None else float(err), rule.estimate_unit, level)
 
     def _kept(self, rule: Rule, node: NodeView, env: Dict[str, Any]) -> bool:
-        if self.keep is None:
+        if self.keep is None or (self.keep_rules is not None and rule.id not in self.keep_rules):
             return False
         evidence = {k: _plain(env.get(k)) for k in rule.evidence}
         rank = len(evidence["input_shape"]) if isinstance(evidence.get("input_shape"), (list, tuple)) else None
         return self.keep(rule.id, node.operator.op, node.operator.source_op, rank, evidence)
 
-    def _finding(self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any]) -> Optional[Finding]:
+    def _finding(
+        self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any], memo: Dict[Any, Any]
+    ) -> Optional[Finding]:
         for name, e in rule.let:
             env[name] = e.evaluate(env)
         assumptions = tuple(render(a.text, env) for a in rule.assumptions if a.when is None or a.when.evaluate(env))
-        estimates: Dict[str, Estimate] = {}
-        for fmt in rule.formats:
-            estimates[fmt] = self._estimate(rule, rule.estimate_value, env, fmt, bool(assumptions), fmt)
-            env[f"err_{fmt}"] = estimates[fmt].value
-            if rule.estimate_storage is not None:
-                # Storage-only variant (fp16 storage, fp32 arithmetic: GPU Normal modes).  Kept out of the
-                # judged level, which is about the format throughout; the recommender reads it.
-                key = f"{fmt}-storage"
-                estimates[key] = self._estimate(rule, rule.estimate_storage, env, fmt, bool(assumptions), key)
-        if rule.saturation_sensitive and "fp16" in rule.formats:
-            # fp32 -> fp16 saturating at +-65504 (ARMv8.2 CPU): the recommender uses it where the platform says so
-            estimates["fp16-sat"] = self._estimate(
-                rule, rule.estimate_value, dict(env, saturating=True), "fp16", bool(assumptions), "fp16-sat"
-            )
+        # The estimates are a function of the values their expressions read: candidates that read the same values
+        # (2,100 MatMuls with one K in a transformer) share one evaluation.  Values that are not plain data (views of
+        # the graph) are never keys: those candidates are evaluated each.
+        key = _memo_key(rule.id, bool(assumptions), self.estimate_inputs[rule.id], env)
+        known = memo.get(key) if key is not None else None
+        if known is not None:
+            estimates = dict(known)
+            for fmt in rule.formats:
+                env[f"err_{fmt}"] = estimates[fmt].value
+        else:
+            estimates = self._estimates(rule, env, assumptions)
+            if key is not None and len(memo) < MEMO_LIMIT:
+                memo[key] = dict(estimates)
         if all(e.level == "none" for e in estimates.values()) and not self._kept(rule, node, env):
             return None
         env.setdefault("err_fp16", None)
@@ -380,3 +426,21 @@ class RuleRunner:
         )
         # The rule gives a level per format (its estimates); the finding's level is decided in engine/decide.py.
         return level_for_formats(finding, self.judged)
+
+    def _estimates(self, rule: Rule, env: Dict[str, Any], assumptions: Tuple[str, ...]) -> Dict[str, Estimate]:
+        """The rule's estimate and level per format (and its storage-only and saturating variants)."""
+        estimates: Dict[str, Estimate] = {}
+        for fmt in rule.formats:
+            estimates[fmt] = self._estimate(rule, rule.estimate_value, env, fmt, bool(assumptions), fmt)
+            env[f"err_{fmt}"] = estimates[fmt].value
+            if rule.estimate_storage is not None:
+                # Storage-only variant (fp16 storage, fp32 arithmetic: GPU Normal modes).  Kept out of the
+                # judged level, which is about the format throughout; the recommender reads it.
+                key = f"{fmt}-storage"
+                estimates[key] = self._estimate(rule, rule.estimate_storage, env, fmt, bool(assumptions), key)
+        if rule.saturation_sensitive and "fp16" in rule.formats:
+            # fp32 -> fp16 saturating at +-65504 (ARMv8.2 CPU): the recommender uses it where the platform says so
+            estimates["fp16-sat"] = self._estimate(
+                rule, rule.estimate_value, dict(env, saturating=True), "fp16", bool(assumptions), "fp16-sat"
+            )
+        return estimates
