@@ -143,7 +143,8 @@ class Linter:
     def lint_file(self, path: str, name: Optional[str] = None) -> LintResult:
         """Lint the model at ``path``; ``name`` is the path to report instead (a model read from stdin is linted
         from a temporary file and reported as ``-`` or its --stdin-filename, which per-path settings match)."""
-        result = self._lint_file(path, name)
+        with _gc_paused():  # until the graph is freed: a collection in between walks its objects for nothing
+            result = self._lint_file(path, name)
         if name is not None and result.error is not None:
             result.path = name
             result.error = FileError(name, result.error.message.replace(path, name))
@@ -235,17 +236,25 @@ class Linter:
 
 @contextmanager
 def _guarded() -> Iterator[None]:
-    """Around one file: numeric warnings (overflow to inf is an expected answer here) stay off stderr, and the
-    cyclic garbage collector pauses while the graph's many small objects are built (about 20% of a big lint)."""
-    import gc
+    """Around one file's load and rules: numeric warnings (overflow to inf is an expected answer here) stay off
+    stderr."""
     import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector pauses while one file's graph lives: it is many small objects without cycles,
+    freed by reference counting, which collections would only walk again and again (about 20% of a big lint)."""
+    import gc
 
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            yield
+        yield
     finally:
         if was_enabled:
             gc.enable()

@@ -99,3 +99,31 @@ def test_readme_library_example_names_real_methods():
 
     result = Linter(Options()).lint_file(GRIDSAMPLE)
     assert result.failed and [f.rule_id for f in result] == ["C001"]
+
+
+def test_a_lint_pauses_the_garbage_collector_and_restores_it(tmp_path):
+    """The collector pauses while a graph lives (its objects have no cycles: freed by reference counting, as the
+    test above checks) and is left as it was, after a good file and after an unreadable one."""
+    import gc
+
+    from precision_lint import api
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07garbage")
+    seen = []
+    linter = api.Linter()
+    real_run = linter.runner.run
+
+    def run_and_look(graph, *a):
+        seen.append(gc.isenabled())
+        return real_run(graph, *a)
+
+    linter.runner.run = run_and_look
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            assert linter.lint_file(GRIDSAMPLE).error is None and linter.lint_file(str(broken)).error is not None
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+    assert seen == [False, False]
