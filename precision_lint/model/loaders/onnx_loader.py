@@ -281,7 +281,8 @@ class _Builder:
         self.absurd: List[str] = []
         self._known_ops: Dict[Tuple[str, str], bool] = {}
         self._external_files: Dict[str, Tuple[Optional[str], Optional[int]]] = {}
-        self._types: Dict[bytes, Tuple[Optional[Tuple[Optional[int], ...]], Optional[str]]] = {}
+        # serialized TypeProto -> (shape, dtype, whether a dimension is implausible)
+        self._types: Dict[bytes, Tuple[Optional[Tuple[Optional[int], ...]], Optional[str], bool]] = {}
 
     def build(self) -> ModelGraph:
         g = self.graph
@@ -515,13 +516,15 @@ class _Builder:
         key = vi.type.SerializeToString()
         hit = self._types.get(key)
         if hit is None:
-            hit = _shape_of(vi.type)
+            shape, dtype = _shape_of(vi.type)
+            absurd = bool(shape) and max((d or 0) for d in shape) >= IMPLAUSIBLE_DIM
+            hit = (shape, dtype, absurd)
             if len(self._types) < 4096:
                 self._types[key] = hit
-        shape, dtype = hit
+        shape, dtype, absurd = hit
         if shape is not None and not t.is_const:
             t.shape = shape
-            if shape and max((d or 0) for d in shape) >= IMPLAUSIBLE_DIM and len(self.absurd) < 1000:
+            if absurd and len(self.absurd) < 1000:
                 self.absurd.append(f"{t.name} {shape}")
         if dtype is not None and t.dtype is None:
             t.dtype = dtype
