@@ -82,6 +82,10 @@ _ALLOWED = (
 )
 
 
+_ALLOWED_TYPES = frozenset(_ALLOWED)
+_CONSTANT_TYPES = frozenset({int, float, str, bool, type(None)})
+
+
 class View:
     """Base for objects an expression may look into.  ``FIELDS`` lists the only attributes reachable."""
 
@@ -187,29 +191,30 @@ class Expression:
         # (base, field) for every `name.field` and `anything.field`: base is the name, or None when the field is read
         # from a computed value.  The rule loader checks fields against the views, so typos fail at load time.
         self.fields = set()
+        called = set()
+        # One pass, by exact node type (the parser makes no subclasses; an unlisted type, subclass or not, is refused).
         for n in nodes:
-            if isinstance(n, ast.Attribute):
-                self.fields.add((n.value.id if isinstance(n.value, ast.Name) else None, n.attr))
-            if not isinstance(n, _ALLOWED):
-                raise ExprError(f"{type(n).__name__} is not allowed in rule expressions: {self.source!r}")
-            if isinstance(n, ast.Attribute) and n.attr.startswith("_"):
-                raise ExprError(f"private attribute {n.attr!r} in {self.source!r}")
-            if isinstance(n, ast.Call):
+            t = type(n)
+            if t not in _ALLOWED_TYPES:
+                raise ExprError(f"{t.__name__} is not allowed in rule expressions: {self.source!r}")
+            if t is ast.Name:
+                self.names.add(n.id)
+            elif t is ast.Attribute:
+                self.fields.add((n.value.id if type(n.value) is ast.Name else None, n.attr))
+                if n.attr.startswith("_"):
+                    raise ExprError(f"private attribute {n.attr!r} in {self.source!r}")
+            elif t is ast.Call:
                 if n.keywords:
                     raise ExprError(f"keyword arguments are not supported: {self.source!r}")
-                if isinstance(n.func, ast.Name):
+                if type(n.func) is ast.Name:
                     if n.func.id not in functions:
                         raise ExprError(f"unknown function {n.func.id!r} in {self.source!r}")
-                elif not isinstance(n.func, ast.Attribute):
+                    called.add(n.func.id)
+                elif type(n.func) is not ast.Attribute:
                     raise ExprError(f"only named functions and view methods can be called: {self.source!r}")
-            if isinstance(n, ast.Constant) and not isinstance(n.value, (int, float, str, bool, type(None))):
+            elif t is ast.Constant and type(n.value) not in _CONSTANT_TYPES:
                 raise ExprError(f"constant of type {type(n.value).__name__} not allowed: {self.source!r}")
-            if isinstance(n, ast.Name):
-                self.names.add(n.id)
-        # Function names are not free variables.
-        for n in nodes:
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
-                self.names.discard(n.func.id)
+        self.names -= called  # function names are not free variables
         self._tree = tree.body
         self._functions = functions
 
