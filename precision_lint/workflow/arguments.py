@@ -5,7 +5,6 @@ and ``-`` (a model read from standard input)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Dict, List, Optional
 
@@ -89,6 +88,8 @@ def _stdin_to_file(out: Inputs, stdin: Optional[BinaryIO], name: Optional[str]) 
 
     stream = stdin if stdin is not None else sys.stdin.buffer
     if out.tmpdir is None:
+        import tempfile  # only for a model read from stdin (with shutil, bz2, lzma and random: 4 ms of start-up)
+
         out.tmpdir = tempfile.mkdtemp(prefix="precision-lint-stdin-")
     ext = os.path.splitext(name or "")[1].lower()
     path = os.path.join(out.tmpdir, "stdin" + (ext if ext in (".onnx", ".mnn") else ".model"))

@@ -20,7 +20,6 @@ asking, any other name is asked of the registry (a newer onnx may define it).
 from __future__ import annotations
 
 import importlib._bootstrap
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -99,10 +98,11 @@ def _extension_spec():
     return None
 
 
-class _AttachToPackage(importlib.abc.MetaPathFinder):
+class _AttachToPackage:
     """When ``onnx`` is imported after ``cpp()`` loaded its extension, the package gets the extension as its
     ``onnx_cpp2py_export`` attribute (the import system sets that only for submodules it loads itself).  Only the
-    path finder's spec is wrapped; anything else about the import is left to the usual finders."""
+    path finder's spec is wrapped; anything else about the import is left to the usual finders.  A meta path finder
+    needs nothing but ``find_spec`` (importlib.abc would import importlib.resources: 8 ms of every start-up)."""
 
     def find_spec(self, name, path=None, target=None):
         if name != "onnx":
