@@ -214,7 +214,17 @@ def dot_relative_error(k: int, fmt: str, acc: Optional[str] = None) -> float:
 
 
 # The series the shipped rules use: (fmt, lanes, kind, acc) for sums, (fmt, acc) for dot products.
-TABLE_SUM_SERIES = [("fp16", 8, "positive", "fp16"), ("fp16", 8, "squares", "fp16"), ("fp16", 8, "ones", "fp16")]
+TABLE_SUM_SERIES = [
+    ("fp16", 8, "positive", "fp16"),
+    ("fp16", 8, "squares", "fp16"),
+    ("fp16", 8, "ones", "fp16"),
+    (
+        "fp16",
+        1,
+        "positive",
+        "fp16",
+    ),  # A002 on GlobalAveragePool: one running sum per channel (MNN's lanes hold channels)
+]
 TABLE_DOT_SERIES = [("fp16", "fp16")]
 
 
