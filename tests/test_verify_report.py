@@ -256,3 +256,4 @@ def test_a_review_of_verify_no_lint_says_the_rules_did_not_run(tmp_path):
         assert "did not run" in text and "not linted" in text
         assert "No operator in this model changes" not in text and "No finding in fp16" not in text
         assert "emulated" in text and "0.0096" in text  # the run is still reported (its output error)
+        assert "Deploy with" in text and "Precision_Low" in text  # and the recommendation the run decides

@@ -22,6 +22,7 @@ def as_lint_result(result: VerifyResult) -> LintResult:
         res.fail_level = base.fail_level
     else:  # `verify --no-lint`: the rules did not run, and the reports must not read as if they found nothing
         res.metadata = {"format": "mnn" if result.path.lower().endswith(".mnn") else "onnx", "linted": False}
+        res.recommendation = result.runs_recommendation  # what the runs decide, per declared platform
     res.findings = sorted(list(result.findings) + list(result.new_findings), key=Finding.sort_key)
     chart = chart_data(result)
     if chart is not None:

@@ -93,6 +93,8 @@ class VerifyResult:
     recommendation: Dict[str, Dict] = field(default_factory=dict)
     depths: Dict[str, int] = field(default_factory=dict)  # tensor -> operators from the inputs (the error chart)
     lint: Optional[object] = None  # the linter's LintResult on the model (metadata, identity, drawings) when linted
+    # with --no-lint: the whole recommendation the runs decided (results.Recommendation), for the review reports
+    runs_recommendation: Optional[object] = None
 
     @property
     def exit_code(self) -> int:
@@ -244,11 +246,14 @@ def _recommend(result: "VerifyResult", targets: Sequence[str], linter=None, lint
     per platform its mode, basis (measured / emulated / estimated) and why."""
     from ..api import Linter, LintResult, Options
 
-    if linter is None:  # --no-lint: no findings, only what the runs showed
+    no_lint = linter is None
+    if no_lint:  # --no-lint: no findings, only what the runs showed
         linter = Linter(Options(targets=tuple(targets), recommend=False))
         lint_result = LintResult(path=result.path)
     verdicts = verdicts if verdicts is not None else linter.decider.verdicts()
     linter.decider.recommend(lint_result, verdicts, measured_runs(result.targets))
+    if no_lint:
+        result.runs_recommendation = lint_result.recommendation
     result.recommendation = {
         p.platform: {"mode": p.mode, "basis": p.basis, "why": p.why} for p in lint_result.recommendation.platforms
     }
