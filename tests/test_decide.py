@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx import parser
 
 from precision_lint.api import Linter, Options
 from precision_lint.deploy.platforms import load_platforms
@@ -219,14 +220,12 @@ def test_a_run_over_tolerance_in_fp16_rejects_bf16_too(tmp_path):
     Low_BF16 (bf16, coarser still) are rejected with it, and High is recommended (Low_BF16 was, and fails when run)."""
     path = tmp_path / "cancel.onnx"
     path.write_bytes(
-        __import__("onnx")
-        .parser.parse_model("""
+        parser.parse_model("""
         <ir_version: 8, opset_import: ["" : 17]>
         g (float[64,2] x) => (float[64,1] y) <float[2,1] w = {1.0, -1.0}, float[1] big = {1000.0}> {
           t = Add (x, big)
           y = MatMul (t, w)
-        }""")
-        .SerializeToString()
+        }""").SerializeToString()
     )
     result = verify(str(path), ["cuda:normal"])
     (run,) = result.targets

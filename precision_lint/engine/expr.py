@@ -116,6 +116,17 @@ def _class_getter(cls: type, name: str) -> Optional[Callable[[Any], Any]]:
     return getters.get(name)
 
 
+def _first_field_read(b: Any, attr: str, cache: Dict[type, Callable[[Any], Any]], src: str) -> Any:
+    """``b.attr`` the first time an expression reads it from b's class (the interpreter and the compiled code alike):
+    the checked read, and the class's getter kept in ``cache`` for the reads after it."""
+    if not isinstance(b, View):
+        raise EvalError(f"{type(b).__name__} has no field {attr!r} in {src!r}")
+    getter = _class_getter(type(b), attr)
+    if getter is not None:
+        cache[type(b)] = getter
+    return b.get_field(attr)
+
+
 def _class_method(cls: type, name: str, src: str) -> Optional[Callable[..., Any]]:
     """``name`` of a View class as one function of (view, *args): the class's ``m_NAME`` when it defines one (no
     bound function made per call), else its whitelisted getter with the interpreter's field-or-method check.
@@ -281,12 +292,7 @@ class Expression:
             return b[slice(lower, upper, step)]
 
         def field(b, attr, cache):
-            if not isinstance(b, View):
-                raise EvalError(f"{type(b).__name__} has no field {attr!r} in {src!r}")
-            getter = _class_getter(type(b), attr)
-            if getter is not None:
-                cache[type(b)] = getter
-            return b.get_field(attr)
+            return _first_field_read(b, attr, cache, src)
 
         def method(b, attr, cache):
             if not isinstance(b, View):
@@ -427,12 +433,7 @@ class Expression:
                 getter = fast.get(type(b))
                 if getter is not None:
                     return getter(b)
-                if not isinstance(b, View):
-                    raise EvalError(f"{type(b).__name__} has no field {attr!r} in {src!r}")
-                getter = _class_getter(type(b), attr)
-                if getter is not None:
-                    fast[type(b)] = getter
-                return b.get_field(attr)
+                return _first_field_read(b, attr, fast, src)
 
             return attribute
         if isinstance(n, ast.Call):
