@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ...errors import ModelLoadError
 from ..graph import ModelGraph, Operator
 from . import mnn_schema as S
-from .flatbuf import Buffer, FlatBufferError, Tab
+import numpy as np
+
+from .flatbuf import Buffer, FlatBufferError, Irregular, Tab, TableColumns, offset_array
 from .mnn_data import Payload, PayloadReader, conv_weight
 from .mnn_ops import canonical
 
@@ -64,7 +66,7 @@ def load_mnn(path: str) -> ModelGraph:
         ) from None
 
 
-@dataclass
+@dataclass(slots=True)  # one per op
 class _Rec:
     """One op as stored, before rewiring."""
 
@@ -75,7 +77,7 @@ class _Rec:
     outputs: List[str]
     param_name: Optional[str]
     param: Optional[Tab]
-    params: Dict[str, Any] = field(default_factory=dict)
+    perm: Optional[Dict[str, Any]] = None  # a ConvertTensor that permutes axes: the Transpose's attributes
     dropped: bool = False  # a layout-only ConvertTensor, rewired around
 
 
@@ -107,7 +109,7 @@ class _Reader:
             self.subgraphs.setdefault(sg.string(S.SUBGRAPH["name"], "name") or "", sg)
         names = net.strings(S.NET["tensorName"], "tensorName")
         outputs = net.strings(S.NET["outputName"], "outputName")
-        ins, outs = self._graph(net.tables(S.NET["oplists"], "oplists"), names, "", {}, outputs)
+        ins, outs = self._graph(net, S.NET["oplists"], "oplists", names, "", {}, outputs)
         g.inputs = ins
         g.outputs = outs or self._dangling()
         for name in self.subgraphs:  # subgraphs no op refers to: still walked, scoped by their name
@@ -153,10 +155,18 @@ class _Reader:
 
     # ----- one graph ------------------------------------------------------------------------------------------
     def _graph(
-        self, ops: List[Tab], names: List[str], scope: str, bind: Dict[str, str], outputs: Sequence[str]
+        self,
+        owner: Tab,
+        slot: int,
+        what: str,
+        names: List[str],
+        scope: str,
+        bind: Dict[str, str],
+        outputs: Sequence[str],
     ) -> Tuple[List[str], List[str]]:
-        """Add one (sub)graph.  ``bind`` maps names of this graph to tensors of the enclosing one.  Returns the
-        graph's input and output tensor names after rewiring."""
+        """Add one (sub)graph, whose ops are the tables of ``owner``'s vector field ``slot``.  ``bind`` maps names of
+        this graph to tensors of the enclosing one.  Returns the graph's input and output tensor names after
+        rewiring."""
 
         def local(n: str) -> str:
             if n in bind:
@@ -170,6 +180,31 @@ class _Reader:
                 raise FlatBufferError(f"{what} refers to tensor {i}, but the graph has {len(names)} tensor names")
             return local(names[i])
 
+        recs = self._columnar_records(owner, slot, what, names, local)
+        if recs is None:  # something the columnar checks refuse: read op by op, whose errors name the op and field
+            recs = self._records(owner.tables(slot, what), index)
+
+        resolve = self._rewire(recs, {local(o) for o in outputs})
+        inputs: List[str] = []
+        for r in recs:
+            if resolve is not None:
+                r.inputs = [resolve(i) for i in r.inputs]
+                r.outputs = [resolve(o) for o in r.outputs]
+            if r.dropped:
+                continue
+            if r.type_name in ("Const", "TrainableParam") and r.outputs:
+                self._const(r)
+            elif r.type_name == "Input" and r.outputs:
+                if r.outputs[0] not in bind.values():
+                    self._input(r)
+                    inputs.append(r.outputs[0])
+            else:
+                self._operator(r, scope)
+        outs = [local(o) for o in outputs]
+        return inputs, outs if resolve is None else [resolve(o) for o in outs]
+
+    def _records(self, ops: List[Tab], index) -> List[_Rec]:
+        """The ops as stored, read table by table."""
         recs: List[_Rec] = []
         for k, tab in enumerate(ops):
             code = tab.scalar(S.OP["type"], "i32", 0)
@@ -187,28 +222,58 @@ class _Reader:
                 self.unknown_params[f"{type_name} (parameter type {ptype})"] += 1
             ptab = tab.table(S.OP["main"], f"main<{pname}>") if pname else None
             recs.append(_Rec(tab, type_name, name, ins, outs, pname, ptab))
+        return recs
 
-        resolve = self._rewire(recs, {local(o) for o in outputs})
-        inputs: List[str] = []
-        for r in recs:
-            r.inputs = [resolve(i) for i in r.inputs]
-            r.outputs = [resolve(o) for o in r.outputs]
-            if r.dropped:
-                continue
-            if r.type_name in ("Const", "TrainableParam") and r.outputs:
-                self._const(r)
-            elif r.type_name == "Input" and r.outputs:
-                if r.outputs[0] not in bind.values():
-                    self._input(r)
-                    inputs.append(r.outputs[0])
-            else:
-                self._operator(r, scope)
-        return inputs, [resolve(local(o)) for o in outputs]
+    def _columnar_records(self, owner: Tab, slot: int, what: str, names: List[str], local) -> Optional[List[_Rec]]:
+        """The ops as stored, their headers read for all ops at once (flatbuf.TableColumns); None when a check
+        fails or an op names a tensor the graph does not have, and the caller reads op by op instead."""
+        try:
+            ops = TableColumns(self.buf, offset_array(owner, slot, what))
+            codes = ops.scalars(S.OP["type"], "i32", 0).tolist()
+            op_names = ops.strings(S.OP["name"])
+            ins, in_ends = ops.number_lists(S.OP["inputIndexes"], "i32")
+            outs, out_ends = ops.number_lists(S.OP["outputIndexes"], "i32")
+            ptypes = ops.scalars(S.OP["main_type"], "u8", 0).tolist()
+            known = np.array([bool(t) and t in S.PARAMS for t in ptypes], dtype=bool)  # main is read for these
+            params = TableColumns(self.buf, ops.rows(known).targets(S.OP["main"]))
+        except Irregular:
+            return None
+        if max(ins.max(initial=-1), outs.max(initial=-1)) >= len(names):
+            return None
+        tensor = [local(n) for n in names] + [""]  # [-1]: no tensor (every negative index)
+        ins = [tensor[i] for i in np.maximum(ins, -1).tolist()]
+        outs = [tensor[i] for i in np.maximum(outs, -1).tolist()]
+        whats = [f"{owner.what}.{what}[{k}]" for k in range(len(codes))]
+        param_tabs = iter(params.tabs([f"{whats[k]}.main<{S.PARAMS[ptypes[k]]}>" for k in np.flatnonzero(known)]))
+        recs: List[_Rec] = []
+        in_start = out_start = 0
+        for k, (code, tab, ptype, in_end, out_end) in enumerate(zip(codes, ops.tabs(whats), ptypes, in_ends, out_ends)):
+            type_name = S.OP_TYPES.get(code)
+            if type_name is None:
+                type_name = f"OpType{code}"
+                self.unknown_types[type_name] += 1
+            pname = S.PARAMS.get(ptype) if ptype else None
+            if ptype and pname is None:
+                self.unknown_params[f"{type_name} (parameter type {ptype})"] += 1
+            recs.append(
+                _Rec(
+                    tab,
+                    type_name,
+                    op_names[k] or f"{type_name}_{k}",
+                    ins[in_start:in_end],
+                    outs[out_start:out_end],
+                    pname,
+                    next(param_tabs) if pname else None,
+                )
+            )
+            in_start, out_start = in_end, out_end
+        return recs
 
     def _rewire(self, recs: List[_Rec], outputs: Set[str]):
-        """Drop layout-only ConvertTensor ops; return the name resolver that rewires around them."""
+        """Drop layout-only ConvertTensor ops; return the name resolver that rewires around them (None when no op
+        was dropped: every name stays)."""
         alias: Dict[str, str] = {}
-        produced_by_op = {o for r in recs if r.type_name not in ("Input", "Const") for o in r.outputs}
+        produced_by_op: Optional[Set[str]] = None  # built at the first dropped op: most graphs have none
         for r in recs:
             if r.type_name != "ConvertTensor" or len(r.inputs) != 1 or len(r.outputs) != 1:
                 continue
@@ -216,7 +281,7 @@ class _Reader:
             src = info.scalar(0, "i8", 0) if info is not None else 0  # TensorConvertInfo: 0 source, 1 dest
             dst = info.scalar(1, "i8", 0) if info is not None else 0
             if (src in _CHANNELS_LAST) != (dst in _CHANNELS_LAST) and {src, dst} <= _CHANNELS_FIRST | _CHANNELS_LAST:
-                r.params = {
+                r.perm = {
                     "perm": [0, 3, 1, 2] if src in _CHANNELS_LAST else [0, 2, 3, 1],
                     "from_format": S.DATA_FORMATS.get(src),
                     "to_format": S.DATA_FORMATS.get(dst),
@@ -227,10 +292,14 @@ class _Reader:
                 continue
             r.dropped = True
             self.dropped += 1
+            if produced_by_op is None:
+                produced_by_op = {o for r in recs if r.type_name not in ("Input", "Const") for o in r.outputs}
             if y in outputs and x in produced_by_op:
                 alias[x] = y  # the producer writes the graph output's name directly
             else:
                 alias[y] = x
+        if not alias:
+            return None
         limit = len(alias) + 1
 
         def resolve(n: str) -> str:
@@ -277,8 +346,8 @@ class _Reader:
     def _operator(self, r: _Rec, scope: str) -> None:
         params = _decode_params(r)
         op_name, source_op, attrs = canonical(r.type_name, params)
-        if r.type_name == "ConvertTensor" and "perm" in r.params:  # kept: it permutes axes (NHWC <-> NCHW)
-            op_name, attrs = "Transpose", dict(r.params)
+        if r.perm is not None:  # a ConvertTensor kept: it permutes axes (NHWC <-> NCHW)
+            op_name, attrs = "Transpose", dict(r.perm)
         if r.name.endswith("__matmul_converted"):
             attrs["converted_from"] = "MatMul"  # the converter's convertMatmulToConv
         self.counter += 1
@@ -364,7 +433,7 @@ class _Reader:
         for i in sg.vector(S.SUBGRAPH["outputs"], "i32", "outputs"):
             if 0 <= i < len(names):
                 outs.append(names[int(i)])
-        self._graph(sg.tables(S.SUBGRAPH["nodes"], "nodes"), names, scope, bind, outs)
+        self._graph(sg, S.SUBGRAPH["nodes"], "nodes", names, scope, bind, outs)
 
     # ----- after the walk -------------------------------------------------------------------------------------
     def _attrs_from_constants(self) -> None:
