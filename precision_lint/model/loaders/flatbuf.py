@@ -206,12 +206,17 @@ class Irregular(Exception):
     the table and field (or which reads the file where this reader is stricter than it needs to be)."""
 
 
-def _at(buf: Buffer, pos: np.ndarray, dtype: str) -> np.ndarray:
-    """The values of ``dtype`` at byte positions ``pos`` (checked by the caller), as int64.  A view with a one-byte
-    stride reads at any alignment; positions are never negative here, so nothing wraps around."""
+def _raw(buf: Buffer, pos: np.ndarray, dtype: str) -> np.ndarray:
+    """The values of ``dtype`` at byte positions ``pos`` (checked by the caller).  A view with a one-byte stride
+    reads at any alignment; positions are never negative here, so nothing wraps around."""
     dt = np.dtype(dtype)
     view = np.ndarray((buf.size - dt.itemsize + 1,), dt, buf.data, 0, (1,))
-    return view[pos].astype(np.int64)
+    return view[pos]
+
+
+def _at(buf: Buffer, pos: np.ndarray, dtype: str) -> np.ndarray:
+    """Integers of ``dtype`` at byte positions ``pos``, as int64 for offset arithmetic."""
+    return _raw(buf, pos, dtype).astype(np.int64)
 
 
 def offset_array(tab: Tab, slot: int, what: str) -> np.ndarray:
@@ -272,9 +277,13 @@ class TableColumns:
             raise Irregular("field outside its table")
         return np.where(off != 0, self.pos + off, 0)
 
-    def scalars(self, slot: int, kind: str, default) -> np.ndarray:
+    def scalars(self, slot: int, kind: str, default) -> list:
+        """Tab.scalar for every table: Python numbers (bool for "bool"), ``default`` itself where absent."""
         p = self.field(slot, SCALARS[kind].bytewidth)
-        return np.where(p != 0, _at(self.buf, p, "<" + _STRUCT[kind]), default)
+        values = _raw(self.buf, p, "<B" if kind == "bool" else "<" + _STRUCT[kind]).tolist()  # p = 0: unused
+        if kind == "bool":
+            values = [bool(v) for v in values]
+        return [v if q else default for v, q in zip(values, p.tolist())]
 
     def targets(self, slot: int) -> np.ndarray:
         """Where the field's uoffset points, 0 where absent (Tab._target for every table)."""
@@ -300,7 +309,7 @@ class TableColumns:
         start, n = self._vectors(slot, dtype.itemsize)
         ends = np.cumsum(n)
         item = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(ends - n, n)
-        values = _at(self.buf, np.repeat(start, n) + dtype.itemsize * item, "<" + _STRUCT[kind])
+        values = _raw(self.buf, np.repeat(start, n) + dtype.itemsize * item, "<" + _STRUCT[kind])
         return values, ends.tolist()
 
     def strings(self, slot: int) -> List[Optional[str]]:

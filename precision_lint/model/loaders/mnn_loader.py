@@ -21,11 +21,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
+import numpy as np
+
 from ...errors import ModelLoadError
 from ..graph import ModelGraph, Operator
 from . import mnn_schema as S
-import numpy as np
-
 from .flatbuf import Buffer, FlatBufferError, Irregular, Tab, TableColumns, offset_array
 from .mnn_data import Payload, PayloadReader, conv_weight
 from .mnn_ops import canonical
@@ -66,11 +66,16 @@ def load_mnn(path: str) -> ModelGraph:
         ) from None
 
 
+_UNREAD = object()
+# Parameter tables _decode_params reads through a nested table: decoded op by op.
+_NESTED_PARAMS = {"Convolution2D", "Convolution3D"}
+
+
 @dataclass(slots=True)  # one per op
 class _Rec:
     """One op as stored, before rewiring."""
 
-    tab: Tab
+    tab: Optional[Tab]  # None when the header was read by _columnar_records (which reads externalPath too)
     type_name: str
     name: str
     inputs: List[str]
@@ -79,6 +84,14 @@ class _Rec:
     param: Optional[Tab]
     perm: Optional[Dict[str, Any]] = None  # a ConvertTensor that permutes axes: the Transpose's attributes
     dropped: bool = False  # a layout-only ConvertTensor, rewired around
+    params: Optional[Dict[str, Any]] = None  # the parameter table, when decoded with the others of its kind
+    external_path: Any = _UNREAD  # the op's externalPath, when read with the others'
+
+
+def _external_path(r: _Rec) -> Optional[str]:
+    if r.external_path is _UNREAD:
+        r.external_path = r.tab.string(S.OP["externalPath"], "externalPath")
+    return r.external_path
 
 
 class _Reader:
@@ -229,13 +242,14 @@ class _Reader:
         fails or an op names a tensor the graph does not have, and the caller reads op by op instead."""
         try:
             ops = TableColumns(self.buf, offset_array(owner, slot, what))
-            codes = ops.scalars(S.OP["type"], "i32", 0).tolist()
+            codes = ops.scalars(S.OP["type"], "i32", 0)
             op_names = ops.strings(S.OP["name"])
             ins, in_ends = ops.number_lists(S.OP["inputIndexes"], "i32")
             outs, out_ends = ops.number_lists(S.OP["outputIndexes"], "i32")
-            ptypes = ops.scalars(S.OP["main_type"], "u8", 0).tolist()
+            ptypes = ops.scalars(S.OP["main_type"], "u8", 0)
             known = np.array([bool(t) and t in S.PARAMS for t in ptypes], dtype=bool)  # main is read for these
             params = TableColumns(self.buf, ops.rows(known).targets(S.OP["main"]))
+            ext_paths = ops.strings(S.OP["externalPath"])
         except Irregular:
             return None
         if max(ins.max(initial=-1), outs.max(initial=-1)) >= len(names):
@@ -243,11 +257,12 @@ class _Reader:
         tensor = [local(n) for n in names] + [""]  # [-1]: no tensor (every negative index)
         ins = [tensor[i] for i in np.maximum(ins, -1).tolist()]
         outs = [tensor[i] for i in np.maximum(outs, -1).tolist()]
-        whats = [f"{owner.what}.{what}[{k}]" for k in range(len(codes))]
-        param_tabs = iter(params.tabs([f"{whats[k]}.main<{S.PARAMS[ptypes[k]]}>" for k in np.flatnonzero(known)]))
+        with_param = np.flatnonzero(known).tolist()
+        prefix = f"{owner.what}.{what}"
+        param_tabs = iter(params.tabs([f"{prefix}[{k}].main<{S.PARAMS[ptypes[k]]}>" for k in with_param]))
         recs: List[_Rec] = []
         in_start = out_start = 0
-        for k, (code, tab, ptype, in_end, out_end) in enumerate(zip(codes, ops.tabs(whats), ptypes, in_ends, out_ends)):
+        for k, (code, ptype, in_end, out_end) in enumerate(zip(codes, ptypes, in_ends, out_ends)):
             type_name = S.OP_TYPES.get(code)
             if type_name is None:
                 type_name = f"OpType{code}"
@@ -257,16 +272,18 @@ class _Reader:
                 self.unknown_params[f"{type_name} (parameter type {ptype})"] += 1
             recs.append(
                 _Rec(
-                    tab,
+                    None,
                     type_name,
                     op_names[k] or f"{type_name}_{k}",
                     ins[in_start:in_end],
                     outs[out_start:out_end],
                     pname,
                     next(param_tabs) if pname else None,
+                    external_path=ext_paths[k],
                 )
             )
             in_start, out_start = in_end, out_end
+        _decode_by_kind(params, [S.PARAMS[ptypes[k]] for k in with_param], [recs[k] for k in with_param])
         return recs
 
     def _rewire(self, recs: List[_Rec], outputs: Set[str]):
@@ -319,7 +336,7 @@ class _Reader:
             t.set_value(value=None, origin=f"Const op {r.name}")
             self._problem("Const op without a Blob parameter", t.name)
             return
-        p = self.payloads.blob(r.param, r.tab.string(S.OP["externalPath"], "externalPath"))
+        p = self.payloads.blob(r.param, _external_path(r))
         self._set_payload(t, p, f"Const op {r.name}")
 
     def _set_payload(self, t, p: Payload, origin: str) -> None:
@@ -344,7 +361,7 @@ class _Reader:
 
     # ----- operators ------------------------------------------------------------------------------------------
     def _operator(self, r: _Rec, scope: str) -> None:
-        params = _decode_params(r)
+        params = r.params if r.params is not None else _decode_params(r)
         op_name, source_op, attrs = canonical(r.type_name, params)
         if r.perm is not None:  # a ConvertTensor kept: it permutes axes (NHWC <-> NCHW)
             op_name, attrs = "Transpose", dict(r.perm)
@@ -374,7 +391,7 @@ class _Reader:
 
     def _weights(self, r: _Rec, op: Operator) -> None:
         """Parameters MNN stores inside the op become constant inputs, where ONNX has them."""
-        ext_path = r.tab.string(S.OP["externalPath"], "externalPath")
+        ext_path = _external_path(r)
         if r.type_name in _CONV_TYPES and r.param_name == "Convolution2D" and len(op.inputs) == 1:
             a = op.attrs
             cin, cout, grp = a.get("in_channels", 0), a.get("out_channels", 0), a.get("group", 1)
@@ -498,6 +515,38 @@ def _read_table(tab: Tab, name: str) -> Dict[str, Any]:
         else:
             out[fname] = tab.scalar(slot, kind, default)
     return out
+
+
+def _decode_by_kind(params: TableColumns, kinds: List[str], recs: List[_Rec]) -> None:
+    """Decode the parameter tables (row i is recs[i]'s, of kind kinds[i]) kind by kind, every table of a kind at
+    once.  A kind whose checks fail is left to _decode_params, op by op, which raises its errors where it did."""
+    kind_of = np.array(kinds, dtype=object)
+    for kind in sorted(set(kinds)):
+        if kind not in S.TABLES or kind in _NESTED_PARAMS:
+            continue
+        rows = kind_of == kind
+        try:
+            decoded = _read_tables(params.rows(rows), kind)
+        except Irregular:
+            continue
+        for i, d in zip(np.flatnonzero(rows).tolist(), decoded):
+            recs[i].params = d
+
+
+def _read_tables(cols: TableColumns, name: str) -> List[Dict[str, Any]]:
+    """_read_table for many tables of one kind: the same dicts, the same Python values."""
+    keys, columns = [], []
+    for fname, slot, kind, default in S.TABLES[name]:
+        keys.append(fname)
+        if kind == "str":
+            columns.append(cols.strings(slot))
+        elif kind.startswith("["):
+            values, ends = cols.number_lists(slot, kind[1:-1])
+            values = values.tolist()
+            columns.append([values[a:b] for a, b in zip([0] + ends[:-1], ends)])
+        else:
+            columns.append(cols.scalars(slot, kind, default))
+    return [dict(zip(keys, row)) for row in zip(*columns)]
 
 
 def _decode_params(r: _Rec) -> Dict[str, Any]:
