@@ -197,12 +197,12 @@ class _Reader:
         if recs is None:  # something the columnar checks refuse: read op by op, whose errors name the op and field
             recs = self._records(owner.tables(slot, what), index)
 
-        resolve = self._rewire(recs, {local(o) for o in outputs})
+        resolve, alias = self._rewire(recs, {local(o) for o in outputs})
         inputs: List[str] = []
         for r in recs:
-            if resolve is not None:
-                r.inputs = [resolve(i) for i in r.inputs]
-                r.outputs = [resolve(o) for o in r.outputs]
+            if alias:  # resolve(n) is n where n is not aliased: most names
+                r.inputs = [resolve(n) if n in alias else n for n in r.inputs]
+                r.outputs = [resolve(n) if n in alias else n for n in r.outputs]
             if r.dropped:
                 continue
             if r.type_name in ("Const", "TrainableParam") and r.outputs:
@@ -213,8 +213,7 @@ class _Reader:
                     inputs.append(r.outputs[0])
             else:
                 self._operator(r, scope)
-        outs = [local(o) for o in outputs]
-        return inputs, outs if resolve is None else [resolve(o) for o in outs]
+        return inputs, [resolve(local(o)) for o in outputs]
 
     def _records(self, ops: List[Tab], index) -> List[_Rec]:
         """The ops as stored, read table by table."""
@@ -287,8 +286,8 @@ class _Reader:
         return recs
 
     def _rewire(self, recs: List[_Rec], outputs: Set[str]):
-        """Drop layout-only ConvertTensor ops; return the name resolver that rewires around them (None when no op
-        was dropped: every name stays)."""
+        """Drop layout-only ConvertTensor ops; return the name resolver that rewires around them, and the names it
+        changes (none when no op was dropped)."""
         alias: Dict[str, str] = {}
         produced_by_op: Optional[Set[str]] = None  # built at the first dropped op: most graphs have none
         for r in recs:
@@ -315,8 +314,6 @@ class _Reader:
                 alias[x] = y  # the producer writes the graph output's name directly
             else:
                 alias[y] = x
-        if not alias:
-            return None
         limit = len(alias) + 1
 
         def resolve(n: str) -> str:
@@ -327,7 +324,7 @@ class _Reader:
                 n = nxt
             return n
 
-        return resolve
+        return resolve, alias
 
     # ----- constants and inputs -------------------------------------------------------------------------------
     def _const(self, r: _Rec) -> None:
@@ -375,8 +372,8 @@ class _Reader:
             op=op_name,
             name=r.name,
             source_op=source_op,
-            inputs=list(r.inputs),
-            outputs=list(r.outputs),
+            inputs=r.inputs,  # the record's own lists: it is not read again
+            outputs=r.outputs,
             attrs=attrs,
             scope=scope,
             index=self.counter,
@@ -384,6 +381,8 @@ class _Reader:
         if r.param is not None:
             self._weights(r, op)
         self.graph.add_operator(op)
+        if r.param_name not in ("IfParam", "WhileParam"):
+            return  # the only parameter tables that name subgraphs
         for key, role in _SUBGRAPH_ROLES:
             sub = params.get(key)
             if sub:

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..graph import ModelGraph, Operator
+from ..graph import ModelGraph, Operator, Tensor
 
 Shape = Tuple[Optional[int], ...]
 MAX_VALUE_SIZE = 64
@@ -29,22 +29,37 @@ class _Unknown(Exception):
 class _Ctx:
     def __init__(self, g: ModelGraph):
         self.g = g
+        self.tensors = g.tensors
         self.values: Dict[str, np.ndarray] = {}
 
+    def _input(self, op: Operator, i: int) -> Optional[Tensor]:
+        """g.input_tensor, without the method lookups: called several times per op."""
+        ins = op.inputs
+        if i < 0:
+            i += len(ins)
+        return self.tensors.get(ins[i]) if 0 <= i < len(ins) and ins[i] else None
+
     def shape(self, op: Operator, i: int) -> Shape:
-        t = self.g.input_tensor(op, i)
+        t = self._input(op, i)
         if t is None or t.shape is None:
             raise _Unknown()
         return tuple(t.shape)
 
     def has(self, op: Operator, i: int) -> bool:
-        return self.g.input_tensor(op, i) is not None
+        return self._input(op, i) is not None
 
     def value(self, op: Operator, i: int) -> np.ndarray:
         """A small integer/float tensor's value, from the file's constants or from propagated shape arithmetic."""
-        t = self.g.input_tensor(op, i)
-        if t is None:
+        v = self.known(op, i)
+        if v is None:
             raise _Unknown()
+        return v
+
+    def known(self, op: Operator, i: int) -> Optional[np.ndarray]:
+        """``value``, or None where it is unknown: most tensors' are, and raising costs more than the look-up."""
+        t = self._input(op, i)
+        if t is None:
+            return None
         v = self.values.get(t.name)
         if v is not None:
             return v
@@ -52,7 +67,7 @@ class _Ctx:
             v = t.value
             if v is not None:
                 return np.asarray(v)
-        raise _Unknown()
+        return None
 
     def ints(self, op: Operator, i: int) -> List[int]:
         return [int(x) for x in self.value(op, i).ravel().tolist()]
@@ -75,6 +90,9 @@ def _axis(a: int, rank: int) -> int:
 
 
 def _broadcast(*shapes: Shape) -> Shape:
+    first = shapes[0]
+    if all(s == first for s in shapes):  # the common case, and what the loop below gives for it
+        return tuple(first)
     rank = max(len(s) for s in shapes)
     out: List[Optional[int]] = []
     for k in range(rank):
@@ -126,13 +144,10 @@ def _binary(c: _Ctx, op: Operator) -> Result:
     out = _broadcast(*shapes)
     v = None
     f = _INT_BINARY.get("Mod/fmod" if op.op == "Mod" and op.attrs.get("fmod") else op.op)
-    if f is not None and n == 2:
-        try:
-            a, b = c.value(op, 0), c.value(op, 1)
-            if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
-                v = f(a.astype(np.int64), b.astype(np.int64))
-        except _Unknown:
-            v = None
+    a = c.known(op, 0) if f is not None and n == 2 else None
+    b = c.known(op, 1) if a is not None else None
+    if b is not None and np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
+        v = f(a.astype(np.int64), b.astype(np.int64))
     return [(out, v)]
 
 
@@ -275,11 +290,12 @@ def _slice(c: _Ctx, op: Operator) -> Result:
             continue  # shrunk axis
         out.append(None if d is None else len(range(*sl.indices(d))))
     v = None
-    try:
-        val = c.value(op, 0)
-        v = val[tuple(sl if sl is not None else 0 for sl in slices)]
-    except (_Unknown, IndexError, ValueError):
-        pass
+    val = c.known(op, 0)
+    if val is not None:
+        try:
+            v = val[tuple(sl if sl is not None else 0 for sl in slices)]
+        except (IndexError, ValueError):
+            pass
     return [(tuple(out), v)]
 
 
