@@ -17,7 +17,7 @@ import pytest
 
 from mnn_models import NAMES, REPO
 from precision_lint.errors import ModelLoadError
-from precision_lint.model.loaders import mnn_loader
+from precision_lint.model.loaders import flatbuf, mnn_loader
 from precision_lint.model.loaders.flatbuf import Buffer, FlatBufferError, Irregular, Tab, TableColumns, offset_array
 from precision_lint.model.loaders.mnn_loader import load_mnn
 
@@ -40,8 +40,12 @@ def snapshot(path: str):
 
 
 def op_by_op(monkeypatch, path: str):
+    def refuse(*args):
+        raise Irregular("switched off")
+
     with monkeypatch.context() as m:
         m.setattr(mnn_loader._Reader, "_columnar_records", lambda self, *args: None)
+        m.setattr(flatbuf, "_string_list", refuse)
         return snapshot(path)
 
 
@@ -56,10 +60,17 @@ def test_converted_models_read_the_same_both_ways(models, name, monkeypatch):
 def corruptions(data: bytes, rng: random.Random):
     """(position, struct format, value) edits aimed at what the columnar pass reads: an op table's vtable
     pointer, its vtable's lengths and field offsets, the fields themselves and the vectors and strings they point
-    to, in ops and in their parameter tables."""
+    to, in ops and in their parameter tables; the tensor names."""
     buf = Buffer(data)
-    ops = offset_array(buf.root("Net"), mnn_loader.S.NET["oplists"], "oplists").tolist()
+    net = buf.root("Net")
+    ops = offset_array(net, mnn_loader.S.NET["oplists"], "oplists").tolist()
+    start, n = net._vector(mnn_loader.S.NET["tensorName"], 4, "tensorName")
     while True:
+        if rng.random() < 0.1:  # a tensor name's offset, or its length
+            entry = start + 4 * rng.randrange(n)
+            pos = rng.choice([entry, entry + struct.unpack_from("<I", data, entry)[0]])
+            yield pos, "<I", rng.choice([0xFFFFFFFF, len(data), rng.getrandbits(16)])
+            continue
         tab = Tab(buf, rng.choice(ops), "op")
         if rng.random() < 0.4 and tab.has(mnn_loader.S.OP["main"]):
             tab = tab.table(mnn_loader.S.OP["main"], "main")  # its parameter table

@@ -197,7 +197,10 @@ class Tab:
         return [Tab(self.buf, t, f"{self.what}.{what}[{i}]") for i, t in enumerate(self._offsets(slot, what))]
 
     def strings(self, slot: int, what: str = "strings") -> List[str]:
-        return [self._string_at(t, f"{what}[{i}]") for i, t in enumerate(self._offsets(slot, what))]
+        try:  # a graph's tensor names: tens of thousands, checked as whole columns
+            return _string_list(self, slot, what)
+        except Irregular:  # one by one: the error names the string
+            return [self._string_at(t, f"{what}[{i}]") for i, t in enumerate(self._offsets(slot, what))]
 
 
 # ----- many tables at once ------------------------------------------------------------------------------------
@@ -227,6 +230,16 @@ def offset_array(tab: Tab, slot: int, what: str) -> np.ndarray:
     if n and int(targets.max()) + 4 > tab.buf.size:
         raise Irregular(what)
     return targets
+
+
+def _string_list(tab: Tab, slot: int, what: str) -> List[str]:
+    """Tab.strings with the checks made on whole columns (Irregular where one fails)."""
+    t = offset_array(tab, slot, what)
+    n = _at(tab.buf, t, "<u4")
+    if (n > tab.buf.size - t - _UOFF).any():
+        raise Irregular("string past the end of the file")
+    d = tab.buf.data
+    return [d[a + _UOFF : a + _UOFF + k].decode("utf-8", "replace") for a, k in zip(t.tolist(), n.tolist())]
 
 
 class TableColumns:
