@@ -712,14 +712,17 @@ def _rule(op: Operator) -> Optional[Callable[[_Ctx, Operator], Result]]:
 def propagate(g: ModelGraph) -> None:
     """Fill in tensor shapes (and dtypes) in file order, which is topological in MNN files."""
     c = _Ctx(g)
+    tensors = g.tensors
     unknown: Dict[str, int] = {}
+    rules: Dict[str, Optional[Callable[[_Ctx, Operator], Result]]] = {}  # _rule per op name, looked up once
     total = 0
     for op in g.operators():
-        outs = [o for o in op.outputs if o]
-        if not outs:
+        if not any(op.outputs):
             continue
         total += 1
-        rule = _rule(op)
+        rule = rules.get(op.op, _rule)
+        if rule is _rule:
+            rule = rules[op.op] = _rule(op)
         try:
             if rule is None:
                 raise _Unknown()
@@ -729,7 +732,7 @@ def propagate(g: ModelGraph) -> None:
         if not results:
             unknown[op.op] = unknown.get(op.op, 0) + 1
         for name, res in zip(op.outputs, results):
-            t = g.tensors.get(name) if name else None
+            t = tensors.get(name) if name else None
             if t is None:
                 continue
             shape, value = res
