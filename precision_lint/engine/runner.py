@@ -199,6 +199,24 @@ def _estimate_inputs(rule: Rule) -> Tuple[str, ...]:
     return tuple(sorted(names - _SET_BY_ESTIMATE))
 
 
+def _split_lets(rule: Rule) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[Tuple[str, Any], ...]]:
+    """The rule's lets in two groups, each in declaration order: those its assumptions, estimates and levels read
+    (directly or through other lets), evaluated for every candidate; and the rest (read by the message, the
+    evidence and the notes), evaluated only for candidates that become findings.  Lets read only earlier lets and
+    bound names, never what the estimate loop sets, so the second group sees what it always saw."""
+    needed = set(_estimate_inputs(rule))
+    for a in rule.assumptions:
+        if a.when is not None:
+            needed |= a.when.names
+        needed |= {m.group(1).split(".")[0] for m in _TEMPLATE.finditer(a.text)}
+    for name, e in reversed(rule.let):
+        if name in needed:
+            needed |= e.names
+    early = tuple((n, e) for n, e in rule.let if n in needed)
+    late = tuple((n, e) for n, e in rule.let if n not in needed)
+    return early, late
+
+
 def _memo_key(rule_id: str, conditional: bool, names: Tuple[str, ...], env: Mapping[str, Any]) -> Optional[tuple]:
     """The values ``names`` have in ``env``, exactly (type and bits), when all are plain data; else None."""
     key: List[Any] = [rule_id, conditional]
@@ -259,6 +277,7 @@ class RuleRunner:
         # what each rule's estimates and levels read besides the format, the estimate and the tolerances: the values
         # that key the estimates' memo (see _estimates)
         self.estimate_inputs = {r.id: _estimate_inputs(r) for r in self.rules}
+        self.lets = {r.id: _split_lets(r) for r in self.rules}
 
     def run(self, graph: ModelGraph, input_ranges=None) -> Tuple[List[Finding], List[str]]:
         analysis = Analysis(graph, self.tolerances, input_ranges)
@@ -372,8 +391,7 @@ class RuleRunner:
         return Estimate(key, None if err is None else float(err), rule.estimate_unit, level)
 
     def _kept(self, rule: Rule, node: NodeView, env: Dict[str, Any]) -> bool:
-        if self.keep is None or (self.keep_rules is not None and rule.id not in self.keep_rules):
-            return False
+        """Whether ``keep`` wants this candidate kept although no format flags it."""
         evidence = {k: _plain(env.get(k)) for k in rule.evidence}
         rank = len(evidence["input_shape"]) if isinstance(evidence.get("input_shape"), (list, tuple)) else None
         return self.keep(rule.id, node.operator.op, node.operator.source_op, rank, evidence)
@@ -381,7 +399,8 @@ class RuleRunner:
     def _finding(
         self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any], memo: Dict[Any, Any]
     ) -> Optional[Finding]:
-        for name, e in rule.let:
+        early, late = self.lets[rule.id]
+        for name, e in early:
             env[name] = e.evaluate(env)
         assumptions = tuple(render(a.text, env) for a in rule.assumptions if a.when is None or a.when.evaluate(env))
         # The estimates are a function of the values their expressions read: candidates that read the same values
@@ -397,8 +416,16 @@ class RuleRunner:
             estimates = self._estimates(rule, env, assumptions)
             if key is not None and len(memo) < MEMO_LIMIT:
                 memo[key] = dict(estimates)
-        if all(e.level == "none" for e in estimates.values()) and not self._kept(rule, node, env):
-            return None
+        if all(e.level == "none" for e in estimates.values()):
+            if self.keep is None or (self.keep_rules is not None and rule.id not in self.keep_rules):
+                return None  # most candidates end here, before the lets only messages and evidence read
+            for name, e in late:
+                env[name] = e.evaluate(env)
+            if not self._kept(rule, node, env):
+                return None
+        else:
+            for name, e in late:
+                env[name] = e.evaluate(env)
         env.setdefault("err_fp16", None)
         env.setdefault("err_bf16", None)
         env["unit"] = rule.estimate_unit
