@@ -125,14 +125,15 @@ def _after_plain_inference(gp) -> Tuple[int, str, bool]:
                 skey = (id(g), init.name)
                 sizes[skey] = max(sizes.get(skey, 0), int(init.dims[0]) if init.dims else 1)
         for node in g.node:
-            attributes = node.attribute
-            for a in attributes:
+            has_graph = False
+            for a in node.attribute:
                 if a.HasField("g"):
                     stack.append(a.g)
                 stack.extend(a.graphs)
+                has_graph = has_graph or a.type in graph_attr
             if not top or not every or (node.op_type == "Constant" and node.domain in _DOMAINS_ONNX):
                 continue  # a constant's shape is its value's
-            if any(a.type in graph_attr for a in attributes):
+            if has_graph:
                 every = False  # subgraphs are left to shape inference
                 continue
             for o in node.output:
