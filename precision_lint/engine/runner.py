@@ -190,13 +190,19 @@ _SET_BY_ESTIMATE = frozenset({"fmt", "err", "saturating", "tol", "unit"})
 _PLAIN_SCALARS = (type(None), bool, int, str)
 
 
-def _estimate_inputs(rule: Rule) -> Tuple[str, ...]:
-    """The names a rule's estimates and levels read, besides those the estimate loop sets."""
-    names = set()
+def _estimate_inputs(rule: Rule) -> Tuple[Tuple[str, str], ...]:
+    """What a rule's estimates and levels read besides what the estimate loop sets: ``(name, "")`` for a name read
+    whole, ``(name, field)`` for one read only as ``name.field`` (``node.op``: the key holds the op, so candidates on
+    different nodes can share an evaluation)."""
+    whole, fields = set(), set()
     for e in (rule.estimate_value, rule.estimate_storage, *(e for _, e in rule.levels)):
         if e is not None:
-            names |= e.names
-    return tuple(sorted(names - _SET_BY_ESTIMATE))
+            w, f = e.reads()
+            whole |= w
+            fields |= f
+    fields = {f for f in fields if f[0] not in whole}
+    inputs = {(n, "") for n in whole} | fields
+    return tuple(sorted(i for i in inputs if i[0] not in _SET_BY_ESTIMATE))
 
 
 def _split_lets(rule: Rule) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[Tuple[str, Any], ...]]:
@@ -204,7 +210,7 @@ def _split_lets(rule: Rule) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[Tuple[st
     (directly or through other lets), evaluated for every candidate; and the rest (read by the message, the
     evidence and the notes), evaluated only for candidates that become findings.  Lets read only earlier lets and
     bound names, never what the estimate loop sets, so the second group sees what it always saw."""
-    needed = set(_estimate_inputs(rule))
+    needed = {name for name, _ in _estimate_inputs(rule)}
     for a in rule.assumptions:
         if a.when is not None:
             needed |= a.when.names
@@ -217,11 +223,21 @@ def _split_lets(rule: Rule) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[Tuple[st
     return early, late
 
 
-def _memo_key(rule_id: str, conditional: bool, names: Tuple[str, ...], env: Mapping[str, Any]) -> Optional[tuple]:
-    """The values ``names`` have in ``env``, exactly (type and bits), when all are plain data; else None."""
+def _memo_key(
+    rule_id: str, conditional: bool, inputs: Tuple[Tuple[str, str], ...], env: Mapping[str, Any]
+) -> Optional[tuple]:
+    """The values ``inputs`` (see _estimate_inputs) have in ``env``, exactly (type and bits), when all are plain
+    data; else None."""
     key: List[Any] = [rule_id, conditional]
-    for n in names:
-        k = _value_key(env.get(n))
+    for name, field in inputs:
+        v = env.get(name)
+        if field and v is not None:
+            if not isinstance(v, View):
+                return None  # reading a field of it fails: the evaluation says so
+            v = v.get_field(field)
+            if callable(v):
+                return None
+        k = _value_key(v)
         if k is None:
             return None
         key.append(k)
