@@ -220,3 +220,12 @@ def test_rule_text_never_reaches_the_generated_source(monkeypatch):
         assert expr.evaluate({"weird_name_xyz": "a", "box": _Box(4)}) == "apayload__import__"
     generated = [s for s in seen if isinstance(s, str) and "def evaluate" in s]
     assert generated and not any(w in generated[0] for w in ("weird_name_xyz", "payload", "size", "box"))
+
+
+def test_reads_tells_names_read_whole_from_names_read_through_a_field():
+    """What remembered estimates are keyed on: ``node`` read only as ``node.op`` keys on the op; a name also read
+    whole, or through a method, keys on itself; function names are not inputs."""
+    e = Expression("node.op == 'Sum' and axis_len(x, n) > 2 and y.dim(0) > y.rank and z.hi > z", FUNCTIONS)
+    whole, fields = e.reads()
+    assert whole == {"x", "n", "y", "z"}
+    assert fields == {("node", "op")}

@@ -146,3 +146,53 @@ def test_remembered_estimates_are_the_estimates(monkeypatch, tmp_path):
     by_node = {f.node: f for f in Linter().lint_file(str(two_k)).findings if f.rule_id == "A003"}
     assert set(by_node) == {"long", "long2"}  # K=64 stays below every level; K=16384 is info in fp16
     assert by_node["long"].estimates == by_node["long2"].estimates and by_node["long"].level == "info"
+
+
+LAZY_LETS_RULE = """\
+id: X952
+name: runner-lets
+class: range
+summary: s
+description: d
+fix: f
+message: "scale {doubled}, {broken}"
+let:
+  scale: "2.0"
+  doubled: "scale * 2"
+  broken: "node.output(0).dim('x')"
+estimate: {quantity: q, unit: px, value: "scale"}
+level: {error: "err > LIMIT"}
+evidence: [doubled]
+match:
+  op: Add
+tests: [{model: m, expect: []}]
+"""
+
+
+def test_lets_only_messages_read_wait_for_a_finding(tmp_path):
+    """A candidate evaluates the lets its estimate and levels read; the message's lets (here one that fails on
+    every node) run only when it becomes a finding, whose message and evidence then read them as before."""
+    path = str(tmp_path / "m.onnx")
+    onnx.save(parser.parse_model(WITH_ADD_ONLY), path)
+
+    def run(limit: str):
+        rule_file = tmp_path / f"x952_{limit}.yaml"
+        rule_file.write_text(LAZY_LETS_RULE.replace("LIMIT", limit))
+        (rule,) = load_rule_file(rule_file)
+        runner = RuleRunner([rule])
+        early, late = runner.lets["X952"]
+        assert [n for n, _ in early] == ["scale"] and [n for n, _ in late] == ["doubled", "broken"]
+        return runner.run(load_model(path))
+
+    assert run("5") == ([], [])  # no level: the failing let never ran
+    findings, notes = run("0")  # a finding: every let runs, and the failing one says so
+    assert findings == [] and len(notes) == 1 and "X952" in notes[0] and "plus" in notes[0]
+
+
+def test_shipped_rules_split_their_lets_by_what_reads_them():
+    """R004 (Exp overflow): its levels read the input's bound and tightness, an assumption the fp16 limit; the
+    bf16 limit and the text only the message and the evidence."""
+    (rule,) = load_rule_file(builtin_rules_dir() / "R004-exp-overflow.yaml")
+    early, late = RuleRunner([rule]).lets["R004"]
+    assert {n for n, _ in early} == {"hi", "tight", "limit_fp16"}
+    assert {n for n, _ in late} == {"limit_bf16", "bound_text"}

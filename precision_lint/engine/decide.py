@@ -160,9 +160,15 @@ class Verdicts:
         self._verdicts: Dict[Tuple[str, str, str], Verdict] = {}
         self._refs: Dict[Tuple[str, str], Any] = {}  # a finding's operator on a platform: the same in every mode
         self._formats: Dict[Tuple[str, str, Any], Any] = {}  # formats depend only on the op's description
+        # a finding's fingerprint (a hash) by the finding's identity: the recommendation asks for each finding once
+        # per platform and mode; the finding is kept with it, so its id is not reused while the table lives
+        self._fingerprints: Dict[int, Tuple[Finding, str]] = {}
 
     def get(self, finding: Finding, platform: Any, mode: str) -> Verdict:
-        fingerprint = finding.fingerprint
+        known = self._fingerprints.get(id(finding))
+        if known is None or known[0] is not finding:
+            known = self._fingerprints[id(finding)] = (finding, finding.fingerprint)
+        fingerprint = known[1]
         key = (fingerprint, platform.id, mode)
         v = self._verdicts.get(key)
         if v is None:

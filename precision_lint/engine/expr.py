@@ -15,7 +15,7 @@ import ast
 import re
 import math
 import operator
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 MAX_SOURCE = 2000
 MAX_NODES = 400
@@ -231,6 +231,23 @@ class Expression:
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
+
+    def reads(self) -> Tuple[frozenset, frozenset]:
+        """What the value depends on: (free names read whole, ``(name, field)`` pairs of names read only as
+        ``name.field``, never whole nor through a method).  The rule runner keys remembered estimates on it."""
+        calls = {id(n.func) for n in ast.walk(self._tree) if type(n) is ast.Call}
+        as_field: Dict[int, Tuple[str, str]] = {}  # id of a Name node -> (name, field) it is read through
+        for n in ast.walk(self._tree):
+            if type(n) is ast.Attribute and type(n.value) is ast.Name and id(n) not in calls:
+                as_field[id(n.value)] = (n.value.id, n.attr)
+        whole, fields = set(), set()
+        for n in ast.walk(self._tree):
+            if type(n) is ast.Name and id(n) not in calls:
+                if id(n) in as_field:
+                    fields.add(as_field[id(n)])
+                else:
+                    whole.add(n.id)
+        return frozenset(whole), frozenset(f for f in fields if f[0] not in whole)
 
     def evaluate(self, env: Mapping[str, Any]) -> Any:
         try:

@@ -190,20 +190,54 @@ _SET_BY_ESTIMATE = frozenset({"fmt", "err", "saturating", "tol", "unit"})
 _PLAIN_SCALARS = (type(None), bool, int, str)
 
 
-def _estimate_inputs(rule: Rule) -> Tuple[str, ...]:
-    """The names a rule's estimates and levels read, besides those the estimate loop sets."""
-    names = set()
+def _estimate_inputs(rule: Rule) -> Tuple[Tuple[str, str], ...]:
+    """What a rule's estimates and levels read besides what the estimate loop sets: ``(name, "")`` for a name read
+    whole, ``(name, field)`` for one read only as ``name.field`` (``node.op``: the key holds the op, so candidates on
+    different nodes can share an evaluation)."""
+    whole, fields = set(), set()
     for e in (rule.estimate_value, rule.estimate_storage, *(e for _, e in rule.levels)):
         if e is not None:
-            names |= e.names
-    return tuple(sorted(names - _SET_BY_ESTIMATE))
+            w, f = e.reads()
+            whole |= w
+            fields |= f
+    fields = {f for f in fields if f[0] not in whole}
+    inputs = {(n, "") for n in whole} | fields
+    return tuple(sorted(i for i in inputs if i[0] not in _SET_BY_ESTIMATE))
 
 
-def _memo_key(rule_id: str, conditional: bool, names: Tuple[str, ...], env: Mapping[str, Any]) -> Optional[tuple]:
-    """The values ``names`` have in ``env``, exactly (type and bits), when all are plain data; else None."""
+def _split_lets(rule: Rule) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[Tuple[str, Any], ...]]:
+    """The rule's lets in two groups, each in declaration order: those its assumptions, estimates and levels read
+    (directly or through other lets), evaluated for every candidate; and the rest (read by the message, the
+    evidence and the notes), evaluated only for candidates that become findings.  Lets read only earlier lets and
+    bound names, never what the estimate loop sets, so the second group sees what it always saw."""
+    needed = {name for name, _ in _estimate_inputs(rule)}
+    for a in rule.assumptions:
+        if a.when is not None:
+            needed |= a.when.names
+        needed |= {m.group(1).split(".")[0] for m in _TEMPLATE.finditer(a.text)}
+    for name, e in reversed(rule.let):
+        if name in needed:
+            needed |= e.names
+    early = tuple((n, e) for n, e in rule.let if n in needed)
+    late = tuple((n, e) for n, e in rule.let if n not in needed)
+    return early, late
+
+
+def _memo_key(
+    rule_id: str, conditional: bool, inputs: Tuple[Tuple[str, str], ...], env: Mapping[str, Any]
+) -> Optional[tuple]:
+    """The values ``inputs`` (see _estimate_inputs) have in ``env``, exactly (type and bits), when all are plain
+    data; else None."""
     key: List[Any] = [rule_id, conditional]
-    for n in names:
-        k = _value_key(env.get(n))
+    for name, field in inputs:
+        v = env.get(name)
+        if field and v is not None:
+            if not isinstance(v, View):
+                return None  # reading a field of it fails: the evaluation says so
+            v = v.get_field(field)
+            if callable(v):
+                return None
+        k = _value_key(v)
         if k is None:
             return None
         key.append(k)
@@ -259,6 +293,7 @@ class RuleRunner:
         # what each rule's estimates and levels read besides the format, the estimate and the tolerances: the values
         # that key the estimates' memo (see _estimates)
         self.estimate_inputs = {r.id: _estimate_inputs(r) for r in self.rules}
+        self.lets = {r.id: _split_lets(r) for r in self.rules}
 
     def run(self, graph: ModelGraph, input_ranges=None) -> Tuple[List[Finding], List[str]]:
         analysis = Analysis(graph, self.tolerances, input_ranges)
@@ -372,8 +407,7 @@ class RuleRunner:
         return Estimate(key, None if err is None else float(err), rule.estimate_unit, level)
 
     def _kept(self, rule: Rule, node: NodeView, env: Dict[str, Any]) -> bool:
-        if self.keep is None or (self.keep_rules is not None and rule.id not in self.keep_rules):
-            return False
+        """Whether ``keep`` wants this candidate kept although no format flags it."""
         evidence = {k: _plain(env.get(k)) for k in rule.evidence}
         rank = len(evidence["input_shape"]) if isinstance(evidence.get("input_shape"), (list, tuple)) else None
         return self.keep(rule.id, node.operator.op, node.operator.source_op, rank, evidence)
@@ -381,7 +415,8 @@ class RuleRunner:
     def _finding(
         self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any], memo: Dict[Any, Any]
     ) -> Optional[Finding]:
-        for name, e in rule.let:
+        early, late = self.lets[rule.id]
+        for name, e in early:
             env[name] = e.evaluate(env)
         assumptions = tuple(render(a.text, env) for a in rule.assumptions if a.when is None or a.when.evaluate(env))
         # The estimates are a function of the values their expressions read: candidates that read the same values
@@ -397,8 +432,16 @@ class RuleRunner:
             estimates = self._estimates(rule, env, assumptions)
             if key is not None and len(memo) < MEMO_LIMIT:
                 memo[key] = dict(estimates)
-        if all(e.level == "none" for e in estimates.values()) and not self._kept(rule, node, env):
-            return None
+        if all(e.level == "none" for e in estimates.values()):
+            if self.keep is None or (self.keep_rules is not None and rule.id not in self.keep_rules):
+                return None  # most candidates end here, before the lets only messages and evidence read
+            for name, e in late:
+                env[name] = e.evaluate(env)
+            if not self._kept(rule, node, env):
+                return None
+        else:
+            for name, e in late:
+                env[name] = e.evaluate(env)
         env.setdefault("err_fp16", None)
         env.setdefault("err_bf16", None)
         env["unit"] = rule.estimate_unit

@@ -92,37 +92,69 @@ def _parse(path: str):
 _INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})  # TensorProto UINT8, INT8, UINT16, INT16, INT32, INT64...
 
 
-def _propagated_size(*graphs) -> Tuple[int, str]:
-    """(elements, "name [n]" of the largest) of the rank-0/1 integer tensors that ONNX data propagation could
-    compute, as declared or inferred (the larger of the two per tensor), over the graphs and their subgraphs."""
+def _after_plain_inference(gp) -> Tuple[int, str, bool]:
+    """What plain shape inference left in ``gp``, read in one pass (each distinct type decoded once):
+
+    * (elements, "name [n]" of the largest) of the rank-0/1 integer tensors that ONNX data propagation could
+      compute, as declared or inferred (the larger of the two per tensor), over the graph and its subgraphs;
+    * whether every operator output of ``gp`` itself has a shape of numbers (no named
+      symbols), in which case data propagation has nothing left to fix."""
+    facts: Dict[bytes, Tuple[bool, int]] = {}  # serialized TypeProto -> (every dim a number, integer elements)
     sizes: Dict[Tuple[int, str], int] = {}
-    stack = list(graphs)
+    numeric = set()
+    every = True
+    graph_attr = pb().AttributeProto.GRAPH, pb().AttributeProto.GRAPHS
+    stack = [gp]
     while stack:
-        gp = stack.pop()
-        for vi in (*gp.input, *gp.value_info, *gp.output):
-            tt = vi.type.tensor_type
-            if tt.elem_type not in _INTEGER_TYPES:
-                continue
-            dims = tt.shape.dim
-            if len(dims) > 1:
-                continue
-            n = dims[0].dim_value if dims else 1
-            key = (id(gp), vi.name)
-            if n > sizes.get(key, 0):
-                sizes[key] = n
-        for init in gp.initializer:
+        g = stack.pop()
+        top = g is gp
+        for vi in (*g.input, *g.value_info, *g.output):
+            key = vi.type.SerializeToString()
+            fact = facts.get(key)
+            if fact is None:
+                fact = facts[key] = _type_facts(vi.type)
+            full, n = fact
+            if top and full:
+                numeric.add(vi.name)
+            if n > 0:
+                skey = (id(g), vi.name)
+                if n > sizes.get(skey, 0):
+                    sizes[skey] = n
+        for init in g.initializer:
             if init.data_type in _INTEGER_TYPES and len(init.dims) <= 1:
-                key = (id(gp), init.name)
-                sizes[key] = max(sizes.get(key, 0), int(init.dims[0]) if init.dims else 1)
-        for node in gp.node:
+                skey = (id(g), init.name)
+                sizes[skey] = max(sizes.get(skey, 0), int(init.dims[0]) if init.dims else 1)
+        for node in g.node:
+            has_graph = False
             for a in node.attribute:
                 if a.HasField("g"):
                     stack.append(a.g)
                 stack.extend(a.graphs)
+                has_graph = has_graph or a.type in graph_attr
+            if not top or not every or (node.op_type == "Constant" and node.domain in _DOMAINS_ONNX):
+                continue  # a constant's shape is its value's
+            if has_graph:
+                every = False  # subgraphs are left to shape inference
+                continue
+            for o in node.output:
+                if o and o not in numeric:
+                    every = False
+                    break
     if not sizes:
-        return 0, ""
+        return 0, "", every
     (_, name), n = max(sizes.items(), key=lambda kv: kv[1])
-    return sum(sizes.values()), f"{_s(name)!r} with {n:,}"
+    return sum(sizes.values()), f"{_s(name)!r} with {n:,}", every
+
+
+def _type_facts(tp) -> Tuple[bool, int]:
+    """(every dimension a number, elements of a rank-0/1 integer tensor, else -1) of a TypeProto."""
+    tt = tp.tensor_type
+    n = -1
+    if tt.elem_type in _INTEGER_TYPES:
+        dims = tt.shape.dim
+        if len(dims) <= 1:
+            n = dims[0].dim_value if dims else 1
+    return _full_shape(tp, values_only=True), n
 
 
 _RANK_BOUND = 64  # what a Shape output is taken to hold when its input's rank is not known
@@ -388,7 +420,7 @@ class _Builder:
             )
             return self.model.graph
         self.graph.metadata["shape_inference"] = "ok"
-        total, largest = _propagated_size(plain.graph)  # holds the declared types too
+        total, largest, every_shape_numeric = _after_plain_inference(plain.graph)  # declared types included
         if skeleton.functions:  # their bodies get no value_info: bound them from their structure
             in_functions = _function_bound(skeleton.functions, plain.graph)
             if in_functions > MAX_PROPAGATED_VALUES:
@@ -402,7 +434,7 @@ class _Builder:
                 f"unknown"
             )
             return plain.graph
-        if not skeleton.functions and _stores_every_shape(plain.graph, values_only=True):
+        if not skeleton.functions and every_shape_numeric:
             # Data propagation computes the values of shape tensors only to fix dimensions that depend on them;
             # when plain inference already gives every operator output a shape of numbers, it has nothing left
             # to fix (the same value_info, checked in tests/test_onnx_loader.py), and it cost as much again.
@@ -787,17 +819,16 @@ def _full_shape(tp, values_only: bool) -> bool:
     return all(d.WhichOneof("value") is not None for d in tt.shape.dim)  # a value or a named symbol
 
 
-def _stores_every_shape(gp, values_only: bool = False) -> bool:
+def _stores_every_shape(gp) -> bool:
     """Whether the file declares a full shape for every operator output (exporters write value_info), so that
-    ONNX shape inference could add nothing the rules read.  Subgraphs are left to shape inference.
-    ``values_only``: every dimension a number (no named symbols)."""
+    ONNX shape inference could add nothing the rules read.  Subgraphs are left to shape inference."""
     declared = set()
     full: Dict[bytes, bool] = {}  # value_infos repeat a handful of types: judge each distinct one once
     for vi in (*gp.value_info, *gp.output, *gp.input):
         key = vi.type.SerializeToString()
         ok = full.get(key)
         if ok is None:
-            ok = full[key] = _full_shape(vi.type, values_only)
+            ok = full[key] = _full_shape(vi.type, values_only=False)
         if ok:
             declared.add(vi.name)
     graph_attr = pb().AttributeProto.GRAPH, pb().AttributeProto.GRAPHS
