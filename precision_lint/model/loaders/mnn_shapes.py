@@ -31,6 +31,9 @@ class _Ctx:
         self.g = g
         self.tensors = g.tensors
         self.values: Dict[str, np.ndarray] = {}
+        # ints() by tensor name: slices read the same few constant begin/end/stride tensors thousands of times.
+        # Forgotten when propagation gives the name a value (value() then reads that first).
+        self._ints: Dict[str, List[int]] = {}
 
     def _input(self, op: Operator, i: int) -> Optional[Tensor]:
         """g.input_tensor, without the method lookups: called several times per op."""
@@ -70,7 +73,13 @@ class _Ctx:
         return None
 
     def ints(self, op: Operator, i: int) -> List[int]:
-        return [int(x) for x in self.value(op, i).ravel().tolist()]
+        t = self._input(op, i)
+        v = self._ints.get(t.name) if t is not None else None
+        if v is None:
+            v = [int(x) for x in self.value(op, i).ravel().tolist()]
+            if t is not None:
+                self._ints[t.name] = v
+        return list(v)  # the caller's own copy
 
 
 def _size(shape: Shape) -> Optional[int]:
@@ -740,6 +749,7 @@ def propagate(g: ModelGraph) -> None:
                 t.shape = tuple(None if d is None or d < 0 else int(d) for d in shape)
             if value is not None and np.size(value) <= MAX_VALUE_SIZE:
                 c.values[name] = np.asarray(value)
+                c._ints.pop(name, None)
         _dtype(g, op)
     g.metadata["shape_propagation"] = {"operators": total, "unknown": sum(unknown.values())}
     if unknown:
