@@ -11,6 +11,7 @@ Each op either gets exact output shapes or stays unknown; nothing is guessed.  A
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -98,6 +99,7 @@ def _axis(a: int, rank: int) -> int:
     return a
 
 
+@functools.lru_cache(maxsize=4096)  # a graph repeats a few shape pairs thousands of times (dims compare as numbers)
 def _broadcast(*shapes: Shape) -> Shape:
     first = shapes[0]
     if all(s == first for s in shapes):  # the common case, and what the loop below gives for it
