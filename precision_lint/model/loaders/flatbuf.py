@@ -296,6 +296,8 @@ class TableColumns:
         values = _raw(self.buf, p, "<B" if kind == "bool" else "<" + _STRUCT[kind]).tolist()  # p = 0: unused
         if kind == "bool":
             values = [bool(v) for v in values]
+        if p.all():
+            return values
         return [v if q else default for v, q in zip(values, p.tolist())]
 
     def targets(self, slot: int) -> np.ndarray:
