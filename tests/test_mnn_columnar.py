@@ -123,3 +123,26 @@ def test_columns_refuse_what_tab_refuses():
             Tab(buf, int(bad[0]), "op")
         with pytest.raises(Irregular):
             TableColumns(buf, bad)
+
+
+def test_a_parameter_type_without_its_table_reads_as_no_parameters(tmp_path, monkeypatch):
+    """An op whose main_type names a parameter table that the op does not store: both readers see no table (the
+    op's attributes are its defaults), never a table at byte 0."""
+    import mnn_fb as F
+
+    def binary_without_main(b):
+        fields = {
+            0: ("off", F.ints(b, [1, 1])),
+            1: ("u8", F.P_BINARY),
+            3: ("off", b.CreateString("bin")),
+            4: ("off", F.ints(b, [2])),
+            5: ("i32", F.BINARY_OP),
+        }
+        return F.table(b, fields)
+
+    path = tmp_path / "no_main.mnn"
+    path.write_bytes(F.simple_model(binary_without_main))
+    columnar = snapshot(str(path))
+    assert columnar[0] == "graph"
+    assert [(op[2], op[6]) for op in columnar[1]] == [("y", "[('axis', -1)]"), ("bin", "[]")]
+    assert columnar == op_by_op(monkeypatch, str(path))

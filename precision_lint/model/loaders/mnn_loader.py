@@ -247,7 +247,10 @@ class _Reader:
             outs, out_ends = ops.number_lists(S.OP["outputIndexes"], "i32")
             ptypes = ops.scalars(S.OP["main_type"], "u8", 0)
             known = np.array([bool(t) and t in S.PARAMS for t in ptypes], dtype=bool)  # main is read for these
-            params = TableColumns(self.buf, ops.rows(known).targets(S.OP["main"]))
+            mains = ops.rows(known).targets(S.OP["main"])
+            if not mains.all():  # a parameter type without its table: Tab reads None there, not byte 0
+                raise Irregular("parameter table absent")
+            params = TableColumns(self.buf, mains)
             ext_paths = ops.strings(S.OP["externalPath"])
         except Irregular:
             return None
