@@ -29,7 +29,8 @@ def test_small_and_array_statistics_agree(xs, dtype):
     flat = arr.ravel() if arr.dtype.kind == "f" else arr.astype(np.float64).ravel()
     small = _small_stats([float(x) for x in arr.tolist()])
     big = _array_stats(flat)
-    assert small.keys() == big.keys()
+    eager = {"_rms", "_subnormal_fp16"}  # taken while an array is at hand (see the next test); asked lazily else
+    assert small.keys() == big.keys() - eager
     for k in small:
         assert _same(small[k], big[k]), (k, small[k], big[k], xs)
 
@@ -44,3 +45,21 @@ def test_complex_and_all_zero_constants():
     z = Tensor("z")
     z.set_value(value=np.zeros(64, np.float32))
     assert math.copysign(1.0, constant_stats(z)["max_abs"]) == 1.0  # 0.0, not -0.0
+
+
+def test_what_r005_asks_of_a_weight_is_taken_with_its_statistics():
+    """A weight with values below fp16's normal range gets its RMS and fp16 subnormal share in the same pass as
+    its range (R005 asks both of nearly every trained weight, and a second read of a large weight from its file
+    cost as much as the statistics): the same numbers the lazy path computes."""
+    from precision_lint import numerics
+    from precision_lint.engine.constants import finite_rms
+
+    rng = np.random.default_rng(5)
+    for dtype in (np.float32, np.float16):
+        w = (rng.standard_normal(4096) * 0.02).astype(dtype)
+        w[:7] = np.array([3e-5, -1e-6, 5e-8, 0, 2e-5, -4e-7, 6e-5], dtype)
+        s = _array_stats(w)
+        assert s["_rms"] == finite_rms(w, s["max_abs"])
+        assert s["_subnormal_fp16"] == numerics.subnormal_share(w, "fp16", s["_rms"]) > 0
+    ordinary = np.linspace(0.5, 2.0, 100, dtype=np.float32)  # nothing below fp16's normal range: nothing taken
+    assert "_rms" not in _array_stats(ordinary) and "_subnormal_fp16" not in _array_stats(ordinary)

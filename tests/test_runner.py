@@ -196,3 +196,22 @@ def test_shipped_rules_split_their_lets_by_what_reads_them():
     early, late = RuleRunner([rule]).lets["R004"]
     assert {n for n, _ in early} == {"hi", "tight", "limit_fp16"}
     assert {n for n, _ in late} == {"limit_bf16", "bound_text"}
+
+
+def test_rules_reading_value_ranges_run_first_and_results_keep_the_rules_order():
+    """The runner schedules rules that read value ranges first (tests/test_weight_reads.py says why); findings and
+    notes still come out in the catalogue's order, as every report and baseline expects."""
+    import os
+
+    from precision_lint.api import Linter
+
+    linter = Linter()
+    runner = linter.runner
+    first = [runner.rules[i].id for i in runner.schedule]
+    assert first.index("R009") < first.index("R001") and first.index("R004") < first.index("R005")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    graph = load_model(os.path.join(root, "sample_models", "architectures", "llama_block.onnx"))
+    findings, _ = runner.run(graph)
+    order = {r.id: i for i, r in enumerate(runner.rules)}
+    positions = [order[f.rule_id] for f in findings]
+    assert len(set(positions)) > 2 and positions == sorted(positions)

@@ -229,7 +229,9 @@ class Bounds:
                 visiting.add(name)
                 pending = [d for d in self._deps(name) if d not in self._memo and d not in visiting]
                 if pending:
-                    stack.extend(pending)
+                    # in input order, so the last input read (a MatMul's weight) is computed right before its
+                    # consumer, which reads it again while it is the value the graph keeps at hand
+                    stack.extend(reversed(pending))
                     continue
             self._memo[name] = self._compute(name)  # inputs are memoised (or part of a cycle: unknown)
             stack.pop()

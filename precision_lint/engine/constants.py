@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from .. import numerics
 from ..model.graph import Tensor
 
 _CACHE_ATTR = "_pl_stats"
@@ -77,6 +78,32 @@ def _small_stats(values: List[float]) -> Dict[str, Any]:
     }
 
 
+def square_safe(f: np.ndarray, max_abs: float) -> np.ndarray:
+    """``f`` in a type whose squares cannot overflow: float16 squares overflow from 256 on (MNN ``--fp16``
+    constants), float32 squares from 1.8e19."""
+    if f.dtype.itemsize < 4 or (f.dtype.itemsize == 4 and not max_abs < 1e18):
+        return f.astype(np.float64)
+    return f
+
+
+def finite_rms(f: np.ndarray, max_abs: float) -> float:
+    """The RMS of values that are all finite: v * v equals |v| * |v| exactly, without the |v| array."""
+    sq = square_safe(f, max_abs)
+    return float(np.sqrt(np.mean(sq * sq)))
+
+
+def subnormal_share_given(stats: Dict[str, Any], f: np.ndarray, fmt: str) -> Optional[float]:
+    """The relative L2 norm of the values below fmt's normal range (numerics.subnormal_share), with the stats
+    already known: 0.0 when no non-zero value is that small, None when there is no finite norm to compare with."""
+    min_nz = stats["min_abs_nonzero"]
+    if min_nz is None or min_nz >= numerics.get_format(fmt).min_normal:
+        return 0.0
+    rms = stats["_rms"]
+    if not (rms and math.isfinite(stats["min"]) and math.isfinite(stats["max"])):
+        return None
+    return numerics.subnormal_share(f, fmt, rms)
+
+
 def _array_stats(f: np.ndarray) -> Dict[str, Any]:
     """constant_stats of a flat float array, in its own type and in as few passes as possible."""
     lo, hi = float(np.min(f)), float(np.max(f))
@@ -105,7 +132,7 @@ def _array_stats(f: np.ndarray) -> Dict[str, Any]:
         min_nz = float(np.min(nz)) if nz.size else None
         finite = f[np.isfinite(f)]
         all_integer = bool(finite.size == f.size and np.all(np.floor(finite) == finite))
-    return {
+    stats = {
         "min": lo,
         "max": hi,
         "nan_min": nan_lo,
@@ -117,3 +144,9 @@ def _array_stats(f: np.ndarray) -> Dict[str, Any]:
         "all_integer": all_integer,
         "_size": f.size,
     }
+    if all_finite and f.dtype.kind == "f" and min_nz is not None and min_nz < numerics.get_format("fp16").min_normal:
+        # What R005 asks next of a weight with values below fp16's normal range (most trained weights), taken
+        # while the values are at hand: reading a large weight again from its file cost as much as the statistics
+        stats["_rms"] = finite_rms(f, max_abs)
+        stats["_subnormal_fp16"] = subnormal_share_given(stats, f, "fp16")
+    return stats

@@ -9,7 +9,7 @@ import numpy as np
 from .. import numerics
 from ..model.graph import ModelGraph, Operator, Tensor
 from .bounds import Bounds
-from .constants import abs_values, constant_stats, flat_values
+from .constants import abs_values, constant_stats, finite_rms, flat_values, square_safe, subnormal_share_given
 from .expr import EvalError, View
 
 
@@ -245,14 +245,6 @@ class NodeView(View):
         return feeds
 
 
-def _square_safe(f: np.ndarray, max_abs: float) -> np.ndarray:
-    """``f`` in a type whose squares cannot overflow: float16 squares overflow from 256 on (MNN ``--fp16``
-    constants), float32 squares from 1.8e19."""
-    if f.dtype.itemsize < 4 or (f.dtype.itemsize == 4 and not max_abs < 1e18):
-        return f.astype(np.float64)
-    return f
-
-
 class TensorView(View):
     FIELDS = frozenset(
         {
@@ -476,15 +468,11 @@ class TensorView(View):
                 return None
             key = f"_subnormal_{fmt}"
             if key not in s:
-                min_normal = numerics.get_format(fmt).min_normal
-                rms = self.f_rms()
-                if s["min_abs_nonzero"] is None or s["min_abs_nonzero"] >= min_normal:
+                if s["min_abs_nonzero"] is None or s["min_abs_nonzero"] >= numerics.get_format(fmt).min_normal:
                     s[key] = 0.0
-                elif not (rms and math.isfinite(s["min"]) and math.isfinite(s["max"])):
-                    s[key] = None  # no finite norm to compare with: unknown, so rules fall back to the simulation
                 else:
-                    v = self._t.value
-                    s[key] = numerics.subnormal_share(flat_values(v), fmt, rms)
+                    self.f_rms()  # None when there is no finite norm: unknown, rules fall back to the simulation
+                    s[key] = subnormal_share_given(s, flat_values(self._t.value), fmt)
             return s[key]
 
         return share
@@ -495,12 +483,10 @@ class TensorView(View):
             return None
         if "_rms" not in s:
             if math.isfinite(s["min"]) and math.isfinite(s["max"]):
-                # every value finite (NaN would show in min/max): v * v equals |v| * |v| exactly, without the
-                # |v| array and the filtered copy
-                f = _square_safe(flat_values(self._t.value), s["max_abs"])
-                s["_rms"] = float(np.sqrt(np.mean(f * f)))
+                # every value finite (NaN would show in min/max): no |v| array and no filtered copy
+                s["_rms"] = finite_rms(flat_values(self._t.value), s["max_abs"])
             else:
                 a = self._absvals()
-                a = _square_safe(a[np.isfinite(a)], s["max_abs"])
+                a = square_safe(a[np.isfinite(a)], s["max_abs"])
                 s["_rms"] = float(np.sqrt(np.mean(a * a))) if a.size else None
         return s["_rms"]
