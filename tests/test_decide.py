@@ -248,3 +248,42 @@ def test_every_config_key_is_an_option():
     schema = json.loads(data_path("config.schema.json").read_text(encoding="utf-8"))
     fields = {f.name for f in dataclasses.fields(Options)}
     assert set(schema["properties"]) - fields == {"extend_select"}
+
+
+def test_findings_judged_the_same_share_verdicts_that_equal_their_own_judgement(tmp_path):
+    """Verdicts are shared by findings whose judgement signature is equal (the benchmark transformer's 123 findings
+    have 3): on real architectures, with the bugs of an MNN version that has some, every shared verdict is the
+    verdict judge() gives that finding alone, on every platform and mode."""
+    from precision_lint.engine.decide import Verdicts, judge
+
+    root = Path(__file__).resolve().parent.parent / "sample_models"
+    depths = tmp_path / "depths.onnx"  # one rule, one op, three estimates: their verdicts differ by platform
+    depths.write_bytes(
+        parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+        g (float[8,4096] a, float[4096,8] b, float[8,65536] c, float[65536,8] d, float[8,1048576] e,
+           float[1048576,8] f) => (float[8,8] x, float[8,8] y, float[8,8] z) {
+            [k4k] x = MatMul (a, b)
+            [k64k] y = MatMul (c, d)
+            [k1m] z = MatMul (e, f)
+        }""").SerializeToString()
+    )
+    compared = shared = 0
+    paths = [root / "architectures" / n for n in ("bert_tiny.onnx", "llama_block.onnx", "flow_warp.onnx")]
+    # judged for bf16, the three MatMuls' findings have one level (none) and differ in their fp16 estimates only
+    for path, judged in [(p, ("fp16",)) for p in paths] + [(depths, ("fp16",)), (depths, ("bf16",))]:
+        linter = Linter(Options(mnn_version="2.9.0", judged_formats=judged))
+        d = linter.deployment
+        assert d.bugs
+        findings = linter.lint_file(str(path)).findings
+        name = path.name
+        verdicts = Verdicts(d.bugs)
+        for p in d.platforms:
+            for mode, m in p.modes.items():
+                if not m.supported:
+                    continue
+                for f in findings:
+                    v = verdicts.get(f, p, mode)
+                    assert v == judge(f, p, mode, bugs=d.bugs), (name, p.id, mode, f.rule_id, f.node)
+                    compared += 1
+        shared += len(verdicts._verdicts) - len(verdicts._by_signature)
+    assert compared > 500 and shared > 0

@@ -158,29 +158,50 @@ class Verdicts:
     def __init__(self, bugs: Sequence[Any] = ()):
         self.bugs = tuple(bugs)
         self._verdicts: Dict[Tuple[str, str, str], Verdict] = {}
-        self._refs: Dict[Tuple[str, str], Any] = {}  # a finding's operator on a platform: the same in every mode
         self._formats: Dict[Tuple[str, str, Any], Any] = {}  # formats depend only on the op's description
-        # a finding's fingerprint (a hash) by the finding's identity: the recommendation asks for each finding once
-        # per platform and mode; the finding is kept with it, so its id is not reused while the table lives
-        self._fingerprints: Dict[int, Tuple[Finding, str]] = {}
+        # a finding's fingerprint (a hash) and judgement signature by the finding's identity: the recommendation
+        # asks for each finding once per platform and mode; the finding is kept with them, so its id is not reused
+        # while the table lives
+        self._identities: Dict[int, Tuple[Finding, str, Tuple[Any, ...]]] = {}
+        # verdicts by (signature, platform, mode): the benchmark transformer's 123 findings have 3 signatures
+        self._by_signature: Dict[Tuple[Any, ...], Verdict] = {}
 
     def get(self, finding: Finding, platform: Any, mode: str) -> Verdict:
-        known = self._fingerprints.get(id(finding))
+        known = self._identities.get(id(finding))
         if known is None or known[0] is not finding:
-            known = self._fingerprints[id(finding)] = (finding, finding.fingerprint)
-        fingerprint = known[1]
-        key = (fingerprint, platform.id, mode)
+            known = self._identities[id(finding)] = (finding, finding.fingerprint, _signature(finding))
+        key = (known[1], platform.id, mode)
         v = self._verdicts.get(key)
         if v is None:
-            ref = self._refs.get(key[:2])
-            if ref is None:
-                ref = self._refs[key[:2]] = platform.op_ref(finding)
-            formats = self._formats.get((platform.id, mode, ref))
-            if formats is None:
-                formats = self._formats[(platform.id, mode, ref)] = platform.formats_for_op(mode, ref)
-            v = self._verdicts[key] = judge(finding, platform, mode, formats, self.bugs, ref)
-        # the same finding, later enriched (where it is in the graph, what verify measured)
-        return v if v.finding is finding else replace(v, finding=finding)
+            shared_key = (known[2], platform.id, mode)
+            v = self._by_signature.get(shared_key)
+            if v is None:
+                v = self._by_signature[shared_key] = self._judge(finding, platform, mode)
+            self._verdicts[key] = v
+        # the same verdict for another finding of that signature, or the same finding later enriched (where it is
+        # in the graph, what verify measured)
+        return v if v.finding is finding else v.for_finding(finding)
+
+    def _judge(self, finding: Finding, platform: Any, mode: str) -> Verdict:
+        ref = platform.op_ref(finding)
+        formats = self._formats.get((platform.id, mode, ref))
+        if formats is None:
+            formats = self._formats[(platform.id, mode, ref)] = platform.formats_for_op(mode, ref)
+        return judge(finding, platform, mode, formats, self.bugs, ref)
+
+
+def _signature(f: Finding) -> Tuple[Any, ...]:
+    """Everything a verdict reads of its finding (judge: the estimates and level; op_ref and the known bugs: the
+    rule, the op and the evidence), so findings with equal signatures get equal verdicts."""
+    return (
+        f.rule_id,
+        f.failure_class,
+        f.level,
+        f.op,
+        f.source_op,
+        tuple(sorted(f.estimates.items())),
+        repr(sorted(f.evidence.items())),
+    )
 
 
 def level_on_targets(finding: Finding, targets: Sequence[Any], table: Any, verdicts: Verdicts) -> Finding:
