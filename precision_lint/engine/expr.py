@@ -235,6 +235,12 @@ class Expression:
     def reads(self) -> Tuple[frozenset, frozenset]:
         """What the value depends on: (free names read whole, ``(name, field)`` pairs of names read only as
         ``name.field``, never whole nor through a method).  The rule runner keys remembered estimates on it."""
+        cached = self.__dict__.get("_reads")
+        if cached is None:
+            cached = self._reads = self._find_reads()
+        return cached
+
+    def _find_reads(self) -> Tuple[frozenset, frozenset]:
         calls = {id(n.func) for n in ast.walk(self._tree) if type(n) is ast.Call}
         as_field: Dict[int, Tuple[str, str]] = {}  # id of a Name node -> (name, field) it is read through
         for n in ast.walk(self._tree):

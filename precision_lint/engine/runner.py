@@ -226,12 +226,14 @@ def _reads_value_ranges(rule: Rule) -> bool:
     return any(field in _RANGE_FIELDS for e in exprs for _, field in e.fields)
 
 
-def _split_lets(rule: Rule) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[Tuple[str, Any], ...]]:
+def _split_lets(
+    rule: Rule, inputs: Tuple[Tuple[str, str], ...]
+) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[Tuple[str, Any], ...]]:
     """The rule's lets in two groups, each in declaration order: those its assumptions, estimates and levels read
     (directly or through other lets), evaluated for every candidate; and the rest (read by the message, the
     evidence and the notes), evaluated only for candidates that become findings.  Lets read only earlier lets and
     bound names, never what the estimate loop sets, so the second group sees what it always saw."""
-    needed = {name for name, _ in _estimate_inputs(rule)}
+    needed = {name for name, _ in inputs}  # what _estimate_inputs found
     for a in rule.assumptions:
         if a.when is not None:
             needed |= a.when.names
@@ -314,7 +316,7 @@ class RuleRunner:
         # what each rule's estimates and levels read besides the format, the estimate and the tolerances: the values
         # that key the estimates' memo (see _estimates)
         self.estimate_inputs = {r.id: _estimate_inputs(r) for r in self.rules}
-        self.lets = {r.id: _split_lets(r) for r in self.rules}
+        self.lets = {r.id: _split_lets(r, self.estimate_inputs[r.id]) for r in self.rules}
         reads_ranges = [_reads_value_ranges(r) for r in self.rules]
         self.schedule = sorted(range(len(self.rules)), key=lambda i: not reads_ranges[i])  # stable otherwise
 
