@@ -22,6 +22,13 @@ from precision_lint.model.loaders.flatbuf import Buffer, FlatBufferError, Irregu
 from precision_lint.model.loaders.mnn_loader import load_mnn
 
 
+@pytest.fixture(autouse=True)
+def columns_for_every_graph(monkeypatch):
+    """The samples are small graphs, which the loader reads op by op (mnn_loader.COLUMNAR_MIN_OPS): here every op
+    list goes through the columnar reader, unless a test switches it off."""
+    monkeypatch.setattr(mnn_loader, "COLUMNAR_MIN_OPS", 0)
+
+
 def snapshot(path: str):
     """Everything the reader produces that rules and reports read, or the error message."""
     try:
