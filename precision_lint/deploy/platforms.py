@@ -71,8 +71,6 @@ def _validate(doc: Any, where: str) -> None:
 
 
 def _read_yaml(path: str, shipped: bool = False) -> Any:
-    import yaml  # lazy
-
     from .. import safe_yaml
     from ..workflow.files import read_user_text
 
@@ -81,7 +79,7 @@ def _read_yaml(path: str, shipped: bool = False) -> Any:
     try:
         # --platforms-file is untrusted: aliases and nesting bounded (the shipped table is checked by the tests)
         return safe_yaml.load(text, path, ConfigError, shipped=shipped)
-    except yaml.YAMLError as exc:
+    except safe_yaml.YAMLError as exc:  # PyYAML is imported only to match it (the shipped table is cached)
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

@@ -178,51 +178,28 @@ def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rul
 def load_rule_file(path: Path, validate: bool = True, shipped: bool = False) -> List[Rule]:
     """``shipped``: a rule file of the package (read with libyaml without the untrusted-input bounds; the tests
     load every shipped file with them)."""
-    import yaml  # lazy
-
     from ..workflow.files import read_user_text
 
     text = read_user_text(str(path), "rule file", RuleError, MAX_RULE_FILE_BYTES)
-    try:
-        cached = _shipped_docs().get(text_key(text)) if shipped else None  # this very text, parsed at build time
-        docs = json.loads(cached) if cached is not None else _safe_load_bounded(text, path, shipped)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise RuleError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except RecursionError:
-        raise RuleError(f"{path}: YAML nests too deeply (at most {MAX_RULE_DEPTH} levels)") from None
+    docs = _parse_rule_yaml(text, path, shipped)
     if docs is None:
         raise RuleError(f"{path}: empty rule file")
     docs = docs if isinstance(docs, list) else [docs]
     return [parse_rule(doc, str(path), validate) for doc in docs]
 
 
-def text_key(text: str) -> str:
-    """The key of a shipped rule file's text in data/rules.json."""
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-@lru_cache(maxsize=None)
-def _shipped_docs() -> Dict[str, str]:
-    """The shipped rule files' documents as JSON text, by text_key (tools/gen_rules_cache.py): JSON reads instead of
-    34 YAML parses at start-up, each load its own objects.  A file whose text is not in it (edited since) is parsed
-    from its YAML."""
-    from ..resources import data_path
+def _parse_rule_yaml(text: str, path: Path, shipped: bool) -> Any:
+    """The YAML documents of a rule file (a shipped one from safe_yaml's cache of the package's YAML)."""
+    from .. import safe_yaml
 
     try:
-        with open(data_path("rules.json"), encoding="utf-8") as fh:
-            cache = json.load(fh)
-    except (OSError, ValueError):
-        return {}
-    return cache.get("rules", {}) if isinstance(cache, dict) and cache.get("format") == 1 else {}
-
-
-def parse_shipped_yaml(text: str, path: Path) -> Any:
-    """A shipped rule file's document, from its YAML (what data/rules.json caches)."""
-    return _safe_load_bounded(text, path, shipped=True)
+        return _safe_load_bounded(text, path, shipped)
+    except safe_yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise RuleError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise RuleError(f"{path}: YAML nests too deeply (at most {MAX_RULE_DEPTH} levels)") from None
 
 
 def _safe_load_bounded(text: str, path: Path, shipped: bool = False) -> Any:

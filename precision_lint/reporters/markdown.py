@@ -54,10 +54,10 @@ def code(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _data(name: str) -> Dict[str, Any]:
-    import yaml  # lazy
+    from .. import safe_yaml
 
     path = data_path(name)
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return safe_yaml.load(path.read_text(encoding="utf-8"), str(path), ValueError, shipped=True)
 
 
 def _num(v: Any) -> str:
