@@ -215,3 +215,40 @@ def test_rules_reading_value_ranges_run_first_and_results_keep_the_rules_order()
     order = {r.id: i for i, r in enumerate(runner.rules)}
     positions = [order[f.rule_id] for f in findings]
     assert len(set(positions)) > 2 and positions == sorted(positions)
+
+
+UNIT_LET_RULE = """\
+id: X953
+name: let-named-unit
+class: range
+summary: s
+description: d
+fix: f
+message: "{node_name}"
+let:
+  unit: "3 if node.op == 'Add' else 0"
+estimate: {quantity: q, unit: px, value: "unit * 2"}
+level: {warning: "err > 1"}
+match:
+  op: "*"
+tests: [{model: m, expect: []}]
+"""
+
+
+def test_a_let_named_like_a_name_the_estimate_loop_sets_is_an_estimate_input(tmp_path):
+    """`unit` is a valid let name: the estimate reads the let (computed before it, per candidate), so the Add is
+    flagged and the Mul, whose let differs, is not (the let once waited for a finding, or keyed no estimate)."""
+    path = str(tmp_path / "m.onnx")
+    onnx.save(
+        parser.parse_model(
+            """<ir_version: 8, opset_import: ["" : 13]>
+            g (float[4] x) => (float[4] y) { [plus] t = Add (x, x)  [times] y = Mul (t, x) }"""
+        ),
+        path,
+    )
+    rule_file = tmp_path / "x953.yaml"
+    rule_file.write_text(UNIT_LET_RULE)
+    (rule,) = load_rule_file(rule_file)
+    findings, notes = RuleRunner([rule]).run(load_model(path))
+    assert notes == []
+    assert [(f.node, f.estimates["fp16"].value) for f in findings] == [("plus", 6.0)]

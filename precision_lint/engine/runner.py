@@ -191,9 +191,9 @@ _PLAIN_SCALARS = (type(None), bool, int, str)
 
 
 def _estimate_inputs(rule: Rule) -> Tuple[Tuple[str, str], ...]:
-    """What a rule's estimates and levels read besides what the estimate loop sets: ``(name, "")`` for a name read
-    whole, ``(name, field)`` for one read only as ``name.field`` (``node.op``: the key holds the op, so candidates on
-    different nodes can share an evaluation)."""
+    """What a rule's estimates and levels read besides what the estimate loop sets (unless the rule defines that
+    name itself): ``(name, "")`` for a name read whole, ``(name, field)`` for one read only as ``name.field``
+    (``node.op``: the key holds the op, so candidates on different nodes can share an evaluation)."""
     whole, fields = set(), set()
     for e in (rule.estimate_value, rule.estimate_storage, *(e for _, e in rule.levels)):
         if e is not None:
@@ -202,7 +202,9 @@ def _estimate_inputs(rule: Rule) -> Tuple[Tuple[str, str], ...]:
             fields |= f
     fields = {f for f in fields if f[0] not in whole}
     inputs = {(n, "") for n in whole} | fields
-    return tuple(sorted(i for i in inputs if i[0] not in _SET_BY_ESTIMATE))
+    # a let (or a bound name) may take one of those names (`unit` is a valid let name): then it is an input
+    defined = {name for name, _ in rule.let} | set(rule.match.bound_names())
+    return tuple(sorted(i for i in inputs if i[0] not in _SET_BY_ESTIMATE or i[0] in defined))
 
 
 # TensorView fields that read the value-range analysis (engine/bounds.py)
