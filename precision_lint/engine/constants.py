@@ -144,6 +144,7 @@ def _array_stats(f: np.ndarray) -> Dict[str, Any]:
         "all_integer": all_integer,
         "_size": f.size,
     }
+    a = nz = finite = None  # not held while the squares below are (a float16 weight's are float64: 4x its size)
     if all_finite and f.dtype.kind == "f" and min_nz is not None and min_nz < numerics.get_format("fp16").min_normal:
         # What R005 asks next of a weight with values below fp16's normal range (most trained weights), taken
         # while the values are at hand: reading a large weight again from its file cost as much as the statistics
