@@ -252,3 +252,34 @@ def test_a_let_named_like_a_name_the_estimate_loop_sets_is_an_estimate_input(tmp
     findings, notes = RuleRunner([rule]).run(load_model(path))
     assert notes == []
     assert [(f.node, f.estimates["fp16"].value) for f in findings] == [("plus", 6.0)]
+
+
+BRANCH_FIELD_RULE = """\
+id: X954
+name: field-on-a-branch
+class: range
+summary: s
+description: d
+fix: f
+message: "{node_name}"
+let:
+  is_node: "false"
+  x: node.output(0)
+estimate: {quantity: q, unit: u, value: "(x.op == 'Add') if is_node else 1"}
+level: {warning: "err > 0"}
+match:
+  op: Add
+tests: [{model: m, expect: []}]
+"""
+
+
+def test_a_field_the_estimate_reads_only_on_a_branch_not_taken_is_not_read(tmp_path):
+    """The memo key reads the fields an estimate reads of a view; `x.op` (a tensor has no `op`) is read only on a
+    branch the estimate never takes, so it must not fail the candidate: both Adds are findings, without notes."""
+    path = str(tmp_path / "m.onnx")
+    onnx.save(parser.parse_model(WITH_ADD_ONLY), path)
+    rule_file = tmp_path / "x954.yaml"
+    rule_file.write_text(BRANCH_FIELD_RULE)
+    (rule,) = load_rule_file(rule_file)
+    findings, notes = RuleRunner([rule]).run(load_model(path))
+    assert notes == [] and findings and all(f.estimates["fp16"].value == 1.0 for f in findings)

@@ -259,7 +259,10 @@ def _memo_key(
         if field and v is not None:
             if not isinstance(v, View):
                 return None  # reading a field of it fails: the evaluation says so
-            v = v.get_field(field)
+            try:
+                v = v.get_field(field)
+            except EvalError:
+                return None  # a field of another kind of view, on a branch the expression may never take
             if callable(v):
                 return None
         k = _value_key(v)
