@@ -228,6 +228,7 @@ class Expression:
         self.names -= called  # function names are not free variables
         self._tree = tree.body
         self._functions = functions
+        self._reads: Optional[Tuple[frozenset, frozenset]] = None  # see reads()
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
@@ -235,10 +236,9 @@ class Expression:
     def reads(self) -> Tuple[frozenset, frozenset]:
         """What the value depends on: (free names read whole, ``(name, field)`` pairs of names read only as
         ``name.field``, never whole nor through a method).  The rule runner keys remembered estimates on it."""
-        cached = self.__dict__.get("_reads")
-        if cached is None:
-            cached = self._reads = self._find_reads()
-        return cached
+        if self._reads is None:
+            self._reads = self._find_reads()
+        return self._reads
 
     def _find_reads(self) -> Tuple[frozenset, frozenset]:
         calls = {id(n.func) for n in ast.walk(self._tree) if type(n) is ast.Call}
