@@ -182,6 +182,10 @@ class Bounds:
         self.input_ranges = {k: (float(v[0]), float(v[1])) for k, v in dict(input_ranges or {}).items()}
         self._memo: Dict[str, Optional[Bound]] = {}
         self._l1: Dict[tuple, float] = {}
+        # Outputs of operators on a cycle (only malformed files have one) are unknown: a range computed around a
+        # cycle would depend on which member was asked first, so on which rules run and in what order.
+        on_cycles = graph.ops_on_cycles()
+        self._cyclic = {o for i in on_cycles for o in graph.ops[i].outputs if o}
 
     # ----- public ---------------------------------------------------------------------------------------------
     def of(self, tensor_name: str) -> Optional[Interval]:
@@ -212,7 +216,7 @@ class Bounds:
     # ----- evaluation without recursion -----------------------------------------------------------------------
     def _deps(self, name: str) -> List[str]:
         t = self.graph.tensors.get(name)
-        if t is None or name in self.input_ranges or t.is_const or t.producer is None:
+        if t is None or name in self.input_ranges or t.is_const or t.producer is None or name in self._cyclic:
             return []
         op = self.graph.ops.get(t.producer)
         return [i for i in op.inputs if i] if op is not None else []
@@ -257,6 +261,8 @@ class Bounds:
             return (stats["nan_min"], stats["nan_max"], True)
         if t.producer is None:
             return self._gather_indices(t)
+        if name in self._cyclic:
+            return None
         op = g.ops[t.producer]
         try:
             out_index = op.outputs.index(name)

@@ -11,7 +11,7 @@ model reads the same way whichever format it came in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 if TYPE_CHECKING:  # numpy is only named in annotations here
     import networkx as nx
@@ -331,6 +331,53 @@ class ModelGraph:
                 return t
             t = self.tensors[p.inputs[0]]
         return t
+
+    def ops_on_cycles(self) -> Set[str]:
+        """Ids of the operators that lie on a cycle (strongly connected components of more than one operator, or
+        one that reads its own output), empty for an acyclic graph.  Iterative Tarjan: hostile files can hold
+        cycles thousands of operators long."""
+        if self._in_file_order:
+            return set()
+        succ = self._succ
+        index: Dict[str, int] = {}
+        low: Dict[str, int] = {}
+        on_stack: Set[str] = set()
+        stack: List[str] = []
+        found: Set[str] = set()
+        for root in self.ops:
+            if root in index:
+                continue
+            work = [(root, iter(succ.get(root, ())))]
+            index[root] = low[root] = len(index)
+            stack.append(root)
+            on_stack.add(root)
+            while work:
+                node, children = work[-1]
+                child = next(children, None)
+                if child is not None:
+                    if child not in index:
+                        index[child] = low[child] = len(index)
+                        stack.append(child)
+                        on_stack.add(child)
+                        work.append((child, iter(succ.get(child, ()))))
+                    elif child in on_stack:
+                        low[node] = min(low[node], index[child])
+                    continue
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:  # node is the root of a component: pop it
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1 or node in succ.get(node, ()):
+                        found.update(component)
+        return found
 
     def find_cycle(self, limit: int = 8) -> List[str]:
         """Operator ids along one cycle (at most ``limit`` of them), [] when the graph is acyclic.  Iterative:

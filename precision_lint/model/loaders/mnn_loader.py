@@ -141,7 +141,8 @@ class _Reader:
             names = " -> ".join(g.ops[i].name for i in cycle + cycle[:1])
             g.notes.append(
                 f"the graph has a cycle ({names}); MNN graphs are acyclic, so the file is malformed: "
-                f"relations and value ranges were followed only until they repeat"
+                f"the value ranges of tensors on a cycle are unknown, and relations were followed only until "
+                f"they repeat"
             )
         from .mnn_shapes import propagate
 
