@@ -216,8 +216,9 @@ def test_ranges_on_a_cycle_are_unknown_whatever_asks_first(tmp_path):
 
 
 def test_operators_on_cycles_are_the_strongly_connected_ones():
-    """ModelGraph.ops_on_cycles against networkx's strongly connected components, on random graphs whose edges run
-    backwards too (self-loops, cycles joined by operators that are on none, long chains)."""
+    """ModelGraph.ops_on_cycles on random graphs whose edges run backwards too (self-loops, cycles joined by
+    operators that are on none, long chains): the components of more than one operator and the self-loops, and
+    nothing on a graph find_cycle (the cheap test it starts with) calls acyclic."""
     import random
 
     import networkx as nx

@@ -334,50 +334,14 @@ class ModelGraph:
 
     def ops_on_cycles(self) -> Set[str]:
         """Ids of the operators that lie on a cycle (strongly connected components of more than one operator, or
-        one that reads its own output), empty for an acyclic graph.  Iterative Tarjan: hostile files can hold
-        cycles thousands of operators long."""
-        if self._in_file_order:
+        one that reads its own output), empty for an acyclic graph.  Only a malformed file has a cycle, so networkx
+        (a quarter of a second to import) is imported only once find_cycle has found one."""
+        if not self.find_cycle(1):
             return set()
-        succ = self._succ
-        index: Dict[str, int] = {}
-        low: Dict[str, int] = {}
-        on_stack: Set[str] = set()
-        stack: List[str] = []
-        found: Set[str] = set()
-        for root in self.ops:
-            if root in index:
-                continue
-            work = [(root, iter(succ.get(root, ())))]
-            index[root] = low[root] = len(index)
-            stack.append(root)
-            on_stack.add(root)
-            while work:
-                node, children = work[-1]
-                child = next(children, None)
-                if child is not None:
-                    if child not in index:
-                        index[child] = low[child] = len(index)
-                        stack.append(child)
-                        on_stack.add(child)
-                        work.append((child, iter(succ.get(child, ()))))
-                    elif child in on_stack:
-                        low[node] = min(low[node], index[child])
-                    continue
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == index[node]:  # node is the root of a component: pop it
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    if len(component) > 1 or node in succ.get(node, ()):
-                        found.update(component)
-        return found
+        import networkx as nx
+
+        g = self.to_networkx()
+        return {v for c in nx.strongly_connected_components(g) for v in c if len(c) > 1 or g.has_edge(v, v)}
 
     def find_cycle(self, limit: int = 8) -> List[str]:
         """Operator ids along one cycle (at most ``limit`` of them), [] when the graph is acyclic.  Iterative:
