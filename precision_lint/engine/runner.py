@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from ..results import LEVEL_RANK, Estimate, Finding
 from ..model.graph import ModelGraph
-from .views import Analysis, NodeView
+from .views import Analysis, NodeView, TensorView
 from .expr import EvalError, Namespace, View
 from .decide import level_for_formats
 from .rule_checks import _TEMPLATE
@@ -207,10 +207,6 @@ def _estimate_inputs(rule: Rule) -> Tuple[Tuple[str, str], ...]:
     return tuple(sorted(i for i in inputs if i[0] not in _SET_BY_ESTIMATE or i[0] in defined))
 
 
-# TensorView fields that read the value-range analysis (engine/bounds.py)
-_RANGE_FIELDS = frozenset({"lo", "hi", "hi_abs", "tight", "bounded"})
-
-
 def _reads_value_ranges(rule: Rule) -> bool:
     """Whether any expression of the rule reads a value range.  Such rules run first: the analysis computes a
     weight's own range and, right after, the norm of the linear layer it feeds, while the weight is the one value
@@ -225,7 +221,7 @@ def _reads_value_ranges(rule: Rule) -> bool:
         if m.where is not None:
             exprs.append(m.where)
         stack += [sub for _, sub in m.relations] + m.all + m.any + ([m.not_] if m.not_ is not None else [])
-    return any(field in _RANGE_FIELDS for e in exprs for _, field in e.fields)
+    return any(field in TensorView.RANGE_FIELDS for e in exprs for _, field in e.fields)
 
 
 def _split_lets(

@@ -246,6 +246,8 @@ class NodeView(View):
 
 
 class TensorView(View):
+    # the fields that read the value-range analysis (engine/bounds.py): rules reading them run first (runner.py)
+    RANGE_FIELDS = frozenset({"lo", "hi", "hi_abs", "tight", "bounded"})
     FIELDS = frozenset(
         {
             "name",

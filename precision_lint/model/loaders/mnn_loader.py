@@ -223,22 +223,30 @@ class _Reader:
         """The ops as stored, read table by table."""
         recs: List[_Rec] = []
         for k, tab in enumerate(ops):
-            code = tab.scalar(S.OP["type"], "i32", 0)
-            type_name = S.OP_TYPES.get(code)
-            if type_name is None:
-                type_name = f"OpType{code}"
-                self.unknown_types[type_name] += 1
+            type_name = self._op_type(tab.scalar(S.OP["type"], "i32", 0))
             name = tab.string(S.OP["name"], "name") or f"{type_name}_{k}"
             what = f"op {name!r}"
             ins = [index(i, what) for i in tab.numbers(S.OP["inputIndexes"], "i32", "inputIndexes")]
             outs = [index(i, what) for i in tab.numbers(S.OP["outputIndexes"], "i32", "outputIndexes")]
-            ptype = tab.scalar(S.OP["main_type"], "u8", 0)
-            pname = S.PARAMS.get(ptype) if ptype else None
-            if ptype and pname is None:
-                self.unknown_params[f"{type_name} (parameter type {ptype})"] += 1
+            pname = self._param_kind(type_name, tab.scalar(S.OP["main_type"], "u8", 0))
             ptab = tab.table(S.OP["main"], f"main<{pname}>") if pname else None
             recs.append(_Rec(tab, type_name, name, ins, outs, pname, ptab))
         return recs
+
+    def _op_type(self, code: int) -> str:
+        """The name of an op type code; an unknown one is counted for the graph's notes."""
+        type_name = S.OP_TYPES.get(code)
+        if type_name is None:
+            type_name = f"OpType{code}"
+            self.unknown_types[type_name] += 1
+        return type_name
+
+    def _param_kind(self, type_name: str, ptype: int) -> Optional[str]:
+        """The name of an op's parameter table type (None for none); an unknown one is counted for the notes."""
+        pname = S.PARAMS.get(ptype) if ptype else None
+        if ptype and pname is None:
+            self.unknown_params[f"{type_name} (parameter type {ptype})"] += 1
+        return pname
 
     def _columnar_records(self, owner: Tab, slot: int, what: str, names: List[str], local) -> Optional[List[_Rec]]:
         """The ops as stored, their headers read for all ops at once (flatbuf.TableColumns); None when a check
@@ -272,13 +280,8 @@ class _Reader:
         recs: List[_Rec] = []
         in_start = out_start = 0
         for k, (code, ptype, in_end, out_end) in enumerate(zip(codes, ptypes, in_ends, out_ends)):
-            type_name = S.OP_TYPES.get(code)
-            if type_name is None:
-                type_name = f"OpType{code}"
-                self.unknown_types[type_name] += 1
-            pname = S.PARAMS.get(ptype) if ptype else None
-            if ptype and pname is None:
-                self.unknown_params[f"{type_name} (parameter type {ptype})"] += 1
+            type_name = self._op_type(code)
+            pname = self._param_kind(type_name, ptype)
             recs.append(
                 _Rec(
                     None,

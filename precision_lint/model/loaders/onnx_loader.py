@@ -131,15 +131,8 @@ def _after_plain_inference(gp) -> Tuple[int, str, bool]:
                     stack.append(a.g)
                 stack.extend(a.graphs)
                 has_graph = has_graph or a.type in graph_attr
-            if not top or not every or (node.op_type == "Constant" and node.domain in _DOMAINS_ONNX):
-                continue  # a constant's shape is its value's
-            if has_graph:
-                every = False  # subgraphs are left to shape inference
-                continue
-            for o in node.output:
-                if o and o not in numeric:
-                    every = False
-                    break
+            if top and every and not _declares_outputs(node, numeric, has_graph):
+                every = False
     if not sizes:
         return 0, "", every
     (_, name), n = max(sizes.items(), key=lambda kv: kv[1])
@@ -833,13 +826,21 @@ def _stores_every_shape(gp) -> bool:
             declared.add(vi.name)
     graph_attr = pb().AttributeProto.GRAPH, pb().AttributeProto.GRAPHS
     for node in gp.node:
-        if node.op_type == "Constant" and node.domain in _DOMAINS_ONNX:
-            continue  # a constant's shape is its value's
-        if any(a.type in graph_attr for a in node.attribute):
+        if not _declares_outputs(node, declared, any(a.type in graph_attr for a in node.attribute)):
             return False
-        for o in node.output:
-            if o and o not in declared:
-                return False
+    return True
+
+
+def _declares_outputs(node, declared, has_graph: bool) -> bool:
+    """Whether the names in ``declared`` cover what shape inference would tell of ``node``'s outputs: a Constant's
+    shape is its value's; a node with subgraphs is left to shape inference."""
+    if node.op_type == "Constant" and node.domain in _DOMAINS_ONNX:
+        return True
+    if has_graph:
+        return False
+    for o in node.output:
+        if o and o not in declared:
+            return False
     return True
 
 
