@@ -58,6 +58,10 @@ elif kind == "onnx.load-noext":
 elif kind == "mnn.load_as_dict":
     import MNN.expr as F
     run = lambda: F.load_as_dict(path)
+elif kind in ("onnx.floor", "mnn.floor"):
+    sys.path.insert(0, "benchmarks")
+    import floor
+    run = (lambda: floor.onnx_floor(path)) if kind == "onnx.floor" else (lambda: floor.mnn_floor(path))
 elif kind in ("lint", "load", "rules"):
     from precision_lint.api import Linter
     from precision_lint.model.loaders import load_model
@@ -76,7 +80,7 @@ base = rss("VmRSS")
 best = best_cpu = float("inf")
 out = graph = None
 for _ in range(repeat):
-    if kind in ("load", "rules"):
+    if kind in ("load", "rules", "onnx.floor", "mnn.floor"):
         gc.disable()  # as Linter.lint_file does while it builds and walks a graph
     if kind == "rules":
         graph = None
@@ -248,12 +252,15 @@ def large_onnx(args, work: str) -> None:
         f"\n## large ONNX: decomposed transformer, {layers} layers x {heads} heads, hidden {hidden}, "
         f"weights in external data ({mb(os.path.getsize(path))} + {mb(size - os.path.getsize(path))})"
     )
-    ref, noext, lint, load = measure_alternately(["onnx.load", "onnx.load-noext", "lint", "load"], path, args.repeat)
+    ref, noext, floor, lint, load = measure_alternately(
+        ["onnx.load", "onnx.load-noext", "onnx.floor", "lint", "load"], path, args.repeat
+    )
     print(f"operators: {lint['operators']}, findings: {lint['findings']}")
     _table(
         [
             ("onnx.load (with external data)", ref),
             ("onnx.load(load_external_data=False)", noext),
+            ("floor: the steps no linter skips", floor),
             ("precision-lint: load_model only", load),
             ("precision-lint: Linter.lint_file", lint),
         ],
@@ -270,11 +277,34 @@ def large_onnx(args, work: str) -> None:
         f"lint / onnx.load in-process: {lint['seconds'] / ref['seconds']:.2f} (target < 2); "
         f"lint peak memory growth / model size: {lint['peak_growth'] / size:.2f} (target < 1.5)"
     )
-    shaped = with_stored_shapes(path, path[:-5] + "_shapes.onnx")
-    ref_s, lint_s = measure_alternately(["onnx.load", "lint"], shaped, args.repeat)
+    _floor_line(floor, ref, lint)
+    for label, variant in (
+        (
+            "the same graph with its weights inline",
+            transformer_onnx(path.replace("_ext.onnx", "_inline.onnx"), layers, heads, hidden, False),
+        ),
+        (
+            "the same graph with its shapes stored (value_info, as torch.onnx.export writes them)",
+            with_stored_shapes(path, path[:-5] + "_shapes.onnx"),
+        ),
+    ):
+        ref_v, floor_v, lint_v = measure_alternately(["onnx.load", "onnx.floor", "lint"], variant, args.repeat)
+        print(
+            f"{label}: lint {lint_v['seconds']:.3f} s vs onnx.load {ref_v['seconds']:.3f} s: "
+            f"{lint_v['seconds'] / ref_v['seconds']:.2f}"
+        )
+        _floor_line(floor_v, ref_v, lint_v)
+
+
+def _floor_line(floor: Dict[str, float], ref: Dict[str, float], lint: Dict[str, float]) -> None:
+    """What is left of a 2x budget once the steps every linter takes (benchmarks/floor.py) are paid, per
+    operator: the time the graph, the value ranges, the rules and the recommendation would have to fit in."""
+    left = 2 * ref["seconds"] - floor["seconds"]
+    n = lint["operators"] or 1
     print(
-        f"the same graph with its shapes stored (value_info, as torch.onnx.export writes them): lint "
-        f"{lint_s['seconds']:.3f} s vs onnx.load {ref_s['seconds']:.3f} s: {lint_s['seconds'] / ref_s['seconds']:.2f}"
+        f"  floor {floor['seconds']:.3f} s = {floor['seconds'] / ref['seconds']:.2f}x the baseline: a 2x lint has "
+        f"{left:.3f} s ({left / n * 1e6:.1f} us per operator) for everything after it; this lint spends "
+        f"{lint['seconds'] - floor['seconds']:.3f} s ({(lint['seconds'] - floor['seconds']) / n * 1e6:.1f} us per operator)"
     )
 
 
@@ -289,11 +319,12 @@ def large_mnn(args, work: str) -> None:
         f"\n## large MNN: the same transformer ({layers} layers x {heads} heads, hidden {hidden}) converted by "
         f"MNN's converter: {mb(size)}"
     )
-    ref, lint, load = measure_alternately(["mnn.load_as_dict", "lint", "load"], path, args.repeat)
+    ref, floor, lint, load = measure_alternately(["mnn.load_as_dict", "mnn.floor", "lint", "load"], path, args.repeat)
     print(f"operators: {lint['operators']}, findings: {lint['findings']}")
     _table(
         [
             ("MNN.expr.load_as_dict", ref),
+            ("floor (lower bound: no weights, shapes)", floor),
             ("precision-lint: load_model only", load),
             ("precision-lint: Linter.lint_file", lint),
         ],
@@ -304,6 +335,7 @@ def large_mnn(args, work: str) -> None:
         f"lint / load_as_dict: {lint['seconds'] / ref['seconds']:.2f} (target <= 2); "
         f"lint peak memory growth / model size: {lint['peak_growth'] / size:.2f} (target < 1.5)"
     )
+    _floor_line(floor, ref, lint)
 
 
 def _table(rows, ref, size) -> None:
