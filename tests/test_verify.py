@@ -275,3 +275,23 @@ def test_gpu_targets_of_an_onnx_are_emulated_from_the_table_never_measured(tmp_p
     # the recommendation: Normal rejected and High safe by the emulation, and it says so
     assert result.recommendation["android-opencl"]["mode"] == "high"
     assert result.recommendation["android-opencl"]["basis"] == "emulated"
+
+
+ZERO_SIZE = """<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1,0] empty, float[1,4] x) => (float[1,0] still_empty, float[1,4] y) {
+      [relu_empty] still_empty = Relu (empty)
+      [relu_x] y = Relu (x)
+    }"""
+
+
+def test_a_zero_size_tensor_is_generated_with_its_size_and_compared_empty(tmp_path):
+    """A dimension of 0 is a size, not a dynamic dimension: the generated input keeps it (ONNX Runtime refused a
+    [1, 1] input), and MNN's empty output is read as empty, not reported missing from the converted model."""
+    pytest.importorskip("onnxruntime")
+    onnx_path = build(tmp_path, "zero_size", ZERO_SIZE).replace(".mnn", ".onnx")
+    result = verify(onnx_path, ["x86-cpu:low"], lint=False)
+    assert result.inputs["empty"].startswith("[1, 0] float32") and "dynamic" not in result.inputs["empty"]
+    cr = result.cross_runtime
+    assert cr["status"] == "measured" and not cr["exceeded"], cr["message"]
+    assert sorted(e["tensor"] for e in cr["outputs"]) == ["still_empty", "y"]
+    assert result.exit_code == 0

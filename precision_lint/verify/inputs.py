@@ -54,7 +54,8 @@ def specs(graph, ranges: Mapping[str, Tuple[float, float]]) -> List[InputSpec]:
     out = []
     for t in inputs:
         dtype = t.dtype or "float32"
-        shape = (-1,) if t.shape is None else tuple(d if isinstance(d, int) and d > 0 else -1 for d in t.shape)
+        # a dimension of 0 is a size (a zero-size tensor), not a dynamic one: only unknown dimensions become -1
+        shape = (-1,) if t.shape is None else tuple(d if isinstance(d, int) and d >= 0 else -1 for d in t.shape)
         integer = dtype.startswith(("int", "uint")) or dtype == "bool"
         if t.name in ranges:
             lo, hi = ranges[t.name]

@@ -14,6 +14,8 @@ import time
 
 
 def _to_numpy(var, np, F):
+    if 0 in var.shape:  # a zero-size tensor: MNN's read() fails on it, but there is nothing to read
+        return np.zeros(var.shape, "int32" if var.dtype == F.int else "float32")
     if var.data_format == F.NC4HW4:  # MNN's packed layout: back to NCHW before reading
         var = F.convert(var, F.NCHW)
     return np.array(var.read(), copy=True)
