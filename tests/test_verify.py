@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
+import onnx.parser
 import pytest
 
 from arm82 import build
@@ -295,3 +297,29 @@ def test_a_zero_size_tensor_is_generated_with_its_size_and_compared_empty(tmp_pa
     assert cr["status"] == "measured" and not cr["exceeded"], cr["message"]
     assert sorted(e["tensor"] for e in cr["outputs"]) == ["still_empty", "y"]
     assert result.exit_code == 0
+
+
+HARDMAX = """<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1,8] x) => (float[1,8] y) {
+      [scores] s = Relu (x)
+      [pick] y = Hardmax <axis=-1> (s)
+    }"""
+
+
+def test_a_model_mnns_converter_cannot_convert_says_which_op_and_keeps_the_rest(tmp_path):
+    """MNN's converter lacks Hardmax: a limitation of MNN, not bad input.  The ARM target says it was not measured
+    and names the op, the converter check says the same, and what can still run (the emulated GPU target, the
+    static rules) is kept; no exit 2."""
+    pytest.importorskip("onnxruntime")
+    model = onnx.parser.parse_model(HARDMAX)
+    path = str(tmp_path / "hardmax.onnx")
+    onnx.save(model, path)
+    result = verify(path, ["ios-cpu:low", "android-opencl:normal"])
+    cpu, gpu = result.targets
+    assert cpu.status == NOT_VERIFIABLE and "Hardmax" in cpu.message
+    assert gpu.status == EMULATED and gpu.outputs[0].name == "y"
+    assert result.cross_runtime["status"] == "failed" and "Hardmax" in result.cross_runtime["message"]
+    assert result.exit_code == 0 and result.lint is not None
+    cli = _cli("verify", path, "--target", "ios-cpu:low", "--no-lint")
+    assert cli.returncode == 0 and "Traceback" not in cli.stderr, cli.stderr
+    assert "Hardmax" in cli.stdout.splitlines()[-1] and "nothing measured" in cli.stdout.splitlines()[-1]

@@ -91,7 +91,12 @@ def to_text(result, timings: bool = True) -> str:
         out.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
     code = result.exit_code
     if code == 0 and not any(t.status == MEASURED for t in result.targets):
-        out.append("verdict: nothing measured here (no target's kernels run on this machine)")
+        why = (
+            f"MNN cannot run this model: {result.mnn_failure}"
+            if result.mnn_failure
+            else ("no target's kernels run on this machine")
+        )
+        out.append(f"verdict: nothing measured here ({_safe(why)})")
         return "\n".join(out) + "\n"
     if (
         code == 1

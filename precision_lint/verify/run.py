@@ -95,6 +95,8 @@ class VerifyResult:
     lint: Optional[object] = None  # the linter's LintResult on the model (metadata, identity, drawings) when linted
     # with --no-lint: the whole recommendation the runs decided (results.Recommendation), for the review reports
     runs_recommendation: Optional[object] = None
+    # why MNN could not run the model at all (its converter's reason): its targets are not verifiable, the rest ran
+    mnn_failure: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -117,6 +119,8 @@ class VerifyResult:
             "exit_code": self.exit_code,
             "recommendation": self.recommendation,
         }
+        if self.mnn_failure:
+            d["mnn_failure"] = self.mnn_failure
         if timings:
             d["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
         return d
@@ -157,14 +161,17 @@ def verify(
     fmt = detect_format(path)
     source = load_model(path) if fmt == "onnx" else None  # read errors from our loader, before the converter's
     with tempfile.TemporaryDirectory(prefix="precision-lint-verify-") as tmp:
-        run_model = path
+        run_model, mnn_failure = path, ""
         if fmt == "onnx":
             say("converting with MNN's converter")
             t = time.monotonic()
             run_model = os.path.join(tmp, Path(path).stem + ".mnn")
-            convert_onnx(path, run_model)
+            try:
+                convert_onnx(path, run_model)
+            except VerifyError as exc:  # MNN lacks an op: a limitation, reported per target; the rest still runs
+                mnn_failure = str(exc)
             timings["conversion"] = time.monotonic() - t
-        graph = load_model(run_model)
+        graph = source if mnn_failure else load_model(run_model)
         source = source or graph  # node names as the user's file spells them
         specs = verify_inputs.specs(source, input_ranges or {})  # from the user's file: its dynamic dims
         feeds = verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path)
@@ -174,16 +181,22 @@ def verify(
             inputs=verify_inputs.describe(specs, inputs),
             targets=[],
             timings=timings,
-            model_run=os.path.basename(run_model),
+            model_run="" if mnn_failure else os.path.basename(run_model),
+            mnn_failure=mnn_failure,
         )
         result.depths = {**tensor_depths(source), **tensor_depths(graph)}
         outputs, inter = _compared_tensors(graph)
 
         arm = [t for t in parsed if t.platform in ARM82_PLATFORMS and not emulate]
-        if arm:
+        if mnn_failure:
+            arm = [
+                t for t in parsed if (t.platform in ARM82_PLATFORMS or t.platform in ARMV80_PLATFORMS) and not emulate
+            ]
+            result.targets += [_unrunnable(str(t), mnn_failure) for t in arm]
+        elif arm:
             _measure_arm(result, arm, graph, source, run_model, feeds, outputs, inter, tolerance, qemu_cpu, True, say)
         for cpu in sorted(set(ARMV80_PLATFORMS.values())):
-            v80 = [t for t in parsed if ARMV80_PLATFORMS.get(t.platform) == cpu and not emulate]
+            v80 = [t for t in parsed if ARMV80_PLATFORMS.get(t.platform) == cpu and not emulate and not mnn_failure]
             if v80:
                 _measure_arm(result, v80, graph, source, run_model, feeds, outputs, inter, tolerance, cpu, False, say)
         by_target = {r.target: r for r in result.targets}
@@ -212,7 +225,9 @@ def verify(
                 )
                 timings[f"emulation_{name}"] = seconds
         result.targets = [by_target[str(t)] for t in parsed]
-        if fmt == "onnx":
+        if mnn_failure:
+            result.cross_runtime = {"status": "failed", "message": mnn_failure}
+        elif fmt == "onnx":
             say("converter check: MNN on the host vs ONNX Runtime")
             t0 = time.monotonic()
             result.cross_runtime = _cross_runtime(path, run_model, feeds, outputs)
@@ -347,6 +362,10 @@ def _measure_arm(
         if notes:
             tr.message += "; " + "; ".join(notes) + ": only the outputs were compared"
         result.targets.append(tr)
+
+
+def _unrunnable(name: str, why: str) -> TargetResult:
+    return TargetResult(name, NOT_VERIFIABLE, f"not verifiable: MNN cannot run this model here: {why}")
 
 
 def _compared_tensors(graph) -> Tuple[List[str], List[str]]:
