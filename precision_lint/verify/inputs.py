@@ -2,7 +2,8 @@
 the model, or generated deterministically (seed 0) from declared ranges and what the graph implies.
 
 What the graph implies, in order: a declared ``--input-range``; a GridSample grid -> [-1, 1]; integer indices into
-a Gather table -> [0, rows); a name containing "mask" -> 0/1; other integers -> [0, 10); other floats -> [0, 1].
+a Gather table -> [0, rows); a name containing "mask" -> 0/1; a bool -> 0/1; other integers -> [0, 10); other
+floats -> [0, 1].
 Values are seeded uniform in the range, except the image a sampling op reads (input 0 of GridSample, Resize,
 RoiAlign, Upsample, directly or through casts, transposes and element-wise normalisation): that gets a photograph
 scaled to the range (natural_image.py says why: on noise a sub-pixel position error looks breaking).  Every input's
@@ -83,6 +84,8 @@ def _implied(graph, tensor, integer: bool) -> Tuple[float, float, str]:
                 return 0.0, float(table.shape[axis] - 1), "indices below the Gather table's size"
     if "mask" in tensor.name.lower():
         return 0.0, 1.0, MASK
+    if tensor.dtype == "bool":
+        return 0.0, 1.0, "bool"
     if integer:
         return 0.0, 9.0, "default for integers"
     return 0.0, 1.0, FLOAT_DEFAULT
