@@ -342,3 +342,13 @@ def test_bool_and_uint8_inputs_are_fed_to_onnx_runtime_as_declared(tmp_path):
     assert cr["status"] == "measured" and not cr["exceeded"], cr["message"]
     assert cr["outputs"][0]["tensor"] == "y" and cr["outputs"][0]["rel_l2"] == 0.0
     assert "bool seeded uniform in [0, 1]" in result.inputs["keep"]  # a bool is 0 or 1, not [0, 9]
+
+
+@pytest.mark.qemu
+def test_low_bf16_on_the_arm82_cpu_is_named_as_mnn_spells_it_and_computes_fp32(arm82, tmp_path):
+    """This build has no bf16 kernels: Precision_Low_BF16 runs fp32 (bit-identical to High); the report names the
+    mode as MNN's enum does (it said Precision_Low_bf16)."""
+    model = build(tmp_path, "sigmoid", SIGMOID)
+    (bf16,) = verify(model, ["ios-cpu:low_bf16"], lint=False).targets
+    assert bf16.status == MEASURED and bf16.outputs[0].rel_l2 == 0.0
+    assert "Precision_Low_BF16 computes fp32" in bf16.on

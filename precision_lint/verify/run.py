@@ -299,6 +299,7 @@ def _measure_arm(
     say: Callable[[str], None],
 ) -> None:
     """One emulated worker for ``arm`` (targets of one CPU model): High as the reference, then each mode."""
+    from ..deploy.platform_model import PRECISION_ENUM
     from .arm_runner import Emulation, Run, execute
     from .arm_setup import cache_dir, load_manifest
 
@@ -358,7 +359,7 @@ def _measure_arm(
             tr.on = f"MNN {version} Arm82 kernels {where}, fp16:1"
         else:
             tr.message = f"measured on MNN's ARM kernels at {t.mode} ({ran_on}); this mode computes fp32"
-            tr.on = f"MNN {version} ARM kernels {where}, Precision_{t.mode.capitalize()} computes fp32"
+            tr.on = f"MNN {version} ARM kernels {where}, {PRECISION_ENUM[t.mode]} computes fp32"
         if notes:
             tr.message += "; " + "; ".join(notes) + ": only the outputs were compared"
         result.targets.append(tr)
