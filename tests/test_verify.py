@@ -235,6 +235,26 @@ def test_dynamic_dimensions_take_the_given_inputs_and_default_to_1(tmp_path):
     assert given.cross_runtime["outputs"][0]["rel_l2"] == 0.0  # MNN ran the 3-row batch like ONNX Runtime
 
 
+def test_top1_agreement_is_reported_for_float_scores_only(tmp_path):
+    """An [N, C] output of a head-like op (Add: MatMul + bias) gets top-1 agreement when it holds scores; an
+    integer one (an index sum) does not: its argmax names no class."""
+    from arm82 import build as build_model
+
+    onnx_path = build_model(
+        tmp_path,
+        "heads",
+        """<ir_version: 8, opset_import: ["" : 13]>
+        g (float[1,8] x, float[1,8] b, int64[1,8] i, int64[1,8] j) => (float[1,8] scores, int64[1,8] ids) {
+            [bias] scores = Add (x, b)
+            [sum] ids = Add (i, j)
+        }""",
+    ).replace(".mnn", ".onnx")
+    result = verify(onnx_path, ["android-opencl:low"], lint=False)  # emulated here: compared like a measured run
+    by_name = {e.name: e for e in result.targets[0].outputs}
+    assert by_name["scores"].top1 == 1.0
+    assert by_name["ids"].top1 is None
+
+
 SIGMOID = """<ir_version: 8, opset_import: ["" : 13]>
     g (float[1,4096] x) => (float[1,4096] y) { [sig] y = Sigmoid (x) }"""
 

@@ -143,6 +143,7 @@ def _order(graph, tensor: str):
 CLASSIFIER_HEADS = frozenset({"MatMul", "Gemm", "Softmax", "LogSoftmax", "Flatten", "Reshape", "Squeeze", "Add"})
 
 
-def classifier_like(shape: Sequence[int], producer: str = "MatMul") -> bool:
-    """[N, C] scores from a head-like op: top-1 agreement is meaningful (not for, say, a Sigmoid's [1, 4096])."""
-    return len(shape) == 2 and shape[1] >= 2 and producer in CLASSIFIER_HEADS
+def classifier_like(shape: Sequence[int], producer: str = "MatMul", floating: bool = True) -> bool:
+    """[N, C] float scores from a head-like op: top-1 agreement is meaningful (not for, say, a Sigmoid's
+    [1, 4096], nor for integers: an int64 Add's argmax is no class)."""
+    return floating and len(shape) == 2 and shape[1] >= 2 and producer in CLASSIFIER_HEADS

@@ -397,7 +397,8 @@ def _errors(tensors, got, ref, outputs, producer, tolerance) -> Dict:
                 tolerance,
                 kind,
                 op.name if op else "",
-                classifier=tensor in outputs and classifier_like(ref[tensor].shape, kind),
+                classifier=tensor in outputs
+                and classifier_like(ref[tensor].shape, kind, floating=ref[tensor].dtype.kind == "f"),
             )
     return errors
 
