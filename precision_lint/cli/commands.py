@@ -54,7 +54,7 @@ def parse_input_ranges(values: Sequence[str]) -> Dict[str, Tuple[float, float]]:
             lo_f, hi_f = float(lo), float(hi)
         except ValueError:
             raise click.UsageError(f"--input-range {k}: expected LO:HI, got {v!r}") from None
-        if not sep or lo_f > hi_f:
+        if not sep or not lo_f <= hi_f:  # NaN compares false: a NaN bound would silence the rules it reaches
             raise click.UsageError(f"--input-range {k}: expected LO:HI with LO <= HI, got {v!r}")
         out[k] = (lo_f, hi_f)
     return out
