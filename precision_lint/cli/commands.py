@@ -446,6 +446,7 @@ def check(
             click.echo(visible(f"warning: {message}"), err=True)
         # one line per model and unknown name: an error (exit 2) when no model has it (a typo), else a warning
         unknown_ranges = _ranges_no_model_has(options, results)
+        summary.input_problems = len(inputs.empty) + len(unlisted) + len(unknown_ranges)  # each exits 2
         for result in results:
             for name, message in zip(result.unknown_input_ranges, result.warnings):
                 click.echo(visible(f"{'error' if name in unknown_ranges else 'warning'}: {message}"), err=True)

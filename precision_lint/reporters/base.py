@@ -21,6 +21,7 @@ class RunSummary:
     suppressed: int = 0  # findings hidden by config suppressions
     baselined: int = 0  # findings hidden because the baseline records them
     unused_suppressions: List[Any] = field(default_factory=list)  # suppress.Suppression records that hid nothing
+    input_problems: int = 0  # arguments that named no model, unlisted directories, --input-range names no model has
 
     def add(self, result: LintResult) -> None:
         self.files += 1
