@@ -362,6 +362,29 @@ def test_rule_texts_from_a_repository_are_escaped(tmp_path, command):
         assert "<img" not in MarkdownIt("commonmark").enable("table").render(out)
 
 
+def test_sarif_rule_help_markdown_from_a_repository_is_escaped(tmp_path):
+    from markdown_it import MarkdownIt
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = (
+        RULE.replace("summary: s", 'summary: "s <img src=x onerror=alert(1)> *not emphasis*"')
+        .replace("description: d", 'description: "d\\n\\n<script>alert(2)</script>\\n\\nsecond paragraph"')
+        .replace(
+            "fix: f", 'fix: f\nexample: "ex\\n```\\n<img src=y>"\nreferences: ["<img src=z>", "https://e.org/a_b"]'
+        )
+    )
+    (rules / "r.yaml").write_text(text)
+    code, out, err = run("--isolated", "--rules", rules, "--format", "sarif", CLEAN, cwd=tmp_path)
+    assert code == 0, err
+    (rule,) = [r for r in json.loads(out)["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "X901"]
+    html = MarkdownIt("commonmark").render(rule["help"]["markdown"])
+    assert "<img" not in html and "<script" not in html and "<em>" not in html, html
+    assert "<p>second paragraph</p>" in html  # paragraphs stay paragraphs
+    assert "<pre><code>ex\n```\n&lt;img src=y&gt;\n</code></pre>" in html  # the example stays one code block
+    assert '<a href="https://e.org/a_b">https://e.org/a_b</a>' in html
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.mark.parametrize("kind", ["fifo", "zero"])
 def test_a_discovered_dotfile_that_is_not_a_regular_file_is_refused_not_skipped(tmp_path, kind):
