@@ -233,6 +233,11 @@ def test_a_run_that_exits_2_never_says_all_checks_passed(tmp_path, problem):
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     (summary,) = out.strip().splitlines()
     assert summary.startswith("1 file, 0 errors, 0 warnings, 0 info"), summary  # the model itself is clean
+    code, out, err = run(CLEAN, *args, "--format", "sarif")
+    (invocation,) = json.loads(out)["runs"][0]["invocations"]
+    assert code == 2 and invocation["executionSuccessful"] is False, invocation
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error" and err.strip() == "error: " + note["message"]["text"], (note, err)
     code, out, err = run(CLEAN)
     assert code == 0 and out.startswith("All checks passed: 1 file, 0 errors"), out
 

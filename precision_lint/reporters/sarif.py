@@ -127,7 +127,9 @@ class SarifReporter(Reporter):
                     "descriptor": {"id": "unused-suppression"},
                 }
             )
-        invocation: Dict[str, Any] = {"executionSuccessful": summary.unreadable == 0}
+        for message in summary.input_problems:
+            notifications.append({"level": "error", "message": {"text": message}, "descriptor": {"id": "bad-input"}})
+        invocation: Dict[str, Any] = {"executionSuccessful": summary.unreadable == 0 and not summary.input_problems}
         if notifications:
             invocation["toolExecutionNotifications"] = notifications
         doc = {
