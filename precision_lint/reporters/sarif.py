@@ -68,7 +68,7 @@ def _help_markdown(rule) -> str:
     """The rule's help as Markdown (code scanning renders it): a rule file from a repository is untrusted, so every
     text is escaped paragraph by paragraph, the example is fenced longer than any backtick run in it, and only a
     plain URL becomes a link."""
-    from .escape import visible
+    from .escape import PLAIN_URL, visible
     from .markdown import md
 
     def paragraphs(text: str) -> str:
@@ -83,12 +83,9 @@ def _help_markdown(rule) -> str:
         fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", "\n".join(lines))), default=0))
         parts += ["#### Example", "", fence, *lines, fence, ""]
     if rule.references:
-        refs = [f"<{r}>" if _PLAIN_URL.fullmatch(r) else md(r) for r in rule.references]
+        refs = [f"<{r}>" if PLAIN_URL.fullmatch(r) else md(r) for r in rule.references]
         parts += ["#### References", ""] + [f"- {r}" for r in refs] + [""]
     return "\n".join(parts).rstrip() + "\n"
-
-
-_PLAIN_URL = re.compile(r"https?://[^\s<>`\\\x00-\x1f\x7f]+")
 
 
 class SarifReporter(Reporter):
