@@ -61,7 +61,7 @@ elif kind == "mnn.load_as_dict":
 elif kind in ("onnx.floor", "mnn.floor"):
     sys.path.insert(0, "benchmarks")
     import floor
-    run = (lambda: floor.onnx_floor(path)) if kind == "onnx.floor" else (lambda: floor.mnn_floor(path))
+    run = lambda: floor.FLOORS[kind](path)
 elif kind in ("lint", "load", "rules"):
     from precision_lint.api import Linter
     from precision_lint.model.loaders import load_model
