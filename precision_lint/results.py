@@ -6,6 +6,7 @@ Reporters only render these records; levels are decided in :mod:`precision_lint.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
@@ -115,8 +116,10 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Stable identity across re-exports: rule, path, graph scope and node name, never an index."""
-        key = "\x1f".join((self.rule_id, self.path.replace("\\", "/"), self.scope, self.node))
+        """Stable identity across re-exports: rule, path, graph scope and node name, never an index.  The path as
+        normalised: ``./m.onnx`` and ``m.onnx`` are one model."""
+        path = os.path.normpath(self.path).replace("\\", "/") if self.path else ""
+        key = "\x1f".join((self.rule_id, path, self.scope, self.node))
         return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]  # file names need not be UTF-8
 
     def sort_key(self) -> Tuple[Any, ...]:

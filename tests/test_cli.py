@@ -120,6 +120,18 @@ def test_user_rule_directory_is_used(tmp_path):
     assert "U001" in out and "found warp_sample" in out
 
 
+def test_a_rule_directory_without_rule_files_is_an_error_not_a_silent_pass(tmp_path):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "my-rule.txt").write_text("id: U001\n")  # not a rule file: only .yaml and .yml are
+    rules = str(tmp_path / "rules")
+    for command in ([GRIDSAMPLE, "--rules", rules], ["rules", "--rules", rules], ["rule", "C001", "--rules", rules]):
+        code, out, err = run(*command)
+        assert code == 2 and out == "", (command, out, err)
+        assert err.strip() == f"error: {rules}: no rule file (.yaml or .yml) found there", (command, err)
+    code, out, err = run("test-rules", rules)
+    assert code == 2 and err.strip() == f"error: {rules}: no rule file (.yaml or .yml) found there", (out, err)
+
+
 def test_version_and_help():
     code, out, _ = run("--version")
     assert code == 0 and "precision-lint" in out

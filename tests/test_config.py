@@ -69,6 +69,8 @@ def test_kebab_case_keys_are_accepted_and_mapped(project):
         ("tolerances: {gridsample_px: big}\n", ".precision-lint.yaml: tolerances.gridsample_px: expected a number"),
         ("input_ranges: {image: [1]}\n", '.precision-lint.yaml: input_ranges.image: expected [LO, HI] or "LO:HI"'),
         ("input_ranges: {image: [2, 1]}\n", ".precision-lint.yaml: input_ranges.image: LO must not exceed HI"),
+        ("input_ranges: {image: [.nan, 1]}\n", ".precision-lint.yaml: input_ranges.image: LO and HI must be numbers"),
+        ("input_ranges: {image: '0:nan'}\n", ".precision-lint.yaml: input_ranges.image: LO and HI must be numbers"),
         (
             "suppressions: [{rule: C001, path: '*.onnx'}]\n",
             ".precision-lint.yaml: suppressions[0]: missing required key 'reason'",

@@ -5,6 +5,7 @@ user asked.  Every problem is one line naming the file, exit 2."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -360,6 +361,49 @@ def test_rule_texts_from_a_repository_are_escaped(tmp_path, command):
         from markdown_it import MarkdownIt
 
         assert "<img" not in MarkdownIt("commonmark").enable("table").render(out)
+
+
+def test_sarif_rule_help_markdown_from_a_repository_is_escaped(tmp_path):
+    from markdown_it import MarkdownIt
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = (
+        RULE.replace("summary: s", 'summary: "s <img src=x onerror=alert(1)> *not emphasis*"')
+        .replace("description: d", 'description: "d\\n\\n<script>alert(2)</script>\\n\\nsecond paragraph"')
+        .replace(
+            "fix: f", 'fix: f\nexample: "ex\\n```\\n<img src=y>"\nreferences: ["<img src=z>", "https://e.org/a_b"]'
+        )
+    )
+    (rules / "r.yaml").write_text(text)
+    code, out, err = run("--isolated", "--rules", rules, "--format", "sarif", CLEAN, cwd=tmp_path)
+    assert code == 0, err
+    (rule,) = [r for r in json.loads(out)["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "X901"]
+    html = MarkdownIt("commonmark").render(rule["help"]["markdown"])
+    assert "<img" not in html and "<script" not in html and "<em>" not in html, html
+    assert "<p>second paragraph</p>" in html  # paragraphs stay paragraphs
+    assert "<pre><code>ex\n```\n&lt;img src=y&gt;\n</code></pre>" in html  # the example stays one code block
+    assert '<a href="https://e.org/a_b">https://e.org/a_b</a>' in html
+
+
+def test_markdown_checklist_links_only_plain_urls_of_a_repository_rule(tmp_path):
+    from markdown_it import MarkdownIt
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    refs = '["https://ok.example/a)![t](https://tracker.example/p.png", "javascript:alert(1)", "<img src=z>"]'
+    (rules / "r.yaml").write_text(
+        RULE.replace("match: {op: Relu}", "match: {op: GridSample}") + f"references: {refs}\n"
+    )
+    code, out, err = run(
+        "--isolated", "--rules", rules, "--select", "X901", "--format", "markdown", GRIDSAMPLE, cwd=tmp_path
+    )
+    assert code == 0, err
+    (line,) = [x for x in out.splitlines() if x.startswith("  - More:")]
+    html = MarkdownIt("commonmark").render(line.strip()[2:])
+    assert "<img" not in html, html  # the URL cannot close its link and open an image
+    (href,) = re.findall(r'<a href="([^"]*)"', html)  # only the http(s) reference is a link
+    assert href.startswith("https://ok.example/a)"), html
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

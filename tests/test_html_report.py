@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -191,6 +192,22 @@ def test_hostile_names_are_text_in_the_html(tmp_path):
     assert "add</title><script>alert(2)</script>" in names and '"><img src=x onerror=alert(1)>' in names
     assert "y&amp;<u>" in names  # an entity in a name stays the five characters it is
     # each SVG is well-formed XML on its own (an SVG viewer or an editor can take it)
+    start = text.index('<svg xmlns="http://www.w3.org/2000/svg" class="graph"')
+    ET.fromstring(text[start : text.index("</svg>", start) + 6])
+
+
+def test_control_and_bidi_characters_in_names_are_shown_escaped_and_every_svg_stays_xml(tmp_path):
+    import onnx
+
+    m = onnx.load(str(GRIDSAMPLE))
+    m.graph.node[0].name = "warp\x1b[31m\u202eevil\x07\nnext"
+    path = tmp_path / "controls\x1b[2J.onnx"
+    onnx.save(m, str(path))
+    text = html_report([path], tmp_path)
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202e]", text), "raw control or bidi character"
+    article = next(a for a in parse(text).iter("article") if "finding" in a.classes())
+    assert article.attrs["data-node"] == "warp\\x1b[31m\\u202eevil\\x07\nnext"  # a line break is text in HTML
+    assert "controls\\x1b[2J.onnx" in text
     start = text.index('<svg xmlns="http://www.w3.org/2000/svg" class="graph"')
     ET.fromstring(text[start : text.index("</svg>", start) + 6])
 

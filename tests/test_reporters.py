@@ -135,6 +135,16 @@ def test_sarif_fingerprint_does_not_depend_on_the_working_directory(repo):
     assert b["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/warp.onnx"
 
 
+def test_json_fingerprint_does_not_depend_on_how_the_path_is_spelled(repo):
+    prints = set()
+    for spelling in ("models/warp.onnx", "./models/warp.onnx", "models//warp.onnx", "models/../models/warp.onnx"):
+        code, out, err = run("--isolated", "--format", "json", spelling, cwd=repo)
+        assert code == 1, err
+        (finding,) = json.loads(out)["files"][0]["findings"]
+        prints.add(finding["fingerprint"])
+    assert len(prints) == 1, prints
+
+
 @pytest.mark.parametrize("fmt", ["json", "sarif", "junit", "markdown", "github"])
 def test_machine_formats_are_byte_identical_across_runs(repo, fmt):
     outs = [run("--isolated", "--format", fmt, "models", cwd=repo)[1] for _ in range(2)]

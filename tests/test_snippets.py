@@ -271,3 +271,48 @@ def test_cpp_snippets_link_and_run_on_the_sample_models(model, tmp_path):
             assert r.returncode == 0, r.stderr[-3000:]
             run = subprocess.run([str(exe)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
             assert run.returncode == 0, f"{pid} {kind}: {run.stdout[-1000:]} {run.stderr[-1000:]}"
+
+
+# A file name is attacker-controlled (a repository's, a pull request's): its newline must not end the comment the
+# conversion command is quoted in, or the printed snippet runs code the name carries.
+HOSTILE_PATHS = [
+    'n\nimport os; os.system("id") #.onnx',
+    "r\rexit(3)\n#.onnx",
+    "e\x1b[2Jx.onnx",
+    "q'uo\"te\\ $(id) `id`.onnx",
+    'm\n#include <cstdlib>\nint x = system("id");\n.mnn',
+]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_a_file_name_cannot_add_lines_to_a_snippet(path):
+    import ast
+
+    platform = load_platforms()["ios-cpu"]
+    plain = snippets_for("m" + os.path.splitext(path)[1], platform, "normal")
+    hostile = snippets_for(path, platform, "normal")
+    for kind, code in hostile.items():
+        assert code.count("\n") == plain[kind].count("\n"), code  # no line added, none broken
+        assert not re.search("[\x00-\x09\x0b-\x1f\x7f]", code), repr(code)
+    tree = ast.parse(hostile["python"])  # the Python snippet holds the name only as string constants
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    assert mnn_path_for(path) in strings
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "system"]
+    for line in hostile["cpp_session"].splitlines()[:2] + hostile["cpp_module"].splitlines()[:2]:
+        assert line.startswith("// ") and not line.endswith("\\"), line
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_the_shell_commands_pass_a_hostile_file_name_as_one_word(path):
+    cli = snippets_for(path, load_platforms()["ios-cpu"], "normal", ("cli",))["cli"]
+    commands = [line for line in cli.splitlines() if line.startswith(("MNNConvert ", "./MNNV2Basic.out "))]
+    assert len(commands) == (2 if path.endswith(".onnx") else 1), cli
+    for command in commands:
+        words = command.split(" ", 1)[1]
+        out = subprocess.run(["bash", "-c", f"printf '%s\\0' {words}"], capture_output=True, timeout=30)
+        args = out.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
+        if command.startswith("MNNConvert "):
+            assert args == ["-f", "ONNX", "--modelFile", path, "--MNNModel", mnn_path_for(path), "--bizCode", "biz"]
+        else:
+            assert args[0] == mnn_path_for(path), (command, args)

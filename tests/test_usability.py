@@ -225,6 +225,32 @@ def test_an_input_range_no_model_has_is_one_error_line_per_model(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("problem", ["empty-directory", "unknown-range"])
+def test_a_run_that_exits_2_never_says_all_checks_passed(tmp_path, problem):
+    (tmp_path / "empty").mkdir()
+    args = [str(tmp_path / "empty")] if problem == "empty-directory" else ["--input-range", "typo=0:1"]
+    code, out, err = run(CLEAN, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    (summary,) = out.strip().splitlines()
+    assert summary.startswith("1 file, 0 errors, 0 warnings, 0 info"), summary  # the model itself is clean
+    code, out, err = run(CLEAN, *args, "--format", "sarif")
+    (invocation,) = json.loads(out)["runs"][0]["invocations"]
+    assert code == 2 and invocation["executionSuccessful"] is False, invocation
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error" and err.strip() == "error: " + note["message"]["text"], (note, err)
+    code, out, err = run(CLEAN)
+    assert code == 0 and out.startswith("All checks passed: 1 file, 0 errors"), out
+
+
+@pytest.mark.parametrize("command", [[], ["verify"]])
+@pytest.mark.parametrize("bounds", ["nan:1", "0:nan", "nan:nan"])
+def test_a_nan_input_range_is_a_usage_error_not_a_silenced_finding(tmp_path, command, bounds):
+    # a NaN bound compares false with everything: the range would pass the LO <= HI check and silence findings
+    code, out, err = run(*command, GRIDSAMPLE, "--input-range", f"image={bounds}")
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    assert f"--input-range image: expected LO:HI with LO <= HI, got '{bounds}'" in err
+
+
 def test_a_per_path_ignore_glob_that_matches_nothing_is_reported(project):
     (project / ".precision-lint.yaml").write_text('per_path_ignores:\n  "legacy/**": [C]\n  "models/warp.onnx": [A]\n')
     code, out, err = run("models", cwd=str(project))

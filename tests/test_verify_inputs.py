@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 from conftest import SAMPLES
 from precision_lint.model.loaders import load_model
 from precision_lint.verify import natural_image
-from precision_lint.verify.inputs import describe, generate, specs
+from precision_lint.verify.inputs import InputError, describe, generate, specs
 from precision_lint.verify.run import EMULATED, verify
 
 SEED = os.path.join(SAMPLES, "gridsample_large.onnx")
@@ -86,6 +86,27 @@ def test_input_range_scales_the_photograph(tmp_path):
     assert np.allclose(feeds["image"], -2.0 + 4.0 * unit["image"], atol=1e-6)  # the same photograph, rescaled
     assert "scaled to [-2, 2]" in describe(input_specs, None)["image"]
     assert "--input-range" in input_specs[0].why and "GridSample 'warp'" in input_specs[0].why
+
+
+@pytest.mark.parametrize("given", [(0.0, float("inf")), (float("-inf"), 0.0), (-1e308, 1e308), (0.0, 1e39)])
+@pytest.mark.parametrize("name, integer", [("grid", False), ("ids", True)])
+def test_a_range_no_value_can_be_drawn_from_is_one_error_naming_the_input(tmp_path, given, name, integer):
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [4])
+    path = _save(
+        tmp_path,
+        "ranged",
+        [
+            helper.make_node("GridSample", ["image", "grid"], ["y"], name="warp"),
+            helper.make_node("Cast", ["ids"], ["z"], name="cast", to=TensorProto.FLOAT),
+        ],
+        [_float("image", [1, 1, 8, 8]), _float("grid", [1, 4, 4, 2]), ids],
+        [_float("y", [1, 1, 4, 4]), _float("z", [4])],
+    )
+    with pytest.raises(InputError) as exc:
+        _generated(path, {name: given})
+    message = str(exc.value)
+    assert message.startswith(f"{path}: --input-range {name}: ") and "\n" not in message, message
+    assert "int64" in message if integer else "float32" in message
 
 
 def test_channels_come_from_rgb_luminance_for_one_repeated_for_more(tmp_path):

@@ -257,3 +257,22 @@ def test_a_review_of_verify_no_lint_says_the_rules_did_not_run(tmp_path):
         assert "No operator in this model changes" not in text and "No finding in fp16" not in text
         assert "emulated" in text and "0.0096" in text  # the run is still reported (its output error)
         assert "Deploy with" in text and "Precision_Low" in text  # and the recommendation the run decides
+
+
+def test_verify_text_shows_a_hostile_node_name_escaped_once(tmp_path):
+    """The line where the error starts names the node as every other line does: one visible escape per control
+    character (not a repr of the escaped name, with doubled backslashes)."""
+    import onnx
+
+    from precision_lint.reporters.verify_report import to_text
+    from precision_lint.verify.run import verify
+
+    m = onnx.load(SEED)
+    m.graph.node[0].name = "warp\x1b[2J\u202e"
+    path = str(tmp_path / "hostile.onnx")
+    onnx.save(m, path)
+    text = to_text(verify(path, ["android-opencl:low"], lint=False))  # emulated: no QEMU
+    (line,) = [x for x in text.splitlines() if x.lstrip().startswith("error starts at")]
+    assert "GridSample 'warp\\x1b[2J\\u202e' (tensor warped)" in line, line
+    assert "the error starts at GridSample 'warp\\x1b[2J\\u202e'" in text  # the recommendation's line: the same
+    assert "\x1b" not in text and "\u202e" not in text

@@ -54,7 +54,7 @@ def parse_input_ranges(values: Sequence[str]) -> Dict[str, Tuple[float, float]]:
             lo_f, hi_f = float(lo), float(hi)
         except ValueError:
             raise click.UsageError(f"--input-range {k}: expected LO:HI, got {v!r}") from None
-        if not sep or lo_f > hi_f:
+        if not sep or not lo_f <= hi_f:  # NaN compares false: a NaN bound would silence the rules it reaches
             raise click.UsageError(f"--input-range {k}: expected LO:HI with LO <= HI, got {v!r}")
         out[k] = (lo_f, hi_f)
     return out
@@ -356,16 +356,11 @@ def check(
         raise click.UsageError(str(exc)) from None
     from ..workflow.arguments import resolve
 
-    unlisted: List[str] = []  # directories the walk could not list
+    unlisted: List[str] = []  # directories the walk could not list: the problem per directory
 
     def cannot_list(directory: str, exc: OSError) -> None:
-        unlisted.append(directory)
-        click.echo(
-            visible(
-                f"error: {directory}: cannot list the directory ({exc.strerror or exc}); its models are not linted"
-            ),
-            err=True,
-        )
+        unlisted.append(f"{directory}: cannot list the directory ({exc.strerror or exc}); its models are not linted")
+        click.echo(visible(f"error: {unlisted[-1]}"), err=True)
 
     try:
         inputs = resolve(list(models), stdin_filename=stdin_filename, on_error=cannot_list)
@@ -446,9 +441,14 @@ def check(
             click.echo(visible(f"warning: {message}"), err=True)
         # one line per model and unknown name: an error (exit 2) when no model has it (a typo), else a warning
         unknown_ranges = _ranges_no_model_has(options, results)
+        # each exits 2: reports say the run did not succeed (SARIF's executionSuccessful, no "All checks passed")
+        summary.input_problems = [f"{arg}: no .onnx or .mnn model file found there" for arg in inputs.empty]
+        summary.input_problems += unlisted
         for result in results:
             for name, message in zip(result.unknown_input_ranges, result.warnings):
                 click.echo(visible(f"{'error' if name in unknown_ranges else 'warning'}: {message}"), err=True)
+                if name in unknown_ranges:
+                    summary.input_problems.append(message)
         for r in reporters:
             render_failures += stop_isolated(r, summary)
         if statistics and (fmt == "text" or output):  # beside the text report, never inside a machine format

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import string
 from functools import lru_cache
@@ -79,12 +80,23 @@ def _c_string(text: str) -> str:
     return json.dumps(text)  # a valid C string literal for printable text (quotes and backslashes escaped)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _sh_word(text: str) -> str:
+    """``text`` as one shell word on one line: shlex's quoting, or bash's ``$'...'`` with escapes when it holds a
+    control character (a newline in a file name would end the comment a snippet quotes the command in, and what
+    followed it would be code)."""
+    if not _CONTROL.search(text):
+        return shlex.quote(text)
+    body = re.sub(r"[\\']", lambda m: "\\" + m.group(0), text)
+    return "$'" + _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", body) + "'"
+
+
 def _fields(model_path: str, model_format: str, platform: Platform, mode: str) -> Dict[str, str]:
     mnn_model = mnn_path_for(model_path) if model_format == "onnx" else model_path
     convert = model_format == "onnx"
-    sh_convert = (
-        f"MNNConvert -f ONNX --modelFile {shlex.quote(model_path)} --MNNModel {shlex.quote(mnn_model)} --bizCode biz"
-    )
+    sh_convert = f"MNNConvert -f ONNX --modelFile {_sh_word(model_path)} --MNNModel {_sh_word(mnn_model)} --bizCode biz"
     fields = {
         "platform_name": platform.name,
         "platform_id": platform.id,
@@ -97,9 +109,9 @@ def _fields(model_path: str, model_format: str, platform: Platform, mode: str) -
         "py_model": repr(mnn_model),
         "py_source": repr(model_path),
         "cpp_model": _c_string(mnn_model),
-        "sh_model": shlex.quote(mnn_model),
+        "sh_model": _sh_word(mnn_model),
         "sh_convert": sh_convert,
-        "cpp_convert": f"Convert the model first: {sh_convert}" if convert else f"Model: {mnn_model}",
+        "cpp_convert": f"Convert the model first: {sh_convert}" if convert else f"Model: {_sh_word(mnn_model)}",
         "cli_convert": f"{sh_convert}\n" if convert else "",
     }
     t = _templates()

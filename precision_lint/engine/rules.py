@@ -153,7 +153,10 @@ def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rul
     for d in extra_dirs:
         p = Path(d)
         if p.is_dir():
-            files += rule_files(p)
+            found = rule_files(p)
+            if not found:  # a directory of the wrong name or extension would lint with no rule of its own
+                raise RuleError(f"{d}: no rule file (.yaml or .yml) found there")
+            files += found
         elif os.path.lexists(p):  # a file; load_rule_file refuses what is not a regular one
             files.append(p)
         else:

@@ -21,6 +21,8 @@ class RunSummary:
     suppressed: int = 0  # findings hidden by config suppressions
     baselined: int = 0  # findings hidden because the baseline records them
     unused_suppressions: List[Any] = field(default_factory=list)  # suppress.Suppression records that hid nothing
+    # arguments that named no model, unlisted directories, --input-range names no model has: one message each
+    input_problems: List[str] = field(default_factory=list)
 
     def add(self, result: LintResult) -> None:
         self.files += 1

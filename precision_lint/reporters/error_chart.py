@@ -8,8 +8,9 @@ measures per node; ``op`` is optional).  Pure rendering: nothing is computed her
 from __future__ import annotations
 
 import math
-from html import escape
 from typing import Any, List, Mapping, Optional, Sequence
+
+from .escape import markup as escape
 
 W, H = 720.0, 260.0
 LEFT, RIGHT, TOP, BOTTOM = 64.0, 16.0, 40.0, 40.0

@@ -34,6 +34,23 @@ def visible(text: object) -> str:
     return _UNSAFE.sub(_visible, str(text))
 
 
+# An http(s) URL a Markdown link can hold as its destination (<...>) or as an autolink: nothing that ends one.
+PLAIN_URL = re.compile(r"https?://[^\s<>`\\\x00-\x1f\x7f]+")
+
+# The same characters but line breaks, which HTML and XML hold as text (a <pre> block keeps them).
+_UNSAFE_IN_MARKUP = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def markup(text: object) -> str:
+    """``text`` for HTML or SVG, as text or an attribute value: what ``visible`` escapes shown the same way (a raw
+    escape character makes an SVG ill-formed XML; U+202E reorders a name), then the markup characters escaped."""
+    from html import escape
+
+    return escape(_UNSAFE_IN_MARKUP.sub(_visible, str(text)))
+
+
 def terminal(line: str, own_colours: bool = False) -> str:
     """One line for a terminal or CI log.  ``own_colours``: keep the reporter's own colour codes (and nothing that
     merely looks like them more than they do: a name can at most change a colour, never move the cursor)."""

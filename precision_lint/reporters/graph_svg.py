@@ -3,9 +3,9 @@ constants, tensor types on the edges, the culprit in red.  Every name is escaped
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
+from .escape import markup as escape
 from .graph_layout import Layout, layout
 
 CHAR_W, LINE_H, PAD = 6.7, 14.0, 8.0  # 11px monospace

@@ -18,7 +18,6 @@ deterministic for a given layout engine: Graphviz ``dot`` when installed, the bu
 from __future__ import annotations
 
 import os
-from html import escape
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import __version__
@@ -26,6 +25,7 @@ from ..api import LintResult
 from ..results import Finding, Recommendation
 from .base import Reporter, RunSummary, report_path
 from .error_chart import error_chart
+from .escape import markup as escape
 from .graph_svg import draw
 
 LEVELS_SHOWN = ("error", "warning", "info")

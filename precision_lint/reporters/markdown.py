@@ -30,7 +30,7 @@ from ..api import LintResult
 from ..results import LEVELS, Finding, ModeAssessment, PlatformChoice, PlatformSnippets, Verdict
 from ..deploy.platforms import PRECISION_ENUM
 from .base import Reporter, RunSummary, report_path
-from .escape import visible
+from .escape import PLAIN_URL, visible
 from ..resources import data_path
 
 _SPECIAL = re.compile(r"([\\`*_<>\[\]|])")
@@ -350,7 +350,8 @@ class ModelSection:
         more = [f"`precision-lint rule {f.rule_id}`"]
         rule = self.rules.get(f.rule_id)
         if rule is not None:
-            more += [_link(r) for r in rule.references[:3]]
+            # a repository's rule may hold anything: only a plain http(s) URL becomes a link
+            more += [_link(r) if PLAIN_URL.fullmatch(r) else md(r) for r in rule.references[:3]]
         lines.append(f"  - More: {' · '.join(more)}")
         return lines
 
@@ -652,7 +653,7 @@ def _link(url: str) -> str:
         else:
             label = url
         label = label if len(label) <= 70 else label[:67] + "..."
-    return f"[{md(label)}]({url})"
+    return f"[{md(label)}](<{url}>)"  # <...>: a ')' in the URL cannot end the link
 
 
 @lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Dict, List
 from urllib.parse import quote
 
@@ -64,14 +65,26 @@ def rule_descriptor(rule, level: str) -> Dict[str, Any]:
 
 
 def _help_markdown(rule) -> str:
-    parts = [f"**{rule.id} {rule.name}** ({rule.failure_class})", "", rule.summary, ""]
+    """The rule's help as Markdown (code scanning renders it): a rule file from a repository is untrusted, so every
+    text is escaped paragraph by paragraph, the example is fenced longer than any backtick run in it, and only a
+    plain URL becomes a link."""
+    from .escape import PLAIN_URL, visible
+    from .markdown import md
+
+    def paragraphs(text: str) -> str:
+        return "\n\n".join(md(p) for p in re.split(r"\n\s*\n", text.strip()) if p.strip())
+
+    parts = [f"**{md(rule.id)} {md(rule.name)}** ({md(rule.failure_class)})", "", md(rule.summary), ""]
     for title, body in (("What it finds", rule.description), ("Why it matters", rule.why), ("Fix", rule.fix)):
         if body:
-            parts += [f"#### {title}", "", body.strip(), ""]
+            parts += [f"#### {title}", "", paragraphs(body), ""]
     if rule.example:
-        parts += ["#### Example", "", "```", rule.example.rstrip(), "```", ""]
+        lines = [visible(line) for line in rule.example.rstrip().split("\n")]
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", "\n".join(lines))), default=0))
+        parts += ["#### Example", "", fence, *lines, fence, ""]
     if rule.references:
-        parts += ["#### References", ""] + [f"- {r}" for r in rule.references] + [""]
+        refs = [f"<{r}>" if PLAIN_URL.fullmatch(r) else md(r) for r in rule.references]
+        parts += ["#### References", ""] + [f"- {r}" for r in refs] + [""]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -111,7 +124,9 @@ class SarifReporter(Reporter):
                     "descriptor": {"id": "unused-suppression"},
                 }
             )
-        invocation: Dict[str, Any] = {"executionSuccessful": summary.unreadable == 0}
+        for message in summary.input_problems:
+            notifications.append({"level": "error", "message": {"text": message}, "descriptor": {"id": "bad-input"}})
+        invocation: Dict[str, Any] = {"executionSuccessful": summary.unreadable == 0 and not summary.input_problems}
         if notifications:
             invocation["toolExecutionNotifications"] = notifications
         doc = {

@@ -75,7 +75,7 @@ class TextReporter(Reporter):
         if self.options.get("quiet"):
             return
         c = summary.counts
-        clean = not summary.unreadable and not any(c.values())
+        clean = not summary.unreadable and not summary.input_problems and not any(c.values())
         parts = [f"{'All checks passed: ' if clean else ''}{summary.files} file{'s' if summary.files != 1 else ''}"]
         if summary.unreadable:
             parts.append(f"{summary.unreadable} unreadable")

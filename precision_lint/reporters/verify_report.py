@@ -51,11 +51,11 @@ def to_text(result, timings: bool = True) -> str:
         if t.origins:
             first = t.origins[0]
             out.append(
-                f"    error starts at {_safe(first.op)} {_safe(first.node)!r} (tensor {_safe(first.name)}): "
+                f"    error starts at {_safe(first.op)} '{_safe(first.node)}' (tensor {_safe(first.name)}): "
                 f"{_metrics(first)}"
             )
             for e in t.origins[1:]:
-                out.append(f"    also starts at {_safe(e.op)} {_safe(e.node)!r}: {_metrics(e)}")
+                out.append(f"    also starts at {_safe(e.op)} '{_safe(e.node)}': {_metrics(e)}")
         worst = sorted((e for e in t.nodes if e.rel_l2 == e.rel_l2), key=lambda e: -e.rel_l2)[:3]
         if worst:
             out.append(

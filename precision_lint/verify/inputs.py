@@ -103,7 +103,9 @@ def generate(input_specs: List[InputSpec], path: str, natural: bool = True) -> D
                 f"{path}: the shape of input {s.name!r} is unknown; give its values with --inputs FILE.npz"
             )
         shape = tuple(1 if d < 0 else d for d in s.shape)  # a dynamic dimension gets 1 (stated in the report)
-        if s.dtype.startswith(("int", "uint")) or s.dtype == "bool" or s.why == MASK:
+        integer = s.dtype.startswith(("int", "uint")) or s.dtype == "bool" or s.why == MASK
+        _check_drawable(s, integer, path)
+        if integer:
             a = rng.integers(int(s.low), int(s.high) + 1, size=shape)
             out[s.name] = a.astype(s.dtype if s.dtype != "bool" else "int32")
         else:
@@ -111,6 +113,20 @@ def generate(input_specs: List[InputSpec], path: str, natural: bool = True) -> D
             if natural and s.image is not None:
                 out[s.name] = natural_image.fill(shape, s.low, s.high, s.image.axes)
     return out
+
+
+def _check_drawable(s: InputSpec, integer: bool, path: str) -> None:
+    """A declared range values can be drawn from: an infinite bound, a width beyond float64 or a bound beyond the
+    type the values are drawn in would end in numpy's overflow (or inf inputs), not in a run."""
+    import numpy as np
+
+    kind = "int64" if integer else "float32"
+    limit = float(np.iinfo(np.int64).max) if integer else float(np.finfo(np.float32).max)
+    if not (max(abs(s.low), abs(s.high)) < limit and np.isfinite(s.high - s.low)):
+        raise InputError(
+            f"{path}: --input-range {s.name}: values are drawn from it as {kind}: {s.low:g}:{s.high:g} is not a "
+            f"finite {kind} range; give a narrower one, or the values with --inputs FILE.npz"
+        )
 
 
 def read(file: str, input_specs: List[InputSpec], model_path: str) -> Dict[str, "object"]:

@@ -331,6 +331,8 @@ def _range(value: Any, cfg: Config, key: str) -> Tuple[float, float]:
             raise ConfigError(f'{cfg.where(key)}: expected "LO:HI" or [LO, HI], got {value!r}') from None
     else:
         lo, hi = float(value[0]), float(value[1])
+    if lo != lo or hi != hi:  # NaN compares false with everything: it would pass the check below and silence rules
+        raise ConfigError(f"{cfg.where(key)}: LO and HI must be numbers, got {value!r}")
     if lo > hi:
         raise ConfigError(f"{cfg.where(key)}: LO must not exceed HI, got {lo:g} > {hi:g}")
     return (lo, hi)
