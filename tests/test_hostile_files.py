@@ -369,8 +369,11 @@ def test_sarif_rule_help_markdown_from_a_repository_is_escaped(tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()
     text = (
-        RULE.replace("summary: s", 'summary: "s <img src=x onerror=alert(1)> *not emphasis*"')
-        .replace("description: d", 'description: "d\\n\\n<script>alert(2)</script>\\n\\nsecond paragraph"')
+        RULE.replace("summary: s", 'summary: "s <img src=x onerror=alert(1)> *not emphasis* `a*b`"')
+        .replace(
+            "description: d",
+            'description: "d\\n\\n<script>alert(2)</script>\\n\\nsecond paragraph with `<b>code</b>` kept"',
+        )
         .replace(
             "fix: f", 'fix: f\nexample: "ex\\n```\\n<img src=y>"\nreferences: ["<img src=z>", "https://e.org/a_b"]'
         )
@@ -381,7 +384,8 @@ def test_sarif_rule_help_markdown_from_a_repository_is_escaped(tmp_path):
     (rule,) = [r for r in json.loads(out)["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "X901"]
     html = MarkdownIt("commonmark").render(rule["help"]["markdown"])
     assert "<img" not in html and "<script" not in html and "<em>" not in html, html
-    assert "<p>second paragraph</p>" in html  # paragraphs stay paragraphs
+    assert "<p>second paragraph with <code>&lt;b&gt;code&lt;/b&gt;</code> kept</p>" in html  # paragraphs, code spans
+    assert "<code>a*b</code>" in html
     assert "<pre><code>ex\n```\n&lt;img src=y&gt;\n</code></pre>" in html  # the example stays one code block
     assert '<a href="https://e.org/a_b">https://e.org/a_b</a>' in html
 
