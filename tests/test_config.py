@@ -235,3 +235,47 @@ def test_rules_and_rule_commands_read_rule_dirs_from_config(tmp_path):
     assert "U901" not in run("rules", "--isolated").stdout
     r = run("rule", "U901", "--isolated")
     assert r.returncode == 2 and "unknown rule" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # YAML keeps the last of two equal keys; the first select would vanish without a word (TOML refuses them)
+        ("select: [C]\nselect: [R]\n", ".precision-lint.yaml: select: given twice (lines 1 and 2)"),
+        (
+            "tolerances:\n  gridsample_px: 4\n  gridsample_px: 0.1\n",
+            ".precision-lint.yaml: tolerances.gridsample_px: given twice (lines 2 and 3)",
+        ),
+        (
+            "suppressions:\n  - {rule: C001, path: '*.onnx', reason: ok, reason: ''}\n",
+            ".precision-lint.yaml: suppressions[0].reason: given twice (lines 2 and 2)",
+        ),
+    ],
+)
+def test_a_key_given_twice_in_yaml_is_an_error(project, text, expected, monkeypatch):
+    monkeypatch.chdir(project)
+    (project / ".precision-lint.yaml").write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_options(start=str(project))
+    assert str(exc.value).startswith(expected), str(exc.value)
+    code, out, err = run("models", cwd=project)
+    assert code == 2 and out == "" and err.startswith("error: " + expected) and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("select", ["", "select: [R]\n"])
+def test_unknown_extend_select_in_config_names_file_and_key(project, select):
+    # without a select, the key used to be dropped unchecked; with one, the error blamed `select`
+    (project / ".precision-lint.yaml").write_text(select + "extend_select: [C999]\n")
+    code, out, err = run("models", cwd=project)
+    assert code == 2 and out == ""
+    assert err == "error: .precision-lint.yaml: extend_select: unknown rule id or prefix 'C999'\n", err
+
+
+def test_extend_select_names_a_rule_from_rules_dir(project, tmp_path_factory):
+    rules = tmp_path_factory.mktemp("own_rules")
+    code, _, err = run("new-rule", "Z001", "my-check", "-d", str(rules), cwd=project)
+    assert code == 0, err
+    code, out, err = run("--rules", str(rules), "--select", "C", "--extend-select", "Z001", "models", cwd=project)
+    assert code == 1 and "C001" in out, err  # Z001 exists: it comes from --rules
+    code, _, err = run("--rules", str(rules), "--extend-select", "Z002", "models", cwd=project)
+    assert code == 2 and err == "error: --extend-select: unknown rule id or prefix 'Z002'\n", err

@@ -519,7 +519,7 @@ def _with_flags(
             changes[key] = value
             origins.pop(key, None)
     if extend_select:  # ruff's meaning: added to the selection in force (with none, every rule runs already)
-        _check_rule_patterns(options, _split_csv(extend_select))
+        _check_rule_patterns(replace(options, rule_dirs=changes["rule_dirs"]), _split_csv(extend_select))
         chosen = changes.get("select", options.select)
         if chosen:
             changes["select"] = tuple(chosen) + _split_csv(extend_select)

@@ -132,6 +132,7 @@ def load_config(path: str) -> Config:
             raise ConfigError(f"{shown}: invalid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
         if doc is None:
             doc = {}
+        _refuse_duplicate_keys(text, shown)
     cfg = Config(path=shown, data={}, key_prefix=prefix, root=str(p.resolve().parent), spelled={})
     if not isinstance(doc, dict):
         raise ConfigError(
@@ -145,6 +146,39 @@ def load_config(path: str) -> Config:
         cfg.spelled[norm] = str(key)
     _validate(cfg)
     return cfg
+
+
+def _refuse_duplicate_keys(text: str, shown: str) -> None:
+    """YAML keeps the last of two equal keys in a mapping, so ``select: [C]`` followed by ``select: [R]`` would drop
+    the first without a word (TOML refuses such a file).  Called after safe_yaml.load has bounded the document;
+    shared (aliased) nodes are visited once."""
+    import yaml
+
+    node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    duplicates: List[Tuple[int, str, int]] = []  # (line of the second, key path, line of the first)
+    visited = set()
+    stack = [(node, "")]
+    while stack:
+        n, path = stack.pop()
+        if n is None or id(n) in visited:
+            continue
+        visited.add(id(n))
+        if isinstance(n, yaml.SequenceNode):
+            stack += [(v, f"{path}[{i}]") for i, v in enumerate(n.value)]
+        elif isinstance(n, yaml.MappingNode):
+            first: Dict[Tuple[str, str], int] = {}
+            for k, v in n.value:
+                if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = f"{path}.{_q(k.value)}" if path else k.value
+                line = k.start_mark.line + 1
+                if (k.tag, k.value) in first:
+                    duplicates.append((line, key, first[(k.tag, k.value)]))
+                first.setdefault((k.tag, k.value), line)
+                stack.append((v, key))
+    if duplicates:
+        line, key, first_line = min(duplicates)
+        raise ConfigError(f"{shown}: {key}: given twice (lines {first_line} and {line})")
 
 
 @lru_cache(maxsize=1)
@@ -253,9 +287,6 @@ def apply_config(options, cfg: Config):
         if key in d:
             o[key] = tuple(d[key])
             origins[key] = cfg.where(key)
-    select = o.get("select", options.select)
-    if d.get("extend_select") and select:  # added to the selection (with none, every rule runs already)
-        o["select"] = tuple(select) + tuple(d["extend_select"])
     for key in ("fail_level", "mnn_version"):  # mnn_version is a string (the schema): YAML reads 3.10 as 3.1
         if key in d:
             o[key] = d[key]
@@ -279,6 +310,11 @@ def apply_config(options, cfg: Config):
         per_path_ignores[pattern] = tuple(ids)
         origins[f"per_path_ignores.{pattern}"] = cfg.where(f"per_path_ignores.{_q(pattern)}")
     o["rule_dirs"] = _config_paths(cfg, d, "rule_dirs", "rule directory", os.path.exists) + tuple(options.rule_dirs)
+    if d.get("extend_select"):
+        _check_extend_select(cfg, d["extend_select"], o["rule_dirs"])
+        select = o.get("select", options.select)
+        if select:  # added to the selection (with none, every rule runs already)
+            o["select"] = tuple(select) + tuple(d["extend_select"])
     files = _config_paths(cfg, d, "platform_files", "platform file", os.path.isfile)
     if files:
         o["platform_files"] = files + tuple(options.platform_files)
@@ -311,6 +347,20 @@ def apply_config(options, cfg: Config):
         per_path_ignores=per_path_ignores,
         **o,
     )
+
+
+def _check_extend_select(cfg: Config, patterns: List[str], rule_dirs: Tuple[str, ...]) -> None:
+    """Unknown ids are errors naming this key: once merged into ``select`` they would be blamed on ``select``, and
+    with no ``select`` the key changes nothing, so a typo would pass unseen."""
+    from ..engine.rules import load_rules
+    from ..errors import RuleError
+    from .selectors import check_rule_ids
+
+    rules = load_rules(rule_dirs)
+    try:
+        check_rule_ids(rules, patterns, cfg.where("extend_select"))
+    except RuleError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_glob(cfg: Config, key: str, pattern: str, path: bool) -> None:
