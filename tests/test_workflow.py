@@ -275,6 +275,27 @@ def test_bad_baseline_is_one_line(project, content, message):
     assert code == 2 and err.startswith("error: " + message) and err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize("old", [None, '{"baseline_version": 0, "findings": []}', "{"])
+def test_the_configured_baseline_can_be_written_when_missing_or_unreadable(project, old):
+    # the error for a missing baseline says "create it with --write-baseline FILE": with `baseline:` in the
+    # configuration that very command used to fail on the file it was asked to create
+    (project / ".precision-lint.yaml").write_text("baseline: baseline.json\n")
+    if old is not None:
+        (project / "baseline.json").write_text(old)
+    code, out, err = run("models", cwd=project)
+    assert code == 2 and err.startswith("error: ") and "baseline.json" in err
+    code, out, err = run("--write-baseline", "baseline.json", "models", cwd=project)
+    assert code == 0 and "wrote 1 finding to the baseline baseline.json" in err, err
+    code, out, err = run("models", cwd=project)
+    assert code == 0 and not findings(out) and "1 in the baseline" in out, out + err
+
+
+def test_another_baseline_in_force_must_still_be_readable_when_writing(project):
+    code, _, err = run("--baseline", "typo.json", "--write-baseline", "baseline.json", "models", cwd=project)
+    assert code == 2 and "typo.json: baseline file not found" in err
+    assert not (project / "baseline.json").exists()
+
+
 # ----------------------------------------------------------------------------------------------------- many models
 @pytest.fixture(scope="module")
 def many(tmp_path_factory):

@@ -376,6 +376,8 @@ def check(
     if calibration_data:  # the model as resolved (a file, or stdin's bytes): its observed ranges
         # a declaration (config or --input-range) wins over an observation
         options = replace(options, input_ranges={**_observe(paths, calibration_data, inputs), **declared_ranges})
+    if write_baseline and options.baseline:
+        options = _unless_replaced(options, write_baseline)
     try:
         linter = Linter(options)
     except PrecisionLintError as exc:
@@ -477,6 +479,22 @@ def check(
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
+
+
+def _unless_replaced(options, write_baseline: str):
+    """``options`` without its baseline when --write-baseline is about to replace that very file and it cannot be
+    read (missing, corrupt, an old version): the errors say "write it again with --write-baseline", which must then
+    work, also with ``baseline:`` in the configuration.  A readable one still hides the findings it records."""
+    from ..errors import ConfigError
+    from ..workflow.baseline import load_baseline
+
+    if os.path.realpath(write_baseline) != os.path.realpath(options.baseline):
+        return options
+    try:
+        load_baseline(options.baseline)
+    except ConfigError:
+        return replace(options, baseline=None)
+    return options
 
 
 def _check_outputs(output, write_baseline, root, models: Sequence[str] = ()) -> None:
