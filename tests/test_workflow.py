@@ -266,6 +266,20 @@ def test_baseline_files_are_deterministic(project):
         ("{", "baseline.json: baseline is not valid JSON"),
         ('{"findings": []}', "baseline.json: baseline_version None is not supported"),
         ("[1]", "baseline.json: not a precision-lint baseline"),
+        # wrong types used to become keys such as "None" or "['C001']": a foreign or damaged file passed as valid
+        ('{"baseline_version": true, "findings": []}', "baseline.json: baseline_version True is not supported"),
+        (
+            '{"baseline_version": 1, "findings": [{"rule": "C001", "path": "models/warp.onnx", "node": null}]}',
+            "baseline.json: findings[0]: needs 'rule', 'path' and 'node' as strings",
+        ),
+        (
+            '{"baseline_version": 1, "findings": [{"rule": ["C001"], "path": "m.onnx", "node": "n", "scope": ""}]}',
+            "baseline.json: findings[0]: needs 'rule', 'path' and 'node' as strings",
+        ),
+        (
+            '{"baseline_version": 1, "findings": [{"rule": "C001", "path": "m.onnx", "node": "n", "scope": 3}]}',
+            "baseline.json: findings[0]: needs 'rule', 'path' and 'node' as strings",
+        ),
     ],
 )
 def test_bad_baseline_is_one_line(project, content, message):
