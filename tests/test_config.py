@@ -279,3 +279,22 @@ def test_extend_select_names_a_rule_from_rules_dir(project, tmp_path_factory):
     assert code == 1 and "C001" in out, err  # Z001 exists: it comes from --rules
     code, _, err = run("--rules", str(rules), "--extend-select", "Z002", "models", cwd=project)
     assert code == 2 and err == "error: --extend-select: unknown rule id or prefix 'Z002'\n", err
+
+
+def test_a_command_line_tolerance_overrides_the_files_per_rule_one(project):
+    # "Command-line flags override the file": --tolerance gridsample_px=10 used to lose to the file's
+    # C001.gridsample_px (the more specific name), so the flag changed nothing and said nothing
+    (project / ".precision-lint.yaml").write_text("tolerances: {C001.gridsample_px: 0.01}\n")
+    code, out, err = run("-q", "models", cwd=project)
+    assert code == 1 and "C001 [error]" in out, err
+    code, out, err = run("--tolerance", "gridsample_px=10", "-q", "models", cwd=project)
+    assert code == 0 and out == "", out + err
+    # on the command line itself the per-rule setting stays the more specific one
+    code, out, err = run(
+        "--tolerance", "gridsample_px=10", "--tolerance", "C001.gridsample_px=0.01", "-q", "models", cwd=project
+    )
+    assert code == 1 and "C001 [error]" in out, err
+    code, out, err = run(
+        "--tolerance", "C001.gridsample_px=0.01", "--tolerance", "gridsample_px=10", "-q", "models", cwd=project
+    )
+    assert code == 1 and "C001 [error]" in out, err

@@ -543,6 +543,10 @@ def _with_flags(
             changes["select"] = tuple(chosen) + _split_csv(extend_select)
     tolerances = dict(options.tolerances)
     for name, value in parse_tolerances(tolerance).items():
+        if "." not in name:  # the flag overrides the file's RULE.NAME too, not only its NAME
+            for key in [k for k in tolerances if k.endswith("." + name) and f"tolerances.{k}" in origins]:
+                del tolerances[key]
+                origins.pop(f"tolerances.{key}")
         tolerances[name] = value
         origins.pop(f"tolerances.{name}", None)
     changes["input_ranges"] = {**options.input_ranges, **parse_input_ranges(input_range)}
