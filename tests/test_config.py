@@ -298,3 +298,31 @@ def test_a_command_line_tolerance_overrides_the_files_per_rule_one(project):
         "--tolerance", "C001.gridsample_px=0.01", "--tolerance", "gridsample_px=10", "-q", "models", cwd=project
     )
     assert code == 1 and "C001 [error]" in out, err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[tool.precision-lint.tolerances]\nC001.gridsample_px = 10\n",  # a TOML dotted key: a table C001
+        '[tool.precision-lint.tolerances]\n"C001.gridsample_px" = 10\n',
+        "[tool.precision-lint.tolerances.C001]\ngridsample_px = 10\n",
+    ],
+)
+def test_a_per_rule_tolerance_in_toml(project, text):
+    # --tolerance C001.gridsample_px=10 written as TOML is a dotted key, which TOML reads as a table: it was
+    # refused as "tolerances.C001: expected a number, got a mapping"
+    (project / "pyproject.toml").write_text(text)
+    assert load_options(start=str(project)).tolerances == {"C001.gridsample_px": 10.0}
+    code, out, err = run("-q", "models", cwd=project)
+    assert code == 0 and out == "", out + err
+
+
+def test_a_per_rule_tolerance_table_keeps_its_errors(project):
+    (project / "pyproject.toml").write_text('[tool.precision-lint.tolerances.C001]\ngridsample_px = "big"\n')
+    code, _, err = run("models", cwd=project)
+    assert code == 2 and err.startswith(
+        'error: pyproject.toml: tool.precision-lint.tolerances."C001.gridsample_px": expected a number'
+    ), err
+    (project / "pyproject.toml").write_text("[tool.precision-lint.tolerances.C999]\ngridsample_px = 1\n")
+    code, _, err = run("models", cwd=project)
+    assert code == 2 and "unknown tolerance 'C999.gridsample_px'" in err, err

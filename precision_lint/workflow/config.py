@@ -144,8 +144,24 @@ def load_config(path: str) -> Config:
             raise ConfigError(f"{shown}: {prefix}{key}: given twice (as {cfg.spelled[norm]!r} and {key!r})")
         cfg.data[norm] = value
         cfg.spelled[norm] = str(key)
+    if isinstance(cfg.data.get("tolerances"), dict):
+        cfg.data["tolerances"] = _per_rule_tolerances(cfg, cfg.data["tolerances"])
     _validate(cfg)
     return cfg
+
+
+def _per_rule_tolerances(cfg: Config, tolerances: Dict[Any, Any]) -> Dict[Any, Any]:
+    """``RULE.NAME`` written as TOML (``C001.gridsample_px = 0.5``, a dotted key) is a table ``C001`` holding
+    ``gridsample_px``: read it as the one key ``C001.gridsample_px``, as in ``--tolerance`` and YAML."""
+    out: Dict[Any, Any] = {}
+    for rule, value in tolerances.items():
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for name, v in items:
+            key = rule if name is None else f"{rule}.{name}"
+            if key in out:
+                raise ConfigError(f"{cfg.where(f'tolerances.{_q(str(key))}')}: given twice")
+            out[key] = v
+    return out
 
 
 def _refuse_duplicate_keys(text: str, shown: str) -> None:
