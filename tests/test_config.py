@@ -65,6 +65,7 @@ def test_kebab_case_keys_are_accepted_and_mapped(project):
     [
         ("selct: [C]\n", ".precision-lint.yaml: selct: unknown key (did you mean 'select'?)"),
         ("select: C001\n", ".precision-lint.yaml: select: expected a list, got a string 'C001'"),
+        ("select:\n", ".precision-lint.yaml: select: expected a list, got no value (null)"),  # was "NoneType None"
         ("fail_level: fatal\n", ".precision-lint.yaml: fail_level: 'fatal' is not one of error, warning, info"),
         ("tolerances: {gridsample_px: big}\n", ".precision-lint.yaml: tolerances.gridsample_px: expected a number"),
         ("input_ranges: {image: [1]}\n", '.precision-lint.yaml: input_ranges.image: expected [LO, HI] or "LO:HI"'),

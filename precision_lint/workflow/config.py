@@ -234,9 +234,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{cfg.where(loc)}: must not be empty")
     if e.validator == "type":
         expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
-        raise ConfigError(
-            f"{cfg.where(loc)}: expected {_article(expected)}, got {_kind(e.instance)} {_short_repr(e.instance)}"
-        )
+        got = "no value (null)" if e.instance is None else f"{_kind(e.instance)} {_short_repr(e.instance)}"
+        raise ConfigError(f"{cfg.where(loc)}: expected {_article(expected)}, got {got}")
     raise ConfigError(f"{cfg.where(loc)}: {e.message}")
 
 
