@@ -310,6 +310,26 @@ def test_another_baseline_in_force_must_still_be_readable_when_writing(project):
     assert not (project / "baseline.json").exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--baseline", "baseline.json", "-o", "baseline.json"],
+        ["--write-baseline", "new.json", "-o", "./new.json"],
+        ["-o", "baseline.json"],  # the baseline the configuration names
+    ],
+)
+def test_the_report_is_not_written_over_a_baseline(project, args):
+    # `-o` replaced the baseline file with the report (or the new baseline replaced the report), without a word
+    run("--write-baseline", "baseline.json", "models", cwd=project)
+    before = (project / "baseline.json").read_bytes()
+    if "--baseline" not in args and "--write-baseline" not in args:
+        (project / ".precision-lint.yaml").write_text("baseline: baseline.json\n")
+    code, out, err = run("--format", "json", *args, "models", cwd=project)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "baseline" in err and "-o" in err, err
+    assert (project / "baseline.json").read_bytes() == before
+    assert not (project / "new.json").exists()
+
+
 # ----------------------------------------------------------------------------------------------------- many models
 @pytest.fixture(scope="module")
 def many(tmp_path_factory):

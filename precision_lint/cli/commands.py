@@ -384,7 +384,7 @@ def check(
         inputs.cleanup()
         _fail(str(exc))
     try:
-        _check_outputs(output, write_baseline, repository_root(), paths)
+        _check_outputs(output, write_baseline, repository_root(), paths, options.baseline)
         out_stream = ReportFile(output, errors=OUTPUT_ERRORS) if output else sys.stdout
     except PrecisionLintError as exc:
         inputs.cleanup()
@@ -497,12 +497,17 @@ def _unless_replaced(options, write_baseline: str):
     return options
 
 
-def _check_outputs(output, write_baseline, root, models: Sequence[str] = ()) -> None:
+def _check_outputs(output, write_baseline, root, models: Sequence[str] = (), baseline=None) -> None:
     """Reports and baselines are written where the user said, never through a symlink out of the project, and
-    never over a model of this run (`-o model.onnx` would truncate it before it is read)."""
+    never over a model of this run (`-o model.onnx` would truncate it before it is read) nor the report over a
+    baseline (the one in force, or the one being written: one of the two files would be lost)."""
     from ..errors import ConfigError
     from ..workflow.files import check_output_path
 
+    if output:
+        for other, what in ((baseline, "the baseline in force"), (write_baseline, "the --write-baseline file")):
+            if other and os.path.realpath(output) == os.path.realpath(other):
+                raise ConfigError(f"{output}: -o names {what}; the report is not written over it")
     linted = {os.path.realpath(m) for m in models if os.path.isfile(m)}
     for flag, path, what in (("-o", output, "report"), ("--write-baseline", write_baseline, "baseline")):
         if not path:
