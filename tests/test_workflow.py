@@ -330,6 +330,18 @@ def test_the_report_is_not_written_over_a_baseline(project, args):
     assert not (project / "new.json").exists()
 
 
+@pytest.mark.parametrize("problem", [["empty_dir"], ["--input-range", "imagee=0:1"]])
+def test_write_baseline_exits_2_on_the_errors_a_plain_run_exits_2_on(project, problem):
+    # an `error:` line (a directory with no model, an --input-range no model has) and yet exit 0 with
+    # --write-baseline: a CI step that regenerates the baseline passed on a mistyped directory
+    (project / "empty_dir").mkdir()
+    code, _, err = run(*problem, "models", cwd=project)
+    assert code == 2 and "error: " in err
+    code, _, err = run("--write-baseline", "baseline.json", *problem, "models", cwd=project)
+    assert code == 2 and "error: " in err, err
+    assert "wrote 1 finding to the baseline baseline.json" in err  # the models that were read are recorded
+
+
 # ----------------------------------------------------------------------------------------------------- many models
 @pytest.fixture(scope="module")
 def many(tmp_path_factory):

@@ -198,7 +198,7 @@ def _observe(paths, data: str, inputs) -> Dict[str, Tuple[float, float]]:
 @click.option(
     "--write-baseline",
     type=click.Path(dir_okay=False, writable=True),
-    help="Record the current findings in FILE and exit 0 (2 if a model is unreadable).",
+    help="Record the current findings in FILE and exit 0 (2 on an input error: an unreadable model, no model found).",
 )
 @click.option(
     "-j",
@@ -473,8 +473,10 @@ def check(
         click.echo(
             f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}", err=True
         )
-        sys.exit(EXIT_ERROR if summary.unreadable or render_failures or unlisted else EXIT_CLEAN)
-    if summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted:
+    errors = summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted
+    if write_baseline:  # findings do not fail a run that records them; errors do, as in any run
+        sys.exit(EXIT_ERROR if errors else EXIT_CLEAN)
+    if errors:
         sys.exit(EXIT_ERROR)
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)
