@@ -65,6 +65,7 @@ def test_kebab_case_keys_are_accepted_and_mapped(project):
     [
         ("selct: [C]\n", ".precision-lint.yaml: selct: unknown key (did you mean 'select'?)"),
         ("select: C001\n", ".precision-lint.yaml: select: expected a list, got a string 'C001'"),
+        ("select:\n", ".precision-lint.yaml: select: expected a list, got no value (null)"),  # was "NoneType None"
         ("fail_level: fatal\n", ".precision-lint.yaml: fail_level: 'fatal' is not one of error, warning, info"),
         ("tolerances: {gridsample_px: big}\n", ".precision-lint.yaml: tolerances.gridsample_px: expected a number"),
         ("input_ranges: {image: [1]}\n", '.precision-lint.yaml: input_ranges.image: expected [LO, HI] or "LO:HI"'),
@@ -235,3 +236,94 @@ def test_rules_and_rule_commands_read_rule_dirs_from_config(tmp_path):
     assert "U901" not in run("rules", "--isolated").stdout
     r = run("rule", "U901", "--isolated")
     assert r.returncode == 2 and "unknown rule" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # YAML keeps the last of two equal keys; the first select would vanish without a word (TOML refuses them)
+        ("select: [C]\nselect: [R]\n", ".precision-lint.yaml: select: given twice (lines 1 and 2)"),
+        (
+            "tolerances:\n  gridsample_px: 4\n  gridsample_px: 0.1\n",
+            ".precision-lint.yaml: tolerances.gridsample_px: given twice (lines 2 and 3)",
+        ),
+        (
+            "suppressions:\n  - {rule: C001, path: '*.onnx', reason: ok, reason: ''}\n",
+            ".precision-lint.yaml: suppressions[0].reason: given twice (lines 2 and 2)",
+        ),
+    ],
+)
+def test_a_key_given_twice_in_yaml_is_an_error(project, text, expected, monkeypatch):
+    monkeypatch.chdir(project)
+    (project / ".precision-lint.yaml").write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_options(start=str(project))
+    assert str(exc.value).startswith(expected), str(exc.value)
+    code, out, err = run("models", cwd=project)
+    assert code == 2 and out == "" and err.startswith("error: " + expected) and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("select", ["", "select: [R]\n"])
+def test_unknown_extend_select_in_config_names_file_and_key(project, select):
+    # without a select, the key used to be dropped unchecked; with one, the error blamed `select`
+    (project / ".precision-lint.yaml").write_text(select + "extend_select: [C999]\n")
+    code, out, err = run("models", cwd=project)
+    assert code == 2 and out == ""
+    assert err == "error: .precision-lint.yaml: extend_select: unknown rule id or prefix 'C999'\n", err
+
+
+def test_extend_select_names_a_rule_from_rules_dir(project, tmp_path_factory):
+    rules = tmp_path_factory.mktemp("own_rules")
+    code, _, err = run("new-rule", "Z001", "my-check", "-d", str(rules), cwd=project)
+    assert code == 0, err
+    code, out, err = run("--rules", str(rules), "--select", "C", "--extend-select", "Z001", "models", cwd=project)
+    assert code == 1 and "C001" in out, err  # Z001 exists: it comes from --rules
+    code, _, err = run("--rules", str(rules), "--extend-select", "Z002", "models", cwd=project)
+    assert code == 2 and err == "error: --extend-select: unknown rule id or prefix 'Z002'\n", err
+
+
+def test_a_command_line_tolerance_overrides_the_files_per_rule_one(project):
+    # "Command-line flags override the file": --tolerance gridsample_px=10 used to lose to the file's
+    # C001.gridsample_px (the more specific name), so the flag changed nothing and said nothing
+    (project / ".precision-lint.yaml").write_text("tolerances: {C001.gridsample_px: 0.01}\n")
+    code, out, err = run("-q", "models", cwd=project)
+    assert code == 1 and "C001 [error]" in out, err
+    code, out, err = run("--tolerance", "gridsample_px=10", "-q", "models", cwd=project)
+    assert code == 0 and out == "", out + err
+    # on the command line itself the per-rule setting stays the more specific one
+    code, out, err = run(
+        "--tolerance", "gridsample_px=10", "--tolerance", "C001.gridsample_px=0.01", "-q", "models", cwd=project
+    )
+    assert code == 1 and "C001 [error]" in out, err
+    code, out, err = run(
+        "--tolerance", "C001.gridsample_px=0.01", "--tolerance", "gridsample_px=10", "-q", "models", cwd=project
+    )
+    assert code == 1 and "C001 [error]" in out, err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[tool.precision-lint.tolerances]\nC001.gridsample_px = 10\n",  # a TOML dotted key: a table C001
+        '[tool.precision-lint.tolerances]\n"C001.gridsample_px" = 10\n',
+        "[tool.precision-lint.tolerances.C001]\ngridsample_px = 10\n",
+    ],
+)
+def test_a_per_rule_tolerance_in_toml(project, text):
+    # --tolerance C001.gridsample_px=10 written as TOML is a dotted key, which TOML reads as a table: it was
+    # refused as "tolerances.C001: expected a number, got a mapping"
+    (project / "pyproject.toml").write_text(text)
+    assert load_options(start=str(project)).tolerances == {"C001.gridsample_px": 10.0}
+    code, out, err = run("-q", "models", cwd=project)
+    assert code == 0 and out == "", out + err
+
+
+def test_a_per_rule_tolerance_table_keeps_its_errors(project):
+    (project / "pyproject.toml").write_text('[tool.precision-lint.tolerances.C001]\ngridsample_px = "big"\n')
+    code, _, err = run("models", cwd=project)
+    assert code == 2 and err.startswith(
+        'error: pyproject.toml: tool.precision-lint.tolerances."C001.gridsample_px": expected a number'
+    ), err
+    (project / "pyproject.toml").write_text("[tool.precision-lint.tolerances.C999]\ngridsample_px = 1\n")
+    code, _, err = run("models", cwd=project)
+    assert code == 2 and "unknown tolerance 'C999.gridsample_px'" in err, err

@@ -108,9 +108,33 @@ def test_hook_selects_models_by_name_not_by_content_type():
 
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "precision-lint" and hook["language"] == "python" and hook["entry"] == "precision-lint"
-    assert hook["files"] == r"(\.(onnx|mnn)|(^|/)(\.precision-lint\.ya?ml|pyproject\.toml))$"
+    assert hook["files"] == r"(\.(?i:onnx|mnn)|(^|/)(\.precision-lint\.ya?ml|pyproject\.toml))$"
     assert "types" not in hook and "types_or" not in hook
     assert hook["require_serial"] is True
+
+
+def test_the_hook_selects_the_models_a_directory_run_lints(tmp_path):
+    """A commit of `Net.ONNX` ran no hook while `precision-lint models/` in CI linted it: the walk takes the
+    extension in any case, so the hook's pattern must too (pre-commit matches it with re.search)."""
+    import re
+
+    import yaml
+
+    from precision_lint.workflow.files import collect
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    names = ["a.onnx", "B.ONNX", "c.Mnn", "d.MNN", "e.onnx.data", "f.onnx_data", "g.txt", "onnx", "h.mnn.bak"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    walked = {os.path.basename(p) for p in collect([str(tmp_path)])}
+    hooked = {n for n in names if re.search(hook["files"], f"models/{n}")}
+    assert walked == hooked == {"a.onnx", "B.ONNX", "c.Mnn", "d.MNN"}
+    # the configuration files it also selects keep their exact names (precision-lint recognises only those)
+    configs = [".precision-lint.yaml", ".precision-lint.yml", "pyproject.toml", "sub/pyproject.toml"]
+    assert all(re.search(hook["files"], c) for c in configs)
+    assert not any(
+        re.search(hook["files"], c) for c in ["PYPROJECT.TOML", "my-pyproject.toml", "x.precision-lint.yaml"]
+    )
 
 
 def test_clean_model_is_committed(hooked_repo):

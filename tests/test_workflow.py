@@ -266,6 +266,20 @@ def test_baseline_files_are_deterministic(project):
         ("{", "baseline.json: baseline is not valid JSON"),
         ('{"findings": []}', "baseline.json: baseline_version None is not supported"),
         ("[1]", "baseline.json: not a precision-lint baseline"),
+        # wrong types used to become keys such as "None" or "['C001']": a foreign or damaged file passed as valid
+        ('{"baseline_version": true, "findings": []}', "baseline.json: baseline_version True is not supported"),
+        (
+            '{"baseline_version": 1, "findings": [{"rule": "C001", "path": "models/warp.onnx", "node": null}]}',
+            "baseline.json: findings[0]: needs 'rule', 'path' and 'node' as strings",
+        ),
+        (
+            '{"baseline_version": 1, "findings": [{"rule": ["C001"], "path": "m.onnx", "node": "n", "scope": ""}]}',
+            "baseline.json: findings[0]: needs 'rule', 'path' and 'node' as strings",
+        ),
+        (
+            '{"baseline_version": 1, "findings": [{"rule": "C001", "path": "m.onnx", "node": "n", "scope": 3}]}',
+            "baseline.json: findings[0]: needs 'rule', 'path' and 'node' as strings",
+        ),
     ],
 )
 def test_bad_baseline_is_one_line(project, content, message):
@@ -273,6 +287,59 @@ def test_bad_baseline_is_one_line(project, content, message):
         (project / "baseline.json").write_text(content)
     code, out, err = run("--baseline", "baseline.json", "models", cwd=project)
     assert code == 2 and err.startswith("error: " + message) and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("old", [None, '{"baseline_version": 0, "findings": []}', "{"])
+def test_the_configured_baseline_can_be_written_when_missing_or_unreadable(project, old):
+    # the error for a missing baseline says "create it with --write-baseline FILE": with `baseline:` in the
+    # configuration that very command used to fail on the file it was asked to create
+    (project / ".precision-lint.yaml").write_text("baseline: baseline.json\n")
+    if old is not None:
+        (project / "baseline.json").write_text(old)
+    code, out, err = run("models", cwd=project)
+    assert code == 2 and err.startswith("error: ") and "baseline.json" in err
+    code, out, err = run("--write-baseline", "baseline.json", "models", cwd=project)
+    assert code == 0 and "wrote 1 finding to the baseline baseline.json" in err, err
+    code, out, err = run("models", cwd=project)
+    assert code == 0 and not findings(out) and "1 in the baseline" in out, out + err
+
+
+def test_another_baseline_in_force_must_still_be_readable_when_writing(project):
+    code, _, err = run("--baseline", "typo.json", "--write-baseline", "baseline.json", "models", cwd=project)
+    assert code == 2 and "typo.json: baseline file not found" in err
+    assert not (project / "baseline.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--baseline", "baseline.json", "-o", "baseline.json"],
+        ["--write-baseline", "new.json", "-o", "./new.json"],
+        ["-o", "baseline.json"],  # the baseline the configuration names
+    ],
+)
+def test_the_report_is_not_written_over_a_baseline(project, args):
+    # `-o` replaced the baseline file with the report (or the new baseline replaced the report), without a word
+    run("--write-baseline", "baseline.json", "models", cwd=project)
+    before = (project / "baseline.json").read_bytes()
+    if "--baseline" not in args and "--write-baseline" not in args:
+        (project / ".precision-lint.yaml").write_text("baseline: baseline.json\n")
+    code, out, err = run("--format", "json", *args, "models", cwd=project)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "baseline" in err and "-o" in err, err
+    assert (project / "baseline.json").read_bytes() == before
+    assert not (project / "new.json").exists()
+
+
+@pytest.mark.parametrize("problem", [["empty_dir"], ["--input-range", "imagee=0:1"]])
+def test_write_baseline_exits_2_on_the_errors_a_plain_run_exits_2_on(project, problem):
+    # an `error:` line (a directory with no model, an --input-range no model has) and yet exit 0 with
+    # --write-baseline: a CI step that regenerates the baseline passed on a mistyped directory
+    (project / "empty_dir").mkdir()
+    code, _, err = run(*problem, "models", cwd=project)
+    assert code == 2 and "error: " in err
+    code, _, err = run("--write-baseline", "baseline.json", *problem, "models", cwd=project)
+    assert code == 2 and "error: " in err, err
+    assert "wrote 1 finding to the baseline baseline.json" in err  # the models that were read are recorded
 
 
 # ----------------------------------------------------------------------------------------------------- many models

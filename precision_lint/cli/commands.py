@@ -198,7 +198,7 @@ def _observe(paths, data: str, inputs) -> Dict[str, Tuple[float, float]]:
 @click.option(
     "--write-baseline",
     type=click.Path(dir_okay=False, writable=True),
-    help="Record the current findings in FILE and exit 0 (2 if a model is unreadable).",
+    help="Record the current findings in FILE and exit 0 (2 on an input error: an unreadable model, no model found).",
 )
 @click.option(
     "-j",
@@ -376,13 +376,15 @@ def check(
     if calibration_data:  # the model as resolved (a file, or stdin's bytes): its observed ranges
         # a declaration (config or --input-range) wins over an observation
         options = replace(options, input_ranges={**_observe(paths, calibration_data, inputs), **declared_ranges})
+    if write_baseline and options.baseline:
+        options = _unless_replaced(options, write_baseline)
     try:
         linter = Linter(options)
     except PrecisionLintError as exc:
         inputs.cleanup()
         _fail(str(exc))
     try:
-        _check_outputs(output, write_baseline, repository_root(), paths)
+        _check_outputs(output, write_baseline, repository_root(), paths, options.baseline)
         out_stream = ReportFile(output, errors=OUTPUT_ERRORS) if output else sys.stdout
     except PrecisionLintError as exc:
         inputs.cleanup()
@@ -471,20 +473,43 @@ def check(
         click.echo(
             f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}", err=True
         )
-        sys.exit(EXIT_ERROR if summary.unreadable or render_failures or unlisted else EXIT_CLEAN)
-    if summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted:
+    errors = summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted
+    if write_baseline:  # findings do not fail a run that records them; errors do, as in any run
+        sys.exit(EXIT_ERROR if errors else EXIT_CLEAN)
+    if errors:
         sys.exit(EXIT_ERROR)
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_CLEAN)
 
 
-def _check_outputs(output, write_baseline, root, models: Sequence[str] = ()) -> None:
+def _unless_replaced(options, write_baseline: str):
+    """``options`` without its baseline when --write-baseline is about to replace that very file and it cannot be
+    read (missing, corrupt, an old version): the errors say "write it again with --write-baseline", which must then
+    work, also with ``baseline:`` in the configuration.  A readable one still hides the findings it records."""
+    from ..errors import ConfigError
+    from ..workflow.baseline import load_baseline
+
+    if os.path.realpath(write_baseline) != os.path.realpath(options.baseline):
+        return options
+    try:
+        load_baseline(options.baseline)
+    except ConfigError:
+        return replace(options, baseline=None)
+    return options
+
+
+def _check_outputs(output, write_baseline, root, models: Sequence[str] = (), baseline=None) -> None:
     """Reports and baselines are written where the user said, never through a symlink out of the project, and
-    never over a model of this run (`-o model.onnx` would truncate it before it is read)."""
+    never over a model of this run (`-o model.onnx` would truncate it before it is read) nor the report over a
+    baseline (the one in force, or the one being written: one of the two files would be lost)."""
     from ..errors import ConfigError
     from ..workflow.files import check_output_path
 
+    if output:
+        for other, what in ((baseline, "the baseline in force"), (write_baseline, "the --write-baseline file")):
+            if other and os.path.realpath(output) == os.path.realpath(other):
+                raise ConfigError(f"{output}: -o names {what}; the report is not written over it")
     linted = {os.path.realpath(m) for m in models if os.path.isfile(m)}
     for flag, path, what in (("-o", output, "report"), ("--write-baseline", write_baseline, "baseline")):
         if not path:
@@ -519,12 +544,16 @@ def _with_flags(
             changes[key] = value
             origins.pop(key, None)
     if extend_select:  # ruff's meaning: added to the selection in force (with none, every rule runs already)
-        _check_rule_patterns(options, _split_csv(extend_select))
+        _check_rule_patterns(replace(options, rule_dirs=changes["rule_dirs"]), _split_csv(extend_select))
         chosen = changes.get("select", options.select)
         if chosen:
             changes["select"] = tuple(chosen) + _split_csv(extend_select)
     tolerances = dict(options.tolerances)
     for name, value in parse_tolerances(tolerance).items():
+        if "." not in name:  # the flag overrides the file's RULE.NAME too, not only its NAME
+            for key in [k for k in tolerances if k.endswith("." + name) and f"tolerances.{k}" in origins]:
+                del tolerances[key]
+                origins.pop(f"tolerances.{key}")
         tolerances[name] = value
         origins.pop(f"tolerances.{name}", None)
     changes["input_ranges"] = {**options.input_ranges, **parse_input_ranges(input_range)}

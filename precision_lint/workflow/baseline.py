@@ -54,17 +54,18 @@ def load_baseline(path: str) -> Baseline:
     check_numbers(doc, path, ConfigError)
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise ConfigError(f"{path}: not a precision-lint baseline (no 'findings' list)")
-    if doc.get("baseline_version") != BASELINE_VERSION:
+    version = doc.get("baseline_version")
+    if isinstance(version, bool) or version != BASELINE_VERSION:  # True == 1 in Python
         raise ConfigError(
             f"{path}: baseline_version {doc.get('baseline_version')!r} is not supported "
             f"(expected {BASELINE_VERSION}); write it again with --write-baseline"
         )
     keys = set()
     for i, e in enumerate(doc["findings"]):
-        try:
-            keys.add((str(e["rule"]), str(e["path"]), str(e.get("scope", "")), str(e["node"])))
-        except (KeyError, TypeError):
-            raise ConfigError(f"{path}: findings[{i}]: needs 'rule', 'path' and 'node'") from None
+        key = (e.get("rule"), e.get("path"), e.get("scope", ""), e.get("node")) if isinstance(e, dict) else (None,)
+        if not all(isinstance(part, str) for part in key):  # str() would make keys like "None" that match nothing
+            raise ConfigError(f"{path}: findings[{i}]: needs 'rule', 'path' and 'node' as strings")
+        keys.add(key)
     return Baseline(path, frozenset(keys))
 
 

@@ -132,6 +132,7 @@ def load_config(path: str) -> Config:
             raise ConfigError(f"{shown}: invalid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
         if doc is None:
             doc = {}
+        _refuse_duplicate_keys(text, shown)
     cfg = Config(path=shown, data={}, key_prefix=prefix, root=str(p.resolve().parent), spelled={})
     if not isinstance(doc, dict):
         raise ConfigError(
@@ -143,8 +144,57 @@ def load_config(path: str) -> Config:
             raise ConfigError(f"{shown}: {prefix}{key}: given twice (as {cfg.spelled[norm]!r} and {key!r})")
         cfg.data[norm] = value
         cfg.spelled[norm] = str(key)
+    if isinstance(cfg.data.get("tolerances"), dict):
+        cfg.data["tolerances"] = _per_rule_tolerances(cfg, cfg.data["tolerances"])
     _validate(cfg)
     return cfg
+
+
+def _per_rule_tolerances(cfg: Config, tolerances: Dict[Any, Any]) -> Dict[Any, Any]:
+    """``RULE.NAME`` written as TOML (``C001.gridsample_px = 0.5``, a dotted key) is a table ``C001`` holding
+    ``gridsample_px``: read it as the one key ``C001.gridsample_px``, as in ``--tolerance`` and YAML."""
+    out: Dict[Any, Any] = {}
+    for rule, value in tolerances.items():
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for name, v in items:
+            key = rule if name is None else f"{rule}.{name}"
+            if key in out:
+                raise ConfigError(f"{cfg.where(f'tolerances.{_q(str(key))}')}: given twice")
+            out[key] = v
+    return out
+
+
+def _refuse_duplicate_keys(text: str, shown: str) -> None:
+    """YAML keeps the last of two equal keys in a mapping, so ``select: [C]`` followed by ``select: [R]`` would drop
+    the first without a word (TOML refuses such a file).  Called after safe_yaml.load has bounded the document;
+    shared (aliased) nodes are visited once."""
+    import yaml
+
+    node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    duplicates: List[Tuple[int, str, int]] = []  # (line of the second, key path, line of the first)
+    visited = set()
+    stack = [(node, "")]
+    while stack:
+        n, path = stack.pop()
+        if n is None or id(n) in visited:
+            continue
+        visited.add(id(n))
+        if isinstance(n, yaml.SequenceNode):
+            stack += [(v, f"{path}[{i}]") for i, v in enumerate(n.value)]
+        elif isinstance(n, yaml.MappingNode):
+            first: Dict[Tuple[str, str], int] = {}
+            for k, v in n.value:
+                if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = f"{path}.{_q(k.value)}" if path else k.value
+                line = k.start_mark.line + 1
+                if (k.tag, k.value) in first:
+                    duplicates.append((line, key, first[(k.tag, k.value)]))
+                first.setdefault((k.tag, k.value), line)
+                stack.append((v, key))
+    if duplicates:
+        line, key, first_line = min(duplicates)
+        raise ConfigError(f"{shown}: {key}: given twice (lines {first_line} and {line})")
 
 
 @lru_cache(maxsize=1)
@@ -184,9 +234,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{cfg.where(loc)}: must not be empty")
     if e.validator == "type":
         expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
-        raise ConfigError(
-            f"{cfg.where(loc)}: expected {_article(expected)}, got {_kind(e.instance)} {_short_repr(e.instance)}"
-        )
+        got = "no value (null)" if e.instance is None else f"{_kind(e.instance)} {_short_repr(e.instance)}"
+        raise ConfigError(f"{cfg.where(loc)}: expected {_article(expected)}, got {got}")
     raise ConfigError(f"{cfg.where(loc)}: {e.message}")
 
 
@@ -253,9 +302,6 @@ def apply_config(options, cfg: Config):
         if key in d:
             o[key] = tuple(d[key])
             origins[key] = cfg.where(key)
-    select = o.get("select", options.select)
-    if d.get("extend_select") and select:  # added to the selection (with none, every rule runs already)
-        o["select"] = tuple(select) + tuple(d["extend_select"])
     for key in ("fail_level", "mnn_version"):  # mnn_version is a string (the schema): YAML reads 3.10 as 3.1
         if key in d:
             o[key] = d[key]
@@ -279,6 +325,11 @@ def apply_config(options, cfg: Config):
         per_path_ignores[pattern] = tuple(ids)
         origins[f"per_path_ignores.{pattern}"] = cfg.where(f"per_path_ignores.{_q(pattern)}")
     o["rule_dirs"] = _config_paths(cfg, d, "rule_dirs", "rule directory", os.path.exists) + tuple(options.rule_dirs)
+    if d.get("extend_select"):
+        _check_extend_select(cfg, d["extend_select"], o["rule_dirs"])
+        select = o.get("select", options.select)
+        if select:  # added to the selection (with none, every rule runs already)
+            o["select"] = tuple(select) + tuple(d["extend_select"])
     files = _config_paths(cfg, d, "platform_files", "platform file", os.path.isfile)
     if files:
         o["platform_files"] = files + tuple(options.platform_files)
@@ -311,6 +362,20 @@ def apply_config(options, cfg: Config):
         per_path_ignores=per_path_ignores,
         **o,
     )
+
+
+def _check_extend_select(cfg: Config, patterns: List[str], rule_dirs: Tuple[str, ...]) -> None:
+    """Unknown ids are errors naming this key: once merged into ``select`` they would be blamed on ``select``, and
+    with no ``select`` the key changes nothing, so a typo would pass unseen."""
+    from ..engine.rules import load_rules
+    from ..errors import RuleError
+    from .selectors import check_rule_ids
+
+    rules = load_rules(rule_dirs)
+    try:
+        check_rule_ids(rules, patterns, cfg.where("extend_select"))
+    except RuleError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_glob(cfg: Config, key: str, pattern: str, path: bool) -> None:
