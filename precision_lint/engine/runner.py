@@ -450,6 +450,8 @@ class RuleRunner:
         self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any], memo: Dict[Any, Any]
     ) -> Optional[Finding]:
         early, late = self.lets[rule.id]
+        op = node.operator
+        env["node_name"], env["op"], env["unit"] = op.name, op.op, rule.estimate_unit  # assumptions' texts read them
         for name, e in early:
             env[name] = e.evaluate(env)
         assumptions = tuple(render(a.text, env) for a in rule.assumptions if a.when is None or a.when.evaluate(env))
@@ -478,10 +480,6 @@ class RuleRunner:
                 env[name] = e.evaluate(env)
         env.setdefault("err_fp16", None)
         env.setdefault("err_bf16", None)
-        env["unit"] = rule.estimate_unit
-        op = node.operator
-        env["node_name"] = op.name
-        env["op"] = op.op
         notes = tuple(render(n.text, env) for n in rule.notes if n.when is None or n.when.evaluate(env))
         finding = Finding(
             rule_id=rule.id,
