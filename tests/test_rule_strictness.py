@@ -183,3 +183,42 @@ def test_assumption_texts_render_the_operator_and_unit(tmp_path):
     )
     findings = Linter(Options(rule_dirs=(str(rules),), select=("X950",))).lint_file(SEED).findings
     assert findings and findings[0].assumptions == (f"GridSample '{findings[0].node}' in px",)
+
+
+@pytest.mark.parametrize("fmt", ["text", "sarif"])
+def test_a_rule_that_fails_while_linting_is_an_error_not_a_clean_run(tmp_path, fmt):
+    """A comparison of a number with a string cannot be told from the rule alone: it fails on the first node.  The
+    run said 'All checks passed' with exit 0 (the failure was a note shown only with -v); it is an error naming
+    the model, the rule, the node and the problem, exit 2, and the report does not call the run clean."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    _rule(rules, "match: {op: GridSample, where: \"node.input(0).rank > 'four'\"}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--rules", str(rules), "--select", "X950", "--format", fmt, SEED],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert SEED in line and "rule X950" in line and "probe.yaml" in line and "'four'" in line
+    if fmt == "text":
+        assert "All checks passed" not in proc.stdout
+    else:
+        assert '"executionSuccessful": false' in proc.stdout
+
+
+def test_one_rule_file_named_twice_is_loaded_once(tmp_path):
+    """The same directory from the config's rule_dirs and --rules (or a directory and one of its files) is one
+    set of rules: it was 'id already defined in' the very same file, exit 2."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    _rule(rules, "match: {op: GridSample}\n")
+    same = [str(rules), str(tmp_path / "." / "rules"), str(rules / "probe.yaml")]
+    assert [r.id for r in load_rules(same) if r.id == "X950"] == ["X950"]
+    assert len(load_rules([str(ROOT + "/rules")])) == len(load_rules())  # the shipped directory itself
+    other = tmp_path / "other"
+    other.mkdir()
+    _rule(other, "match: {op: GridSample}\n", name="copy.yaml")  # a real duplicate still fails
+    with pytest.raises(RuleError, match="id already defined"):
+        load_rules([str(rules), str(other)])

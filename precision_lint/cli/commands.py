@@ -449,6 +449,11 @@ def check(
                 click.echo(visible(f"{'error' if name in unknown_ranges else 'warning'}: {message}"), err=True)
                 if name in unknown_ranges:
                     summary.input_problems.append(message)
+        # a rule that failed to evaluate (a user rule comparing a number with a string) found nothing it should have
+        rule_failures = [f"{r.path}: {failure}" for r in results for failure in r.rule_failures]
+        for message in rule_failures:
+            click.echo(visible(f"error: {message}"), err=True)
+        summary.input_problems += rule_failures
         for r in reporters:
             render_failures += stop_isolated(r, summary)
         if statistics and (fmt == "text" or output):  # beside the text report, never inside a machine format
@@ -471,8 +476,8 @@ def check(
         click.echo(
             f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}", err=True
         )
-        sys.exit(EXIT_ERROR if summary.unreadable or render_failures or unlisted else EXIT_CLEAN)
-    if summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted:
+        sys.exit(EXIT_ERROR if summary.unreadable or render_failures or unlisted or rule_failures else EXIT_CLEAN)
+    if summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted or rule_failures:
         sys.exit(EXIT_ERROR)
     if summary.failed and not exit_zero:
         sys.exit(EXIT_FINDINGS)

@@ -176,7 +176,11 @@ def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rul
     rules: List[Rule] = []
     seen: Dict[str, str] = {}
     names: Dict[str, str] = {}
+    loaded = set()  # one file named twice (rule_dirs in the config and --rules, a file and its directory) is read once
     for i, f in enumerate(files):
+        if os.path.realpath(f) in loaded:
+            continue
+        loaded.add(os.path.realpath(f))
         # The shipped rules are validated against the schema by the test suite; skipping jsonschema for them keeps
         # its import (~0.1 s) and the validation off every run.  Rule files from elsewhere are always validated.
         for rule in load_rule_file(f, validate=i >= n_builtin, shipped=i < n_builtin):

@@ -321,9 +321,13 @@ class RuleRunner:
         reads_ranges = [_reads_value_ranges(r) for r in self.rules]
         self.schedule = sorted(range(len(self.rules)), key=lambda i: not reads_ranges[i])  # stable otherwise
 
-    def run(self, graph: ModelGraph, input_ranges=None) -> Tuple[List[Finding], List[str]]:
+    def run(
+        self, graph: ModelGraph, input_ranges=None, failed: Optional[List[str]] = None
+    ) -> Tuple[List[Finding], List[str]]:
         """Every rule on ``graph``: the findings and notes, in the order of ``self.rules``.  Rules that read value
-        ranges run first (see _reads_value_ranges); each rule's results are kept apart and put back in order."""
+        ranges run first (see _reads_value_ranges); each rule's results are kept apart and put back in order.
+        ``failed``, when given, also receives the notes of rules that failed to evaluate (a rule's bug, not the
+        model's: the caller reports them as errors)."""
         analysis = Analysis(graph, self.tolerances, input_ranges)
         results: Dict[int, Tuple[List[Finding], List[str]]] = {}
         base = {
@@ -414,6 +418,8 @@ class RuleRunner:
             if failures:
                 more = f" (and {len(failures) - 1} more node(s))" if len(failures) > 1 else ""
                 notes.append(f"rule {rule.id} ({rule.source}) failed at {failures[0]}{more}")
+                if failed is not None:
+                    failed.append(notes[-1])
         analysis.release()
         return (
             [f for i in range(len(self.rules)) for f in results[i][0]],
