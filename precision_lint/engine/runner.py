@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..results import LEVEL_RANK, Estimate, Finding
@@ -145,15 +146,27 @@ def _render_value(v: Any, spec: Optional[str]) -> str:
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
         try:
-            return format(v, spec or ".3g")
+            text = format(v, spec or ".3g")
         except ValueError:  # an integer spec ({n:d}) on a value that turned out a float: render it, don't fail
             return format(v, ".3g")
+        return _not_zero(v, spec, text) if spec and spec[-1:] in ("%", "f", "F") else text
     if spec:
         try:
             return format(v, spec)
         except (ValueError, TypeError):
             return str(v)
     return str(v)
+
+
+def _not_zero(v: float, spec: str, text: str) -> str:
+    """A fixed-point rendering of a value that is not zero but rounds to it ('0%' for 2 values of 2 million) as
+    '<' and the last digit's unit ('<1%', '<0.01')."""
+    if v == 0 or v != v or any(c in "123456789" for c in text):
+        return text
+    digits = re.search(r"\.(\d+)", spec)
+    places = int(digits.group(1)) if digits else 6
+    unit = 10.0 ** -(places + (2 if spec.endswith("%") else 0))
+    return ("<" if v > 0 else ">-") + format(unit, f".{places}{spec[-1]}")
 
 
 def _lookup(path: str, env: Mapping[str, Any]) -> Any:
