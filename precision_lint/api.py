@@ -157,7 +157,7 @@ class Linter:
         try:
             with _guarded():
                 graph = load_model(path)
-                findings, notes = self.runner.run(graph, self.options.input_ranges)
+                findings, notes = self.runner.run(graph, self.options.input_ranges, result.rule_failures)
                 findings = mnn_conversion.add_notes(graph, findings)  # what MNN's converter does to each finding
         except PrecisionLintError as exc:
             result.error = FileError(path, str(exc))

@@ -220,6 +220,8 @@ class LintResult:
     # declared input ranges (Options.input_ranges) that name no tensor of this model, and one warning line for each
     unknown_input_ranges: List[str] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+    # rules that failed to evaluate on this model (also in ``notes``): a rule's bug, so the run did not succeed
+    rule_failures: List[str] = field(default_factory=list)
 
     @property
     def reported(self) -> List[Finding]:

@@ -471,3 +471,19 @@ def test_numbers_read_without_numpy_are_the_vectors_values(name):
             values = tab.numbers(S.OP[field], "i32", field)
             assert values == tab.vector(S.OP[field], "i32", field).tolist()
             assert all(type(v) is int for v in values)
+
+
+@pytest.mark.parametrize("external", [False, True], ids=["inline", "external"])
+def test_weight_quantised_conv_keeps_its_bias(tmp_path, models, external):
+    """--weightQuantBits 8 stores a conv's weights as MNN's quantised blob (values not read, said in a note) and its
+    bias as fp32.  With --saveExternalData the bias sits in the .weight file after the quantised weights and their
+    scales: it was dropped without a note."""
+    onnx_path = models["clean"][0]
+    flags = ["--weightQuantBits", "8", "--weightQuantAsymmetric"] + (["--saveExternalData"] if external else [])
+    g = load_mnn(convert(onnx_path, str(tmp_path / "q8.mnn"), flags))
+    ref = _initializers(onnx_path)
+    w_name, b_name = g.ops["c1"].inputs[1:3]
+    w, b = g.tensors[w_name], g.tensors[b_name]
+    assert w.stored_dtype == "int8" and w.shape == ref["conv1.weight"].shape and w.value is None
+    assert any("quantised" in n and w_name in n for n in g.notes)
+    assert b.stored_dtype == "float32" and np.array_equal(b.value, ref["conv1.bias"])

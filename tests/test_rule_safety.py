@@ -413,3 +413,33 @@ def test_hostile_platform_file_is_refused(tmp_path):
     p.write_text(_bomb("x"))
     with pytest.raises(ConfigError, match="expands to more than"):
         _read_yaml(str(p))
+
+
+def test_a_small_nonzero_share_does_not_render_as_zero_percent(tmp_path):
+    """Two weights of 2M beyond fp16's range: R001's note and, after --fp16, M002's message said '0%' of the
+    values (format(9.5e-7, '.0%')); a share that is not zero renders as '<1%'."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from mnn_models import convert
+    from precision_lint.api import Linter, Options
+
+    w = np.full((4096, 512), 0.02, np.float32)
+    w[0, :2] = [70000.0, -80000.0]
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 4096])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 512])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    src = str(tmp_path / "mm.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), src)
+    (r001,) = Linter(Options(select=("R001",))).lint_file(src).findings
+    fp16 = convert(src, str(tmp_path / "mm.mnn"), ["--fp16"])
+    (m002,) = Linter(Options(select=("M002",))).lint_file(fp16).findings
+    texts = list(r001.notes) + [m002.message]
+    assert not any("0%" in t.replace("<1%", "").replace("75%", "") for t in texts), texts
+    assert any(t.startswith("<1% of this constant's values") for t in r001.notes), r001.notes
+    assert "(<1% of its values)" in m002.message, m002.message

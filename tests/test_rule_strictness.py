@@ -133,3 +133,92 @@ def test_a_tolerance_can_be_set_for_one_rule():
 def test_most_specific_selector_wins(select, ignore, expected):
     result = Linter(Options(select=select, ignore=ignore)).lint_file(SEED)
     assert any(f.rule_id == "C001" for f in result.findings) is expected
+
+
+# Adversarial pass 6: names an expression reads where the runner never sets them, lets that hide a built-in name, a
+# name bound twice, placeholders an assumption's text cannot know.  Each read None (a finding that never fires, or a
+# '?' in the text); each is a load error naming the file and the field.
+@pytest.mark.parametrize(
+    "body,problem",
+    [
+        ("match: {op: Exp, where: 'node.input(0).hi_abs > fmt_max(fmt)'}\n", "field match.where: unknown name 'fmt'"),
+        ("match: {op: Exp}\nlet: {twice: err * 2}\n", "field let.twice: unknown name 'err'"),
+        ("match: {op: Exp}\nlet: {sat: saturating}\n", "field let.sat: unknown name 'saturating'"),
+        (
+            "match: {op: Exp}\nestimate: {unit: x, value: 'err + 1'}\nlevel: {error: 'err > 1'}\n",
+            "field estimate.value: unknown name 'err'",
+        ),
+        (
+            "match: {op: Exp}\nassumptions: [{when: \"fmt == 'fp16'\", text: t}]\n",
+            "field assumptions.0.when: unknown name 'fmt'",
+        ),
+        ("match: {op: Exp}\nnotes: [{when: 'err > 1', text: t}]\n", "field notes.0.when: unknown name 'err'"),
+        (
+            "match: {op: Exp}\nestimate: {unit: x, value: '1.0'}\nassumptions: [{text: 'off by {err_fp16}'}]\n",
+            "field assumptions.0.text: unknown placeholder {err_fp16}",
+        ),
+        ("match: {op: Exp}\nlet: {node: 3}\n", "field let.node: 'node' is a built-in name"),
+        ("match: {op: Exp}\nlet: {fmt: \"'fp16'\"}\n", "field let.fmt: 'fmt' is a built-in name"),
+        ("match: {op: Exp}\nlet: {err_fp16: 3}\n", "field let.err_fp16: 'err_fp16' is a built-in name"),
+        ("match: {op: Exp, producer: {op: Add, as: op}}\n", "field match.producer.as: 'op' is a built-in name"),
+        ("match: {op: Exp, as: tol}\n", "field match.as: 'tol' is a built-in name"),
+        ("match: {op: Exp, as: x, producer: {op: Add, as: x}}\n", "field match.producer.as: 'x' is bound twice"),
+        ("match: {op: Exp, as: x}\nlet: {x: 3}\n", "field let.x: 'x' is bound by the match"),
+    ],
+)
+def test_names_out_of_scope_are_load_errors(tmp_path, body, problem):
+    with pytest.raises(RuleError) as exc:
+        load_rule_file(_rule(tmp_path, body))
+    assert "probe.yaml" in str(exc.value) and "X950" in str(exc.value) and problem in str(exc.value)
+
+
+def test_assumption_texts_render_the_operator_and_unit(tmp_path):
+    """An assumption's text is rendered before the estimates; {op}, {node_name} and {unit} are known by then."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "probe.yaml").write_text(
+        HEADER.replace("class: accumulation", "class: range")
+        + "match: {op: GridSample}\nestimate: {unit: px, value: '1.0'}\nlevel: {error: 'err > 0.5'}\n"
+        "assumptions: [{text: \"{op} '{node_name}' in {unit}\"}]\n"
+    )
+    findings = Linter(Options(rule_dirs=(str(rules),), select=("X950",))).lint_file(SEED).findings
+    assert findings and findings[0].assumptions == (f"GridSample '{findings[0].node}' in px",)
+
+
+@pytest.mark.parametrize("fmt", ["text", "sarif"])
+def test_a_rule_that_fails_while_linting_is_an_error_not_a_clean_run(tmp_path, fmt):
+    """A comparison of a number with a string cannot be told from the rule alone: it fails on the first node.  The
+    run said 'All checks passed' with exit 0 (the failure was a note shown only with -v); it is an error naming
+    the model, the rule, the node and the problem, exit 2, and the report does not call the run clean."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    _rule(rules, "match: {op: GridSample, where: \"node.input(0).rank > 'four'\"}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "--rules", str(rules), "--select", "X950", "--format", fmt, SEED],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert SEED in line and "rule X950" in line and "probe.yaml" in line and "'four'" in line
+    if fmt == "text":
+        assert "All checks passed" not in proc.stdout
+    else:
+        assert '"executionSuccessful": false' in proc.stdout
+
+
+def test_one_rule_file_named_twice_is_loaded_once(tmp_path):
+    """The same directory from the config's rule_dirs and --rules (or a directory and one of its files) is one
+    set of rules: it was 'id already defined in' the very same file, exit 2."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    _rule(rules, "match: {op: GridSample}\n")
+    same = [str(rules), str(tmp_path / "." / "rules"), str(rules / "probe.yaml")]
+    assert [r.id for r in load_rules(same) if r.id == "X950"] == ["X950"]
+    assert len(load_rules([str(ROOT + "/rules")])) == len(load_rules())  # the shipped directory itself
+    other = tmp_path / "other"
+    other.mkdir()
+    _rule(other, "match: {op: GridSample}\n", name="copy.yaml")  # a real duplicate still fails
+    with pytest.raises(RuleError, match="id already defined"):
+        load_rules([str(rules), str(other)])

@@ -451,6 +451,11 @@ def check(
                 click.echo(visible(f"{'error' if name in unknown_ranges else 'warning'}: {message}"), err=True)
                 if name in unknown_ranges:
                     summary.input_problems.append(message)
+        # a rule that failed to evaluate (a user rule comparing a number with a string) found nothing it should have
+        rule_failures = [f"{r.path}: {failure}" for r in results for failure in r.rule_failures]
+        for message in rule_failures:
+            click.echo(visible(f"error: {message}"), err=True)
+        summary.input_problems += rule_failures
         for r in reporters:
             render_failures += stop_isolated(r, summary)
         if statistics and (fmt == "text" or output):  # beside the text report, never inside a machine format
@@ -473,7 +478,7 @@ def check(
         click.echo(
             f"precision-lint: wrote {n} finding{'s' if n != 1 else ''} to the baseline {write_baseline}", err=True
         )
-    errors = summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted
+    errors = summary.unreadable or inputs.empty or unknown_ranges or render_failures or unlisted or rule_failures
     if write_baseline:  # findings do not fail a run that records them; errors do, as in any run
         sys.exit(EXIT_ERROR if errors else EXIT_CLEAN)
     if errors:

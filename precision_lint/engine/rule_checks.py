@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable, List, Optional
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional
 
 from ..resources import data_path
 from .expr import ExprError, Expression
@@ -23,6 +23,15 @@ BUILTIN_NAMES = frozenset(
     {"node", "anchor", "tol", "fmt", "err", "model", "true", "false", "none", "null", "saturating"}
 )
 MODEL_FIELDS = frozenset({"format", "fp16_converted"})  # what the runner's `model` namespace holds
+# What the runner sets only while it estimates per format (`fmt`, `saturating`) and judges a level (`err`): a
+# `where`, `let`, `when` or message that reads one would read None, so they are known only in estimate and level.
+FORMAT_NAMES = frozenset({"fmt", "saturating"})
+LEVEL_NAMES = frozenset({"err"})
+MATCH_NAMES = BUILTIN_NAMES - FORMAT_NAMES - LEVEL_NAMES  # in match, let, assumptions and notes
+# What the runner sets for messages and notes.  A let may take `node_name`, `op` or `unit` (set before the lets, so the
+# let wins everywhere), not the estimates (set after the lets), nor may a bound name take any of them.
+ESTIMATE_NAMES = frozenset({"err_fp16", "err_bf16"})
+RENDER_NAMES = frozenset({"node_name", "op", "unit"}) | ESTIMATE_NAMES
 
 
 @lru_cache(maxsize=1)
@@ -130,7 +139,7 @@ def check_names_in_matcher(
 ) -> None:
     # Inside a match, let names are not yet computed: only node/anchor/tol and bound names are visible.
     root = root or m
-    visible = set(BUILTIN_NAMES) | set(m.bound_names())
+    visible = set(MATCH_NAMES) | set(m.bound_names())
     if m.where is not None:
         check_expression(m.where, visible | set(_all_bound(m)), f"{path}.where", tolerances, root.bound_names())
     for rel, sub in m.relations:
@@ -145,3 +154,31 @@ def check_names_in_matcher(
 
 def _all_bound(m: Matcher) -> List[str]:
     return m.bound_names()
+
+
+def check_bound_names(m: Matcher, path: str = "match") -> Dict[str, str]:
+    """The names a pattern binds, each with the field that binds it.  A name bound twice would make the second
+    binding overwrite the first (or never be seen); only alternatives of one `any` may bind the same name (the
+    first that matches binds it).  Built-in names cannot be bound: the pattern's value would hide them."""
+    bound: Dict[str, str] = {}
+
+    def add(names: Mapping[str, str]) -> None:
+        for name, where in names.items():
+            if name in bound:
+                raise ExprError(f"field {where}: {name!r} is bound twice (also by {bound[name]})")
+            bound[name] = where
+
+    if m.bind:
+        if m.bind in BUILTIN_NAMES | RENDER_NAMES:
+            raise ExprError(f"field {path}.as: {m.bind!r} is a built-in name; choose another")
+        add({m.bind: f"{path}.as"})
+    for rel, sub in m.relations:
+        add(check_bound_names(sub, f"{path}.{rel}"))
+    for i, sub in enumerate(m.all):
+        add(check_bound_names(sub, f"{path}.all.{i}"))
+    alternatives: Dict[str, str] = {}
+    for i, sub in enumerate(m.any):
+        for name, where in check_bound_names(sub, f"{path}.any.{i}").items():
+            alternatives.setdefault(name, where)
+    add(alternatives)
+    return bound  # a `not` binds nothing (it holds when its pattern does not match)

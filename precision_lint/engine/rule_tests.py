@@ -153,7 +153,7 @@ def run(
 TEMPLATE = """\
 id: {rule_id}
 name: {name}
-class: range            # range | accumulation | coordinate | approximation | converter | type-support
+class: range            # range | accumulation | coordinate | approximation | tie-sensitivity | converter | type-support
 summary: One line that says what goes wrong, and when.
 description: |
   What the operator does in fp16/bf16 that it does not do in fp32, and how large the error gets.

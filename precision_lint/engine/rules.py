@@ -18,7 +18,19 @@ from ..errors import RuleError
 from ..resources import data_path
 from .functions import FUNCTIONS
 from .expr import ExprError, Expression
-from .rule_checks import BUILTIN_NAMES, check_expression, check_names_in_matcher, check_ops, check_template
+from .rule_checks import (
+    BUILTIN_NAMES,
+    FORMAT_NAMES,
+    LEVEL_NAMES,
+    MATCH_NAMES,
+    RENDER_NAMES,
+    ESTIMATE_NAMES,
+    check_bound_names,
+    check_expression,
+    check_names_in_matcher,
+    check_ops,
+    check_template,
+)
 
 MAX_RULE_FILE_BYTES = 1 << 20
 MAX_RULE_NODES = 50_000  # YAML nodes in a rule file with aliases expanded (the largest shipped rule has ~300)
@@ -164,7 +176,11 @@ def load_rules(extra_dirs: Sequence[str] = (), builtin: bool = True) -> List[Rul
     rules: List[Rule] = []
     seen: Dict[str, str] = {}
     names: Dict[str, str] = {}
+    loaded = set()  # one file named twice (rule_dirs in the config and --rules, a file and its directory) is read once
     for i, f in enumerate(files):
+        if os.path.realpath(f) in loaded:
+            continue
+        loaded.add(os.path.realpath(f))
         # The shipped rules are validated against the schema by the test suite; skipping jsonschema for them keeps
         # its import (~0.1 s) and the validation off every run.  Rule files from elsewhere are always validated.
         for rule in load_rule_file(f, validate=i >= n_builtin, shipped=i < n_builtin):
@@ -302,12 +318,18 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
         tests=list(doc["tests"]),
         raw=doc,
     )
-    known = set(BUILTIN_NAMES) | set(match.bound_names())
+    bound = check_bound_names(match)
+    # `known`: what match, let, assumptions and notes may read; estimates add the format, levels the estimate.
+    known = set(MATCH_NAMES) | set(bound)
 
     def _check_names(e: Expression, names: Iterable[str], field_path: str) -> None:
         check_expression(e, names, field_path, rule.tolerances, match.bound_names())
 
     for name, text in (doc.get("let") or {}).items():
+        if name in BUILTIN_NAMES | ESTIMATE_NAMES:  # the runner sets these itself: the let's value would be lost
+            raise ExprError(f"field let.{name}: {name!r} is a built-in name; choose another")
+        if name in bound:
+            raise ExprError(f"field let.{name}: {name!r} is bound by the match ({bound[name]}); choose another")
         e = _expr(text, f"let.{name}")
         _check_names(e, known, f"let.{name}")
         rule.let.append((name, e))
@@ -315,16 +337,16 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
     check_names_in_matcher(match, known, "match", rule.tolerances)
     if "estimate" in doc:
         rule.estimate_value = _expr(doc["estimate"]["value"], "estimate.value")
-        _check_names(rule.estimate_value, known, "estimate.value")
+        _check_names(rule.estimate_value, known | FORMAT_NAMES, "estimate.value")
         if "storage_value" in doc["estimate"]:
             rule.estimate_storage = _expr(doc["estimate"]["storage_value"], "estimate.storage_value")
-            _check_names(rule.estimate_storage, known, "estimate.storage_value")
+            _check_names(rule.estimate_storage, known | FORMAT_NAMES, "estimate.storage_value")
         rule.estimate_unit = doc["estimate"]["unit"]
         rule.estimate_quantity = doc["estimate"].get("quantity", "")
     for lvl in ("error", "warning", "info"):
         if lvl in doc.get("level", {}):
             e = _expr(doc["level"][lvl], f"level.{lvl}")
-            _check_names(e, known, f"level.{lvl}")
+            _check_names(e, known | FORMAT_NAMES | LEVEL_NAMES, f"level.{lvl}")
             rule.levels.append((lvl, e))
     if not rule.levels:
         rule.levels.append(("warning", _expr("true", "level")))
@@ -335,14 +357,17 @@ def _build(doc: Dict[str, Any], source: str) -> Rule:
     for name in rule.evidence:
         if name not in known:
             raise ExprError(f"field evidence: {name!r} is not a let name")
-    template_names = known | {"node_name", "op", "err_fp16", "err_bf16", "unit"} | {f"{k}" for k in ()}
+    # Assumptions are decided (and rendered) before the estimates, which they cap; notes and the message after.
+    rendered = known | RENDER_NAMES
     for key in ("assumptions", "notes"):
         for i, item in enumerate(doc.get(key, ())):
             when = _expr(item["when"], f"{key}.{i}.when") if "when" in item else None
             if when is not None:
-                _check_names(when, known, f"{key}.{i}.when")
-            check_template(item["text"], template_names, f"{key}.{i}.text")
+                _check_names(when, known if key == "assumptions" else rendered, f"{key}.{i}.when")
+            names = rendered - {"err_fp16", "err_bf16"} if key == "assumptions" else rendered
+            check_template(item["text"], names, f"{key}.{i}.text")
             getattr(rule, key).append(ConditionalText(when, item["text"].strip()))
+    template_names = rendered
     check_template(rule.message, template_names, "message")
     per_finding = (
         [e for _, e in rule.let]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..results import LEVEL_RANK, Estimate, Finding
@@ -145,15 +146,27 @@ def _render_value(v: Any, spec: Optional[str]) -> str:
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
         try:
-            return format(v, spec or ".3g")
+            text = format(v, spec or ".3g")
         except ValueError:  # an integer spec ({n:d}) on a value that turned out a float: render it, don't fail
             return format(v, ".3g")
+        return _not_zero(v, spec, text) if spec and spec[-1:] in ("%", "f", "F") else text
     if spec:
         try:
             return format(v, spec)
         except (ValueError, TypeError):
             return str(v)
     return str(v)
+
+
+def _not_zero(v: float, spec: str, text: str) -> str:
+    """A fixed-point rendering of a value that is not zero but rounds to it ('0%' for 2 values of 2 million) as
+    '<' and the last digit's unit ('<1%', '<0.01')."""
+    if v == 0 or v != v or any(c in "123456789" for c in text):
+        return text
+    digits = re.search(r"\.(\d+)", spec)
+    places = int(digits.group(1)) if digits else 6
+    unit = 10.0 ** -(places + (2 if spec.endswith("%") else 0))
+    return ("<" if v > 0 else ">-") + format(unit, f".{places}{spec[-1]}")
 
 
 def _lookup(path: str, env: Mapping[str, Any]) -> Any:
@@ -321,9 +334,13 @@ class RuleRunner:
         reads_ranges = [_reads_value_ranges(r) for r in self.rules]
         self.schedule = sorted(range(len(self.rules)), key=lambda i: not reads_ranges[i])  # stable otherwise
 
-    def run(self, graph: ModelGraph, input_ranges=None) -> Tuple[List[Finding], List[str]]:
+    def run(
+        self, graph: ModelGraph, input_ranges=None, failed: Optional[List[str]] = None
+    ) -> Tuple[List[Finding], List[str]]:
         """Every rule on ``graph``: the findings and notes, in the order of ``self.rules``.  Rules that read value
-        ranges run first (see _reads_value_ranges); each rule's results are kept apart and put back in order."""
+        ranges run first (see _reads_value_ranges); each rule's results are kept apart and put back in order.
+        ``failed``, when given, also receives the notes of rules that failed to evaluate (a rule's bug, not the
+        model's: the caller reports them as errors)."""
         analysis = Analysis(graph, self.tolerances, input_ranges)
         results: Dict[int, Tuple[List[Finding], List[str]]] = {}
         base = {
@@ -414,6 +431,8 @@ class RuleRunner:
             if failures:
                 more = f" (and {len(failures) - 1} more node(s))" if len(failures) > 1 else ""
                 notes.append(f"rule {rule.id} ({rule.source}) failed at {failures[0]}{more}")
+                if failed is not None:
+                    failed.append(notes[-1])
         analysis.release()
         return (
             [f for i in range(len(self.rules)) for f in results[i][0]],
@@ -450,6 +469,8 @@ class RuleRunner:
         self, rule: Rule, graph: ModelGraph, node: NodeView, env: Dict[str, Any], memo: Dict[Any, Any]
     ) -> Optional[Finding]:
         early, late = self.lets[rule.id]
+        op = node.operator
+        env["node_name"], env["op"], env["unit"] = op.name, op.op, rule.estimate_unit  # assumptions' texts read them
         for name, e in early:
             env[name] = e.evaluate(env)
         assumptions = tuple(render(a.text, env) for a in rule.assumptions if a.when is None or a.when.evaluate(env))
@@ -478,10 +499,6 @@ class RuleRunner:
                 env[name] = e.evaluate(env)
         env.setdefault("err_fp16", None)
         env.setdefault("err_bf16", None)
-        env["unit"] = rule.estimate_unit
-        op = node.operator
-        env["node_name"] = op.name
-        env["op"] = op.op
         notes = tuple(render(n.text, env) for n in rule.notes if n.when is None or n.when.evaluate(env))
         finding = Finding(
             rule_id=rule.id,

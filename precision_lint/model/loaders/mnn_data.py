@@ -181,6 +181,9 @@ def conv_weight(
         if qtype != 3:
             bits = quan.scalar(S.IDSTQUAN["aMaxOrBits"], "i32", 0)
             stored = f"int{bits}" if 0 < bits <= 8 else "int8"
+            if bias is None and len(ext) >= 4 and ext[3] > 0:  # fp32 bias after the quantised weights and scales
+                ef = reader.external(external_path)
+                bias = reader.external_floats(ef, ext[0] + ext[1] + ext[2], ext[3], "float32", (n_bias,))
             return Payload(shape, "float32", stored, None, f"weights are quantised (IDSTQuan type {qtype})"), bias
         n = quan.vector_len(S.IDSTQUAN["buffer"], "i8")
         if n:
