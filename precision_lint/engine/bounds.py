@@ -425,6 +425,12 @@ class Bounds:
             return (_recip(x[1]), _recip(x[0]), x[2])
         if kind in ("Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Sum", "Mean", "Mod"):
             return self._binary(op, kind, x)
+        if kind == "SquaredDifference":  # MNN's (a - b)^2: its converter's form of a variance's Sub, then Mul
+            d = self._binary(op, "Sub", x)
+            if d is None:
+                return None
+            lo = 0.0 if d[0] <= 0 <= d[1] else min(d[0] * d[0], d[1] * d[1])
+            return (lo, max(d[0] * d[0], d[1] * d[1]), d[2])
         if kind in ("Concat", "Where"):
             idx = range(len(op.inputs)) if kind == "Concat" else (1, 2)
             parts = [self._in(op, i) for i in idx]
