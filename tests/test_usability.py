@@ -251,6 +251,19 @@ def test_a_nan_input_range_is_a_usage_error_not_a_silenced_finding(tmp_path, com
     assert f"--input-range image: expected LO:HI with LO <= HI, got '{bounds}'" in err
 
 
+@pytest.mark.parametrize(
+    "flag, first, second",
+    [("--input-range", "image=0:1", "image=0:255"), ("--tolerance", "gridsample_px=0.5", "gridsample_px=2")],
+)
+def test_one_name_given_two_values_is_a_usage_error(flag, first, second):
+    """Two values for one name: the first would be dropped without a word (the same value twice is harmless)."""
+    code, out, err = run(GRIDSAMPLE, flag, first, flag, second)
+    name = first.split("=")[0]
+    assert code == 2 and out == "" and f"{flag} {name}: given twice with different values" in err, err
+    code, out, err = run(GRIDSAMPLE, flag, first, flag, first)
+    assert code != 2, err
+
+
 def test_a_per_path_ignore_glob_that_matches_nothing_is_reported(project):
     (project / ".precision-lint.yaml").write_text('per_path_ignores:\n  "legacy/**": [C]\n  "models/warp.onnx": [A]\n')
     code, out, err = run("models", cwd=str(project))

@@ -28,7 +28,10 @@ def _parse_pairs(values: Sequence[str], flag: str) -> Dict[str, str]:
         if "=" not in v:
             raise click.UsageError(f"{flag} expects NAME=VALUE, got {v!r}")
         k, _, val = v.partition("=")
-        out[k.strip()] = val.strip()
+        k, val = k.strip(), val.strip()
+        if out.get(k, val) != val:  # two values for one name: one of them would be dropped without a word
+            raise click.UsageError(f"{flag} {k}: given twice with different values ({out[k]!r} and {val!r})")
+        out[k] = val
     return out
 
 
