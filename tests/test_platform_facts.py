@@ -25,6 +25,7 @@ from precision_lint.deploy.known_issues import kernel_bug, parse_version
 from precision_lint.deploy.platforms import load_platforms
 
 GRIDSAMPLE_BUG = "arm82-gridsample-align-corners"
+GRIDSAMPLE_3D_BUG = "arm82-gridsample3d-align-corners"
 
 
 def _save(graph, path, opset):
@@ -184,6 +185,32 @@ def test_gridsample_bug_only_where_it_is_known(cases, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "mnn"])
+def test_5d_gridsample_bug_in_the_versions_whose_3d_kernel_signature_differed(tmp_path, fmt):
+    # MNN 3.0.1 to 3.2.1: MNNGridSampleComputeCord3DFp16 kept (strideD, strideH) before alignCorners after 3.0.1
+    # dropped them from the declaration and the call (the 9th argument, align_corners, is read from the wrong stack
+    # slot); 3.2.2 dropped them from the fp16 function too.  A small 5-D map is fine in fp16 alone.
+    path = gridsample(tmp_path / "gs5d.onnx", 16, rank=5)
+    path = path if fmt == "onnx" else convert(path, path[:-5] + ".mnn")
+    for version, broken in (("3.0.0", False), ("3.0.1", True), ("3.2.1", True), ("3.2.2", False), ("3.6.1", False)):
+        code, f = _run(path, "--target", "ios-cpu:low", "--mnn-version", version)
+        assert code == (1 if broken else 0), version
+        (rec,) = f["recommendation"]["platforms"]
+        assert (rec["mode"] != "low") is broken, version
+        assert bool(rec["known_bugs"]) is broken, version
+    # the 2-D kernel's bug does not apply to 5-D GridSample, nor the 3-D kernel's to 4-D
+    code, f = _run(path, "--target", "android-cpu-armv82:low", "--mnn-version", "3.1.0")
+    (rec,) = f["recommendation"]["platforms"]
+    assert code == 1 and [b["id"] for b in rec["known_bugs"]] == [GRIDSAMPLE_3D_BUG]
+    flat = gridsample(tmp_path / "gs2d.onnx", 32)
+    _, f = _run(flat, "--target", "ios-cpu:low", "--mnn-version", "3.1.0")
+    (rec,) = f["recommendation"]["platforms"]
+    assert [b["id"] for b in rec["known_bugs"]] == [GRIDSAMPLE_BUG]
+    # other kernels are not affected
+    code, _ = _run(path, "--target", "android-opencl:low", "--mnn-version", "3.1.0")
+    assert code == 0
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "mnn"])
 def test_minus_1e9_mask_is_not_an_error_where_conversion_saturates(cases, fmt):
     code, f = _run(cases["mask"][fmt], "--target", "ios-cpu:low")
     assert code == 0 and "error" not in _levels(f).values()
@@ -306,7 +333,9 @@ def test_platforms_command_shows_conversion_and_known_bugs():
     doc = json.loads(CliRunner().invoke(cli, ["platforms", "ios-cpu", "--format", "json"]).stdout)
     (p,) = doc["platforms"]
     assert p["modes"]["low"]["conversion"] == "saturate" and p["modes"]["low"]["kernels"] == "arm82"
-    assert [(b["id"], b["modes"]) for b in p["known_bugs"]] == [(GRIDSAMPLE_BUG, ["low"])]
+    # every version's bugs, each with its versions (the 3-D kernel's was fixed in 3.2.2)
+    assert [(b["id"], b["modes"]) for b in p["known_bugs"]] == [(GRIDSAMPLE_BUG, ["low"]), (GRIDSAMPLE_3D_BUG, ["low"])]
+    assert [b["versions"] for b in p["known_bugs"]][1].startswith("3.0.1 to 3.2.1")
 
 
 def test_markdown_review_lists_the_kernel_bug(cases):
@@ -342,7 +371,7 @@ def test_bugs_no_rule_can_see_are_listed_not_attached(tmp_path):
     # a candidate no format flags is not kept for it (it would sit in result.findings at level none)
     from precision_lint.deploy.known_issues import kernel_bugs
 
-    assert [b.id for b in kernel_bugs() if b.rules] == [GRIDSAMPLE_BUG]
+    assert [b.id for b in kernel_bugs() if b.rules] == [GRIDSAMPLE_BUG, GRIDSAMPLE_3D_BUG]
     import os as _os
 
     samples = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "sample_models")
