@@ -75,7 +75,7 @@ platforms:
         arithmetic: bf16
         accumulation: fp32
         what: MatMul/Conv operands packed to bf16
-        source: mnn-precision.md:19
+        source: mnn-precision.md:22
   - id: android-opencl
     notes: ["our phones: Adreno 740"]
 """.replace("same_as: null\n        ", ""),
@@ -127,7 +127,7 @@ def test_platforms_command(tmp_path):
     doc = json.loads(out.stdout)
     assert [p["id"] for p in doc["platforms"]] == ["android-opencl"]
     out = run_cli("platforms", "android-opencl", "-v", cwd=tmp_path)
-    assert "per-op: " in out.stdout and "CPU fallback" in out.stdout and "source: ref:20" in out.stdout
+    assert "per-op: " in out.stdout and "CPU fallback" in out.stdout and "source: ref:23" in out.stdout
     out = run_cli("platforms", "nope", cwd=tmp_path)
     assert out.returncode == 2 and "unknown platform 'nope'" in out.stderr
 

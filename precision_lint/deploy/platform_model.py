@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
 
-# MNN's BackendConfig::PrecisionMode, in MNN's order (include/MNN/MNNForwardType.h; mnn-precision.md:7-8).
+# MNN's BackendConfig::PrecisionMode, in MNN's order (include/MNN/MNNForwardType.h; mnn-precision.md:10-11).
 MODES = ("normal", "high", "low", "low_bf16")
 PRECISION_ENUM = {
     "normal": "Precision_Normal",

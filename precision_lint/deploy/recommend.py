@@ -33,7 +33,7 @@ when dumped, lists in a fixed order)::
           "modes": [                    # every mode, fastest first
             {"mode": "low", "precision": "Precision_Low", "precision_value": 2, "speed": 2, "supported": true,
              "status": "rejected",      # chosen | safe | rejected | unsupported
-             "formats": {...}, "same_as": null, "what": "...", "source": "ref:16 ...",
+             "formats": {...}, "same_as": null, "what": "...", "source": "ref:19 ...",
              "max_level": "error",
              "blocking": [VERDICT...],  # findings at or above fail_level in this mode (why it was rejected)
              "concerns": [VERDICT...],  # findings below fail_level but above none
@@ -63,7 +63,7 @@ when dumped, lists in a fixed order)::
                "needs": "fp32 storage and arithmetic",
                "estimate": {"value": 0.375, "unit": "px"} or null,
                "per_op": ["..."],               # per-op platform facts that applied
-               "per_op_sources": ["ref:20"],    # their citations
+               "per_op_sources": ["ref:23"],    # their citations
                "cpu_fallback": "..." or null, "approximations": ["exp-clamp"]}
 
 Nothing here imports MNN.

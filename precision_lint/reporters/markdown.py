@@ -80,7 +80,7 @@ _REFS = re.compile(r"\s*\((?:ref|MNN):[^)]*\)")
 
 
 def _strip_refs(text: str) -> str:
-    """Drop the platform table's source markers, e.g. "(ref:39-40)": they point into the team's notes."""
+    """Drop the platform table's source markers, e.g. "(ref:42-43)": they point into the team's notes."""
     return _REFS.sub("", text)
 
 
