@@ -303,6 +303,13 @@ class Verdict:
     # "estimated" (the rule's estimate with the platform's facts), "measured" or "emulated" (a `verify` run of this
     # platform and mode decided the level: the finding's ``measured`` block for the target)
     basis: str = "estimated"
+    level_before_bugs: Optional[str] = None  # the level from the estimates and formats alone, when known_bugs apply
+
+    @property
+    def raised_by_bugs(self) -> bool:
+        """Whether a known kernel bug, not the formats, gave this (estimated) level."""
+        before = self.level_before_bugs
+        return self.basis == "estimated" and before is not None and LEVEL_RANK[before] < LEVEL_RANK[self.level]
 
     def for_finding(self, finding: Finding) -> "Verdict":
         """This verdict, of ``finding``: the same finding later enriched, or another judged the same (a copy of the

@@ -366,6 +366,24 @@ def test_verdict_shows_the_error_with_the_known_bug(cases):
     assert est["value"] < 0.05 and 0.5 < est["with_known_bugs"] < 0.55
 
 
+def test_explain_and_checklist_say_the_known_bug_decided(cases):
+    # at W=32 fp16 alone is fine (0.012 px): Low is rejected by the kernel bug, and the reasons must say so rather
+    # than "fp16 ... -> error" beside a 0.0117 px estimate
+    for fmt in ("onnx", "mnn"):
+        text = CliRunner().invoke(cli, ["check", cases["gs32"][fmt], "--platform", "ios-cpu", "--explain"]).stdout
+        (line,) = [ln for ln in text.splitlines() if "is unsafe" in ln]
+        assert "fp16 storage/arithmetic -> none, estimate 0.0117 px" in line, line
+        assert f"known MNN bug {GRIDSAMPLE_BUG} (ARMv8.2 fp16 GridSample ignores align_corners) -> error" in line, line
+        md = CliRunner().invoke(cli, ["check", cases["gs32"][fmt], "--platform", "ios-cpu", "--format", "markdown"])
+        (item,) = [ln for ln in md.stdout.splitlines() if ln.startswith("- [ ] Not `Precision_Low`")]
+        assert "fp16 storage/arithmetic → none, 0.0117 px" in item and GRIDSAMPLE_BUG in item, item
+        assert item.rstrip().endswith("→ error"), item
+    # where fp16 alone is already an error, the bug is named beside it and the level stays the format's
+    text = CliRunner().invoke(cli, ["check", cases["gs1024"]["onnx"], "--platform", "ios-cpu", "--explain"]).stdout
+    (line,) = [ln for ln in text.splitlines() if "is unsafe" in ln]
+    assert "fp16 storage/arithmetic -> error, estimate 0.375 px" in line and GRIDSAMPLE_BUG in line, line
+
+
 def test_bugs_no_rule_can_see_are_listed_not_attached(tmp_path):
     # the OpenCL int32 Select/Reduction bug names ReduceMean, but a float ReduceMean's findings are not its business:
     # a candidate no format flags is not kept for it (it would sit in result.findings at level none)

@@ -70,7 +70,7 @@ def judge(
     v = _judge_formats(finding, formats)
     hits = _bugs_here(finding, platform, formats, bugs, ref)
     if hits:
-        v = replace(v, level=max_level(v.level, *(b.level for b in hits)), known_bugs=hits)
+        v = replace(v, level=max_level(v.level, *(b.level for b in hits)), known_bugs=hits, level_before_bugs=v.level)
     return v
 
 

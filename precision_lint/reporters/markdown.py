@@ -95,7 +95,11 @@ def _verdict(v: Verdict) -> str:
         if est and est.get("value") is not None
         else ""
     )
-    return f"{md(f.rule_id)} {where} ({md(f.op)}): {md(how)} → {md(v.level)}{md(est_text)}"
+    if v.raised_by_bugs:  # the formats alone give less: the known bug decided
+        bugs = "".join(f"; known MNN bug {code(b.id)} ({md(b.title)}) → {md(b.level)}" for b in v.known_bugs)
+        return f"{md(f.rule_id)} {where} ({md(f.op)}): {md(how)} → {md(v.level_before_bugs)}{md(est_text)}{bugs}"
+    bugs = "".join(f"; known MNN bug {code(b.id)}" for b in v.known_bugs)
+    return f"{md(f.rule_id)} {where} ({md(f.op)}): {md(how)} → {md(v.level)}{md(est_text)}{bugs}"
 
 
 def _or(items: Sequence[str]) -> str:

@@ -42,8 +42,11 @@ def verdict_text(v: Verdict) -> str:
         est_text += f" (up to {_num(est['with_known_bugs'])}{unit} with the known bug)"
     facts = [x for x in v.formats.applied if x != v.formats.cpu_fallback]
     why = f" [{'; '.join(facts)}]" if facts else ""
-    bugs = "".join(f"; known MNN bug {b.id}: {b.title}" for b in v.known_bugs)
-    return f"{f.rule_id} {where} ({f.op}, {f.failure_class}): {how} -> {v.level}{est_text}{why}{bugs}"
+    level, bugs = v.level, "".join(f"; known MNN bug {b.id}: {b.title}" for b in v.known_bugs)
+    if v.raised_by_bugs:  # the formats alone give less: say that the bug decided
+        level = v.level_before_bugs
+        bugs = "".join(f"; known MNN bug {b.id} ({b.title}) -> {b.level}" for b in v.known_bugs)
+    return f"{f.rule_id} {where} ({f.op}, {f.failure_class}): {how} -> {level}{est_text}{why}{bugs}"
 
 
 def _names(modes: Sequence[str]) -> str:
