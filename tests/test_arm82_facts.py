@@ -4,7 +4,8 @@ Each fact gets a tiny model, run at Precision_Low and Precision_High in one emul
 arm_runner under QEMU -cpu max).  When a new MNN changes a kernel, the test of that fact fails and says which.
 Facts (measured-arm82.md): GridSample ignores align_corners; fp32->fp16 conversion saturates at 65504 (constants,
 Exp results); a reduction runs in fp32 but saturates when an fp16 op reads it; the fp16 GEMM accumulates
-sequentially in fp16; a long Softmax row underflows to exact zeros.
+sequentially in fp16; a long Softmax row underflows to exact zeros; 5-D GridSample honours align_corners (3.6.1);
+fp16 arithmetic (x * x) overflows to inf, unlike conversion.
 """
 
 from __future__ import annotations
@@ -34,9 +35,30 @@ def _gridsamples(align_corners: int) -> str:
     return f'<ir_version: 8, opset_import: ["" : 16]>\ng (float[1,3,32,32] image, {grids}) => ({outs}) {{\n{body}\n}}'
 
 
+# 5-D GridSamples: the 3-D kernel's fp16 signature matches its declaration in 3.6.1 (known_issues.yaml: the bug
+# arm82-gridsample3d-align-corners ends at 3.2.1), so each node computes the align_corners the model gives
+GRID3D_SIZES = (3, 5, 7)
+
+
+def _gridsamples3d(align_corners: int) -> str:
+    grids = ", ".join(f"float[1,{n},{n},{n},3] grid{i}" for i, n in enumerate(GRID3D_SIZES))
+    outs = ", ".join(f"float[1,2,{n},{n},{n}] out{i}" for i, n in enumerate(GRID3D_SIZES))
+    body = "\n".join(
+        f'  out{i} = GridSample <align_corners={align_corners}, mode="linear", padding_mode="zeros"> (volume, grid{i})'
+        for i in range(len(GRID3D_SIZES))
+    )
+    return f'<ir_version: 8, opset_import: ["" : 20]>\ng (float[1,2,8,8,8] volume, {grids}) => ({outs}) {{\n{body}\n}}'
+
+
 MODELS = {
     "gridsample_ac0": _gridsamples(0),
     "gridsample_ac1": _gridsamples(1),
+    "gridsample3d_ac0": _gridsamples3d(0),
+    "gridsample3d_ac1": _gridsamples3d(1),
+    "square": """<ir_version: 8, opset_import: ["" : 13]>
+        g (float[1,64] x) => (float[1,64] out) {
+          out = Mul (x, x)
+        }""",
     "mask_constant": """<ir_version: 8, opset_import: ["" : 13]>
         g (float[1,4,128] x) => (float[1,4,128] out) {
           big = Constant <value = float[1] {-1000000000.0}> ()
@@ -68,9 +90,16 @@ def _inputs():
     rng = np.random.default_rng(0)
     grid = {"image": rng.random((1, 3, 32, 32), dtype=np.float32)}
     grid.update({f"grid{i}": rng.uniform(-1, 1, (1, n, n, 2)).astype(np.float32) for i, n in enumerate(GRID_SIZES)})
+    volume = {"volume": rng.random((1, 2, 8, 8, 8), dtype=np.float32)}
+    volume.update(
+        {f"grid{i}": rng.uniform(-1, 1, (1, n, n, n, 3)).astype(np.float32) for i, n in enumerate(GRID3D_SIZES)}
+    )
     return {
         "gridsample_ac0": grid,
         "gridsample_ac1": grid,
+        "gridsample3d_ac0": volume,
+        "gridsample3d_ac1": volume,
+        "square": {"x": np.full((1, 64), 300, np.float32)},  # 90000 > 65504
         "mask_constant": {"x": rng.standard_normal((1, 4, 128)).astype(np.float32)},
         "exp": {"x": np.linspace(8, 13, 64, dtype=np.float32)[None]},
         "reduce_then_mul": {"x": np.full((1, 4096), 30, np.float32)},  # sum 122880 > 65504
@@ -131,6 +160,26 @@ def test_gridsample_ignores_align_corners_at_low(measured):
     declared_0 = read_as(ac0)
     read_as(ac1)  # each node of the align_corners=1 model also computes one of the two, never anything else
     assert 1 in declared_0, "every node honoured align_corners=0: has MNN fixed the Arm82 GridSample?"
+
+
+def test_5d_gridsample_honours_align_corners_at_low(measured):
+    """The 3-D kernel (5-D GridSample) of MNN 3.6.1 has the declared signature: every node of both models computes
+    the align_corners it was given, at fp16 rounding (the table's bug arm82-gridsample-align-corners is rank 4 only,
+    and arm82-gridsample3d-align-corners ends at 3.2.1)."""
+    ac0, ac1 = measured["gridsample3d_ac0"], measured["gridsample3d_ac1"]
+    for i in range(len(GRID3D_SIZES)):
+        out = f"out{i}"
+        assert _rel_l2(ac0["high"][out], ac1["high"][out]) > 0.05  # the two semantics differ clearly here
+        assert _rel_l2(ac0["low"][out], ac0["high"][out]) < 0.02, out
+        assert _rel_l2(ac1["low"][out], ac1["high"][out]) < 0.02, out
+
+
+def test_fp16_arithmetic_overflows_to_inf_where_conversion_saturates(measured):
+    """x * x for x = 300 is 90000: the fp16 Mul itself overflows to inf (the table's `conversion: saturate` is about
+    fp32 -> fp16 copies only, not fp16 arithmetic)."""
+    sq = measured["square"]
+    assert np.all(sq["high"]["out"] == 90000)
+    assert np.all(np.isposinf(sq["low"]["out"]))
 
 
 def test_constant_conversion_saturates_at_fp16_max(measured):
