@@ -103,7 +103,8 @@ def cli() -> None:
       precision-lint rules                       list the rules
       precision-lint rule C001                   explain one rule
 
-    Exit codes: 0 clean, 1 findings at or above --fail-level, 2 usage error or unreadable input.
+    Exit codes: 0 clean, 1 findings at or above --fail-level, 2 usage, configuration or unreadable input, or a
+    rule that failed while linting.
     """
 
 
@@ -143,7 +144,11 @@ def _observe(paths, data: str, inputs) -> Dict[str, Tuple[float, float]]:
     default=None,
     help="Exit 1 when a finding is at or above this level.  [default: error]",
 )
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (still 2 for unreadable input).")
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Exit 0 even with findings (still 2 for errors: unreadable input, a rule that failed).",
+)
 @click.option(
     "--rules",
     "rule_dirs",
