@@ -958,8 +958,9 @@ def verify_cmd(
     .onnx are emulated from the platform table (its storage, arithmetic and accumulation formats per op; never
     called measured).  An .onnx is also checked against ONNX Runtime.  Details: docs/verify.md.
 
-    Exit codes: 0 within tolerance, 1 a measured error over tolerance (the node is named), 2 bad input, set-up
-    missing, or fp16 not active on a Low target.
+    Exit codes: 0 within tolerance (or nothing could run: a target MNN cannot run is not verifiable), 1 an error
+    over tolerance, measured or emulated (the node where it starts is named), or the converter check failed, 2 bad
+    input, set-up missing, or fp16 not active on a Low target.
     """
     from ..errors import PrecisionLintError
     from ..workflow.files import ReportFile
