@@ -165,7 +165,7 @@ def _observe(paths, data: str, inputs) -> Dict[str, Tuple[float, float]]:
 @click.option(
     "--extend-select",
     multiple=True,
-    help="Rule ids or prefixes to add to the selection (of --select or the configuration), comma-separated.",
+    help="Rule ids, prefixes or names to add to the selection (of --select or the configuration), comma-separated.",
 )
 @click.option("--ignore", multiple=True, help="Skip these rule ids, prefixes or names, comma-separated.")
 @click.option(
