@@ -213,7 +213,7 @@ def _observe(paths, data: str, inputs) -> Dict[str, Tuple[float, float]]:
     "--jobs",
     type=click.IntRange(min=0),
     default=None,
-    help="Worker processes.  [default: parallel only when the run is long enough to gain from it]",
+    help="Worker processes (0 or 1: none).  [default: parallel only when the run is long enough to gain from it]",
 )
 @click.option(
     "--progress/--no-progress",
