@@ -671,7 +671,13 @@ def _rule_dirs(rule_dirs, config_file, isolated) -> Tuple[str, ...]:
 
 
 _config_options = [
-    click.option("--rules", "rule_dirs", multiple=True, type=click.Path(exists=True), help="Extra rule directory."),
+    click.option(
+        "--rules",
+        "rule_dirs",
+        multiple=True,
+        type=click.Path(exists=True),
+        help="Extra rule directory or file (repeatable).",
+    ),
     click.option(
         "--config",
         "config_file",
