@@ -152,6 +152,20 @@ def test_platforms_file_flag_on_check(tmp_path):
     assert "lab-npu  Precision_Low" in out.stdout
 
 
+def test_platforms_command_lists_the_configurations_platform_files(tmp_path):
+    """`platform_files` in the configuration adds platforms to `check` (a --target of one works), so `precision-lint
+    platforms` lists them too: it read only platform_overrides, and said 'unknown platform' for a platform `check`
+    accepted."""
+    (tmp_path / "mine.yaml").write_text(
+        "platforms:\n  - id: lab-npu\n    extends: android-nnapi\n    name: Lab NPU\n", encoding="utf-8"
+    )
+    (tmp_path / ".precision-lint.yaml").write_text("platform_files: [mine.yaml]\n", encoding="utf-8")
+    out = run_cli("platforms", "lab-npu", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("lab-npu: Lab NPU")
+    assert "lab-npu" not in run_cli("platforms", "--isolated", cwd=tmp_path).stdout
+
+
 def test_shipped_platform_table_validates_against_the_schema():
     """Run time skips jsonschema for data/platforms.yaml, so this test is what keeps it valid."""
     from precision_lint.deploy.platforms import _builtin_doc

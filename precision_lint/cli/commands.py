@@ -717,7 +717,12 @@ def rules_cmd(rule_dirs, config_file, isolated, fmt) -> None:
     type=click.Path(dir_okay=False),
     help="Extra or overriding platform table (YAML; repeatable).",
 )
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read platform_overrides from FILE.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Read platform_files and platform_overrides from FILE.",
+)
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-v", "--verbose", is_flag=True, help="Per-op facts, approximations, CPU fallbacks and sources.")
@@ -731,7 +736,7 @@ def platforms_cmd(names, platform_files, config_file, isolated, fmt, verbose) ->
     try:
         options = load_options(config_file, isolated)
         table = load_platforms(
-            tuple(platform_files),
+            tuple(options.platform_files) + tuple(platform_files),  # as check reads them: the config's, then the flag's
             options.platform_overrides,
             options.origins.get("platform_overrides", "platform_overrides"),
         )
