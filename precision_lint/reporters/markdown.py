@@ -40,7 +40,12 @@ LEVEL_BADGE = {"error": "**error**", "warning": "**warning**", "info": "info"}
 def md(text: str) -> str:
     """Free text made safe for Markdown (``x*x`` must not start emphasis, ``|`` must not end a table cell, ``<``
     must not open HTML, a blank line must not end the paragraph)."""
-    return _SPECIAL.sub(r"\\\1", visible(" ".join(str(text).split())))
+    return md_inline(" ".join(str(text).split()))
+
+
+def md_inline(text: str) -> str:
+    """``md`` of one line's piece, its spaces kept (next to a code span they separate it from the words)."""
+    return _SPECIAL.sub(r"\\\1", visible(text))
 
 
 def code(text: str) -> str:

@@ -67,23 +67,18 @@ def rule_descriptor(rule, level: str) -> Dict[str, Any]:
 _CODE_SPAN = re.compile(r"(`[^`]+`)")
 
 
-def _spaced(raw: str, escaped: str) -> str:
-    """``escaped`` with the spaces ``raw`` had at its ends (md() trims them: they separate it from a code span)."""
-    return (" " if raw[:1] == " " else "") + escaped + (" " if raw[-1:] == " " and escaped else "")
-
-
 def _help_markdown(rule) -> str:
     """The rule's help as Markdown (code scanning renders it): a rule file from a repository is untrusted, so every
     text is escaped paragraph by paragraph, the example is fenced longer than any backtick run in it, and only a
     plain URL becomes a link."""
     from .escape import PLAIN_URL, visible
-    from .markdown import code, md
+    from .markdown import code, md, md_inline
 
     def prose(text: str) -> str:
         # `code spans` stay code spans (the shipped rules use them; their content renders as literal text), the
         # rest is escaped
         pieces = _CODE_SPAN.split(" ".join(text.split()))
-        return "".join(code(p[1:-1]) if i % 2 else _spaced(p, md(p)) for i, p in enumerate(pieces))
+        return "".join(code(p[1:-1]) if i % 2 else md_inline(p) for i, p in enumerate(pieces))
 
     def paragraphs(text: str) -> str:
         return "\n\n".join(prose(p) for p in re.split(r"\n\s*\n", text.strip()) if p.strip())
