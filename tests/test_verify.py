@@ -72,9 +72,10 @@ def test_seed_gridsample_at_low_is_measured_over_tolerance_and_named(seed_result
     assert low.exceeded and seed_result.exit_code == 1
     first = low.origins[0]
     assert (first.op, first.node) == ("GridSample", "warp_sample")
-    # the align_corners bug: a shift of up to a pixel, beyond fp16 rounding.  With the photograph as the image
-    # (generated inputs) it measures 0.060; fp16 coordinates alone, emulated (--emulate), give 0.024.
-    assert first.rel_l2 > 0.04
+    # With the photograph as the image (generated inputs): 0.060 when the kernel reads align_corners as 1 (the
+    # bug, most runs), 0.024 when the register it reads happens to hold the model's 0 (fp16 coordinates alone,
+    # as --emulate gives; seen in one CI run).  Either is over the 0.01 tolerance.
+    assert abs(first.rel_l2 - 0.0602) < 0.002 or abs(first.rel_l2 - 0.0238) < 0.002, first.rel_l2
     rec = seed_result.recommendation["ios-cpu"]
     assert (rec["mode"], rec["basis"]) == ("normal", "measured") and "warp_sample" in rec["why"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -72,7 +73,10 @@ def test_sarif_carries_the_confirmed_measurement_of_c001(seed_review):
 def test_markdown_has_the_measured_line_under_the_finding(seed_review):
     text = _render(seed_review, "markdown")
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("- measured on ios-cpu:low"))
-    assert "Arm82 kernels under QEMU, fp16:1): confirmed, rel-L2 0.06" in line  # 0.0602, measured
+    # The kernel reads align_corners from a register (heap layout): 0.0602 when it reads 1, as it does in most
+    # runs; 0.0238 (fp16 coordinates alone) when it reads the model's 0, as in one CI run.  Both over tolerance.
+    found = re.search(r"Arm82 kernels under QEMU, fp16:1\): confirmed, rel-L2 (0\.0602|0\.0238), max abs ", line)
+    assert found, line
     assert "The device supports: i8sdot:1, fp16:1" in text  # the device line of the run, in the runs section
 
 
