@@ -306,6 +306,11 @@ class Verdict:
     level_before_bugs: Optional[str] = None  # the level from the estimates and formats alone, when known_bugs apply
 
     @property
+    def unstable_bugs(self) -> Tuple[Any, ...]:
+        """The known bugs here whose effect changes from run to run: a run within tolerance does not clear them."""
+        return tuple(b for b in self.known_bugs if b.unstable)
+
+    @property
     def raised_by_bugs(self) -> bool:
         """Whether a known kernel bug, not the formats, gave this (estimated) level."""
         before = self.level_before_bugs

@@ -970,8 +970,9 @@ def verify_cmd(
     called measured).  An .onnx is also checked against ONNX Runtime.  Details: docs/verify.md.
 
     Exit codes: 0 within tolerance (or nothing could run: a target MNN cannot run is not verifiable), 1 an error
-    over tolerance, measured or emulated (the node where it starts is named), or the converter check failed, 2 bad
-    input, set-up missing, or fp16 not active on a Low target.
+    over tolerance, measured or emulated (the node where it starts is named), or the converter check failed, or a
+    run within tolerance that a known MNN bug changing from run to run still blocks, 2 bad input, set-up missing, or
+    fp16 not active on a Low target.
     """
     from ..errors import PrecisionLintError
     from ..workflow.files import ReportFile

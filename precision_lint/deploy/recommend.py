@@ -5,7 +5,8 @@ estimates, the platform table's per-op facts, known kernel bugs, level overrides
 emulated results for the modes that ran) and aggregates them: per mode the findings that block it (at or above the
 fail level) and those that concern it, the per-op facts, CPU fallbacks and kernel bugs that applied; then the fastest
 safe mode, or the least bad one.  A mode that `verify` ran is decided by that run: rejected when an output exceeded
-the tolerance, safe otherwise; a run over tolerance also rejects the modes that did not run and are at most as exact
+the tolerance, safe otherwise (unless a known bug whose effect changes from run to run applies to a finding at the
+fail level: a run within tolerance may have missed it); a run over tolerance also rejects the modes that did not run and are at most as exact
 in every format (``at_most_as_exact``: OpenCL Low after Normal, whatever their findings say); the platform then says
 which basis its choice had (``basis``: measured, emulated or estimated).
 
@@ -149,11 +150,12 @@ def recommend_platform(
         blocking, concerns = [], []
         for v in dependent:
             if v.level != "none":
-                # a run within tolerance: what its verdicts still flag concerns the mode, it does not block it
-                blocks = at_least(v.level, fail_level) and (run is None or run.exceeded)
+                # a run within tolerance: what its verdicts still flag concerns the mode, it does not block it,
+                # except a known bug whose effect changes from run to run (that run may just have missed it)
+                blocks = at_least(v.level, fail_level) and (run is None or run.exceeded or bool(v.unstable_bugs))
                 (blocking if blocks else concerns).append(v)
         worst = max_level(*(v.level for v in dependent)) if dependent else "none"
-        rejected = bool(blocking) if run is None else run.exceeded
+        rejected = bool(blocking) or (run is not None and run.exceeded)
         if run is not None:
             entry["basis"] = run.basis
             entry["run"] = RunOutcome(run.target, run.exceeded, run.why)
@@ -331,7 +333,7 @@ def _basis(chosen: ModeAssessment, ran: Sequence[ModeAssessment]) -> str:
     """measured or emulated when a run decided the chosen mode or rejected a faster one, else estimated."""
     if chosen.basis:
         return chosen.basis
-    faster = [m for m in ran if m.speed > chosen.speed and m.status == "rejected"]
+    faster = [m for m in ran if m.speed > chosen.speed and m.status == "rejected" and m.run.exceeded]
     return faster[0].basis if faster else "estimated"
 
 
@@ -340,6 +342,12 @@ def _why(modes: Mapping[str, ModeAssessment], chosen: str, ran: Sequence[ModeAss
     for m in ran:
         state = "over tolerance" if m.run.exceeded else "within tolerance"
         parts.append(f"{m.precision} {m.basis} {state} on these inputs" + (f": {m.run.why}" if m.run.why else ""))
+        unstable = sorted({b.id for v in m.blocking for b in v.unstable_bugs})
+        if unstable and not m.run.exceeded:
+            parts.append(
+                f"{m.precision} rejected all the same: known MNN bug {', '.join(unstable)} changes from run to run, "
+                "so a run within tolerance does not clear it"
+            )
     for m in modes.values():
         if m.inferred:
             parts.append(f"{m.precision} rejected: {m.inferred}")

@@ -10,7 +10,8 @@ project's policy does with it.  Every reporter, the recommendation and the exit 
 4. and, after ``verify``, what a run of that target showed (the finding's ``measured`` block: confirmed or found ->
    error, refuted or inherited -> none; an emulated run counts the same way and says so).  Measured results decide
    the recommendation's verdicts for the modes that ran; a finding's reported level stays its estimate (the
-   measured verdict is reported beside it).
+   measured verdict is reported beside it).  A run never lowers a level a known bug marked ``unstable`` gave: its
+   effect changes from process to process (heap layout), so a run that missed it proves nothing about the next.
 
 Without declared targets a finding's level is the worst over ``Options.judged_formats`` (fp16 by default); with
 targets it is the worst over the targets' (platform, mode) verdicts.
@@ -148,7 +149,10 @@ def with_measured(v: Verdict, target: str) -> Verdict:
     m = v.finding.measured.get(target)
     if not m or m.get("basis") not in ("measured", "emulated") or m.get("verdict") not in MEASURED_LEVEL:
         return v  # not run, or the finding's tensors were not observed: the estimate stands
-    return replace(v, level=MEASURED_LEVEL[m["verdict"]], basis=m["basis"])
+    level = MEASURED_LEVEL[m["verdict"]]
+    if v.unstable_bugs and LEVEL_RANK[level] < LEVEL_RANK[v.level]:
+        return v  # a run that missed a bug whose effect changes from run to run does not clear it: the next may not
+    return replace(v, level=level, basis=m["basis"])
 
 
 class Verdicts:

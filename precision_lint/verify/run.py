@@ -97,12 +97,15 @@ class VerifyResult:
     runs_recommendation: Optional[object] = None
     # why MNN could not run the model at all (its converter's reason): its targets are not verifiable, the rest ran
     mnn_failure: str = ""
+    # target -> known MNN bugs whose effect changes from run to run that apply there to a finding at the fail level:
+    # the target ran within tolerance, but the next run (another heap layout) may not; a run cannot clear them
+    unsettled: Dict[str, List[str]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
         if any(t.status == FP16_INACTIVE for t in self.targets):
             return 2  # asked to measure fp16 and could not: no claim either way
-        if any(t.exceeded for t in self.targets) or (self.cross_runtime or {}).get("exceeded"):
+        if any(t.exceeded for t in self.targets) or (self.cross_runtime or {}).get("exceeded") or self.unsettled:
             return 1
         return 0
 
@@ -121,6 +124,8 @@ class VerifyResult:
         }
         if self.mnn_failure:
             d["mnn_failure"] = self.mnn_failure
+        if self.unsettled:
+            d["unsettled"] = {t: list(ids) for t, ids in sorted(self.unsettled.items())}
         if timings:
             d["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
         return d
@@ -272,6 +277,25 @@ def _recommend(result: "VerifyResult", targets: Sequence[str], linter=None, lint
     result.recommendation = {
         p.platform: {"mode": p.mode, "basis": p.basis, "why": p.why} for p in lint_result.recommendation.platforms
     }
+    result.unsettled = unsettled_targets(result.targets, lint_result.recommendation)
+
+
+def unsettled_targets(targets: Sequence[TargetResult], recommendation) -> Dict[str, List[str]]:
+    """Target -> the known bugs whose effect changes from run to run that still block its mode although its run
+    stayed within tolerance (deploy/recommend.py keeps them blocking: that run may have missed them)."""
+    choices = {p.platform: p for p in recommendation.platforms}
+    out = {}
+    for tr in targets:
+        if tr.status not in (MEASURED, EMULATED) or tr.exceeded:
+            continue
+        platform, mode = tr.target.rsplit(":", 1)
+        choice = choices.get(platform)
+        if choice is None:
+            continue
+        ids = sorted({b.id for v in choice.mode_named(mode).blocking for b in v.unstable_bugs})
+        if ids:
+            out[tr.target] = ids
+    return out
 
 
 def convert_onnx(src: str, dst: str) -> None:
