@@ -13,7 +13,8 @@ project's policy does with it.  Every reporter, the recommendation and the exit 
    measured verdict is reported beside it).  A run never lowers a level a known bug marked ``unstable`` gave: its
    effect changes from process to process (heap layout), so a run that missed it proves nothing about the next.
 
-Without declared targets a finding's level is the worst over ``Options.judged_formats`` (fp16 by default); with
+Without declared targets a finding's level is the worst over ``Options.judged_formats`` (fp16 by default), at least
+a warning where a known kernel bug applies in a listed platform's mode of a judged format; with
 targets it is the worst over the targets' (platform, mode) verdicts.
 
 **Policy** (:meth:`Decider.apply_policy`), in this order:
@@ -218,23 +219,68 @@ def level_on_targets(finding: Finding, targets: Sequence[Any], table: Any, verdi
     level = "none"
     formats: List[str] = []
     notes: List[str] = []
+    raised: Dict[str, Tuple[Any, List[str]]] = {}
     for t in targets:
         v = verdicts.get(finding, table[t.platform], t.mode)
         for b in v.known_bugs:
             note = f"known MNN bug {b.id} on {t} (MNN {b.versions()}): {b.symptom}; workaround: {b.workaround}"
             if note not in notes:
                 notes.append(note)
+        if v.raised_by_bugs:
+            for b in v.known_bugs:
+                raised.setdefault(b.id, (b, []))[1].append(str(t))
         level = max_level(level, v.level)
         if v.fmt in FORMATS and v.fmt not in formats:
             formats.append(v.fmt)
         if v.fmt is None:  # converter findings: the formats they were judged for stay
             formats.extend(f for f in finding.judged_for if f not in formats)
     judged_for = tuple(f for f in FORMATS if f in formats)
-    if notes:
-        finding = replace(finding, notes=finding.notes + tuple(notes))
+    finding = _with_bug_notes(finding, notes, raised)
     if level == finding.level and judged_for == finding.judged_for:
         return finding
     return finding.with_level(level, judged_for)
+
+
+def level_with_known_bugs(
+    finding: Finding, platforms: Sequence[Any], judged: Sequence[str], verdicts: Verdicts
+) -> Finding:
+    """Without declared targets: a known kernel bug of the deployed version that applies to ``finding`` on one of
+    ``platforms`` at a mode whose deciding format is judged (fp16 by default) makes the finding at least a warning
+    and says where.  The judgement "for fp16" is fp16 as MNN computes it: the seed's GridSample passes fp16's
+    rounding at 32x32 and still samples half a pixel off on iOS CPUs at Precision_Low.  A warning, not the bug's
+    level: the deployment is not declared (on a declared target the bug gives its own level), and a kernel bug is
+    not rounding, so a rule's tolerance does not silence it (--target, --mnn-version or a suppression do)."""
+    raised: Dict[str, Tuple[Any, List[str]]] = {}
+    for p in platforms:
+        for mode, m in p.modes.items():
+            if not m.supported:
+                continue
+            v = verdicts.get(finding, p, mode)
+            if not v.known_bugs or v.fmt not in judged:
+                continue
+            for b in v.known_bugs:
+                raised.setdefault(b.id, (b, []))[1].append(f"{p.id}:{mode}")
+    if not raised:
+        return finding
+    notes = [
+        f"known MNN bug {b.id} on {', '.join(where)} (MNN {b.versions()}): {b.symptom}; workaround: {b.workaround}"
+        for b, where in raised.values()
+    ]
+    level = max_level(finding.level, "warning")
+    if level == finding.level:  # the formats alone flag it: the notes say the bug is there too
+        return _with_bug_notes(finding, notes, {})
+    return _with_bug_notes(finding, notes, raised).with_level(level, finding.judged_for)
+
+
+def _with_bug_notes(finding: Finding, notes: Sequence[str], raised: Mapping[str, Tuple[Any, Sequence[str]]]) -> Finding:
+    """``finding`` with the known-bug notes, and its one-line message naming the bugs that gave it its level
+    (``raised``: the estimate in the message alone would not explain it)."""
+    if not notes:
+        return finding
+    message = finding.message
+    for b, where in raised.values():
+        message += f"; known MNN bug {b.id} on {', '.join(where)}: {b.title}"
+    return replace(finding, notes=finding.notes + tuple(n for n in notes if n not in finding.notes), message=message)
 
 
 def level_for_formats(finding: Finding, judged: Sequence[str]) -> Finding:
@@ -347,7 +393,14 @@ class Decider:
         d = self.deployment
         if d.targets:
             return [level_on_targets(f, d.targets, d.table, verdicts) for f in findings]
-        return [level_for_formats(f, d.judged_formats) for f in findings]
+        judged = [level_for_formats(f, d.judged_formats) for f in findings]
+        bug_rules = self.bug_rules
+        if not bug_rules:
+            return judged
+        return [
+            level_with_known_bugs(f, d.platforms, d.judged_formats, verdicts) if f.rule_id in bug_rules else f
+            for f in judged
+        ]
 
     def override_level(self, finding: Finding, level: str) -> str:
         """Policy 3: the level after the config's level overrides (the most specific selector wins)."""

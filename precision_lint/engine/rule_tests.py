@@ -89,7 +89,8 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
         tolerances=dict(opts.get("tolerances", {})),
         input_ranges={k: tuple(v) for k, v in opts.get("input_ranges", {}).items()},
         targets=tuple(opts.get("targets", ())),
-    )  # targets decide the judged formats (engine/decide)
+        mnn_version=opts.get("mnn_version"),
+    )  # targets decide the judged formats, the MNN version which known kernel bugs apply (engine/decide)
     result = Linter(options).lint_file(path)
     if result.error is not None:
         return [f"{label}: {result.error}"]
