@@ -170,3 +170,63 @@ def test_a_model_the_reference_evaluator_cannot_run_falls_back_to_storage_and_sa
     assert low.status == EMULATED and low.emulation["applied"] == ["storage"]
     assert "reference evaluator could not run the model" in low.emulation["fallback"]
     assert "storage only" in low.message and low.outputs[0].rel_l2 < 1e-2
+
+
+# --- verify reads the project's configuration, as check does -------------------------------------------------------
+
+GRIDSAMPLE_32 = """<ir_version: 8, opset_import: ["" : 16]>
+    warp (float[1,3,32,32] image, float[1,32,32,2] grid) => (float[1,3,32,32] y) {
+      [warp_sample] y = GridSample <align_corners=0, mode="bilinear", padding_mode="zeros"> (image, grid)
+    }"""
+
+
+def _verify_cli(*args, cwd):
+    from cli_runner import run_cli
+
+    return run_cli("verify", *args, cwd=cwd)
+
+
+def test_verify_takes_targets_input_ranges_and_platform_tables_from_the_configuration(tmp_path):
+    """A project declares a custom GPU (a platform file), its target and an input's range: verify emulates that
+    target on inputs drawn from that range, as `check` judges it.  It used to ignore the configuration: it ran
+    ios-cpu:low, drew [0, 1] and said 'unknown platform' for the project's own GPU."""
+    _save(tmp_path, "scaled", REDUCE_THEN_MUL)
+    (tmp_path / "lab.yaml").write_text(
+        "platforms:\n  - id: lab-gpu\n    extends: android-opencl\n    name: Lab GPU\n", encoding="utf-8"
+    )
+    (tmp_path / ".precision-lint.yaml").write_text(
+        "platform_files: [lab.yaml]\ntargets: ['lab-gpu:normal']\ninput_ranges: {x: [100, 200], other_model_input: [0, 1]}\n",
+        encoding="utf-8",
+    )
+    proc = _verify_cli("scaled.onnx", "--format", "json", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    assert [t["target"] for t in report["targets"]] == ["lab-gpu:normal"]
+    assert report["targets"][0]["status"] == EMULATED
+    assert "100" in report["inputs"]["x"] and "200" in report["inputs"]["x"]  # the configured range was drawn
+    assert "lab-gpu" in report["recommendation"]
+    # the command line wins: its target and range; --isolated forgets the configuration
+    proc = _verify_cli("scaled.onnx", "--format", "json", "--target", "android-opencl:normal", cwd=tmp_path)
+    assert [t["target"] for t in json.loads(proc.stdout)["targets"]] == ["android-opencl:normal"]
+    proc = _verify_cli("scaled.onnx", "--isolated", "--target", "lab-gpu:normal", cwd=tmp_path)
+    assert proc.returncode == 2 and "lab-gpu" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_verify_judges_known_kernel_bugs_for_the_configured_mnn_version(tmp_path):
+    """A 32x32 GridSample emulated at ios-cpu:low stays within tolerance (the emulation computes what the model
+    says).  For MNN 3.6.1 the Arm82 align_corners bug still blocks Low (a run does not clear it: exit 1); for a
+    project that deploys MNN 3.0.0 (before the bug), nothing does (exit 0)."""
+    _save(tmp_path, "gs32", GRIDSAMPLE_32)
+    args = ("gs32.onnx", "--target", "ios-cpu:low", "--emulate", "--format", "json")
+    bugged = _verify_cli(*args, cwd=tmp_path)
+    report = json.loads(bugged.stdout)
+    assert report["targets"][0]["status"] == EMULATED and not report["targets"][0]["exceeded"]
+    assert report["unsettled"] == {"ios-cpu:low": ["arm82-gridsample-align-corners"]} and bugged.returncode == 1
+    assert report["recommendation"]["ios-cpu"]["mode"] == "normal"
+    (tmp_path / ".precision-lint.yaml").write_text("mnn_version: '3.0.0'\n", encoding="utf-8")
+    fixed = _verify_cli(*args, cwd=tmp_path)
+    report = json.loads(fixed.stdout)
+    assert "unsettled" not in report and fixed.returncode == 0, fixed.stdout
+    assert report["recommendation"]["ios-cpu"]["mode"] == "low"
+    again = _verify_cli(*args, "--mnn-version", "3.6.1", cwd=tmp_path)  # the flag over the file
+    assert again.returncode == 1 and json.loads(again.stdout)["unsettled"]

@@ -53,7 +53,7 @@ def seed_review(arm82):
 def _render(result, fmt: str) -> str:
     from precision_lint.cli.commands import _verify_lint_report
 
-    report, failures = _verify_lint_report(result, fmt, ["ios-cpu:low"])
+    report, failures = _verify_lint_report(result, fmt)
     assert not failures
     return report
 

@@ -944,6 +944,26 @@ def _escaping_output() -> None:
 @click.option(
     "--progress/--no-progress", default=None, help="Show the current step on stderr.  [default: on a terminal]"
 )
+@click.option(
+    "--mnn-version",
+    metavar="VERSION",
+    help="The MNN version you deploy: which known kernel bugs the findings and recommendation judge "
+    "(config key mnn_version).  The runs use the MNN that `setup-arm` installed.",
+)
+@click.option(
+    "--platforms-file",
+    "platform_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Extra or overriding platform table (YAML; repeatable): targets on its platforms are emulated.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Read configuration from FILE instead of the nearest one above the working directory.",
+)
+@click.option("--isolated", is_flag=True, help="Ignore configuration files.")
 def verify_cmd(
     model,
     target_specs,
@@ -958,6 +978,10 @@ def verify_cmd(
     emulate,
     storage_only,
     progress,
+    mnn_version,
+    platform_files,
+    config_file,
+    isolated,
 ) -> None:
     """Run MODEL (.mnn, or .onnx converted with MNN's converter) on MNN's real kernels at each target's precision
     and at Precision_High, and report the error per output and per node.
@@ -969,6 +993,9 @@ def verify_cmd(
     .onnx are emulated from the platform table (its storage, arithmetic and accumulation formats per op; never
     called measured).  An .onnx is also checked against ONNX Runtime.  Details: docs/verify.md.
 
+    The project's configuration applies as for `check`: its targets (when no --target is given), input_ranges,
+    rules, tolerances, suppressions, platform tables and mnn_version.
+
     Exit codes: 0 within tolerance (or nothing could run: a target MNN cannot run is not verifiable), 1 an error
     over tolerance, measured or emulated (the node where it starts is named), or the converter check failed, or a
     run within tolerance that a known MNN bug changing from run to run still blocks, 2 bad input, set-up missing, or
@@ -978,16 +1005,29 @@ def verify_cmd(
     from ..workflow.files import ReportFile
     from ..reporters.base import repository_root
     from ..reporters.verify_report import to_json, to_text
-    from ..verify.run import DEFAULT_TARGETS, verify
+    from ..verify.run import verify
     from ..verify.metrics import DEFAULT_TOLERANCE
+    from ..workflow.config import load_options
 
     if tolerance is not None and tolerance != tolerance:  # FloatRange lets NaN through: it would pass every error
         raise click.BadParameter("NaN is not a tolerance", param_hint="--tolerance")
-    targets = _split_csv(target_specs) or DEFAULT_TARGETS
+    if isolated and config_file:
+        raise click.UsageError("--config and --isolated exclude each other")
+    targets = _split_csv(target_specs)
     try:
         _check_outputs(output, None, repository_root(), [model])
+        options = load_options(config_file, isolated)
     except PrecisionLintError as exc:
         _fail(str(exc))
+    origins = dict(options.origins)
+    if mnn_version is not None:
+        origins.pop("mnn_version", None)
+    options = replace(
+        options,
+        mnn_version=options.mnn_version if mnn_version is None else mnn_version,
+        platform_files=tuple(options.platform_files) + tuple(platform_files),
+        origins=origins,
+    )
 
     show = sys.stderr.isatty() if progress is None else progress
     width = [0]
@@ -1011,6 +1051,7 @@ def verify_cmd(
             review=fmt in ("markdown", "html"),
             emulate=emulate,
             storage_only=storage_only,
+            options=options,
         )
     except PrecisionLintError as exc:
         if width[0]:
@@ -1021,7 +1062,7 @@ def verify_cmd(
     if fmt in ("text", "json"):
         report, failures = (to_json(result, timings) if fmt == "json" else to_text(result)), []
     else:
-        report, failures = _verify_lint_report(result, fmt, targets)
+        report, failures = _verify_lint_report(result, fmt)
     if output:
         try:
             stream = ReportFile(output, errors=OUTPUT_ERRORS)
@@ -1040,16 +1081,16 @@ def verify_cmd(
     sys.exit(result.exit_code)
 
 
-def _verify_lint_report(result, fmt, targets) -> Tuple[str, List[str]]:
+def _verify_lint_report(result, fmt) -> Tuple[str, List[str]]:
     """A verify result rendered by a lint reporter (sarif, markdown, html): (document, lines of models left out)."""
     import io
 
-    from ..api import Linter, Options
+    from ..api import Linter
     from ..reporters import get_reporter
     from ..reporters.base import RunSummary, file_isolated, repository_root, stop_isolated
     from ..verify.review import as_lint_result
 
-    options = Options(targets=tuple(targets), recommend=False)
+    options = result.options  # the project's, for the targets that ran (verify.run.lint_options)
     linter = Linter(options)
     buffer = io.StringIO()
     reporter = get_reporter(fmt)(

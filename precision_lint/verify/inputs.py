@@ -22,7 +22,7 @@ from . import natural_image
 from .natural_image import ImageUse
 
 SEED = 0
-RANGE_GIVEN = "--input-range"
+RANGE_GIVEN = "declared range: --input-range or input_ranges"
 MASK = "mask (0/1)"
 FLOAT_DEFAULT = "default for floats"
 
@@ -65,7 +65,7 @@ def specs(graph, ranges: Mapping[str, Tuple[float, float]]) -> List[InputSpec]:
             lo, hi, why = _implied(graph, t, integer)
         image = images.get(t.name) if why in (RANGE_GIVEN, FLOAT_DEFAULT) else None
         if image is not None:
-            why = f"image read by {image.reader}" + ("; range from --input-range" if why == RANGE_GIVEN else "")
+            why = f"image read by {image.reader}" + ("; declared range" if why == RANGE_GIVEN else "")
         out.append(InputSpec(t.name, shape, dtype, float(lo), float(hi), why, image))
     return out
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import PrecisionLintError
 from ..results import Finding, MeasuredRun
@@ -100,6 +100,7 @@ class VerifyResult:
     # target -> known MNN bugs whose effect changes from run to run that apply there to a finding at the fail level:
     # the target ran within tolerance, but the next run (another heap layout) may not; a run cannot clear them
     unsettled: Dict[str, List[str]] = field(default_factory=dict)
+    options: Optional[object] = None  # the api.Options of the static findings and recommendation (lint_options)
 
     @property
     def exit_code(self) -> int:
@@ -133,7 +134,7 @@ class VerifyResult:
 
 def verify(
     path: str,
-    targets: Sequence[str] = DEFAULT_TARGETS,
+    targets: Sequence[str] = (),
     inputs: Optional[str] = None,
     input_ranges: Optional[Mapping[str, Tuple[float, float]]] = None,
     tolerance: float = DEFAULT_TOLERANCE,
@@ -143,12 +144,17 @@ def verify(
     review: bool = False,
     emulate: bool = False,
     storage_only: bool = False,
+    options: Optional[Any] = None,
 ) -> VerifyResult:
     """Runs the comparison (see the module docstring).  Raises VerifyError / PrecisionLintError on bad input.
     ``progress`` receives a short line as each step starts (the CLI shows it on a terminal).  ``review`` also
     reads what a Markdown/HTML review report shows of the model (its identity, the graph around each finding).
     ``emulate``: emulate every target from the platform table, ARMv8.2/ARMv8.0 CPUs too (to compare the emulation
-    with their measured run); ``storage_only``: emulations apply the storage formats only (the lower bound)."""
+    with their measured run); ``storage_only``: emulations apply the storage formats only (the lower bound).
+    ``options``: the project's api.Options (its configuration), as `check` reads them: their platform tables and
+    MNN version, their rules, tolerances and policy for the static findings, their input ranges under
+    ``input_ranges`` and their targets when ``targets`` is empty."""
+    from ..api import Options
     from ..model.loaders import detect_format, load_model
     from ..deploy.platforms import load_platforms
     from ..deploy.targets import parse_targets
@@ -161,8 +167,15 @@ def verify(
         raise VerifyError(f"{path}: is a directory; verify runs one model file")
     if not os.path.isfile(path):
         raise VerifyError(f"{path}: no such file")
-    table = load_platforms()
-    parsed = parse_targets(targets or DEFAULT_TARGETS, table)
+    base = options if options is not None else Options()
+    table = load_platforms(
+        tuple(base.platform_files),
+        base.platform_overrides,
+        overrides_origin=base.origins.get("platform_overrides", "platform_overrides"),
+    )
+    explicit = tuple(targets or ())
+    origin = "--target" if explicit or not base.targets else base.origins.get("targets", "targets")
+    parsed = parse_targets(explicit or tuple(base.targets) or DEFAULT_TARGETS, table, origin)
     fmt = detect_format(path)
     source = load_model(path) if fmt == "onnx" else None  # read errors from our loader, before the converter's
     with tempfile.TemporaryDirectory(prefix="precision-lint-verify-") as tmp:
@@ -178,7 +191,11 @@ def verify(
             timings["conversion"] = time.monotonic() - t
         graph = source if mnn_failure else load_model(run_model)
         source = source or graph  # node names as the user's file spells them
-        specs = verify_inputs.specs(source, input_ranges or {})  # from the user's file: its dynamic dims
+        # the configuration's ranges of this model's inputs (it may serve many models), then the command line's
+        names = {t.name for t in source.tensors.values() if t.is_input}
+        ranges = {**{k: v for k, v in base.input_ranges.items() if k in names}, **(input_ranges or {})}
+        base = lint_options(base, [str(t) for t in parsed], ranges, review)
+        specs = verify_inputs.specs(source, ranges)  # from the user's file: its dynamic dims
         feeds = verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path)
         result = VerifyResult(
             path=path,
@@ -188,6 +205,7 @@ def verify(
             timings=timings,
             model_run="" if mnn_failure else os.path.basename(run_model),
             mnn_failure=mnn_failure,
+            options=base,
         )
         result.depths = {**tensor_depths(source), **tensor_depths(graph)}
         outputs, inter = _compared_tensors(graph)
@@ -240,10 +258,10 @@ def verify(
         if lint:
             say("static rules")
             t0 = time.monotonic()
-            _attach_findings(result, path, [str(t) for t in parsed], source, input_ranges or {}, review)
+            _attach_findings(result, path, base, source)
             timings["lint"] = time.monotonic() - t0
         else:
-            _recommend(result, [str(t) for t in parsed])
+            _recommend(result, base)
     return result
 
 
@@ -261,14 +279,28 @@ def measured_runs(targets: Sequence[TargetResult]) -> List[MeasuredRun]:
     return out
 
 
-def _recommend(result: "VerifyResult", targets: Sequence[str], linter=None, lint_result=None, verdicts=None) -> None:
+def lint_options(base, targets: Sequence[str], input_ranges: Mapping[str, Tuple[float, float]], review: bool = False):
+    """The api.Options of verify's static findings and recommendation: the project's (``base``) for the targets
+    that run, with the input ranges the runs used; no snippets (verify prints none)."""
+    return replace(
+        base,
+        targets=tuple(targets),
+        input_ranges=dict(input_ranges),
+        recommend=False,
+        identity=review,
+        neighbourhoods=review,
+        snippets=(),
+    )
+
+
+def _recommend(result: "VerifyResult", options, linter=None, lint_result=None, verdicts=None) -> None:
     """The recommendation verify prints: the lint's, with the runs deciding the modes that ran (engine/decide.py),
     per platform its mode, basis (measured / emulated / estimated) and why."""
-    from ..api import Linter, LintResult, Options
+    from ..api import Linter, LintResult
 
     no_lint = linter is None
     if no_lint:  # --no-lint: no findings, only what the runs showed
-        linter = Linter(Options(targets=tuple(targets), recommend=False))
+        linter = Linter(options)
         lint_result = LintResult(path=result.path)
     verdicts = verdicts if verdicts is not None else linter.decider.verdicts()
     linter.decider.recommend(lint_result, verdicts, measured_runs(result.targets))
@@ -538,28 +570,13 @@ def _cross_runtime(path, run_model, feeds, outputs) -> Dict:
     }
 
 
-def _attach_findings(
-    result: VerifyResult,
-    path: str,
-    targets: List[str],
-    lint_graph,
-    input_ranges: Mapping[str, Tuple[float, float]],
-    review: bool = False,
-) -> None:
-    """Static findings on ``path`` for ``targets``, each with what the measured tensors say; origins of measured
-    errors that no finding covers become V001 findings."""
-    from ..api import Linter, LintResult, Options
+def _attach_findings(result: VerifyResult, path: str, options, lint_graph) -> None:
+    """Static findings on ``path`` for the targets of ``options`` (lint_options), each with what the measured
+    tensors say; origins of measured errors that no finding covers become V001 findings."""
+    from ..api import Linter, LintResult
     from ..deploy.targets import parse_target
 
-    linter = Linter(
-        Options(
-            targets=tuple(targets),
-            input_ranges=dict(input_ranges),
-            recommend=False,
-            identity=review,
-            neighbourhoods=review,
-        )
-    )
+    linter = Linter(options)
     lint_result = linter.lint_file(path)
     table = linter.deployment.table
     if lint_result.error is not None:
@@ -625,7 +642,7 @@ def _attach_findings(
     judged = LintResult(
         path=lint_result.path, findings=list(result.findings) + list(result.new_findings), metadata=lint_result.metadata
     )
-    _recommend(result, targets, linter, judged, verdicts)
+    _recommend(result, options, linter, judged, verdicts)
     from ..deploy.mnn_notes import mnn_notes
 
     lint_result.recommendation = judged.recommendation
