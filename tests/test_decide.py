@@ -355,3 +355,22 @@ def test_review_reports_say_a_run_within_tolerance_did_not_clear_an_unstable_bug
         assert proc.returncode == 1, proc.stderr
         assert marker in proc.stdout, fmt
         assert 'class="verdict safe">emulated' not in proc.stdout
+
+
+@pytest.mark.qemu
+def test_a_suppressed_finding_is_not_reported_again_as_an_error_no_rule_flagged(arm82, tmp_path):
+    """MNN's Arm82 kernels measure a 32x32 GridSample off at ios-cpu:low (0.0825 rel-L2 here: the align_corners
+    bug), and the project suppresses C001 on it.  verify then reported the error as V001 'no static rule flagged
+    it', which C001 had; now the suppressed finding covers its node, and Low stays rejected.  (In a run whose kernel
+    reads the model's align_corners, Low is within tolerance: the accepted finding then fails nothing, exit 0.)"""
+    _save_text(tmp_path, "gs32.onnx", GRIDSAMPLE_32)
+    (tmp_path / ".precision-lint.yaml").write_text(
+        "targets: ['ios-cpu:low']\nsuppressions:\n  - {rule: C001, path: gs32.onnx, reason: accepted}\n",
+        encoding="utf-8",
+    )
+    proc = run_cli("verify", "gs32.onnx", "--format", "json", cwd=tmp_path)
+    report = json.loads(proc.stdout)
+    (low,) = report["targets"]
+    assert low["status"] == "measured" and proc.returncode == (1 if low["exceeded"] else 0), proc.stdout
+    assert report["findings"] == [] and report["new_findings"] == [] and "unsettled" not in report, report
+    assert report["recommendation"]["ios-cpu"]["mode"] == "normal"
