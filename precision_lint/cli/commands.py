@@ -880,7 +880,7 @@ def _escaping_output() -> None:
     "target_specs",
     multiple=True,
     metavar="PLATFORM:MODE",
-    help="Deployment to measure (repeatable, comma-separated).  [default: ios-cpu:low]",
+    help="Deployment to measure (repeatable, comma-separated).  [default: the configuration's targets, else ios-cpu:low]",
 )
 @click.option(
     "--inputs",
