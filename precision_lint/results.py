@@ -166,6 +166,8 @@ def measured_line(target: str, m: Mapping[str, Any]) -> str:
         line += f", rel-L2 {_g(rel)}"
         if m.get("max_abs") is not None:
             line += f", max abs {_g(m['max_abs'])}"
+        # rel-L2 and max abs cover the finite values: an overflow to inf is said apart
+        line += "".join(f", {m[k]} {what}" for k, what in (("nan", "NaN"), ("inf", "inf")) if m.get(k))
     if m.get("why"):
         line += f" ({m['why']})"
     return line

@@ -281,3 +281,20 @@ def _check_cli(*args, cwd):
     from cli_runner import run_cli
 
     return run_cli("check", *args, cwd=cwd)
+
+
+def test_an_overflow_to_inf_is_named_where_the_rel_l2_of_the_finite_values_is_0(tmp_path):
+    """A ReduceSum of 4096 values in [100, 200] overflows fp16 to inf on OpenCL: over tolerance with a rel-L2 of 0
+    over what stayed finite.  The reasons said '(rel-L2 0)'; they now say the inf."""
+    from precision_lint.results import measured_line
+    from precision_lint.verify.run import measured_runs
+
+    path = _save(tmp_path, "scaled", REDUCE_THEN_MUL)
+    result = verify(path, ["android-opencl:normal"], input_ranges={"x": (100.0, 200.0)})
+    (run,) = result.targets
+    assert run.exceeded and run.origins[0].rel_l2 == 0 and run.origins[0].inf == 1
+    assert measured_runs(result.targets)[0].why.endswith("(rel-L2 0, 1 inf)")
+    assert "(rel-L2 0, 1 inf)" in result.recommendation["android-opencl"]["why"]
+    (r009,) = [f for f in result.findings if f.rule_id == "R009"]
+    assert measured_line("android-opencl:normal", r009.measured["android-opencl:normal"]).endswith(", 1 inf")
+    assert "confirmed (emulated) (rel-L2 0.0, 1 inf)" in to_text(result)

@@ -274,8 +274,8 @@ def measured_runs(targets: Sequence[TargetResult]) -> List[MeasuredRun]:
             continue
         why = ""
         if tr.exceeded:
-            where = tr.origins[0] if tr.origins else max(tr.outputs, key=lambda e: e.rel_l2)
-            why = f"the error starts at {where.op or 'tensor'} {where.node or where.name!r} (rel-L2 {where.rel_l2:.3g})"
+            where = tr.origins[0] if tr.origins else max(tr.outputs, key=lambda e: (e.over, e.rel_l2))
+            why = f"the error starts at {where.op or 'tensor'} {where.node or where.name!r} ({where.summary()})"
         out.append(MeasuredRun(tr.target, tr.status, tr.exceeded, why))
     return out
 
