@@ -246,7 +246,10 @@ def test_a_suppressed_finding_still_decides_verifys_recommendation_but_does_not_
     report = json.loads(proc.stdout)
     assert report["recommendation"]["ios-cpu"]["mode"] == "normal", report["recommendation"]
     assert "unsettled" not in report and proc.returncode == 0, proc.stdout
-    assert report["findings"] == []  # hidden from the report, as in check
+    assert report["findings"] == []  # hidden from the report, as in check, and listed as check's JSON lists it
+    assert [(h["rule"], h["node"], h["reason"]) for h in report["suppressed"]] == [("C001", "warp_sample", "accepted")]
+    text = _verify_cli("gs32.onnx", "--emulate", cwd=tmp_path)
+    assert "static findings not reported: 1 suppressed (the recommendation still judges them)" in text.stdout
     review = _verify_cli("gs32.onnx", "--emulate", "--format", "markdown", cwd=tmp_path)
     assert review.returncode == 0 and "`ios-cpu:low` is **unsafe**" in review.stdout, review.stdout
     assert "1 suppressed" in review.stdout

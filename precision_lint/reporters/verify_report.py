@@ -90,6 +90,11 @@ def to_text(result, timings: bool = True) -> str:
                 or "no measured target"
             )
             out.append(f"    {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {verdicts}")
+    lint = result.lint
+    suppressed, baselined = (len(lint.suppressed), len(lint.baselined)) if lint is not None else (0, 0)
+    hidden = [f"{suppressed} suppressed"] * bool(suppressed) + [f"{baselined} in the baseline"] * bool(baselined)
+    if hidden:  # as check's summary counts them: not reported, but the recommendation still judges them
+        out.append(f"  static findings not reported: {', '.join(hidden)} (the recommendation still judges them)")
     for f in result.new_findings:
         out.append(f"  {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {_safe(f.message)}")
     for platform, rec in sorted(result.recommendation.items()):

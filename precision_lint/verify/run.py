@@ -125,11 +125,20 @@ class VerifyResult:
         }
         if self.mnn_failure:
             d["mnn_failure"] = self.mnn_failure
+        # the static findings the configuration hides (as check's JSON lists them): not reported, still judged
+        if self.lint is not None and self.lint.suppressed:
+            d["suppressed"] = [_hidden(f, reason=s.reason, suppression=s.origin) for f, s in self.lint.suppressed]
+        if self.lint is not None and self.lint.baselined:
+            d["baselined"] = [_hidden(f) for f in self.lint.baselined]
         if self.unsettled:
             d["unsettled"] = {t: list(ids) for t, ids in sorted(self.unsettled.items())}
         if timings:
             d["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
         return d
+
+
+def _hidden(f: Finding, **why: str) -> Dict[str, str]:
+    return {"rule": f.rule_id, "node": f.node, "scope": f.scope, "level": f.level, "fingerprint": f.fingerprint, **why}
 
 
 def verify(
