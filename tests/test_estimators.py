@@ -123,3 +123,21 @@ def test_precomputed_tables_match_fresh_simulations():
     assert accumulation_tables._sum_grid(
         12, "fp16", 8, "positive", "fp16", accumulation_tables._SIM_BUDGET
     ) == pytest.approx(n.sum_relative_error(4096, "fp16"), rel=0.3)
+
+
+def test_a_sum_of_squares_that_overflows_fp16_is_inf_at_every_length_past_it():
+    # The squares of N(0, 1) values sum to about n: 8 fp16 lanes of 200,000 of them (each lane stagnating, the
+    # lanes then added pairwise) overflow to inf in a direct numpy fp16 simulation.  Lengths between the simulated
+    # powers of two past 2**17 interpolated inf and inf to NaN, so ReduceL2 over 200,000 values and LayerNorm over
+    # 131,073 reported nothing; past 2**21 the extrapolation said 1.0 where 2**21 itself says inf.
+    rng = np.random.default_rng(3)
+    squares = (rng.standard_normal((200_000 // 8, 8)) ** 2).astype(np.float16)
+    lanes = np.add.accumulate(squares, axis=0, dtype=np.float16)[-1]
+    with np.errstate(over="ignore"):
+        while lanes.size > 1:
+            lanes = (lanes[0::2] + lanes[1::2]).astype(np.float16)
+    assert np.isinf(lanes[0])
+    lengths = [65536, 131_072, 131_073, 200_000, 1 << 21, 3_000_000]
+    errs = [n.sum_relative_error(k, "fp16", kind="squares") for k in lengths]
+    assert not any(math.isnan(e) for e in errs), errs
+    assert errs[0] < 0.5 and all(math.isinf(e) for e in errs[1:]), errs
