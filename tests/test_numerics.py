@@ -71,6 +71,18 @@ def test_integer_error():
     assert n.integer_error(300, "bf16") == 1.0
 
 
+def test_integer_error_past_the_range_is_inf():
+    # 65519 still rounds to 65504 (off by 15, and 65504 itself is the largest fp16); integers from 65520 become inf
+    # in fp16: C004 and T003 said 'off by 32' for values up to 100,000
+    ints = np.arange(32768, 65520, dtype=np.float64)
+    assert n.integer_error(65519, "fp16") == np.max(np.abs(ints.astype(np.float16).astype(np.float64) - ints)) == 16
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float64(65520).astype(np.float16))
+    assert math.isinf(n.integer_error(65520, "fp16"))
+    assert math.isinf(n.integer_error(100_000, "fp16"))
+    assert n.integer_error(100_000, "bf16") == 256.0
+
+
 def test_storage_errors_shared_pass_equals_separate_calls():
     from precision_lint.numerics import constant_storage_error, constant_storage_errors
 

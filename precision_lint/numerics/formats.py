@@ -164,6 +164,8 @@ def integer_error(max_value: float, fmt: str) -> float:
     f = get_format(fmt)
     if max_value is None or abs(max_value) <= f.int_exact_limit:
         return 0.0
+    if math.isinf(stored(max_value, fmt)):  # beyond the range: the value itself is lost
+        return math.inf
     return f.ulp(max_value) / 2.0
 
 
