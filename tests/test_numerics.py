@@ -101,6 +101,23 @@ def test_storage_errors_shared_pass_equals_separate_calls():
             ]
 
 
+def test_storage_error_of_a_constant_of_fp32_subnormals():
+    # a constant whose largest value is an fp32 subnormal: its sums were scaled by 1/max, which overflows float32,
+    # and the error came out NaN (R005 then judged nothing); fp16 loses every value, bf16 rounds them on its
+    # subnormal grid (2^-133 apart), compared with ml_dtypes' rounding
+    import ml_dtypes
+
+    from precision_lint.numerics import constant_storage_error, constant_storage_errors
+
+    v = (np.random.default_rng(5).standard_normal(1000) * 1e-40).astype(np.float32)
+    with np.errstate(under="ignore"):
+        bf = v.astype(ml_dtypes.bfloat16).astype(np.float64)
+    truth = np.linalg.norm(bf - v.astype(np.float64)) / np.linalg.norm(v.astype(np.float64))
+    assert constant_storage_error(v, "fp16") == (1.0, 1.0)
+    assert constant_storage_errors(v, "bf16", (False,))[0][0] == pytest.approx(truth, rel=1e-6)
+    assert constant_storage_error(v, "bf16")[0] == pytest.approx(truth, rel=1e-6)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     scale_exp=st.integers(-30, 4),
