@@ -71,6 +71,14 @@ def test_integer_error():
     assert n.integer_error(300, "bf16") == 1.0
 
 
+def test_coordinate_error_past_the_range_is_inf():
+    # RoiAlign box coordinates up to 70,000 image px (spatial_scale 1/64 on 1100-wide features) become inf in fp16;
+    # C006 said they were off by 32 px
+    assert n.coordinate_error(4800, "fp16") == 2.0
+    assert math.isinf(n.coordinate_error(70_000, "fp16"))
+    assert n.coordinate_error(70_000, "bf16") == 256.0
+
+
 def test_integer_error_past_the_range_is_inf():
     # 65519 still rounds to 65504 (off by 15, and 65504 itself is the largest fp16); integers from 65520 become inf
     # in fp16: C004 and T003 said 'off by 32' for values up to 100,000

@@ -50,6 +50,8 @@ def coordinate_error(max_value: float, fmt: str) -> float:
     """Max rounding error of an absolute coordinate (pixel index, position) up to ``max_value`` stored in fmt."""
     if max_value is None or max_value <= 0:
         return 0.0
+    if math.isinf(float(get_format(fmt).round(np.float64(max_value)))):  # beyond the range: the coordinate is lost
+        return math.inf
     return get_format(fmt).ulp(max_value) / 2.0
 
 
