@@ -73,6 +73,26 @@ def test_absolute_coordinates_lose_a_quarter_pixel_at_1023():
     assert n.absolute_grid_error(100, 128, True, "fp16") < 0.1
 
 
+def test_absolute_coordinates_against_a_direct_simulation_when_the_top_is_not_representable():
+    # coordinates up to 2999 in bf16 (spacing 16 above 2048): the largest is 2984 + 8 = 2992 -> error 8.  The
+    # estimator also counted 3008, the value above the top, with true coordinates up to 2999 it never receives (9)
+    import ml_dtypes
+
+    c = np.linspace(0.0, 2999.0, 1 << 20)
+    for align in (False, True):
+        bf = c.astype(ml_dtypes.bfloat16)
+        stored = bf.astype(np.float64)
+        assert np.max(np.abs(stored - c)) == pytest.approx(8.0, abs=1e-3)
+        assert n.absolute_grid_error(2999, 3000, align, "bf16", "storage") == 8.0
+        one, half, size = ml_dtypes.bfloat16(1), ml_dtypes.bfloat16(0.5), ml_dtypes.bfloat16(3000)
+        two, last = ml_dtypes.bfloat16(2), ml_dtypes.bfloat16(2999)
+        g = ((bf * two) / last - one) if align else ((bf * two + one) / size - one)
+        g = g.astype(np.float64)
+        chain = (g + 1) / 2 * 2999 if align else ((g + 1) * 3000 - 1) / 2
+        truth = np.max(np.abs(chain - c))
+        assert n.absolute_grid_error(2999, 3000, align, "bf16", "chain") == pytest.approx(truth, rel=0.02)
+
+
 def test_arm_estimates_have_about_8_bits():
     assert 2**-10 < n.estimate_relative_error("recip") < 2**-8
     assert 2**-10 < n.estimate_relative_error("rsqrt") < 2**-8

@@ -182,6 +182,8 @@ def absolute_grid_error(max_coord: float, size: int, align_corners: bool, fmt: s
         mids = (cs[1:] + cs[:-1]) / 2.0
         lo_c = np.concatenate([[0.0], mids])
         hi_c = np.minimum(np.concatenate([mids, [float(max_coord)]]), float(max_coord))
+        reached = lo_c <= hi_c  # the value above the top is stored only if the top rounds up to it
+        cs, lo_c, hi_c = cs[reached], lo_c[reached], hi_c[reached]
     if align_corners:
         g = r(r(r(cs * 2.0) / r(np.float64(size - 1))) - 1.0)
     else:
