@@ -84,7 +84,7 @@ def test_absolute_coordinates_against_a_direct_simulation_when_the_top_is_not_re
         stored = bf.astype(np.float64)
         assert np.max(np.abs(stored - c)) == pytest.approx(8.0, abs=1e-3)
         assert n.absolute_grid_error(2999, 3000, align, "bf16", "storage") == 8.0
-        one, half, size = ml_dtypes.bfloat16(1), ml_dtypes.bfloat16(0.5), ml_dtypes.bfloat16(3000)
+        one, size = ml_dtypes.bfloat16(1), ml_dtypes.bfloat16(3000)
         two, last = ml_dtypes.bfloat16(2), ml_dtypes.bfloat16(2999)
         g = ((bf * two) / last - one) if align else ((bf * two + one) / size - one)
         g = g.astype(np.float64)
