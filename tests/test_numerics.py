@@ -51,6 +51,17 @@ def test_gridsample_grid_error_matches_the_reference_scaling():
     assert totals == sorted(totals) and totals[2] > n.gridsample_pixel_error(1024, False, "fp16", "grid")
 
 
+def test_gridsample_positions_past_fp16s_range_are_inf():
+    # a 65536-wide input: positions up to 65535 (align_corners=1) or 65535.5 become inf in fp16 arithmetic (65535
+    # itself rounds to inf); the estimate was NaN (inf * 0 at g = -1) and C001's message said 'off by up to nan px'
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float64(65535).astype(np.float16))
+    for align in (False, True):
+        assert math.isinf(n.gridsample_pixel_error(65536, align, "fp16", "total"))
+        assert n.gridsample_pixel_error(65536, align, "fp16", "grid") == pytest.approx(8.0, rel=0.01)
+    assert n.gridsample_pixel_error(65536, True, "bf16", "total") < 1000
+
+
 def test_resize_coordinate_error_matches_reference():
     # half_pixel source coordinate in fp16: 0.25 px at output width 2048, 0.75 at 4096 (2x upsample)
     assert n.resize_coordinate_error(1024, 2048, "half_pixel", "fp16") == pytest.approx(0.25, abs=0.01)
