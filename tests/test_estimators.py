@@ -161,3 +161,26 @@ def test_a_sum_of_squares_that_overflows_fp16_is_inf_at_every_length_past_it():
     errs = [n.sum_relative_error(k, "fp16", kind="squares") for k in lengths]
     assert not any(math.isnan(e) for e in errs), errs
     assert errs[0] < 0.5 and all(math.isinf(e) for e in errs[1:]), errs
+
+
+def test_exp_argument_error_against_a_direct_simulation():
+    # Two operands of magnitude up to M stored in the format, their difference (exact here: both are multiples of
+    # the same spacing) fed to Exp: the RMS of exp(d) - 1 over the two roundings d.  0.408 ulp(M) is its small-ulp
+    # limit (the measured softmax probe: bf16 at M = 20 gives 0.051); past it the error grows like exp(ulp / 2):
+    # at M = 30000 in fp16 (spacing 16) the result is off by a factor of thousands, where ulp * 0.408 said 6.5.
+    import ml_dtypes
+
+    rng = np.random.default_rng(11)
+    for fmt, dtype, top in (
+        ("fp16", np.float16, 30.0),
+        ("bf16", ml_dtypes.bfloat16, 20.0),
+        ("bf16", ml_dtypes.bfloat16, 1000.0),
+        ("fp16", np.float16, 30000.0),
+    ):
+        lo = 2.0 ** math.floor(math.log2(top))  # one binade: every operand has the spacing of the top
+        a, b = rng.uniform(lo, top, 1 << 20), rng.uniform(lo, top, 1 << 20)
+        d = (a.astype(dtype).astype(np.float64) - b.astype(dtype).astype(np.float64)) - (a - b)
+        truth = float(np.sqrt(np.mean(np.expm1(d) ** 2)))
+        assert n.exp_argument_error(top, fmt) == pytest.approx(truth, rel=0.1), (fmt, top, truth)
+    assert n.exp_argument_error(20.0, "bf16") == pytest.approx(0.051, abs=0.001)
+    assert math.isinf(n.exp_argument_error(1e6, "fp16"))  # the operand itself overflows
