@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -344,6 +345,36 @@ def test_a_model_mnns_converter_cannot_convert_says_which_op_and_keeps_the_rest(
     cli = _cli("verify", path, "--target", "ios-cpu:low", "--no-lint")
     assert cli.returncode == 0 and "Traceback" not in cli.stderr, cli.stderr
     assert "Hardmax" in cli.stdout.splitlines()[-1] and "nothing measured" in cli.stdout.splitlines()[-1]
+
+
+CRASHES_THE_CONVERTER = """<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1,4,16] s) => (float[1,4,16] p) {
+      r = Relu (s)
+      l = LogSoftmax (r)
+      p = Relu (l)
+    }"""
+
+
+def test_a_model_that_crashes_mnns_converter_is_not_verifiable_and_the_run_goes_on(tmp_path):
+    """MNN 3.6.1's converter segfaults on this LogSoftmax in a plain process (every time here, from a shell), but
+    not in every environment (in one full test run it converted): in-process, verify died with exit 139 and no
+    word.  The converter runs in a child process now: a crash is the ARM target's reason, and the rest runs."""
+    pytest.importorskip("onnxruntime")
+    from precision_lint.model.converter import ConversionError, convert_to_mnn
+
+    path = str(tmp_path / "lsm.onnx")
+    onnx.save(onnx.parser.parse_model(CRASHES_THE_CONVERTER), path)
+    try:
+        convert_to_mnn(path, str(tmp_path / "lsm.mnn"))
+        crashed = False
+    except ConversionError as exc:
+        assert re.fullmatch(r".*lsm\.onnx: MNN's converter crashed \(SIG[A-Z]+\) on this model", str(exc)), exc
+        crashed = True
+    cli = _cli("verify", path, "--target", "ios-cpu:low,android-opencl:low")
+    assert cli.returncode in (0, 1) and "Traceback" not in cli.stderr, (cli.returncode, cli.stderr)
+    assert "android-opencl:low: emulated" in cli.stdout
+    if crashed and "converter crashed" in cli.stdout:
+        assert "nothing measured" in cli.stdout.splitlines()[-1]
 
 
 BOOL_AND_UINT8 = """<ir_version: 8, opset_import: ["" : 13]>

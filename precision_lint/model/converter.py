@@ -17,31 +17,48 @@ class ConversionError(PrecisionLintError):
     """MNN's converter did not produce a model."""
 
 
-def convert_to_mnn(src: str, dst: str, extra: Sequence[str] = ()) -> None:
-    """Convert ``src`` (.onnx) to ``dst`` (.mnn); ``extra`` are converter flags (e.g. ``--fp16``).  The converter's
-    console chatter (and MNN's "device supports" line) is kept off our stdout; when it produces no model, its own
-    reason (e.g. "These Op Not Support: ONNX::Hardmax") is the error's."""
-    import tempfile
+# Run in a child process: MNN's converter aborts or segfaults on some models (MNN 3.6.1 on any LogSoftmax), which
+# in-process would end our run without a word.  The child's stdout takes the converter's console chatter and MNN's
+# "device supports" line; its own reason for a failure is read from there.
+_CHILD = """
+import sys
+try:
+    import _tools
+except ImportError:
+    sys.exit(3)
+_tools.mnnconvert(["mnnconvert", "-f", "ONNX", "--modelFile", sys.argv[1], "--MNNModel", sys.argv[2],
+                   "--bizCode", "biz", *sys.argv[3:]])
+"""
+TIMEOUT_S = 900  # a 100 MB transformer converts in about 10 s here
 
-    fd = os.dup(1)
+
+def convert_to_mnn(src: str, dst: str, extra: Sequence[str] = ()) -> None:
+    """Convert ``src`` (.onnx) to ``dst`` (.mnn); ``extra`` are converter flags (e.g. ``--fp16``).  The converter runs
+    in a child process (its chatter and MNN's "device supports" line stay off our stdout; its crash is an error
+    here, not ours); when it produces no model, its own reason (e.g. "These Op Not Support: ONNX::Hardmax") is the
+    error's."""
+    import signal
+    import subprocess
+    import sys
+
     try:
-        with tempfile.TemporaryFile(mode="w+b") as chatter:
-            os.dup2(chatter.fileno(), 1)  # importing MNN's extension prints its "device supports" line to fd 1
-            try:
-                try:
-                    import _tools
-                except ImportError:
-                    raise ConversionError(f"{src}: converting to MNN needs the MNN package (pip install MNN)") from None
-                _tools.mnnconvert(
-                    ["mnnconvert", "-f", "ONNX", "--modelFile", src, "--MNNModel", dst, "--bizCode", "biz", *extra]
-                )
-            finally:
-                _flush_c_stdout()  # what the converter printf'd may still sit in C's buffer for fd 1
-                os.dup2(fd, 1)
-            chatter.seek(0)
-            said = chatter.read().decode("utf-8", "replace")
-    finally:
-        os.close(fd)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, src, dst, *extra],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConversionError(f"{src}: MNN's converter did not finish in {TIMEOUT_S} s") from None
+    if proc.returncode == 3:
+        raise ConversionError(f"{src}: converting to MNN needs the MNN package (pip install MNN)")
+    said = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        raise ConversionError(f"{src}: MNN's converter crashed ({name}) on this model")
     if not os.path.exists(dst) or os.path.getsize(dst) == 0:
         raise ConversionError(f"{src}: MNN's converter produced no model ({_reason(said)})")
 
@@ -56,12 +73,3 @@ def _reason(said: str) -> str:
         return unsupported[0]
     before = [ln for ln in lines if ln != "Converted Failed!"]
     return before[-1][:300] if before else "it printed no reason"
-
-
-def _flush_c_stdout() -> None:
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):  # no C library to ask (not a POSIX build): nothing buffered we can reach
-        pass
