@@ -404,3 +404,22 @@ def test_low_bf16_on_the_arm82_cpu_is_named_as_mnn_spells_it_and_computes_fp32(a
     (bf16,) = verify(model, ["ios-cpu:low_bf16"], lint=False).targets
     assert bf16.status == MEASURED and bf16.outputs[0].rel_l2 == 0.0
     assert "Precision_Low_BF16 computes fp32" in bf16.on
+
+
+def test_verify_leaves_nothing_in_the_working_directory(tmp_path):
+    """MNN's converter writes '.__convert_external_data.bin' into its working directory: run in-process, verify
+    left one in the user's repository.  It converts in a directory of its own now."""
+    pytest.importorskip("onnxruntime")
+    work = tmp_path / "repo"
+    work.mkdir()
+    onnx.save(onnx.parser.parse_model(HARDMAX.replace("Hardmax <axis=-1>", "Softmax <axis=-1>")), str(work / "m.onnx"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "precision_lint", "verify", "m.onnx", "--target", "android-opencl:low"],
+        cwd=str(work),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["m.onnx"]

@@ -40,16 +40,20 @@ def convert_to_mnn(src: str, dst: str, extra: Sequence[str] = ()) -> None:
     import signal
     import subprocess
     import sys
+    import tempfile
 
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, src, dst, *extra],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        raise ConversionError(f"{src}: MNN's converter did not finish in {TIMEOUT_S} s") from None
+    # in a directory of its own: the converter leaves a '.__convert_external_data.bin' in its working directory
+    with tempfile.TemporaryDirectory(prefix="precision-lint-convert-") as cwd:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", _CHILD, os.path.abspath(src), os.path.abspath(dst), *extra],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=TIMEOUT_S,
+                cwd=cwd,
+            )
+        except subprocess.TimeoutExpired:
+            raise ConversionError(f"{src}: MNN's converter did not finish in {TIMEOUT_S} s") from None
     if proc.returncode == 3:
         raise ConversionError(f"{src}: converting to MNN needs the MNN package (pip install MNN)")
     said = (proc.stdout + proc.stderr).decode("utf-8", "replace")
