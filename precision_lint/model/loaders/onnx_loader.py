@@ -674,6 +674,8 @@ class _Builder:
         merged = opset_defaults(op, self.opset)
         if not merged:
             return op, attrs
+        if op in ("Softmax", "LogSoftmax"):
+            merged["axis_given"] = int("axis" in attrs)  # MNN's converter reads an absent axis its own way (M006)
         merged.update(attrs)
         if op == "GridSample":
             mode = merged.get("mode")
