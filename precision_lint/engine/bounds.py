@@ -678,14 +678,17 @@ class Bounds:
         if kind == "Einsum":
             return self._einsum(op)
         wa, wb = self._const(op, 0), self._const(op, 1)
-        bias = self._const(op, 2) if len(op.inputs) > 2 and op.inputs[2] else np.zeros(1)
-        if bias is None:
-            c = self._in(op, 2)
-            if c is None:
-                return None
-            bias_m = _abs_max(c)
+        if len(op.inputs) <= 2 or not op.inputs[2]:
+            bias_m = 0.0  # no bias (most MatMuls): what max|zeros(1)| gave, without three numpy calls per operator
         else:
-            bias_m = float(np.max(np.abs(bias))) if bias.size else 0.0
+            bias = self._const(op, 2)
+            if bias is None:
+                c = self._in(op, 2)
+                if c is None:
+                    return None
+                bias_m = _abs_max(c)
+            else:
+                bias_m = float(np.max(np.abs(bias))) if bias.size else 0.0
         if kind == "Gemm":
             bias_m *= abs(float(op.attrs.get("beta", 1.0)))
         alpha = abs(float(op.attrs.get("alpha", 1.0))) if kind == "Gemm" else 1.0
