@@ -10,10 +10,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from .errors import ConfigError, PrecisionLintError, RuleError
-from .results import FileError, LintResult
+from .results import FileError, Finding, LintResult
 from .deploy import mnn_conversion
 
 
@@ -180,6 +180,7 @@ class Linter:
             result.path = name
             findings = [replace(f, path=name) for f in findings]
         self._check_input_ranges(graph, result)
+        findings = _twins_told_apart(findings)
         verdicts = self.decider.verdicts()  # this file's findings judged per (platform, mode), each once
         result.findings = self.decider.judge_findings(findings, verdicts)
         result.notes = list(graph.notes) + notes
@@ -232,6 +233,22 @@ class Linter:
                 f"{result.path}: {where}: the model has no input or tensor named {name!r} "
                 f"(its inputs: {inputs or 'none'})"
             )
+
+
+def _twins_told_apart(findings: List[Finding]) -> List[Finding]:
+    """Findings of one rule on operators that share a name and scope (hand-made files; ONNX does not forbid it) would
+    share a fingerprint: one finding to a baseline, to GitHub code scanning and to the verdict table, which judged the
+    second as the first.  Each gets its output tensor (one producer per tensor) into its fingerprint."""
+    seen: Dict[Tuple[str, str, str], int] = {}
+    for f in findings:
+        key = (f.rule_id, f.scope, f.node)
+        seen[key] = seen.get(key, 0) + 1
+    if len(seen) == len(findings):
+        return findings
+    return [
+        replace(f, twin_of_name=f.output or str(i)) if seen[(f.rule_id, f.scope, f.node)] > 1 else f
+        for i, f in enumerate(findings)
+    ]
 
 
 @contextmanager

@@ -68,6 +68,9 @@ class Finding:
     # What `verify` measured for this node, per target ("ios-cpu:low"): {"verdict": confirmed / inherited / refuted /
     # not observed, "basis": measured / emulated, "on": what ran, "rel_l2", "max_abs", ...}.  Empty for a plain lint.
     measured: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Set only when another operator of the same scope has the same name (hand-made files: ONNX does not forbid it):
+    # its output tensor, which no other operator writes, so that each keeps its own fingerprint
+    twin_of_name: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "estimates", MappingProxyType(dict(self.estimates)))
@@ -119,11 +122,12 @@ class Finding:
         """Stable identity across re-exports: rule, path, graph scope and node name, never an index.  The path as
         normalised: ``./m.onnx`` and ``m.onnx`` are one model."""
         path = os.path.normpath(self.path).replace("\\", "/") if self.path else ""
-        key = "\x1f".join((self.rule_id, path, self.scope, self.node))
+        parts = (self.rule_id, path, self.scope, self.node) + ((self.twin_of_name,) if self.twin_of_name else ())
+        key = "\x1f".join(parts)
         return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]  # file names need not be UTF-8
 
     def sort_key(self) -> Tuple[Any, ...]:
-        return (self.path, -LEVEL_RANK[self.level], self.rule_id, self.scope, self.node)
+        return (self.path, -LEVEL_RANK[self.level], self.rule_id, self.scope, self.node, self.twin_of_name)
 
     def to_dict(self) -> Dict[str, Any]:
         d = {
@@ -166,6 +170,8 @@ def measured_line(target: str, m: Mapping[str, Any]) -> str:
         line += f", rel-L2 {_g(rel)}"
         if m.get("max_abs") is not None:
             line += f", max abs {_g(m['max_abs'])}"
+        # rel-L2 and max abs cover the finite values: an overflow to inf is said apart
+        line += "".join(f", {m[k]} {what}" for k, what in (("nan", "NaN"), ("inf", "inf")) if m.get(k))
     if m.get("why"):
         line += f" ({m['why']})"
     return line

@@ -16,6 +16,7 @@ stream before libyaml composes anything.  Every problem is ``error(message)``: o
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any, Callable, Dict, List
 
@@ -117,6 +118,7 @@ def load(
                 return None
             if "&" in text or loader_cls is not fast:  # without anchors there are no aliases: nothing to expand
                 check_size(node, where, error, max_nodes, max_depth)
+            refuse_duplicate_keys(node, where, error)
             doc = loader.construct_document(node)
             check_numbers(doc, where, error)
             return doc
@@ -130,6 +132,43 @@ def load(
         from .workflow.files import value_problem
 
         raise error(f"{where}: {value_problem(text, exc)}") from None
+
+
+def refuse_duplicate_keys(node: Any, where: str, error: Callable[[str], Exception]) -> None:
+    """YAML keeps the last of two equal keys in a mapping, so ``select: [C]`` followed by ``select: [R]`` (or a rule
+    case's second ``options:``) would drop the first without a word; TOML refuses such a file.  Walks the composed
+    ``node`` (bounded already), each shared (aliased) node once."""
+    import yaml
+
+    duplicates = []  # (line of the second, key path, line of the first)
+    visited = set()
+    stack = [(node, "")]
+    while stack:
+        n, path = stack.pop()
+        if n is None or id(n) in visited:
+            continue
+        visited.add(id(n))
+        if isinstance(n, yaml.SequenceNode):
+            stack += [(v, f"{path}[{i}]") for i, v in enumerate(n.value)]
+        elif isinstance(n, yaml.MappingNode):
+            first: Dict[Any, int] = {}
+            for k, v in n.value:
+                if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = f"{path}.{_key_text(k.value)}" if path else k.value
+                line = k.start_mark.line + 1
+                if (k.tag, k.value) in first:
+                    duplicates.append((line, key, first[(k.tag, k.value)]))
+                first.setdefault((k.tag, k.value), line)
+                stack.append((v, key))
+    if duplicates:
+        line, key, first_line = min(duplicates)
+        raise error(f"{where}: {key}: given twice (lines {first_line} and {line})")
+
+
+def _key_text(name: str) -> str:
+    """A key as TOML would spell it in a dotted path: bare when it can be, quoted otherwise ("models/*.onnx")."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
 
 
 def _flow_depth(text: str) -> int:

@@ -133,3 +133,32 @@ def test_a_lint_pauses_the_garbage_collector_and_restores_it(tmp_path):
         finally:
             gc.enable()
     assert seen == [False, False]
+
+
+TWINS = """<ir_version: 8, opset_import: ["" : 16]>
+g (float[1,3,1024,1024] big, float[1,3,32,32] small, float[1,64,64,2] grid) => (float[1,3,64,64] y, float[1,3,64,64] z) {
+  [warp] y = GridSample (big, grid)
+  [warp] z = GridSample (small, grid)
+}"""
+
+
+def test_operators_that_share_a_name_keep_their_own_finding(tmp_path):
+    """ONNX does not forbid two nodes one name.  Their findings shared a fingerprint, so the verdict table judged
+    the 32x32 GridSample as its 1024-wide twin (an error on OpenCL Low), both pointed at the first node's tensor, a
+    baseline entry covered both and GitHub would show one alert."""
+    import hashlib
+
+    import onnx
+    from onnx import parser
+
+    path = str(tmp_path / "twins.onnx")
+    onnx.save(parser.parse_model(TWINS), path)
+    result = precision_lint.lint(path, targets=["android-opencl:low"])
+    by_output = {f.output: f for f in result.findings}
+    assert set(by_output) == {"y", "z"} and by_output["y"].fingerprint != by_output["z"].fingerprint
+    assert by_output["y"].level == "error" and by_output["z"].level == "none"  # each judged on its own shape
+    assert [f.output for f in result.reported] == ["y"]
+    # a node whose name is its own keeps the fingerprint it always had (baselines written before still match)
+    (seed,) = precision_lint.lint(GRIDSAMPLE).findings
+    key = "\x1f".join(("C001", os.path.normpath(GRIDSAMPLE), "", "warp_sample"))
+    assert seed.fingerprint == hashlib.sha256(key.encode()).hexdigest()[:32]

@@ -312,3 +312,65 @@ def test_findings_judged_the_same_share_verdicts_that_equal_their_own_judgement(
                     compared += 1
         shared += len(verdicts._verdicts) - len(verdicts._by_signature)
     assert compared > 500 and shared > 0
+
+
+GRIDSAMPLE_32 = """<ir_version: 8, opset_import: ["" : 16]>
+    g (float[1,3,32,32] x, float[1,16,16,2] grid) => (float[1,3,16,16] y) {
+      [gs] y = GridSample (x, grid)
+    }"""
+
+
+def _save_text(tmp_path, name, text) -> str:
+    import onnx
+
+    path = str(tmp_path / name)
+    onnx.save(parser.parse_model(text), path)
+    return path
+
+
+def test_a_known_bug_on_several_declared_targets_is_one_note_naming_them(tmp_path):
+    """On ios-cpu:low and android-cpu-armv82:low the Arm82 GridSample bug applies twice: --explain printed the same
+    long note twice (once per target) where the advisory run prints it once, naming every place it applies."""
+    path = _save_text(tmp_path, "gs32.onnx", GRIDSAMPLE_32)
+    targets = ("ios-cpu:low", "android-cpu-armv82:low")
+    (f,) = Linter(Options(targets=targets)).lint_file(path).reported
+    bug_notes = [n for n in f.notes if "arm82-gridsample-align-corners" in n]
+    assert len(bug_notes) == 1 and "on ios-cpu:low, android-cpu-armv82:low (MNN" in bug_notes[0], f.notes
+    proc = run_cli("check", path, "--snippets", "none", "--explain", *(a for t in targets for a in ("--target", t)))
+    assert proc.stdout.count("note: known MNN bug arm82-gridsample-align-corners") == 1, proc.stdout
+    (advisory,) = Linter(Options()).lint_file(path).reported
+    assert len([n for n in advisory.notes if "arm82-gridsample-align-corners" in n]) == 1
+
+
+def test_review_reports_say_a_run_within_tolerance_did_not_clear_an_unstable_bug(tmp_path):
+    """An emulated ios-cpu:low run of a 32x32 GridSample stays within tolerance and verify exits 1 (the Arm82 bug
+    changes from run to run).  The text report said 'not cleared'; Markdown listed the run as plain 'within
+    tolerance' and HTML drew it as a green 'safe' badge."""
+    path = _save_text(tmp_path, "gs32.onnx", GRIDSAMPLE_32)
+    for fmt, marker in (
+        ("markdown", "emulated, within tolerance, not cleared (known MNN bug arm82-gridsample-align-corners"),
+        ("html", '<span class="verdict unsafe">emulated (not measured): within tolerance, not cleared</span>'),
+    ):
+        proc = run_cli("verify", path, "--target", "ios-cpu:low", "--emulate", "--format", fmt, "--isolated")
+        assert proc.returncode == 1, proc.stderr
+        assert marker in proc.stdout, fmt
+        assert 'class="verdict safe">emulated' not in proc.stdout
+
+
+@pytest.mark.qemu
+def test_a_suppressed_finding_is_not_reported_again_as_an_error_no_rule_flagged(arm82, tmp_path):
+    """MNN's Arm82 kernels measure a 32x32 GridSample off at ios-cpu:low (0.0825 rel-L2 here: the align_corners
+    bug), and the project suppresses C001 on it.  verify then reported the error as V001 'no static rule flagged
+    it', which C001 had; now the suppressed finding covers its node, and Low stays rejected.  (In a run whose kernel
+    reads the model's align_corners, Low is within tolerance: the accepted finding then fails nothing, exit 0.)"""
+    _save_text(tmp_path, "gs32.onnx", GRIDSAMPLE_32)
+    (tmp_path / ".precision-lint.yaml").write_text(
+        "targets: ['ios-cpu:low']\nsuppressions:\n  - {rule: C001, path: gs32.onnx, reason: accepted}\n",
+        encoding="utf-8",
+    )
+    proc = run_cli("verify", "gs32.onnx", "--format", "json", cwd=tmp_path)
+    report = json.loads(proc.stdout)
+    (low,) = report["targets"]
+    assert low["status"] == "measured" and proc.returncode == (1 if low["exceeded"] else 0), proc.stdout
+    assert report["findings"] == [] and report["new_findings"] == [] and "unsettled" not in report, report
+    assert report["recommendation"]["ios-cpu"]["mode"] == "normal"

@@ -188,3 +188,11 @@ def test_the_bf16_build_packs_matmul_and_conv_operands_only():
     assert (sm.storage, sm.arithmetic, sm.accumulation) == ("fp32", "fp32", "fp32")
     assert p.modes["low"].signature() == arm82.modes["low"].signature()
     assert bf.signature() != p.modes["normal"].signature()
+
+
+def test_a_platform_file_with_a_key_given_twice_is_refused(tmp_path):
+    """YAML would keep the second `name` silently; a user's platform file is refused, naming the key and lines."""
+    f = tmp_path / "lab.yaml"
+    f.write_text("platforms:\n  - id: lab\n    extends: android-opencl\n    name: A\n    name: B\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"lab\.yaml: platforms\[0\]\.name: given twice \(lines 4 and 5\)"):
+        load_platforms((str(f),))

@@ -47,6 +47,8 @@ def _rule(tmp_path, body, name="probe.yaml"):
         ("match: {op: ReduceSum, producer: {op: Sqaure}}\n", "'Sqaure'"),
         ("match: {op: ReduceSum}\nlet: {n: node.input(0).shpe}\n", "'shpe'"),
         ("match: {op: ReduceSum, where: 'model.fromat == 1'}\n", "'fromat'"),
+        # YAML keeps the last of two equal keys: the first `level` would be dropped without a word
+        ("match: {op: ReduceSum}\nlevel: {error: 'true'}\nlevel: {warning: 'true'}\n", "level: given twice (lines"),
     ],
 )
 def test_typos_are_load_errors_naming_the_file(tmp_path, body, problem):

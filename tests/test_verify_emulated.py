@@ -230,3 +230,74 @@ def test_verify_judges_known_kernel_bugs_for_the_configured_mnn_version(tmp_path
     assert report["recommendation"]["ios-cpu"]["mode"] == "low"
     again = _verify_cli(*args, "--mnn-version", "3.6.1", cwd=tmp_path)  # the flag over the file
     assert again.returncode == 1 and json.loads(again.stdout)["unsettled"]
+
+
+def test_a_suppressed_finding_still_decides_verifys_recommendation_but_does_not_fail_it(tmp_path):
+    """The configuration suppresses C001 on the 32x32 GridSample (accepted, with a reason).  `check` keeps judging
+    the suppressed finding in its recommendation (Low unsafe: the model's numerics have not changed) and exits 0;
+    verify with the same configuration used to drop it entirely: 'Precision_Low', the declared target 'safe' in
+    Markdown, its suppression not counted.  Now it agrees with check: Low rejected, exit 0 (accepted), counted."""
+    _save(tmp_path, "gs32", GRIDSAMPLE_32)
+    (tmp_path / ".precision-lint.yaml").write_text(
+        "targets: ['ios-cpu:low']\nsuppressions:\n  - {rule: C001, path: gs32.onnx, reason: accepted}\n",
+        encoding="utf-8",
+    )
+    proc = _verify_cli("gs32.onnx", "--emulate", "--format", "json", cwd=tmp_path)
+    report = json.loads(proc.stdout)
+    assert report["recommendation"]["ios-cpu"]["mode"] == "normal", report["recommendation"]
+    assert "unsettled" not in report and proc.returncode == 0, proc.stdout
+    assert report["findings"] == []  # hidden from the report, as in check, and listed as check's JSON lists it
+    assert [(h["rule"], h["node"], h["reason"]) for h in report["suppressed"]] == [("C001", "warp_sample", "accepted")]
+    text = _verify_cli("gs32.onnx", "--emulate", cwd=tmp_path)
+    assert "static findings not reported: 1 suppressed (the recommendation still judges them)" in text.stdout
+    review = _verify_cli("gs32.onnx", "--emulate", "--format", "markdown", cwd=tmp_path)
+    assert review.returncode == 0 and "`ios-cpu:low` is **unsafe**" in review.stdout, review.stdout
+    assert "1 suppressed" in review.stdout
+
+
+def test_a_configured_range_of_an_inner_tensor_bounds_verifys_static_findings_as_checks(tmp_path):
+    """input_ranges may name any tensor of the model (check bounds that tensor): r in [0, 5] keeps Exp below fp16's
+    overflow, so check reports nothing.  verify kept only the model inputs' ranges, for its static findings too, and
+    reported R004 as an error that check, on the same configuration, does not."""
+    _save(
+        tmp_path,
+        "exp",
+        """<ir_version: 8, opset_import: ["" : 16]>
+        g (float[1,64] x) => (float[1,64] y) {
+          k = Constant <value = float {100.0}> ()
+          s = Mul (x, k)
+          [ex] y = Exp (s)
+        }""",
+    )
+    (tmp_path / ".precision-lint.yaml").write_text(
+        "targets: ['android-opencl:low']\ninput_ranges: {s: [0, 5]}\n", encoding="utf-8"
+    )
+    check = _check_cli("exp.onnx", "--format", "json", cwd=tmp_path)
+    assert check.returncode == 0 and json.loads(check.stdout)["files"][0]["findings"] == [], check.stdout
+    proc = _verify_cli("exp.onnx", "--format", "json", cwd=tmp_path)
+    report = json.loads(proc.stdout)
+    assert [f["rule"] for f in report["findings"]] == [], report["findings"]
+    assert "[0, 1]" in report["inputs"]["x"]  # the run draws the model's input as before
+
+
+def _check_cli(*args, cwd):
+    from cli_runner import run_cli
+
+    return run_cli("check", *args, cwd=cwd)
+
+
+def test_an_overflow_to_inf_is_named_where_the_rel_l2_of_the_finite_values_is_0(tmp_path):
+    """A ReduceSum of 4096 values in [100, 200] overflows fp16 to inf on OpenCL: over tolerance with a rel-L2 of 0
+    over what stayed finite.  The reasons said '(rel-L2 0)'; they now say the inf."""
+    from precision_lint.results import measured_line
+    from precision_lint.verify.run import measured_runs
+
+    path = _save(tmp_path, "scaled", REDUCE_THEN_MUL)
+    result = verify(path, ["android-opencl:normal"], input_ranges={"x": (100.0, 200.0)})
+    (run,) = result.targets
+    assert run.exceeded and run.origins[0].rel_l2 == 0 and run.origins[0].inf == 1
+    assert measured_runs(result.targets)[0].why.endswith("(rel-L2 0, 1 inf)")
+    assert "(rel-L2 0, 1 inf)" in result.recommendation["android-opencl"]["why"]
+    (r009,) = [f for f in result.findings if f.rule_id == "R009"]
+    assert measured_line("android-opencl:normal", r009.measured["android-opencl:normal"]).endswith(", 1 inf")
+    assert "confirmed (emulated) (rel-L2 0.0, 1 inf)" in to_text(result)

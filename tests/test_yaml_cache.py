@@ -28,6 +28,13 @@ def test_the_shipped_cache_holds_every_shipped_yaml_file_as_its_yaml_says():
     assert len(cache) == len(files)  # no entry for a file that is gone
 
 
+def test_no_shipped_yaml_file_gives_a_key_twice():
+    """Shipped files are read from the cache, without the checks a user's file gets: the same checks here (a key
+    given twice would silently drop its first value)."""
+    for path in sorted(builtin_rules_dir().glob("*.yaml")) + sorted(DATA_DIR.glob("*.yaml")):
+        safe_yaml.load(path.read_text(encoding="utf-8"), path.name, ValueError, max_nodes=10**6, max_depth=64)
+
+
 def test_an_edited_rule_file_is_read_from_its_yaml(tmp_path, monkeypatch):
     copy = tmp_path / "rules"
     shutil.copytree(builtin_rules_dir(), copy)

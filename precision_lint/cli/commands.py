@@ -880,7 +880,7 @@ def _escaping_output() -> None:
     "target_specs",
     multiple=True,
     metavar="PLATFORM:MODE",
-    help="Deployment to measure (repeatable, comma-separated).  [default: ios-cpu:low]",
+    help="Deployment to measure (repeatable, comma-separated).  [default: the configuration's targets, else ios-cpu:low]",
 )
 @click.option(
     "--inputs",
@@ -929,7 +929,12 @@ def _escaping_output() -> None:
     metavar="CPU",
     help="QEMU CPU model for ARM runs; `cortex-a72` (no fp16 arithmetic) is a control that must be refused.",
 )
-@click.option("--no-lint", is_flag=True, help="Measure only: do not run the static rules on the model.")
+@click.option(
+    "--no-lint",
+    is_flag=True,
+    help="Measure only: do not run the static rules on the model (nor judge the known MNN bugs their findings "
+    "carry: the recommendation follows the runs alone).",
+)
 @click.option(
     "--emulate",
     is_flag=True,

@@ -218,14 +218,14 @@ def level_on_targets(finding: Finding, targets: Sequence[Any], table: Any, verdi
         return finding
     level = "none"
     formats: List[str] = []
-    notes: List[str] = []
+    applies: Dict[str, Tuple[Any, List[str]]] = {}  # bug id -> (bug, the targets it applies on): one note each
     raised: Dict[str, Tuple[Any, List[str]]] = {}
     for t in targets:
         v = verdicts.get(finding, table[t.platform], t.mode)
         for b in v.known_bugs:
-            note = f"known MNN bug {b.id} on {t} (MNN {b.versions()}): {b.symptom}; workaround: {b.workaround}"
-            if note not in notes:
-                notes.append(note)
+            where = applies.setdefault(b.id, (b, []))[1]
+            if str(t) not in where:
+                where.append(str(t))
         if v.raised_by_bugs:
             for b in v.known_bugs:
                 raised.setdefault(b.id, (b, []))[1].append(str(t))
@@ -235,7 +235,7 @@ def level_on_targets(finding: Finding, targets: Sequence[Any], table: Any, verdi
         if v.fmt is None:  # converter findings: the formats they were judged for stay
             formats.extend(f for f in finding.judged_for if f not in formats)
     judged_for = tuple(f for f in FORMATS if f in formats)
-    finding = _with_bug_notes(finding, notes, raised)
+    finding = _with_bug_notes(finding, _bug_notes(applies), raised)
     if level == finding.level and judged_for == finding.judged_for:
         return finding
     return finding.with_level(level, judged_for)
@@ -262,14 +262,19 @@ def level_with_known_bugs(
                 raised.setdefault(b.id, (b, []))[1].append(f"{p.id}:{mode}")
     if not raised:
         return finding
-    notes = [
-        f"known MNN bug {b.id} on {', '.join(where)} (MNN {b.versions()}): {b.symptom}; workaround: {b.workaround}"
-        for b, where in raised.values()
-    ]
+    notes = _bug_notes(raised)
     level = max_level(finding.level, "warning")
     if level == finding.level:  # the formats alone flag it: the notes say the bug is there too
         return _with_bug_notes(finding, notes, {})
     return _with_bug_notes(finding, notes, raised).with_level(level, finding.judged_for)
+
+
+def _bug_notes(applies: Mapping[str, Tuple[Any, Sequence[str]]]) -> List[str]:
+    """One note per known bug (``applies``: bug id -> (bug, where it applies)), naming every place it applies."""
+    return [
+        f"known MNN bug {b.id} on {', '.join(where)} (MNN {b.versions()}): {b.symptom}; workaround: {b.workaround}"
+        for b, where in applies.values()
+    ]
 
 
 def _with_bug_notes(finding: Finding, notes: Sequence[str], raised: Mapping[str, Tuple[Any, Sequence[str]]]) -> Finding:

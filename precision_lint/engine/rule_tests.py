@@ -90,6 +90,7 @@ def check_case(rule: Rule, case: Dict[str, Any], tmpdir: str, rule_dirs: Sequenc
         input_ranges={k: tuple(v) for k, v in opts.get("input_ranges", {}).items()},
         targets=tuple(opts.get("targets", ())),
         mnn_version=opts.get("mnn_version"),
+        origins={"targets": "options.targets", "mnn_version": "options.mnn_version"},  # errors name the case's key
     )  # targets decide the judged formats, the MNN version which known kernel bugs apply (engine/decide)
     result = Linter(options).lint_file(path)
     if result.error is not None:

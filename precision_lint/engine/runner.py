@@ -574,6 +574,7 @@ class RuleRunner:
             assumptions=assumptions,
             notes=notes,
             judged_for=(),
+            output=next((t for t in op.outputs if t), ""),  # the node's own tensor: names can repeat, tensors not
         )
         # The rule gives a level per format (its estimates); the finding's level is decided in engine/decide.py.
         return level_for_formats(finding, self.judged)

@@ -57,13 +57,21 @@ def locate(graph: ModelGraph, findings: Sequence[Finding]) -> List[Finding]:
             by_name[key] = op
     out = []
     for f in findings:
-        op = by_name.get((f.scope, f.node))
+        op = _producer(graph, f) or by_name.get((f.scope, f.node))
         if op is None:
             out.append(f)
             continue
         output = next((t for t in op.outputs if t), "")
         out.append(replace(f, node_path=node_path(graph, op), output=output))
     return out
+
+
+def _producer(graph: ModelGraph, f: Finding) -> Optional[Operator]:
+    """The operator that writes the finding's output tensor, when the rule runner recorded it and the name matches
+    (two nodes may share a name; a tensor has one producer)."""
+    t = graph.tensors.get(f.output) if f.output else None
+    op = graph.ops.get(t.producer) if t is not None and t.producer is not None else None
+    return op if op is not None and op.name == f.node and op.scope == f.scope else None
 
 
 def is_generated(op: Operator) -> bool:

@@ -202,6 +202,13 @@ def _run_verdict(run: Mapping[str, Any]) -> str:
     how = "measured" if status == "measured" else "emulated (not measured)"
     if run.get("exceeded"):
         return f'<span class="verdict unsafe">{how}: over tolerance</span>'
+    unsettled = run.get("unsettled") or []
+    if unsettled:  # verify exits 1: a later run may not miss the bug
+        bugs = escape(", ".join(map(str, unsettled)))
+        return (
+            f'<span class="verdict unsafe">{how}: within tolerance, not cleared</span> '
+            f"(known MNN bug {bugs} changes from run to run)"
+        )
     return f'<span class="verdict safe">{how}: within tolerance</span>'
 
 

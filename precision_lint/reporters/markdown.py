@@ -378,6 +378,9 @@ class ModelSection:
                 if status in ("measured", "emulated")
                 else "no measurement"
             )
+            unsettled = r.get("unsettled") or []
+            if unsettled and not r.get("exceeded"):  # verify exits 1: a later run may not miss the bug
+                verdict += f", not cleared (known MNN bug {', '.join(map(str, unsettled))} changes from run to run)"
             how = "emulated" if status == "emulated" else status  # the message names what was emulated
             out.append(f"- {code(str(r.get('target', '')))}: {md(how)}, {verdict}: {md(str(r.get('message', '')))}")
         inputs = v.get("inputs") or {}

@@ -27,6 +27,11 @@ def _metrics(e) -> str:
     return ", ".join(parts)
 
 
+def _nonfinite(block) -> str:
+    """The non-finite counts of a measured block (', 1 inf'): its rel-L2 covers the finite values only."""
+    return "".join(f", {block[k]} {what}" for k, what in (("nan", "NaN"), ("inf", "inf")) if block.get(k))
+
+
 def to_text(result, timings: bool = True) -> str:
     reference = "MNN Precision_High on the same build"
     if any(t.status == EMULATED for t in result.targets):
@@ -79,12 +84,17 @@ def to_text(result, timings: bool = True) -> str:
                 "; ".join(
                     f"{t}: {m['verdict']}"
                     + (" (emulated)" if m.get("basis") == "emulated" else "")
-                    + (f" (rel-L2 {m['rel_l2']})" if "rel_l2" in m else "")
+                    + (f" (rel-L2 {m['rel_l2']}{_nonfinite(m)})" if "rel_l2" in m else "")
                     for t, m in sorted(f.measured.items())
                 )
                 or "no measured target"
             )
             out.append(f"    {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {verdicts}")
+    lint = result.lint
+    suppressed, baselined = (len(lint.suppressed), len(lint.baselined)) if lint is not None else (0, 0)
+    hidden = [f"{suppressed} suppressed"] * bool(suppressed) + [f"{baselined} in the baseline"] * bool(baselined)
+    if hidden:  # as check's summary counts them: not reported, but the recommendation still judges them
+        out.append(f"  static findings not reported: {', '.join(hidden)} (the recommendation still judges them)")
     for f in result.new_findings:
         out.append(f"  {f.rule_id} {f.level} {_safe(f.node)} ({_safe(f.op)}): {_safe(f.message)}")
     for platform, rec in sorted(result.recommendation.items()):

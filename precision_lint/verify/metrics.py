@@ -32,6 +32,12 @@ class TensorError:
     top1: Optional[float]
     over: bool
 
+    def summary(self) -> str:
+        """A few words for a reason line: the rel-L2 of the finite values, and the non-finite ones (an output over
+        tolerance only because fp16 overflowed to inf has a rel-L2 of 0 over what stayed finite)."""
+        extra = "".join(f", {n} {what}" for n, what in ((self.nan, "NaN"), (self.inf, "inf")) if n)
+        return f"rel-L2 {self.rel_l2:.3g}{extra}"
+
     def to_dict(self) -> Dict:
         d = {
             "tensor": self.name,

@@ -20,6 +20,7 @@ def as_lint_result(result: VerifyResult) -> LintResult:
         res.extras = dict(base.extras)
         res.recommendation, res.snippets = base.recommendation, base.snippets
         res.fail_level = base.fail_level
+        res.suppressed, res.baselined = list(base.suppressed), list(base.baselined)  # counted, as `check` does
     else:  # `verify --no-lint`: the rules did not run, and the reports must not read as if they found nothing
         res.metadata = {"format": "mnn" if result.path.lower().endswith(".mnn") else "onnx", "linted": False}
         res.recommendation = result.runs_recommendation  # what the runs decide, per declared platform
@@ -33,11 +34,13 @@ def as_lint_result(result: VerifyResult) -> LintResult:
 def chart_data(result: VerifyResult) -> Optional[Dict[str, Any]]:
     """``{"target", "on", "basis", "nodes": [{node, op, depth, rel_error, tolerance}], "outputs": [...]}`` of the
     first measured target (else the first emulated one), and ``"runs"``: per declared target what ran and what it
-    showed (status, over tolerance or not, the message with QEMU's version and MNN's device line); ``"inputs"``: what
+    showed (status, over tolerance or not, the message with QEMU's version and MNN's device line, and ``unsettled``:
+    the known bugs changing from run to run that a run within tolerance did not clear); ``"inputs"``: what
     each input held (from --inputs, seeded noise, or the photograph)."""
     inputs = dict(sorted(result.inputs.items()))
     runs = [
         {"target": t.target, "status": t.status, "exceeded": t.exceeded, "on": t.on, "message": t.message}
+        | ({"unsettled": list(result.unsettled[t.target])} if t.target in result.unsettled else {})
         for t in result.targets
     ]
     ran = [t for t in result.targets if t.status == MEASURED] or [t for t in result.targets if t.status == EMULATED]

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..errors import PrecisionLintError
 from ..results import Finding, MeasuredRun
@@ -125,11 +125,20 @@ class VerifyResult:
         }
         if self.mnn_failure:
             d["mnn_failure"] = self.mnn_failure
+        # the static findings the configuration hides (as check's JSON lists them): not reported, still judged
+        if self.lint is not None and self.lint.suppressed:
+            d["suppressed"] = [_hidden(f, reason=s.reason, suppression=s.origin) for f, s in self.lint.suppressed]
+        if self.lint is not None and self.lint.baselined:
+            d["baselined"] = [_hidden(f) for f in self.lint.baselined]
         if self.unsettled:
             d["unsettled"] = {t: list(ids) for t, ids in sorted(self.unsettled.items())}
         if timings:
             d["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
         return d
+
+
+def _hidden(f: Finding, **why: str) -> Dict[str, str]:
+    return {"rule": f.rule_id, "node": f.node, "scope": f.scope, "level": f.level, "fingerprint": f.fingerprint, **why}
 
 
 def verify(
@@ -192,9 +201,10 @@ def verify(
         graph = source if mnn_failure else load_model(run_model)
         source = source or graph  # node names as the user's file spells them
         # the configuration's ranges of this model's inputs (it may serve many models), then the command line's
-        names = {t.name for t in source.tensors.values() if t.is_input}
+        # (the static findings take every declared range, as `check` does: one on an inner tensor bounds it)
+        names = {t.name for t in source.tensors.values() if t.is_input and not t.is_const}
         ranges = {**{k: v for k, v in base.input_ranges.items() if k in names}, **(input_ranges or {})}
-        base = lint_options(base, [str(t) for t in parsed], ranges, review)
+        base = lint_options(base, [str(t) for t in parsed], {**base.input_ranges, **ranges}, review)
         specs = verify_inputs.specs(source, ranges)  # from the user's file: its dynamic dims
         feeds = verify_inputs.read(inputs, specs, path) if inputs else verify_inputs.generate(specs, path)
         result = VerifyResult(
@@ -273,15 +283,16 @@ def measured_runs(targets: Sequence[TargetResult]) -> List[MeasuredRun]:
             continue
         why = ""
         if tr.exceeded:
-            where = tr.origins[0] if tr.origins else max(tr.outputs, key=lambda e: e.rel_l2)
-            why = f"the error starts at {where.op or 'tensor'} {where.node or where.name!r} (rel-L2 {where.rel_l2:.3g})"
+            where = tr.origins[0] if tr.origins else max(tr.outputs, key=lambda e: (e.over, e.rel_l2))
+            why = f"the error starts at {where.op or 'tensor'} {where.node or where.name!r} ({where.summary()})"
         out.append(MeasuredRun(tr.target, tr.status, tr.exceeded, why))
     return out
 
 
 def lint_options(base, targets: Sequence[str], input_ranges: Mapping[str, Tuple[float, float]], review: bool = False):
     """The api.Options of verify's static findings and recommendation: the project's (``base``) for the targets
-    that run, with the input ranges the runs used; no snippets (verify prints none)."""
+    that run, with the declared input ranges (the runs' and the configuration's others); no snippets (verify prints
+    none)."""
     return replace(
         base,
         targets=tuple(targets),
@@ -293,9 +304,13 @@ def lint_options(base, targets: Sequence[str], input_ranges: Mapping[str, Tuple[
     )
 
 
-def _recommend(result: "VerifyResult", options, linter=None, lint_result=None, verdicts=None) -> None:
+def _recommend(
+    result: "VerifyResult", options, linter=None, lint_result=None, verdicts=None, reported: Sequence[Finding] = ()
+) -> None:
     """The recommendation verify prints: the lint's, with the runs deciding the modes that ran (engine/decide.py),
-    per platform its mode, basis (measured / emulated / estimated) and why."""
+    per platform its mode, basis (measured / emulated / estimated) and why.  ``reported``: the findings the report
+    shows (not suppressed or baselined): only theirs leave a target unsettled (a suppression accepts a finding: it
+    does not fail the run, though the recommendation still judges it)."""
     from ..api import Linter, LintResult
 
     no_lint = linter is None
@@ -309,12 +324,14 @@ def _recommend(result: "VerifyResult", options, linter=None, lint_result=None, v
     result.recommendation = {
         p.platform: {"mode": p.mode, "basis": p.basis, "why": p.why} for p in lint_result.recommendation.platforms
     }
-    result.unsettled = unsettled_targets(result.targets, lint_result.recommendation)
+    shown = {f.fingerprint for f in reported}
+    result.unsettled = unsettled_targets(result.targets, lint_result.recommendation, shown)
 
 
-def unsettled_targets(targets: Sequence[TargetResult], recommendation) -> Dict[str, List[str]]:
+def unsettled_targets(targets: Sequence[TargetResult], recommendation, shown: Set[str]) -> Dict[str, List[str]]:
     """Target -> the known bugs whose effect changes from run to run that still block its mode although its run
-    stayed within tolerance (deploy/recommend.py keeps them blocking: that run may have missed them)."""
+    stayed within tolerance (deploy/recommend.py keeps them blocking: that run may have missed them), for the
+    findings whose fingerprint is in ``shown`` (the reported ones)."""
     choices = {p.platform: p for p in recommendation.platforms}
     out = {}
     for tr in targets:
@@ -324,7 +341,8 @@ def unsettled_targets(targets: Sequence[TargetResult], recommendation) -> Dict[s
         choice = choices.get(platform)
         if choice is None:
             continue
-        ids = sorted({b.id for v in choice.mode_named(mode).blocking for b in v.unstable_bugs})
+        blocking = [v for v in choice.mode_named(mode).blocking if v.finding.fingerprint in shown]
+        ids = sorted({b.id for v in blocking for b in v.unstable_bugs})
         if ids:
             out[tr.target] = ids
     return out
@@ -585,7 +603,14 @@ def _attach_findings(result: VerifyResult, path: str, options, lint_graph) -> No
     outputs_of = {(op.scope, op.name): op.outputs for op in lint_graph.operators()}
     measured = [t for t in result.targets if t.status in (MEASURED, EMULATED)]
     covered = set()
-    for f in lint_result.reported:
+    # suppressed and baselined findings too: hidden from the report, but the model's numerics have not changed, so
+    # the recommendation still judges them (as `check`'s does) and an error at their node is not "no rule flagged it"
+    hidden = {f.fingerprint for f, _ in lint_result.suppressed} | {f.fingerprint for f in lint_result.baselined}
+    judged_findings: List[Finding] = []
+    for f in sorted(lint_result.findings, key=Finding.sort_key):
+        if f.level == "none":
+            judged_findings.append(f)
+            continue
         block = {}
         for tr in measured:
             t = parse_target(tr.target, table)
@@ -610,7 +635,8 @@ def _attach_findings(result: VerifyResult, path: str, options, lint_graph) -> No
             else:
                 verdict = "inherited" if worst.over else "refuted"  # over only because an ancestor is
             block[tr.target] = {"verdict": verdict, "basis": tr.status, "on": tr.on, **worst.to_dict()}
-        result.findings.append(replace(f, measured=block) if block else f)
+        judged_findings.append(replace(f, measured=block) if block else f)
+    result.findings = [f for f in judged_findings if f.level != "none" and f.fingerprint not in hidden]
     new: Dict[str, Finding] = {}
     for tr in (t for t in measured if t.status == MEASURED):  # V001 is measured only, never emulated
         for e in tr.origins:
@@ -636,13 +662,13 @@ def _attach_findings(result: VerifyResult, path: str, options, lint_graph) -> No
                 measured={tr.target: {"verdict": "found", "basis": tr.status, "on": tr.on, **e.to_dict()}},
             )
     result.new_findings = sorted(new.values(), key=Finding.sort_key)
-    lint_result.findings = list(result.findings)  # the reported ones, now with what was measured
+    lint_result.findings = judged_findings  # now with what was measured
     result.lint = lint_result
-    # the recommendation judges every finding, V001 included, with what each run showed of it
+    # the recommendation judges every finding, V001 and the hidden ones included, with what each run showed of it
     judged = LintResult(
-        path=lint_result.path, findings=list(result.findings) + list(result.new_findings), metadata=lint_result.metadata
+        path=lint_result.path, findings=judged_findings + list(result.new_findings), metadata=lint_result.metadata
     )
-    _recommend(result, options, linter, judged, verdicts)
+    _recommend(result, options, linter, judged, verdicts, reported=result.findings + result.new_findings)
     from ..deploy.mnn_notes import mnn_notes
 
     lint_result.recommendation = judged.recommendation

@@ -132,7 +132,6 @@ def load_config(path: str) -> Config:
             raise ConfigError(f"{shown}: invalid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
         if doc is None:
             doc = {}
-        _refuse_duplicate_keys(text, shown)
     cfg = Config(path=shown, data={}, key_prefix=prefix, root=str(p.resolve().parent), spelled={})
     if not isinstance(doc, dict):
         raise ConfigError(
@@ -162,39 +161,6 @@ def _per_rule_tolerances(cfg: Config, tolerances: Dict[Any, Any]) -> Dict[Any, A
                 raise ConfigError(f"{cfg.where(f'tolerances.{_q(str(key))}')}: given twice")
             out[key] = v
     return out
-
-
-def _refuse_duplicate_keys(text: str, shown: str) -> None:
-    """YAML keeps the last of two equal keys in a mapping, so ``select: [C]`` followed by ``select: [R]`` would drop
-    the first without a word (TOML refuses such a file).  Called after safe_yaml.load has bounded the document;
-    shared (aliased) nodes are visited once."""
-    import yaml
-
-    node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    duplicates: List[Tuple[int, str, int]] = []  # (line of the second, key path, line of the first)
-    visited = set()
-    stack = [(node, "")]
-    while stack:
-        n, path = stack.pop()
-        if n is None or id(n) in visited:
-            continue
-        visited.add(id(n))
-        if isinstance(n, yaml.SequenceNode):
-            stack += [(v, f"{path}[{i}]") for i, v in enumerate(n.value)]
-        elif isinstance(n, yaml.MappingNode):
-            first: Dict[Tuple[str, str], int] = {}
-            for k, v in n.value:
-                if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = f"{path}.{_q(k.value)}" if path else k.value
-                line = k.start_mark.line + 1
-                if (k.tag, k.value) in first:
-                    duplicates.append((line, key, first[(k.tag, k.value)]))
-                first.setdefault((k.tag, k.value), line)
-                stack.append((v, key))
-    if duplicates:
-        line, key, first_line = min(duplicates)
-        raise ConfigError(f"{shown}: {key}: given twice (lines {first_line} and {line})")
 
 
 @lru_cache(maxsize=1)
