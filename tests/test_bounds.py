@@ -175,6 +175,36 @@ def test_ranges_are_the_same_whatever_asks_first(path):
     assert b._done > 0  # the last output's inputs were reached in file order
 
 
+def test_a_range_that_fails_while_catching_up_fails_only_when_asked_for(tmp_path):
+    """Reaching Exp's input in file order computes the ranges of operators nobody asked about (an int Gather
+    here): one that raises (a string axis in a hand-made file) is left for whoever asks, as before, and the lint
+    reports no rule failure that it did not report when only the Exp's ancestors were computed."""
+    path = str(tmp_path / "m.onnx")
+    onnx.save(  # not through onnx.checker, which refuses the string axis
+        parser.parse_model(
+            HEAD
+            + """
+    g (int64[2] idx, float[1,4] x) => (int64[2] y, float[1,4] z) {
+        table = Constant <value = int64[3] {1,2,3}> ()
+        [gather] y = Gather <axis = "zero"> (table, idx)
+        [relu] a = Relu (x)
+        [neg] b = Neg (a)
+        [exp] z = Exp (b)
+    }"""
+        ),
+        path,
+    )
+    g = load_model(path)
+    b = Bounds(g)
+    assert b.bound("b")[:2] == (-math.inf, 0.0) and b._done > 0
+    with pytest.raises(ValueError):
+        b.bound("idx")
+    from precision_lint.api import Linter
+
+    result = Linter().lint_file(path)
+    assert result.error is None and not result.rule_failures, result.rule_failures
+
+
 def test_unbounded_ends_stay_infinite_through_monotone_ops(tmp_path):
     g = graph_of(
         HEAD
