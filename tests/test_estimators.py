@@ -73,6 +73,26 @@ def test_absolute_coordinates_lose_a_quarter_pixel_at_1023():
     assert n.absolute_grid_error(100, 128, True, "fp16") < 0.1
 
 
+def test_absolute_coordinates_against_a_direct_simulation_when_the_top_is_not_representable():
+    # coordinates up to 2999 in bf16 (spacing 16 above 2048): the largest is 2984 + 8 = 2992 -> error 8.  The
+    # estimator also counted 3008, the value above the top, with true coordinates up to 2999 it never receives (9)
+    import ml_dtypes
+
+    c = np.linspace(0.0, 2999.0, 1 << 20)
+    for align in (False, True):
+        bf = c.astype(ml_dtypes.bfloat16)
+        stored = bf.astype(np.float64)
+        assert np.max(np.abs(stored - c)) == pytest.approx(8.0, abs=1e-3)
+        assert n.absolute_grid_error(2999, 3000, align, "bf16", "storage") == 8.0
+        one, size = ml_dtypes.bfloat16(1), ml_dtypes.bfloat16(3000)
+        two, last = ml_dtypes.bfloat16(2), ml_dtypes.bfloat16(2999)
+        g = ((bf * two) / last - one) if align else ((bf * two + one) / size - one)
+        g = g.astype(np.float64)
+        chain = (g + 1) / 2 * 2999 if align else ((g + 1) * 3000 - 1) / 2
+        truth = np.max(np.abs(chain - c))
+        assert n.absolute_grid_error(2999, 3000, align, "bf16", "chain") == pytest.approx(truth, rel=0.02)
+
+
 def test_arm_estimates_have_about_8_bits():
     assert 2**-10 < n.estimate_relative_error("recip") < 2**-8
     assert 2**-10 < n.estimate_relative_error("rsqrt") < 2**-8
@@ -123,3 +143,44 @@ def test_precomputed_tables_match_fresh_simulations():
     assert accumulation_tables._sum_grid(
         12, "fp16", 8, "positive", "fp16", accumulation_tables._SIM_BUDGET
     ) == pytest.approx(n.sum_relative_error(4096, "fp16"), rel=0.3)
+
+
+def test_a_sum_of_squares_that_overflows_fp16_is_inf_at_every_length_past_it():
+    # The squares of N(0, 1) values sum to about n: 8 fp16 lanes of 200,000 of them (each lane stagnating, the
+    # lanes then added pairwise) overflow to inf in a direct numpy fp16 simulation.  Lengths between the simulated
+    # powers of two past 2**17 interpolated inf and inf to NaN, so ReduceL2 over 200,000 values and LayerNorm over
+    # 131,073 reported nothing; past 2**21 the extrapolation said 1.0 where 2**21 itself says inf.
+    rng = np.random.default_rng(3)
+    squares = (rng.standard_normal((200_000 // 8, 8)) ** 2).astype(np.float16)
+    lanes = np.add.accumulate(squares, axis=0, dtype=np.float16)[-1]
+    with np.errstate(over="ignore"):
+        while lanes.size > 1:
+            lanes = (lanes[0::2] + lanes[1::2]).astype(np.float16)
+    assert np.isinf(lanes[0])
+    lengths = [65536, 131_072, 131_073, 200_000, 1 << 21, 3_000_000]
+    errs = [n.sum_relative_error(k, "fp16", kind="squares") for k in lengths]
+    assert not any(math.isnan(e) for e in errs), errs
+    assert errs[0] < 0.5 and all(math.isinf(e) for e in errs[1:]), errs
+
+
+def test_exp_argument_error_against_a_direct_simulation():
+    # Two operands of magnitude up to M stored in the format, their difference (exact here: both are multiples of
+    # the same spacing) fed to Exp: the RMS of exp(d) - 1 over the two roundings d.  0.408 ulp(M) is its small-ulp
+    # limit (the measured softmax probe: bf16 at M = 20 gives 0.051); past it the error grows like exp(ulp / 2):
+    # at M = 30000 in fp16 (spacing 16) the result is off by a factor of thousands, where ulp * 0.408 said 6.5.
+    import ml_dtypes
+
+    rng = np.random.default_rng(11)
+    for fmt, dtype, top in (
+        ("fp16", np.float16, 30.0),
+        ("bf16", ml_dtypes.bfloat16, 20.0),
+        ("bf16", ml_dtypes.bfloat16, 1000.0),
+        ("fp16", np.float16, 30000.0),
+    ):
+        lo = 2.0 ** math.floor(math.log2(top))  # one binade: every operand has the spacing of the top
+        a, b = rng.uniform(lo, top, 1 << 20), rng.uniform(lo, top, 1 << 20)
+        d = (a.astype(dtype).astype(np.float64) - b.astype(dtype).astype(np.float64)) - (a - b)
+        truth = float(np.sqrt(np.mean(np.expm1(d) ** 2)))
+        assert n.exp_argument_error(top, fmt) == pytest.approx(truth, rel=0.1), (fmt, top, truth)
+    assert n.exp_argument_error(20.0, "bf16") == pytest.approx(0.051, abs=0.001)
+    assert math.isinf(n.exp_argument_error(1e6, "fp16"))  # the operand itself overflows

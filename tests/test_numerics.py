@@ -51,6 +51,17 @@ def test_gridsample_grid_error_matches_the_reference_scaling():
     assert totals == sorted(totals) and totals[2] > n.gridsample_pixel_error(1024, False, "fp16", "grid")
 
 
+def test_gridsample_positions_past_fp16s_range_are_inf():
+    # a 65536-wide input: positions up to 65535 (align_corners=1) or 65535.5 become inf in fp16 arithmetic (65535
+    # itself rounds to inf); the estimate was NaN (inf * 0 at g = -1) and C001's message said 'off by up to nan px'
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float64(65535).astype(np.float16))
+    for align in (False, True):
+        assert math.isinf(n.gridsample_pixel_error(65536, align, "fp16", "total"))
+        assert n.gridsample_pixel_error(65536, align, "fp16", "grid") == pytest.approx(8.0, rel=0.01)
+    assert n.gridsample_pixel_error(65536, True, "bf16", "total") < 1000
+
+
 def test_resize_coordinate_error_matches_reference():
     # half_pixel source coordinate in fp16: 0.25 px at output width 2048, 0.75 at 4096 (2x upsample)
     assert n.resize_coordinate_error(1024, 2048, "half_pixel", "fp16") == pytest.approx(0.25, abs=0.01)
@@ -71,6 +82,26 @@ def test_integer_error():
     assert n.integer_error(300, "bf16") == 1.0
 
 
+def test_coordinate_error_past_the_range_is_inf():
+    # RoiAlign box coordinates up to 70,000 image px (spatial_scale 1/64 on 1100-wide features) become inf in fp16;
+    # C006 said they were off by 32 px
+    assert n.coordinate_error(4800, "fp16") == 2.0
+    assert math.isinf(n.coordinate_error(70_000, "fp16"))
+    assert n.coordinate_error(70_000, "bf16") == 256.0
+
+
+def test_integer_error_past_the_range_is_inf():
+    # 65519 still rounds to 65504 (off by 15, and 65504 itself is the largest fp16); integers from 65520 become inf
+    # in fp16: C004 and T003 said 'off by 32' for values up to 100,000
+    ints = np.arange(32768, 65520, dtype=np.float64)
+    assert n.integer_error(65519, "fp16") == np.max(np.abs(ints.astype(np.float16).astype(np.float64) - ints)) == 16
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float64(65520).astype(np.float16))
+    assert math.isinf(n.integer_error(65520, "fp16"))
+    assert math.isinf(n.integer_error(100_000, "fp16"))
+    assert n.integer_error(100_000, "bf16") == 256.0
+
+
 def test_storage_errors_shared_pass_equals_separate_calls():
     from precision_lint.numerics import constant_storage_error, constant_storage_errors
 
@@ -87,6 +118,23 @@ def test_storage_errors_shared_pass_equals_separate_calls():
                 constant_storage_error(v, fmt, False),
                 constant_storage_error(v, fmt, True),
             ]
+
+
+def test_storage_error_of_a_constant_of_fp32_subnormals():
+    # a constant whose largest value is an fp32 subnormal: its sums were scaled by 1/max, which overflows float32,
+    # and the error came out NaN (R005 then judged nothing); fp16 loses every value, bf16 rounds them on its
+    # subnormal grid (2^-133 apart), compared with ml_dtypes' rounding
+    import ml_dtypes
+
+    from precision_lint.numerics import constant_storage_error, constant_storage_errors
+
+    v = (np.random.default_rng(5).standard_normal(1000) * 1e-40).astype(np.float32)
+    with np.errstate(under="ignore"):
+        bf = v.astype(ml_dtypes.bfloat16).astype(np.float64)
+    truth = np.linalg.norm(bf - v.astype(np.float64)) / np.linalg.norm(v.astype(np.float64))
+    assert constant_storage_error(v, "fp16") == (1.0, 1.0)
+    assert constant_storage_errors(v, "bf16", (False,))[0][0] == pytest.approx(truth, rel=1e-6)
+    assert constant_storage_error(v, "bf16")[0] == pytest.approx(truth, rel=1e-6)
 
 
 @settings(max_examples=200, deadline=None)

@@ -100,6 +100,7 @@ FUNCTIONS: Dict[str, Callable[..., Any]] = {
     "sigmoid_estimate_error": _none_safe(lambda fmt="fp32": numerics.sigmoid_estimate_error(fmt)),
     "estimate_error": _none_safe(numerics.estimate_relative_error),
     "integer_error": _none_safe(numerics.integer_error),
+    "exp_arg_error": _none_safe(lambda m, fmt: numerics.exp_argument_error(float(m), fmt)),
 }
 
 

@@ -38,6 +38,7 @@ from .formats import (  # noqa: F401
     FloatFormat,
     accumulator_for,
     eps_fate,
+    exp_argument_error,
     exp_overflow,
     get_format,
     integer_error,

@@ -119,6 +119,8 @@ def _log_interpolate(n: int, grid: Callable[[int], float], max_log2: int) -> flo
     if n == 1 << (b + 1):
         return grid(b + 1)
     lo, hi = grid(b), grid(b + 1)
+    if math.isinf(hi):  # the longer sum overflows (squares past 65504 in fp16): inf, not inf - inf = NaN
+        return hi
     t = math.log2(n) - b
     return lo + (hi - lo) * t
 
@@ -168,6 +170,8 @@ def sum_relative_error(n: int, fmt: str, lanes: int = 8, kind: str = "positive",
     if n <= max_n:
         return _log_interpolate(n, lambda b: _sum_grid(b, fmt, lanes, kind, acc), _SUM_MAX_LOG2)
     at_max = _sum_grid(_SUM_MAX_LOG2, fmt, lanes, kind, acc)
+    if math.isinf(at_max):  # already overflowed at 2**21: longer sums overflow too
+        return at_max
     return float(min(1.0, max(at_max, 1.0 - (1.0 - at_max) * max_n / n)))
 
 

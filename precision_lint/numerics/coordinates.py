@@ -32,10 +32,13 @@ def gridsample_pixel_error(size: int, align_corners: bool, fmt: str, part: str =
         g_in = r(g)
     else:
         g_in = g
-    if part in ("arith", "total"):
-        got = _unnormalize(g_in, size, align_corners, r)
-    else:
-        got = _unnormalize(g_in, size, align_corners, lambda v: v)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if part in ("arith", "total"):
+            got = _unnormalize(g_in, size, align_corners, r)
+        else:
+            got = _unnormalize(g_in, size, align_corners, lambda v: v)
+    if not np.all(np.isfinite(got)):  # positions past the format's range (65520 in fp16): inf, not inf * 0 = NaN
+        return math.inf
     return float(np.max(np.abs(got - exact)))
 
 
@@ -50,6 +53,8 @@ def coordinate_error(max_value: float, fmt: str) -> float:
     """Max rounding error of an absolute coordinate (pixel index, position) up to ``max_value`` stored in fmt."""
     if max_value is None or max_value <= 0:
         return 0.0
+    if math.isinf(float(get_format(fmt).round(np.float64(max_value)))):  # beyond the range: the coordinate is lost
+        return math.inf
     return get_format(fmt).ulp(max_value) / 2.0
 
 
@@ -180,6 +185,8 @@ def absolute_grid_error(max_coord: float, size: int, align_corners: bool, fmt: s
         mids = (cs[1:] + cs[:-1]) / 2.0
         lo_c = np.concatenate([[0.0], mids])
         hi_c = np.minimum(np.concatenate([mids, [float(max_coord)]]), float(max_coord))
+        reached = lo_c <= hi_c  # the value above the top is stored only if the top rounds up to it
+        cs, lo_c, hi_c = cs[reached], lo_c[reached], hi_c[reached]
     if align_corners:
         g = r(r(r(cs * 2.0) / r(np.float64(size - 1))) - 1.0)
     else:

@@ -40,7 +40,10 @@ def _storage_errors_f32(v: np.ndarray, fmt: str, f, flush_modes: Tuple[bool, ...
             rounded = (
                 (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
             ).view(np.float32)
-    scale = np.float32(1.0 / m) if m < 1e38 else np.float32(1.0)
+    if m < 2.0**-100:  # 1/m overflows float32 (a constant of fp32 subnormals): the sums in float64
+        v, rounded, scale = v.astype(np.float64), rounded.astype(np.float64), 1.0 / m
+    else:
+        scale = np.float32(1.0 / m) if m < 1e38 else np.float32(1.0)
     nz = None
     norm2 = None
     out: List[Tuple[float, float]] = []

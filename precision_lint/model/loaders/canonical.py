@@ -58,6 +58,7 @@ def opset_defaults(op: str, opset: int) -> Dict[str, Any]:
     d = dict(DEFAULTS.get(op, {}))
     if op in ("Softmax", "LogSoftmax") and opset < 13:
         d["axis"] = 1  # before opset 13 Softmax flattened from axis 1
+        d["flattens"] = 1  # ... and normalised the axes from `axis` to the end together (rules size the sum)
     if op == "Resize" and opset < 11:
         d["coordinate_transformation_mode"] = "asymmetric"
     return d
