@@ -308,3 +308,67 @@ def test_r009_takes_no_value_range_of_an_integer_output(tmp_path):
     graph = load_model(path)
     assert RuleRunner([rule]).run(graph) == ([], [])
     assert graph.tensors["W"]._pl_stats is None
+
+
+# A model where one operator of three has a float constant input ('scale').
+WITH_ONE_CONSTANT = """<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,4] x) => (float[1,4] y) {
+    big = Constant <value = float[1] {40000}> ()
+    [first] a = Relu (x)
+    [scale] b = Mul (a, big)
+    [last] y = Sigmoid (b)
+}"""
+
+
+def _asked(monkeypatch, tmp_path, rule_id: str, where: str):
+    """The findings and notes of a rule on ``op: "*"`` with condition ``where``, and the operators whose float
+    constant inputs were looked at (``node.widest_const`` and ``node.max_const_abs`` look once per operator)."""
+    from precision_lint.engine.views import NodeView
+
+    asked = []
+    find = NodeView._find_widest_const
+
+    def spy(view):
+        asked.append(view.operator.name)
+        return find(view)
+
+    monkeypatch.setattr(NodeView, "_find_widest_const", spy)
+    rule_file = tmp_path / f"{rule_id}.yaml"
+    rule_file.write_text(_rule_text(rule_id, f'op: "*"\nwhere: "{where}"\n'))
+    path = str(tmp_path / "one_constant.onnx")
+    onnx.save(parser.parse_model(WITH_ONE_CONSTANT), path)
+    findings, notes = RuleRunner(load_rule_file(rule_file)).run(load_model(path))
+    return [f.node for f in findings], notes, asked
+
+
+def test_conditions_that_need_a_float_constant_visit_only_operators_that_have_one(monkeypatch, tmp_path):
+    """R001 and M002 anchor on every operator, and their condition starts with a test that is false wherever there
+    is no float constant input: the runner skips those operators (the first conjunct alone decides there)."""
+    for rule_id, where in (
+        ("X960", "default(node.max_const_abs, 0) >= 1 and node.op != ''"),
+        ("X961", "node.widest_const != none and node.op != ''"),
+        ("X962", "default(node.max_const_abs, 0) >= 1"),
+    ):
+        findings, notes, asked = _asked(monkeypatch, tmp_path, rule_id, where)
+        assert (findings, notes, asked) == (["scale"], [], ["scale"]), rule_id
+
+
+def test_conditions_true_or_unknown_without_a_constant_visit_every_operator(monkeypatch, tmp_path):
+    """Where the first conjunct is not false on an operator without float constants (true, unknown, or reading
+    something else of the node), every operator is evaluated as before, with the findings and failures that
+    gives."""
+    every = ["first", "scale", "last"]
+    for rule_id, where, expected in (
+        ("X963", "default(node.max_const_abs, 1) >= 1 and node.op != ''", every),  # true without a constant
+        ("X964", "node.max_const_abs >= 1 and node.op != 'Relu'", ["scale"]),  # unknown there: `and` goes on
+        ("X965", "(default(node.max_const_abs, 0) >= 1 or node.op == 'Relu') and true", ["first", "scale"]),
+        ("X966", "node.op != 'Relu' and default(node.max_const_abs, 0) >= 1", ["scale"]),  # not the first
+    ):
+        findings, notes, asked = _asked(monkeypatch, tmp_path, rule_id, where)
+        assert (findings, notes) == (expected, []), rule_id
+        assert asked == (every if rule_id != "X966" else ["scale", "last"]), rule_id
+    # a conjunct after the first that fails is still reported on every operator the first lets through
+    _, notes, asked = _asked(
+        monkeypatch, tmp_path, "X967", "default(node.max_const_abs, 0) >= 1 and node.input(0).dim('x') > 1"
+    )
+    assert asked == ["scale"] and len(notes) == 1 and "at node 'scale'" in notes[0] and "more node" not in notes[0]

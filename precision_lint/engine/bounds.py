@@ -186,6 +186,15 @@ class Bounds:
         # cycle would depend on which member was asked first, so on which rules run and in what order.
         on_cycles = graph.ops_on_cycles()
         self._cyclic = {o for i in on_cycles for o in graph.ops[i].outputs if o}
+        # When file order is topological (ModelGraph.in_file_order: ONNX requires it, MNN writes it), a range
+        # whose inputs are not known yet is reached by computing the outputs of the operators before its
+        # producer in file order, each with its inputs already known, instead of a depth-first walk from it (which
+        # cost a fifth more on a 14k-operator transformer whose first rule asks for Exp inputs).  The ranges are
+        # the same: each is a function of its inputs' ranges, and rules ask for almost every output anyway.
+        self._order = list(graph.operators()) if graph.in_file_order and not on_cycles else None
+        self._position = {o.id: i for i, o in enumerate(self._order)} if self._order is not None else {}
+        self._done = 0  # the operators before this position in self._order have their outputs computed
+        self._catching_up = False
 
     # ----- public ---------------------------------------------------------------------------------------------
     def of(self, tensor_name: str) -> Optional[Interval]:
@@ -207,11 +216,34 @@ class Bounds:
         for d in self._deps(tensor_name):
             if d not in memo:
                 if self._deps(d):
-                    self._evaluate(tensor_name)
+                    self._catch_up(tensor_name)
+                    self._evaluate(tensor_name)  # its inputs are known now, or the depth-first walk finds them
                     return memo.get(tensor_name)
                 memo[d] = self._compute(d)
         b = memo[tensor_name] = self._compute(tensor_name)
         return b
+
+    def _catch_up(self, tensor_name: str) -> None:
+        """Compute, in file order, the outputs of the operators before ``tensor_name``'s producer (see __init__)."""
+        if self._order is None or self._catching_up:
+            return  # a graph not in file order, or a tensor asked for while catching up: the depth-first walk
+        t = self.graph.tensors.get(tensor_name)
+        end = self._position.get(t.producer) if t is not None and t.producer is not None else None
+        if end is None or end <= self._done:
+            return
+        self._catching_up = True
+        try:
+            memo, order = self._memo, self._order
+            for i in range(self._done, end):
+                for name in order[i].outputs:
+                    if name and name not in memo:
+                        try:
+                            self.bound(name)
+                        except Exception:  # noqa: BLE001 - left unknown here: computed (and raising) if asked for
+                            pass
+            self._done = end
+        finally:
+            self._catching_up = False
 
     # ----- evaluation without recursion -----------------------------------------------------------------------
     def _deps(self, name: str) -> List[str]:
@@ -678,14 +710,17 @@ class Bounds:
         if kind == "Einsum":
             return self._einsum(op)
         wa, wb = self._const(op, 0), self._const(op, 1)
-        bias = self._const(op, 2) if len(op.inputs) > 2 and op.inputs[2] else np.zeros(1)
-        if bias is None:
-            c = self._in(op, 2)
-            if c is None:
-                return None
-            bias_m = _abs_max(c)
+        if len(op.inputs) <= 2 or not op.inputs[2]:
+            bias_m = 0.0  # no bias (most MatMuls): what max|zeros(1)| gave, without three numpy calls per operator
         else:
-            bias_m = float(np.max(np.abs(bias))) if bias.size else 0.0
+            bias = self._const(op, 2)
+            if bias is None:
+                c = self._in(op, 2)
+                if c is None:
+                    return None
+                bias_m = _abs_max(c)
+            else:
+                bias_m = float(np.max(np.abs(bias))) if bias.size else 0.0
         if kind == "Gemm":
             bias_m *= abs(float(op.attrs.get("beta", 1.0)))
         alpha = abs(float(op.attrs.get("alpha", 1.0))) if kind == "Gemm" else 1.0

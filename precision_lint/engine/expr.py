@@ -233,6 +233,16 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
 
+    @property
+    def tree(self) -> ast.AST:
+        """The validated syntax tree (the body of the parsed expression)."""
+        return self._tree
+
+    @property
+    def functions(self) -> Mapping[str, Callable[..., Any]]:
+        """The functions the expression may call."""
+        return self._functions
+
     def reads(self) -> Tuple[frozenset, frozenset]:
         """What the value depends on: (free names read whole, ``(name, field)`` pairs of names read only as
         ``name.field``, never whole nor through a method).  The rule runner keys remembered estimates on it."""

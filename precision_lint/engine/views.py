@@ -23,12 +23,23 @@ class Analysis:
         self._node_views: Dict[str, "NodeView"] = {}
         self.op_index: Dict[str, Dict[str, int]] = {}  # op type -> {operator id: position among that op's nodes}
         self._tensor_views: Dict[str, "TensorView"] = {}
+        self._with_float_constants: Optional[frozenset] = None  # see ops_with_float_constants
 
     def release(self) -> None:
         """Drop the views: each refers back to this analysis, and the cycle would keep the whole graph alive
         until the cyclic collector runs (which the linter pauses while it works)."""
         self._node_views.clear()
         self._tensor_views.clear()
+
+    def ops_with_float_constants(self) -> frozenset:
+        """Ids of the operators with a float constant input: on every other operator ``node.widest_const`` and
+        ``node.max_const_abs`` are none (the rule runner skips those operators for conditions that need one)."""
+        if self._with_float_constants is None:
+            tensors = self.graph.tensors
+            self._with_float_constants = frozenset(
+                op.id for op in self.graph.ops.values() if any(_float_constant(tensors.get(i)) for i in op.inputs if i)
+            )
+        return self._with_float_constants
 
     def node(self, op: Optional[Operator]) -> Optional["NodeView"]:
         if op is None:
@@ -58,6 +69,11 @@ class Analysis:
 
 
 _UNSET = object()
+
+
+def _float_constant(t: Optional[Tensor]) -> bool:
+    """Whether ``t`` is a constant of a float type: the inputs ``node.widest_const`` looks at."""
+    return t is not None and t.is_const and (t.dtype or "").startswith(("float", "bfloat"))
 
 
 def _position(names, i: Any) -> Optional[str]:
@@ -192,7 +208,7 @@ class NodeView(View):
         best, best_m = None, None
         for i in self._op.inputs:
             t = self._a.graph.tensors.get(i) if i else None
-            if t is None or not t.is_const or not (t.dtype or "").startswith(("float", "bfloat")):
+            if not _float_constant(t):
                 continue
             view = self._a.tensor(t)
             m = view.f_max_abs()

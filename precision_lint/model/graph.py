@@ -198,6 +198,12 @@ class ModelGraph:
     def operators(self) -> Iterator[Operator]:
         return iter(self._in_order())
 
+    @property
+    def in_file_order(self) -> bool:
+        """Whether every edge runs forward in file order (set by finish()): file order is then a topological
+        order."""
+        return self._in_file_order
+
     def _in_order(self) -> List[Operator]:
         """Every operator in file order (the rules, the notes and the shape propagation each walk them)."""
         ordered = self._ordered
