@@ -17,7 +17,6 @@ import numpy as np
 from precision_lint.model.loaders import onnx_loader as O
 from precision_lint.model.loaders import flatbuf as FB
 from precision_lint.model.loaders import mnn_schema as S
-from precision_lint.model.loaders.mnn_loader import _file_bytes
 
 _FLOAT32 = 1  # TensorProto.FLOAT
 
@@ -64,11 +63,11 @@ def onnx_floor(path: str) -> int:
 
 
 def mnn_floor(path: str) -> int:
-    """Read the file as the loader does (a large file is mapped, not copied) and, for all operators at once (the
-    columnar reader's way), their type, name, input and output indexes and parameter type.  Weights and shapes
-    are left out, so this is a lower bound of the floor.  Returns the operator count."""
+    """Read the file and, for all operators at once (the columnar reader's way), their type, name, input and
+    output indexes and parameter type.  Weights and shapes are left out, so this is a lower bound of the floor.
+    Returns the operator count."""
     with open(path, "rb") as fh:
-        buf = FB.Buffer(_file_bytes(fh))
+        buf = FB.Buffer(fh.read())
     net = buf.root("Net")
     ops = FB.TableColumns(buf, FB.offset_array(net, S.NET["oplists"], "oplists"))
     ops.scalars(S.OP["type"], "i32", 0)
