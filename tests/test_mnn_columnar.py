@@ -153,28 +153,3 @@ def test_a_parameter_type_without_its_table_reads_as_no_parameters(tmp_path, mon
     assert columnar[0] == "graph"
     assert [(op[2], op[6]) for op in columnar[1]] == [("y", "[('axis', -1)]"), ("bin", "[]")]
     assert columnar == op_by_op(monkeypatch, str(path))
-
-
-@pytest.mark.parametrize("name", ["bert_tiny", "clean"])
-def test_mapped_files_read_as_read_files(models, models_fp16, name, monkeypatch):
-    """Large files are mapped (mnn_loader.MAP_MIN_BYTES), not read into memory: the same graph and the same
-    constant values either way, fp32 and fp16 (expanded on first use) alike."""
-    import mmap
-
-    import numpy as np
-
-    for path in (models[name][1], models_fp16[name][1]):
-        with open(path, "rb") as fh:
-            assert isinstance(mnn_loader._file_bytes(fh), bytes)  # the samples are smaller than MAP_MIN_BYTES
-        read = snapshot(path), load_mnn(path)
-        with monkeypatch.context() as m:
-            m.setattr(mnn_loader, "MAP_MIN_BYTES", 0)  # mapped, however small
-            with open(path, "rb") as fh:
-                assert isinstance(mnn_loader._file_bytes(fh), mmap.mmap)
-            mapped = snapshot(path), load_mnn(path)
-        assert mapped[0] == read[0] and read[0][0] == "graph"
-        consts = [t for t in read[1].tensors.values() if t.is_const]
-        assert consts
-        for t in consts:
-            a, b = t.value, mapped[1].tensors[t.name].value
-            assert (a is None and b is None) or (a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)), t.name
