@@ -60,8 +60,7 @@ class FlatBufferError(Exception):
 
 
 class Buffer:
-    """The whole file.  ``data`` is kept as bytes (or a read-only memory map of them): numpy vectors are zero-copy
-    views into it."""
+    """The whole file.  ``data`` is kept as bytes: numpy vectors are zero-copy views into it."""
 
     def __init__(self, data: bytes):
         self.data = data
