@@ -2,11 +2,12 @@
 
 import math
 
+import numpy as np
 import onnx
 import pytest
 from onnx import parser
 
-from precision_lint.engine.bounds import Bounds
+from precision_lint.engine.bounds import Bounds, _count
 from precision_lint.model.loaders import load_model
 
 
@@ -304,3 +305,44 @@ def test_operators_on_cycles_are_the_strongly_connected_ones():
         nxg = g.to_networkx()
         expected = {v for c in nx.strongly_connected_components(nxg) for v in c if len(c) > 1 or nxg.has_edge(v, v)}
         assert g.ops_on_cycles() == expected, trial
+
+
+def test_split_outputs_and_weights_on_either_side_of_a_matmul(tmp_path):
+    """Data movement, arithmetic and linear ops are dispatched before the table's special cases: every output of
+    a Split keeps its input's range, a constant A bounds A @ B from B's range (B's weights are not read when A is
+    unknown, and nothing bounds A @ W then), and a Conv of an unknown input is unknown."""
+    g = graph_of(
+        HEAD
+        + """
+    g (float[2,4] x, float[4,3] u, float[1,2,4,4] img) => (float[1,4] p, float[1,4] q, float[2,3] y, float[2,3] z,
+                                                        float[1,1,3,3] c) {
+        [split] p, q = Split <axis = 0> (x)
+        a = Constant <value = float[2,4] {1, -2, 0, 1, 0.5, 0.5, 0.5, 0.5}> ()
+        [const_a] y = MatMul (a, u)
+        w = Constant <value = float[4,3] {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}> ()
+        [unknown_a] z = MatMul (x, w)
+        k = Constant <value = float[1,2,2,2] {1, 1, 1, 1, 1, 1, 1, 1}> ()
+        [conv] c = Conv (img, k)
+    }""",
+        tmp_path,
+    )
+    b = Bounds(g, {"x": (-3.0, 2.0), "u": (-1.0, 5.0)})
+    split = g.ops["split"]
+    assert [b.bound(o) for o in split.outputs] == [(-3.0, 2.0, True), (-3.0, 2.0, True)]
+    assert bound(g, b, "const_a") == (-20.0, 20.0, False)  # row L1 norms 4 and 2, times max |u| = 5
+    b = Bounds(g, {"u": (-1.0, 5.0)})
+    assert bound(g, b, "unknown_a") is None
+    assert bound(g, b, "conv") is None
+    b = Bounds(g, {"x": (-3.0, 2.0), "img": (0.0, 1.0)})
+    assert bound(g, b, "unknown_a") == (-12.0, 12.0, False)  # column L1 norm 4, times max |x| = 3
+    assert bound(g, b, "conv") == (-8.0, 8.0, False)
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [(), (7,), (1, 1, 16), (2, 0, 5), (3, 1 << 20, 1 << 20), (1 << 27, 1 << 27, 3), (np.int64(4), 5), (-1, 4)],
+)
+def test_element_counts_are_what_numpy_counts(dims):
+    """Shapes are multiplied in Python when every partial product is exact in float64, as numpy's float64
+    product (which the ranges used before) would be; other shapes still go to numpy."""
+    assert _count(dims) == int(np.prod(dims, dtype=np.float64))

@@ -89,6 +89,9 @@ _PASS = frozenset(
         "SequenceAt",
     }
 )
+# Elementwise arithmetic (Bounds._binary) and ops whose output sums weighted inputs (Bounds._linear).
+_ARITHMETIC = frozenset({"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Sum", "Mean", "Mod"})
+_LINEAR = frozenset({"MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum"})
 
 
 def _sigmoid(v: float) -> float:
@@ -170,6 +173,17 @@ def _recip(v: float) -> float:
     return 0.0 if math.isinf(v) else 1.0 / v
 
 
+def _count(dims) -> int:
+    """int(np.prod(dims, dtype=np.float64)): the element count of a shape, exact and without numpy for the usual
+    shape (positive integer sizes, a product below 2**53, so every partial product is exact in float64 too)."""
+    n = 1
+    for d in dims:
+        if type(d) is not int or d < 1:
+            return int(np.prod(dims, dtype=np.float64))
+        n *= d
+    return n if n < 2**53 else int(np.prod(dims, dtype=np.float64))
+
+
 def _abs_max(b: Interval) -> float:
     return max(abs(b[0]), abs(b[1]))
 
@@ -211,16 +225,29 @@ class Bounds:
         memo = self._memo
         if tensor_name in memo:
             return memo[tensor_name]
+        t = self.graph.tensors.get(tensor_name)
+        op = None
+        if not (
+            t is None
+            or t.is_const
+            or t.producer is None
+            or tensor_name in self.input_ranges
+            or tensor_name in self._cyclic
+        ):
+            op = self.graph.ops.get(t.producer)
+        if op is None:  # no inputs of its own (a constant, a graph input, a declared range...)
+            b = memo[tensor_name] = self._compute(tensor_name)
+            return b
         # rules walking operators in file order find the inputs already known, or constants and graph inputs
         # (which have no inputs of their own): no stack needed then
-        for d in self._deps(tensor_name):
-            if d not in memo:
+        for d in op.inputs:
+            if d and d not in memo:
                 if self._deps(d):
                     self._catch_up(tensor_name)
                     self._evaluate(tensor_name)  # its inputs are known now, or the depth-first walk finds them
                     return memo.get(tensor_name)
                 memo[d] = self._compute(d)
-        b = memo[tensor_name] = self._compute(tensor_name)
+        b = memo[tensor_name] = self._output_of(op, tensor_name)
         return b
 
     def _catch_up(self, tensor_name: str) -> None:
@@ -295,7 +322,10 @@ class Bounds:
             return self._gather_indices(t)
         if name in self._cyclic:
             return None
-        op = g.ops[t.producer]
+        return self._output_of(g.ops[t.producer], name)
+
+    def _output_of(self, op: Operator, name: str) -> Optional[Bound]:
+        """The range of ``name``, an output of ``op`` (not on a cycle), from its inputs' memoised ranges."""
         try:
             out_index = op.outputs.index(name)
         except ValueError:
@@ -369,13 +399,20 @@ class Bounds:
         si, so = self._shape(op, 0), self._shape(op, 0, output=True)
         if not si or so is None or any(d is None for d in si) or any(d is None for d in so):
             return None
-        n_in = int(np.prod(si, dtype=np.float64))
-        n_out = int(np.prod(so, dtype=np.float64)) if so else 1
+        n_in = _count(si)
+        n_out = _count(so) if so else 1
         return max(1, n_in // max(n_out, 1))
 
     # ----- op semantics ---------------------------------------------------------------------------------------
     def _through(self, op: Operator, out_index: int) -> Optional[Bound]:  # noqa: C901 - a table of op semantics
         kind = op.op
+        # the commonest kinds first (none of them is special-cased below): data movement, arithmetic, linear ops
+        if kind in _PASS:
+            return self._in(op, 0) if out_index == 0 or kind == "Split" else None
+        if kind in _ARITHMETIC:
+            return self._binary(op, kind, self._in(op, 0)) if out_index == 0 else None
+        if kind in _LINEAR:
+            return self._linear(op, kind) if out_index == 0 else None
         x = self._in(op, 0)
         if kind in ("ArgMax", "ArgMin") or (kind == "TopK" and out_index == 1):
             si = self._shape(op, 0)
@@ -455,8 +492,6 @@ class Bounds:
             if x is None or x[0] <= 0 <= x[1]:
                 return None
             return (_recip(x[1]), _recip(x[0]), x[2])
-        if kind in ("Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Sum", "Mean", "Mod"):
-            return self._binary(op, kind, x)
         if kind == "SquaredDifference":  # MNN's (a - b)^2: its converter's form of a variance's Sub, then Mul
             d = self._binary(op, "Sub", x)
             if d is None:
@@ -512,8 +547,6 @@ class Bounds:
             return self._normalization(op, kind)
         if kind == "BatchNormalization":
             return self._batchnorm(op, x)
-        if kind in ("MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum"):
-            return self._linear(op, kind)
         if kind == "GridSample":
             return None if x is None else (min(x[0], 0.0), max(x[1], 0.0), False)
         return None
@@ -659,14 +692,14 @@ class Bounds:
         if not si or any(d is None for d in si):
             return None
         if kind in ("InstanceNormalization",):
-            n = int(np.prod(si[2:], dtype=np.float64)) if len(si) > 2 else 1
+            n = _count(si[2:]) if len(si) > 2 else 1
         elif kind == "GroupNormalization":
             groups = int(op.attrs.get("num_groups", 1)) or 1
-            n = int(np.prod(si[1:], dtype=np.float64)) // groups if len(si) > 1 else 1
+            n = _count(si[1:]) // groups if len(si) > 1 else 1
         else:
             axis = int(op.attrs.get("axis", -1))
             axis = axis + len(si) if axis < 0 else axis
-            n = int(np.prod(si[axis:], dtype=np.float64))
+            n = _count(si[axis:])
         rms = kind in ("SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization", "RMSNormalization")
         z = math.sqrt(n) if rms else math.sqrt(max(n - 1, 0))
         scale_i = 2 if kind.startswith("Skip") else 1
@@ -709,7 +742,9 @@ class Bounds:
         a, b = self._in(op, 0), self._in(op, 1)
         if kind == "Einsum":
             return self._einsum(op)
-        wa, wb = self._const(op, 0), self._const(op, 1)
+        # a weight is read only for the branch that uses it: with A unknown, B's weights cannot bound the output
+        # (and external weights are read from their file on each access)
+        wb = self._const(op, 1) if a is not None else None
         if len(op.inputs) <= 2 or not op.inputs[2]:
             bias_m = 0.0  # no bias (most MatMuls): what max|zeros(1)| gave, without three numpy calls per operator
         else:
@@ -739,7 +774,8 @@ class Bounds:
             l1 = self._l1_max(op, 1, w, -2 if w.ndim > 1 else 0)
             m = alpha * l1 * _abs_max(a) + bias_m
             return (-m, m, False)
-        if wa is not None and b is not None and wa.ndim >= 1:
+        wa = self._const(op, 0) if b is not None else None
+        if wa is not None and wa.ndim >= 1:
             w = wa.T if (kind == "Gemm" and op.attrs.get("transA", 0)) else wa
             l1 = self._l1_max(op, 0, w, -1)
             m = alpha * l1 * _abs_max(b) + bias_m
