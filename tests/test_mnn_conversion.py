@@ -152,3 +152,43 @@ def test_rewrites_in_lists_the_rewritten_nodes(results, tmp_path):
     found = rewrites_in(load_model(path))
     assert set(found["silu-fused"]) == {"silu_sigmoid", "silu_mul"} and found["matmul-to-conv"] == ["proj"]
     assert {c.id: c.produces for c in conversions()}["layernorm-fused"] == ("LayerNormalization",)
+
+
+# --- M006: what the rule claims about MNN's converter, checked against the converter and MNN itself --------------
+
+LEGACY_SOFTMAX = {
+    # name: (opset, op, axis attribute or None, shape, flagged by M006)
+    "softmax_no_axis_rank3": (11, "Softmax", None, "1,16,64", True),
+    "logsoftmax_inner_axis": (11, "LogSoftmax", 1, "1,16,64", True),
+    "logsoftmax_no_axis_rank2": (11, "LogSoftmax", None, "4,16", True),
+    "softmax_explicit_axis": (11, "Softmax", 1, "1,16,64", False),
+    "softmax_no_axis_rank2": (11, "Softmax", None, "4,16", False),
+    "logsoftmax_last_axis": (11, "LogSoftmax", 2, "1,16,64", False),
+    "softmax_opset13_no_axis": (13, "Softmax", None, "1,16,64", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEGACY_SOFTMAX))
+def test_m006_flags_exactly_the_softmaxes_mnns_converter_computes_differently(name, tmp_path):
+    """Each case converted by MNN's converter and run by MNN on the host (Precision_High) against ONNX Runtime
+    (verify's converter check): M006 fires where they disagree (or the converter fails), and only there."""
+    pytest.importorskip("onnxruntime")
+    from onnx import parser
+
+    import precision_lint
+    from precision_lint.verify.run import verify
+
+    opset, op, axis, shape, flagged = LEGACY_SOFTMAX[name]
+    attr = "" if axis is None else f" <axis={axis}>"
+    path = str(tmp_path / f"{name}.onnx")
+    onnx.save(
+        parser.parse_model(
+            f'<ir_version: 7, opset_import: ["" : {opset}]>\n'
+            f"g (float[{shape}] x) => (float[{shape}] y) {{\n  [n] y = {op}{attr} (x)\n}}"
+        ),
+        path,
+    )
+    m006 = [f for f in precision_lint.lint(path).reported if f.rule_id == "M006"]
+    check = verify(path, ["x86-cpu:low"], lint=False).cross_runtime
+    differs = check["status"] == "failed" or bool(check.get("exceeded"))
+    assert bool(m006) == flagged == differs, (check["message"], [f.message for f in m006])
