@@ -370,7 +370,7 @@ def test_a_model_that_crashes_mnns_converter_is_not_verifiable_and_the_run_goes_
     except ConversionError as exc:
         assert re.fullmatch(r".*lsm\.onnx: MNN's converter crashed \(SIG[A-Z]+\) on this model", str(exc)), exc
         crashed = True
-    cli = _cli("verify", path, "--target", "ios-cpu:low,android-opencl:low")
+    cli = _cli("verify", path, "--target", "x86-cpu:low,android-opencl:low")  # no QEMU set-up needed
     assert cli.returncode in (0, 1) and "Traceback" not in cli.stderr, (cli.returncode, cli.stderr)
     assert "android-opencl:low: emulated" in cli.stdout
     if crashed and "converter crashed" in cli.stdout:
