@@ -550,6 +550,7 @@ def _with_flags(
     fmt,
 ):
     """``options`` (defaults and configuration) with the command line's flags over them: a new Options."""
+    options = _with_deployment_flags(options, mnn_version, platform_files)
     changes: Dict[str, Any] = {"rule_dirs": tuple(options.rule_dirs) + tuple(rule_dirs)}
     origins = dict(options.origins)  # a value the command line gives no longer comes from the config file
     for key, value in (("select", _split_csv(select)), ("ignore", _split_csv(ignore))):
@@ -573,22 +574,29 @@ def _with_flags(
     changes["fail_level"] = fail_level or options.fail_level
     if baseline:
         changes["baseline"] = baseline
-    if mnn_version is not None:
-        changes["mnn_version"] = mnn_version
-        origins.pop("mnn_version", None)
     if platform_names:
         changes["platforms"] = _split_csv(platform_names)
         origins.pop("platforms", None)
     if target_specs:
         changes["targets"] = _split_csv(target_specs)
         origins.pop("targets", None)
-    changes["platform_files"] = tuple(options.platform_files) + tuple(platform_files)
     if snippet_kinds == "auto":
         snippet_kinds = "all" if (platform_names or target_specs or fmt == "json") else "none"  # as --help says
     changes["snippets"] = _split_csv([snippet_kinds])
     changes["identity"] = fmt in ("markdown", "html")  # review reports name the exact file signed off
     changes["neighbourhoods"] = fmt == "html"  # the subgraph drawn per finding
     return replace(options, tolerances=tolerances, origins=origins, **changes)
+
+
+def _with_deployment_flags(options, mnn_version, platform_files):
+    """``options`` with --mnn-version over the configuration's and --platforms-file after its files (check, verify
+    and `platforms` read them alike)."""
+    origins = dict(options.origins)
+    changes: Dict[str, Any] = {"platform_files": tuple(options.platform_files) + tuple(platform_files)}
+    if mnn_version is not None:  # no longer set where the configuration said
+        changes["mnn_version"] = mnn_version
+        origins.pop("mnn_version", None)
+    return replace(options, origins=origins, **changes)
 
 
 def _unused_suppressions(options, results, paths):
@@ -730,16 +738,12 @@ def platforms_cmd(names, platform_files, config_file, isolated, fmt, verbose) ->
     """List the platforms and what each MNN precision mode does on them (storage, arithmetic, accumulation)."""
     from ..workflow.config import load_options
     from ..errors import PrecisionLintError
-    from ..deploy.platforms import load_platforms
+    from ..deploy.platforms import options_table
     from ..reporters.recommendation import platforms_output
 
     try:
-        options = load_options(config_file, isolated)
-        table = load_platforms(
-            tuple(options.platform_files) + tuple(platform_files),  # as check reads them: the config's, then the flag's
-            options.platform_overrides,
-            options.origins.get("platform_overrides", "platform_overrides"),
-        )
+        # as check reads them: the config's platform files, then the flag's
+        table = options_table(_with_deployment_flags(load_options(config_file, isolated), None, platform_files))
         click.echo(platforms_output(table.select(_split_csv(names), "platform"), fmt, verbose), nl=False)
     except PrecisionLintError as exc:
         _fail(str(exc))
@@ -1021,18 +1025,9 @@ def verify_cmd(
     targets = _split_csv(target_specs)
     try:
         _check_outputs(output, None, repository_root(), [model])
-        options = load_options(config_file, isolated)
+        options = _with_deployment_flags(load_options(config_file, isolated), mnn_version, platform_files)
     except PrecisionLintError as exc:
         _fail(str(exc))
-    origins = dict(options.origins)
-    if mnn_version is not None:
-        origins.pop("mnn_version", None)
-    options = replace(
-        options,
-        mnn_version=options.mnn_version if mnn_version is None else mnn_version,
-        platform_files=tuple(options.platform_files) + tuple(platform_files),
-        origins=origins,
-    )
 
     show = sys.stderr.isatty() if progress is None else progress
     width = [0]

@@ -164,6 +164,16 @@ def load_platforms(
     return PlatformTable(platforms, runtime_types, _builtin_doc().get("mnn_version"))
 
 
+def options_table(options: Any) -> PlatformTable:
+    """The table an api.Options names: the built-in one, its ``platform_files``, then its ``platform_overrides``
+    (errors name where the overrides were set).  What check, verify and `precision-lint platforms` read."""
+    return load_platforms(
+        tuple(options.platform_files),
+        options.platform_overrides,
+        overrides_origin=options.origins.get("platform_overrides", "platform_overrides"),
+    )
+
+
 def _match(d: Mapping[str, Any]) -> OpMatch:
     return OpMatch(
         ops=frozenset(d.get("ops", ())),

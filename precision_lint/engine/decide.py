@@ -317,16 +317,12 @@ def resolve_deployment(options: Any) -> Deployment:
     """Platforms, targets, the deployed MNN version and its bugs from ``options``; errors name where a bad value came
     from (``Options.origins``)."""
     from ..deploy.known_issues import bugs_for_version, parse_version, version_text
-    from ..deploy.platforms import load_platforms
+    from ..deploy.platforms import options_table
     from ..deploy.snippets import kinds_for
     from ..deploy.targets import judged_formats_for, parse_targets
 
     origins = options.origins
-    table = load_platforms(
-        tuple(options.platform_files),
-        options.platform_overrides,
-        overrides_origin=origins.get("platform_overrides", "platform_overrides"),
-    )
+    table = options_table(options)
     targets = parse_targets(options.targets, table, origins.get("targets", "--target"))
     declared = options.mnn_version
     mnn_version = version_text(

@@ -165,7 +165,7 @@ def verify(
     ``input_ranges`` and their targets when ``targets`` is empty."""
     from ..api import Options
     from ..model.loaders import detect_format, load_model
-    from ..deploy.platforms import load_platforms
+    from ..deploy.platforms import options_table
     from ..deploy.targets import parse_targets
     from . import inputs as verify_inputs
 
@@ -177,11 +177,7 @@ def verify(
     if not os.path.isfile(path):
         raise VerifyError(f"{path}: no such file")
     base = options if options is not None else Options()
-    table = load_platforms(
-        tuple(base.platform_files),
-        base.platform_overrides,
-        overrides_origin=base.origins.get("platform_overrides", "platform_overrides"),
-    )
+    table = options_table(base)
     explicit = tuple(targets or ())
     origin = "--target" if explicit or not base.targets else base.origins.get("targets", "targets")
     parsed = parse_targets(explicit or tuple(base.targets) or DEFAULT_TARGETS, table, origin)
