@@ -170,11 +170,16 @@ def measured_line(target: str, m: Mapping[str, Any]) -> str:
         line += f", rel-L2 {_g(rel)}"
         if m.get("max_abs") is not None:
             line += f", max abs {_g(m['max_abs'])}"
-        # rel-L2 and max abs cover the finite values: an overflow to inf is said apart
-        line += "".join(f", {m[k]} {what}" for k, what in (("nan", "NaN"), ("inf", "inf")) if m.get(k))
+        line += nonfinite_text(m)
     if m.get("why"):
         line += f" ({m['why']})"
     return line
+
+
+def nonfinite_text(counts: Mapping[str, Any]) -> str:
+    """", 1 NaN, 2 inf" from a measured block's ``nan`` and ``inf`` counts ("" when both are 0): rel-L2 and max abs
+    cover the finite values only, so an overflow to inf is said apart."""
+    return "".join(f", {counts[k]} {what}" for k, what in (("nan", "NaN"), ("inf", "inf")) if counts.get(k))
 
 
 def _g(v: Any) -> str:

@@ -6,6 +6,7 @@ import json
 from typing import List
 
 from ..deploy.platforms import PRECISION_ENUM
+from ..results import nonfinite_text
 from ..verify.run import EMULATED, FP16_INACTIVE, MEASURED
 
 
@@ -25,11 +26,6 @@ def _metrics(e) -> str:
     if e.top1 is not None:
         parts.append(f"top-1 agreement {e.top1:.0%}")
     return ", ".join(parts)
-
-
-def _nonfinite(block) -> str:
-    """The non-finite counts of a measured block (', 1 inf'): its rel-L2 covers the finite values only."""
-    return "".join(f", {block[k]} {what}" for k, what in (("nan", "NaN"), ("inf", "inf")) if block.get(k))
 
 
 def to_text(result, timings: bool = True) -> str:
@@ -84,7 +80,7 @@ def to_text(result, timings: bool = True) -> str:
                 "; ".join(
                     f"{t}: {m['verdict']}"
                     + (" (emulated)" if m.get("basis") == "emulated" else "")
-                    + (f" (rel-L2 {m['rel_l2']}{_nonfinite(m)})" if "rel_l2" in m else "")
+                    + (f" (rel-L2 {m['rel_l2']}{nonfinite_text(m)})" if "rel_l2" in m else "")
                     for t, m in sorted(f.measured.items())
                 )
                 or "no measured target"

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
+from ..results import nonfinite_text
+
 DEFAULT_TOLERANCE = 1e-2  # rel-L2; fp16 storage alone gives about 3e-4
 
 
@@ -35,8 +37,7 @@ class TensorError:
     def summary(self) -> str:
         """A few words for a reason line: the rel-L2 of the finite values, and the non-finite ones (an output over
         tolerance only because fp16 overflowed to inf has a rel-L2 of 0 over what stayed finite)."""
-        extra = "".join(f", {n} {what}" for n, what in ((self.nan, "NaN"), (self.inf, "inf")) if n)
-        return f"rel-L2 {self.rel_l2:.3g}{extra}"
+        return f"rel-L2 {self.rel_l2:.3g}{nonfinite_text({'nan': self.nan, 'inf': self.inf})}"
 
     def to_dict(self) -> Dict:
         d = {
