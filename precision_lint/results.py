@@ -177,8 +177,8 @@ def measured_line(target: str, m: Mapping[str, Any]) -> str:
 
 
 def nonfinite_text(counts: Mapping[str, Any]) -> str:
-    """", 1 NaN, 2 inf" from a measured block's ``nan`` and ``inf`` counts ("" when both are 0): rel-L2 and max abs
-    cover the finite values only, so an overflow to inf is said apart."""
+    """The non-finite counts of a measured block (``nan``, ``inf``) as ', 1 NaN, 2 inf' ('' when both are 0): rel-L2
+    and max abs cover the finite values only, so an overflow to inf is said apart."""
     return "".join(f", {counts[k]} {what}" for k, what in (("nan", "NaN"), ("inf", "inf")) if counts.get(k))
 
 
